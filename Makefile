@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` (demo on SQLite) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+export FLASK_APP = app:create_app
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install translations chromium bench clean serve
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed translations
+
+translations: $(BIN)/.installed
+	$(BIN)/pybabel compile -q -d app/translations
+
+# Debian's Chromium for the browser test (never `playwright install`: it downloads a browser).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian chromium for the browser test..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser test needs Chromium at $(CHROMIUM): sudo apt-get install chromium"; exit 1; fi; \
+	fi
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo
+	@echo ""
+	@echo "  Открытый муниципалитет: http://127.0.0.1:5000"
+	@echo "  Логины (пароль demo): admin, moderator, head, executor"
+	@echo ""
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install chromium
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

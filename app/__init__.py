@@ -1,0 +1,56 @@
+"""Application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from jinja2 import StrictUndefined
+
+from config import Config
+
+
+def create_app(config_class: type = Config) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_class)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.jinja_env.undefined = StrictUndefined
+
+    register_extensions(app)
+    register_blueprints(app)
+
+    from app import cli, errors, templating
+
+    errors.register(app)
+    templating.register(app)
+    cli.register(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (one metadata for Alembic)
+    from app.extensions import babel, csrf, db, htmx, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                     render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=lambda: app.config["LANGUAGE"],
+                   timezone_selector=lambda: app.config["CITY_TZ"])
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(models.User, int(user_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.queue import bp as queue_bp
+    from app.blueprints.tickets import bp as tickets_bp
+    from app.blueprints.workspace import bp as workspace_bp
+
+    for bp in (auth_bp, queue_bp, tickets_bp, workspace_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,53 @@
+from urllib.parse import urlsplit
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.blueprints.auth import bp
+from app.blueprints.auth.forms import LoginForm
+from app.extensions import db
+from app.services import auth
+from app.services.errors import DomainError
+
+
+def home_for(user) -> str:
+    return url_for("workspace.index") if user.role == "executor" else url_for("queue.index")
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = auth.authenticate(form.username.data, form.password.data, request.remote_addr or "-")
+        except DomainError as exc:
+            db.session.commit()  # keep the failed attempt: that is what throttles the next one
+            error, status = exc.message, exc.status_code if exc.status_code == 429 else 401
+        else:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            target = request.args.get("next", "")
+            if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+                target = home_for(user)
+            return redirect(target)
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))

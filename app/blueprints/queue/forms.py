@@ -1,0 +1,87 @@
+"""Queue filter form (GET, no CSRF) and bulk-action form."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from app.extensions import db
+from app.models import NETWORK_LABELS, REJECT_REASONS, STATUS_LABELS, Category, Direction, Institution
+from app.services.queue import SORTS, QueueFilters
+from app.services.tickets import BULK_ACTIONS
+
+STATUS_GROUPS = {"open": "Открытые", "all": "Все"}
+
+
+def _int_or_none(value):
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+def institution_choices(blank: str):
+    rows = db.session.execute(select(Institution.id, Institution.short_name).order_by(Institution.short_name))
+    return [("", blank)] + [(str(i), n) for i, n in rows]
+
+
+def category_choices(blank: str):
+    rows = db.session.execute(select(Category.id, Category.name).order_by(Category.name))
+    return [("", blank)] + [(str(i), n) for i, n in rows]
+
+
+class QueueFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Статус"), default="open", validate_choice=True)
+    direction = SelectField(_l("Направление"), coerce=_int_or_none, validate_choice=True)
+    institution = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=True)
+    category = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=True)
+    network = SelectField(_l("Сеть"), validate_choice=True)
+    overdue = BooleanField(_l("Только просроченные"))
+    q = StringField(_l("Поиск"), validators=[Optional(), Length(max=200, message=_l("Не больше 200 символов"))])
+    sort = SelectField(_l("Порядок"), default="new", validate_choice=True)
+    cursor = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = list(STATUS_GROUPS.items()) + list(STATUS_LABELS.items())
+        dirs = db.session.execute(select(Direction.id, Direction.name).order_by(Direction.sort_order))
+        self.direction.choices = [("", "Все направления")] + [(str(i), n) for i, n in dirs]
+        self.institution.choices = institution_choices("Все учреждения")
+        self.category.choices = category_choices("Все рубрики")
+        self.network.choices = [("", "Все сети")] + list(NETWORK_LABELS.items())
+        self.sort.choices = list(SORTS.items())
+
+    def to_filters(self) -> QueueFilters:
+        """Filters from the valid fields; a field with an error is ignored (its message is shown)."""
+        def ok(field):
+            return not field.errors and field.data not in (None, "")
+
+        status = self.status.data if ok(self.status) else "open"
+        statuses = {"open": ["new", "assigned", "in_progress", "waiting_resident"], "all": []}.get(status, [status])
+        return QueueFilters(
+            statuses=statuses,
+            direction_id=self.direction.data if ok(self.direction) else None,
+            institution_id=self.institution.data if ok(self.institution) else None,
+            category_id=self.category.data if ok(self.category) else None,
+            network=self.network.data if ok(self.network) else None,
+            overdue=bool(self.overdue.data),
+            q=(self.q.data or "") if ok(self.q) else "",
+            sort=self.sort.data if ok(self.sort) else "new",
+        )
+
+
+class BulkForm(FlaskForm):
+    action = SelectField(_l("Действие"), choices=[("", "— действие —")] + list(BULK_ACTIONS.items()))
+    institution_id = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=False)
+    category_id = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=False)
+    reason = SelectField(_l("Причина"), choices=[("", "— причина —")] + list(REJECT_REASONS.items()))
+    merge_into = StringField(_l("С обращением №"), validators=[Optional(), Length(max=32)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.institution_id.choices = institution_choices("— учреждение —")
+        self.category_id.choices = category_choices("— рубрика —")

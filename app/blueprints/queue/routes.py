@@ -1,0 +1,90 @@
+from flask import abort, current_app, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.blueprints.queue import bp
+from app.blueprints.queue.forms import BulkForm, QueueFilterForm
+from app.extensions import db
+from app.htmx import render
+from app.models import Category, Institution, Ticket
+from app.services import access, queue, tickets
+from app.services.errors import DomainError
+
+
+@bp.before_request
+@login_required
+def require_queue_role():
+    if not access.can_see_queue(current_user):
+        abort(403)
+
+
+def _filters():
+    form = QueueFilterForm(request.args)
+    form.validate()
+    return form, form.to_filters()
+
+
+def _query_args(form) -> dict:
+    """The current filters as URL arguments (for links that keep them)."""
+    return {k: v for k, v in request.args.items(multi=False) if k != "cursor" and k != "after" and v}
+
+
+@bp.get("")
+def index():
+    form, f = _filters()
+    page = queue.page(current_user, f, cursor=form.cursor.data or None,
+                      limit=current_app.config["QUEUE_PAGE_SIZE"])
+    newest = max((t.id for t in page.rows), default=_newest_id())
+    return render("queue/index.html", "queue/_list.html", form=form, filters=f, page=page,
+                  args=_query_args(form), newest_id=newest, bulk=BulkForm(),
+                  appending=bool(form.cursor.data))
+
+
+def _newest_id() -> int:
+    return db.session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1)) or 0
+
+
+@bp.get("/arrivals")
+def arrivals():
+    form, f = _filters()
+    try:
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        after = 0
+    rows = queue.arrivals(current_user, f, after) if f.sort == "new" else []
+    newest = max([after] + [t.id for t in rows])
+    return render_template("queue/_arrivals.html", rows=rows, newest_id=newest, args=_query_args(form))
+
+
+@bp.post("/bulk")
+def bulk():
+    form = BulkForm()
+    ids = []
+    for raw in request.form.getlist("ids"):
+        try:
+            ids.append(int(raw))
+        except ValueError:
+            continue
+    error = None
+    result = None
+    if form.validate():
+        institution = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
+        category = db.session.get(Category, form.category_id.data) if form.category_id.data else None
+        merge_into = None
+        if form.action.data == "merge" and form.merge_into.data:
+            try:
+                merge_into = tickets.get_by_number(current_user, form.merge_into.data)
+            except DomainError:
+                error = f"Обращение № {form.merge_into.data} не найдено"
+        if error is None:
+            try:
+                result = tickets.bulk(current_user, ids, form.action.data, institution=institution,
+                                      category=category, reason=form.reason.data or None, merge_into=merge_into)
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                error = exc.message
+    else:
+        error = "; ".join(e for errs in form.errors.values() for e in errs)
+    status = 200 if error is None else 422
+    return render_template("queue/_bulk_result.html", result=result, error=error), status

@@ -1,0 +1,53 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.blueprints.queue.forms import _int_or_none, category_choices, institution_choices
+from app.models import REJECT_REASONS, STATUS_LABELS
+
+
+class VersionedForm(FlaskForm):
+    version = IntegerField(validators=[DataRequired()])
+
+
+class StatusForm(VersionedForm):
+    status = SelectField(_l("Новый статус"), choices=list(STATUS_LABELS.items()))
+    reason = SelectField(_l("Причина"), choices=[("", "—")] + list(REJECT_REASONS.items()))
+    comment = StringField(_l("Комментарий"), validators=[Optional(), Length(max=1000)])
+
+
+class AssignForm(VersionedForm):
+    institution_id = SelectField(_l("Исполнитель"), coerce=_int_or_none,
+                                 validators=[DataRequired(_l("Выберите учреждение"))])
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.institution_id.choices = institution_choices("— выберите учреждение —")
+
+
+class CategoryForm(VersionedForm):
+    category_id = SelectField(_l("Рубрика"), coerce=_int_or_none, validators=[DataRequired(_l("Выберите рубрику"))])
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.category_id.choices = category_choices("— выберите рубрику —")
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(_l("Внутренняя заметка"),
+                         validators=[DataRequired(_l("Заметка пуста")), Length(max=5000)])
+
+
+class ReplyForm(FlaskForm):
+    text = TextAreaField(_l("Ответ жителю"),
+                         validators=[DataRequired(_l("Текст ответа пуст")), Length(max=4000)])
+
+
+class MergeForm(VersionedForm):
+    merge_into = StringField(_l("Номер основного обращения"),
+                             validators=[DataRequired(_l("Укажите номер")), Length(max=32)])
+
+
+class ReturnForm(FlaskForm):
+    version = HiddenField()

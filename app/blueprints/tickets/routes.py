@@ -1,0 +1,130 @@
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.blueprints.tickets import bp
+from app.blueprints.tickets.forms import AssignForm, CategoryForm, MergeForm, NoteForm, ReplyForm, StatusForm
+from app.extensions import db
+from app.htmx import render, wants_fragment
+from app.models import Category, Institution
+from app.services import access, tickets, timeline, workflow
+from app.services.errors import Conflict, DomainError
+
+
+@bp.before_request
+@login_required
+def _login():
+    return None
+
+
+def _load(number: str):
+    try:
+        return tickets.get_by_number(current_user, number)
+    except DomainError:
+        abort(404)
+
+
+def _context(ticket, **forms):
+    ctx = {
+        "ticket": ticket,
+        "timeline": timeline.build(ticket),
+        "targets": workflow.allowed_targets(current_user, ticket),
+        "can_manage": access.can_manage(current_user),
+        "can_work": access.can_work(current_user, ticket),
+        "status_form": StatusForm(version=ticket.version, formdata=None),
+        "assign_form": AssignForm(version=ticket.version, institution_id=ticket.institution_id, formdata=None),
+        "category_form": CategoryForm(version=ticket.version, category_id=ticket.category_id, formdata=None),
+        "note_form": NoteForm(formdata=None),
+        "reply_form": ReplyForm(formdata=None),
+        "merge_form": MergeForm(version=ticket.version, formdata=None),
+        "error": None,
+        "notice": None,
+    }
+    ctx.update(forms)
+    return ctx
+
+
+@bp.get("/<number>")
+def detail(number: str):
+    ticket = _load(number)
+    return render("tickets/detail.html", "tickets/_panel.html", **_context(ticket))
+
+
+def _act(number: str, form_name: str, form, apply, notice: str):
+    """Validate `form`, run `apply(ticket, form)`, commit; answer with the panel (HTMX) or a redirect."""
+    ticket = _load(number)
+    error = None
+    if form.validate():
+        try:
+            apply(ticket, form)
+            db.session.commit()
+        except (DomainError, StaleDataError) as exc:
+            db.session.rollback()
+            error = exc.message if isinstance(exc, DomainError) else Conflict().message
+            ticket = _load(number)
+    else:
+        error = "; ".join(e for errs in form.errors.values() for e in errs)
+    if not wants_fragment():
+        if error:
+            return render_template("tickets/detail.html", **_context(ticket, error=error, **{form_name: form})), 422
+        return redirect(url_for("tickets.detail", number=ticket.number))
+    ctx = _context(ticket, error=error, notice=None if error else notice)
+    if error:
+        ctx[form_name] = form
+    return render_template("tickets/_panel.html", **ctx), 422 if error else 200
+
+
+@bp.post("/<number>/status")
+def change_status(number: str):
+    return _act(number, "status_form", StatusForm(), lambda t, f: workflow.change_status(
+        t, f.status.data, current_user, reason=f.reason.data or None, comment=f.comment.data or None,
+        expected_version=f.version.data), "Статус изменён")
+
+
+@bp.post("/<number>/assign")
+def assign(number: str):
+    def apply(t, f):
+        inst = db.session.get(Institution, f.institution_id.data)
+        if inst is None:
+            raise DomainError("Учреждение не найдено")
+        tickets.assign(t, inst, current_user, expected_version=f.version.data)
+    return _act(number, "assign_form", AssignForm(), apply, "Обращение передано исполнителю")
+
+
+@bp.post("/<number>/category")
+def set_category(number: str):
+    def apply(t, f):
+        cat = db.session.get(Category, f.category_id.data)
+        if cat is None:
+            raise DomainError("Рубрика не найдена")
+        tickets.set_category(t, cat, current_user, expected_version=f.version.data)
+    return _act(number, "category_form", CategoryForm(), apply, "Рубрика изменена")
+
+
+@bp.post("/<number>/note")
+def add_note(number: str):
+    return _act(number, "note_form", NoteForm(), lambda t, f: tickets.add_note(t, current_user, f.data["text"]),
+                "Заметка добавлена")
+
+
+@bp.post("/<number>/reply")
+def reply(number: str):
+    return _act(number, "reply_form", ReplyForm(),
+                lambda t, f: tickets.public_reply(t, current_user, f.data["text"]),
+                "Ответ поставлен в очередь на отправку жителю")
+
+
+@bp.post("/<number>/merge")
+def merge(number: str):
+    def apply(t, f):
+        into = tickets.get_by_number(current_user, f.merge_into.data)
+        tickets.merge(t, into, current_user, expected_version=f.version.data)
+    return _act(number, "merge_form", MergeForm(), apply, "Обращение объединено")
+
+
+@bp.get("/")
+def lookup():
+    number = request.args.get("number", "").strip()
+    if not number:
+        return redirect(url_for("auth.index"))
+    return redirect(url_for("tickets.detail", number=number.upper()))

@@ -1,0 +1,49 @@
+"""Error pages: never a bare 500, always a Russian explanation."""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.extensions import db
+from app.services.errors import Conflict, DomainError
+
+
+def _page(status: int, title: str, message: str):
+    if request.headers.get("HX-Request"):
+        return render_template("errors/_message.html", title=title, message=message), status
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(404)
+    def not_found(_e):
+        return _page(404, "Страница не найдена", "Такой страницы или обращения нет. Проверьте адрес или номер.")
+
+    @app.errorhandler(403)
+    def forbidden(_e):
+        return _page(403, "Доступ запрещён", "У вас нет права на это действие.")
+
+    @app.errorhandler(405)
+    def not_allowed(_e):
+        return _page(405, "Метод не поддерживается", "Так к этой странице обращаться нельзя.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e):
+        return _page(400, "Форма устарела", "Страница была открыта слишком давно или с другого сеанса. "
+                                            "Обновите её и повторите действие.")
+
+    @app.errorhandler(StaleDataError)
+    def stale(_e):
+        db.session.rollback()
+        return _page(409, "Конфликт изменений", Conflict().message)
+
+    @app.errorhandler(DomainError)
+    def domain_error(e: DomainError):
+        db.session.rollback()
+        return _page(e.status_code, "Действие не выполнено", e.message)
+
+    @app.errorhandler(500)
+    def server_error(_e):
+        db.session.rollback()
+        return _page(500, "Ошибка на сервере", "Что-то пошло не так. Мы уже знаем; попробуйте ещё раз позже.")

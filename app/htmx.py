@@ -1,0 +1,17 @@
+"""One helper for "full page or fragment" answers, and the small HTMX response vocabulary."""
+from __future__ import annotations
+
+from flask import make_response, render_template
+
+from app.extensions import htmx
+
+
+def wants_fragment() -> bool:
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(page_template: str, fragment_template: str, status: int = 200, **context):
+    """The fragment for an HTMX request, the whole page otherwise; varies on HX-Request."""
+    resp = make_response(render_template(fragment_template if wants_fragment() else page_template, **context), status)
+    resp.headers["Vary"] = "HX-Request"
+    return resp

@@ -1,0 +1,27 @@
+"""All models, re-exported so Alembic and the app see one metadata."""
+from app.models.base import UTCDateTime, utcnow
+from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
+from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
+from app.models.ticket import (
+    MESSAGE_KINDS,
+    OPEN_STATUSES,
+    PRIORITY_LABELS,
+    REJECT_REASONS,
+    STATUS_LABELS,
+    STATUSES,
+    Category,
+    ControlOrder,
+    Message,
+    Reply,
+    SlaPolicy,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+)
+
+__all__ = [
+    "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
+    "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
+    "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
+    "Category", "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
+]

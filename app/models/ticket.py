@@ -1,0 +1,232 @@
+"""Tickets (обращения) and everything that hangs off them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import UTCDateTime, utcnow
+from app.models.org import Account, Direction, Institution
+from app.models.people import Resident, User
+
+# --- vocabulary -------------------------------------------------------------------------------
+STATUS_LABELS = {
+    "new": "Новое",
+    "assigned": "Передано исполнителю",
+    "in_progress": "В работе",
+    "waiting_resident": "Ждёт ответа жителя",
+    "resolved": "Решено",
+    "closed": "Закрыто",
+    "rejected": "Отклонено",
+    "merged": "Объединено",
+}
+STATUSES = tuple(STATUS_LABELS)
+OPEN_STATUSES = ("new", "assigned", "in_progress", "waiting_resident")
+
+REJECT_REASONS = {
+    "spam": "Спам",
+    "off_topic": "Не по теме",
+    "thanks": "Благодарность",
+    "advertising": "Реклама",
+    "duplicate": "Повтор",
+    "other": "Другое",
+}
+
+PRIORITY_LABELS = {"normal": "Обычный", "urgent": "Срочный"}
+
+MESSAGE_KINDS = {"direct": "Личное сообщение", "comment": "Комментарий", "form": "Веб-форма", "api": "API"}
+
+
+class SlaPolicy(db.Model):
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    first_response_minutes: Mapped[int]
+    resolution_minutes: Mapped[int]
+    business_hours: Mapped[bool] = mapped_column(default=True)  # False: 24×7
+    warning_percent: Mapped[int] = mapped_column(default=75)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    direction_id: Mapped[int | None] = mapped_column(ForeignKey("directions.id"))
+    default_institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    sla_policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id"))
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    direction: Mapped[Direction | None] = relationship()
+    default_institution: Mapped[Institution | None] = relationship()
+    sla_policy: Mapped[SlaPolicy] = relationship()
+
+
+class TicketCounter(db.Model):
+    """Last issued ticket number per year (row-locked when a number is taken)."""
+
+    __tablename__ = "ticket_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_created", "created_at", "id"),
+        Index("ix_tickets_status_created", "status", "created_at", "id"),
+        Index("ix_tickets_institution_status_created", "institution_id", "status", "created_at", "id"),
+        Index("ix_tickets_category_created", "category_id", "created_at", "id"),
+        Index("ix_tickets_network_created", "network", "created_at", "id"),
+        Index("ix_tickets_due", "resolution_due_at", "id"),
+        Index("ix_tickets_status_due", "status", "resolution_due_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    network: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(300))
+    district: Mapped[str | None] = mapped_column(String(120))
+    reject_reason: Mapped[str | None] = mapped_column(String(40))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    on_control: Mapped[bool] = mapped_column(default=False)
+    rating: Mapped[int | None]
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    category: Mapped[Category | None] = relationship()
+    institution: Mapped[Institution | None] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+    duplicate_of: Mapped["Ticket | None"] = relationship(remote_side="Ticket.id")
+    messages: Mapped[list["Message"]] = relationship(back_populates="ticket", order_by="Message.received_at")
+    events: Mapped[list["TicketEvent"]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
+    replies: Mapped[list["Reply"]] = relationship(back_populates="ticket", order_by="Reply.id")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return self.is_open and self.resolution_due_at < (now or utcnow())
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.number} {self.status}>"
+
+
+class Message(db.Model):
+    """A raw inbound item from a network, the web form or the API. Never edited in place, never lost."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("network", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(128))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    thread_key: Mapped[str | None] = mapped_column(String(200))
+    reply_to_external_id: Mapped[str | None] = mapped_column(String(128))
+    raw: Mapped[dict] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account | None] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+    ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
+
+
+class TicketEvent(db.Model):
+    """Append-only timeline and audit trail of a ticket."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor_user: Mapped[User | None] = relationship()
+    actor_resident: Mapped[Resident | None] = relationship()
+
+
+class Reply(db.Model):
+    """Outbox row: one message to a resident, delivered by a job."""
+
+    __tablename__ = "replies"
+    __table_args__ = (Index("ix_replies_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    in_reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    network: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), default="staff")  # ack | assigned | resolved | staff
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="replies")
+    author: Mapped[User | None] = relationship()
+
+
+class ControlOrder(db.Model):
+    """An order (поручение) of the head of city on a ticket or a topic."""
+
+    __tablename__ = "control_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(300))
+    instruction: Mapped[str] = mapped_column(Text)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="issued")  # issued | in_progress | done | cancelled
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket | None] = relationship()
+    institution: Mapped[Institution] = relationship()

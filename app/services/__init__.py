@@ -1,0 +1,1 @@
+"""Domain rules. Plain functions; the acting user is a parameter; callers commit."""

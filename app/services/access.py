@@ -1,0 +1,68 @@
+"""Who may see and change which ticket. The one place for these rules.
+
+Every list, detail, export and board query goes through `visible_tickets()`;
+every change goes through `ensure_can_work()` / `ensure_can_manage()`.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Select, false, true
+
+from app.models import Ticket, User
+from app.services.errors import NotAllowed, NotFound
+
+SEE_ALL = {"admin", "moderator", "head", "analyst"}
+MANAGE = {"admin", "moderator"}  # assign, categorise, reject, merge, bulk actions
+WORK = {"admin", "moderator", "executor"}  # status, notes, public replies
+
+
+def ticket_condition(user: User):
+    """SQL condition restricting tickets to those the user may see."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return false()
+    if user.role in SEE_ALL:
+        return true()
+    if user.role == "executor" and user.institution_id is not None:
+        return Ticket.institution_id == user.institution_id
+    return false()
+
+
+def visible_tickets(user: User, stmt: Select) -> Select:
+    return stmt.where(ticket_condition(user))
+
+
+def can_view(user: User, ticket: Ticket) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.role in SEE_ALL:
+        return True
+    return user.role == "executor" and user.institution_id is not None and ticket.institution_id == user.institution_id
+
+
+def ensure_can_view(user: User, ticket: Ticket | None) -> Ticket:
+    # An executor asking for another institution's ticket learns nothing: same answer as a missing one.
+    if ticket is None or not can_view(user, ticket):
+        raise NotFound("Обращение не найдено")
+    return ticket
+
+
+def can_manage(user: User) -> bool:
+    return bool(user and getattr(user, "is_authenticated", False) and user.role in MANAGE)
+
+
+def can_work(user: User, ticket: Ticket) -> bool:
+    return can_view(user, ticket) and user.role in WORK
+
+
+def ensure_can_manage(user: User) -> None:
+    if not can_manage(user):
+        raise NotAllowed("Это действие доступно только модератору")
+
+
+def ensure_can_work(user: User, ticket: Ticket) -> None:
+    ensure_can_view(user, ticket)
+    if not can_work(user, ticket):
+        raise NotAllowed("У вас нет права менять это обращение")
+
+
+def can_see_queue(user: User) -> bool:
+    return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)

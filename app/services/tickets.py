@@ -1,0 +1,188 @@
+"""Ticket operations staff perform: create, assign, categorise, note, reply, merge, bulk."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import (
+    REJECT_REASONS,
+    Category,
+    Institution,
+    Message,
+    Reply,
+    Resident,
+    Ticket,
+    TicketCounter,
+    User,
+    utcnow,
+)
+from app.services import access, sla, workflow
+from app.services.errors import DomainError, NotFound, ValidationFailed
+
+
+# --- numbers ------------------------------------------------------------------------------------
+def next_number(year: int) -> str:
+    """Take the next human ticket number for the year, e.g. БЛГ-2026-000123 (safe under concurrency)."""
+    prefix = current_app.config["TICKET_PREFIX"]
+    stmt = (update(TicketCounter).where(TicketCounter.year == year)
+            .values(last=TicketCounter.last + 1).returning(TicketCounter.last))
+    last = db.session.execute(stmt).scalar()
+    if last is None:
+        with db.session.begin_nested():
+            db.session.add(TicketCounter(year=year, last=0))
+        last = db.session.execute(stmt).scalar()
+    return f"{prefix}-{year}-{last:06d}"
+
+
+def get_by_number(user: User, number: str) -> Ticket:
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
+    return access.ensure_can_view(user, ticket)
+
+
+# --- creation -----------------------------------------------------------------------------------
+def create_ticket(*, network: str, summary: str, resident: Resident | None = None,
+                  institution: Institution | None = None, category: Category | None = None,
+                  account=None, priority: str = "normal", address: str | None = None,
+                  messages: list[Message] = (), created_at: datetime | None = None,
+                  actor: User | None = None) -> Ticket:
+    created_at = created_at or utcnow()
+    if institution is None and category is not None:
+        institution = category.default_institution
+    ticket = Ticket(number=next_number(created_at.astimezone(sla.city_calendar().tz).year),
+                    network=network, summary=summary.strip(), resident=resident, institution=institution,
+                    category=category, account=account, priority=priority, address=address,
+                    created_at=created_at, updated_at=created_at, status="new")
+    sla.set_deadlines(ticket, category, created_at)
+    db.session.add(ticket)
+    for m in messages:
+        m.ticket = ticket
+    workflow.record(ticket, "created", actor, resident=resident, at=created_at, network=network)
+    return ticket
+
+
+# --- single-ticket actions ----------------------------------------------------------------------
+def assign(ticket: Ticket, institution: Institution, actor: User, expected_version: int | None = None,
+           now: datetime | None = None) -> None:
+    access.ensure_can_manage(actor)
+    workflow.check_version(ticket, expected_version)
+    now = now or utcnow()
+    if ticket.status not in ("new", "assigned", "in_progress"):
+        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}» нельзя передать исполнителю")
+    old = ticket.institution
+    ticket.institution = institution
+    workflow.record(ticket, "assigned", actor, at=now, institution_id=institution.id,
+                    institution=institution.short_name, previous=old.short_name if old else None)
+    if ticket.status == "new":
+        workflow.change_status(ticket, "assigned", actor, now=now)
+    else:
+        ticket.assigned_at = now
+
+
+def set_category(ticket: Ticket, category: Category, actor: User, expected_version: int | None = None) -> None:
+    access.ensure_can_manage(actor)
+    workflow.check_version(ticket, expected_version)
+    if ticket.category_id == category.id:
+        return
+    old = ticket.category
+    ticket.category = category
+    workflow.record(ticket, "category", actor, category_id=category.id, category=category.name,
+                    previous=old.name if old else None)
+
+
+def add_note(ticket: Ticket, actor: User, text: str) -> None:
+    access.ensure_can_work(actor, ticket)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Заметка пуста", field="text")
+    workflow.record(ticket, "note", actor, text=text)
+
+
+def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = None) -> Reply:
+    """Queue a reply to the resident in the network they wrote from (an outbox row)."""
+    access.ensure_can_work(actor, ticket)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Текст ответа пуст", field="text")
+    if ticket.status in ("merged",):
+        raise ValidationFailed("Обращение объединено с другим: отвечайте в основном обращении")
+    now = now or utcnow()
+    last_message = db.session.scalar(select(Message).where(Message.ticket_id == ticket.id)
+                                     .order_by(Message.received_at.desc()).limit(1))
+    reply = Reply(ticket=ticket, network=ticket.network, kind="staff", text=text, author_id=actor.id,
+                  in_reply_to_message_id=last_message.id if last_message else None, created_at=now)
+    db.session.add(reply)
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+    ticket.updated_at = now
+    workflow.record(ticket, "reply", actor, at=now, text=text)
+    return reply
+
+
+def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | None = None) -> None:
+    access.ensure_can_manage(actor)
+    workflow.check_version(ticket, expected_version)
+    if into.id == ticket.id:
+        raise ValidationFailed("Нельзя объединить обращение с самим собой", field="merge_into")
+    if into.status == "merged":
+        raise ValidationFailed(f"Обращение {into.number} само объединено с другим", field="merge_into")
+    workflow.change_status(ticket, "merged", actor, _merge_allowed=True, comment=f"в {into.number}")
+    ticket.duplicate_of = into
+    workflow.record(into, "merged", actor, source=ticket.number, source_id=ticket.id)
+
+
+# --- bulk ---------------------------------------------------------------------------------------
+BULK_ACTIONS = {
+    "assign": "Передать исполнителю",
+    "category": "Назначить рубрику",
+    "reject": "Отклонить",
+    "merge": "Объединить с обращением",
+}
+
+
+@dataclass
+class BulkResult:
+    changed: list[Ticket] = field(default_factory=list)
+    skipped: list[tuple[Ticket, str]] = field(default_factory=list)
+
+
+def bulk(actor: User, ticket_ids: list[int], action: str, *, institution: Institution | None = None,
+         category: Category | None = None, reason: str | None = None, merge_into: Ticket | None = None
+         ) -> BulkResult:
+    """Apply one action to several tickets; a ticket that cannot take it is skipped with the reason."""
+    access.ensure_can_manage(actor)
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed("Выберите действие", field="action")
+    if not ticket_ids:
+        raise ValidationFailed("Отметьте хотя бы одно обращение", field="ids")
+    if action == "assign" and institution is None:
+        raise ValidationFailed("Выберите учреждение", field="institution_id")
+    if action == "category" and category is None:
+        raise ValidationFailed("Выберите рубрику", field="category_id")
+    if action == "reject" and reason not in REJECT_REASONS:
+        raise ValidationFailed("Укажите причину отклонения", field="reason")
+    if action == "merge" and merge_into is None:
+        raise ValidationFailed("Укажите номер обращения, с которым объединить", field="merge_into")
+    tickets = db.session.scalars(access.visible_tickets(actor, select(Ticket))
+                                 .where(Ticket.id.in_(ticket_ids)).order_by(Ticket.id)).all()
+    if len(tickets) != len(set(ticket_ids)):
+        raise NotFound("Часть выбранных обращений не найдена")
+    result = BulkResult()
+    for t in tickets:
+        try:
+            with db.session.begin_nested():
+                if action == "assign":
+                    assign(t, institution, actor)
+                elif action == "category":
+                    set_category(t, category, actor)
+                elif action == "reject":
+                    workflow.change_status(t, "rejected", actor, reason=reason)
+                else:
+                    merge(t, merge_into, actor)
+            result.changed.append(t)
+        except DomainError as exc:
+            result.skipped.append((t, exc.message))
+    return result

@@ -1,0 +1,91 @@
+"""A ticket's timeline: resident messages, events, replies and notes in time order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import (
+    MESSAGE_KINDS,
+    NETWORK_LABELS,
+    REJECT_REASONS,
+    STATUS_LABELS,
+    Message,
+    Reply,
+    Ticket,
+    TicketEvent,
+)
+
+REPLY_STATES = {"pending": "ожидает отправки", "sent": "доставлен", "failed": "не доставлен"}
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str  # message | event | note | reply
+    who: str
+    title: str
+    body: str = ""
+    extra: str = ""
+
+
+def _event_title(e: TicketEvent) -> tuple[str, str]:
+    p = e.payload or {}
+    if e.kind == "created":
+        return f"Обращение зарегистрировано ({NETWORK_LABELS.get(p.get('network'), p.get('network', ''))})", ""
+    if e.kind == "status":
+        title = f"Статус: {STATUS_LABELS.get(p.get('from'), p.get('from'))} → {STATUS_LABELS.get(p.get('to'), p.get('to'))}"
+        body = []
+        if p.get("reason"):
+            body.append("Причина: " + REJECT_REASONS.get(p["reason"], p["reason"]))
+        if p.get("comment"):
+            body.append(p["comment"])
+        return title, "\n".join(body)
+    if e.kind == "assigned":
+        prev = f" (было: {p['previous']})" if p.get("previous") else ""
+        return f"Передано исполнителю: {p.get('institution', '')}{prev}", ""
+    if e.kind == "category":
+        prev = f" (было: {p['previous']})" if p.get("previous") else ""
+        return f"Рубрика: {p.get('category', '')}{prev}", ""
+    if e.kind == "merged":
+        return f"Присоединено обращение {p.get('source', '')}", ""
+    if e.kind == "note":
+        return "Внутренняя заметка", p.get("text", "")
+    if e.kind == "reply":
+        return "Ответ жителю", ""
+    return e.kind, ""
+
+
+def build(ticket: Ticket) -> list[Entry]:
+    entries: list[Entry] = []
+    messages = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
+                                  .options(joinedload(Message.resident))).all()
+    for m in messages:
+        who = m.resident.display_name if m.resident else "Житель"
+        entries.append(Entry(m.received_at, "message", who,
+                             f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}",
+                             m.text, m.permalink or ""))
+    events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
+                                .order_by(TicketEvent.id)).all()
+    for e in events:
+        if e.kind == "reply":
+            continue  # shown from the outbox row, with its delivery state
+        who = (e.actor_user.display_name if e.actor_user else
+               e.actor_resident.display_name if e.actor_resident else "Система")
+        title, body = _event_title(e)
+        entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
+    replies = db.session.scalars(select(Reply).where(Reply.ticket_id == ticket.id)
+                                 .options(joinedload(Reply.author))).all()
+    for r in replies:
+        who = r.author.display_name if r.author else "Система"
+        state = REPLY_STATES.get(r.state, r.state)
+        extra = f"{state}" + (f": {r.last_error}" if r.state == "failed" and r.last_error else "")
+        entries.append(Entry(r.created_at, "reply", who, f"Ответ жителю ({NETWORK_LABELS.get(r.network, r.network)})",
+                             r.text, extra))
+    order = {"message": 0, "event": 1, "note": 2, "reply": 3}
+    entries.sort(key=lambda x: (x.at, order[x.kind]))
+    return entries

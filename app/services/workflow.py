@@ -1,0 +1,122 @@
+"""The ticket state machine: the one place that says which status may follow which.
+
+Every change is written as a TicketEvent with its actor and time.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.extensions import db
+from app.models import REJECT_REASONS, STATUS_LABELS, Resident, Ticket, TicketEvent, User, utcnow
+from app.services import sla
+from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"assigned", "in_progress", "rejected", "merged"}),
+    "assigned": frozenset({"in_progress", "resolved", "new", "rejected", "merged"}),
+    "in_progress": frozenset({"waiting_resident", "resolved", "new", "rejected", "merged"}),
+    "waiting_resident": frozenset({"in_progress", "resolved"}),
+    "resolved": frozenset({"closed", "in_progress"}),
+    "closed": frozenset({"in_progress"}),
+    "rejected": frozenset({"new"}),
+    "merged": frozenset(),
+}
+
+# What an institution's executor may do on its own tickets; everything else is the moderators'.
+EXECUTOR_TRANSITIONS = frozenset({
+    ("assigned", "in_progress"),
+    ("assigned", "resolved"),
+    ("assigned", "new"),  # return to the moderators: not ours
+    ("in_progress", "new"),
+    ("in_progress", "waiting_resident"),
+    ("in_progress", "resolved"),
+    ("waiting_resident", "in_progress"),
+    ("waiting_resident", "resolved"),
+})
+
+# Labels of the action buttons (what the user does, not the state it leads to).
+ACTION_LABELS = {
+    "assigned": "Передать исполнителю",
+    "in_progress": "Взять в работу",
+    "waiting_resident": "Запросить уточнение у жителя",
+    "resolved": "Отметить решённым",
+    "closed": "Закрыть",
+    "new": "Вернуть модератору",
+    "rejected": "Отклонить",
+}
+
+
+def record(ticket: Ticket, kind: str, actor: User | None = None, resident: Resident | None = None,
+           at: datetime | None = None, **payload) -> TicketEvent:
+    event = TicketEvent(ticket=ticket, kind=kind, created_at=at or utcnow(), payload=payload,
+                        actor_user_id=actor.id if actor else None,
+                        actor_resident_id=resident.id if resident else None)
+    db.session.add(event)
+    return event
+
+
+def check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != ticket.version:
+        raise Conflict()
+
+
+def allowed_targets(user: User | None, ticket: Ticket) -> list[str]:
+    """Statuses this user may move the ticket to, in a stable order (merge is a separate action)."""
+    targets = [s for s in STATUS_LABELS if s in TRANSITIONS[ticket.status] and s != "merged"]
+    if user is None:
+        return targets
+    if user.role in ("admin", "moderator"):
+        return targets
+    if user.role == "executor" and ticket.institution_id == user.institution_id:
+        return [s for s in targets if (ticket.status, s) in EXECUTOR_TRANSITIONS]
+    return []
+
+
+def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | None = None,
+                  comment: str | None = None, expected_version: int | None = None,
+                  resident: Resident | None = None, now: datetime | None = None,
+                  _merge_allowed: bool = False) -> TicketEvent:
+    """Move a ticket to status `to`, or raise a DomainError saying why not."""
+    now = now or utcnow()
+    check_version(ticket, expected_version)
+    if to not in STATUS_LABELS:
+        raise ValidationFailed("Неизвестный статус", field="status")
+    if to == ticket.status:
+        raise InvalidTransition(f"Обращение уже в статусе «{STATUS_LABELS[to]}»")
+    if to not in TRANSITIONS[ticket.status] or (to == "merged" and not _merge_allowed):
+        raise InvalidTransition(
+            f"Нельзя перевести обращение из статуса «{ticket.status_label}» в «{STATUS_LABELS[to]}»")
+    if actor is not None and to != "merged" and to not in allowed_targets(actor, ticket):
+        raise NotAllowed(f"У вас нет права переводить обращение в статус «{STATUS_LABELS[to]}»")
+    if to == "rejected":
+        if reason not in REJECT_REASONS:
+            raise ValidationFailed("Укажите причину отклонения", field="reason")
+        ticket.reject_reason = reason
+    if to == "assigned" and ticket.institution_id is None:
+        raise ValidationFailed("Сначала выберите исполнителя (учреждение)", field="institution_id")
+
+    old = ticket.status
+    if old == "waiting_resident":
+        sla.resume(ticket, now)
+    if to == "waiting_resident":
+        sla.pause(ticket, now)
+    if to == "assigned":
+        ticket.assigned_at = now
+    if to == "resolved":
+        ticket.resolved_at = now
+    if to == "closed":
+        ticket.closed_at = now
+    if to == "new":
+        ticket.institution_id = None  # returned to the moderators
+    if to in ("in_progress", "new") and old in ("resolved", "closed", "rejected"):
+        ticket.resolved_at = ticket.closed_at = None
+        ticket.reject_reason = None
+    if to in ("in_progress", "resolved") and ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+    ticket.status = to
+    payload = {"from": old, "to": to}
+    if reason:
+        payload["reason"] = reason
+    if comment:
+        payload["comment"] = comment
+    return record(ticket, "status", actor, resident=resident, at=now, **payload)

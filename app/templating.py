@@ -1,0 +1,44 @@
+"""Jinja filters and globals: city-time dates, Russian plurals, labels."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+from app import models
+from app.services import access, workflow
+
+
+def local_dt(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(current_app.config["CITY_TZ"])).strftime(fmt)
+
+
+def plural_ru(n: int, one: str, few: str, many: str) -> str:
+    n = abs(int(n))
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["local_dt"] = local_dt
+    app.jinja_env.filters["plural_ru"] = plural_ru
+
+    @app.context_processor
+    def inject():
+        return {
+            "STATUS_LABELS": models.STATUS_LABELS,
+            "NETWORK_LABELS": models.NETWORK_LABELS,
+            "REJECT_REASONS": models.REJECT_REASONS,
+            "PRIORITY_LABELS": models.PRIORITY_LABELS,
+            "MESSAGE_KINDS": models.MESSAGE_KINDS,
+            "ACTION_LABELS": workflow.ACTION_LABELS,
+            "access": access,
+            "city_name": current_app.config["CITY_NAME"],
+            "now": models.utcnow(),
+        }

@@ -1,0 +1,40 @@
+"""RQ worker: `python worker.py [queue ...]` (default: all queues, with the scheduler).
+
+Builds the app once and imports the job modules before any fork; the engine's
+pooled connections are disposed so no forked job inherits them.
+"""
+from __future__ import annotations
+
+import sys
+
+from app import create_app
+from app.extensions import db
+from app.jobs import QUEUES, redis_connection
+from app.jobs import housekeeping  # noqa: F401  (preload job modules before forking)
+from app.jobs.context import set_app
+
+
+def main(argv: list[str]) -> int:
+    from rq import Queue, Worker
+    from rq.serializers import JSONSerializer
+
+    app = create_app()
+    set_app(app)
+    with app.app_context():
+        if not app.config.get("REDIS_URL"):
+            print("REDIS_URL не задан: задания выполняются в процессе веб-приложения, воркер не нужен.")
+            return 1
+        names = argv or list(QUEUES)
+        unknown = [n for n in names if n not in QUEUES]
+        if unknown:
+            print(f"Неизвестные очереди: {', '.join(unknown)}. Есть: {', '.join(QUEUES)}")
+            return 2
+        conn = redis_connection()
+        db.engine.dispose()
+        queues = [Queue(n, connection=conn, serializer=JSONSerializer) for n in names]
+        Worker(queues, connection=conn, serializer=JSONSerializer).work(with_scheduler=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
