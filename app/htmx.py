@@ -15,3 +15,8 @@ def render(page_template: str, fragment_template: str, status: int = 200, **cont
     resp = make_response(render_template(fragment_template if wants_fragment() else page_template, **context), status)
     resp.headers["Vary"] = "HX-Request"
     return resp
+
+
+def form_errors(form) -> str:
+    """All of a form's error messages as one line (they may be lazy strings)."""
+    return "; ".join(str(e) for errs in form.errors.values() for e in errs)

@@ -49,15 +49,21 @@ def _db(request, app):
             yield
         return
     with app.app_context():
-        conn = db.engine.connect()
+        # Flask-SQLAlchemy picks the bind from db.engines, so the connection goes there
+        # (pallets-eco/flask-sqlalchemy#1171); commits inside the test become savepoints.
+        engines = db._app_engines[app]
+        engine = engines[None]
+        conn = engine.connect()
         trans = conn.begin()
+        engines[None] = conn
         original = db.session
-        db.session = db._make_scoped_session({"bind": conn, "join_transaction_mode": "create_savepoint"})
+        db.session = db._make_scoped_session({"join_transaction_mode": "create_savepoint"})
         try:
             yield
         finally:
             db.session.remove()
             db.session = original
+            engines[None] = engine
             trans.rollback()
             conn.close()
 
@@ -71,6 +77,7 @@ def client(app):
 def login(client):
     """login(user) → the test client, logged in as that user."""
     def _login(user):
+        db.session.commit()  # test data becomes visible to the request (still rolled back after the test)
         with client.session_transaction() as s:
             s["_user_id"] = str(user.id)
             s["_fresh"] = True

@@ -73,7 +73,7 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
     if ticket.status not in ("new", "assigned", "in_progress"):
         raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}» нельзя передать исполнителю")
     old = ticket.institution
-    ticket.institution = institution
+    ticket.institution, ticket.institution_id = institution, institution.id
     workflow.record(ticket, "assigned", actor, at=now, institution_id=institution.id,
                     institution=institution.short_name, previous=old.short_name if old else None)
     if ticket.status == "new":
@@ -88,7 +88,7 @@ def set_category(ticket: Ticket, category: Category, actor: User, expected_versi
     if ticket.category_id == category.id:
         return
     old = ticket.category
-    ticket.category = category
+    ticket.category, ticket.category_id = category, category.id
     workflow.record(ticket, "category", actor, category_id=category.id, category=category.name,
                     previous=old.name if old else None)
 

@@ -75,10 +75,13 @@ class QueueFilterForm(FlaskForm):
 
 
 class BulkForm(FlaskForm):
-    action = SelectField(_l("Действие"), choices=[("", "— действие —")] + list(BULK_ACTIONS.items()))
+    # Choices are checked by the service, which says what is missing in words a moderator reads.
+    action = SelectField(_l("Действие"), choices=[("", "— действие —")] + list(BULK_ACTIONS.items()),
+                         default="", validate_choice=False)
     institution_id = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=False)
     category_id = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=False)
-    reason = SelectField(_l("Причина"), choices=[("", "— причина —")] + list(REJECT_REASONS.items()))
+    reason = SelectField(_l("Причина"), choices=[("", "— причина —")] + list(REJECT_REASONS.items()),
+                         default="", validate_choice=False)
     merge_into = StringField(_l("С обращением №"), validators=[Optional(), Length(max=32)])
 
     def __init__(self, *args, **kwargs):

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from app.blueprints.queue import bp
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
-from app.htmx import render
+from app.htmx import form_errors, render
 from app.models import Category, Institution, Ticket
 from app.services import access, queue, tickets
 from app.services.errors import DomainError
@@ -85,6 +85,6 @@ def bulk():
                 db.session.rollback()
                 error = exc.message
     else:
-        error = "; ".join(e for errs in form.errors.values() for e in errs)
+        error = form_errors(form)
     status = 200 if error is None else 422
     return render_template("queue/_bulk_result.html", result=result, error=error), status

@@ -12,8 +12,10 @@ class VersionedForm(FlaskForm):
 
 
 class StatusForm(VersionedForm):
-    status = SelectField(_l("Новый статус"), choices=list(STATUS_LABELS.items()))
-    reason = SelectField(_l("Причина"), choices=[("", "—")] + list(REJECT_REASONS.items()))
+    # The state machine checks both and explains a refusal (unknown status, missing reason).
+    status = SelectField(_l("Новый статус"), choices=list(STATUS_LABELS.items()), validate_choice=False)
+    reason = SelectField(_l("Причина"), choices=[("", "—")] + list(REJECT_REASONS.items()), default="",
+                         validate_choice=False)
     comment = StringField(_l("Комментарий"), validators=[Optional(), Length(max=1000)])
 
 

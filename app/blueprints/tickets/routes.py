@@ -5,7 +5,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.blueprints.tickets import bp
 from app.blueprints.tickets.forms import AssignForm, CategoryForm, MergeForm, NoteForm, ReplyForm, StatusForm
 from app.extensions import db
-from app.htmx import render, wants_fragment
+from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution
 from app.services import access, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError
@@ -63,7 +63,7 @@ def _act(number: str, form_name: str, form, apply, notice: str):
             error = exc.message if isinstance(exc, DomainError) else Conflict().message
             ticket = _load(number)
     else:
-        error = "; ".join(e for errs in form.errors.values() for e in errs)
+        error = form_errors(form)
     if not wants_fragment():
         if error:
             return render_template("tickets/detail.html", **_context(ticket, error=error, **{form_name: form})), 422

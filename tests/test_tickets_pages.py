@@ -1,0 +1,110 @@
+"""The ticket page: timeline, actions through HTMX, conflicts, bad input, unknown numbers."""
+from urllib.parse import unquote
+
+from app.extensions import db
+from app.models import Reply, Ticket
+from tests.factories import make_category, make_institution, make_ticket, make_user
+
+
+def body(resp):
+    return resp.get_data(as_text=True)
+
+
+HX = {"HX-Request": "true"}
+
+
+def test_ticket_page_shows_message_and_timeline(login):
+    t = make_ticket("Во дворе по ул. Кирова, 45 не горят фонари")
+    resp = login(make_user("moderator")).get(f"/tickets/{t.number}")
+    text = body(resp)
+    assert resp.status_code == 200 and "не горят фонари" in text and "Обращение зарегистрировано" in text
+
+
+def test_unknown_number_is_a_404_page(login):
+    resp = login(make_user("moderator")).get("/tickets/БЛГ-2026-999999")
+    assert resp.status_code == 404 and "не найден" in body(resp).lower()
+
+
+def test_assign_through_htmx_returns_the_updated_panel(login):
+    inst = make_institution(name="МУП «Водоканал»")
+    t = make_ticket()
+    client = login(make_user("moderator"))
+    resp = client.post(f"/tickets/{t.number}/assign", data={"version": t.version, "institution_id": inst.id},
+                       headers=HX)
+    text = body(resp)
+    assert resp.status_code == 200 and "<html" not in text
+    assert "Передано исполнителю" in text and "Водоканал" in text
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).institution_id == inst.id
+
+
+def test_without_htmx_an_action_redirects_back_to_the_ticket(login):
+    t = make_ticket()
+    client = login(make_user("moderator"))
+    resp = client.post(f"/tickets/{t.number}/note", data={"text": "Позвонить в УК"})
+    assert resp.status_code == 302 and unquote(resp.headers["Location"]).endswith(f"/tickets/{t.number}")
+    assert "Позвонить в УК" in body(client.get(f"/tickets/{t.number}"))
+
+
+def test_second_editor_with_stale_version_gets_conflict_message(login):
+    inst = make_institution()
+    t = make_ticket()
+    db.session.flush()
+    old_version = t.version
+    client = login(make_user("moderator"))
+    first = client.post(f"/tickets/{t.number}/assign", data={"version": old_version, "institution_id": inst.id},
+                        headers=HX)
+    assert first.status_code == 200
+    second = client.post(f"/tickets/{t.number}/status",
+                         data={"version": old_version, "status": "rejected", "reason": "spam"}, headers=HX)
+    assert second.status_code == 422 and "другой сотрудник" in body(second)
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == "assigned"
+
+
+def test_bad_status_input_is_explained_and_changes_nothing(login):
+    t = make_ticket()
+    client = login(make_user("moderator"))
+    for data, words in (({"version": t.version, "status": "closed"}, "Нельзя перевести"),
+                        ({"version": t.version, "status": "rejected"}, "причину"),
+                        ({"version": t.version, "status": "bogus"}, "Неизвестный статус"),
+                        ({"version": "x", "status": "in_progress"}, "")):
+        resp = client.post(f"/tickets/{t.number}/status", data=data, headers=HX)
+        assert resp.status_code == 422, data
+        assert words in body(resp)
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == "new"
+
+
+def test_public_reply_goes_to_the_outbox_and_shows_pending(login):
+    inst = make_institution()
+    t = make_ticket(institution=inst, status="assigned")
+    client = login(make_user("executor", institution=inst))
+    resp = client.post(f"/tickets/{t.number}/reply", data={"text": "Бригада выедет завтра"}, headers=HX)
+    assert resp.status_code == 200 and "ожидает отправки" in body(resp)
+    reply = db.session.scalar(db.select(Reply).where(Reply.ticket_id == t.id))
+    assert reply.text == "Бригада выедет завтра" and reply.state == "pending" and reply.network == t.network
+    empty = client.post(f"/tickets/{t.number}/reply", data={"text": "  "}, headers=HX)
+    assert empty.status_code == 422 and "пуст" in body(empty)
+
+
+def test_category_and_merge_from_ticket_page(login):
+    cat = make_category("Дороги и ямы")
+    main, dup = make_ticket("Яма"), make_ticket("Та же яма")
+    client = login(make_user("moderator"))
+    assert client.post(f"/tickets/{dup.number}/category", data={"version": dup.version, "category_id": cat.id},
+                       headers=HX).status_code == 200
+    db.session.expire_all()
+    dup = db.session.get(Ticket, dup.id)
+    resp = client.post(f"/tickets/{dup.number}/merge", data={"version": dup.version, "merge_into": main.number},
+                       headers=HX)
+    assert resp.status_code == 200 and main.number in body(resp)
+    bad = client.post(f"/tickets/{main.number}/merge", data={"version": main.version, "merge_into": "нет такого"},
+                      headers=HX)
+    assert bad.status_code == 422
+
+
+def test_lookup_box_goes_to_the_ticket(login):
+    t = make_ticket()
+    resp = login(make_user("moderator")).get(f"/tickets/?number={t.number.lower()}")
+    assert resp.status_code == 302 and unquote(resp.headers["Location"]).endswith(t.number)
