@@ -1,4 +1,4 @@
-"""RQ worker: `python worker.py [queue ...]` (default: all queues, with the scheduler).
+"""RQ worker: `python worker.py [--burst] [queue ...]` (default: all queues, with the scheduler).
 
 Builds the app once and imports the job modules before any fork; the engine's
 pooled connections are disposed so no forked job inherits them.
@@ -18,6 +18,8 @@ def main(argv: list[str]) -> int:
     from rq import Queue, Worker
     from rq.serializers import JSONSerializer
 
+    burst = "--burst" in argv
+    argv = [a for a in argv if a != "--burst"]
     app = create_app()
     set_app(app)
     with app.app_context():
@@ -32,7 +34,7 @@ def main(argv: list[str]) -> int:
         conn = redis_connection()
         db.engine.dispose()
         queues = [Queue(n, connection=conn, serializer=JSONSerializer) for n in names]
-        Worker(queues, connection=conn, serializer=JSONSerializer).work(with_scheduler=True)
+        Worker(queues, connection=conn, serializer=JSONSerializer).work(with_scheduler=True, burst=burst)
     return 0
 
 

@@ -1,0 +1,80 @@
+"""Jobs: in-process without Redis (the embedded default); through RQ and worker.py with real Redis."""
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from rq import Queue, SimpleWorker
+from rq.serializers import JSONSerializer
+
+from app import jobs
+from app.extensions import db
+from app.models import LoginAttempt, utcnow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _old_attempt():
+    db.session.add(LoginAttempt(username="old", ip="10.0.0.1", attempted_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+
+
+def _count():
+    return db.session.scalar(db.select(db.func.count(LoginAttempt.id)))
+
+
+def test_without_redis_a_job_runs_in_process(app):
+    assert app.config["REDIS_URL"] is None
+    _old_attempt()
+    assert jobs.enqueue("app.jobs.housekeeping.purge_login_attempts") == 1
+    assert _count() == 0
+
+
+def test_unknown_queue_is_refused():
+    with pytest.raises(ValueError):
+        jobs.enqueue("app.jobs.housekeeping.purge_login_attempts", queue="nope")
+
+
+def test_with_redis_the_job_is_queued_and_a_worker_runs_it(app, redis_url):
+    _old_attempt()
+    app.config["REDIS_URL"] = redis_url
+    try:
+        job = jobs.enqueue("app.jobs.housekeeping.purge_login_attempts", queue="low", job_id="purge-test")
+        assert _count() == 1  # queued, not run yet
+        q = jobs.get_queue("low")
+        assert q.count == 1
+        SimpleWorker([q], connection=q.connection, serializer=JSONSerializer).work(burst=True)
+        job.refresh()
+        assert job.get_status() == "finished" and job.return_value() == 1
+        assert _count() == 0
+    finally:
+        app.config["REDIS_URL"] = None
+
+
+@pytest.mark.no_db_rollback
+def test_worker_script_serves_the_queues(app, redis_url):
+    """worker.py as operators run it: a separate process, the real queue and database."""
+    _old_attempt()
+    try:
+        app.config["REDIS_URL"] = redis_url
+        jobs.enqueue("app.jobs.housekeeping.purge_login_attempts", queue="default")
+        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url}
+        proc = subprocess.run([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert _count() == 0
+        assert Queue("default", connection=jobs.redis_connection()).count == 0
+    finally:
+        app.config["REDIS_URL"] = None
+        db.session.execute(db.delete(LoginAttempt))
+        db.session.commit()
+
+
+def test_worker_without_redis_explains_itself():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["DATABASE_URL"] = "sqlite:///:memory:"
+    proc = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1 and "REDIS_URL не задан" in proc.stdout
