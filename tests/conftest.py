@@ -6,8 +6,7 @@ import os
 
 import pytest
 from alembic import command
-from flask_migrate import Migrate
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db

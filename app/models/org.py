@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,10 +13,10 @@ from app.models.base import UTCDateTime, utcnow
 NETWORKS = ("telegram", "vk", "ok", "max")
 NETWORK_LABELS = {
     "telegram": "Telegram",
-    "vk": "ВКонтакте",
-    "ok": "Одноклассники",
+    "vk": _l("ВКонтакте"),
+    "ok": _l("Одноклассники"),
     "max": "MAX",
-    "web": "Веб-форма",
+    "web": _l("Веб-форма"),
     "api": "API",
 }
 

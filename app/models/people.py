@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,11 +15,11 @@ from app.models.org import Institution
 
 ROLES = ("admin", "moderator", "executor", "head", "analyst")
 ROLE_LABELS = {
-    "admin": "Администратор",
-    "moderator": "Модератор",
-    "executor": "Исполнитель",
-    "head": "Глава",
-    "analyst": "Аналитик",
+    "admin": _l("Администратор"),
+    "moderator": _l("Модератор"),
+    "executor": _l("Исполнитель"),
+    "head": _l("Глава"),
+    "analyst": _l("Аналитик"),
 }
 
 

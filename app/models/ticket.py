@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,30 +14,30 @@ from app.models.people import Resident, User
 
 # --- vocabulary -------------------------------------------------------------------------------
 STATUS_LABELS = {
-    "new": "Новое",
-    "assigned": "Передано исполнителю",
-    "in_progress": "В работе",
-    "waiting_resident": "Ждёт ответа жителя",
-    "resolved": "Решено",
-    "closed": "Закрыто",
-    "rejected": "Отклонено",
-    "merged": "Объединено",
+    "new": _l("Новое"),
+    "assigned": _l("Передано исполнителю"),
+    "in_progress": _l("В работе"),
+    "waiting_resident": _l("Ждёт ответа жителя"),
+    "resolved": _l("Решено"),
+    "closed": _l("Закрыто"),
+    "rejected": _l("Отклонено"),
+    "merged": _l("Объединено"),
 }
 STATUSES = tuple(STATUS_LABELS)
 OPEN_STATUSES = ("new", "assigned", "in_progress", "waiting_resident")
 
 REJECT_REASONS = {
-    "spam": "Спам",
-    "off_topic": "Не по теме",
-    "thanks": "Благодарность",
-    "advertising": "Реклама",
-    "duplicate": "Повтор",
-    "other": "Другое",
+    "spam": _l("Спам"),
+    "off_topic": _l("Не по теме"),
+    "thanks": _l("Благодарность"),
+    "advertising": _l("Реклама"),
+    "duplicate": _l("Повтор"),
+    "other": _l("Другое"),
 }
 
-PRIORITY_LABELS = {"normal": "Обычный", "urgent": "Срочный"}
+PRIORITY_LABELS = {"normal": _l("Обычный"), "urgent": _l("Срочный")}
 
-MESSAGE_KINDS = {"direct": "Личное сообщение", "comment": "Комментарий", "form": "Веб-форма", "api": "API"}
+MESSAGE_KINDS = {"direct": _l("Личное сообщение"), "comment": _l("Комментарий"), "form": _l("Веб-форма"), "api": "API"}
 
 
 class SlaPolicy(db.Model):

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
@@ -14,9 +15,9 @@ from app.models import OPEN_STATUSES, Institution, Ticket, User, utcnow
 from app.services import access
 
 SORTS = {
-    "new": "Сначала новые",
-    "old": "Сначала старые",
-    "due": "Ближе к сроку",
+    "new": _l("Сначала новые"),
+    "old": _l("Сначала старые"),
+    "due": _l("Ближе к сроку"),
 }
 
 

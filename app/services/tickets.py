@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -136,10 +137,10 @@ def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | Non
 
 # --- bulk ---------------------------------------------------------------------------------------
 BULK_ACTIONS = {
-    "assign": "Передать исполнителю",
-    "category": "Назначить рубрику",
-    "reject": "Отклонить",
-    "merge": "Объединить с обращением",
+    "assign": _l("Передать исполнителю"),
+    "category": _l("Назначить рубрику"),
+    "reject": _l("Отклонить"),
+    "merge": _l("Объединить с обращением"),
 }
 
 

@@ -37,7 +37,8 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
     if e.kind == "created":
         return f"Обращение зарегистрировано ({NETWORK_LABELS.get(p.get('network'), p.get('network', ''))})", ""
     if e.kind == "status":
-        title = f"Статус: {STATUS_LABELS.get(p.get('from'), p.get('from'))} → {STATUS_LABELS.get(p.get('to'), p.get('to'))}"
+        old, new = STATUS_LABELS.get(p.get("from"), p.get("from")), STATUS_LABELS.get(p.get("to"), p.get("to"))
+        title = f"Статус: {old} → {new}"
         body = []
         if p.get("reason"):
             body.append("Причина: " + REJECT_REASONS.get(p["reason"], p["reason"]))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from app.extensions import db
 from app.models import REJECT_REASONS, STATUS_LABELS, Resident, Ticket, TicketEvent, User, utcnow
 from app.services import sla
@@ -36,13 +38,13 @@ EXECUTOR_TRANSITIONS = frozenset({
 
 # Labels of the action buttons (what the user does, not the state it leads to).
 ACTION_LABELS = {
-    "assigned": "Передать исполнителю",
-    "in_progress": "Взять в работу",
-    "waiting_resident": "Запросить уточнение у жителя",
-    "resolved": "Отметить решённым",
-    "closed": "Закрыть",
-    "new": "Вернуть модератору",
-    "rejected": "Отклонить",
+    "assigned": _l("Передать исполнителю"),
+    "in_progress": _l("Взять в работу"),
+    "waiting_resident": _l("Запросить уточнение у жителя"),
+    "resolved": _l("Отметить решённым"),
+    "closed": _l("Закрыть"),
+    "new": _l("Вернуть модератору"),
+    "rejected": _l("Отклонить"),
 }
 
 

@@ -12,7 +12,7 @@ from app.models import NETWORK_LABELS, REJECT_REASONS, STATUS_LABELS, Category, 
 from app.services.queue import SORTS, QueueFilters
 from app.services.tickets import BULK_ACTIONS
 
-STATUS_GROUPS = {"open": "Открытые", "all": "Все"}
+STATUS_GROUPS = {"open": _l("Открытые"), "all": _l("Все")}
 
 
 def _int_or_none(value):
