@@ -41,6 +41,7 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = CITY_TZ
 
     QUEUE_PAGE_SIZE = int(_env("QUEUE_PAGE_SIZE", "50"))
+    QUEUE_POLL_SECONDS = int(_env("QUEUE_POLL_SECONDS", "10"))  # live arrivals in the queue
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
 

@@ -52,6 +52,7 @@ def test_bad_filter_values_get_a_message_and_the_default_view(login):
         assert resp.status_code == 200, url
         assert t.number in body(resp), url
     assert "error" in body(client.get("/queue?institution=abc"))
+    assert 'class="error"' not in body(client.get("/queue"))  # the default view has nothing to complain about
 
 
 def test_keyset_pages_cover_every_ticket_once(app, login):

@@ -39,7 +39,7 @@ class QueueFilterForm(FlaskForm):
     direction = SelectField(_l("Направление"), coerce=_int_or_none, validate_choice=True)
     institution = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=True)
     category = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=True)
-    network = SelectField(_l("Сеть"), validate_choice=True)
+    network = SelectField(_l("Сеть"), default="", validate_choice=True)
     overdue = BooleanField(_l("Только просроченные"))
     q = StringField(_l("Поиск"), validators=[Optional(), Length(max=200, message=_l("Не больше 200 символов"))])
     sort = SelectField(_l("Порядок"), default="new", validate_choice=True)
