@@ -9,8 +9,11 @@ import sys
 
 from app import create_app
 from app.extensions import db
-from app.jobs import QUEUES, redis_connection
-from app.jobs import housekeeping  # noqa: F401  (preload job modules before forking)
+from app.jobs import (
+    QUEUES,
+    housekeeping,  # noqa: F401  (preload job modules before forking)
+    redis_connection,
+)
 from app.jobs.context import set_app
 
 
