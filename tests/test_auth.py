@@ -117,3 +117,12 @@ def test_csrf_is_required_on_forms_and_htmx_posts(app, csrf_on):
                           headers={"HX-Request": "true", "X-CSRFToken": header_token})
     assert allowed.status_code == 200 and "Заметка" in body(allowed)
     assert mod.id
+
+
+def test_guessing_many_accounts_from_one_address_is_throttled_too(app, client):
+    make_user("moderator", username="anna", password="demo")
+    db.session.commit()
+    limit = app.config["LOGIN_MAX_FAILURES"] * auth.IP_FACTOR
+    for i in range(limit):
+        client.post("/login", data={"username": f"user{i}", "password": "guess"})
+    assert client.post("/login", data={"username": "anna", "password": "demo"}).status_code == 429

@@ -119,3 +119,24 @@ def test_ticket_numbers_are_sequential_per_year_with_city_prefix():
     pa, pb = a.number.rsplit("-", 1), b.number.rsplit("-", 1)
     assert pa[0] == pb[0] and pa[0].startswith("БЛГ-")
     assert int(pb[1]) == int(pa[1]) + 1
+
+
+def test_overdue_is_the_same_in_python_and_sql():
+    from app.models import Ticket, utcnow
+
+    now = utcnow()
+    mod = make_user("moderator")
+    late = make_ticket("late", created_at=now - timedelta(days=30))
+    paused_in_time = make_ticket("paused", created_at=now - timedelta(days=30))
+    workflow.change_status(paused_in_time, "in_progress", mod, now=now - timedelta(days=30))
+    workflow.change_status(paused_in_time, "waiting_resident", mod, now=now - timedelta(days=30))
+    paused_late = make_ticket("paused late", created_at=now - timedelta(days=30))
+    workflow.change_status(paused_late, "in_progress", mod, now=now - timedelta(days=29))
+    workflow.change_status(paused_late, "waiting_resident", mod, now=now - timedelta(days=1))
+    fresh = make_ticket("fresh")
+    done = make_ticket("done", created_at=now - timedelta(days=30), status="closed")
+    db.session.flush()
+    expected = {late.id, paused_late.id}
+    in_python = {t.id for t in (late, paused_in_time, paused_late, fresh, done) if t.is_overdue(now)}
+    in_sql = set(db.session.scalars(db.select(Ticket.id).where(Ticket.is_overdue(now))))
+    assert in_python == expected and in_sql == expected

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 
 _app = None
 
@@ -28,5 +28,3 @@ def in_app(func):
 
     return wrapper
 
-
-__all__ = ["in_app", "set_app", "current_app"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -136,8 +137,21 @@ class Ticket(db.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    # "Overdue" is defined once, for Python and for SQL: open and past the resolution deadline;
+    # a ticket waiting for the resident has its clock stopped, unless it was already late when paused.
+    @hybrid_method
     def is_overdue(self, now: datetime | None = None) -> bool:
-        return self.is_open and self.resolution_due_at < (now or utcnow())
+        now = now or utcnow()
+        if self.status == "waiting_resident":
+            return self.sla_paused_at is not None and self.sla_paused_at > self.resolution_due_at
+        return self.status in OPEN_STATUSES and self.resolution_due_at < now
+
+    @is_overdue.expression
+    def is_overdue(cls, now: datetime | None = None):
+        now = now or utcnow()
+        running = [s for s in OPEN_STATUSES if s != "waiting_resident"]
+        return or_(and_(cls.status.in_(running), cls.resolution_due_at < now),
+                   and_(cls.status == "waiting_resident", cls.sla_paused_at > cls.resolution_due_at))
 
     def __repr__(self) -> str:
         return f"<Ticket {self.number} {self.status}>"

@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, Institution, Ticket, User, utcnow
+from app.models import Institution, Ticket, User, utcnow
 from app.services import access
 
 SORTS = {
@@ -72,7 +72,7 @@ def filtered(user: User, f: QueueFilters, now: datetime | None = None) -> Select
     if f.network:
         stmt = stmt.where(Ticket.network == f.network)
     if f.overdue:
-        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES), Ticket.resolution_due_at < (now or utcnow()))
+        stmt = stmt.where(Ticket.is_overdue(now or utcnow()))
     q = f.q.strip()
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
