@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 export FLASK_APP = app:create_app
 CHROMIUM ?= /usr/bin/chromium
+# The tests use real PostgreSQL and Redis, as production does (scripts/services.sh starts them if down).
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test install translations chromium bench clean serve
 
@@ -16,7 +19,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed translations
 
 translations: $(BIN)/.installed
-	$(BIN)/pybabel compile -q -d app/translations
+	@if ls app/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+	  $(BIN)/pybabel compile -q -d app/translations; fi
 
 # Debian's Chromium for the browser test (never `playwright install`: it downloads a browser).
 chromium:
@@ -37,7 +41,8 @@ run: install
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install chromium
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	bash scripts/services.sh
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
