@@ -140,3 +140,14 @@ def test_overdue_is_the_same_in_python_and_sql():
     in_python = {t.id for t in (late, paused_in_time, paused_late, fresh, done) if t.is_overdue(now)}
     in_sql = set(db.session.scalars(db.select(Ticket.id).where(Ticket.is_overdue(now))))
     assert in_python == expected and in_sql == expected
+
+
+def test_status_actions_are_offered_forward_first():
+    inst = make_institution()
+    mod = make_user("moderator")
+    t = make_ticket(institution=inst)
+    tickets.assign(t, inst, mod)
+    assert workflow.allowed_targets(mod, t)[0] == "in_progress"
+    assert workflow.allowed_targets(mod, t)[-1] == "rejected"
+    with pytest.raises(ValidationFailed):
+        tickets.assign(t, inst, mod)  # already there: said, not recorded twice

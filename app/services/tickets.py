@@ -74,9 +74,12 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
     if ticket.status not in ("new", "assigned", "in_progress"):
         raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}» нельзя передать исполнителю")
     old = ticket.institution
+    if old is not None and old.id == institution.id and ticket.status != "new":
+        raise ValidationFailed(f"Обращение уже передано: {institution.short_name}", field="institution_id")
     ticket.institution, ticket.institution_id = institution, institution.id
+    previous = old.short_name if old is not None and old.id != institution.id else None
     workflow.record(ticket, "assigned", actor, at=now, institution_id=institution.id,
-                    institution=institution.short_name, previous=old.short_name if old else None)
+                    institution=institution.short_name, previous=previous)
     if ticket.status == "new":
         workflow.change_status(ticket, "assigned", actor, now=now)
     else:

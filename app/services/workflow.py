@@ -62,9 +62,13 @@ def check_version(ticket: Ticket, expected_version: int | None) -> None:
         raise Conflict()
 
 
+# The order actions are offered in: forward along the work first, then going back, rejection last.
+TARGET_ORDER = ("assigned", "in_progress", "waiting_resident", "resolved", "closed", "new", "rejected")
+
+
 def allowed_targets(user: User | None, ticket: Ticket) -> list[str]:
     """Statuses this user may move the ticket to, in a stable order (merge is a separate action)."""
-    targets = [s for s in STATUS_LABELS if s in TRANSITIONS[ticket.status] and s != "merged"]
+    targets = [s for s in TARGET_ORDER if s in TRANSITIONS[ticket.status]]
     if user is None:
         return targets
     if user.role in ("admin", "moderator"):
@@ -81,6 +85,8 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
     """Move a ticket to status `to`, or raise a DomainError saying why not."""
     now = now or utcnow()
     check_version(ticket, expected_version)
+    if not to:
+        raise ValidationFailed("Выберите новый статус", field="status")
     if to not in STATUS_LABELS:
         raise ValidationFailed("Неизвестный статус", field="status")
     if to == ticket.status:
