@@ -15,7 +15,17 @@ def _page(status: int, title: str, message: str):
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in v for v in values)
+
+
 def register(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_bytes():
+        # No text field (nor PostgreSQL) accepts NUL; say so instead of failing deeper down.
+        if _has_nul(request.args.values()) or _has_nul(request.form.values()) or "\x00" in request.path:
+            return _page(400, "Недопустимый символ", "В запросе есть нулевой символ (\\0). Уберите его и повторите.")
+
     @app.errorhandler(404)
     def not_found(_e):
         return _page(404, "Страница не найдена", "Такой страницы или обращения нет. Проверьте адрес или номер.")

@@ -17,6 +17,18 @@ def render(page_template: str, fragment_template: str, status: int = 200, **cont
     return resp
 
 
+MAX_ID = 2**31 - 1  # database integer ids
+
+
+def parse_id(value) -> int | None:
+    """A database id from user input, or None (empty, not a number, out of range)."""
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return n if 0 <= n <= MAX_ID else None
+
+
 def form_errors(form) -> str:
     """All of a form's error messages as one line (they may be lazy strings)."""
     return "; ".join(str(e) for errs in form.errors.values() for e in errs)

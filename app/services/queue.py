@@ -47,9 +47,11 @@ def _decode(cursor: str) -> list | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        if not (isinstance(values, list) and len(values) == 2 and isinstance(values[1], int)):
+        if not (isinstance(values, list) and len(values) == 2 and isinstance(values[1], int)
+                and 0 <= values[1] < 2**31 and isinstance(values[0], str)):
             return None
-        return [datetime.fromisoformat(values[0]), values[1]]
+        moment = datetime.fromisoformat(values[0])
+        return [moment, values[1]] if moment.tzinfo is not None else None
     except (ValueError, TypeError, json.JSONDecodeError):
         return None
 

@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from app.extensions import db
+from app.htmx import parse_id
 from app.models import NETWORK_LABELS, REJECT_REASONS, STATUS_LABELS, Category, Direction, Institution
 from app.services.queue import SORTS, QueueFilters
 from app.services.tickets import BULK_ACTIONS
@@ -16,9 +17,13 @@ STATUS_GROUPS = {"open": _l("Открытые"), "all": _l("Все")}
 
 
 def _int_or_none(value):
+    """Coerce a select's value to an id; WTForms turns the ValueError into the field's message."""
     if value in (None, "", "None"):
         return None
-    return int(value)
+    n = parse_id(value)
+    if n is None:
+        raise ValueError("not an id")
+    return n
 
 
 def institution_choices(blank: str):

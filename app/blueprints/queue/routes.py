@@ -5,7 +5,7 @@ from sqlalchemy import select
 from app.blueprints.queue import bp
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
-from app.htmx import form_errors, render
+from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Ticket
 from app.services import access, queue, tickets
 from app.services.errors import DomainError
@@ -47,10 +47,7 @@ def _newest_id() -> int:
 @bp.get("/arrivals")
 def arrivals():
     form, f = _filters()
-    try:
-        after = int(request.args.get("after", "0"))
-    except ValueError:
-        after = 0
+    after = parse_id(request.args.get("after")) or 0
     rows = queue.arrivals(current_user, f, after) if f.sort == "new" else []
     newest = max([after] + [t.id for t in rows])
     return render_template("queue/_arrivals.html", rows=rows, newest_id=newest, args=_query_args(form))
@@ -59,12 +56,7 @@ def arrivals():
 @bp.post("/bulk")
 def bulk():
     form = BulkForm()
-    ids = []
-    for raw in request.form.getlist("ids"):
-        try:
-            ids.append(int(raw))
-        except ValueError:
-            continue
+    ids = [i for i in map(parse_id, request.form.getlist("ids")) if i is not None]
     error = None
     result = None
     if form.validate():
