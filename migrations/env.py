@@ -101,6 +101,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        dialect = connection.dialect.name
+
+        def include_object(obj, name, type_, reflected, compare_to):
+            """Skip schema items meant for another database (Index(...).ddl_if(dialect=...))."""
+            ddl_if = getattr(obj, "_ddl_if", None)
+            return not (ddl_if is not None and ddl_if.dialect and ddl_if.dialect != dialect)
+
+        conf_args.setdefault("include_object", include_object)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

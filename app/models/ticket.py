@@ -88,6 +88,11 @@ class Ticket(db.Model):
         Index("ix_tickets_network_created", "network", "created_at", "id"),
         Index("ix_tickets_due", "resolution_due_at", "id"),
         Index("ix_tickets_status_due", "status", "resolution_due_at", "id"),
+        # Free-text search (ILIKE '%…%') on PostgreSQL: trigram indexes (pg_trgm).
+        Index("ix_tickets_summary_trgm", "summary", postgresql_using="gin",
+              postgresql_ops={"summary": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_tickets_address_trgm", "address", postgresql_using="gin",
+              postgresql_ops={"address": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
