@@ -99,6 +99,8 @@ def test_category_and_merge_from_ticket_page(login):
     resp = client.post(f"/tickets/{dup.number}/merge", data={"version": dup.version, "merge_into": main.number},
                        headers=HX)
     assert resp.status_code == 200 and main.number in body(resp)
+    main_page = body(client.get(f"/tickets/{main.number}"))
+    assert "Та же яма" in main_page and f"из {dup.number}" in main_page  # the duplicate's words are kept
     bad = client.post(f"/tickets/{main.number}/merge", data={"version": main.version, "merge_into": "нет такого"},
                       headers=HX)
     assert bad.status_code == 422

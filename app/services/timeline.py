@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -62,13 +62,17 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
 
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
-    messages = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
-                                  .options(joinedload(Message.resident))).all()
+    # The resident messages of this ticket and of the duplicates merged into it.
+    merged = select(Ticket.id).where(Ticket.duplicate_of_id == ticket.id).scalar_subquery()
+    messages = db.session.scalars(select(Message).where(or_(Message.ticket_id == ticket.id,
+                                                            Message.ticket_id.in_(merged)))
+                                  .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
     for m in messages:
         who = m.resident.display_name if m.resident else "Житель"
-        entries.append(Entry(m.received_at, "message", who,
-                             f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}",
-                             m.text, m.permalink or ""))
+        title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
+        if m.ticket_id != ticket.id:
+            title += f" · из {m.ticket.number}"
+        entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or ""))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
                                 .order_by(TicketEvent.id)).all()
