@@ -800,11 +800,7 @@ class _TicketSeeder:
                               now=clock.after(r, 5, 90))
         moment = clock.at(max(clock.after(r, 10, 240), into.last_at))
         db.session.flush()
-        ticket_ops.merge(ticket, target, mod)
-        # merge() stamps its two events with the wall clock; move them to the story's moment.
-        for obj in list(db.session.new):
-            if isinstance(obj, TicketEvent) and obj.ticket in (ticket, target) and obj.created_at > moment:
-                obj.created_at = moment
+        ticket_ops.merge(ticket, target, mod, now=moment)
         into.last_at = max(into.last_at, moment)
         if target.updated_at is None or target.updated_at < moment:
             target.updated_at = moment

@@ -30,7 +30,8 @@ def next_number(year: int) -> str:
     """Take the next human ticket number for the year, e.g. БЛГ-2026-000123 (safe under concurrency)."""
     prefix = current_app.config["TICKET_PREFIX"]
     stmt = (update(TicketCounter).where(TicketCounter.year == year)
-            .values(last=TicketCounter.last + 1).returning(TicketCounter.last))
+            .values(last=TicketCounter.last + 1).returning(TicketCounter.last)
+            .execution_options(synchronize_session=False))  # no scan of the session's objects per number
     last = db.session.execute(stmt).scalar()
     if last is None:
         with db.session.begin_nested():
@@ -86,23 +87,24 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
         ticket.assigned_at = now
 
 
-def set_category(ticket: Ticket, category: Category, actor: User, expected_version: int | None = None) -> None:
+def set_category(ticket: Ticket, category: Category, actor: User, expected_version: int | None = None,
+                 now: datetime | None = None) -> None:
     access.ensure_can_manage(actor)
     workflow.check_version(ticket, expected_version)
     if ticket.category_id == category.id:
         return
     old = ticket.category
     ticket.category, ticket.category_id = category, category.id
-    workflow.record(ticket, "category", actor, category_id=category.id, category=category.name,
+    workflow.record(ticket, "category", actor, at=now, category_id=category.id, category=category.name,
                     previous=old.name if old else None)
 
 
-def add_note(ticket: Ticket, actor: User, text: str) -> None:
+def add_note(ticket: Ticket, actor: User, text: str, now: datetime | None = None) -> None:
     access.ensure_can_work(actor, ticket)
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("Заметка пуста", field="text")
-    workflow.record(ticket, "note", actor, text=text)
+    workflow.record(ticket, "note", actor, at=now, text=text)
 
 
 def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = None) -> Reply:
@@ -126,16 +128,17 @@ def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = 
     return reply
 
 
-def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | None = None) -> None:
+def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | None = None,
+          now: datetime | None = None) -> None:
     access.ensure_can_manage(actor)
     workflow.check_version(ticket, expected_version)
     if into.id == ticket.id:
         raise ValidationFailed("Нельзя объединить обращение с самим собой", field="merge_into")
     if into.status == "merged":
         raise ValidationFailed(f"Обращение {into.number} само объединено с другим", field="merge_into")
-    workflow.change_status(ticket, "merged", actor, _merge_allowed=True, comment=f"в {into.number}")
+    workflow.change_status(ticket, "merged", actor, _merge_allowed=True, comment=f"в {into.number}", now=now)
     ticket.duplicate_of = into
-    workflow.record(into, "merged", actor, source=ticket.number, source_id=ticket.id)
+    workflow.record(into, "merged", actor, at=now, source=ticket.number, source_id=ticket.id)
 
 
 # --- bulk ---------------------------------------------------------------------------------------
