@@ -20,7 +20,7 @@ install: $(BIN)/.installed translations
 
 translations: $(BIN)/.installed
 	@if ls app/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-	  $(BIN)/pybabel compile -q -d app/translations; fi
+	  $(BIN)/pybabel -q compile -d app/translations; fi
 
 # Debian's Chromium for the browser test (never `playwright install`: it downloads a browser).
 chromium:
