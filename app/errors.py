@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -24,36 +25,37 @@ def register(app: Flask) -> None:
     def refuse_nul_bytes():
         # No text field (nor PostgreSQL) accepts NUL; say so instead of failing deeper down.
         if _has_nul(request.args.values()) or _has_nul(request.form.values()) or "\x00" in request.path:
-            return _page(400, "Недопустимый символ", "В запросе есть нулевой символ (\\0). Уберите его и повторите.")
+            return _page(400, _("Недопустимый символ"),
+                         _("В запросе есть нулевой символ (\\0). Уберите его и повторите."))
 
     @app.errorhandler(404)
     def not_found(_e):
-        return _page(404, "Страница не найдена", "Такой страницы или обращения нет. Проверьте адрес или номер.")
+        return _page(404, _("Страница не найдена"), _("Такой страницы или обращения нет. Проверьте адрес или номер."))
 
     @app.errorhandler(403)
     def forbidden(_e):
-        return _page(403, "Доступ запрещён", "У вас нет права на это действие.")
+        return _page(403, _("Доступ запрещён"), _("У вас нет права на это действие."))
 
     @app.errorhandler(405)
     def not_allowed(_e):
-        return _page(405, "Метод не поддерживается", "Так к этой странице обращаться нельзя.")
+        return _page(405, _("Метод не поддерживается"), _("Так к этой странице обращаться нельзя."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
-        return _page(400, "Форма устарела", "Страница была открыта слишком давно или с другого сеанса. "
-                                            "Обновите её и повторите действие.")
+        return _page(400, _("Форма устарела"), _("Страница была открыта слишком давно или с другого сеанса. "
+                                              "Обновите её и повторите действие."))
 
     @app.errorhandler(StaleDataError)
     def stale(_e):
         db.session.rollback()
-        return _page(409, "Конфликт изменений", Conflict().message)
+        return _page(409, _("Конфликт изменений"), Conflict().message)
 
     @app.errorhandler(DomainError)
     def domain_error(e: DomainError):
         db.session.rollback()
-        return _page(e.status_code, "Действие не выполнено", e.message)
+        return _page(e.status_code, _("Действие не выполнено"), e.message)
 
     @app.errorhandler(500)
     def server_error(_e):
         db.session.rollback()
-        return _page(500, "Ошибка на сервере", "Что-то пошло не так. Мы уже знаем; попробуйте ещё раз позже.")
+        return _page(500, _("Ошибка на сервере"), _("Что-то пошло не так. Мы уже знаем; попробуйте ещё раз позже."))

@@ -5,6 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
+from flask_babel import get_locale
 
 from app import models
 from app.services import access, workflow
@@ -17,7 +18,10 @@ def local_dt(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
 
 
 def plural_ru(n: int, one: str, few: str, many: str) -> str:
+    """Russian plural of three (translated) forms; other languages use one / many."""
     n = abs(int(n))
+    if str(get_locale() or "ru").split("_")[0] != "ru":
+        return one if n == 1 else many
     if n % 10 == 1 and n % 100 != 11:
         return one
     if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:

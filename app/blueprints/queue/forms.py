@@ -54,10 +54,10 @@ class QueueFilterForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.status.choices = list(STATUS_GROUPS.items()) + list(STATUS_LABELS.items())
         dirs = db.session.execute(select(Direction.id, Direction.name).order_by(Direction.sort_order))
-        self.direction.choices = [("", "Все направления")] + [(str(i), n) for i, n in dirs]
-        self.institution.choices = institution_choices("Все учреждения")
-        self.category.choices = category_choices("Все рубрики")
-        self.network.choices = [("", "Все сети")] + list(NETWORK_LABELS.items())
+        self.direction.choices = [("", _l("Все направления"))] + [(str(i), n) for i, n in dirs]
+        self.institution.choices = institution_choices(_l("Все учреждения"))
+        self.category.choices = category_choices(_l("Все рубрики"))
+        self.network.choices = [("", _l("Все сети"))] + list(NETWORK_LABELS.items())
         self.sort.choices = list(SORTS.items())
 
     def to_filters(self) -> QueueFilters:
@@ -81,15 +81,15 @@ class QueueFilterForm(FlaskForm):
 
 class BulkForm(FlaskForm):
     # Choices are checked by the service, which says what is missing in words a moderator reads.
-    action = SelectField(_l("Действие"), choices=[("", "— действие —")] + list(BULK_ACTIONS.items()),
+    action = SelectField(_l("Действие"), choices=[("", _l("— действие —"))] + list(BULK_ACTIONS.items()),
                          default="", validate_choice=False)
     institution_id = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=False)
     category_id = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=False)
-    reason = SelectField(_l("Причина"), choices=[("", "— причина —")] + list(REJECT_REASONS.items()),
+    reason = SelectField(_l("Причина"), choices=[("", _l("— причина —"))] + list(REJECT_REASONS.items()),
                          default="", validate_choice=False)
     merge_into = StringField(_l("С обращением №"), validators=[Optional(), Length(max=32)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.institution_id.choices = institution_choices("— учреждение —")
-        self.category_id.choices = category_choices("— рубрика —")
+        self.institution_id.choices = institution_choices(_l("— учреждение —"))
+        self.category_id.choices = category_choices(_l("— рубрика —"))

@@ -25,7 +25,7 @@ class AssignForm(VersionedForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.institution_id.choices = institution_choices("— выберите учреждение —")
+        self.institution_id.choices = institution_choices(_l("— выберите учреждение —"))
 
 
 class CategoryForm(VersionedForm):
@@ -33,7 +33,7 @@ class CategoryForm(VersionedForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.category_id.choices = category_choices("— выберите рубрику —")
+        self.category_id.choices = category_choices(_l("— выберите рубрику —"))
 
 
 class NoteForm(FlaskForm):

@@ -1,4 +1,5 @@
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -78,7 +79,7 @@ def _act(number: str, form_name: str, form, apply, notice: str):
 def change_status(number: str):
     return _act(number, "status_form", StatusForm(), lambda t, f: workflow.change_status(
         t, f.status.data, current_user, reason=f.reason.data or None, comment=f.comment.data or None,
-        expected_version=f.version.data), "Статус изменён")
+        expected_version=f.version.data), _("Статус изменён"))
 
 
 @bp.post("/<number>/assign")
@@ -86,9 +87,9 @@ def assign(number: str):
     def apply(t, f):
         inst = db.session.get(Institution, f.institution_id.data)
         if inst is None:
-            raise DomainError("Учреждение не найдено")
+            raise DomainError(_("Учреждение не найдено"))
         tickets.assign(t, inst, current_user, expected_version=f.version.data)
-    return _act(number, "assign_form", AssignForm(), apply, "Обращение передано исполнителю")
+    return _act(number, "assign_form", AssignForm(), apply, _("Обращение передано исполнителю"))
 
 
 @bp.post("/<number>/category")
@@ -96,22 +97,22 @@ def set_category(number: str):
     def apply(t, f):
         cat = db.session.get(Category, f.category_id.data)
         if cat is None:
-            raise DomainError("Рубрика не найдена")
+            raise DomainError(_("Рубрика не найдена"))
         tickets.set_category(t, cat, current_user, expected_version=f.version.data)
-    return _act(number, "category_form", CategoryForm(), apply, "Рубрика изменена")
+    return _act(number, "category_form", CategoryForm(), apply, _("Рубрика изменена"))
 
 
 @bp.post("/<number>/note")
 def add_note(number: str):
     return _act(number, "note_form", NoteForm(), lambda t, f: tickets.add_note(t, current_user, f.data["text"]),
-                "Заметка добавлена")
+                _("Заметка добавлена"))
 
 
 @bp.post("/<number>/reply")
 def reply(number: str):
     return _act(number, "reply_form", ReplyForm(),
                 lambda t, f: tickets.public_reply(t, current_user, f.data["text"]),
-                "Ответ поставлен в очередь на отправку жителю")
+                _("Ответ поставлен в очередь на отправку жителю"))
 
 
 @bp.post("/<number>/merge")
@@ -119,7 +120,7 @@ def merge(number: str):
     def apply(t, f):
         into = tickets.get_by_number(current_user, f.merge_into.data)
         tickets.merge(t, into, current_user, expected_version=f.version.data)
-    return _act(number, "merge_form", MergeForm(), apply, "Обращение объединено")
+    return _act(number, "merge_form", MergeForm(), apply, _("Обращение объединено"))
 
 
 @bp.get("/")
