@@ -36,7 +36,7 @@ run: install
 	$(BIN)/flask seed-demo
 	@echo ""
 	@echo "  Открытый муниципалитет: http://127.0.0.1:5000"
-	@echo "  Логины (пароль demo): admin, moderator, head, executor"
+	@echo "  Логины (пароль demo): admin, moderator, head, analyst, executor"
 	@echo ""
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
