@@ -40,6 +40,14 @@ def next_number(year: int) -> str:
     return f"{prefix}-{year}-{last:06d}"
 
 
+def require(model, row_id: int | None, missing: str):
+    """The row of `model` with this id, or NotFound with the message a user reads."""
+    row = db.session.get(model, row_id) if row_id is not None else None
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 def get_by_number(user: User, number: str) -> Ticket:
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
     return access.ensure_can_view(user, ticket)

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Ticket
 from app.services import access, queue, tickets
-from app.services.errors import DomainError
+from app.services.errors import DomainError, NotFound
 
 
 @bp.before_request
@@ -60,22 +60,23 @@ def bulk():
     error = None
     result = None
     if form.validate():
-        institution = db.session.get(Institution, form.institution_id.data) if form.institution_id.data else None
-        category = db.session.get(Category, form.category_id.data) if form.category_id.data else None
-        merge_into = None
-        if form.action.data == "merge" and form.merge_into.data:
-            try:
-                merge_into = tickets.get_by_number(current_user, form.merge_into.data)
-            except DomainError:
-                error = f"Обращение № {form.merge_into.data} не найдено"
-        if error is None:
-            try:
-                result = tickets.bulk(current_user, ids, form.action.data, institution=institution,
-                                      category=category, reason=form.reason.data or None, merge_into=merge_into)
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                error = exc.message
+        try:
+            institution = (tickets.require(Institution, form.institution_id.data, "Учреждение не найдено")
+                           if form.institution_id.data else None)
+            category = (tickets.require(Category, form.category_id.data, "Рубрика не найдена")
+                        if form.category_id.data else None)
+            merge_into = None
+            if form.action.data == "merge" and form.merge_into.data:
+                try:
+                    merge_into = tickets.get_by_number(current_user, form.merge_into.data)
+                except DomainError as exc:
+                    raise NotFound(f"Обращение № {form.merge_into.data} не найдено") from exc
+            result = tickets.bulk(current_user, ids, form.action.data, institution=institution,
+                                  category=category, reason=form.reason.data or None, merge_into=merge_into)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
     else:
         error = form_errors(form)
     status = 200 if error is None else 422

@@ -85,9 +85,7 @@ def change_status(number: str):
 @bp.post("/<number>/assign")
 def assign(number: str):
     def apply(t, f):
-        inst = db.session.get(Institution, f.institution_id.data)
-        if inst is None:
-            raise DomainError(_("Учреждение не найдено"))
+        inst = tickets.require(Institution, f.institution_id.data, _("Учреждение не найдено"))
         tickets.assign(t, inst, current_user, expected_version=f.version.data)
     return _act(number, "assign_form", AssignForm(), apply, _("Обращение передано исполнителю"))
 
@@ -95,9 +93,7 @@ def assign(number: str):
 @bp.post("/<number>/category")
 def set_category(number: str):
     def apply(t, f):
-        cat = db.session.get(Category, f.category_id.data)
-        if cat is None:
-            raise DomainError(_("Рубрика не найдена"))
+        cat = tickets.require(Category, f.category_id.data, _("Рубрика не найдена"))
         tickets.set_category(t, cat, current_user, expected_version=f.version.data)
     return _act(number, "category_form", CategoryForm(), apply, _("Рубрика изменена"))
 
