@@ -82,3 +82,9 @@ def test_head_and_analyst_read_but_do_not_change(login, two_institutions):
         assert resp.status_code in (403, 422)
         db.session.expire_all()
         assert db.session.get(Ticket, foreign.id).status == "assigned"
+
+
+def test_read_only_roles_get_no_bulk_controls(login):
+    make_ticket()
+    head_page = login(make_user("head")).get("/queue").get_data(as_text=True)
+    assert 'name="ids"' not in head_page and 'id="bulk"' not in head_page
