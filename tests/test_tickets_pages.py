@@ -76,14 +76,16 @@ def test_bad_status_input_is_explained_and_changes_nothing(login):
     assert db.session.get(Ticket, t.id).status == "new"
 
 
-def test_public_reply_goes_to_the_outbox_and_shows_pending(login):
+def test_public_reply_without_an_address_is_kept_and_says_why(login):
     inst = make_institution()
-    t = make_ticket(institution=inst, status="assigned")
+    t = make_ticket(institution=inst, status="assigned")  # no network address to answer to
     client = login(make_user("executor", institution=inst))
     resp = client.post(f"/tickets/{t.number}/reply", data={"text": "Бригада выедет завтра"}, headers=HX)
-    assert resp.status_code == 200 and "ожидает отправки" in body(resp)
+    text = body(resp)
+    assert resp.status_code == 200 and "Бригада выедет завтра" in text
+    assert "не доставлен" in text and "не оставил адреса" in text
     reply = db.session.scalar(db.select(Reply).where(Reply.ticket_id == t.id))
-    assert reply.text == "Бригада выедет завтра" and reply.state == "pending" and reply.network == t.network
+    assert reply.state == "failed" and reply.network == t.network
     empty = client.post(f"/tickets/{t.number}/reply", data={"text": "  "}, headers=HX)
     assert empty.status_code == 422 and "пуст" in body(empty)
 

@@ -11,6 +11,7 @@ from app.models.ticket import (
     STATUSES,
     Category,
     ControlOrder,
+    IntakeRejection,
     Message,
     Reply,
     SlaPolicy,
@@ -23,5 +24,5 @@ __all__ = [
     "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
     "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
-    "Category", "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
+    "Category", "IntakeRejection", "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
 ]

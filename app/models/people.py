@@ -85,4 +85,6 @@ class Resident(db.Model):
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(200))
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a deep link (QR code on an institution's poster): new appeals go to this institution.
+    preferred_institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -181,12 +182,35 @@ class Message(db.Model):
     thread_key: Mapped[str | None] = mapped_column(String(200))
     reply_to_external_id: Mapped[str | None] = mapped_column(String(128))
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Where a reply to this message goes (chat, thread, comment…), as the network's adapter needs it.
+    reply_address: Mapped[dict] = mapped_column(JSON, default=dict, server_default=sql_text("'{}'"))
+    edit_of_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    noise_reason: Mapped[str | None] = mapped_column(String(40))  # set: «не обращение», kept out of the queue
+    command: Mapped[str | None] = mapped_column(String(20))  # start | status: a bot command, not an appeal
+    command_arg: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account | None] = relationship()
     resident: Mapped[Resident | None] = relationship()
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
+
+
+Index("ix_messages_untriaged", Message.id, postgresql_where=Message.triaged_at.is_(None),
+      sqlite_where=Message.triaged_at.is_(None))
+
+
+class IntakeRejection(db.Model):
+    """A webhook/API request we could not take (malformed, unknown), kept with its raw body for the admin."""
+
+    __tablename__ = "intake_rejections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class TicketEvent(db.Model):
@@ -215,10 +239,10 @@ class Reply(db.Model):
     __table_args__ = (Index("ix_replies_state_created", "state", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)  # None: a bot answer
     in_reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     network: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(20), default="staff")  # ack | assigned | resolved | staff
+    kind: Mapped[str] = mapped_column(String(20), default="staff")  # ack | assigned | resolved | staff | bot
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
@@ -228,8 +252,11 @@ class Reply(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    ticket: Mapped[Ticket] = relationship(back_populates="replies")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="replies")
     author: Mapped[User | None] = relationship()
+    in_reply_to: Mapped["Message | None"] = relationship()
 
 
 class ControlOrder(db.Model):

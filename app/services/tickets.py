@@ -21,7 +21,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import access, sla, workflow
+from app.services import access, replies, sla, workflow
 from app.services.errors import DomainError, NotFound, ValidationFailed
 
 
@@ -93,6 +93,7 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
         workflow.change_status(ticket, "assigned", actor, now=now)
     else:
         ticket.assigned_at = now
+    replies.notify(ticket, "assigned")
 
 
 def set_category(ticket: Ticket, category: Category, actor: User, expected_version: int | None = None,
@@ -124,11 +125,11 @@ def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = 
     if ticket.status in ("merged",):
         raise ValidationFailed("Обращение объединено с другим: отвечайте в основном обращении")
     now = now or utcnow()
-    last_message = db.session.scalar(select(Message).where(Message.ticket_id == ticket.id)
-                                     .order_by(Message.received_at.desc()).limit(1))
-    reply = Reply(ticket=ticket, network=ticket.network, kind="staff", text=text, author_id=actor.id,
-                  in_reply_to_message_id=last_message.id if last_message else None, created_at=now)
-    db.session.add(reply)
+    reply = replies.notify(ticket, "staff", text=text, author=actor)
+    if reply is None:  # nowhere to send it (e.g. the resident left no contact): kept, and marked as such
+        reply = Reply(ticket=ticket, network=ticket.network, kind="staff", text=text, author_id=actor.id,
+                      created_at=now, state="failed", last_error="Житель не оставил адреса для ответа")
+        db.session.add(reply)
     if ticket.first_responded_at is None:
         ticket.first_responded_at = now
     ticket.updated_at = now

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import REJECT_REASONS, STATUS_LABELS, Resident, Ticket, TicketEvent, User, utcnow
-from app.services import sla
+from app.services import replies, sla
 from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -122,6 +122,8 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
     if to in ("in_progress", "resolved") and ticket.first_responded_at is None:
         ticket.first_responded_at = now
     ticket.status = to
+    if to == "resolved":
+        replies.notify(ticket, "resolved", text=comment)
     payload = {"from": old, "to": to}
     if reason:
         payload["reason"] = reason

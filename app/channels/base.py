@@ -1,0 +1,104 @@
+"""One shape for every network: what comes in (IncomingMessage), what goes out (OutgoingReply),
+and the adapter interface each network module implements. Channels never touch the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass
+class Attachment:
+    kind: str  # photo | document | video | audio | sticker | other
+    file_id: str  # the platform's id (fetched on demand), or a stored file name for the web form
+    name: str | None = None
+    mime: str | None = None
+    size: int | None = None
+    url: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class IncomingMessage:
+    """A resident's message or comment as every network looks to the rest of the system."""
+
+    network: str
+    external_id: str  # unique within the network (the dedupe key)
+    kind: str  # direct | comment | form | api
+    author_id: str  # the resident's id in that network
+    author_name: str = ""
+    text: str = ""
+    account_ref: str | None = None  # our account it reached (Account.external_id in that network)
+    thread_key: str | None = None  # conversation / post thread: same resident + same thread → same ticket
+    reply_to: str | None = None  # external id of the message this one answers
+    permalink: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    sent_at: datetime | None = None
+    reply_address: dict[str, Any] = field(default_factory=dict)  # what send() needs to answer this message
+    raw: dict[str, Any] = field(default_factory=dict)
+    edit_of: str | None = None  # set when this is an edit of an earlier message (its external id)
+    start_code: str | None = None  # deep link payload (Telegram /start <code>, QR codes)
+    command: str | None = None  # "status" for /status <number>
+    command_arg: str | None = None
+    contact: dict[str, Any] = field(default_factory=dict)  # web form / API: name, phone, email, address
+
+
+@dataclass
+class OutgoingReply:
+    network: str
+    text: str
+    address: dict[str, Any]  # IncomingMessage.reply_address of the message being answered
+    idempotency_key: str  # stable per Reply row: platforms that dedupe (VK random_id/guid) get it
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (label, payload), where supported
+
+
+@dataclass
+class SendResult:
+    external_id: str
+
+
+@dataclass
+class ParsedRequest:
+    """What a webhook request turned into: messages to store, and the exact answer the platform expects."""
+
+    messages: list[IncomingMessage] = field(default_factory=list)
+    body: str = "ok"
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class ChannelError(Exception):
+    """Sending failed. `retry_after` (seconds) when the platform asked to slow down; `permanent` when
+    retrying cannot help (blocked by the user, chat gone)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class BadPayload(Exception):
+    """The request is not something this network sends us (malformed or unknown). Answer 4xx, log it."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class ChannelAdapter(Protocol):
+    network: str
+
+    def is_enabled(self, config: dict) -> bool:
+        """The network's token is configured."""
+
+    def verify(self, headers: dict[str, str], payload: Any, config: dict) -> bool:
+        """The request really comes from the platform (its secret)."""
+
+    def parse(self, payload: Any, config: dict) -> ParsedRequest:
+        """Platform payload → IncomingMessages (+ the answer the platform expects). Raises BadPayload."""
+
+    def send(self, reply: OutgoingReply, config: dict) -> SendResult:
+        """Deliver a reply; return the platform's message id. Raises ChannelError."""

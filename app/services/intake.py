@@ -1,0 +1,190 @@
+"""Intake: store every incoming message exactly once, then triage stored messages in batches.
+
+`accept()` is all a webhook does besides answering: one INSERT … ON CONFLICT DO NOTHING per message
+(unique network + external id), committed by the caller, then a triage job is asked for after commit.
+`triage_pending()` takes untriaged messages with FOR UPDATE SKIP LOCKED, so any number of workers can
+run it; a worker killed mid-batch rolls back its transaction and the messages are simply taken again.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.channels.base import IncomingMessage
+from app.extensions import db
+from app.jobs import enqueue_after_commit
+from app.models import (
+    OPEN_STATUSES,
+    Account,
+    Institution,
+    IntakeRejection,
+    Message,
+    Resident,
+    Ticket,
+    utcnow,
+)
+from app.services import replies, routing, tickets, workflow
+
+TRIAGE_BATCH = 200
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _resident_id(m: IncomingMessage, now: datetime) -> int:
+    stmt = (_insert(Resident).values(network=m.network, external_id=m.author_id,
+                                     display_name=(m.author_name or "")[:200], created_at=now,
+                                     phone=m.contact.get("phone"), email=m.contact.get("email"),
+                                     consent_at=now if m.contact.get("consent") else None)
+            .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Resident.id))
+    rid = db.session.execute(stmt).scalar()
+    if rid is None:
+        rid = db.session.scalar(select(Resident.id).where(Resident.network == m.network,
+                                                          Resident.external_id == m.author_id))
+    return rid
+
+
+def _account_id(m: IncomingMessage) -> int | None:
+    if not m.account_ref:
+        return None
+    return db.session.scalar(select(Account.id).where(Account.network == m.network,
+                                                      Account.external_id == str(m.account_ref)).limit(1))
+
+
+def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
+    """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits."""
+    now = now or utcnow()
+    new_ids = []
+    for m in messages:
+        values = dict(
+            network=m.network, external_id=m.external_id[:128], kind=m.kind, text=m.text or "",
+            attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
+            thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
+            received_at=m.sent_at or now, account_id=_account_id(m), resident_id=_resident_id(m, now),
+            command=m.command or ("start" if m.start_code else None),
+            command_arg=(m.command_arg or m.start_code),
+        )
+        if m.edit_of:
+            values["edit_of_id"] = db.session.scalar(select(Message.id).where(
+                Message.network == m.network, Message.external_id == m.edit_of))
+        stmt = (_insert(Message).values(**values)
+                .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Message.id))
+        mid = db.session.execute(stmt).scalar()
+        if mid is not None:
+            new_ids.append(mid)
+    if new_ids:
+        enqueue_after_commit(db.session(), "app.jobs.intake.triage", queue="intake")
+    return new_ids
+
+
+def reject(network: str, reason: str, body: str, headers: dict) -> None:
+    """Keep a request we could not take, with its raw body, for the admin. Caller commits."""
+    db.session.add(IntakeRejection(network=network, reason=reason[:300], body=body[:100_000],
+                                   headers={k: v for k, v in headers.items() if k.lower() != "cookie"}))
+
+
+# --- triage ---------------------------------------------------------------------------------------
+def triage_pending(limit: int = TRIAGE_BATCH, now: datetime | None = None) -> int:
+    """Triage up to `limit` stored messages; returns how many. Caller commits."""
+    stmt = (select(Message).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
+            .with_for_update(skip_locked=True, of=Message))
+    batch = list(db.session.scalars(stmt))
+    for message in batch:
+        triage_message(message, now=now)
+    return len(batch)
+
+
+def untriaged_count() -> int:
+    return db.session.scalar(select(db.func.count(Message.id)).where(Message.triaged_at.is_(None)))
+
+
+def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
+    """Decide what a stored message is: an edit, a bot command, noise, part of an open ticket, or a new one."""
+    now = now or utcnow()
+    m.triaged_at = now
+    if m.edit_of_id is not None:
+        original = db.session.get(Message, m.edit_of_id)
+        if original is not None and original.ticket is not None:
+            m.ticket = original.ticket
+            workflow.record(original.ticket, "message_edited", resident=m.resident, at=m.received_at,
+                            text=m.text, message_id=m.id)
+        else:
+            m.noise_reason = "edit"
+        return m.ticket
+    if m.command:
+        _command(m)
+        return None
+    reason = routing.noise_reason(m.text, bool(m.attachments))
+    if reason:
+        m.noise_reason = reason
+        return None
+    ticket = _open_ticket_of(m)
+    if ticket is not None:
+        m.ticket = ticket
+        workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
+        if ticket.status in ("waiting_resident", "resolved"):
+            workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
+                                   comment="Житель ответил")
+        return ticket
+    return _new_ticket(m, now)
+
+
+def _open_ticket_of(m: Message) -> Ticket | None:
+    """The resident's open (or just resolved) ticket on the same thread, if any."""
+    if m.resident_id is None or not m.thread_key:
+        return None
+    stmt = (select(Ticket).join(Message, Message.ticket_id == Ticket.id)
+            .where(Message.resident_id == m.resident_id, Message.thread_key == m.thread_key,
+                   Message.network == m.network, Ticket.status.in_(OPEN_STATUSES + ("resolved",)))
+            .order_by(Ticket.id.desc()).limit(1))
+    return db.session.scalar(stmt)
+
+
+def _new_ticket(m: Message, now: datetime) -> Ticket:
+    route = routing.categorize(m.text)
+    resident = m.resident
+    institution = None
+    if resident is not None and resident.preferred_institution_id:
+        institution = db.session.get(Institution, resident.preferred_institution_id)
+    if institution is None and m.account is not None:
+        institution = m.account.institution
+    if institution is None and route.category is not None:
+        institution = route.category.default_institution
+    summary = m.text.strip() or ("[фото]" if m.attachments else "")
+    ticket = tickets.create_ticket(network=m.network, summary=summary, resident=resident, institution=institution,
+                                   category=route.category, account=m.account, messages=[m], created_at=now,
+                                   address=(m.raw or {}).get("address") if m.kind in ("form", "api") else None)
+    db.session.flush()
+    if route.category is not None:
+        workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,
+                        confidence=round(route.confidence, 2),
+                        institution=institution.short_name if institution else None)
+    replies.notify(ticket, "ack", message=m)
+    return ticket
+
+
+def _command(m: Message) -> None:
+    m.noise_reason = "command"
+    if m.command == "start" and m.command_arg:
+        institution = _institution_from_code(m.command_arg)
+        if institution is not None and m.resident is not None:
+            m.resident.preferred_institution_id = institution.id
+        replies.bot_answer(m, "start", institution=institution)
+    elif m.command == "status":
+        number = (m.command_arg or "").strip().upper()
+        ticket = db.session.scalar(select(Ticket).where(Ticket.number == number)) if number else None
+        replies.bot_answer(m, "status", ticket=ticket, number=number)
+    else:
+        replies.bot_answer(m, "help")
+
+
+def _institution_from_code(code: str) -> Institution | None:
+    """Deep-link codes are `i<institution id>` (printed in the QR codes of the participants' directory)."""
+    code = code.strip().lower()
+    if code.startswith("i") and code[1:].isdigit():
+        return db.session.get(Institution, int(code[1:]))
+    return None

@@ -1,0 +1,115 @@
+"""Replies to residents as an outbox: a Reply row first, then a job delivers it through the network's adapter.
+
+Rows are created inside the caller's transaction; delivery is enqueued after commit. Delivery takes the
+row with a lock, so two workers never send the same reply; it records the platform's message id, retries
+with backoff (honouring the platform's retry-after), and marks a reply failed with the reason when
+retrying cannot help, which the ticket's timeline shows.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import or_, select
+
+from app.channels import get_adapter
+from app.channels.base import ChannelError, OutgoingReply
+from app.extensions import db
+from app.jobs import enqueue_after_commit
+from app.models import STATUS_LABELS, Message, Reply, Ticket, User, utcnow
+
+MAX_ATTEMPTS = 6
+BACKOFF = (10, 30, 120, 600, 1800)  # seconds between attempts when the platform gives no retry-after
+
+
+def _source_message(ticket: Ticket) -> Message | None:
+    """The resident's latest message that can be answered (it has an address in its network)."""
+    for m in sorted(ticket.messages, key=lambda x: x.received_at, reverse=True):
+        if m.reply_address:
+            return m
+    return None
+
+
+def _queue(reply: Reply) -> Reply:
+    db.session.add(reply)
+    db.session.flush()
+    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies",
+                         job_id=f"deliver-{reply.id}")
+    return reply
+
+
+def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str | None = None,
+           author: User | None = None) -> Reply | None:
+    """Tell the resident about their ticket (ack | assigned | resolved | staff). None: nobody to tell."""
+    message = message or _source_message(ticket)
+    if message is None or not message.reply_address:
+        return None
+    body = render_template(f"messages/{kind}.txt", ticket=ticket, text=text or "",
+                           status=STATUS_LABELS.get(ticket.status, ticket.status),
+                           city=current_app.config["CITY_NAME"]).strip()
+    return _queue(Reply(ticket=ticket, network=message.network, kind=kind, text=body, author_id=author.id if author
+                        else None, in_reply_to_message_id=message.id, created_at=utcnow()))
+
+
+def bot_answer(message: Message, kind: str, **context) -> Reply | None:
+    """Answer a bot command (/start, /status) in the resident's chat."""
+    if not message.reply_address:
+        return None
+    ticket = context.get("ticket")
+    body = render_template(f"messages/bot_{kind}.txt", city=current_app.config["CITY_NAME"],
+                           status=STATUS_LABELS.get(ticket.status, ticket.status) if ticket else "",
+                           **context).strip()
+    return _queue(Reply(ticket_id=ticket.id if ticket else None, network=message.network, kind="bot", text=body,
+                        in_reply_to_message_id=message.id, created_at=utcnow()))
+
+
+# --- delivery ------------------------------------------------------------------------------------
+def deliver(reply_id: int, now: datetime | None = None) -> str:
+    """Send one pending reply. Returns its state afterwards. Caller commits."""
+    now = now or utcnow()
+    reply = db.session.get(Reply, reply_id, with_for_update={"skip_locked": True})
+    if reply is None:
+        return "missing"
+    if reply.state != "pending":
+        return reply.state  # sent already (or given up): never twice
+    if reply.next_attempt_at is not None and reply.next_attempt_at > now:
+        return "pending"
+    config = current_app.config
+    try:
+        adapter = get_adapter(reply.network)
+    except (KeyError, ImportError):
+        return _fail(reply, "Отправка в эту сеть не поддерживается")
+    if not adapter.is_enabled(config):
+        return _fail(reply, "Сеть не подключена: нет токена в настройках")
+    address = reply.in_reply_to.reply_address if reply.in_reply_to else {}
+    out = OutgoingReply(network=reply.network, text=reply.text, address=address,
+                        idempotency_key=f"reply-{reply.id}")
+    reply.attempts += 1
+    try:
+        result = adapter.send(out, config)
+    except ChannelError as exc:
+        reply.last_error = str(exc)[:1000]
+        if exc.permanent or reply.attempts >= MAX_ATTEMPTS:
+            reply.state = "failed"
+            return "failed"
+        wait = exc.retry_after if exc.retry_after else BACKOFF[min(reply.attempts - 1, len(BACKOFF) - 1)]
+        reply.next_attempt_at = now + timedelta(seconds=wait)
+        enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies", delay=wait)
+        return "pending"
+    reply.state, reply.external_id, reply.sent_at, reply.last_error = "sent", result.external_id, now, None
+    return "sent"
+
+
+def _fail(reply: Reply, why: str) -> str:
+    reply.state, reply.last_error = "failed", why
+    return "failed"
+
+
+def stale_pending(now: datetime | None = None, older_than: timedelta = timedelta(minutes=1),
+                  limit: int = 500) -> list[int]:
+    """Pending replies nobody is delivering (enqueue lost, Redis was down, worker killed)."""
+    now = now or utcnow()
+    stmt = (select(Reply.id).where(Reply.state == "pending", Reply.created_at < now - older_than,
+                                   or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now))
+            .order_by(Reply.id).limit(limit))
+    return list(db.session.scalars(stmt))
