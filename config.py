@@ -45,6 +45,27 @@ class Config:
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
 
+    # --- networks: a network whose token is unset is off (the admin page says so) -------------------
+    TELEGRAM_BOT_TOKEN = _env("TELEGRAM_BOT_TOKEN")
+    TELEGRAM_WEBHOOK_SECRET = _env("TELEGRAM_WEBHOOK_SECRET")
+    TELEGRAM_API_URL = _env("TELEGRAM_API_URL", "https://api.telegram.org/bot")  # PTB's base_url form
+    VK_GROUP_ID = _env("VK_GROUP_ID")
+    VK_ACCESS_TOKEN = _env("VK_ACCESS_TOKEN")
+    VK_SECRET = _env("VK_SECRET")
+    VK_CONFIRMATION = _env("VK_CONFIRMATION")
+    VK_API_URL = _env("VK_API_URL", "https://api.vk.com/method")
+    MAX_BOT_TOKEN = _env("MAX_BOT_TOKEN")
+    MAX_WEBHOOK_SECRET = _env("MAX_WEBHOOK_SECRET")
+    MAX_API_URL = _env("MAX_API_URL", "https://platform-api.max.ru")
+    OK_ACCESS_TOKEN = _env("OK_ACCESS_TOKEN")
+    OK_APPLICATION_KEY = _env("OK_APPLICATION_KEY")
+    OK_APPLICATION_SECRET_KEY = _env("OK_APPLICATION_SECRET_KEY")
+    OK_WEBHOOK_SECRET = _env("OK_WEBHOOK_SECRET")
+    OK_API_URL = _env("OK_API_URL", "https://api.ok.ru")
+    INGEST_API_TOKENS = _env("INGEST_API_TOKENS", "")  # comma-separated tokens for POST /api/v1/messages
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+    HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "10"))
+
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
