@@ -238,3 +238,14 @@ def test_with_redis_down_webhooks_still_store_and_the_sweep_triages(app, client,
     assert intake_jobs.sweep() == 1
     assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 1
     assert db.session.scalar(db.select(Resident.display_name)) == "Ольга К."
+
+
+def test_moderator_can_promote_a_message_from_the_noise_pile(client, fake, water_account):
+    post(client, {"messages": [{"id": 1, "text": "Спасибо!"}]})
+    m = db.session.scalar(db.select(Message))
+    assert m.noise_reason == "thanks"
+    with pytest.raises(Exception):
+        intake.promote(m, make_user("executor"))
+    ticket = intake.promote(m, make_user("moderator"))
+    db.session.commit()
+    assert ticket.messages == [m] and m.noise_reason is None

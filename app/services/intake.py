@@ -133,6 +133,22 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
     return _new_ticket(m, now)
 
 
+def promote(m: Message, actor, now: datetime | None = None) -> Ticket:
+    """A moderator says a message from the «не обращение» pile is an appeal after all: make its ticket."""
+    from app.services import access
+    from app.services.errors import ValidationFailed
+
+    access.ensure_can_manage(actor)
+    if m.ticket_id is not None:
+        raise ValidationFailed("Сообщение уже относится к обращению")
+    now = now or utcnow()
+    m.noise_reason = None
+    m.triaged_at = now
+    ticket = _new_ticket(m, now)
+    workflow.record(ticket, "promoted", actor, at=now)
+    return ticket
+
+
 def _open_ticket_of(m: Message) -> Ticket | None:
     """The resident's open (or just resolved) ticket on the same thread, if any."""
     if m.resident_id is None or not m.thread_key:
