@@ -1,4 +1,5 @@
-"""RQ worker: `python worker.py [--burst] [queue ...]` (default: all queues, with the scheduler).
+"""RQ worker: `python worker.py [--burst] [queue ...]` (default: all queues).
+Periodic jobs: `python worker.py --schedule` (app/jobs/schedule.py) next to the workers.
 
 Builds the app once and imports the job modules before any fork; the engine's
 pooled connections are disposed so no forked job inherits them.
@@ -22,7 +23,8 @@ def main(argv: list[str]) -> int:
     from rq.serializers import JSONSerializer
 
     burst = "--burst" in argv
-    argv = [a for a in argv if a != "--burst"]
+    schedule = "--schedule" in argv
+    argv = [a for a in argv if a not in ("--burst", "--schedule")]
     app = create_app()
     set_app(app)
     with app.app_context():
@@ -34,6 +36,11 @@ def main(argv: list[str]) -> int:
         if unknown:
             print(f"Неизвестные очереди: {', '.join(unknown)}. Есть: {', '.join(QUEUES)}")
             return 2
+        if schedule:
+            from app.jobs.schedule import run_forever
+
+            run_forever()
+            return 0
         conn = redis_connection()
         db.engine.dispose()
         queues = [Queue(n, connection=conn, serializer=JSONSerializer) for n in names]

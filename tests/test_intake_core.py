@@ -244,7 +244,9 @@ def test_moderator_can_promote_a_message_from_the_noise_pile(client, fake, water
     post(client, {"messages": [{"id": 1, "text": "Спасибо!"}]})
     m = db.session.scalar(db.select(Message))
     assert m.noise_reason == "thanks"
-    with pytest.raises(Exception):
+    from app.services.errors import NotAllowed
+
+    with pytest.raises(NotAllowed):
         intake.promote(m, make_user("executor"))
     ticket = intake.promote(m, make_user("moderator"))
     db.session.commit()

@@ -78,3 +78,21 @@ def test_worker_without_redis_explains_itself():
     proc = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1 and "REDIS_URL не задан" in proc.stdout
+
+
+def test_scheduler_enqueues_due_jobs_once_and_a_worker_runs_them(app, redis_url):
+    from app.jobs import schedule
+
+    _old_attempt()
+    app.config["REDIS_URL"] = redis_url
+    try:
+        last: dict = {}
+        assert len(schedule.tick(last, now=1000.0)) == len(schedule.PERIODIC)
+        assert schedule.tick(last, now=1010.0) == []  # nothing due ten seconds later
+        assert schedule.tick({}, now=1010.0) == []  # a second scheduler does not hold the lock
+        assert schedule.tick(last, now=1031.0) == ["app.jobs.intake.sweep"]
+        q = jobs.get_queue("low")
+        SimpleWorker([q], connection=q.connection, serializer=JSONSerializer).work(burst=True)
+        assert _count() == 0  # the JSON-serialised periodic purge ran
+    finally:
+        app.config["REDIS_URL"] = None

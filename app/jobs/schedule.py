@@ -1,0 +1,60 @@
+"""Every periodic job, in one place, and the loop that enqueues them (`python worker.py --schedule`).
+
+Our own small loop instead of `rq cron`: rq 2.12's CronJob enqueues with the pickle serializer, while our
+workers take JSON only. Several schedulers may run (one per machine for resilience): a Redis lock lets only
+one of them enqueue per tick. Each job is an idempotent tick, so a late or doubled run does no harm.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from app.jobs import enqueue, redis_connection
+
+log = logging.getLogger(__name__)
+LOCK_KEY = "om:scheduler:lock"
+
+
+@dataclass(frozen=True)
+class Periodic:
+    path: str
+    queue: str
+    every: int  # seconds
+
+
+PERIODIC = (
+    Periodic("app.jobs.intake.sweep", "intake", 30),  # untriaged messages (Redis was down, a worker died)
+    Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
+    Periodic("app.jobs.housekeeping.purge_login_attempts", "low", 24 * 3600),
+)
+
+
+def tick(last_run: dict, now: float | None = None, lock_ttl: int = 10) -> list[str]:
+    """Enqueue the periodic jobs that are due; returns their paths. Only the lock holder enqueues.
+    `last_run` is this scheduler's state (last run per job, and its identity for the lock)."""
+    now = time.time() if now is None else now
+    conn = redis_connection()
+    me = last_run.setdefault("_owner", uuid.uuid4().hex)
+    if not conn.set(LOCK_KEY, me, nx=True, ex=lock_ttl) and (conn.get(LOCK_KEY) or b"").decode() != me:
+        return []
+    conn.expire(LOCK_KEY, lock_ttl)
+    done = []
+    for p in PERIODIC:
+        if p.path not in last_run or now - last_run[p.path] >= p.every:
+            enqueue(p.path, queue=p.queue, job_id="periodic-" + p.path.replace(".", "_"))
+            last_run[p.path] = now
+            done.append(p.path)
+    return done
+
+
+def run_forever(interval: float = 1.0) -> None:
+    last_run: dict = {}
+    log.info("scheduler started: %s", ", ".join(f"{p.path} every {p.every}s" for p in PERIODIC))
+    while True:
+        try:
+            tick(last_run)
+        except Exception:  # Redis away for a moment: try again next second
+            log.exception("scheduler tick failed")
+        time.sleep(interval)
