@@ -40,6 +40,47 @@ def seed_demo(tickets, days):
     seed.run(tickets=tickets, days=days, echo=click.echo)
 
 
+intake_cli = AppGroup("intake", help="Приём сообщений из сетей.")
+
+
+@intake_cli.command("replay")
+def intake_replay():
+    """Разобрать все сохранённые, но не разобранные сообщения и переотправить зависшие ответы
+    (например, после того как Redis был недоступен)."""
+    from app.jobs import enqueue
+    from app.services import intake, replies
+
+    total = intake.untriaged_count()
+    done = 0
+    with click.progressbar(length=total, label="Сообщения", show_pos=True) as bar:
+        while True:
+            n = intake.triage_pending()
+            db.session.commit()
+            bar.update(n)
+            done += n
+            if n == 0:
+                break
+    stale = replies.stale_pending()
+    for rid in stale:
+        enqueue("app.jobs.delivery.deliver", rid, queue="replies")
+    click.echo(f"Разобрано сообщений: {done}; ответов отправлено повторно: {len(stale)}")
+
+
+@intake_cli.command("status")
+def intake_status():
+    """Сколько сообщений ждут разбора и сколько ответов ждут отправки."""
+    from sqlalchemy import func, select
+
+    from app.models import Reply
+    from app.services import intake
+
+    pending = db.session.scalar(select(func.count(Reply.id)).where(Reply.state == "pending"))
+    failed = db.session.scalar(select(func.count(Reply.id)).where(Reply.state == "failed"))
+    click.echo(f"Не разобрано сообщений: {intake.untriaged_count()}; ответов в очереди: {pending}; "
+               f"не доставлено: {failed}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(intake_cli)

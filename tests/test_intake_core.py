@@ -251,3 +251,17 @@ def test_moderator_can_promote_a_message_from_the_noise_pile(client, fake, water
     ticket = intake.promote(m, make_user("moderator"))
     db.session.commit()
     assert ticket.messages == [m] and m.noise_reason is None
+
+
+def test_intake_replay_command_triages_what_was_left(app, fake, water_account):
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # Redis down: stored, not triaged
+    try:
+        intake.accept([FakeAdapter.message(i, text=f"Яма у дома {i}", author=f"u{i}") for i in range(3)])
+        db.session.commit()
+    finally:
+        app.config["REDIS_URL"] = None
+    runner = app.test_cli_runner()
+    assert "Не разобрано сообщений: 3" in runner.invoke(args=["intake", "status"]).output
+    res = runner.invoke(args=["intake", "replay"])
+    assert res.exit_code == 0 and "Разобрано сообщений: 3" in res.output
+    assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 3
