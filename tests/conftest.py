@@ -6,6 +6,7 @@ import os
 
 import pytest
 from alembic import command
+from flask import g
 from sqlalchemy import text
 
 from app import create_app
@@ -78,6 +79,8 @@ def login(client):
     """login(user) → the test client, logged in as that user."""
     def _login(user):
         db.session.commit()  # test data becomes visible to the request (still rolled back after the test)
+        # Requests share the test's app context, hence its `g`: forget the user Flask-Login cached there.
+        g.pop("_login_user", None)
         with client.session_transaction() as s:
             s["_user_id"] = str(user.id)
             s["_fresh"] = True

@@ -133,6 +133,15 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
     return _new_ticket(m, now)
 
 
+def noise_pile(limit: int = 100, before_id: int | None = None) -> list[Message]:
+    """Messages set aside as «не обращение» (thanks, emoji, ads…), newest first, for moderators to review."""
+    stmt = select(Message).where(Message.noise_reason.isnot(None), Message.noise_reason.notin_(("command", "edit")),
+                                 Message.ticket_id.is_(None))
+    if before_id:
+        stmt = stmt.where(Message.id < before_id)
+    return list(db.session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
+
+
 def promote(m: Message, actor, now: datetime | None = None) -> Ticket:
     """A moderator says a message from the «не обращение» pile is an appeal after all: make its ticket."""
     from app.services import access

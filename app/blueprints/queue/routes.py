@@ -6,8 +6,8 @@ from app.blueprints.queue import bp
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
-from app.models import Category, Institution, Ticket
-from app.services import access, queue, tickets
+from app.models import Category, Institution, Message, Ticket
+from app.services import access, intake, queue, routing, tickets
 from app.services.errors import DomainError, NotFound
 
 
@@ -81,3 +81,24 @@ def bulk():
         error = form_errors(form)
     status = 200 if error is None else 422
     return render_template("queue/_bulk_result.html", result=result, error=error), status
+
+
+@bp.get("/noise")
+def noise():
+    """The «не обращение» pile: what triage set aside, for a moderator to check."""
+    if not access.can_manage(current_user):
+        abort(403)
+    messages = intake.noise_pile(before_id=parse_id(request.args.get("before")))
+    return render_template("queue/noise.html", messages=messages, labels=routing.NOISE_LABELS)
+
+
+@bp.post("/noise/<int:message_id>/promote")
+def promote(message_id: int):
+    message = tickets.require(Message, message_id, "Сообщение не найдено")
+    try:
+        ticket = intake.promote(message, current_user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template("errors/_message.html", title="Действие не выполнено", message=exc.message), 422
+    return render_template("queue/_promoted.html", message=message, ticket=ticket)

@@ -1,0 +1,64 @@
+"""Admin pages: networks on/off, keyword rules that triage uses, rejected requests; the noise pile."""
+from app.channels.base import IncomingMessage
+from app.extensions import db
+from app.models import Category, IntakeRejection, Ticket
+from app.services import intake
+from tests.factories import make_category, make_institution, make_user
+
+
+def body(resp):
+    return resp.get_data(as_text=True)
+
+
+def test_only_admin_opens_admin_pages(login):
+    for role in ("moderator", "executor", "head"):
+        client = login(make_user(role))
+        for url in ("/admin", "/admin/categories", "/admin/rejections"):
+            assert client.get(url).status_code == 403, (role, url)
+
+
+def test_networks_page_says_which_are_off(app, login):
+    client = login(make_user("admin"))
+    app.config["VK_ACCESS_TOKEN"] = None
+    text = body(client.get("/admin"))
+    assert "Веб-форма" in text and "ВКонтакте" in text
+    assert "отключена: нет токена" in text
+
+
+def test_keyword_rules_edited_in_the_ui_route_the_next_message(login):
+    cat = make_category("Уличное освещение")
+    inst = make_institution(name="АО «Горэлектросеть»")
+    client = login(make_user("admin"))
+    resp = client.post(f"/admin/categories/{cat.id}", headers={"HX-Request": "true"},
+                       data={f"c{cat.id}-keywords": "фонар, освещ  лампочк", f"c{cat.id}-default_institution_id": inst.id})
+    assert resp.status_code == 200 and "Сохранено" in body(resp)
+    db.session.expire_all()
+    assert db.session.get(Category, cat.id).keywords == "фонар освещ лампочк"
+    intake.accept([IncomingMessage(network="web", external_id="w1", kind="form", author_id="a1",
+                                   text="Не горит фонарь у подъезда")])
+    db.session.commit()
+    ticket = db.session.scalar(db.select(Ticket))
+    assert ticket.category_id == cat.id and ticket.institution_id == inst.id
+    bad = client.post(f"/admin/categories/{cat.id}", data={f"c{cat.id}-default_institution_id": "abc"},
+                      headers={"HX-Request": "true"})
+    assert bad.status_code == 422
+
+
+def test_rejections_page_shows_the_raw_body(login):
+    db.session.add(IntakeRejection(network="vk", reason="unknown event type", body='{"type": "strange"}'))
+    text = body(login(make_user("admin")).get("/admin/rejections"))
+    assert "unknown event type" in text and "strange" in text
+
+
+def test_noise_pile_lists_set_aside_messages_and_promotes_one(login):
+    intake.accept([IncomingMessage(network="web", external_id="w2", kind="form", author_id="a2", text="Спасибо!")])
+    db.session.commit()
+    client = login(make_user("moderator"))
+    page = body(client.get("/queue/noise"))
+    assert "Спасибо!" in page and "Благодарность" in page
+    from app.models import Message
+    m = db.session.scalar(db.select(Message))
+    resp = client.post(f"/queue/noise/{m.id}/promote", headers={"HX-Request": "true"})
+    assert resp.status_code == 200 and "Создано обращение" in body(resp)
+    assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 1
+    assert login(make_user("executor")).get("/queue/noise").status_code == 403
