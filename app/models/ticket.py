@@ -109,7 +109,7 @@ class Ticket(db.Model):
     address: Mapped[str | None] = mapped_column(String(300))
     district: Mapped[str | None] = mapped_column(String(120))
     reject_reason: Mapped[str | None] = mapped_column(String(40))
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     on_control: Mapped[bool] = mapped_column(default=False)
     rating: Mapped[int | None]
 

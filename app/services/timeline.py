@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -63,9 +63,8 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
-    merged = select(Ticket.id).where(Ticket.duplicate_of_id == ticket.id).scalar_subquery()
-    messages = db.session.scalars(select(Message).where(or_(Message.ticket_id == ticket.id,
-                                                            Message.ticket_id.in_(merged)))
+    ids = [ticket.id, *db.session.scalars(select(Ticket.id).where(Ticket.duplicate_of_id == ticket.id))]
+    messages = db.session.scalars(select(Message).where(Message.ticket_id.in_(ids))
                                   .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
     for m in messages:
         who = m.resident.display_name if m.resident else "Житель"
