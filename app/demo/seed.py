@@ -505,17 +505,8 @@ class _TicketSeeder:
 
     def _write(self, r: random.Random, p: Plan, code: str | None, template: dict) -> None:
         """Fill the plan's text, address, institution and priority from a template."""
-        street, on_street, district = r.choice(data.STREETS)
-        _, on_street2, _ = r.choice([s for s in data.STREETS if s[0] != street])
-        house = str(r.randint(1, 140))
-        if r.random() < 0.08:
-            house += r.choice(["а", "/1", "/2", "б"])
-        ctx = {
-            "addr": f"{street}, {house}", "street": street, "on_street": on_street, "On_street": _cap(on_street),
-            "on_street2": on_street2, "house": house, "district": district, "days": r.choice(data.DAYS),
-            "time": r.choice(data.TIMES), "route": r.choice(data.ROUTES), "temp": r.choice(data.TEMPERATURES),
-            "entrance": r.randint(1, 6),
-        }
+        ctx = _place_context(r)
+        street, district = ctx["street"], ctx["district"]
         inst = template.get("inst")
         if inst == "@school":
             inst = r.choice(self.schools)
@@ -822,6 +813,30 @@ def _cumulative(weights: list[float]) -> list[float]:
         total += w
         out.append(total)
     return out
+
+
+def _place_context(r: random.Random) -> dict:
+    """Street, house, days… to fill a resident text template."""
+    street, on_street, district = r.choice(data.STREETS)
+    _, on_street2, _ = r.choice([s for s in data.STREETS if s[0] != street])
+    house = str(r.randint(1, 140))
+    if r.random() < 0.08:
+        house += r.choice(["а", "/1", "/2", "б"])
+    return {
+        "addr": f"{street}, {house}", "street": street, "on_street": on_street, "On_street": _cap(on_street),
+        "on_street2": on_street2, "house": house, "district": district, "days": r.choice(data.DAYS),
+        "time": r.choice(data.TIMES), "route": r.choice(data.ROUTES), "temp": r.choice(data.TEMPERATURES),
+        "entrance": r.randint(1, 6),
+    }
+
+
+def resident_text(r: random.Random) -> str:
+    """A realistic resident message (greeting, complaint, ending) for the live simulator."""
+    code = r.choice([c for c, items in data.TEMPLATES.items()
+                     if any(t.get("inst") not in ("@school", "@kindergarten") for t in items)])
+    template = r.choice([t for t in data.TEMPLATES[code] if t.get("inst") not in ("@school", "@kindergarten")])
+    text = _ALTERNATIVES.sub(lambda m: r.choice(m.group(1).split("|")), template["t"])
+    return r.choice(data.GREETINGS) + _cap(text.format_map(_place_context(r))) + r.choice(data.ENDINGS)
 
 
 def _cap(s: str) -> str:
