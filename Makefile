@@ -37,7 +37,11 @@ run: install
 	@echo ""
 	@echo "  Открытый муниципалитет: http://127.0.0.1:5000"
 	@echo "  Логины (пароль demo): admin, moderator, head, analyst, executor"
+	@echo "  Жители пишут в сети (имитация, журнал: instance/simulate.log)"
 	@echo ""
+	@eval "$$($(BIN)/flask demo-env)"; \
+	$(BIN)/flask simulate > instance/simulate.log 2>&1 & SIM=$$!; \
+	trap 'kill $$SIM 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install chromium

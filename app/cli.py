@@ -40,6 +40,32 @@ def seed_demo(tickets, days):
     seed.run(tickets=tickets, days=days, echo=click.echo)
 
 
+@click.command("simulate")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Адрес приложения.")
+@click.option("--every", default=8.0, show_default=True, help="Секунд между сообщениями.")
+@click.option("--count", type=int, default=None, help="Сколько сообщений отправить (по умолчанию — без конца).")
+@click.option("--seed", type=int, default=None, help="Зерно случайных чисел (для повторяемости).")
+def simulate(url, every, count, seed):
+    """Жители пишут в сети: реалистичные сообщения через настоящие вебхуки (для демо)."""
+    from app.demo import simulate as sim
+
+    accepted = sim.run(url.rstrip("/"), every, count, seed, echo=click.echo)
+    click.echo(f"Принято сообщений: {accepted}")
+
+
+@click.command("demo-env")
+def demo_env():
+    """Печатает переменные окружения демо (поддельные токены, API сетей — локальные имитаторы)."""
+    import os
+    import shlex
+
+    from app.demo.simulate import DEMO_ENV
+
+    for key, value in DEMO_ENV.items():
+        if not os.environ.get(key):
+            click.echo(f"export {key}={shlex.quote(value)}")
+
+
 intake_cli = AppGroup("intake", help="Приём сообщений из сетей.")
 
 
@@ -84,3 +110,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(seed_demo)
     app.cli.add_command(intake_cli)
+    app.cli.add_command(simulate)
+    app.cli.add_command(demo_env)

@@ -1,0 +1,133 @@
+"""`flask simulate`: residents writing in, live, through the real webhooks.
+
+Starts a local fake of each network's API (so the replies the app sends have somewhere to go) on fixed
+loopback ports, then every few seconds posts a realistic resident message or comment to one of the
+participants' accounts through the app's own webhook (/hooks/<network>) with the right secret. `make run`
+starts it next to the web app with DEMO_ENV, so the queue shows tickets arriving and the fakes show the
+acknowledgements coming back.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+
+from app.demo import data
+from app.demo.seed import resident_text
+from app.extensions import db
+from app.models import Account
+
+SECRET = "demo-secret-0123456789"
+PORTS = {"telegram": 5081, "vk": 5082, "max": 5083, "ok": 5084}
+
+# What `make run` exports for the demo: fake tokens, and every platform API pointed at its local fake.
+DEMO_ENV = {
+    "TELEGRAM_BOT_TOKEN": "123456789:demo-token", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+    "TELEGRAM_API_URL": f"http://127.0.0.1:{PORTS['telegram']}/bot",
+    "VK_ACCESS_TOKEN": "demo-token", "VK_SECRET": SECRET, "VK_CONFIRMATION": "demo-confirmation",
+    "VK_API_URL": f"http://127.0.0.1:{PORTS['vk']}/method",
+    "MAX_BOT_TOKEN": "demo-token", "MAX_WEBHOOK_SECRET": SECRET, "MAX_API_URL": f"http://127.0.0.1:{PORTS['max']}",
+    "OK_ACCESS_TOKEN": "demo-token", "OK_APPLICATION_KEY": "demo", "OK_APPLICATION_SECRET_KEY": "demo",
+    "OK_WEBHOOK_SECRET": SECRET, "OK_API_URL": f"http://127.0.0.1:{PORTS['ok']}",
+}
+
+
+@dataclass
+class Post:
+    network: str
+    payload: dict
+    headers: dict
+
+
+_ids = itertools.count(int(time.time()) % 1_000_000 * 100)
+
+
+def _person(r: random.Random) -> tuple[int, str]:
+    first = r.choice(data.FEMALE_NAMES + data.MALE_NAMES)
+    return r.randint(10_000_000, 899_999_999), f"{first} {r.choice(data.SURNAMES)[0]}."
+
+
+def vk_post(r: random.Random, account: Account, text: str) -> Post:
+    from app.fakes import vk
+
+    user_id, _ = _person(r)
+    group_id = int(account.external_id)
+    n = next(_ids)
+    if r.random() < 0.5:
+        payload = vk.message_new(group_id, user_id, text, conversation_message_id=n, secret=SECRET)
+    else:
+        payload = vk.wall_reply_new(group_id, user_id, text, post_id=r.randint(100, 900), comment_id=n, secret=SECRET)
+    return Post("vk", payload, {})
+
+
+DRIVERS: dict[str, Callable[[random.Random, Account, str], Post]] = {"vk": vk_post}
+
+
+def _start_fakes(networks: list[str]) -> list:
+    started = []
+    for network in networks:
+        if network == "vk":
+            from app.fakes.vk import FakeVk
+
+            started.append(FakeVk(port=PORTS["vk"]).start())
+    return started
+
+
+def send(base_url: str, post: Post, timeout: float = 10) -> int:
+    req = urllib.request.Request(f"{base_url}/hooks/{post.network}", data=json.dumps(post.payload).encode(),
+                                 headers={"Content-Type": "application/json", **post.headers})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_for(base_url: str, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base_url}/login", timeout=2).read()
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def run(base_url: str, every: float, count: int | None, seed: int | None, echo=print) -> int:
+    """Post `count` messages (forever when None), one every `every` seconds. Returns how many were accepted."""
+    r = random.Random(seed)
+    networks = [n for n in DRIVERS]
+    accounts = list(db.session.scalars(select(Account).where(Account.network.in_(networks),
+                                                             Account.external_id.isnot(None))))
+    db.session.rollback()  # hold no transaction while we wait
+    if not accounts:
+        echo("Нет аккаунтов участников в сетях: сначала flask seed-demo.")
+        return 0
+    fakes = _start_fakes(networks)
+    try:
+        if not wait_for(base_url):
+            echo(f"Приложение не отвечает на {base_url}")
+            return 0
+        accepted = 0
+        for i in itertools.count(1):
+            account = r.choice(accounts)
+            text = resident_text(r) if r.random() > 0.1 else r.choice(["Спасибо!", "👍", "Спасибо за работу!"])
+            post = DRIVERS[account.network](r, account, text)
+            status = send(base_url, post)
+            accepted += status == 200
+            echo(f"{time.strftime('%H:%M:%S')} → {post.network:8} {status} «{text[:70]}»")
+            if count is not None and i >= count:
+                break
+            time.sleep(every)
+        return accepted
+    finally:
+        for fake in fakes:
+            fake.stop()
