@@ -1,0 +1,322 @@
+"""VK (ВКонтакте) through the Callback API: community messages, wall comments, topic and photo comments.
+
+Every callback is a POST `{type, group_id, event_id, v, secret?, object}` (VKCOM/vk-api-schema,
+callback/objects.json). `confirmation` is answered with the community's confirmation string; every other
+event with exactly `ok` — anything else makes VK deliver the event again (and after several failures
+switch the server off). VK says of `event_id` "if it passed twice or more — ignore it": our external ids
+are built from the object's own ids, so a re-delivery hits the unique key and is stored once.
+
+Replies: `messages.send` to the resident's dialog, `wall.createComment` under a wall comment, both with
+the community token. `random_id` / `guid` are derived from the reply's idempotency key, so a retry after
+a timeout is not posted twice. Topic (`board.createComment`) and photo (`photos.createComment`) comments
+accept user tokens only, so those are answered by a person (send() says so as a permanent failure).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from app.channels.base import (
+    Attachment,
+    BadPayload,
+    ChannelError,
+    IncomingMessage,
+    OutgoingReply,
+    ParsedRequest,
+    SendResult,
+)
+
+API_VERSION = "5.199"
+NETWORK = "vk"
+
+# VK error codes → (Russian reason, permanent?). Codes not listed are treated as temporary.
+ERRORS: dict[int, tuple[str, bool]] = {
+    1: ("неизвестная ошибка ВКонтакте", False),
+    5: ("ключ доступа сообщества недействителен или отозван", True),
+    7: ("у ключа сообщества нет прав на это действие", True),
+    10: ("внутренняя ошибка сервера ВКонтакте", False),
+    15: ("доступ запрещён", True),
+    18: ("страница жителя удалена или заблокирована", True),
+    27: ("метод недоступен с ключом сообщества", True),
+    100: ("неверный параметр запроса", True),
+    113: ("неверный идентификатор пользователя", True),
+    212: ("нет доступа к комментариям записи", True),
+    213: ("комментарии к записи закрыты", True),
+    222: ("ссылки в комментариях запрещены", True),
+    901: ("житель не разрешил сообществу присылать ему сообщения", True),
+    902: ("житель запретил присылать ему сообщения настройками приватности", True),
+    914: ("сообщение слишком длинное", True),
+    917: ("у сообщества нет доступа к этой беседе", True),
+    936: ("собеседник не найден", True),
+    945: ("беседа отключена", True),
+}
+RATE_LIMITED = {6: 1.0, 9: 60.0, 29: 3600.0}  # too many per second | flood control | daily limit of the method
+
+
+def _utc(ts: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(ts), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def random_id(key: str) -> int:
+    """A deterministic positive 31-bit int for messages.send's random_id (same key → same id)."""
+    return (int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF) or 1  # 0: no dedupe
+
+
+def _attachments(items: Any) -> list[Attachment]:
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        obj = item.get(kind) if isinstance(item.get(kind), dict) else {}
+        ref = f"{kind}{obj.get('owner_id', '')}_{obj.get('id', '')}"
+        if kind == "photo":
+            sizes = [s for s in obj.get("sizes") or [] if isinstance(s, dict) and s.get("url")]
+            best = max(sizes, key=lambda s: (s.get("width") or 0) * (s.get("height") or 0), default=None)
+            out.append(Attachment(kind="photo", file_id=ref, url=best["url"] if best else None))
+        elif kind == "doc":
+            out.append(Attachment(kind="document", file_id=ref, name=obj.get("title"), url=obj.get("url"),
+                                  size=obj.get("size") if isinstance(obj.get("size"), int) else None))
+        elif kind in ("video", "audio", "sticker"):
+            out.append(Attachment(kind=kind, file_id=ref))
+        elif kind:
+            out.append(Attachment(kind="other", file_id=ref, name=kind))
+    return out
+
+
+def _command(text: str) -> tuple[str | None, str | None]:
+    """`/status БЛГ-…` and `/start <code>` typed in the dialog (the bot's help text suggests them)."""
+    head, _, arg = text.strip().partition(" ")
+    if head.lower() in ("/status", "/start"):
+        return head[1:].lower(), arg.strip() or None
+    return None, None
+
+
+class VkAdapter:
+    network = NETWORK
+
+    # --- incoming --------------------------------------------------------------------------------
+    def is_enabled(self, config: dict) -> bool:
+        return bool(config.get("VK_ACCESS_TOKEN"))
+
+    def verify(self, headers: dict[str, str], payload: Any, config: dict) -> bool:
+        """VK puts the secret in the body (not a header); the group must be ours."""
+        if not isinstance(payload, dict):
+            return False
+        group = config.get("VK_GROUP_ID")
+        if group and str(payload.get("group_id")) != str(group).strip():
+            return False
+        if payload.get("type") == "confirmation":
+            return True
+        secret = config.get("VK_SECRET")
+        if not secret:
+            return False  # without a configured secret anyone could post events
+        given = payload.get("secret")
+        if not isinstance(given, str):
+            return False
+        return hmac.compare_digest(given.encode(), str(secret).encode())
+
+    def parse(self, payload: Any, config: dict) -> ParsedRequest:
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str) or not payload["type"]:
+            raise BadPayload("VK: no event type")
+        kind = payload["type"]
+        if kind == "confirmation":
+            code = config.get("VK_CONFIRMATION")
+            if not code:
+                raise BadPayload("VK: confirmation requested but VK_CONFIRMATION is not configured", status=500)
+            return ParsedRequest(body=str(code))
+        obj = payload.get("object")
+        if not isinstance(obj, dict):
+            raise BadPayload(f"VK: event {kind} has no object")
+        group_id = payload.get("group_id")
+        parser = {
+            "message_new": self._message_new,
+            "wall_reply_new": self._wall_comment,
+            "wall_reply_edit": self._wall_edit,
+            "board_post_new": self._board_comment,
+            "photo_comment_new": self._photo_comment,
+        }.get(kind)
+        if parser is None:
+            return ParsedRequest()  # other events (deletes, restores, our own replies…): "ok", nothing stored
+        try:
+            message = parser(obj, group_id, payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadPayload(f"VK: malformed {kind} object ({exc.__class__.__name__}: {exc})") from exc
+        return ParsedRequest(messages=[message] if message else [])
+
+    def _base(self, obj: dict, group_id: Any, payload: dict, **fields) -> IncomingMessage:
+        from_id = int(obj["from_id"])
+        text = obj.get("text") or ""
+        if not isinstance(text, str):
+            raise ValueError("text is not a string")
+        return IncomingMessage(network=NETWORK, author_id=str(from_id), author_name=f"id{from_id}", text=text,
+                               account_ref=str(group_id) if group_id is not None else None,
+                               attachments=_attachments(obj.get("attachments")), sent_at=_utc(obj.get("date")),
+                               raw=payload, **fields)
+
+    @staticmethod
+    def _is_ours(obj: dict, group_id: Any) -> bool:
+        """A comment the community itself wrote (our own acknowledgement, an admin's answer)."""
+        try:
+            return group_id is not None and int(obj.get("from_id", 0)) == -abs(int(group_id))
+        except (TypeError, ValueError):
+            return False
+
+    def _message_new(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
+        msg = obj.get("message")
+        if not isinstance(msg, dict):
+            raise ValueError("no message")
+        if msg.get("out"):
+            return None
+        peer = int(msg["peer_id"])
+        local_id = msg.get("conversation_message_id") or msg.get("id")
+        if not local_id:
+            raise ValueError("no message id")
+        reply_to = None
+        quoted = msg.get("reply_message")
+        if isinstance(quoted, dict) and (quoted.get("conversation_message_id") or quoted.get("id")):
+            reply_to = f"msg:{peer}:{quoted.get('conversation_message_id') or quoted.get('id')}"
+        command, arg = _command(msg.get("text") or "")
+        start_code = None
+        if msg.get("ref"):  # vk.me/<group>?ref=<code>: the participants' QR codes
+            start_code = str(msg["ref"])
+        elif _button_command(msg.get("payload")) == "start":  # the «Начать» button
+            command = command or "start"
+        address = {"type": "message", "peer_id": peer}
+        if msg.get("id"):
+            address["message_id"] = int(msg["id"])
+        return self._base(msg, group_id, payload, external_id=f"msg:{peer}:{local_id}", kind="direct",
+                          thread_key=f"vk:dm:{peer}", reply_to=reply_to, reply_address=address,
+                          command=command if not start_code else None, command_arg=arg if not start_code else None,
+                          start_code=start_code)
+
+    def _wall_comment(self, obj: dict, group_id: Any, payload: dict, edit: bool = False) -> IncomingMessage | None:
+        if self._is_ours(obj, group_id):
+            return None
+        owner, post, cid = int(obj.get("post_owner_id") or obj["owner_id"]), int(obj["post_id"]), int(obj["id"])
+        ext = f"wall:{owner}_{post}_{cid}"
+        permalink = f"https://vk.com/wall{owner}_{post}?reply={cid}"
+        thread = obj.get("parents_stack") or []
+        if thread:
+            permalink += f"&thread={int(thread[0])}"
+        reply_to = f"wall:{owner}_{post}_{int(obj['reply_to_comment'])}" if obj.get("reply_to_comment") else None
+        message = self._base(obj, group_id, payload, external_id=ext, kind="comment",
+                             thread_key=f"vk:wall:{owner}_{post}", reply_to=reply_to, permalink=permalink,
+                             reply_address={"type": "wall", "owner_id": owner, "post_id": post, "comment_id": cid})
+        if edit:
+            message.edit_of = ext
+            message.external_id = f"{ext}:edit:{_edit_mark(obj)}"
+        return message
+
+    def _wall_edit(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
+        return self._wall_comment(obj, group_id, payload, edit=True)
+
+    def _board_comment(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
+        if self._is_ours(obj, group_id):
+            return None
+        owner, topic, cid = int(obj["topic_owner_id"]), int(obj["topic_id"]), int(obj["id"])
+        return self._base(obj, group_id, payload, external_id=f"board:{owner}_{topic}_{cid}", kind="comment",
+                          thread_key=f"vk:board:{owner}_{topic}",
+                          permalink=f"https://vk.com/topic{owner}_{topic}?post={cid}",
+                          reply_address={"type": "board", "owner_id": owner, "topic_id": topic, "comment_id": cid})
+
+    def _photo_comment(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
+        if self._is_ours(obj, group_id):
+            return None
+        owner, photo, cid = int(obj["photo_owner_id"]), int(obj["photo_id"]), int(obj["id"])
+        return self._base(obj, group_id, payload, external_id=f"photo:{owner}_{photo}_{cid}", kind="comment",
+                          thread_key=f"vk:photo:{owner}_{photo}",
+                          permalink=f"https://vk.com/photo{owner}_{photo}",
+                          reply_address={"type": "photo", "owner_id": owner, "photo_id": photo, "comment_id": cid})
+
+    # --- outgoing --------------------------------------------------------------------------------
+    def send(self, reply: OutgoingReply, config: dict) -> SendResult:
+        # VK shows message and comment text as typed: no Markdown/HTML is parsed, so replies are plain text.
+        address = reply.address or {}
+        kind = address.get("type")
+        if kind == "message":
+            params = {"peer_id": address["peer_id"], "random_id": random_id(reply.idempotency_key),
+                      "message": reply.text}
+            if address.get("message_id") and int(address["peer_id"]) < 2_000_000_000:
+                params["reply_to"] = address["message_id"]
+            result = self._call("messages.send", params, config)
+            if isinstance(result, list) and result and isinstance(result[0], dict):  # the peer_ids form
+                result = result[0].get("message_id") or result[0].get("conversation_message_id")
+            return SendResult(external_id=str(result))
+        if kind == "wall":
+            owner = int(address["owner_id"])
+            group = abs(owner) if owner < 0 else abs(int(config.get("VK_GROUP_ID") or 0))
+            params = {"owner_id": owner, "post_id": address["post_id"], "message": reply.text,
+                      "reply_to_comment": address.get("comment_id"), "guid": reply.idempotency_key}
+            if group:
+                params["from_group"] = group
+            result = self._call("wall.createComment", params, config)
+            cid = result.get("comment_id") if isinstance(result, dict) else result
+            return SendResult(external_id=str(cid))
+        if kind in ("board", "photo"):
+            where = "в обсуждении" if kind == "board" else "под фотографией"
+            raise ChannelError(f"ВКонтакте не позволяет сообществу отвечать {where} через API: "
+                               "board.createComment и photos.createComment принимают только ключ пользователя. "
+                               "Ответьте жителю вручную по ссылке на комментарий.", permanent=True)
+        raise ChannelError("ВКонтакте: неизвестный адрес ответа (нет peer_id или записи)", permanent=True)
+
+    @staticmethod
+    def _call(method: str, params: dict, config: dict) -> Any:
+        url = f"{str(config.get('VK_API_URL') or 'https://api.vk.com/method').rstrip('/')}/{method}"
+        data = {k: str(v) for k, v in params.items() if v is not None}
+        data.update(access_token=config.get("VK_ACCESS_TOKEN") or "", v=API_VERSION)
+        try:
+            resp = httpx.post(url, data=data, timeout=float(config.get("HTTP_TIMEOUT") or 10))
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"ВКонтакте недоступен: {exc.__class__.__name__}: {exc}") from exc
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise ChannelError(f"ВКонтакте ответил HTTP {resp.status_code}")
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise ChannelError(f"ВКонтакте ответил не JSON (HTTP {resp.status_code})") from exc
+        if not isinstance(body, dict):
+            raise ChannelError("ВКонтакте ответил неожиданным JSON")
+        if "error" in body:
+            raise _error(body["error"])
+        if "response" not in body:
+            raise ChannelError("ВКонтакте ответил без поля response")
+        return body["response"]
+
+
+def _error(err: Any) -> ChannelError:
+    err = err if isinstance(err, dict) else {}
+    try:
+        code = int(err.get("error_code"))
+    except (TypeError, ValueError):
+        code = 0
+    msg = str(err.get("error_msg") or "")
+    if code in RATE_LIMITED:
+        return ChannelError(f"ВКонтакте просит подождать (ошибка {code}: {msg})", retry_after=RATE_LIMITED[code])
+    reason, permanent = ERRORS.get(code, ("ошибка ВКонтакте", False))
+    return ChannelError(f"ВКонтакте: {reason} (ошибка {code}: {msg})", permanent=permanent)
+
+
+def _edit_mark(obj: dict) -> str:
+    """Edits of one comment differ by their text; the same edit delivered again gives the same id."""
+    basis = json.dumps([obj.get("text") or "", obj.get("attachments") or []], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(basis.encode()).hexdigest()[:12]
+
+
+def _button_command(payload: Any) -> str | None:
+    """Keyboard buttons send a JSON string payload; «Начать» sends {"command": "start"}."""
+    if not isinstance(payload, str):
+        return None
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    return data.get("command") if isinstance(data, dict) and isinstance(data.get("command"), str) else None

@@ -1,0 +1,1 @@
+"""Local fakes of the networks' APIs (real JSON shapes) for tests and the demo simulator."""

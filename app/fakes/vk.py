@@ -1,0 +1,330 @@
+"""A local fake of the VK API and builders of real-shaped Callback API payloads.
+
+`FakeVk` is a small HTTP server on 127.0.0.1 answering `POST /method/messages.send` and
+`POST /method/wall.createComment` the way api.vk.com does: HTTP 200 with `{"response": …}` or
+`{"error": {"error_code", "error_msg", "request_params"}}`. It honours VK's de-duplication — the same
+`random_id` to the same peer (or the same `guid` under the same post) returns the first message's id and
+records nothing new — and can be told to answer errors (`fail(6, peer_id=…)`: too many requests).
+
+    with FakeVk() as vk:
+        app.config["VK_API_URL"] = vk.base_url
+        ...
+        assert vk.messages[0]["peer_id"] == "2000123"
+
+The builders (`confirmation`, `message_new`, `wall_reply_new`, `wall_reply_edit`, `board_post_new`,
+`photo_comment_new`) return what VK POSTs to the callback server (shapes from VKCOM/vk-api-schema,
+callback/objects.json, API 5.199): `{type, group_id, event_id, v, secret?, object}`. The same arguments
+give the same `event_id`, as a re-delivery by VK does.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+API_VERSION = "5.199"
+
+ERROR_MESSAGES = {
+    3: "Unknown method passed",
+    5: "User authorization failed: invalid access_token (4).",
+    6: "Too many requests per second",
+    7: "Permission to perform this action is denied",
+    9: "Flood control",
+    10: "Internal server error",
+    15: "Access denied",
+    100: "One of the parameters specified was missing or invalid",
+    212: "Access to post comments denied",
+    901: "Can't send messages for users without permission",
+    902: "Can't send messages to this user due to their privacy settings",
+}
+
+
+class FakeVk:
+    """The VK API on 127.0.0.1:<port>. `base_url` is the value for VK_API_URL."""
+
+    def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.token = token  # when set, other access_tokens get error 5
+        self.calls: list[dict] = []  # every request: {"method", "params"} (without the token)
+        self.sent: list[dict] = []  # what was posted: {"method", "id", **params}
+        self._rules: list[dict] = []
+        self._seen: dict[tuple, int] = {}
+        self._ids = itertools.count(101)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/method"
+
+    def start(self) -> FakeVk:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-vk", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> FakeVk:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- controls --------------------------------------------------------------------------------
+    def fail(self, code: int, times: int | None = 1, method: str | None = None, msg: str | None = None,
+             **match: Any) -> None:
+        """Answer error `code` to the next `times` calls (None: always) whose params match, e.g.
+        `fail(6, peer_id=2000123)` (too many requests per second) or `fail(212, post_id=45)`."""
+        with self._lock:
+            self._rules.append({"code": code, "times": times, "method": method, "msg": msg,
+                                "match": {k: str(v) for k, v in match.items()}})
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    @property
+    def messages(self) -> list[dict]:
+        return [s for s in self.sent if s["method"] == "messages.send"]
+
+    @property
+    def comments(self) -> list[dict]:
+        return [s for s in self.sent if s["method"] == "wall.createComment"]
+
+    # --- the API ---------------------------------------------------------------------------------
+    def handle(self, method: str, params: dict[str, str]) -> dict:
+        """One API call → the JSON VK would answer (HTTP 200 in every case, as VK does)."""
+        token = params.pop("access_token", None)
+        with self._lock:
+            self.calls.append({"method": method, "params": dict(params), "at": time.time()})
+            if self.token is not None and token != self.token:
+                return _error(5, method, params)
+            if not token:
+                return _error(5, method, params, "User authorization failed: no access_token passed.")
+            rule = self._matching_rule(method, params)
+            if rule is not None:
+                return _error(rule["code"], method, params, rule["msg"])
+            if method == "messages.send":
+                return self._messages_send(params)
+            if method == "wall.createComment":
+                return self._create_comment(params)
+            return _error(3, method, params)
+
+    def _matching_rule(self, method: str, params: dict) -> dict | None:
+        for rule in self._rules:
+            if rule["method"] not in (None, method):
+                continue
+            if any(params.get(k) != v for k, v in rule["match"].items()):
+                continue
+            if rule["times"] is not None:
+                rule["times"] -= 1
+                if rule["times"] <= 0:
+                    self._rules.remove(rule)
+            return rule
+        return None
+
+    def _messages_send(self, params: dict) -> dict:
+        peer = params.get("peer_id") or params.get("user_id")
+        if not peer:
+            return _error(100, "messages.send", params, "One of the parameters specified was missing or invalid: "
+                                                        "you should specify peer_id, user_id, domain, chat_id")
+        if "random_id" not in params:
+            return _error(100, "messages.send", params, "One of the parameters specified was missing or invalid: "
+                                                        "random_id is a required parameter")
+        if not params.get("message") and not params.get("attachment"):
+            return _error(100, "messages.send", params, "One of the parameters specified was missing or invalid: "
+                                                        "message is empty or invalid")
+        key = ("messages.send", peer, params["random_id"])
+        if params["random_id"] != "0" and key in self._seen:
+            return {"response": self._seen[key]}
+        mid = next(self._ids)
+        self._seen[key] = mid
+        self.sent.append({"method": "messages.send", "id": mid, **params})
+        return {"response": mid}
+
+    def _create_comment(self, params: dict) -> dict:
+        if not params.get("post_id"):
+            return _error(100, "wall.createComment", params, "One of the parameters specified was missing or "
+                                                             "invalid: post_id is undefined")
+        key = ("wall.createComment", params.get("owner_id"), params["post_id"], params.get("guid"))
+        if params.get("guid") and key in self._seen:
+            return {"response": {"comment_id": self._seen[key], "parents_stack": []}}
+        cid = next(self._ids)
+        self._seen[key] = cid
+        self.sent.append({"method": "wall.createComment", "id": cid, **params})
+        parents = [int(params["reply_to_comment"])] if params.get("reply_to_comment", "").isdigit() else []
+        return {"response": {"comment_id": cid, "parents_stack": parents}}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8", "replace")
+                path, _, query = self.path.partition("?")
+                params = dict(parse_qsl(query, keep_blank_values=True))
+                params.update(parse_qsl(raw, keep_blank_values=True))
+                if not path.startswith("/method/"):
+                    self._answer(404, {"error": "not found"})
+                    return
+                self._answer(200, fake.handle(path[len("/method/"):], params))
+
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # quiet in tests
+                pass
+
+        return Handler
+
+
+def _error(code: int, method: str, params: dict, msg: str | None = None) -> dict:
+    request_params = [{"key": "method", "value": method}, {"key": "oauth", "value": "1"}]
+    request_params += [{"key": k, "value": v} for k, v in params.items() if k != "access_token"]
+    return {"error": {"error_code": code, "error_msg": msg or ERROR_MESSAGES.get(code, "Unknown error occurred"),
+                      "request_params": request_params}}
+
+
+# --- Callback API payloads --------------------------------------------------------------------------
+def callback(type_: str, obj: dict | None, group_id: int, secret: str | None = None,
+             event_id: str | None = None) -> dict:
+    """The envelope of every callback. `event_id` defaults to a hash of the content (stable on re-delivery)."""
+    payload: dict[str, Any] = {"type": type_, "group_id": int(group_id)}
+    if event_id is None:
+        basis = json.dumps([type_, group_id, obj], sort_keys=True, ensure_ascii=False).encode()
+        event_id = hashlib.sha1(basis).hexdigest()
+    payload["event_id"] = event_id
+    payload["v"] = API_VERSION
+    if obj is not None:
+        payload["object"] = obj
+    if secret is not None:
+        payload["secret"] = secret
+    return payload
+
+
+def confirmation(group_id: int, secret: str | None = None) -> dict:
+    """What VK sends when the server address is saved in the community's settings."""
+    return {"type": "confirmation", "group_id": int(group_id), **({"secret": secret} if secret else {})}
+
+
+def photo(url: str = "https://sun9-1.userapi.com/impg/fake.jpg", owner_id: int = 1, photo_id: int = 457239017,
+          width: int = 1280, height: int = 960) -> dict:
+    """A photo attachment with VK's size ladder (the largest is `url`)."""
+    small = url.replace(".jpg", "_s.jpg")
+    return {"type": "photo", "photo": {
+        "id": photo_id, "album_id": -3, "owner_id": owner_id, "date": 1767225600, "access_key": "a1b2c3d4e5",
+        "sizes": [{"type": "s", "width": width // 17, "height": height // 17, "url": small},
+                  {"type": "x", "width": width // 2, "height": height // 2, "url": small.replace("_s", "_x")},
+                  {"type": "w", "width": width, "height": height, "url": url}]}}
+
+
+def doc(title: str = "акт.pdf", url: str = "https://vk.com/doc1_2?hash=abc", owner_id: int = 1,
+        doc_id: int = 671234, size: int = 48213) -> dict:
+    """A document attachment."""
+    return {"type": "doc", "doc": {"id": doc_id, "owner_id": owner_id, "title": title, "size": size,
+                                   "ext": title.rpartition(".")[2], "url": url, "date": 1767225600, "type": 1}}
+
+
+def message_new(group_id: int, from_id: int, text: str, *, conversation_message_id: int = 1,
+                message_id: int | None = None, peer_id: int | None = None, date: int | None = None,
+                attachments: list | None = None, payload: str | None = None, ref: str | None = None,
+                reply_message: dict | None = None, secret: str | None = None, event_id: str | None = None) -> dict:
+    """A resident wrote to the community (`object = {message, client_info}`, API ≥ 5.103)."""
+    message = {"date": date or int(time.time()), "from_id": from_id, "id": message_id if message_id is not None
+               else conversation_message_id, "out": 0, "version": 10000000 + conversation_message_id,
+               "attachments": attachments or [], "conversation_message_id": conversation_message_id,
+               "fwd_messages": [], "important": False, "is_hidden": False, "peer_id": peer_id or from_id,
+               "random_id": 0, "text": text}
+    if payload is not None:
+        message["payload"] = payload
+    if ref is not None:
+        message["ref"] = ref
+    if reply_message is not None:
+        message["reply_message"] = reply_message
+    obj = {"message": message, "client_info": {
+        "button_actions": ["text", "vkpay", "open_app", "location", "open_link", "callback", "intent_subscribe",
+                           "intent_unsubscribe"],
+        "keyboard": True, "inline_keyboard": True, "carousel": True, "lang_id": 0}}
+    return callback("message_new", obj, group_id, secret, event_id)
+
+
+def _wall_comment(group_id: int, from_id: int, text: str, post_id: int, comment_id: int, owner_id: int | None,
+                  date: int | None, attachments: list | None, reply_to_comment: int | None) -> dict:
+    owner = owner_id if owner_id is not None else -abs(group_id)
+    obj = {"id": comment_id, "from_id": from_id, "date": date or int(time.time()), "text": text, "post_id": post_id,
+           "owner_id": owner, "parents_stack": [reply_to_comment] if reply_to_comment else [],
+           "thread": {"count": 0}, "post_owner_id": owner}
+    if attachments:
+        obj["attachments"] = attachments
+    if reply_to_comment:
+        obj["reply_to_comment"] = reply_to_comment
+        obj["reply_to_user"] = owner
+    return obj
+
+
+def wall_reply_new(group_id: int, from_id: int, text: str, *, post_id: int = 1, comment_id: int = 10,
+                   owner_id: int | None = None, date: int | None = None, attachments: list | None = None,
+                   reply_to_comment: int | None = None, secret: str | None = None,
+                   event_id: str | None = None) -> dict:
+    """A comment under a post on the community's wall (a wall comment object plus `post_owner_id`)."""
+    obj = _wall_comment(group_id, from_id, text, post_id, comment_id, owner_id, date, attachments, reply_to_comment)
+    return callback("wall_reply_new", obj, group_id, secret, event_id)
+
+
+def wall_reply_edit(group_id: int, from_id: int, text: str, *, post_id: int = 1, comment_id: int = 10,
+                    owner_id: int | None = None, date: int | None = None, attachments: list | None = None,
+                    reply_to_comment: int | None = None, secret: str | None = None,
+                    event_id: str | None = None) -> dict:
+    """The resident edited a wall comment: the same object as wall_reply_new with the new text."""
+    obj = _wall_comment(group_id, from_id, text, post_id, comment_id, owner_id, date, attachments, reply_to_comment)
+    return callback("wall_reply_edit", obj, group_id, secret, event_id)
+
+
+def board_post_new(group_id: int, from_id: int, text: str, *, topic_id: int = 1, comment_id: int = 1,
+                   date: int | None = None, attachments: list | None = None, secret: str | None = None,
+                   event_id: str | None = None) -> dict:
+    """A comment in one of the community's discussion topics (`topic_id`, `topic_owner_id` added)."""
+    obj = {"id": comment_id, "from_id": from_id, "date": date or int(time.time()), "text": text,
+           "topic_owner_id": -abs(group_id), "topic_id": topic_id}
+    if attachments:
+        obj["attachments"] = attachments
+    return callback("board_post_new", obj, group_id, secret, event_id)
+
+
+def photo_comment_new(group_id: int, from_id: int, text: str, *, photo_id: int = 457239017, comment_id: int = 1,
+                      date: int | None = None, attachments: list | None = None, secret: str | None = None,
+                      event_id: str | None = None) -> dict:
+    """A comment under one of the community's photos (`photo_id`, `photo_owner_id` added)."""
+    obj = {"id": comment_id, "from_id": from_id, "date": date or int(time.time()), "text": text,
+           "photo_owner_id": -abs(group_id), "photo_id": photo_id}
+    if attachments:
+        obj["attachments"] = attachments
+    return callback("photo_comment_new", obj, group_id, secret, event_id)
+
+
+def wall_reply_delete(group_id: int, user_id: int, *, post_id: int = 1, comment_id: int = 10,
+                      deleter_id: int | None = None, secret: str | None = None) -> dict:
+    """A wall comment was deleted (nothing for intake: answered "ok")."""
+    obj = {"owner_id": -abs(group_id), "id": comment_id, "user_id": user_id, "deleter_id": deleter_id or user_id,
+           "post_id": post_id}
+    return callback("wall_reply_delete", obj, group_id, secret)
