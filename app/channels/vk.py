@@ -131,7 +131,7 @@ class VkAdapter:
         if kind == "confirmation":
             code = config.get("VK_CONFIRMATION")
             if not code:
-                raise BadPayload("VK: confirmation requested but VK_CONFIRMATION is not configured", status=500)
+                raise BadPayload("VK: confirmation requested but VK_CONFIRMATION is not configured", status=503)
             return ParsedRequest(body=str(code))
         obj = payload.get("object")
         if not isinstance(obj, dict):

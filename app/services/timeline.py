@@ -57,6 +57,14 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return "Внутренняя заметка", p.get("text", "")
     if e.kind == "reply":
         return "Ответ жителю", ""
+    if e.kind == "message_edited":
+        return "Житель отредактировал сообщение", p.get("text", "")
+    if e.kind == "routed":
+        words = ", ".join(p.get("matched") or [])
+        where = f" → {p['institution']}" if p.get("institution") else ""
+        return f"Разобрано автоматически: {p.get('category', '')}{where}", f"Слова: {words}" if words else ""
+    if e.kind == "promoted":
+        return "Сделано обращением из «не обращений»", ""
     return e.kind, ""
 
 
@@ -76,8 +84,8 @@ def build(ticket: Ticket) -> list[Entry]:
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
                                 .order_by(TicketEvent.id)).all()
     for e in events:
-        if e.kind == "reply":
-            continue  # shown from the outbox row, with its delivery state
+        if e.kind in ("reply", "message"):
+            continue  # shown from the outbox row / the message itself
         who = (e.actor_user.display_name if e.actor_user else
                e.actor_resident.display_name if e.actor_resident else "Система")
         title, body = _event_title(e)
