@@ -19,10 +19,17 @@ log = logging.getLogger(__name__)
 _PENDING = "jobs.after_commit"
 
 
+_connections: dict = {}
+
+
 def redis_connection():
+    """One client (connection pool) per Redis URL and process; redis-py resets the pool after a fork."""
     from redis import Redis
 
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+    url = current_app.config["REDIS_URL"]
+    if url not in _connections:
+        _connections[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return _connections[url]
 
 
 def get_queue(name: str = "default"):
@@ -56,17 +63,21 @@ def enqueue(path: str, *args, queue: str = "default", job_id: str | None = None,
 
 
 def enqueue_after_commit(session: Session, path: str, *args, queue: str = "default", job_id: str | None = None,
-                         delay: float | None = None):
-    """Enqueue once the current transaction has committed (a worker never sees a row that isn't there yet)."""
-    session.info.setdefault(_PENDING, []).append((path, args, queue, job_id, delay))
+                         delay: float | None = None, inline: bool = False):
+    """Enqueue once the current transaction has committed (a worker never sees a row that isn't there yet).
+    inline=True calls `path(*args)` right after the commit instead (for cheap hooks that decide what to enqueue)."""
+    session.info.setdefault(_PENDING, []).append((path, args, queue, job_id, delay, inline))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
-    for path, args, queue, job_id, delay in pending or ():
+    for path, args, queue, job_id, delay, inline in pending or ():
         try:
-            enqueue(path, *args, queue=queue, job_id=job_id, delay=delay)
+            if inline:
+                resolve(path)(*args)
+            else:
+                enqueue(path, *args, queue=queue, job_id=job_id, delay=delay)
         except Exception:  # Redis down, or an in-process job failed: the sweepers retry
             log.exception("could not run or enqueue %s%r", path, args)
 

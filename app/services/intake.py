@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.channels.base import IncomingMessage
 from app.extensions import db
@@ -25,18 +24,14 @@ from app.models import (
     Ticket,
     utcnow,
 )
+from app.models.base import insert_or_ignore
 from app.services import replies, routing, tickets, workflow
 
 TRIAGE_BATCH = 200
 
 
-def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def _resident_id(m: IncomingMessage, now: datetime) -> int:
-    stmt = (_insert(Resident).values(network=m.network, external_id=m.author_id,
+    stmt = (insert_or_ignore(Resident).values(network=m.network, external_id=m.author_id,
                                      display_name=(m.author_name or "")[:200], created_at=now,
                                      phone=m.contact.get("phone"), email=m.contact.get("email"),
                                      consent_at=now if m.contact.get("consent") else None)
@@ -71,13 +66,13 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         if m.edit_of:
             values["edit_of_id"] = db.session.scalar(select(Message.id).where(
                 Message.network == m.network, Message.external_id == m.edit_of))
-        stmt = (_insert(Message).values(**values)
+        stmt = (insert_or_ignore(Message).values(**values)
                 .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Message.id))
         mid = db.session.execute(stmt).scalar()
         if mid is not None:
             new_ids.append(mid)
     if new_ids:
-        enqueue_after_commit(db.session(), "app.jobs.intake.triage", queue="intake")
+        enqueue_after_commit(db.session(), "app.jobs.intake.request_triage", queue="intake", inline=True)
     return new_ids
 
 

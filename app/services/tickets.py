@@ -21,6 +21,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.models.base import insert_or_ignore
 from app.services import access, replies, sla, workflow
 from app.services.errors import DomainError, NotFound, ValidationFailed
 
@@ -33,9 +34,9 @@ def next_number(year: int) -> str:
             .values(last=TicketCounter.last + 1).returning(TicketCounter.last)
             .execution_options(synchronize_session=False))  # no scan of the session's objects per number
     last = db.session.execute(stmt).scalar()
-    if last is None:
-        with db.session.begin_nested():
-            db.session.add(TicketCounter(year=year, last=0))
+    if last is None:  # first ticket of the year; two workers may race here, hence ON CONFLICT
+        db.session.execute(insert_or_ignore(TicketCounter).values(year=year, last=0)
+                           .on_conflict_do_nothing(index_elements=["year"]))
         last = db.session.execute(stmt).scalar()
     return f"{prefix}-{year}-{last:06d}"
 

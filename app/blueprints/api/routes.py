@@ -1,0 +1,1 @@
+"""Ingest API (filled in below)."""

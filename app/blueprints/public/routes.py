@@ -1,0 +1,1 @@
+"""Public web form and status page (filled in below)."""
