@@ -196,6 +196,7 @@ class Message(db.Model):
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
 
 
+Index("ix_messages_resident_thread", Message.resident_id, Message.thread_key)  # "same resident, same thread"
 Index("ix_messages_untriaged", Message.id, postgresql_where=Message.triaged_at.is_(None),
       sqlite_where=Message.triaged_at.is_(None))
 

@@ -19,6 +19,8 @@ def upgrade():
     # merged duplicates are looked up from the main ticket (its timeline shows their messages)
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tickets_duplicate_of_id'), ['duplicate_of_id'], unique=False)
+    # triage joins a message to the resident's open ticket on the same thread
+    op.create_index('ix_messages_resident_thread', 'messages', ['resident_id', 'thread_key'], unique=False)
 
     op.create_table('intake_rejections',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -55,6 +57,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_messages_resident_thread', table_name='messages')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_duplicate_of_id'))
 
