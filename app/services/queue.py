@@ -67,8 +67,9 @@ def filtered(user: User, f: QueueFilters, now: datetime | None = None) -> Select
     if f.institution_id:
         stmt = stmt.where(Ticket.institution_id == f.institution_id)
     if f.direction_id:
-        stmt = stmt.where(Ticket.institution_id.in_(
-            select(Institution.id).where(Institution.direction_id == f.direction_id).scalar_subquery()))
+        # ids first: a literal IN list lets PostgreSQL use the (institution, status, created) index
+        ids = list(db.session.scalars(select(Institution.id).where(Institution.direction_id == f.direction_id)))
+        stmt = stmt.where(Ticket.institution_id.in_(ids or [-1]))
     if f.category_id:
         stmt = stmt.where(Ticket.category_id == f.category_id)
     if f.network:

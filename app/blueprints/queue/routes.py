@@ -34,7 +34,7 @@ def index():
     form, f = _filters()
     page = queue.page(current_user, f, cursor=form.cursor.data or None,
                       limit=current_app.config["QUEUE_PAGE_SIZE"])
-    newest = max((t.id for t in page.rows), default=_newest_id())
+    newest = max(t.id for t in page.rows) if page.rows else _newest_id()
     return render("queue/index.html", "queue/_list.html", form=form, filters=f, page=page,
                   args=_query_args(form), newest_id=newest, bulk=BulkForm(),
                   appending=bool(form.cursor.data))
