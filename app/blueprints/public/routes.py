@@ -1,1 +1,165 @@
-"""Public web form and status page (filled in below)."""
+"""Pages for residents, without an account: the appeal form, its receipt, the public status of a ticket.
+
+The form is a channel like any other: a submission becomes an IncomingMessage of network «web» and goes
+through intake.accept(); the triage makes the ticket (in-process, or in the worker a moment later).
+Nothing is stored when the form has an error. Per-address limits are counted from the stored messages.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import unquote
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.blueprints.public import bp
+from app.blueprints.public.forms import MAX_TOTAL_BYTES, AppealForm, StatusLookupForm
+from app.channels import get_adapter
+from app.channels.base import Attachment
+from app.channels.web import remove_stored, store_image
+from app.extensions import db
+from app.models import Message, Reply, Ticket, utcnow
+from app.services import intake
+
+MAX_BODY = MAX_TOTAL_BYTES + 1024 * 1024  # the photos and the text fields
+PUBLIC_REPLY_KINDS = ("staff", "resolved")
+# Replies are shown in full only when the status page is where they were delivered (web form, API);
+# replies sent to a private chat in a network are the resident's own correspondence.
+PUBLISHED_NETWORKS = ("web", "api")
+
+
+def _limits() -> tuple[int, int]:
+    cfg = current_app.config
+    return int(cfg.get("APPEAL_LIMIT_PER_HOUR", 5)), int(cfg.get("APPEAL_LIMIT_PER_DAY", 20))
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "-"
+
+
+def _too_many(ip: str, now) -> bool:
+    """At most N submissions per address per hour and M per day, counted from the stored web messages."""
+    per_hour, per_day = _limits()
+    stmt = select(Message.received_at).where(Message.network == "web", Message.received_at >= now - timedelta(days=1),
+                                              Message.raw["ip"].as_string() == ip)
+    times = list(db.session.scalars(stmt.limit(per_day + 1)))
+    return len(times) >= per_day or sum(1 for t in times if t >= now - timedelta(hours=1)) >= per_hour
+
+
+def _message(submission: str) -> Message | None:
+    return db.session.scalar(select(Message).where(Message.network == "web", Message.external_id == submission))
+
+
+def _appeal_page(form: AppealForm, status: int = 200, error: str | None = None):
+    return render_template("public/appeal.html", form=form, error=error, max_total_mb=MAX_TOTAL_BYTES // 2**20), status
+
+
+@bp.route("/appeal", methods=["GET", "POST"])
+def appeal():
+    if request.method == "POST" and (request.content_length or 0) > MAX_BODY:
+        return _appeal_page(AppealForm(formdata=None), 413, _("Слишком большой объём: все фотографии вместе — "
+                                                                "не больше 25 МБ"))
+    request.max_content_length = MAX_BODY  # a body without Content-Length is cut off at the same size
+    try:
+        form = AppealForm()
+    except RequestEntityTooLarge:
+        return _appeal_page(AppealForm(formdata=None), 413, _("Слишком большой объём: все фотографии вместе — "
+                                                                "не больше 25 МБ"))
+    if not form.is_submitted():
+        return _appeal_page(form)
+
+    submission = form.submission
+    if _message(submission) is not None:  # a double click or a reload of the POST: the first one counts
+        return redirect(url_for("public.appeal_done", submission=submission), 303)
+    now = utcnow()
+    ip = _client_ip()
+    if _too_many(ip, now):
+        per_hour, per_day = _limits()
+        return _appeal_page(form, 429, _("С вашего адреса уже отправлено много обращений (не больше %(hour)s в час "
+                                         "и %(day)s в сутки). Попробуйте позже или позвоните в администрацию.",
+                                         hour=per_hour, day=per_day))
+    if not form.validate():
+        return _appeal_page(form, 422, _("Проверьте поля, отмеченные ниже"))
+
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    stored: list[str] = []
+    try:
+        attachments = []
+        for photo in form.checked_photos:
+            rel = store_image(photo.data, photo.ext, upload_dir, now)
+            stored.append(rel)
+            attachments.append(Attachment(kind="photo", file_id=rel, name=photo.name, mime=photo.mime,
+                                          size=len(photo.data)))
+        payload = {"submission_id": submission, "text": form.text.data, "address": form.address.data,
+                   "name": form.name.data, "phone": form.phone.data or None, "email": form.email.data or None,
+                   "ip": ip, "attachments": attachments}
+        parsed = get_adapter("web").parse(payload, current_app.config)
+        new_ids = intake.accept(parsed.messages, now=now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        remove_stored(stored, upload_dir)
+        raise
+    if not new_ids:  # the same submission raced in from a second request: keep only its files
+        remove_stored(stored, upload_dir)
+    return redirect(url_for("public.appeal_done", submission=submission), 303)
+
+
+def _receipt(submission: str) -> tuple[Message, Ticket | None]:
+    message = _message(submission)
+    if message is None:
+        abort(404)
+    return message, message.ticket  # merged later: its status page links the main ticket
+
+
+def _receipt_context(submission: str) -> dict:
+    message, ticket = _receipt(submission)
+    # The link as the resident reads and copies it (the number unescaped: БЛГ-…, not %D0%91…).
+    link = unquote(url_for("public.status", number=ticket.number, _external=True)) if ticket else None
+    return {"submission": submission, "message": message, "ticket": ticket, "status_link": link}
+
+
+@bp.get("/appeal/done/<submission>")
+def appeal_done(submission: str):
+    return render_template("public/appeal_done.html", **_receipt_context(submission))
+
+
+@bp.get("/appeal/done/<submission>/number")
+def appeal_number(submission: str):
+    """The receipt's number block: polled by HTMX until the triage has made the ticket."""
+    return render_template("public/_number.html", **_receipt_context(submission))
+
+
+# --- public status --------------------------------------------------------------------------------
+@bp.get("/status")
+def status_lookup():
+    form = StatusLookupForm(request.args)
+    if not request.args:
+        return _status_page(None, form)
+    if form.validate():
+        number = form.number.data.strip().upper()
+        if db.session.scalar(select(Ticket.id).where(Ticket.number == number)) is not None:
+            return redirect(url_for("public.status", number=number))
+        form.number.errors = [_("Обращение с таким номером не найдено. Проверьте номер.")]
+        return _status_page(None, form, status=404)
+    return _status_page(None, form, status=422)
+
+
+def _status_page(ticket: Ticket | None, lookup: StatusLookupForm, replies: list | None = None, status: int = 200):
+    return render_template("public/status.html", ticket=ticket, lookup=lookup, replies=replies or [],
+                           published=PUBLISHED_NETWORKS), status
+
+
+@bp.get("/status/<number>")
+def status(number: str):
+    number = number.strip().upper()
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number)) if len(number) <= 32 else None
+    if ticket is None:
+        abort(404)
+    stmt = (select(Reply).where(Reply.ticket_id == ticket.id, Reply.kind.in_(PUBLIC_REPLY_KINDS),
+                                Reply.state == "sent")
+            .order_by(Reply.sent_at, Reply.id))
+    rows = list(db.session.scalars(stmt))
+    return _status_page(ticket, StatusLookupForm(formdata=None), rows)
