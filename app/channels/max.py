@@ -1,0 +1,350 @@
+"""MAX (мессенджер MAX) through the Bot API: residents write to the city bot in a dialog, or in the
+participants' group chats and channels the bot was added to.
+
+Webhook: the bot subscribes with `POST /subscriptions {"url", "update_types", "secret"}`; MAX then sends
+every update as a JSON POST with the header `X-Max-Bot-Api-Secret: <secret>`. We require that secret
+(MAX_WEBHOOK_SECRET) and compare it in constant time; without a configured secret nothing is accepted.
+
+Updates (shapes from the Bot API docs / maxapi 1.2.3, see /work/shared/STACK-NOTES.md §5):
+- `message_created` `{update_type, timestamp, user_locale?, message: {sender, recipient: {chat_id, chat_type},
+  timestamp, body: {mid, seq, text, attachments}, link?, url?}}`. A dialog (`chat_type` "dialog") is a
+  `direct` message without an account (the resident wrote to the city bot; a deep link or the keywords route
+  it); in a group chat it is a `comment` on that account (`account_ref` = the chat id, which is
+  `Account.external_id` of the participant's MAX chat). Thread: `max:<chat_id>`. Posts in a channel
+  (`chat_type` "channel") are the participant's own publications — residents cannot post there — and are
+  not stored; neither are messages from bots (`sender.is_bot`) or without a sender.
+- `message_edited` (same message object, the new text) → an edit of `body.mid`, stored as
+  `<mid>:edit:<update timestamp>` so a re-delivered edit is stored once and a later edit again.
+- `message_callback` (an inline button, e.g. «Проблема решена?») → `command="callback"`,
+  `command_arg` = the button's payload.
+- `bot_started` (the resident pressed «Начать», or opened `max.ru/<bot>?start=<payload>`) → a `/start`:
+  with a payload it is the deep-link code (`start_code`, e.g. `i12` from a participant's QR code); without
+  one intake answers with the bot's help text.
+- Every other update type (message_removed, bot_added, user_added, chat_title_changed…) is answered 200 and
+  stores nothing.
+
+Replies: `POST {MAX_API_URL}/messages?chat_id=<id>` with `Authorization: <token>` and JSON
+`{"text", "link": {"type": "reply", "mid"}}` (answering the resident's message), buttons as an
+`inline_keyboard` attachment. MAX takes text shorter than 4000 characters: longer replies are cut at a word
+boundary and end with a visible marker (TRUNCATED) rather than split into several messages — MAX has no
+idempotency key, so a retry after a partly sent split would post its first parts twice; our replies are
+short templates and staff answers, so truncation is the rare, visible and safe case.
+Errors: 429 (2 messages a second per chat) → retry after `Retry-After` (or 1 s); 401/403/404 (token revoked,
+bot removed from the chat, resident blocked the bot, chat deleted) and 400 → permanent; 5xx, timeouts and
+connection errors → retried with backoff by the outbox.
+
+Comments under channel posts have no update type in the Bot API (`GET /messages/{mid}/comments` exists, but
+only for polling by a channel admin bot) and are not handled here.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from app.channels.base import (
+    Attachment,
+    BadPayload,
+    ChannelError,
+    IncomingMessage,
+    OutgoingReply,
+    ParsedRequest,
+    SendResult,
+)
+
+NETWORK = "max"
+SECRET_HEADER = "X-Max-Bot-Api-Secret"
+TEXT_LIMIT = 4000  # MAX: "text" must be shorter than 4000 characters
+TRUNCATED = "\n\n[…] Ответ сокращён: в MAX сообщение не длиннее 4000 знаков."
+
+ATTACHMENT_KINDS = {"image": "photo", "file": "document", "video": "video", "audio": "audio", "sticker": "sticker"}
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _header(headers: dict[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in (headers or {}).items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _id(value: Any) -> int:
+    """MAX ids are integers (chat ids of group chats are negative); JSON may carry them as strings."""
+    if isinstance(value, bool):
+        raise ValueError("id is a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValueError(f"not an id: {value!r}")
+
+
+def _dict(obj: Any, key: str) -> dict:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, dict):
+        raise ValueError(f"no {key} object")
+    return value
+
+
+def _utc_ms(ts: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(ts) / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _name(user: dict) -> str:
+    full = " ".join(str(user.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+    return full or str(user.get("name") or user.get("username") or "").strip() or f"id{user.get('user_id')}"
+
+
+def _attachments(items: Any) -> list[Attachment]:
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            continue
+        kind = item["type"]
+        if kind == "inline_keyboard":  # buttons, not content
+            continue
+        payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+        ref = payload.get("token") or payload.get("photo_id") or payload.get("id") or payload.get("url") or kind
+        size = item.get("size") if isinstance(item.get("size"), int) else None
+        if kind in ATTACHMENT_KINDS:
+            out.append(Attachment(kind=ATTACHMENT_KINDS[kind], file_id=str(ref), url=payload.get("url") or None,
+                                  name=item.get("filename") or None, size=size))
+        else:  # location, contact, share…
+            out.append(Attachment(kind="other", file_id=str(ref), name=kind, url=payload.get("url") or None))
+    return out
+
+
+def _command(text: str) -> tuple[str | None, str | None]:
+    """`/status БЛГ-…` and `/start <code>` typed in the chat (the bot's help text suggests them)."""
+    head, _, arg = text.strip().partition(" ")
+    head = head.split("@", 1)[0].lower()  # "/status@city_bot" in group chats
+    if head in ("/status", "/start"):
+        return head[1:], arg.strip() or None
+    return None, None
+
+
+def fit(text: str, limit: int = TEXT_LIMIT) -> str:
+    """The text as MAX accepts it (shorter than `limit`): cut at a word boundary with TRUNCATED appended."""
+    if len(text) < limit:
+        return text
+    room = limit - 1 - len(TRUNCATED)
+    cut = text[:room]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > room - 200:
+        cut = cut[:space]
+    return cut.rstrip() + TRUNCATED
+
+
+def _retry_after(resp: httpx.Response, default: float = 1.0) -> float:
+    value = (resp.headers.get("Retry-After") or "").strip()
+    if not value:
+        return default
+    try:
+        return max(float(value), default)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+        return max((when - datetime.now(timezone.utc)).total_seconds(), default)
+    except (TypeError, ValueError, IndexError):
+        return default
+
+
+def _error_text(resp: httpx.Response) -> str:
+    """MAX errors are `{"code": "chat.denied", "message": "…"}`."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(body, dict):
+        parts = [str(body[k]) for k in ("code", "message") if body.get(k)]
+        return ": ".join(parts) or json.dumps(body, ensure_ascii=False)[:200]
+    return str(body)[:200]
+
+
+PERMANENT = {
+    400: "MAX отклонил сообщение",
+    401: "ключ бота MAX недействителен или отозван",
+    403: "бот не может писать в этот чат: бот удалён из чата или житель заблокировал бота",
+    404: "чат не найден: он удалён, или бот удалён из него",
+}
+
+
+class MaxAdapter:
+    network = NETWORK
+
+    # --- incoming --------------------------------------------------------------------------------
+    def is_enabled(self, config: dict) -> bool:
+        return bool(config.get("MAX_BOT_TOKEN"))
+
+    def verify(self, headers: dict[str, str], payload: Any, config: dict) -> bool:
+        """MAX sends the subscription's secret in X-Max-Bot-Api-Secret; no secret configured → refuse all."""
+        secret = config.get("MAX_WEBHOOK_SECRET")
+        if not secret:
+            return False
+        given = _header(headers, SECRET_HEADER)
+        if not isinstance(given, str) or not given:
+            return False
+        return hmac.compare_digest(given.encode(), str(secret).encode())
+
+    def parse(self, payload: Any, config: dict) -> ParsedRequest:
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_type"), str) \
+                or not payload["update_type"]:
+            raise BadPayload("MAX: no update_type")
+        kind = payload["update_type"]
+        parser = {
+            "message_created": self._message_created,
+            "message_edited": self._message_edited,
+            "message_callback": self._message_callback,
+            "bot_started": self._bot_started,
+        }.get(kind)
+        if parser is None:
+            return ParsedRequest()  # removals, bot added to a chat, title changes…: 200, nothing stored
+        try:
+            message = parser(payload)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BadPayload(f"MAX: malformed {kind} ({exc.__class__.__name__}: {exc})") from exc
+        return ParsedRequest(messages=[message] if message else [])
+
+    def _from_message(self, payload: dict) -> tuple[IncomingMessage | None, str]:
+        msg = _dict(payload, "message")
+        recipient, body = _dict(msg, "recipient"), _dict(msg, "body")
+        mid = body.get("mid")
+        if not isinstance(mid, str) or not mid:
+            raise ValueError("no body.mid")
+        chat_id, chat_type = _id(recipient["chat_id"]), recipient.get("chat_type") or "dialog"
+        text = body.get("text") or ""
+        if not isinstance(text, str):
+            raise ValueError("body.text is not a string")
+        if chat_type == "channel" or msg.get("sender") is None:
+            return None, mid  # a channel post (on behalf of the channel or by its admin): the participant's own
+        sender = _dict(msg, "sender")
+        user_id = _id(sender["user_id"])
+        if sender.get("is_bot"):
+            return None, mid  # our own or another bot's message: not an appeal
+        dialog = chat_type == "dialog"
+        reply_to = None
+        link = msg.get("link")
+        if isinstance(link, dict) and link.get("type") == "reply" and isinstance(link.get("message"), dict):
+            reply_to = link["message"].get("mid") or None
+        url = msg.get("url")
+        message = IncomingMessage(
+            network=NETWORK, external_id=mid, kind="direct" if dialog else "comment", author_id=str(user_id),
+            author_name=_name(sender), text=text, account_ref=None if dialog else str(chat_id),
+            thread_key=f"max:{chat_id}", reply_to=reply_to, permalink=url if isinstance(url, str) and url else None,
+            attachments=_attachments(body.get("attachments")),
+            sent_at=_utc_ms(msg.get("timestamp") or payload.get("timestamp")),
+            reply_address={"chat_id": chat_id, "mid": mid}, raw=payload)
+        return message, mid
+
+    def _message_created(self, payload: dict) -> IncomingMessage | None:
+        message, _ = self._from_message(payload)
+        if message is not None:
+            command, arg = _command(message.text)
+            if command == "start" and arg:
+                message.start_code = arg
+            elif command:
+                message.command, message.command_arg = command, arg
+        return message
+
+    def _message_edited(self, payload: dict) -> IncomingMessage | None:
+        message, mid = self._from_message(payload)
+        if message is None:
+            return None
+        try:
+            mark = str(int(payload["timestamp"]))
+        except (KeyError, TypeError, ValueError):  # no update time: the same edit gives the same id
+            basis = json.dumps([message.text, [a.as_dict() for a in message.attachments]], ensure_ascii=False)
+            mark = hashlib.sha1(basis.encode()).hexdigest()[:12]
+        message.edit_of = mid
+        message.external_id = f"{mid}:edit:{mark}"
+        message.sent_at = _utc_ms(payload.get("timestamp")) or message.sent_at
+        return message
+
+    def _message_callback(self, payload: dict) -> IncomingMessage:
+        callback = _dict(payload, "callback")
+        callback_id = callback.get("callback_id")
+        if not isinstance(callback_id, str) or not callback_id:
+            raise ValueError("no callback.callback_id")
+        user = _dict(callback, "user")
+        user_id = _id(user["user_id"])
+        data = callback.get("payload")
+        data = data if isinstance(data, str) else (json.dumps(data, ensure_ascii=False) if data is not None else "")
+        address: dict[str, Any] = {"callback_id": callback_id}
+        chat_id, account_ref = None, None
+        msg = payload.get("message")  # the bot's message that carried the button
+        if isinstance(msg, dict) and isinstance(msg.get("recipient"), dict):
+            chat_id = _id(msg["recipient"]["chat_id"])
+            if (msg["recipient"].get("chat_type") or "dialog") != "dialog":
+                account_ref = str(chat_id)
+            address["chat_id"] = chat_id
+            if isinstance(msg.get("body"), dict) and msg["body"].get("mid"):
+                address["mid"] = msg["body"]["mid"]
+        else:
+            address["user_id"] = user_id
+        return IncomingMessage(
+            network=NETWORK, external_id=f"callback:{callback_id}", kind="direct", author_id=str(user_id),
+            author_name=_name(user), text=data, account_ref=account_ref,
+            thread_key=f"max:{chat_id}" if chat_id is not None else f"max:user:{user_id}",
+            sent_at=_utc_ms(callback.get("timestamp") or payload.get("timestamp")), reply_address=address,
+            raw=payload, command="callback", command_arg=data or None)
+
+    def _bot_started(self, payload: dict) -> IncomingMessage:
+        chat_id = _id(payload["chat_id"])
+        user = _dict(payload, "user")
+        user_id = _id(user["user_id"])
+        code = payload.get("payload")
+        code = code.strip() if isinstance(code, str) and code.strip() else None
+        stamp = payload.get("timestamp")
+        if stamp is None:
+            raise ValueError("no timestamp")
+        return IncomingMessage(
+            network=NETWORK, external_id=f"bot_started:{chat_id}:{int(stamp)}", kind="direct",
+            author_id=str(user_id), author_name=_name(user), text=f"/start {code}" if code else "/start",
+            thread_key=f"max:{chat_id}", sent_at=_utc_ms(stamp), reply_address={"chat_id": chat_id},
+            raw=payload, start_code=code, command=None if code else "start")
+
+    # --- outgoing --------------------------------------------------------------------------------
+    def send(self, reply: OutgoingReply, config: dict) -> SendResult:
+        address = reply.address or {}
+        if address.get("chat_id") is not None:
+            params = {"chat_id": str(address["chat_id"])}
+        elif address.get("user_id") is not None:
+            params = {"user_id": str(address["user_id"])}
+        else:
+            raise ChannelError("MAX: неизвестный адрес ответа (нет chat_id)", permanent=True)
+        body: dict[str, Any] = {"text": fit(reply.text)}
+        if address.get("mid"):
+            body["link"] = {"type": "reply", "mid": address["mid"]}
+        if reply.buttons:
+            rows = [[{"type": "callback", "text": label[:64], "payload": data}] for label, data in reply.buttons]
+            body["attachments"] = [{"type": "inline_keyboard", "payload": {"buttons": rows}}]
+        url = f"{str(config.get('MAX_API_URL') or 'https://platform-api.max.ru').rstrip('/')}/messages"
+        try:
+            resp = httpx.post(url, params=params, json=body,
+                              headers={"Authorization": str(config.get("MAX_BOT_TOKEN") or "")},
+                              timeout=float(config.get("HTTP_TIMEOUT") or 10))
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"MAX недоступен: {exc.__class__.__name__}: {exc}") from exc
+        if resp.status_code == 429:
+            raise ChannelError(f"MAX просит подождать (HTTP 429: {_error_text(resp)})",
+                               retry_after=_retry_after(resp))
+        if resp.status_code in PERMANENT:
+            raise ChannelError(f"MAX: {PERMANENT[resp.status_code]} (HTTP {resp.status_code}: {_error_text(resp)})",
+                               permanent=True)
+        if resp.status_code >= 300:
+            raise ChannelError(f"MAX ответил HTTP {resp.status_code}: {_error_text(resp)}")
+        try:
+            mid = resp.json()["message"]["body"]["mid"]
+        except (ValueError, KeyError, TypeError):
+            mid = ""  # MAX took the message (2xx): retrying would post it twice
+        return SendResult(external_id=str(mid))

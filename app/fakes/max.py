@@ -1,0 +1,361 @@
+"""A local fake of the MAX Bot API and builders of real-shaped MAX webhook updates.
+
+`FakeMax` is a small HTTP/1.1 server on 127.0.0.1 answering what the app calls, the way
+platform-api.max.ru does (JSON, token in the `Authorization` header):
+
+- `POST /messages?chat_id=…` (or `?user_id=…`) `{"text", "link"?, "attachments"?}` → `{"message": {...}}`
+  with a new `body.mid`; text of 4000 characters or more is refused with 400 as MAX does;
+- `GET /me`, `GET|POST|DELETE /subscriptions`, `POST /answers?callback_id=…` for completeness.
+
+Errors are MAX's `{"code", "message"}` with the HTTP status: a wrong token gets 401, and `fail()` makes the
+next calls for a chat answer 429 (with `Retry-After`), 403, 404 or 5xx:
+
+    with FakeMax(token="max-token") as fake:
+        app.config.update(MAX_API_URL=fake.base_url, MAX_BOT_TOKEN="max-token")
+        fake.fail(429, chat_id=123, retry_after=2)
+        ...
+        assert fake.messages[0]["link"] == {"type": "reply", "mid": "mid.…"}
+
+The builders (`message_created`, `message_edited`, `message_callback`, `bot_started`, `message_removed`,
+`bot_added`, plus `image`/`file` attachments) return what MAX POSTs to the webhook (Bot API update objects:
+`update_type`, `timestamp` in ms, `message: {sender, recipient: {chat_id, chat_type}, timestamp,
+body: {mid, seq, text, attachments}, link?}`). Post them with `headers(secret)`. A builder called twice gives
+two different messages (a new `seq`/`mid`); to model MAX re-delivering an update, post the same dict again.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+SECRET_HEADER = "X-Max-Bot-Api-Secret"
+BOT_USER_ID = 590_000_001
+BOT_NAME = "Открытый муниципалитет"
+
+ERRORS = {
+    400: ("proto.payload", "Invalid request payload"),
+    401: ("verify.token", "Invalid access_token"),
+    403: ("chat.denied", "Bot is not a member of the chat or is blocked by the user"),
+    404: ("chat.not.found", "Chat not found"),
+    429: ("too.many.requests", "Too many requests: 2 messages per second per chat"),
+    500: ("internal", "Internal server error"),
+    503: ("service.unavailable", "Service temporarily unavailable"),
+}
+
+_seq = itertools.count(int(time.time()) % 100_000 * 1000)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def make_mid(chat_id: int, seq: int) -> str:
+    """MAX message ids look like `mid.` + 32 hex digits."""
+    return f"mid.{chat_id & 0xFFFFFFFFFFFFFFFF:016x}{seq & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class FakeMax:
+    """The MAX Bot API on 127.0.0.1:<port>. `base_url` is the value for MAX_API_URL."""
+
+    def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0,
+                 bot_user_id: int = BOT_USER_ID, bot_name: str = BOT_NAME):
+        self.token = token  # when set, other Authorization values get 401
+        self.bot_user_id, self.bot_name = bot_user_id, bot_name
+        self.calls: list[dict] = []  # every request: {"method", "path", "params", "body"}
+        self.sent: list[dict] = []  # every message posted: {"chat_id"|"user_id", "mid", "text", "link", …}
+        self.answers: list[dict] = []  # POST /answers (callback answers)
+        self.subscriptions: list[dict] = []
+        self._rules: list[dict] = []
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeMax:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-max", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> FakeMax:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- controls --------------------------------------------------------------------------------
+    def fail(self, status: int, chat_id: int | str | None = None, times: int | None = 1,
+             retry_after: float | None = None, code: str | None = None, message: str | None = None) -> None:
+        """Answer HTTP `status` to the next `times` sends (None: always), only for `chat_id` when given:
+        `fail(429, chat_id=123, retry_after=2)`, `fail(403, chat_id=123, times=None)`."""
+        default_code, default_msg = ERRORS.get(status, ("error", "Error"))
+        with self._lock:
+            self._rules.append({"status": status, "chat_id": None if chat_id is None else str(chat_id),
+                                "times": times, "retry_after": retry_after, "code": code or default_code,
+                                "message": message or default_msg})
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    @property
+    def messages(self) -> list[dict]:
+        return list(self.sent)
+
+    def to_chat(self, chat_id: int | str) -> list[dict]:
+        return [m for m in self.sent if str(m.get("chat_id")) == str(chat_id)]
+
+    # --- the API ---------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str],
+               body: Any) -> tuple[int, dict, dict]:
+        """One request → (HTTP status, JSON body, extra headers), as MAX answers it."""
+        with self._lock:
+            self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
+                               "at": time.time()})
+            token = headers.get("authorization")
+            if not token or (self.token is not None and token != self.token):
+                return _error(401)
+            if method == "POST" and path == "/messages":
+                return self._send(params, body)
+            if method == "GET" and path == "/me":
+                return 200, {"user_id": self.bot_user_id, "first_name": self.bot_name, "name": self.bot_name,
+                             "username": "city_bot", "is_bot": True, "last_activity_time": _now_ms()}, {}
+            if path == "/subscriptions":
+                return self._subscriptions(method, params, body)
+            if method == "POST" and path == "/answers":
+                if not params.get("callback_id"):
+                    return _error(400, message="callback_id is required")
+                self.answers.append({"callback_id": params["callback_id"], **(body if isinstance(body, dict) else {})})
+                return 200, {"success": True}, {}
+            return _error(404, "not.found", f"Path {path} not found")
+
+    def _send(self, params: dict, body: Any) -> tuple[int, dict, dict]:
+        target = params.get("chat_id") or params.get("user_id")
+        if not target or not target.lstrip("-").isdigit():
+            return _error(400, message="chat_id or user_id is required")
+        if not isinstance(body, dict):
+            return _error(400, message="Request body must be a NewMessageBody object")
+        text = body.get("text") or ""
+        if not text and not body.get("attachments"):
+            return _error(400, message="text: message is empty")
+        if len(text) >= 4000:
+            return _error(400, message="text: size must be less than 4000")
+        link = body.get("link")
+        if link is not None and (not isinstance(link, dict) or link.get("type") not in ("reply", "forward")
+                                 or not link.get("mid")):
+            return _error(400, message="link: invalid NewMessageLink")
+        rule = self._matching_rule(target)
+        if rule is not None:
+            extra = {"Retry-After": str(rule["retry_after"])} if rule["retry_after"] is not None else {}
+            return rule["status"], {"code": rule["code"], "message": rule["message"]}, extra
+        seq = next(self._seq)
+        chat_id = int(params["chat_id"]) if params.get("chat_id") else int(target) * 10 + 1
+        mid = make_mid(chat_id, seq)
+        record = {"mid": mid, "text": text, "link": link, "attachments": body.get("attachments") or [],
+                  "body": body}
+        record["chat_id" if params.get("chat_id") else "user_id"] = int(target)
+        self.sent.append(record)
+        message = {
+            "sender": {"user_id": self.bot_user_id, "first_name": self.bot_name, "name": self.bot_name,
+                       "username": "city_bot", "is_bot": True, "last_activity_time": _now_ms()},
+            "recipient": {"chat_id": chat_id, "chat_type": "dialog" if chat_id > 0 else "chat"},
+            "timestamp": _now_ms(),
+            "body": {"mid": mid, "seq": seq, "text": text, "attachments": body.get("attachments") or None},
+        }
+        if link:
+            message["link"] = {"type": link["type"], "chat_id": chat_id, "message": {"mid": link["mid"]}}
+        return 200, {"message": message}, {}
+
+    def _subscriptions(self, method: str, params: dict, body: Any) -> tuple[int, dict, dict]:
+        if method == "GET":
+            return 200, {"subscriptions": list(self.subscriptions)}, {}
+        if method == "POST":
+            if not isinstance(body, dict) or not str(body.get("url") or "").startswith(("http://", "https://")):
+                return _error(400, message="url: must be a valid URL")
+            self.subscriptions = [s for s in self.subscriptions if s["url"] != body["url"]]
+            self.subscriptions.append({"url": body["url"], "time": _now_ms(),
+                                       "update_types": body.get("update_types"), "version": "0.0.1"})
+            return 200, {"success": True}, {}
+        if method == "DELETE":
+            self.subscriptions = [s for s in self.subscriptions if s["url"] != params.get("url")]
+            return 200, {"success": True}, {}
+        return _error(405, "method.not.allowed", "Method not allowed")
+
+    def _matching_rule(self, target: str) -> dict | None:
+        for rule in self._rules:
+            if rule["chat_id"] not in (None, target):
+                continue
+            if rule["times"] is not None:
+                rule["times"] -= 1
+                if rule["times"] <= 0:
+                    self._rules.remove(rule)
+            return rule
+        return None
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                path, _, query = self.path.partition("?")
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    self._answer(*_error(400, message="Request body is not valid JSON"))
+                    return
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                self._answer(*fake.handle(method, path, dict(parse_qsl(query, keep_blank_values=True)), headers,
+                                          body))
+
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                self._serve("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._serve("POST")
+
+            def do_DELETE(self):  # noqa: N802
+                self._serve("DELETE")
+
+            def _answer(self, status: int, body: dict, extra: dict) -> None:
+                data = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # quiet in tests
+                pass
+
+        return Handler
+
+
+def _error(status: int, code: str | None = None, message: str | None = None) -> tuple[int, dict, dict]:
+    default_code, default_msg = ERRORS.get(status, ("error", "Error"))
+    return status, {"code": code or default_code, "message": message or default_msg}, {}
+
+
+# --- webhook updates -------------------------------------------------------------------------------
+def headers(secret: str) -> dict[str, str]:
+    """The header MAX puts on every webhook request of a subscription made with `secret`."""
+    return {SECRET_HEADER: secret}
+
+
+def user(user_id: int, name: str = "Ольга Кузнецова", username: str | None = None, is_bot: bool = False) -> dict:
+    """A MAX User object (`name` is split into first and last name)."""
+    first, _, last = name.partition(" ")
+    obj = {"user_id": user_id, "first_name": first, "name": name, "is_bot": is_bot,
+           "last_activity_time": _now_ms()}
+    if last:
+        obj["last_name"] = last
+    if username:
+        obj["username"] = username
+    return obj
+
+
+def image(url: str = "https://i.oneme.ru/i?r=BTGBPUwtwgYUeoFhO7rESmr8", token: str | None = None,
+          photo_id: int = 4_000_000_001) -> dict:
+    """A photo attachment as MAX delivers it."""
+    return {"type": "image", "payload": {"photo_id": photo_id, "token": token or f"img-{photo_id}", "url": url}}
+
+
+def file(url: str = "https://fd.oneme.ru/getfile?sig=abc&id=77", filename: str = "акт.pdf", size: int = 48213,
+         token: str | None = None) -> dict:
+    """A document attachment as MAX delivers it."""
+    return {"type": "file", "payload": {"url": url, "token": token or f"file-{size}"}, "filename": filename,
+            "size": size}
+
+
+def message(chat_id: int, user_id: int, text: str, *, chat_type: str = "dialog", mid: str | None = None,
+            seq: int | None = None, name: str = "Ольга Кузнецова", timestamp: int | None = None,
+            attachments: list | None = None, reply_to_mid: str | None = None, url: str | None = None,
+            is_bot: bool = False) -> dict:
+    """A MAX Message object written by `user_id` into chat `chat_id` (dialog | chat | channel)."""
+    seq = seq if seq is not None else next(_seq)
+    recipient: dict[str, Any] = {"chat_id": chat_id, "chat_type": chat_type}
+    if chat_type == "dialog":
+        recipient["user_id"] = BOT_USER_ID
+    obj: dict[str, Any] = {
+        "sender": user(user_id, name, is_bot=is_bot), "recipient": recipient,
+        "timestamp": timestamp if timestamp is not None else _now_ms(),
+        "body": {"mid": mid or make_mid(chat_id, seq), "seq": seq, "text": text, "attachments": attachments or []},
+    }
+    if reply_to_mid:
+        obj["link"] = {"type": "reply", "sender": user(BOT_USER_ID, BOT_NAME, is_bot=True), "chat_id": chat_id,
+                       "message": {"mid": reply_to_mid, "seq": 0, "text": ""}}
+    if url:
+        obj["url"] = url
+    return obj
+
+
+def message_created(chat_id: int, user_id: int, text: str, *, timestamp: int | None = None, **kw) -> dict:
+    """A resident's new message (kw: chat_type, mid, seq, name, attachments, reply_to_mid, url, is_bot)."""
+    msg = message(chat_id, user_id, text, timestamp=timestamp, **kw)
+    return {"update_type": "message_created", "timestamp": msg["timestamp"], "message": msg, "user_locale": "ru"}
+
+
+def message_edited(chat_id: int, user_id: int, text: str, *, mid: str, timestamp: int | None = None,
+                   **kw) -> dict:
+    """The resident edited message `mid`: the same message object with the new text; `timestamp` is the
+    edit's time (it tells one edit from the next)."""
+    edited_at = timestamp if timestamp is not None else _now_ms()
+    msg = message(chat_id, user_id, text, mid=mid, timestamp=edited_at - 60_000, **kw)
+    return {"update_type": "message_edited", "timestamp": edited_at, "message": msg}
+
+
+def message_callback(chat_id: int, user_id: int, payload: str, *, callback_id: str | None = None,
+                     mid: str | None = None, chat_type: str = "dialog", name: str = "Ольга Кузнецова",
+                     timestamp: int | None = None, text: str = "Проблема решена?") -> dict:
+    """The resident pressed an inline button with `payload` under the bot's message `mid`."""
+    stamp = timestamp if timestamp is not None else _now_ms()
+    seq = next(_seq)
+    bot_msg = message(chat_id, BOT_USER_ID, text, chat_type=chat_type, mid=mid or make_mid(chat_id, seq), seq=seq,
+                      name=BOT_NAME, is_bot=True, timestamp=stamp - 3_600_000)
+    return {"update_type": "message_callback", "timestamp": stamp,
+            "callback": {"timestamp": stamp, "callback_id": callback_id or f"cb.{chat_id & 0xFFFFFFFF:08x}{seq:08x}",
+                         "payload": payload, "user": user(user_id, name)},
+            "message": bot_msg, "user_locale": "ru"}
+
+
+def bot_started(chat_id: int, user_id: int, payload: str | None = None, *, name: str = "Ольга Кузнецова",
+                timestamp: int | None = None) -> dict:
+    """The resident pressed «Начать» in the dialog (`payload`: the `?start=` of a deep link, e.g. "i12")."""
+    obj = {"update_type": "bot_started", "timestamp": timestamp if timestamp is not None else _now_ms(),
+           "chat_id": chat_id, "user": user(user_id, name), "user_locale": "ru"}
+    if payload is not None:
+        obj["payload"] = payload
+    return obj
+
+
+def message_removed(chat_id: int, user_id: int, mid: str, *, timestamp: int | None = None) -> dict:
+    return {"update_type": "message_removed", "timestamp": timestamp if timestamp is not None else _now_ms(),
+            "message_id": mid, "chat_id": chat_id, "user_id": user_id}
+
+
+def bot_added(chat_id: int, user_id: int, *, is_channel: bool = False, timestamp: int | None = None) -> dict:
+    return {"update_type": "bot_added", "timestamp": timestamp if timestamp is not None else _now_ms(),
+            "chat_id": chat_id, "user": user(user_id, "Администратор Чата"), "is_channel": is_channel}

@@ -1,0 +1,342 @@
+"""A local fake of the Одноклассники APIs the app uses, and builders of real-shaped OK webhook payloads.
+
+`FakeOk` is a small HTTP/1.1 server on 127.0.0.1 answering like api.ok.ru:
+
+- Bot API for groups (`access_token` in the query string, JSON bodies):
+  `POST /graph/me/messages/<chat_id>` `{"recipient": {"chat_id"}, "message": {"text", "reply_to"?}}`
+  → `{"chat_id", "message_id"}`; `POST /graph/me/subscribe` `{"url"}` → `{"success": true}`;
+  `GET /graph/me/subscriptions`; `POST /graph/me/unsubscribe`.
+- REST (`/fb.do`, form or query parameters, signed): `discussions.getComments` over the comments added with
+  `add_comment()`, paged with `anchor`/`has_more`. The signature is checked when the fake knows the
+  application's secret key (`rest_signature` of app.channels.ok is the algorithm).
+
+Errors are OK's `{"error_code", "error_msg", "error_data"}`. A wrong token gets error 102; `fail()` makes the
+next sends to a chat answer an HTTP status (429 with `Retry-After`, 403, 5xx) and/or an `error_code`:
+
+    with FakeOk(token="tkn1-group") as ok:
+        app.config.update(OK_API_URL=ok.base_url, OK_ACCESS_TOKEN="tkn1-group")
+        ok.fail(chat_id="chat:C3ecb9d02a600", status=429, retry_after=2)
+        ...
+        assert ok.messages[0]["reply_to"] == "mid:C3ecb9d02a600.15cea67d78d2059"
+
+The builders (`message_created`, `message_callback`, `chat_system`, attachments `image`/`file`/`share`)
+return what OK POSTs to the webhook; `hook_path(secret, group)` is the webhook address (with our secret,
+since OK signs nothing). A builder called twice gives two messages (a new `mid`); to model OK re-sending,
+post the same dict again.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode
+
+_seq = itertools.count(int(time.time()) % 100_000 * 1000)
+
+ERROR_MESSAGES = {
+    2: "SERVICE : Service temporary unavailable",
+    8: "FLOOD_BLOCKED : Flood blocked",
+    10: "PERMISSION_DENIED : User does not allow messages from the group",
+    100: "PARAM : Invalid parameter",
+    102: "PARAM_SESSION_EXPIRED : Session expired",
+    104: "PARAM_SIGNATURE : Invalid signature",
+    300: "NOT_FOUND : Chat not found",
+}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def chat_id(n: int) -> str:
+    """An OK chat id (`chat:C…`) for a number."""
+    return f"chat:C{n:012x}"
+
+
+def make_mid(chat: str, seq: int) -> str:
+    return f"mid:{chat.split(':', 1)[-1]}.{seq:015x}"
+
+
+class FakeOk:
+    """api.ok.ru on 127.0.0.1:<port>. `base_url` is the value for OK_API_URL."""
+
+    def __init__(self, token: str | None = None, application_key: str | None = None,
+                 application_secret_key: str | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.token = token  # when set, other access_tokens get error 102
+        self.application_key, self.application_secret_key = application_key, application_secret_key
+        self.calls: list[dict] = []  # every request: {"method", "path", "params", "body"}
+        self.sent: list[dict] = []  # every message posted: {"chat_id", "message_id", "text", "reply_to", …}
+        self.subscriptions: list[dict] = []
+        self.comments: dict[str, list[dict]] = {}  # topic id → comments, oldest first
+        self._rules: list[dict] = []
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeOk:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-ok", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> FakeOk:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- controls --------------------------------------------------------------------------------
+    def fail(self, chat_id: str | None = None, status: int = 200, error_code: int | None = None,
+             times: int | None = 1, retry_after: float | None = None, message: str | None = None) -> None:
+        """Answer the next `times` sends (None: always), to `chat_id` only when given, with HTTP `status`
+        and/or an OK `error_code`: `fail(chat, status=429, retry_after=2)`, `fail(chat, error_code=10)`."""
+        if error_code is None and status == 200:
+            raise ValueError("give a status or an error_code")
+        with self._lock:
+            self._rules.append({"chat_id": chat_id, "status": status, "error_code": error_code, "times": times,
+                                "retry_after": retry_after, "message": message})
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    @property
+    def messages(self) -> list[dict]:
+        return list(self.sent)
+
+    def add_comment(self, topic_id: str | int, author_id: str | int, text: str, *,
+                    author_name: str = "Ольга Кузнецова", comment_id: str | None = None,
+                    date_ms: int | None = None, reply_to_comment_id: str | None = None,
+                    attachments: list | None = None) -> dict:
+        """A comment under the group's post `topic_id`, as discussions.getComments returns it."""
+        stamp = date_ms if date_ms is not None else _now_ms()
+        comment = {"id": comment_id or f"{next(_seq):x}".upper().rjust(16, "0"), "author_id": str(author_id),
+                   "author_name": author_name, "text": text, "date_ms": stamp,
+                   "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stamp / 1000)), "like_count": 0,
+                   "liked_it": False}
+        if reply_to_comment_id:
+            comment["reply_to_comment_id"] = reply_to_comment_id
+        if attachments:
+            comment["attachments"] = attachments
+        with self._lock:
+            self.comments.setdefault(str(topic_id), []).append(comment)
+        return comment
+
+    # --- the API ---------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, Any, dict]:
+        """One request → (HTTP status, JSON body, extra headers), as api.ok.ru answers it."""
+        with self._lock:
+            self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
+                               "at": time.time()})
+            if path == "/fb.do" or path.startswith("/api/"):
+                return self._rest(params)
+            token = params.get("access_token")
+            if not token or (self.token is not None and token != self.token):
+                return _error(102)
+            if method == "POST" and (path == "/graph/me/messages" or path.startswith("/graph/me/messages/")):
+                return self._send(unquote(path[len("/graph/me/messages/"):]) if path != "/graph/me/messages"
+                                  else None, body)
+            if method == "POST" and path == "/graph/me/subscribe":
+                if not isinstance(body, dict) or not str(body.get("url") or "").startswith(("http://", "https://")):
+                    return _error(100, "PARAM : url is required")
+                if all(s["url"] != body["url"] for s in self.subscriptions):
+                    self.subscriptions.append({"url": body["url"], "time": _now_ms()})
+                return 200, {"success": True}, {}
+            if method == "POST" and path == "/graph/me/unsubscribe":
+                url = body.get("url") if isinstance(body, dict) else None
+                self.subscriptions = [s for s in self.subscriptions if s["url"] != url]
+                return 200, {"success": True}, {}
+            if method == "GET" and path == "/graph/me/subscriptions":
+                return 200, {"subscriptions": list(self.subscriptions)}, {}
+            return _error(3, f"METHOD : Method {path} not found", status=404)
+
+    def _send(self, path_chat: str | None, body: Any) -> tuple[int, Any, dict]:
+        if not isinstance(body, dict) or not isinstance(body.get("recipient"), dict) \
+                or not isinstance(body.get("message"), dict):
+            return _error(100, "PARAM : recipient and message are required")
+        chat = body["recipient"].get("chat_id") or path_chat
+        if not chat or (path_chat and chat != path_chat):
+            return _error(100, "PARAM : recipient.chat_id does not match the chat in the path")
+        message = body["message"]
+        if not message.get("text") and not message.get("attachments") and not message.get("attachment"):
+            return _error(100, "PARAM : message text or attachment is required")
+        rule = self._matching_rule(chat)
+        if rule is not None:
+            extra = {"Retry-After": str(rule["retry_after"])} if rule["retry_after"] is not None else {}
+            if rule["error_code"] is not None:
+                answer = {"error_code": rule["error_code"], "error_data": None,
+                          "error_msg": rule["message"] or ERROR_MESSAGES.get(rule["error_code"], "UNKNOWN")}
+            else:
+                answer = {"error": rule["message"] or f"HTTP {rule['status']}"}
+            return rule["status"], answer, extra
+        mid = make_mid(chat, next(self._seq))
+        self.sent.append({"chat_id": chat, "message_id": mid, "text": message.get("text") or "",
+                          "reply_to": message.get("reply_to"), "attachments": message.get("attachments") or [],
+                          "body": body})
+        return 200, {"chat_id": chat, "message_id": mid}, {}
+
+    def _rest(self, params: dict[str, str]) -> tuple[int, Any, dict]:
+        token = params.get("access_token")
+        if not token or (self.token is not None and token != self.token):
+            return _error(102)
+        if self.application_key is not None and params.get("application_key") != self.application_key:
+            return _error(101, "PARAM_API_KEY : Application key is invalid")
+        if self.application_secret_key is not None:
+            from app.channels.ok import rest_signature
+
+            if params.get("sig") != rest_signature(params, token, self.application_secret_key):
+                return _error(104)
+        if params.get("method") != "discussions.getComments":
+            return _error(3, f"METHOD : Method {params.get('method')} not supported by the fake")
+        topic = params.get("discussionId")
+        if not topic or params.get("discussionType") not in ("GROUP_TOPIC", "TOPIC"):
+            return _error(100, "PARAM : discussionId and discussionType are required")
+        comments = self.comments.get(topic, [])
+        start = int(params["anchor"]) if (params.get("anchor") or "").isdigit() else 0
+        count = max(1, min(int(params.get("count") or 20), 100))
+        page = comments[start:start + count]
+        return 200, {"discussionId": topic, "discussionType": params["discussionType"], "comments": page,
+                     "anchor": str(start + len(page)), "has_more": start + len(page) < len(comments)}, {}
+
+    def _matching_rule(self, chat: str) -> dict | None:
+        for rule in self._rules:
+            if rule["chat_id"] not in (None, chat):
+                continue
+            if rule["times"] is not None:
+                rule["times"] -= 1
+                if rule["times"] <= 0:
+                    self._rules.remove(rule)
+            return rule
+        return None
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                path, _, query = self.path.partition("?")
+                params = dict(parse_qsl(query, keep_blank_values=True))
+                body: Any = None
+                if raw and "json" in (self.headers.get("Content-Type") or ""):
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        self._answer(*_error(100, "PARAM : request body is not valid JSON"))
+                        return
+                elif raw:
+                    params.update(parse_qsl(raw, keep_blank_values=True))
+                self._answer(*fake.handle(method, path, params, body))
+
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                self._serve("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._serve("POST")
+
+            def _answer(self, status: int, body: Any, extra: dict) -> None:
+                data = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # quiet in tests
+                pass
+
+        return Handler
+
+
+def _error(code: int, msg: str | None = None, status: int = 200) -> tuple[int, dict, dict]:
+    """OK answers errors as HTTP 200 with an error object (like its REST API)."""
+    return status, {"error_code": code, "error_msg": msg or ERROR_MESSAGES.get(code, "UNKNOWN"),
+                    "error_data": None}, {}
+
+
+# --- webhook payloads ------------------------------------------------------------------------------
+def hook_path(secret: str, group: str | int | None = None) -> str:
+    """The webhook address to subscribe (and to post to in tests): `/hooks/ok?secret=…&group=…`."""
+    query = {"secret": secret}
+    if group is not None:
+        query["group"] = str(group)
+    return f"/hooks/ok?{urlencode(query)}"
+
+
+def image(url: str = "https://i.mycdn.me/i?r=AzEPZsRbOZEKgBhR0XGMT1Rk", image_id: str | None = None) -> dict:
+    return {"type": "IMAGE", "payload": {"id": image_id or hashlib.sha1(url.encode()).hexdigest()[:16],
+                                         "url": url}}
+
+
+def file(name: str = "акт.pdf", url: str = "https://dl.mycdn.me/f/acts/77.pdf", file_id: str = "f77") -> dict:
+    return {"type": "FILE", "payload": {"id": file_id, "name": name, "url": url}}
+
+
+def share(url: str = "https://ok.ru/group/70000001234567/topic/155000000001") -> dict:
+    return {"type": "SHARE", "payload": {"url": url}}
+
+
+def _sender(user_id: int | str, name: str) -> dict:
+    uid = str(user_id)
+    return {"user_id": uid if uid.startswith("user:") else f"user:{uid}", "name": name}
+
+
+def message_created(chat: str, user_id: int | str, text: str, *, mid: str | None = None, name: str = "Ольга Кузнецова",
+                    timestamp: int | None = None, attachments: list | None = None, reply_to: str | None = None,
+                    webhook_type: bool = True) -> dict:
+    """A resident's message in their chat with the group (`chat` is `chat:C…`). `webhook_type=False` gives
+    the shape of the documentation's examples, which carry no `webhookType`."""
+    seq = next(_seq)
+    msg: dict[str, Any] = {"text": text, "seq": 98_211_000_000_000_000 + seq, "mid": mid or make_mid(chat, seq)}
+    if attachments:
+        msg["attachments"] = attachments
+    if reply_to:
+        msg["reply_to"] = reply_to
+    payload: dict[str, Any] = {"sender": _sender(user_id, name), "recipient": {"chat_id": chat}, "message": msg,
+                               "timestamp": timestamp if timestamp is not None else _now_ms()}
+    if webhook_type:
+        payload = {"webhookType": "MESSAGE_CREATED", **payload}
+    return payload
+
+
+def message_callback(chat: str, user_id: int | str, payload: str, *, callback_id: str | None = None,
+                     mid: str | None = None, name: str = "Ольга Кузнецова", timestamp: int | None = None) -> dict:
+    """The resident pressed a CALLBACK button carrying `payload` under the group's message `mid`."""
+    seq = next(_seq)
+    return {"webhookType": "MESSAGE_CALLBACK", "callbackId": callback_id or f"cb{seq:x}",
+            "payload": payload, "sender": _sender(user_id, name), "recipient": {"chat_id": chat},
+            "message": {"mid": mid or make_mid(chat, seq)},
+            "timestamp": timestamp if timestamp is not None else _now_ms()}
+
+
+def chat_system(chat: str, user_id: int | str, *, name: str = "Ольга Кузнецова", text: str = "Чат открыт",
+                timestamp: int | None = None) -> dict:
+    """A system message in the chat (chat opened, title changed…): nothing for intake."""
+    seq = next(_seq)
+    return {"webhookType": "CHAT_SYSTEM", "sender": _sender(user_id, name), "recipient": {"chat_id": chat},
+            "message": {"text": text, "seq": seq, "mid": make_mid(chat, seq)},
+            "timestamp": timestamp if timestamp is not None else _now_ms()}
