@@ -65,6 +65,9 @@ class Config:
     INGEST_API_TOKENS = _env("INGEST_API_TOKENS", "")  # comma-separated tokens for POST /api/v1/messages
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "10"))
+    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(27 * 1024 * 1024)))  # 5 photos of the web form
+    # Behind nginx or another proxy: how many proxies to trust for X-Forwarded-For/-Proto (rate limits per address).
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

@@ -1,7 +1,7 @@
 """Error pages: never a bare 500, always a Russian explanation."""
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
@@ -11,6 +11,8 @@ from app.services.errors import Conflict, DomainError
 
 
 def _page(status: int, title: str, message: str):
+    if request.path.startswith("/api/"):
+        return jsonify({"error": f"{title}. {message}"}), status
     if request.headers.get("HX-Request"):
         return render_template("errors/_message.html", title=title, message=message), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -35,6 +37,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(403)
     def forbidden(_e):
         return _page(403, _("Доступ запрещён"), _("У вас нет права на это действие."))
+
+    @app.errorhandler(413)
+    def too_large(_e):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return _page(413, _("Слишком большой запрос"),
+                     _("Запрос больше %(mb)s МБ. Фотографии вместе — не больше 25 МБ.", mb=limit))
 
     @app.errorhandler(405)
     def not_allowed(_e):

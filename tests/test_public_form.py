@@ -299,3 +299,18 @@ def test_the_form_needs_its_csrf_token(app, csrf_on, uploads):
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     ok = post(client, dict(data, csrf_token=token))
     assert ok.status_code == 303 and count(Message) == 1
+
+
+def test_staff_open_the_residents_photo_from_the_ticket_page(client, uploads, login):
+    post(client, form(photos=[(io.BytesIO(JPEG), "яма.jpg")]))
+    ticket = db.session.scalar(db.select(Ticket))
+    staff = login(make_user("moderator"))
+    page = body(staff.get(f"/tickets/{ticket.number}"))
+    assert "📎 фото: яма.jpg" in page
+    link = f"/tickets/{quote(ticket.number)}/files/{ticket.messages[0].id}/0"
+    assert link in page
+    resp = staff.get(link)
+    assert resp.status_code == 200 and resp.data == JPEG
+    assert staff.get(link[:-1] + "5").status_code == 404
+    outsider = login(make_user("executor"))
+    assert outsider.get(link).status_code == 404

@@ -1,7 +1,7 @@
 """A ticket's timeline: resident messages, events, replies and notes in time order."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -30,6 +30,7 @@ class Entry:
     title: str
     body: str = ""
     extra: str = ""
+    files: list = field(default_factory=list)  # (label, message id, index, has a link)
 
 
 def _event_title(e: TicketEvent) -> tuple[str, str]:
@@ -68,6 +69,14 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
     return e.kind, ""
 
 
+FILE_KINDS = {"photo": "фото", "document": "документ", "video": "видео", "audio": "аудио", "sticker": "стикер"}
+
+
+def _file_label(a: dict) -> str:
+    kind = FILE_KINDS.get(a.get("kind"), "файл")
+    return f"{kind}: {a['name']}" if a.get("name") else kind
+
+
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
@@ -79,7 +88,9 @@ def build(ticket: Ticket) -> list[Entry]:
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
             title += f" · из {m.ticket.number}"
-        entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or ""))
+        files = [(_file_label(a), m.id, i, m.network == "web" or bool(a.get("url")))
+                 for i, a in enumerate(m.attachments or [])]
+        entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or "", files))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
                                 .order_by(TicketEvent.id)).all()

@@ -1,4 +1,4 @@
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
@@ -7,7 +7,7 @@ from app.blueprints.tickets import bp
 from app.blueprints.tickets.forms import AssignForm, CategoryForm, MergeForm, NoteForm, ReplyForm, StatusForm
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
-from app.models import Category, Institution
+from app.models import Category, Institution, Message, Ticket
 from app.services import access, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError
 
@@ -117,6 +117,23 @@ def merge(number: str):
         into = tickets.get_by_number(current_user, f.merge_into.data)
         tickets.merge(t, into, current_user, expected_version=f.version.data)
     return _act(number, "merge_form", MergeForm(), apply, _("Обращение объединено"))
+
+
+@bp.get("/<number>/files/<int:message_id>/<int:index>")
+def attachment(number: str, message_id: int, index: int):
+    """A resident's file, for staff who may see the ticket: web-form photos from our storage, others by link."""
+    ticket = _load(number)
+    message = db.session.get(Message, message_id)
+    if message is None or message.ticket_id is None or index >= len(message.attachments or []):
+        abort(404)
+    if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
+        abort(404)
+    item = message.attachments[index]
+    if message.network == "web":
+        return send_from_directory(current_app.config["UPLOAD_DIR"], item["file_id"])
+    if item.get("url"):
+        return redirect(item["url"])
+    abort(404)
 
 
 @bp.get("/")
