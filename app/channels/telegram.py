@@ -1,0 +1,454 @@
+"""Telegram through the Bot API: private chats with the bot and comments under the participants' channel posts.
+
+Incoming: Telegram POSTs one Update per request to the webhook (set with `secret_token`; it sends it back in
+`X-Telegram-Bot-Api-Secret-Token`), or `flask telegram poll` fetches them with getUpdates. Updates are read with
+python-telegram-bot's `Update.de_json(payload, bot=None)`; no event loop is needed for that.
+
+- A private chat with the bot is a `direct` message.
+- Comments under a channel post live in the channel's linked discussion supergroup: every post is copied there
+  as an automatic forward (`is_automatic_forward`, `sender_chat` = the channel, `forward_origin` = the post), and a
+  comment is an ordinary group message in that copy's thread (`message_thread_id` = the copy's id; a direct
+  comment also has `reply_to_message` = the copy). Thread key `tg:<group id>:<thread id>`, so every comment of
+  one resident under one post joins one ticket. The account is the channel (from the automatic forward) when
+  the comment carries it, else the group; a reply to another comment carries only the group (Bot API: a
+  replied-to message never contains its own reply_to_message).
+- Channel posts, the automatic forwards themselves, service messages and other update kinds (callback queries,
+  membership changes…) are not appeals: answered 200, nothing stored.
+- An edit is a message of its own (`<chat>:<message>:edit:<edit_date>`) pointing at the original (`edit_of`).
+
+External ids are `<chat id>:<message id>`: Telegram numbers messages per chat, so that pair is unique, and a
+re-delivered update (Telegram retries until it gets a 2xx) hits the unique key and is stored once.
+
+Outgoing: `sendMessage` through python-telegram-bot (async) from sync code: one `asyncio.run()` and one fresh
+`Bot` per call, closed in the same loop — a Bot reused across event loops fails on its second call with
+"Event loop is closed". Telegram has no idempotency key for sendMessage; never-twice is the outbox's row lock.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import re
+import time
+import warnings
+from datetime import timedelta
+from typing import Any, Callable
+
+import httpx
+
+from app.channels.base import (
+    Attachment,
+    BadPayload,
+    ChannelError,
+    IncomingMessage,
+    OutgoingReply,
+    ParsedRequest,
+    SendResult,
+)
+
+NETWORK = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+ALLOWED_UPDATES = ["message", "edited_message"]  # what we ask Telegram for (webhook and polling)
+MAX_TEXT = 4096  # sendMessage's limit, in characters
+TELEGRAM_SERVICE_USER = 777000  # "Telegram": the author of automatic forwards into discussion groups
+
+# Group events Telegram delivers as messages: nothing a resident wrote.
+SERVICE_FIELDS = frozenset({
+    "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
+    "group_chat_created", "supergroup_chat_created", "channel_chat_created", "message_auto_delete_timer_changed",
+    "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message", "forum_topic_created", "forum_topic_edited",
+    "forum_topic_closed", "forum_topic_reopened", "general_forum_topic_hidden", "general_forum_topic_unhidden",
+    "video_chat_scheduled", "video_chat_started", "video_chat_ended", "video_chat_participants_invited",
+    "write_access_allowed", "proximity_alert_triggered", "boost_added", "chat_background_set", "users_shared",
+    "chat_shared", "giveaway_created", "giveaway_completed",
+})
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{3,64})?(?:\s+(.*))?$", re.DOTALL)
+COMMANDS = ("start", "status", "help")
+
+
+# --- configuration helpers -----------------------------------------------------------------------
+def api_url(config: dict) -> str:
+    """TELEGRAM_API_URL in python-telegram-bot's base_url form ("https://api.telegram.org/bot"); the token follows."""
+    return str(config.get("TELEGRAM_API_URL") or DEFAULT_API_URL)
+
+
+def file_url(config: dict) -> str:
+    """The matching base_file_url: ".../bot" → ".../file/bot" (file downloads live under /file/bot<token>/)."""
+    head, _, last = api_url(config).rstrip("/").rpartition("/")
+    return f"{head}/file/{last}" if head else f"{api_url(config)}/file"
+
+
+def bot_id(config: dict) -> str | None:
+    """The bot's own user id: the part of the token before the colon ("123456789:AA…")."""
+    token = str(config.get("TELEGRAM_BOT_TOKEN") or "")
+    head = token.partition(":")[0]
+    return head if head.isdigit() else None
+
+
+def _timeout(config: dict) -> float:
+    return float(config.get("HTTP_TIMEOUT") or 10)
+
+
+# --- links ---------------------------------------------------------------------------------------
+def _short_id(chat_id: int) -> str:
+    """t.me/c/ links use a supergroup's or channel's id without its -100 prefix."""
+    s = str(abs(int(chat_id)))
+    return s[3:] if s.startswith("100") and len(s) > 3 else s
+
+
+def post_link(chat_id: int, username: str | None, post_id: int) -> str:
+    return f"https://t.me/{username}/{post_id}" if username else f"https://t.me/c/{_short_id(chat_id)}/{post_id}"
+
+
+# --- parsing helpers -----------------------------------------------------------------------------
+def _command(text: str) -> tuple[str | None, str | None]:
+    """`/status БЛГ-…`, `/start i12` (deep link t.me/<bot>?start=i12), `/help`; `/cmd@bot arg` too."""
+    match = _COMMAND.match(text.strip())
+    if not match or match.group(1).lower() not in COMMANDS:
+        return None, None
+    arg = (match.group(2) or "").strip()
+    return match.group(1).lower(), arg or None
+
+
+def _attachments(msg) -> list[Attachment]:
+    out: list[Attachment] = []
+    if msg.photo:  # the same picture in several sizes, smallest first: keep the largest
+        best = max(msg.photo, key=lambda p: ((p.width or 0) * (p.height or 0), p.file_size or 0))
+        out.append(Attachment(kind="photo", file_id=best.file_id, mime="image/jpeg", size=best.file_size))
+    if msg.animation:  # a GIF/MP4 animation also comes as `document`: take it once
+        a = msg.animation
+        out.append(Attachment(kind="video", file_id=a.file_id, name=a.file_name, mime=a.mime_type, size=a.file_size))
+    elif msg.document:
+        d = msg.document
+        out.append(Attachment(kind="document", file_id=d.file_id, name=d.file_name, mime=d.mime_type,
+                              size=d.file_size))
+    if msg.video:
+        v = msg.video
+        out.append(Attachment(kind="video", file_id=v.file_id, name=v.file_name, mime=v.mime_type, size=v.file_size))
+    if msg.video_note:
+        out.append(Attachment(kind="video", file_id=msg.video_note.file_id, mime="video/mp4",
+                              size=msg.video_note.file_size))
+    if msg.voice:
+        v = msg.voice
+        out.append(Attachment(kind="audio", file_id=v.file_id, name="голосовое сообщение", mime=v.mime_type,
+                              size=v.file_size))
+    if msg.audio:
+        a = msg.audio
+        out.append(Attachment(kind="audio", file_id=a.file_id, name=a.file_name, mime=a.mime_type, size=a.file_size))
+    return out
+
+
+def _author(msg) -> tuple[str, str] | None:
+    """(id, display name) of who wrote the message; None when it is not a resident: bots, Telegram itself, and
+    messages sent on behalf of a chat — the group's anonymous admins and channels, typically the participant
+    answering in its own comments as the channel."""
+    if msg.sender_chat is not None:
+        return None
+    user = msg.from_user
+    if user is None or user.is_bot or user.id == TELEGRAM_SERVICE_USER:
+        return None
+    return str(user.id), user.full_name
+
+
+class TelegramAdapter:
+    network = NETWORK
+
+    # --- incoming --------------------------------------------------------------------------------
+    def is_enabled(self, config: dict) -> bool:
+        return bool(config.get("TELEGRAM_BOT_TOKEN"))
+
+    def verify(self, headers: dict[str, str], payload: Any, config: dict) -> bool:
+        """The secret_token given to setWebhook comes back in a header. Without a configured secret, refuse."""
+        secret = config.get("TELEGRAM_WEBHOOK_SECRET")
+        if not secret:
+            return False
+        given = next((v for k, v in (headers or {}).items() if k.lower() == SECRET_HEADER.lower()), None)
+        if not isinstance(given, str) or not given:
+            return False
+        return hmac.compare_digest(given.encode(), str(secret).encode())
+
+    def parse(self, payload: Any, config: dict) -> ParsedRequest:
+        from telegram import Update
+
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int) \
+                or isinstance(payload.get("update_id"), bool):
+            raise BadPayload("Telegram: not an Update (no integer update_id)")
+        try:
+            update = Update.de_json(payload, bot=None)
+            message = None
+            if update.message is not None:
+                message = self._message(update.message, payload["message"], payload, config)
+            elif update.edited_message is not None:
+                message = self._message(update.edited_message, payload["edited_message"], payload, config,
+                                        edited=True)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BadPayload(f"Telegram: malformed update ({exc.__class__.__name__}: {exc})") from exc
+        # channel_post, edited_channel_post, callback_query, my_chat_member…: not appeals, answer 200.
+        return ParsedRequest(messages=[message] if message else [])
+
+    def _message(self, msg, data: dict, update: dict, config: dict, edited: bool = False) -> IncomingMessage | None:
+        if not isinstance(data, dict) or SERVICE_FIELDS.intersection(data):
+            return None
+        if msg.is_automatic_forward:  # a channel post copied into its discussion group: the post, not a comment
+            return None
+        author = _author(msg)
+        if author is None:
+            return None
+        chat = msg.chat
+        if chat.type == "private":
+            fields = self._direct(msg, config)
+        elif chat.type == "supergroup":
+            fields = self._comment(msg)
+        else:
+            return None  # basic groups and channels: nothing addressed to a participant
+        if fields is None:
+            return None
+        text = msg.text or msg.caption or ""
+        if not text and msg.sticker is not None:
+            text = msg.sticker.emoji or ""  # a sticker says what its emoji says (and is noise like it)
+        attachments = _attachments(msg)
+        if not text and not attachments and not any(k in data for k in ("location", "venue", "contact", "poll")):
+            return None
+        external_id = f"{chat.id}:{msg.message_id}"
+        incoming = IncomingMessage(network=NETWORK, external_id=external_id, author_id=author[0],
+                                   author_name=author[1], text=text, attachments=attachments, sent_at=msg.date,
+                                   raw=update, **fields)
+        if edited:
+            edit_date = msg.edit_date or msg.date
+            incoming.external_id = f"{external_id}:edit:{int(edit_date.timestamp())}"
+            incoming.edit_of = external_id
+            incoming.sent_at = edit_date
+        elif msg.text:
+            incoming.command, incoming.command_arg = _command(msg.text)
+            if incoming.command == "start" and incoming.command_arg:
+                incoming.start_code, incoming.command, incoming.command_arg = incoming.command_arg, None, None
+        return incoming
+
+    @staticmethod
+    def _direct(msg, config: dict) -> dict:
+        chat_id = msg.chat.id
+        reply_to = msg.reply_to_message
+        return {
+            "kind": "direct",
+            "account_ref": bot_id(config),  # an Account for the bot itself, if the administration registered one
+            "thread_key": f"tg:dm:{chat_id}",
+            "reply_to": f"{chat_id}:{reply_to.message_id}" if reply_to is not None else None,
+            "reply_address": {"chat_id": chat_id, "message_id": msg.message_id},
+        }
+
+    @staticmethod
+    def _comment(msg) -> dict | None:
+        """A comment in a channel post's thread of the discussion group; None for other group messages."""
+        group = msg.chat
+        parent = msg.reply_to_message
+        via_forward = parent is not None and bool(parent.is_automatic_forward)
+        thread_id = msg.message_thread_id or (parent.message_id if via_forward else None)
+        if thread_id is None or (parent is None and not msg.is_topic_message):
+            return None  # the group's general chat, not under a post
+        channel, post_id = None, None
+        if via_forward:
+            origin = parent.forward_origin
+            channel = parent.sender_chat or getattr(origin, "chat", None)
+            post_id = getattr(origin, "message_id", None)
+        if channel is not None and post_id:
+            permalink = f"{post_link(channel.id, channel.username, post_id)}?comment={msg.message_id}"
+        else:
+            permalink = f"{post_link(group.id, group.username, msg.message_id)}?thread={thread_id}"
+        return {
+            "kind": "comment",
+            "account_ref": str(channel.id) if channel is not None else str(group.id),
+            "thread_key": f"tg:{group.id}:{thread_id}",
+            "reply_to": f"{group.id}:{parent.message_id}" if parent is not None and not via_forward else None,
+            "permalink": permalink,
+            "reply_address": {"chat_id": group.id, "message_id": msg.message_id, "message_thread_id": thread_id},
+        }
+
+    # --- outgoing --------------------------------------------------------------------------------
+    def send(self, reply: OutgoingReply, config: dict) -> SendResult:
+        address = reply.address or {}
+        if not address.get("chat_id"):
+            raise ChannelError("Telegram: нет адреса ответа (chat_id)", permanent=True)
+        # Sent as plain text — no parse_mode — so Telegram shows it exactly as written and nothing in it
+        # (ticket numbers, "*", "_", "<", links) needs escaping for Markdown or HTML.
+        parts = split_text(reply.text)
+        if not parts:
+            raise ChannelError("Telegram: пустой текст ответа", permanent=True)
+        return SendResult(external_id=str(_run(self._send(parts, address, config))))
+
+    @staticmethod
+    async def _send(parts: list[str], address: dict, config: dict) -> int:
+        from telegram import Bot, ReplyParameters
+        from telegram.error import BadRequest
+        from telegram.request import HTTPXRequest
+
+        timeout = _timeout(config)
+        request = HTTPXRequest(connection_pool_size=1, connect_timeout=timeout, read_timeout=timeout,
+                               write_timeout=timeout, pool_timeout=timeout)
+        bot = Bot(str(config["TELEGRAM_BOT_TOKEN"]), base_url=api_url(config), base_file_url=file_url(config),
+                  request=request, get_updates_request=request)
+        thread = address.get("message_thread_id")
+        first_id = None
+        try:
+            for i, part in enumerate(parts):
+                reply_to = ReplyParameters(int(address["message_id"]), allow_sending_without_reply=True) \
+                    if i == 0 and address.get("message_id") else None
+                try:
+                    sent = await bot.send_message(address["chat_id"], part, reply_parameters=reply_to,
+                                                  message_thread_id=thread)
+                except BadRequest as exc:
+                    if thread is None or "thread not found" not in exc.message.lower():
+                        raise
+                    thread = None  # not a forum: the reply to the comment keeps it in the post's thread anyway
+                    sent = await bot.send_message(address["chat_id"], part, reply_parameters=reply_to)
+                first_id = first_id if first_id is not None else sent.message_id
+        except Exception as exc:
+            raise _channel_error(exc) from exc
+        finally:
+            await bot.shutdown()
+            # Bot.shutdown() only closes what Bot.initialize() opened (that costs a getMe per call, and we
+            # never call it): close the HTTP client ourselves, in this loop.
+            await request.shutdown()
+        return first_id
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """A long reply as several messages of at most `limit` characters, cut at paragraph, line or word ends."""
+    text = (text or "").strip()
+    parts = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        cut = cut if cut > limit // 2 else limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return parts + ([text] if text else [])
+
+
+def _run(coro):
+    """asyncio.run() from sync code; from a thread that already runs a loop, in a worker thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _retry_seconds(exc) -> float:
+    from telegram.warnings import PTBDeprecationWarning
+
+    with warnings.catch_warnings():  # int vs timedelta (PTB_TIMEDELTA): accept both, without the warning
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _channel_error(exc: Exception) -> ChannelError:
+    """python-telegram-bot's errors → ChannelError: what retrying can fix, and what it cannot."""
+    from telegram.error import (
+        BadRequest,
+        ChatMigrated,
+        Forbidden,
+        InvalidToken,
+        NetworkError,
+        RetryAfter,
+        TelegramError,
+        TimedOut,
+    )
+
+    if isinstance(exc, ChannelError):
+        return exc
+    if isinstance(exc, RetryAfter):
+        seconds = _retry_seconds(exc)
+        return ChannelError(f"Telegram просит подождать {seconds:g} с ({exc.message})", retry_after=seconds)
+    if isinstance(exc, Forbidden):
+        why = "житель заблокировал бота" if "blocked" in exc.message else "бот не может писать в этот чат"
+        return ChannelError(f"Telegram: {why} ({exc.message})", permanent=True)
+    if isinstance(exc, ChatMigrated):
+        return ChannelError(f"Telegram: группа стала супергруппой, новый id {exc.new_chat_id}", permanent=True)
+    if isinstance(exc, BadRequest):
+        return ChannelError(f"Telegram отклонил сообщение ({exc.message})", permanent=True)
+    if isinstance(exc, InvalidToken):
+        return ChannelError(f"Telegram: токен бота недействителен ({exc.message})", permanent=True)
+    if isinstance(exc, TimedOut):
+        return ChannelError(f"Telegram не ответил вовремя ({exc.message})")
+    if isinstance(exc, NetworkError):
+        return ChannelError(f"Telegram недоступен ({exc.message})")
+    if isinstance(exc, TelegramError):
+        return ChannelError(f"Ошибка Telegram ({exc.message})")
+    raise exc
+
+
+# --- plain Bot API calls (polling, webhook setup) --------------------------------------------------
+def call(config: dict, method: str, params: dict | None = None, *, client: httpx.Client | None = None,
+         timeout: float | None = None) -> Any:
+    """One Bot API method with a JSON body; returns `result` or raises ChannelError."""
+    url = f"{api_url(config)}{config.get('TELEGRAM_BOT_TOKEN') or ''}/{method}"
+    timeout = timeout if timeout is not None else _timeout(config)
+    try:
+        if client is not None:
+            resp = client.post(url, json=params or {}, timeout=timeout)
+        else:
+            resp = httpx.post(url, json=params or {}, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise ChannelError(f"Telegram не ответил вовремя ({exc.__class__.__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise ChannelError(f"Telegram недоступен ({exc.__class__.__name__}: {exc})") from exc
+    try:
+        body = resp.json()
+    except ValueError as exc:
+        raise ChannelError(f"Telegram ответил не JSON (HTTP {resp.status_code})") from exc
+    if isinstance(body, dict) and body.get("ok") is True:
+        return body.get("result")
+    body = body if isinstance(body, dict) else {}
+    code = body.get("error_code") or resp.status_code
+    text = str(body.get("description") or f"HTTP {resp.status_code}")
+    retry_after = (body.get("parameters") or {}).get("retry_after")
+    if retry_after is not None:
+        raise ChannelError(f"Telegram просит подождать {retry_after} с ({text})", retry_after=float(retry_after))
+    if code in (401, 404):
+        raise ChannelError(f"Telegram: токен бота недействителен ({text})", permanent=True)
+    if code == 409:
+        raise ChannelError(f"Telegram: {text}", permanent=True)
+    raise ChannelError(f"Telegram: {text}", permanent=400 <= int(code) < 500)
+
+
+def poll(config: dict, handle: Callable[[list[dict]], None], stop_after: int | None = None, *,
+         offset: int | None = None, timeout: int = 25, until_idle: bool = False,
+         on_error: Callable[[ChannelError, float], None] | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> int | None:
+    """Long polling: getUpdates from `offset` in a loop, `handle(updates)` for every non-empty batch.
+
+    An update counts as confirmed at Telegram once getUpdates is called with a higher offset, so a batch is
+    confirmed by the request after `handle` returns: if `handle` raises, the batch comes again. Stops after
+    `stop_after` requests (None: until interrupted) or, with `until_idle`, at the first empty answer.
+    Temporary errors are waited out (`on_error(error, seconds)` is told) unless `stop_after` is set;
+    a permanent one (bad token, a webhook is set) is raised. Returns the next offset.
+    """
+    requests = failures = 0
+    with httpx.Client() as client:
+        while stop_after is None or requests < stop_after:
+            requests += 1
+            params: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
+            if offset is not None:
+                params["offset"] = offset
+            try:
+                updates = call(config, "getUpdates", params, client=client, timeout=timeout + _timeout(config))
+            except ChannelError as exc:
+                if exc.permanent or stop_after is not None:
+                    raise
+                failures += 1
+                wait = exc.retry_after or min(60.0, 2.0 ** failures)
+                if on_error is not None:
+                    on_error(exc, wait)
+                sleep(wait)
+                continue
+            failures = 0
+            updates = [u for u in updates or [] if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+            if not updates:
+                if until_idle:
+                    break
+                continue
+            handle(updates)
+            offset = max(u["update_id"] for u in updates) + 1
+    return offset

@@ -1,0 +1,637 @@
+"""A local fake of the Telegram Bot API and builders of real-shaped updates.
+
+`FakeTelegram` is a small HTTP/1.1 server on 127.0.0.1 answering `/bot<token>/<method>` the way
+api.telegram.org does — `{"ok": true, "result": …}` or `{"ok": false, "error_code", "description",
+"parameters"?}` with the same HTTP status — for getMe, sendMessage, getUpdates, setWebhook, deleteWebhook,
+getWebhookInfo and getFile (files added with `add_file` are served under `/file/bot<token>/<path>`). Bodies are
+read as JSON or as form fields (python-telegram-bot posts forms, nested objects JSON-encoded in a field).
+
+    with FakeTelegram(token="123456789:test-token") as tg:
+        app.config["TELEGRAM_API_URL"] = tg.base_url          # "http://127.0.0.1:<port>/bot"
+        tg.push(updates.private_message(555, "Нет воды"))       # what getUpdates will return
+        tg.rate_limit(555, retry_after=7)                       # next sendMessage to 555: 429
+        tg.block(556)                                           # every sendMessage to 556: 403
+        ...
+        assert tg.sent[0]["chat_id"] == 555 and "БЛГ" in tg.sent[0]["text"]
+
+The builders below (`private_message`, `photo_message`, `start`, `status`, `channel_post`,
+`automatic_forward`, `comment`, `edited`, `callback_query`, `my_chat_member`) return what Telegram POSTs to
+a webhook / returns from getUpdates: an Update dict (Bot API 7+ field names: `forward_origin`,
+`reply_parameters`). User ids are positive; channel and supergroup ids are -100…; `date` is Unix time.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+DEFAULT_TOKEN = "123456789:fake-token"
+BOT_USERNAME = "open_municipality_bot"
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Fields python-telegram-bot sends JSON-encoded inside a form body.
+_JSON_FIELDS = {"reply_parameters", "reply_markup", "allowed_updates", "entities", "link_preview_options",
+                "caption_entities"}
+_INT_FIELDS = {"message_thread_id", "offset", "limit", "timeout"}
+
+
+def _chat_id(value: Any) -> int | str:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)  # "@channelusername"
+
+
+class FakeTelegram:
+    """The Bot API on 127.0.0.1:<port>. `base_url` is the value for TELEGRAM_API_URL."""
+
+    def __init__(self, token: str | None = DEFAULT_TOKEN, host: str = "127.0.0.1", port: int = 0,
+                 max_poll_wait: float = 1.0):
+        self.token = token  # when set, other tokens get 401 Unauthorized
+        self.max_poll_wait = max_poll_wait  # a long poll waits at most this long here, whatever its timeout
+        self.calls: list[dict] = []  # every request: {"method", "params", "at"}
+        self.sent: list[dict] = []  # sendMessage calls that succeeded: {"message_id", "chat_id", "text", …}
+        self.webhook: dict[str, Any] = {}  # what setWebhook stored: url, secret_token, allowed_updates…
+        self.files: dict[str, bytes] = {}  # file_path → content, served under /file/bot<token>/
+        self._file_paths: dict[str, str] = {}  # file_id → file_path
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1001)
+        self._rules: list[dict] = []
+        self._cond = threading.Condition()
+        self._connections: set[socket.socket] = set()
+        self._server = _Server((host, port), self._handler())
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/bot"
+
+    @property
+    def bot_id(self) -> int:
+        head = (self.token or DEFAULT_TOKEN).partition(":")[0]
+        return int(head) if head.isdigit() else 123456789
+
+    def start(self) -> FakeTelegram:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and drop open keep-alive connections: afterwards Telegram is simply unreachable."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        with self._cond:
+            connections, self._connections = list(self._connections), set()
+            self._cond.notify_all()  # wake long polls
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> FakeTelegram:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- controls --------------------------------------------------------------------------------
+    def push(self, *updates: dict) -> list[int]:
+        """Queue updates for getUpdates (an update without update_id gets the next one). Returns their ids."""
+        ids = []
+        with self._cond:
+            for update in updates:
+                update = dict(update)
+                if not isinstance(update.get("update_id"), int):
+                    update["update_id"] = next(self._update_ids)
+                ids.append(update["update_id"])
+                self._updates.append(update)
+            self._cond.notify_all()
+        return ids
+
+    @property
+    def pending_updates(self) -> list[dict]:
+        """Updates not yet confirmed by a getUpdates with a higher offset."""
+        with self._cond:
+            return list(self._updates)
+
+    def fail(self, code: int, description: str, *, chat_id: Any = None, method: str = "sendMessage",
+             times: int | None = 1, parameters: dict | None = None) -> None:
+        """Answer `code` to the next `times` calls (None: always) of `method`, only for `chat_id` when given."""
+        with self._cond:
+            self._rules.append({"code": code, "description": description, "method": method, "times": times,
+                                "chat_id": None if chat_id is None else _chat_id(chat_id),
+                                "parameters": parameters})
+
+    def rate_limit(self, chat_id: Any = None, retry_after: int = 5, times: int | None = 1) -> None:
+        """HTTP 429 with parameters.retry_after, as Telegram answers flood control."""
+        self.fail(429, f"Too Many Requests: retry after {retry_after}", chat_id=chat_id, times=times,
+                  parameters={"retry_after": retry_after})
+
+    def block(self, chat_id: Any) -> None:
+        """The resident blocked the bot: every sendMessage to them is 403."""
+        self.fail(403, "Forbidden: bot was blocked by the user", chat_id=chat_id, times=None)
+
+    def clear_failures(self) -> None:
+        with self._cond:
+            self._rules.clear()
+
+    def add_file(self, file_id: str, content: bytes, file_path: str | None = None) -> str:
+        """Make getFile know `file_id` and serve `content` at base_file_url + token + "/" + file_path."""
+        path = file_path or self._file_path(file_id)
+        with self._cond:
+            self._file_paths[file_id] = path
+            self.files[path] = content
+        return path
+
+    def messages_to(self, chat_id: Any) -> list[dict]:
+        return [m for m in self.sent if m["chat_id"] == _chat_id(chat_id)]
+
+    # --- the API ---------------------------------------------------------------------------------
+    def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict]:
+        """One Bot API call → (HTTP status, JSON body) as api.telegram.org answers."""
+        params = _normalise(params)
+        with self._cond:
+            self.calls.append({"method": method, "params": params, "at": time.time()})
+            if self.token is not None and token != self.token:
+                return _error(401, "Unauthorized")
+            rule = self._matching_rule(method, params)
+            if rule is not None:
+                return _error(rule["code"], rule["description"], rule["parameters"])
+        handler = {
+            "getme": self._get_me, "sendmessage": self._send_message, "getupdates": self._get_updates,
+            "setwebhook": self._set_webhook, "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info, "getfile": self._get_file, "close": self._ok_true,
+            "logout": self._ok_true,
+        }.get(method.lower())
+        if handler is None:
+            return _error(404, "Not Found")
+        return handler(params)
+
+    def _matching_rule(self, method: str, params: dict) -> dict | None:
+        for rule in self._rules:
+            if rule["method"].lower() != method.lower():
+                continue
+            if rule["chat_id"] is not None and params.get("chat_id") != rule["chat_id"]:
+                continue
+            if rule["times"] is not None:
+                rule["times"] -= 1
+                if rule["times"] <= 0:
+                    self._rules.remove(rule)
+            return rule
+        return None
+
+    def _bot_user(self) -> dict:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "Открытый муниципалитет", "username": BOT_USERNAME}
+
+    def _get_me(self, params: dict) -> tuple[int, dict]:
+        return _ok({**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": True,
+                    "supports_inline_queries": False, "can_connect_to_business": False, "has_main_web_app": False})
+
+    def _ok_true(self, params: dict) -> tuple[int, dict]:
+        return _ok(True)
+
+    def _send_message(self, params: dict) -> tuple[int, dict]:
+        chat_id, text = params.get("chat_id"), params.get("text")
+        if chat_id in (None, ""):
+            return _error(400, "Bad Request: chat_id is empty")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            return _error(400, "Bad Request: message is too long")
+        reply = params.get("reply_parameters")
+        if isinstance(reply, str):
+            return _error(400, "Bad Request: can't parse reply parameters JSON object")
+        if reply is None and params.get("reply_to_message_id") is not None:  # the pre-7.0 form
+            reply = {"message_id": int(params["reply_to_message_id"])}
+        now = int(time.time())
+        with self._cond:
+            message_id = next(self._message_ids)
+            record = {"message_id": message_id, "chat_id": chat_id, "text": text, "reply_parameters": reply,
+                      "message_thread_id": params.get("message_thread_id"), "parse_mode": params.get("parse_mode"),
+                      "date": now}
+            self.sent.append(record)
+        chat = {"id": chat_id, "type": "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"}
+        if chat["type"] == "private":
+            chat["first_name"] = "Житель"
+        else:
+            chat["title"] = "Обсуждение"
+        result = {"message_id": message_id, "from": self._bot_user(), "chat": chat, "date": now, "text": text}
+        if record["message_thread_id"] is not None:
+            result["message_thread_id"] = record["message_thread_id"]
+        return _ok(result)
+
+    def _get_updates(self, params: dict) -> tuple[int, dict]:
+        if self.webhook.get("url"):
+            return _error(409, "Conflict: can't use getUpdates method while webhook is active; "
+                               "use deleteWebhook to delete the webhook first")
+        offset = params.get("offset")
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        wait = min(float(params.get("timeout") or 0), self.max_poll_wait)
+        allowed = params.get("allowed_updates")
+        deadline = time.monotonic() + wait
+        with self._cond:
+            if isinstance(offset, int) and offset > 0:  # confirms (forgets) every update before it
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while True:
+                ready = self._updates
+                if isinstance(offset, int) and offset < 0:
+                    ready = ready[offset:]
+                if allowed:
+                    ready = [u for u in ready if not set(u) - {"update_id"} or set(u) & set(allowed)]
+                remaining = deadline - time.monotonic()
+                if ready or remaining <= 0:
+                    return _ok([dict(u) for u in ready[:limit]])
+                self._cond.wait(remaining)
+
+    def _set_webhook(self, params: dict) -> tuple[int, dict]:
+        url = params.get("url") or ""
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN.match(str(secret)):
+            return _error(400, "Bad Request: secret token contains unallowed characters")
+        if url and not re.match(r"^https?://", url):
+            return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        with self._cond:
+            if params.get("drop_pending_updates"):
+                self._updates.clear()
+            self.webhook = {k: v for k, v in params.items() if v is not None} if url else {}
+        return 200, {"ok": True, "result": True,
+                     "description": "Webhook was set" if url else "Webhook is already deleted"}
+
+    def _delete_webhook(self, params: dict) -> tuple[int, dict]:
+        with self._cond:
+            was = bool(self.webhook.get("url"))
+            self.webhook = {}
+            if params.get("drop_pending_updates"):
+                self._updates.clear()
+        return 200, {"ok": True, "result": True,
+                     "description": "Webhook was deleted" if was else "Webhook is already deleted"}
+
+    def _get_webhook_info(self, params: dict) -> tuple[int, dict]:
+        with self._cond:
+            info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": len(self._updates)}
+            if self.webhook.get("allowed_updates"):
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        return _ok(info)
+
+    @staticmethod
+    def _file_path(file_id: str) -> str:
+        return f"documents/file_{hashlib.sha1(file_id.encode()).hexdigest()[:10]}"
+
+    def _get_file(self, params: dict) -> tuple[int, dict]:
+        file_id = params.get("file_id")
+        if not file_id:
+            return _error(400, "Bad Request: invalid file_id")
+        with self._cond:
+            path = self._file_paths.get(file_id) or self._file_path(file_id)
+            size = len(self.files[path]) if path in self.files else None
+        result = {"file_id": file_id, "file_unique_id": hashlib.sha1(file_id.encode()).hexdigest()[:16],
+                  "file_path": path}
+        if size is not None:
+            result["file_size"] = size
+        return _ok(result)
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real API: connection bugs show up in tests
+
+            def setup(self):
+                super().setup()
+                with fake._cond:
+                    fake._connections.add(self.connection)
+
+            def finish(self):
+                try:
+                    super().finish()
+                finally:
+                    with fake._cond:
+                        fake._connections.discard(self.connection)
+
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                self._dispatch(b"")
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                self._dispatch(self.rfile.read(length) if length else b"")
+
+            def _dispatch(self, body: bytes) -> None:
+                path, _, query = self.path.partition("?")
+                file_match = re.match(r"^/file/bot([^/]+)/(.+)$", path)
+                if file_match:
+                    content = fake.files.get(unquote(file_match.group(2)))
+                    ok_token = fake.token is None or file_match.group(1) == fake.token
+                    if content is None or not ok_token:
+                        self._answer(*_error(404, "Not Found"))
+                    else:
+                        self._raw(200, content, "application/octet-stream")
+                    return
+                match = re.match(r"^/bot([^/]+)/([A-Za-z]+)/?$", path)
+                if not match:
+                    self._answer(*_error(404, "Not Found"))
+                    return
+                params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                try:
+                    if ctype == "application/json" and body:
+                        data = json.loads(body)
+                        if not isinstance(data, dict):
+                            raise ValueError("not an object")
+                        params.update(data)
+                    elif body:
+                        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+                except (ValueError, UnicodeDecodeError):
+                    self._answer(*_error(400, "Bad Request: can't parse request body"))
+                    return
+                self._answer(*fake.handle(unquote(match.group(1)), match.group(2), params))
+
+            def _answer(self, status: int, body: dict) -> None:
+                self._raw(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+            def _raw(self, status: int, data: bytes, ctype: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # quiet in tests
+                pass
+
+        return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # the client went away, or stop() dropped the connection: nothing to report
+        super().handle_error(request, client_address)
+
+
+def _normalise(params: dict[str, Any]) -> dict[str, Any]:
+    """Form fields are strings: decode the JSON-encoded objects and the ids the way Telegram reads them."""
+    out = dict(params)
+    for key in _JSON_FIELDS & set(out):
+        if isinstance(out[key], str):
+            try:
+                out[key] = json.loads(out[key])
+            except ValueError:
+                pass  # left a string: the method answers 400
+    for key in _INT_FIELDS & set(out):
+        try:
+            out[key] = int(out[key])
+        except (TypeError, ValueError):
+            pass
+    if "chat_id" in out:
+        out["chat_id"] = _chat_id(out["chat_id"])
+    for key in ("drop_pending_updates", "allow_sending_without_reply"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].lower() in ("true", "1")
+    return out
+
+
+def _ok(result: Any) -> tuple[int, dict]:
+    return 200, {"ok": True, "result": result}
+
+
+def _error(code: int, description: str, parameters: dict | None = None) -> tuple[int, dict]:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return code, body
+
+
+# --- update builders ---------------------------------------------------------------------------------
+_ids = itertools.count(int(time.time()) % 100_000 * 1000)
+
+
+def next_update_id() -> int:
+    """A fresh update_id (process-wide counter). Pass `update_id=` to a builder to repeat a delivery."""
+    return next(_ids)
+
+
+def user(user_id: int, first_name: str = "Ольга", last_name: str | None = "Кузнецова",
+         username: str | None = None) -> dict:
+    """A Telegram user (the resident)."""
+    out: dict[str, Any] = {"id": int(user_id), "is_bot": False, "first_name": first_name}
+    if last_name:
+        out["last_name"] = last_name
+    if username:
+        out["username"] = username
+    out["language_code"] = "ru"
+    return out
+
+
+def private_chat(u: dict) -> dict:
+    chat = {"id": u["id"], "type": "private", "first_name": u["first_name"]}
+    for key in ("last_name", "username"):
+        if u.get(key):
+            chat[key] = u[key]
+    return chat
+
+
+def channel_chat(channel_id: int, title: str = "Администрация г. Белогорск", username: str | None = None) -> dict:
+    chat: dict[str, Any] = {"id": int(channel_id), "title": title, "type": "channel"}
+    if username:
+        chat["username"] = username
+    return chat
+
+
+def group_chat(group_id: int, title: str = "Администрация г. Белогорск — обсуждение",
+               username: str | None = None) -> dict:
+    chat: dict[str, Any] = {"id": int(group_id), "title": title, "type": "supergroup"}
+    if username:
+        chat["username"] = username
+    return chat
+
+
+def _text_fields(text: str | None, caption: bool = False) -> dict:
+    """`text` (or `caption`) with the bot_command entity Telegram adds for a leading /command."""
+    if text is None or text == "":
+        return {}
+    key = "caption" if caption else "text"
+    out: dict[str, Any] = {key: text}
+    match = re.match(r"^/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
+    if match:
+        out[f"{key}_entities" if caption else "entities"] = [
+            {"offset": 0, "length": len(match.group(0)), "type": "bot_command"}]
+    return out
+
+
+def photo_sizes(file_id: str = "AgACAgIAAxkBAAIBQmZ", width: int = 1280, height: int = 960,
+                file_size: int = 187_413) -> list[dict]:
+    """A photo as Telegram sends it: the same picture in sizes, smallest first; the last one is `file_id`."""
+    small, medium = (width * 90 // max(width, height), height * 90 // max(width, height)), (width // 4, height // 4)
+    return [
+        {"file_id": f"{file_id}-s", "file_unique_id": f"{file_id[-6:]}s", "file_size": 1_517,
+         "width": small[0], "height": small[1]},
+        {"file_id": f"{file_id}-m", "file_unique_id": f"{file_id[-6:]}m", "file_size": 19_062,
+         "width": medium[0], "height": medium[1]},
+        {"file_id": file_id, "file_unique_id": f"{file_id[-6:]}x", "file_size": file_size,
+         "width": width, "height": height},
+    ]
+
+
+def document(file_id: str = "BQACAgIAAxkBAAIBRGZ", file_name: str = "акт.pdf", mime_type: str = "application/pdf",
+             file_size: int = 48_213) -> dict:
+    return {"file_id": file_id, "file_unique_id": f"{file_id[-6:]}d", "file_name": file_name,
+            "mime_type": mime_type, "file_size": file_size}
+
+
+def voice(file_id: str = "AwACAgIAAxkBAAIBRmZ", duration: int = 7, file_size: int = 21_504) -> dict:
+    return {"file_id": file_id, "file_unique_id": f"{file_id[-6:]}v", "duration": duration,
+            "mime_type": "audio/ogg", "file_size": file_size}
+
+
+def video(file_id: str = "BAACAgIAAxkBAAIBSGZ", file_name: str = "video.mp4", duration: int = 12,
+          file_size: int = 2_310_144) -> dict:
+    return {"file_id": file_id, "file_unique_id": f"{file_id[-6:]}V", "width": 1280, "height": 720,
+            "duration": duration, "file_name": file_name, "mime_type": "video/mp4", "file_size": file_size}
+
+
+def _update(kind: str, message: dict, update_id: int | None) -> dict:
+    return {"update_id": update_id if update_id is not None else next_update_id(), kind: message}
+
+
+def private_message(user_id: int, text: str | None, *, message_id: int = 1, first_name: str = "Ольга",
+                    last_name: str | None = "Кузнецова", username: str | None = None, date: int | None = None,
+                    photo: list[dict] | None = None, document: dict | None = None, voice: dict | None = None,
+                    video: dict | None = None, reply_to_message: dict | None = None,
+                    update_id: int | None = None) -> dict:
+    """A resident wrote to the bot in a private chat. With a photo/document/voice/video, `text` is the caption."""
+    u = user(user_id, first_name, last_name, username)
+    media = {k: v for k, v in (("photo", photo), ("document", document), ("voice", voice), ("video", video)) if v}
+    message: dict[str, Any] = {"message_id": message_id, "from": u, "chat": private_chat(u),
+                               "date": date or int(time.time())}
+    if reply_to_message is not None:
+        message["reply_to_message"] = _without_reply(reply_to_message)
+    message.update(media)
+    message.update(_text_fields(text, caption=bool(media)))
+    return _update("message", message, update_id)
+
+
+def photo_message(user_id: int, caption: str | None = None, *, file_id: str = "AgACAgIAAxkBAAIBQmZ",
+                  **kwargs) -> dict:
+    """A photo sent to the bot, with or without a caption; the largest size has `file_id`."""
+    return private_message(user_id, caption, photo=photo_sizes(file_id), **kwargs)
+
+
+def start(user_id: int, code: str | None = None, **kwargs) -> dict:
+    """`/start <code>`: what t.me/<bot>?start=<code> (the participants' QR codes) sends; `/start` alone without."""
+    return private_message(user_id, f"/start {code}" if code else "/start", **kwargs)
+
+
+def status(user_id: int, number: str, **kwargs) -> dict:
+    """`/status <ticket number>`."""
+    return private_message(user_id, f"/status {number}", **kwargs)
+
+
+def channel_post(channel_id: int, text: str, *, post_id: int = 15, title: str = "Администрация г. Белогорск",
+                 username: str | None = None, date: int | None = None, update_id: int | None = None) -> dict:
+    """The participant published a post in its channel (delivered to bots that are channel admins)."""
+    chat = channel_chat(channel_id, title, username)
+    message = {"message_id": post_id, "sender_chat": chat, "chat": chat, "date": date or int(time.time()),
+               **_text_fields(text)}
+    return _update("channel_post", message, update_id)
+
+
+def auto_forward_message(group_id: int, channel_id: int, *, post_id: int = 15, forward_id: int = 70,
+                         text: str = "Отключение воды 12 марта на ул. Кирова", channel_title: str | None = None,
+                         channel_username: str | None = None, group_username: str | None = None,
+                         date: int | None = None) -> dict:
+    """The copy of channel post `post_id` that Telegram puts in the linked discussion group as message
+    `forward_id` (whose thread holds the post's comments)."""
+    channel = channel_chat(channel_id, channel_title or "Администрация г. Белогорск", channel_username)
+    date = date or int(time.time())
+    return {"message_id": forward_id,
+            "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
+            "sender_chat": channel, "chat": group_chat(group_id, username=group_username), "date": date,
+            "forward_origin": {"type": "channel", "chat": channel, "message_id": post_id, "date": date},
+            "is_automatic_forward": True, **_text_fields(text)}
+
+
+def automatic_forward(group_id: int, channel_id: int, *, update_id: int | None = None, **kwargs) -> dict:
+    """The update the bot gets when a channel post is copied into the discussion group (not an appeal)."""
+    return _update("message", auto_forward_message(group_id, channel_id, **kwargs), update_id)
+
+
+def comment(group_id: int, channel_id: int, user_id: int, text: str | None, *, message_id: int = 71,
+            post_id: int = 15, forward_id: int = 70, reply_to: dict | None = None, first_name: str = "Ольга",
+            last_name: str | None = "Кузнецова", username: str | None = None,
+            channel_username: str | None = None, group_username: str | None = None, date: int | None = None,
+            photo: list[dict] | None = None, update_id: int | None = None) -> dict:
+    """A resident's comment under channel post `post_id`: a message in the discussion group, in the thread of
+    the post's automatic forward `forward_id`. By default it answers the post itself (reply_to_message = the
+    automatic forward); pass `reply_to=` a previous comment (its update or message) to answer that instead."""
+    u = user(user_id, first_name, last_name, username)
+    if reply_to is None:
+        parent = auto_forward_message(group_id, channel_id, post_id=post_id, forward_id=forward_id,
+                                      channel_username=channel_username, group_username=group_username, date=date)
+    else:
+        parent = reply_to.get("message") or reply_to.get("edited_message") or reply_to
+    message: dict[str, Any] = {"message_id": message_id, "from": u,
+                               "chat": group_chat(group_id, username=group_username),
+                               "date": date or int(time.time()), "message_thread_id": forward_id,
+                               "reply_to_message": _without_reply(parent)}
+    if photo:
+        message["photo"] = photo
+    message.update(_text_fields(text, caption=bool(photo)))
+    return _update("message", message, update_id)
+
+
+def edited(update: dict, text: str, *, edit_date: int | None = None, update_id: int | None = None) -> dict:
+    """The resident edited the message of `update` (a builder's result): `edited_message` with the new text."""
+    message = dict(update.get("message") or update["edited_message"])
+    message.pop("text", None)
+    message.pop("caption", None)
+    message.pop("entities", None)
+    message.pop("caption_entities", None)
+    message.update(_text_fields(text, caption=any(k in message for k in ("photo", "document", "voice", "video"))))
+    message["edit_date"] = edit_date or max(int(time.time()), int(message["date"]) + 1)
+    return _update("edited_message", message, update_id)
+
+
+def callback_query(user_id: int, data: str = "noop", *, update_id: int | None = None) -> dict:
+    """A button press under one of the bot's messages (not an appeal)."""
+    u = user(user_id)
+    return {"update_id": update_id if update_id is not None else next_update_id(),
+            "callback_query": {"id": f"{user_id}{int(time.time())}", "from": u, "chat_instance": "-4012345678",
+                               "data": data, "message": {"message_id": 1001, "chat": private_chat(u),
+                                                         "date": int(time.time()), "text": "…"}}}
+
+
+def my_chat_member(user_id: int, status: str = "kicked", *, update_id: int | None = None) -> dict:
+    """The resident blocked (`kicked`) or unblocked (`member`) the bot."""
+    u = user(user_id)
+    bot = {"id": 123456789, "is_bot": True, "first_name": "Открытый муниципалитет", "username": BOT_USERNAME}
+    now = int(time.time())
+    return {"update_id": update_id if update_id is not None else next_update_id(),
+            "my_chat_member": {"chat": private_chat(u), "from": u, "date": now,
+                               "old_chat_member": {"user": bot, "status": "member"},
+                               "new_chat_member": {"user": bot, "status": status,
+                                                   **({"until_date": 0} if status == "kicked" else {})}}}
+
+
+def _without_reply(message: dict) -> dict:
+    """Telegram never nests replies: a replied-to message comes without its own reply_to_message."""
+    message = dict(message.get("message") or message) if "update_id" in message else dict(message)
+    message.pop("reply_to_message", None)
+    return message
