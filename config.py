@@ -60,7 +60,9 @@ class Config:
     OK_ACCESS_TOKEN = _env("OK_ACCESS_TOKEN")
     OK_APPLICATION_KEY = _env("OK_APPLICATION_KEY")
     OK_APPLICATION_SECRET_KEY = _env("OK_APPLICATION_SECRET_KEY")
-    OK_WEBHOOK_SECRET = _env("OK_WEBHOOK_SECRET")
+    OK_WEBHOOK_SECRET = _env("OK_WEBHOOK_SECRET")  # OK signs nothing: subscribe /hooks/ok?secret=…&group=…
+    OK_GROUP_ID = _env("OK_GROUP_ID")
+    OK_REST_ACCESS_TOKEN = _env("OK_REST_ACCESS_TOKEN")  # comments are polled through the REST API
     OK_API_URL = _env("OK_API_URL", "https://api.ok.ru")
     INGEST_API_TOKENS = _env("INGEST_API_TOKENS", "")  # comma-separated tokens for POST /api/v1/messages
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))

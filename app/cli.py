@@ -111,4 +111,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(intake_cli)
     app.cli.add_command(simulate)
+    from app.channels.telegram_cli import telegram_cli
+
+    app.cli.add_command(telegram_cli)
     app.cli.add_command(demo_env)

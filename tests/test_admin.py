@@ -29,8 +29,8 @@ def test_keyword_rules_edited_in_the_ui_route_the_next_message(login):
     cat = make_category("Уличное освещение")
     inst = make_institution(name="АО «Горэлектросеть»")
     client = login(make_user("admin"))
-    resp = client.post(f"/admin/categories/{cat.id}", headers={"HX-Request": "true"},
-                       data={f"c{cat.id}-keywords": "фонар, освещ  лампочк", f"c{cat.id}-default_institution_id": inst.id})
+    data = {f"c{cat.id}-keywords": "фонар, освещ  лампочк", f"c{cat.id}-default_institution_id": inst.id}
+    resp = client.post(f"/admin/categories/{cat.id}", headers={"HX-Request": "true"}, data=data)
     assert resp.status_code == 200 and "Сохранено" in body(resp)
     db.session.expire_all()
     assert db.session.get(Category, cat.id).keywords == "фонар освещ лампочк"

@@ -44,6 +44,7 @@ class Post:
     network: str
     payload: dict
     headers: dict
+    path: str = ""  # default: /hooks/<network>
 
 
 _ids = itertools.count(int(time.time()) % 1_000_000 * 100)
@@ -67,21 +68,56 @@ def vk_post(r: random.Random, account: Account, text: str) -> Post:
     return Post("vk", payload, {})
 
 
-DRIVERS: dict[str, Callable[[random.Random, Account, str], Post]] = {"vk": vk_post}
+def telegram_post(r: random.Random, account: Account, text: str) -> Post:
+    from app.fakes import telegram as tg
+
+    user_id, name = _person(r)
+    first, last = name.split(" ", 1)
+    n = next(_ids)
+    channel = int(account.external_id)
+    group = channel - 1  # the channel's linked discussion group (any other -100… id)
+    post = r.randint(100, 900)
+    payload = tg.comment(group, channel, user_id, text, message_id=n, post_id=post, forward_id=post * 10,
+                         first_name=first, last_name=last, update_id=n)
+    return Post("telegram", payload, {"X-Telegram-Bot-Api-Secret-Token": SECRET})
+
+
+def max_post(r: random.Random, account: Account, text: str) -> Post:
+    from app.fakes import max as mx
+
+    user_id, name = _person(r)
+    payload = mx.message_created(int(account.external_id), user_id, text, chat_type="chat", name=name)
+    return Post("max", payload, mx.headers(SECRET))
+
+
+def ok_post(r: random.Random, account: Account, text: str) -> Post:
+    from app.fakes import ok
+
+    user_id, name = _person(r)
+    payload = ok.message_created(ok.chat_id(user_id % 1_000_000), user_id, text, name=name)
+    return Post("ok", payload, {}, path=ok.hook_path(SECRET, account.external_id))
+
+
+DRIVERS: dict[str, Callable[[random.Random, Account, str], Post]] = {
+    "telegram": telegram_post, "vk": vk_post, "max": max_post, "ok": ok_post}
+FAKES = {"telegram": ("app.fakes.telegram", "FakeTelegram"), "vk": ("app.fakes.vk", "FakeVk"),
+         "max": ("app.fakes.max", "FakeMax"), "ok": ("app.fakes.ok", "FakeOk")}
 
 
 def _start_fakes(networks: list[str]) -> list:
+    import importlib
+
     started = []
     for network in networks:
-        if network == "vk":
-            from app.fakes.vk import FakeVk
-
-            started.append(FakeVk(port=PORTS["vk"]).start())
+        module, cls = FAKES[network]
+        # token=None: the fakes accept the demo token as it is
+        started.append(getattr(importlib.import_module(module), cls)(token=None, port=PORTS[network]).start())
     return started
 
 
 def send(base_url: str, post: Post, timeout: float = 10) -> int:
-    req = urllib.request.Request(f"{base_url}/hooks/{post.network}", data=json.dumps(post.payload).encode(),
+    req = urllib.request.Request(f"{base_url}{post.path or '/hooks/' + post.network}",
+                                 data=json.dumps(post.payload).encode(),
                                  headers={"Content-Type": "application/json", **post.headers})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -44,10 +44,18 @@ def _resident_id(m: IncomingMessage, now: datetime) -> int:
 
 
 def _account_id(m: IncomingMessage) -> int | None:
-    if not m.account_ref:
-        return None
-    return db.session.scalar(select(Account.id).where(Account.network == m.network,
-                                                      Account.external_id == str(m.account_ref)).limit(1))
+    """Our account the message reached: by the network's id, else the account of its thread (a reply to a
+    reply inside a post's comments only names the discussion group)."""
+    if m.account_ref:
+        found = db.session.scalar(select(Account.id).where(Account.network == m.network,
+                                                           Account.external_id == str(m.account_ref)).limit(1))
+        if found is not None:
+            return found
+    if m.thread_key:
+        return db.session.scalar(select(Message.account_id).where(
+            Message.network == m.network, Message.thread_key == m.thread_key, Message.account_id.isnot(None))
+            .order_by(Message.id.desc()).limit(1))
+    return None
 
 
 def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
@@ -189,8 +197,10 @@ def _new_ticket(m: Message, now: datetime) -> Ticket:
 
 def _command(m: Message) -> None:
     m.noise_reason = "command"
-    if m.command == "start" and m.command_arg:
-        institution = _institution_from_code(m.command_arg)
+    if m.command == "callback":
+        return  # a button press («Проблема решена?» …): the verdict flow reads these; nothing to answer here
+    if m.command == "start":
+        institution = _institution_from_code(m.command_arg) if m.command_arg else None
         if institution is not None and m.resident is not None:
             m.resident.preferred_institution_id = institution.id
         replies.bot_answer(m, "start", institution=institution)

@@ -21,6 +21,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_tickets_duplicate_of_id'), ['duplicate_of_id'], unique=False)
     # triage joins a message to the resident's open ticket on the same thread
     op.create_index('ix_messages_resident_thread', 'messages', ['resident_id', 'thread_key'], unique=False)
+    op.create_index('ix_messages_thread', 'messages', ['thread_key', 'id'], unique=False)
 
     op.create_table('intake_rejections',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -57,6 +58,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_messages_thread', table_name='messages')
     op.drop_index('ix_messages_resident_thread', table_name='messages')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_duplicate_of_id'))
