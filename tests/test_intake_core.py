@@ -265,3 +265,30 @@ def test_intake_replay_command_triages_what_was_left(app, fake, water_account):
     res = runner.invoke(args=["intake", "replay"])
     assert res.exit_code == 0 and "Разобрано сообщений: 3" in res.output
     assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 3
+
+
+def test_with_real_redis_many_deliveries_make_one_triage_job_and_one_ticket(app, client, fake, water_account,
+                                                                              redis_url):
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from app import jobs
+
+    app.config["REDIS_URL"] = redis_url
+    try:
+        payload = {"messages": [{"id": 7, "text": "Нет холодной воды на ул. Кирова, 45"}]}
+        for _ in range(100):
+            assert post(client, payload).status_code == 200
+        intake_q, replies_q = jobs.get_queue("intake"), jobs.get_queue("replies")
+        assert intake_q.count == 1  # one triage job asked for, not one per delivery
+        assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 0  # stored, answered, not yet triaged
+        SimpleWorker([intake_q], connection=intake_q.connection, serializer=JSONSerializer).work(burst=True)
+        assert replies_q.count == 1
+        SimpleWorker([replies_q], connection=replies_q.connection, serializer=JSONSerializer).work(burst=True)
+    finally:
+        app.config["REDIS_URL"] = None
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(Message.id))) == 1
+    ticket = db.session.scalar(db.select(Ticket))
+    assert ticket is not None and len(fake.sent) == 1 and ticket.number in fake.sent[0].text
+    assert db.session.scalar(db.select(Reply.state)) == "sent"
