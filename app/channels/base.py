@@ -102,3 +102,6 @@ class ChannelAdapter(Protocol):
 
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         """Deliver a reply; return the platform's message id. Raises ChannelError."""
+
+    # Optional: fetch_file(attachment: dict, config) -> (bytes, mime) for files kept by id on the platform
+    # (Telegram); networks that give URLs (VK, MAX, OK) don't need it.

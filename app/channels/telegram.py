@@ -265,6 +265,9 @@ class TelegramAdapter:
         }
 
     # --- outgoing --------------------------------------------------------------------------------
+    def fetch_file(self, attachment: dict, config: dict) -> tuple[bytes, str]:
+        return fetch_file(attachment["file_id"], config)
+
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         address = reply.address or {}
         if not address.get("chat_id"):
@@ -452,3 +455,20 @@ def poll(config: dict, handle: Callable[[list[dict]], None], stop_after: int | N
             handle(updates)
             offset = max(u["update_id"] for u in updates) + 1
     return offset
+
+
+def fetch_file(file_id: str, config: dict, max_bytes: int = 20 * 1024 * 1024) -> tuple[bytes, str]:
+    """Download a resident's file on demand (getFile, then the file URL). The token stays on the server:
+    staff get the bytes through our app, never a link containing it."""
+    info = call(config, "getFile", {"file_id": file_id})
+    path = (info or {}).get("file_path")
+    if not path:
+        raise ChannelError("Telegram не отдал файл (нет file_path)", permanent=True)
+    url = f"{file_url(config)}{config.get('TELEGRAM_BOT_TOKEN') or ''}/{path}"
+    try:
+        resp = httpx.get(url, timeout=_timeout(config))
+    except httpx.HTTPError as exc:
+        raise ChannelError(f"Telegram недоступен ({exc.__class__.__name__})") from exc
+    if resp.status_code != 200 or len(resp.content) > max_bytes:
+        raise ChannelError(f"Telegram: файл недоступен (HTTP {resp.status_code})", permanent=True)
+    return resp.content, resp.headers.get("content-type", "application/octet-stream")

@@ -88,7 +88,7 @@ def build(ticket: Ticket) -> list[Entry]:
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
             title += f" · из {m.ticket.number}"
-        files = [(_file_label(a), m.id, i, m.network == "web" or bool(a.get("url")))
+        files = [(_file_label(a), m.id, i, m.network in ("web", "telegram") or bool(a.get("url")))
                  for i, a in enumerate(m.attachments or [])]
         entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or "", files))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)

@@ -382,3 +382,20 @@ def test_reply_in_a_group_without_topics_falls_back_to_the_reply_alone(client, c
     assert sent["chat_id"] == GROUP and sent["message_thread_id"] is None
     assert sent["reply_parameters"]["message_id"] == 71  # the reply keeps it under the resident's comment
     assert ticket.replies[0].state == "sent"
+
+
+def test_staff_open_a_residents_photo_fetched_from_telegram_on_demand(client, fake_tg, bot_account, login):
+    from urllib.parse import quote
+
+    fake_tg.add_file("AgACPhoto1", b"\xff\xd8\xffJPEGDATA", "photos/file_1.jpg")
+    assert hook(client, updates.photo_message(555, "Вот яма", file_id="AgACPhoto1")).status_code == 200
+    ticket = db.session.scalar(db.select(Ticket))
+    staff = login(make_user("moderator"))
+    link = f"/tickets/{quote(ticket.number)}/files/{ticket.messages[0].id}/0"
+    page = staff.get(f"/tickets/{ticket.number}").get_data(as_text=True)
+    assert link in page and TOKEN not in page  # the bot token never reaches the browser
+    resp = staff.get(link)
+    assert resp.status_code == 200 and resp.data == b"\xff\xd8\xffJPEGDATA"
+    fake_tg.stop()
+    gone = staff.get(link)
+    assert gone.status_code == 502 and "Файл недоступен" in gone.get_data(as_text=True)

@@ -1,10 +1,12 @@
-from flask import abort, current_app, redirect, render_template, request, send_from_directory, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.tickets import bp
 from app.blueprints.tickets.forms import AssignForm, CategoryForm, MergeForm, NoteForm, ReplyForm, StatusForm
+from app.channels import get_adapter
+from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket
@@ -131,6 +133,13 @@ def attachment(number: str, message_id: int, index: int):
     item = message.attachments[index]
     if message.network == "web":
         return send_from_directory(current_app.config["UPLOAD_DIR"], item["file_id"])
+    adapter = get_adapter(message.network)
+    if hasattr(adapter, "fetch_file") and adapter.is_enabled(current_app.config):
+        try:
+            content, mime = adapter.fetch_file(item, current_app.config)
+        except ChannelError as exc:
+            return render_template("errors/error.html", status=502, title="Файл недоступен", message=str(exc)), 502
+        return Response(content, mimetype=mime, headers={"Cache-Control": "private, max-age=3600"})
     if item.get("url"):
         return redirect(item["url"])
     abort(404)
