@@ -2,6 +2,7 @@
 and the adapter interface each network module implements. Channels never touch the database."""
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -105,3 +106,26 @@ class ChannelAdapter(Protocol):
 
     # Optional: fetch_file(attachment: dict, config) -> (bytes, mime) for files kept by id on the platform
     # (Telegram); networks that give URLs (VK, MAX, OK) don't need it.
+
+
+# --- small helpers every adapter needs ----------------------------------------------------------------
+def header(headers: dict[str, str] | None, name: str) -> str | None:
+    """A request header by name, case-insensitively."""
+    lowered = name.lower()
+    return next((v for k, v in (headers or {}).items() if k.lower() == lowered), None)
+
+
+def secret_matches(given: Any, expected: Any) -> bool:
+    """Constant-time check of a platform secret; an unset expected secret matches nothing."""
+    if not expected or not isinstance(given, str) or not given:
+        return False
+    return hmac.compare_digest(given.encode(), str(expected).encode())
+
+
+def parse_command(text: str, commands: tuple[str, ...] = ("status", "start")) -> tuple[str | None, str | None]:
+    """`/status БЛГ-…`, `/start <code>` typed in a chat (also `/status@city_bot …` in group chats)."""
+    head, _, arg = (text or "").strip().partition(" ")
+    name = head.split("@", 1)[0].lower()
+    if name.startswith("/") and name[1:] in commands:
+        return name[1:], arg.strip() or None
+    return None, None

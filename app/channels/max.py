@@ -39,7 +39,6 @@ only for polling by a channel admin bot) and are not handled here.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -55,6 +54,9 @@ from app.channels.base import (
     OutgoingReply,
     ParsedRequest,
     SendResult,
+    header,
+    parse_command,
+    secret_matches,
 )
 
 NETWORK = "max"
@@ -66,12 +68,6 @@ ATTACHMENT_KINDS = {"image": "photo", "file": "document", "video": "video", "aud
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def _header(headers: dict[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    for key, value in (headers or {}).items():
-        if key.lower() == lowered:
-            return value
-    return None
 
 
 def _id(value: Any) -> int:
@@ -123,13 +119,6 @@ def _attachments(items: Any) -> list[Attachment]:
     return out
 
 
-def _command(text: str) -> tuple[str | None, str | None]:
-    """`/status БЛГ-…` and `/start <code>` typed in the chat (the bot's help text suggests them)."""
-    head, _, arg = text.strip().partition(" ")
-    head = head.split("@", 1)[0].lower()  # "/status@city_bot" in group chats
-    if head in ("/status", "/start"):
-        return head[1:], arg.strip() or None
-    return None, None
 
 
 def fit(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -191,10 +180,7 @@ class MaxAdapter:
         secret = config.get("MAX_WEBHOOK_SECRET")
         if not secret:
             return False
-        given = _header(headers, SECRET_HEADER)
-        if not isinstance(given, str) or not given:
-            return False
-        return hmac.compare_digest(given.encode(), str(secret).encode())
+        return secret_matches(header(headers, SECRET_HEADER), secret)
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_type"), str) \
@@ -249,7 +235,7 @@ class MaxAdapter:
     def _message_created(self, payload: dict) -> IncomingMessage | None:
         message, _ = self._from_message(payload)
         if message is not None:
-            command, arg = _command(message.text)
+            command, arg = parse_command(message.text)
             if command == "start" and arg:
                 message.start_code = arg
             elif command:

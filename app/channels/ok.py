@@ -53,6 +53,8 @@ from app.channels.base import (
     OutgoingReply,
     ParsedRequest,
     SendResult,
+    header,
+    parse_command,
 )
 
 NETWORK = "ok"
@@ -81,12 +83,6 @@ RATE_LIMITED = {8: 1.0, 11: 60.0}  # FLOOD_BLOCKED | LIMIT_REACHED
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def _header(headers: dict[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    for key, value in (headers or {}).items():
-        if key.lower() == lowered:
-            return value
-    return None
 
 
 def _query(name: str) -> str | None:
@@ -148,12 +144,6 @@ def _attachments(items: Any) -> list[Attachment]:
     return out
 
 
-def _command(text: str) -> tuple[str | None, str | None]:
-    """`/status БЛГ-…` and `/start <code>` typed in the chat (the bot's help text suggests them)."""
-    head, _, arg = text.strip().partition(" ")
-    if head.lower() in ("/status", "/start"):
-        return head[1:].lower(), arg.strip() or None
-    return None, None
 
 
 def _error(code: Any, msg: Any, status: int | None = None) -> ChannelError:
@@ -188,7 +178,7 @@ class OkAdapter:
         secret = config.get("OK_WEBHOOK_SECRET")
         if not secret:
             return False  # OK signs nothing: without our secret anyone could post events
-        given = _header(headers, SECRET_HEADER) or _query(SECRET_PARAM)
+        given = header(headers, SECRET_HEADER) or _query(SECRET_PARAM)
         if not isinstance(given, str) or not given:
             return False
         return hmac.compare_digest(given.encode(), str(secret).encode())
@@ -219,7 +209,7 @@ class OkAdapter:
         items = msg.get("attachments")
         if items is None and isinstance(msg.get("attachment"), dict):
             items = [msg["attachment"]]
-        command, arg = _command(text)
+        command, arg = parse_command(text)
         reply_to = msg.get("reply_to") if isinstance(msg.get("reply_to"), str) and msg.get("reply_to") else None
         return IncomingMessage(
             network=NETWORK, external_id=mid, kind="direct", author_id=user_id,

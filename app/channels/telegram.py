@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hmac
 import re
 import time
 import warnings
@@ -44,6 +43,8 @@ from app.channels.base import (
     OutgoingReply,
     ParsedRequest,
     SendResult,
+    header,
+    secret_matches,
 )
 
 NETWORK = "telegram"
@@ -163,10 +164,7 @@ class TelegramAdapter:
         secret = config.get("TELEGRAM_WEBHOOK_SECRET")
         if not secret:
             return False
-        given = next((v for k, v in (headers or {}).items() if k.lower() == SECRET_HEADER.lower()), None)
-        if not isinstance(given, str) or not given:
-            return False
-        return hmac.compare_digest(given.encode(), str(secret).encode())
+        return secret_matches(header(headers, SECRET_HEADER), secret)
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         from telegram import Update

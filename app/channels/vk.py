@@ -14,7 +14,6 @@ accept user tokens only, so those are answered by a person (send() says so as a 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -29,6 +28,8 @@ from app.channels.base import (
     OutgoingReply,
     ParsedRequest,
     SendResult,
+    parse_command,
+    secret_matches,
 )
 
 API_VERSION = "5.199"
@@ -92,12 +93,6 @@ def _attachments(items: Any) -> list[Attachment]:
     return out
 
 
-def _command(text: str) -> tuple[str | None, str | None]:
-    """`/status БЛГ-…` and `/start <code>` typed in the dialog (the bot's help text suggests them)."""
-    head, _, arg = text.strip().partition(" ")
-    if head.lower() in ("/status", "/start"):
-        return head[1:].lower(), arg.strip() or None
-    return None, None
 
 
 class VkAdapter:
@@ -119,10 +114,7 @@ class VkAdapter:
         secret = config.get("VK_SECRET")
         if not secret:
             return False  # without a configured secret anyone could post events
-        given = payload.get("secret")
-        if not isinstance(given, str):
-            return False
-        return hmac.compare_digest(given.encode(), str(secret).encode())
+        return secret_matches(payload.get("secret"), secret)
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str) or not payload["type"]:
@@ -184,7 +176,7 @@ class VkAdapter:
         quoted = msg.get("reply_message")
         if isinstance(quoted, dict) and (quoted.get("conversation_message_id") or quoted.get("id")):
             reply_to = f"msg:{peer}:{quoted.get('conversation_message_id') or quoted.get('id')}"
-        command, arg = _command(msg.get("text") or "")
+        command, arg = parse_command(msg.get("text") or "")
         start_code = None
         if msg.get("ref"):  # vk.me/<group>?ref=<code>: the participants' QR codes
             start_code = str(msg["ref"])

@@ -28,9 +28,11 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from app.fakes.server import LoopbackServer
 
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 BOT_USER_ID = 590_000_001
@@ -58,8 +60,11 @@ def make_mid(chat_id: int, seq: int) -> str:
     return f"mid.{chat_id & 0xFFFFFFFFFFFFFFFF:016x}{seq & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-class FakeMax:
+class FakeMax(LoopbackServer):
     """The MAX Bot API on 127.0.0.1:<port>. `base_url` is the value for MAX_API_URL."""
+
+    name = "fake-max"
+    path_prefix = ""
 
     def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  bot_user_id: int = BOT_USER_ID, bot_name: str = BOT_NAME):
@@ -72,34 +77,7 @@ class FakeMax:
         self._rules: list[dict] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeMax:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-max", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakeMax:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
     def fail(self, status: int, chat_id: int | str | None = None, times: int | None = 1,

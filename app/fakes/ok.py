@@ -31,9 +31,11 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
+
+from app.fakes.server import LoopbackServer
 
 _seq = itertools.count(int(time.time()) % 100_000 * 1000)
 
@@ -61,8 +63,11 @@ def make_mid(chat: str, seq: int) -> str:
     return f"mid:{chat.split(':', 1)[-1]}.{seq:015x}"
 
 
-class FakeOk:
+class FakeOk(LoopbackServer):
     """api.ok.ru on 127.0.0.1:<port>. `base_url` is the value for OK_API_URL."""
+
+    name = "fake-ok"
+    path_prefix = ""
 
     def __init__(self, token: str | None = None, application_key: str | None = None,
                  application_secret_key: str | None = None, host: str = "127.0.0.1", port: int = 0):
@@ -75,34 +80,7 @@ class FakeOk:
         self._rules: list[dict] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeOk:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-ok", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakeOk:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
     def fail(self, chat_id: str | None = None, status: int = 200, error_code: int | None = None,

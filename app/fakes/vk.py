@@ -23,9 +23,11 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from app.fakes.server import LoopbackServer
 
 API_VERSION = "5.199"
 
@@ -44,8 +46,11 @@ ERROR_MESSAGES = {
 }
 
 
-class FakeVk:
+class FakeVk(LoopbackServer):
     """The VK API on 127.0.0.1:<port>. `base_url` is the value for VK_API_URL."""
+
+    name = "fake-vk"
+    path_prefix = "/method"
 
     def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0):
         self.token = token  # when set, other access_tokens get error 5
@@ -55,34 +60,7 @@ class FakeVk:
         self._seen: dict[tuple, int] = {}
         self._ids = itertools.count(101)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/method"
-
-    def start(self) -> FakeVk:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-vk", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakeVk:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
     def fail(self, code: int, times: int | None = 1, method: str | None = None, msg: str | None = None,
