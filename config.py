@@ -64,7 +64,9 @@ class Config:
     OK_GROUP_ID = _env("OK_GROUP_ID")
     OK_REST_ACCESS_TOKEN = _env("OK_REST_ACCESS_TOKEN")  # comments are polled through the REST API
     OK_API_URL = _env("OK_API_URL", "https://api.ok.ru")
-    INGEST_API_TOKENS = _env("INGEST_API_TOKENS", "")  # comma-separated tokens for POST /api/v1/messages
+    INGEST_API_TOKENS = _env("INGEST_API_TOKENS", "")
+    APPEAL_LIMIT_PER_HOUR = int(_env("APPEAL_LIMIT_PER_HOUR", "5"))  # web form submissions per address
+    APPEAL_LIMIT_PER_DAY = int(_env("APPEAL_LIMIT_PER_DAY", "20"))  # comma-separated tokens for POST /api/v1/messages
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "10"))
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(27 * 1024 * 1024)))  # 5 photos of the web form

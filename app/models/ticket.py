@@ -198,6 +198,7 @@ class Message(db.Model):
 
 Index("ix_messages_resident_thread", Message.resident_id, Message.thread_key)  # "same resident, same thread"
 Index("ix_messages_thread", Message.thread_key, Message.id)  # the account of a thread
+Index("ix_messages_network_received", Message.network, Message.received_at)  # web form limits, 24 h counts
 Index("ix_messages_untriaged", Message.id, postgresql_where=Message.triaged_at.is_(None),
       sqlite_where=Message.triaged_at.is_(None))
 

@@ -22,6 +22,7 @@ def upgrade():
     # triage joins a message to the resident's open ticket on the same thread
     op.create_index('ix_messages_resident_thread', 'messages', ['resident_id', 'thread_key'], unique=False)
     op.create_index('ix_messages_thread', 'messages', ['thread_key', 'id'], unique=False)
+    op.create_index('ix_messages_network_received', 'messages', ['network', 'received_at'], unique=False)
 
     op.create_table('intake_rejections',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -58,6 +59,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_messages_network_received', table_name='messages')
     op.drop_index('ix_messages_thread', table_name='messages')
     op.drop_index('ix_messages_resident_thread', table_name='messages')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
