@@ -115,3 +115,6 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(telegram_cli)
     app.cli.add_command(demo_env)
+    from app.cli_sla import sla_cli
+
+    app.cli.add_command(sla_cli)

@@ -1,5 +1,6 @@
 """All models, re-exported so Alembic and the app see one metadata."""
 from app.models.base import UTCDateTime, utcnow
+from app.models.calendar import CALENDAR_KIND_LABELS, CALENDAR_KINDS, CalendarDay
 from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.ticket import (
@@ -21,6 +22,7 @@ from app.models.ticket import (
 )
 
 __all__ = [
+    "CALENDAR_KINDS", "CALENDAR_KIND_LABELS", "CalendarDay",
     "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
     "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",

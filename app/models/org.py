@@ -44,6 +44,8 @@ class Institution(db.Model):
     short_name: Mapped[str] = mapped_column(String(120))
     address: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(60))
+    # "09:00-13:00,14:00-18:00" or "24x7"; NULL: the city default (BUSINESS_HOURS)
+    business_hours: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -2,49 +2,105 @@
 
 Times are stored in UTC and computed in the city's time zone. The production
 calendar comes from the `holidays` package (RU: public holidays, days moved by
-decree, working Saturdays).
+decree, working Saturdays), overridden by the `calendar_days` table (pre-holiday
+short days, regional days off, next year's calendar before `holidays` knows it).
+Business hours are the city's (BUSINESS_HOURS) or the institution's own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import threading
+import time as _time
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
 from zoneinfo import ZoneInfo
 
 import holidays
 from flask import current_app
 
-from app.models import Category, Ticket
+from app.extensions import db
+from app.models import CalendarDay, Category, Institution, Ticket
+
+ROUND_THE_CLOCK = "24x7"
+SHORT_DAY_CUT = timedelta(hours=1)  # art. 95 of the Labour Code: a pre-holiday day is one hour shorter
+EXCEPTIONS_TTL = 60.0  # seconds an exceptions snapshot is reused (1,000 deadlines/s → one query a minute)
+_INTERVAL = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
 
 
 def parse_hours(spec: str) -> tuple[tuple[time, time], ...]:
-    """"09:00-13:00,14:00-18:00" → ((09:00, 13:00), (14:00, 18:00))."""
+    """"09:00-13:00,14:00-18:00" → ((09:00, 13:00), (14:00, 18:00)); "24x7" → () (round the clock)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError("business hours: empty spec; expected e.g. '09:00-13:00,14:00-18:00' or '24x7'")
+    if spec.strip().lower() == ROUND_THE_CLOCK:
+        return ()
     intervals = []
     for part in spec.split(","):
-        start, end = (time.fromisoformat(x.strip()) for x in part.split("-"))
+        m = _INTERVAL.match(part.strip())
+        if not m:
+            raise ValueError(f"business hours: bad interval {part.strip()!r}; expected HH:MM-HH:MM")
+        try:
+            start, end = time.fromisoformat(m[1]), time.fromisoformat(m[2])
+        except ValueError:
+            raise ValueError(f"business hours: bad time in {part.strip()!r}") from None
         if end <= start:
-            raise ValueError(f"bad business-hours interval: {part!r}")
+            raise ValueError(f"business hours: interval {part.strip()!r} ends before it starts")
         intervals.append((start, end))
     intervals.sort()
+    for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        if start < end:
+            raise ValueError(f"business hours: intervals overlap in {spec!r}")
     return tuple(intervals)
+
+
+def validate_hours(spec: str | None) -> str | None:
+    """Normalised spec for Institution.business_hours (None/blank = city default); ValueError if bad."""
+    if spec is None or not spec.strip():
+        return None
+    parse_hours(spec)
+    return spec.strip().replace(" ", "")
 
 
 @dataclass(frozen=True)
 class WorkCalendar:
     tz: ZoneInfo
-    hours: tuple[tuple[time, time], ...]
+    hours: tuple[tuple[time, time], ...]  # () = round the clock, every day
+    exceptions: Mapping[date, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def round_the_clock(self) -> bool:
+        return not self.hours
 
     @property
     def _ru(self):
         return _ru_calendar()
 
     def is_working_day(self, d: date) -> bool:
+        if self.round_the_clock:
+            return True
+        kind = self.exceptions.get(d)
+        if kind is not None:
+            return kind != "holiday"
         return self._ru.is_working_day(d)
 
-    def intervals_on(self, d: date):
+    def intervals_on(self, d: date) -> list[tuple[datetime, datetime]]:
+        if self.round_the_clock:
+            return [(datetime.combine(d, time(0), self.tz), datetime.combine(d + timedelta(days=1), time(0), self.tz))]
         if not self.is_working_day(d):
             return []
-        return [(datetime.combine(d, a, self.tz), datetime.combine(d, b, self.tz)) for a, b in self.hours]
+        out = [(datetime.combine(d, a, self.tz), datetime.combine(d, b, self.tz)) for a, b in self.hours]
+        if self.exceptions.get(d) == "short":
+            cut = SHORT_DAY_CUT
+            while cut > timedelta(0) and out:  # cut the hour off the end of the day, across the lunch break if need be
+                lo, hi = out[-1]
+                if hi - lo > cut:
+                    out[-1] = (lo, hi - cut)
+                    break
+                cut -= hi - lo
+                out.pop()
+        return out
 
     def add_minutes(self, start: datetime, minutes: int) -> datetime:
         """The moment `minutes` working minutes after `start`."""
@@ -70,6 +126,8 @@ class WorkCalendar:
         if b < a:
             return -self.minutes_between(b, a)
         a, b = a.astimezone(self.tz), b.astimezone(self.tz)
+        if self.round_the_clock:
+            return int((b - a).total_seconds() // 60)
         total = timedelta(0)
         day = a.date()
         while day <= b.date():
@@ -87,9 +145,38 @@ def _ru_calendar():
     return holidays.RU(years=range(this_year - 3, this_year + 3))
 
 
-@lru_cache(maxsize=8)
+# --- calendar exceptions: one query per EXCEPTIONS_TTL per database, not per computation ----------
+_exc_lock = threading.Lock()
+_exc_cache: dict[str, tuple[float, Mapping[date, str]]] = {}
+
+
+def calendar_exceptions() -> Mapping[date, str]:
+    """{date: kind} from calendar_days, cached for EXCEPTIONS_TTL seconds."""
+    key = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    now = _time.monotonic()
+    hit = _exc_cache.get(key)
+    if hit is not None and now - hit[0] < EXCEPTIONS_TTL:
+        return hit[1]
+    rows = db.session.execute(db.select(CalendarDay.date, CalendarDay.kind)).all()
+    snapshot = MappingProxyType({d: k for d, k in rows})
+    with _exc_lock:
+        _exc_cache[key] = (now, snapshot)
+    return snapshot
+
+
+def invalidate_calendar_cache() -> None:
+    """Drop the exceptions snapshot (after the calendar is edited)."""
+    with _exc_lock:
+        _exc_cache.clear()
+
+
+@lru_cache(maxsize=64)
+def _hours(spec: str) -> tuple[tuple[time, time], ...]:
+    return parse_hours(spec)
+
+
 def _calendar(tz_name: str, hours: str) -> WorkCalendar:
-    return WorkCalendar(ZoneInfo(tz_name), parse_hours(hours))
+    return WorkCalendar(ZoneInfo(tz_name), _hours(hours), calendar_exceptions())
 
 
 def city_calendar() -> WorkCalendar:
@@ -97,9 +184,25 @@ def city_calendar() -> WorkCalendar:
     return _calendar(cfg["CITY_TZ"], cfg["BUSINESS_HOURS"])
 
 
-def _add(start: datetime, minutes: int, business_hours: bool) -> datetime:
-    if business_hours:
-        return city_calendar().add_minutes(start, minutes)
+def calendar_for(institution: Institution | None) -> WorkCalendar:
+    """The institution's working calendar: its own hours, or the city's when it has none."""
+    spec = institution.business_hours if institution is not None else None
+    if not spec:
+        return city_calendar()
+    return _calendar(current_app.config["CITY_TZ"], spec)
+
+
+def _institution_of(ticket: Ticket) -> Institution | None:
+    if ticket.institution is not None:
+        return ticket.institution
+    if ticket.institution_id is not None:
+        return db.session.get(Institution, ticket.institution_id)
+    return None
+
+
+def _add(cal: WorkCalendar | None, start: datetime, minutes: int) -> datetime:
+    if cal is not None:
+        return cal.add_minutes(start, minutes)
     return start + timedelta(minutes=minutes)
 
 
@@ -112,8 +215,9 @@ def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) ->
         first, resolution, bh = 60, 9 * 60, True  # city default: route within 1 h, answer within 9 working h
     if ticket.priority == "urgent":
         first, resolution = max(first // 2, 15), max(resolution // 2, 60)
-    ticket.first_response_due_at = _add(start, first, bh)
-    ticket.resolution_due_at = _add(start, resolution, bh)
+    cal = calendar_for(_institution_of(ticket)) if bh else None
+    ticket.first_response_due_at = _add(cal, start, first)
+    ticket.resolution_due_at = _add(cal, start, resolution)
 
 
 def _uses_business_hours(ticket: Ticket) -> bool:
@@ -134,7 +238,7 @@ def resume(ticket: Ticket, now: datetime) -> None:
     if ticket.resolution_due_at <= paused_at:
         return  # it was already late when paused: lateness is not forgiven
     if _uses_business_hours(ticket):
-        cal = city_calendar()
+        cal = calendar_for(_institution_of(ticket))
         left = cal.minutes_between(paused_at, ticket.resolution_due_at)
         ticket.resolution_due_at = cal.add_minutes(now, left)
     else:
