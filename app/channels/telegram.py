@@ -161,10 +161,7 @@ class TelegramAdapter:
 
     def verify(self, headers: dict[str, str], payload: Any, config: dict) -> bool:
         """The secret_token given to setWebhook comes back in a header. Without a configured secret, refuse."""
-        secret = config.get("TELEGRAM_WEBHOOK_SECRET")
-        if not secret:
-            return False
-        return secret_matches(header(headers, SECRET_HEADER), secret)
+        return secret_matches(header(headers, SECRET_HEADER), config.get("TELEGRAM_WEBHOOK_SECRET"))
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         from telegram import Update
