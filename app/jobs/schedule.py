@@ -27,6 +27,7 @@ class Periodic:
 PERIODIC = (
     Periodic("app.jobs.intake.sweep", "intake", 30),  # untriaged messages (Redis was down, a worker died)
     Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
+    Periodic("app.jobs.escalation.sweep", "default", 60),  # SLA warnings and breaches, each recorded once
     Periodic("app.jobs.housekeeping.purge_login_attempts", "low", 24 * 3600),
 )
 

@@ -1,6 +1,7 @@
 """All models, re-exported so Alembic and the app see one metadata."""
 from app.models.base import UTCDateTime, utcnow
 from app.models.calendar import CALENDAR_KIND_LABELS, CALENDAR_KINDS, CalendarDay
+from app.models.escalation import SLA_MARK_KINDS, Notification, SlaMark
 from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.ticket import (
@@ -27,4 +28,5 @@ __all__ = [
     "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
     "Category", "IntakeRejection", "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
+    "SLA_MARK_KINDS", "SlaMark", "Notification",
 ]
