@@ -30,7 +30,10 @@ def plural_ru(n: int, one: str, few: str, many: str) -> str:
 
 
 def register(app: Flask) -> None:
+    from app.services import countdown  # it uses plural_ru from here
+
     app.jinja_env.filters["local_dt"] = local_dt
+    app.jinja_env.globals["countdown"] = countdown.describe
     app.jinja_env.filters["plural_ru"] = plural_ru
 
     @app.context_processor

@@ -80,7 +80,7 @@ def test_moderator_queue_in_english(login, english):
     assert '<span class="badge st-new">New</span>' in html
     assert t.number in html
     for text in ("Received", "Channel", "Assignee", "Category", "Status", "Due", "Newest first",
-                 "Overdue only", "With selected:", "Apply", "Sign out"):
+                 "Any deadline", "due soon", "With selected:", "Apply", "Sign out"):
         assert text in html, text
     for text in ("Очередь обращений", ">Новое<", "Поступило", "Исполнитель", "Рубрика", "Выйти"):
         assert text not in html, text

@@ -1,4 +1,5 @@
 """The moderator queue: filters, keyset pages, HTMX fragments, live arrivals, bulk actions."""
+import re
 from datetime import timedelta
 
 from app.extensions import db
@@ -141,3 +142,52 @@ def test_bulk_without_selection_says_so(login):
     client = login(make_user("moderator"))
     resp = client.post("/queue/bulk", data={"action": "category", "category_id": make_category().id})
     assert resp.status_code == 422 and "Отметьте" in body(resp)
+
+
+def _sla_tickets():
+    now = utcnow()
+    late = make_ticket("Просроченное по сроку")
+    late.status, late.resolution_due_at = "in_progress", now - timedelta(hours=3)
+    soon = make_ticket("Срок вот-вот")
+    soon.status, soon.resolution_due_at = "in_progress", now + timedelta(minutes=1)
+    paused = make_ticket("Ждём жителя")
+    paused.status, paused.sla_paused_at, paused.resolution_due_at = ("waiting_resident", now,
+                                                                      now + timedelta(days=3))
+    far = make_ticket("Срок далеко")
+    far.status, far.resolution_due_at = "assigned", now + timedelta(days=30)
+    return late, soon, paused, far
+
+
+def test_sla_filter_values(login):
+    late, soon, paused, far = _sla_tickets()
+    client = login(make_user("moderator"))
+    cases = {"overdue": {late}, "soon": {soon}, "paused": {paused}, "": {late, soon, paused, far}}
+    for value, shown in cases.items():
+        text = body(client.get(f"/queue?sla={value}"))
+        for t in (late, soon, paused, far):
+            assert (t.number in text) == (t in shown), (value, t.summary)
+    old = body(client.get("/queue?overdue=y"))  # the old URL still works, and the select says so
+    assert late.number in old and soon.number not in old
+    assert '<option selected value="overdue">' in old
+
+
+def test_queue_rows_show_sla_badges(login):
+    late, soon, paused, far = _sla_tickets()
+    text = body(login(make_user("moderator")).get("/queue"))
+
+    def row(t):
+        return re.search(rf'<tr id="row-{t.id}".*?</tr>', text, re.S).group(0)
+    assert "sla-overdue" in row(late) and "просрочено" in row(late)
+    assert "sla-soon" in row(soon) and "скоро срок" in row(soon)
+    assert "sla-paused" in row(paused) and "на паузе" in row(paused)
+    assert "sla-ok" in row(far) and "просрочено" not in row(far) and "скоро срок" not in row(far)
+
+
+def test_bad_sla_value_gets_a_message_and_the_default_view(login):
+    late, soon, paused, far = _sla_tickets()
+    client = login(make_user("moderator"))
+    for url in ("/queue?sla=nonsense", "/queue?sla=" + "x" * 300, "/queue?sla=soon%27+or+1%3D1"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        assert far.number in body(resp) and late.number in body(resp), url
+    assert 'class="error"' in body(client.get("/queue?sla=nonsense"))

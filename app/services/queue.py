@@ -11,14 +11,24 @@ from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Institution, Ticket, User, utcnow
-from app.services import access
+from app.models import OPEN_STATUSES, Institution, Ticket, User, utcnow
+from app.services import access, sla
 
 SORTS = {
     "new": _l("Сначала новые"),
     "old": _l("Сначала старые"),
     "due": _l("Ближе к сроку"),
 }
+
+# The SLA select: «просрочено» is Ticket.is_overdue; «скоро срок» = running and due within
+# SOON_WORKING_MINUTES of the city's working time; «на паузе» = waiting for the resident.
+SLA_STATES = {
+    "overdue": _l("просрочено"),
+    "soon": _l("скоро срок"),
+    "paused": _l("на паузе"),
+}
+SOON_WORKING_MINUTES = 120
+RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != "waiting_resident"]
 
 
 @dataclass
@@ -29,6 +39,7 @@ class QueueFilters:
     category_id: int | None = None
     network: str | None = None
     overdue: bool = False
+    sla: str | None = None  # a key of SLA_STATES
     q: str = ""
     sort: str = "new"
 
@@ -74,8 +85,16 @@ def filtered(user: User, f: QueueFilters, now: datetime | None = None) -> Select
         stmt = stmt.where(Ticket.category_id == f.category_id)
     if f.network:
         stmt = stmt.where(Ticket.network == f.network)
-    if f.overdue:
-        stmt = stmt.where(Ticket.is_overdue(now or utcnow()))
+    now = now or utcnow()
+    if f.overdue or f.sla == "overdue":
+        stmt = stmt.where(Ticket.is_overdue(now))
+    if f.sla == "soon":
+        # a plain range on resolution_due_at per running status: ix_tickets_status_due serves it
+        limit = sla.city_calendar().add_minutes(now, SOON_WORKING_MINUTES)
+        stmt = stmt.where(Ticket.status.in_(RUNNING_STATUSES), Ticket.resolution_due_at >= now,
+                          Ticket.resolution_due_at < limit)
+    if f.sla == "paused":
+        stmt = stmt.where(Ticket.status == "waiting_resident")
     q = f.q.strip()
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -10,7 +10,7 @@ from wtforms.validators import Length, Optional
 from app.extensions import db
 from app.htmx import parse_id
 from app.models import NETWORK_LABELS, REJECT_REASONS, STATUS_LABELS, Category, Direction, Institution
-from app.services.queue import SORTS, QueueFilters
+from app.services.queue import SLA_STATES, SORTS, QueueFilters
 from app.services.tickets import BULK_ACTIONS
 
 STATUS_GROUPS = {"open": _l("Открытые"), "all": _l("Все")}
@@ -45,7 +45,8 @@ class QueueFilterForm(FlaskForm):
     institution = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=True)
     category = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=True)
     network = SelectField(_l("Сеть"), default="", validate_choice=True)
-    overdue = BooleanField(_l("Только просроченные"))
+    overdue = BooleanField(_l("Только просроченные"))  # the old URL (overdue=y) = sla=overdue
+    sla = SelectField(_l("Срок"), default="", validate_choice=True)
     q = StringField(_l("Поиск"), validators=[Optional(), Length(max=200, message=_l("Не больше 200 символов"))])
     sort = SelectField(_l("Порядок"), default="new", validate_choice=True)
     cursor = HiddenField()
@@ -59,6 +60,13 @@ class QueueFilterForm(FlaskForm):
         self.category.choices = category_choices(_l("Все рубрики"))
         self.network.choices = [("", _l("Все сети"))] + list(NETWORK_LABELS.items())
         self.sort.choices = list(SORTS.items())
+        self.sla.choices = [("", _l("Любой срок"))] + list(SLA_STATES.items())
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.overdue.data and not self.sla.data:
+            self.sla.data = "overdue"  # the select shows what the old checkbox asked for
+        return ok
 
     def to_filters(self) -> QueueFilters:
         """Filters from the valid fields; a field with an error is ignored (its message is shown)."""
@@ -74,6 +82,7 @@ class QueueFilterForm(FlaskForm):
             category_id=self.category.data if ok(self.category) else None,
             network=self.network.data if ok(self.network) else None,
             overdue=bool(self.overdue.data),
+            sla=self.sla.data if ok(self.sla) else None,
             q=(self.q.data or "") if ok(self.q) else "",
             sort=self.sort.data if ok(self.sort) else "new",
         )

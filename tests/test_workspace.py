@@ -1,0 +1,147 @@
+"""The executor's /my: countdowns, inline actions over HTMX, this month's SLA summary."""
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Ticket, TicketEvent, utcnow
+from tests.factories import make_institution, make_ticket, make_user
+
+HX = {"HX-Request": "true"}
+
+
+def body(resp):
+    return resp.get_data(as_text=True)
+
+
+def row_of(html, ticket):
+    m = re.search(rf'<tr id="row-{ticket.id}".*?</tr>', html, re.S)
+    assert m, ticket.number
+    return m.group(0)
+
+
+def make(inst, status="in_progress", due=None, **kw):
+    t = make_ticket(institution=inst, **kw)
+    t.status = status
+    if due is not None:
+        t.resolution_due_at = due
+    return t
+
+
+def test_executor_sees_countdowns_nearest_deadline_first(login):
+    inst = make_institution()
+    now = utcnow()
+    late = make(inst, due=now - timedelta(days=2, hours=3))
+    paused = make(inst, status="waiting_resident", due=now + timedelta(days=3))
+    paused.sla_paused_at = now - timedelta(hours=1)
+    far = make(inst, status="assigned", due=now + timedelta(days=30))
+    html = body(login(make_user("executor", institution=inst)).get("/my"))
+    assert "просрочено на 2 дня" in row_of(html, late)
+    assert "на паузе: ждём жителя" in row_of(html, paused)
+    assert re.search(r"осталось \d+ рабоч(ий день|их дня|их дней)<", row_of(html, far))
+    assert html.index(late.number) < html.index(paused.number) < html.index(far.number)
+
+
+def test_inline_accept_rerenders_the_row(login):
+    inst = make_institution()
+    t = make(inst, status="assigned")
+    client = login(make_user("executor", institution=inst))
+    row = row_of(body(client.get("/my")), t)
+    assert "Принять в работу" in row and "Решено" in row and "Вернуть модератору" in row
+    assert 'hx-post="/my/' in row and 'hx-target="#row-' in row
+    resp = client.post(f"/my/{t.number}/status", data={"status": "in_progress", "version": t.version}, headers=HX)
+    assert resp.status_code == 200
+    html = body(resp)
+    assert f'id="row-{t.id}"' in html and "<html" not in html
+    assert "Статус изменён: В работе" in html and "Запросить уточнение" in html
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == "in_progress"
+
+
+def test_resolution_and_return_need_a_comment(login):
+    inst = make_institution()
+    t = make(inst)
+    client = login(make_user("executor", institution=inst))
+    for status in ("resolved", "new"):
+        resp = client.post(f"/my/{t.number}/status", data={"status": status, "version": t.version}, headers=HX)
+        assert resp.status_code == 422 and 'role="alert"' in body(resp) and f'id="row-{t.id}"' in body(resp)
+        assert "<details class=\"inline-form\" open>" in body(resp)
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == "in_progress"
+    resp = client.post(f"/my/{t.number}/status", headers=HX,
+                       data={"status": "resolved", "version": t.version, "comment": "Фонарь заменён"})
+    assert resp.status_code == 200 and "Решено" in body(resp)
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == "resolved"
+    event = db.session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.kind == "status")
+                              .order_by(TicketEvent.id.desc()))
+    assert event.payload["comment"] == "Фонарь заменён"
+
+
+def test_stale_version_and_moderator_only_actions_are_refused_in_the_row(login):
+    inst = make_institution()
+    t = make(inst)
+    client = login(make_user("executor", institution=inst))
+    stale = client.post(f"/my/{t.number}/status", data={"status": "waiting_resident", "version": 999}, headers=HX)
+    assert stale.status_code == 422 and 'role="alert"' in body(stale)
+    closing = client.post(f"/my/{t.number}/status", data={"status": "closed", "version": t.version}, headers=HX)
+    assert closing.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == "in_progress"
+
+
+def test_without_javascript_the_action_redirects_back(login):
+    inst = make_institution()
+    t = make(inst, status="assigned")
+    client = login(make_user("executor", institution=inst))
+    resp = client.post(f"/my/{t.number}/status", data={"status": "in_progress", "version": t.version})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/my")
+
+
+def test_executor_cannot_act_on_another_institutions_ticket(login):
+    mine, other = make_institution(), make_institution()
+    foreign = make(other, status="assigned")
+    client = login(make_user("executor", institution=mine))
+    assert foreign.number not in body(client.get("/my"))
+    resp = client.post(f"/my/{foreign.number}/status", data={"status": "in_progress", "version": foreign.version},
+                       headers=HX)
+    assert resp.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Ticket, foreign.id).status == "assigned"
+
+
+def test_moderators_have_no_workspace(login):
+    t = make(make_institution())
+    client = login(make_user("moderator"))
+    assert client.get("/my").status_code == 403
+    assert client.post(f"/my/{t.number}/status", data={"status": "in_progress", "version": 1}).status_code == 403
+
+
+def test_summary_matches_the_counts(login):
+    inst, other = make_institution(), make_institution()
+    now = utcnow()
+    for i, late in enumerate([False, False, True]):  # resolved this month: two on time, one late
+        t = make(inst, status="resolved", due=now - timedelta(minutes=30))
+        t.resolved_at = now - timedelta(minutes=60 if not late else 10 - i)
+    closed = make(inst, status="closed", due=now - timedelta(minutes=30))
+    closed.resolved_at = now - timedelta(minutes=40)  # resolved on time, closed since: counts
+    old = make(inst, status="closed", due=now - timedelta(days=70))
+    old.resolved_at = now - timedelta(days=60)  # an earlier month: does not count
+    make(inst, due=now - timedelta(hours=2))  # open and overdue
+    make(inst, due=now + timedelta(days=5))  # open, in time
+    make(other, due=now - timedelta(hours=2))  # someone else's
+    client = login(make_user("executor", institution=inst))
+    html = body(client.get("/my"))
+
+    db.session.expire_all()
+    rows = list(db.session.scalars(select(Ticket).where(Ticket.institution_id == inst.id)))
+    from app.blueprints.workspace.routes import month_start
+    since = month_start(now)
+    resolved = [t for t in rows if t.resolved_at and t.resolved_at >= since]
+    on_time = [t for t in resolved if t.resolved_at <= t.resolution_due_at]
+    overdue = [t for t in rows if t.is_overdue(utcnow())]
+    assert (len(resolved), len(on_time), len(overdue)) == (4, 3, 1)
+    assert re.search(r'id="sum-resolved">\s*4<', html)
+    assert re.search(r'id="sum-percent">\s*75 %', html) and "3 из 4" in html
+    assert re.search(r'id="sum-overdue">\s*1<', html)
