@@ -86,6 +86,11 @@ def test_breach_notifies_moderators_and_makes_a_problem_ticket():
     for m in mods:
         assert sorted(n.kind for n in _notes(m)) == ["first_response_breach", "resolution_breach"]
     assert _notes(executor) == []
+    from app.services import timeline
+
+    titles = [e.title for e in timeline.build(t)]
+    assert any(x.startswith("Просрочен срок решения (срок: ") for x in titles)
+    assert any(x.startswith("Просрочен срок первого ответа") for x in titles)
     problems = db.session.scalars(escalation.problem_tickets(db.select(Ticket))).all()
     assert problems == [t]
 

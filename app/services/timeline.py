@@ -66,6 +66,13 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return f"Разобрано автоматически: {p.get('category', '')}{where}", f"Слова: {words}" if words else ""
     if e.kind == "promoted":
         return "Сделано обращением из «не обращений»", ""
+    if e.kind in ("sla_warning", "sla_breach"):
+        clock = "первого ответа" if p.get("clock") == "first_response" else "решения"
+        what = f"Скоро срок {clock}" if e.kind == "sla_warning" else f"Просрочен срок {clock}"
+        due = datetime.fromisoformat(p["deadline"]) if p.get("deadline") else None
+        from app.templating import local_dt
+
+        return what + (f" (срок: {local_dt(due)})" if due else ""), ""
     return e.kind, ""
 
 
