@@ -8,7 +8,7 @@ from flask import Flask, current_app
 from flask_babel import get_locale
 
 from app import models
-from app.services import access, workflow
+from app.services import access, notifications, workflow
 
 
 def local_dt(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
@@ -46,6 +46,7 @@ def register(app: Flask) -> None:
             "MESSAGE_KINDS": models.MESSAGE_KINDS,
             "ACTION_LABELS": workflow.ACTION_LABELS,
             "access": access,
+            "unread_notifications": notifications.unread_count,
             "city_name": current_app.config["CITY_NAME"],
             "now": models.utcnow(),
         }

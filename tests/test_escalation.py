@@ -244,3 +244,23 @@ def test_notifications_page_shows_own_and_marks_them_read(login):
 
 def test_notifications_page_needs_login(client):
     assert client.get("/notifications").status_code == 302
+
+
+def test_old_lateness_is_recorded_but_not_pushed_to_people():
+    """The first sweep after deployment must not flood moderators with every old breach."""
+    make_user("moderator")
+    old = make_ticket("Старая яма", created_at=utcnow() - timedelta(days=60))
+    db.session.commit()
+    escalation.sweep()
+    db.session.commit()
+    assert db.session.scalar(db.select(db.func.count(SlaMark.id)).where(SlaMark.ticket_id == old.id)) >= 1
+    assert db.session.scalar(db.select(db.func.count(Notification.id))) == 0
+
+
+def test_top_bar_shows_the_unread_count(login):
+    user = make_user("moderator")
+    t = make_ticket("Яма")
+    db.session.add_all([Notification(user_id=user.id, ticket_id=t.id, kind="resolution_breach", text="x"),
+                        Notification(user_id=user.id, ticket_id=t.id, kind="resolution_breach", text="y")])
+    page = login(user).get("/queue").get_data(as_text=True)
+    assert '<b class="count">2</b>' in page

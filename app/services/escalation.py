@@ -10,7 +10,7 @@ the breach only. Set-based SQL in batches of tickets (keyset on the id); each ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, insert, select, text
 
@@ -107,6 +107,11 @@ def _portable_batch(now: datetime, batch: int, after: int) -> tuple[int, int, li
     return (rows[-1][0] if rows else after), len(rows), new
 
 
+# Facts older than this are still recorded (events, marks, the head's list) but nobody is notified:
+# the first sweep after deployment would otherwise send a notification for every old breach.
+NOTIFY_WINDOW = timedelta(days=1)
+
+
 def _notification_text(kind: str, number: str, deadline: datetime) -> str:
     from app.templating import local_dt
 
@@ -133,7 +138,7 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
                        "payload": {"clock": clock, "deadline": due.isoformat()}})
         t = tickets[tid]
         users = moderators if level == "breach" else executors.get(t.institution_id, [])
-        if users:
+        if users and now - due <= NOTIFY_WINDOW:  # old lateness is recorded, not pushed to people
             msg = _notification_text(kind, t.number, due)
             notes.extend({"user_id": uid, "ticket_id": tid, "kind": kind, "text": msg, "created_at": now}
                          for uid in users)

@@ -6,6 +6,7 @@ from app.blueprints.notifications import bp
 from app.extensions import db
 from app.htmx import render, wants_fragment
 from app.models import Notification, utcnow
+from app.services import notifications
 
 PAGE_SIZE = 100
 
@@ -20,9 +21,7 @@ def _context() -> dict:
     items = db.session.scalars(
         db.select(Notification).where(Notification.user_id == current_user.id)
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(PAGE_SIZE)).all()
-    unread = db.session.scalar(db.select(db.func.count(Notification.id)).where(
-        Notification.user_id == current_user.id, Notification.read_at.is_(None)))
-    return {"items": items, "unread": unread}
+    return {"items": items, "unread": notifications.unread_count(current_user)}
 
 
 @bp.get("")
