@@ -206,8 +206,8 @@ def _add(cal: WorkCalendar | None, start: datetime, minutes: int) -> datetime:
     return start + timedelta(minutes=minutes)
 
 
-def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) -> None:
-    """First-response and resolution deadlines from the category's SLA policy (urgent halves them)."""
+def _targets(ticket: Ticket, category: Category | None) -> tuple[int, int, bool]:
+    """(first response, resolution) in minutes and whether they count working time."""
     if category is not None:
         policy = category.sla_policy
         first, resolution, bh = policy.first_response_minutes, policy.resolution_minutes, policy.business_hours
@@ -215,9 +215,22 @@ def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) ->
         first, resolution, bh = 60, 9 * 60, True  # city default: route within 1 h, answer within 9 working h
     if ticket.priority == "urgent":
         first, resolution = max(first // 2, 15), max(resolution // 2, 60)
+    return first, resolution, bh
+
+
+def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) -> None:
+    """First-response and resolution deadlines from the category's SLA policy (urgent halves them)."""
+    first, resolution, bh = _targets(ticket, category)
     cal = calendar_for(_institution_of(ticket)) if bh else None
     ticket.first_response_due_at = _add(cal, start, first)
     ticket.resolution_due_at = _add(cal, start, resolution)
+
+
+def restart_resolution(ticket: Ticket, now: datetime) -> datetime:
+    """A reopened ticket (the resident says it is not solved) gets a new, full resolution target from now."""
+    _, resolution, bh = _targets(ticket, ticket.category)
+    ticket.resolution_due_at = _add(calendar_for(_institution_of(ticket)) if bh else None, now, resolution)
+    return ticket.resolution_due_at
 
 
 def _uses_business_hours(ticket: Ticket) -> bool:
@@ -230,16 +243,19 @@ def pause(ticket: Ticket, now: datetime) -> None:
         ticket.sla_paused_at = now
 
 
-def resume(ticket: Ticket, now: datetime) -> None:
-    """The clock runs again: the deadline moves by the working time spent paused."""
+def resume(ticket: Ticket, now: datetime) -> datetime | None:
+    """The clock runs again: the deadline moves by the working time spent paused. Returns the old deadline
+    when it moved (the caller records why), else None."""
     if ticket.sla_paused_at is None:
-        return
+        return None
     paused_at, ticket.sla_paused_at = ticket.sla_paused_at, None
-    if ticket.resolution_due_at <= paused_at:
-        return  # it was already late when paused: lateness is not forgiven
+    old = ticket.resolution_due_at
+    if old <= paused_at:
+        return None  # it was already late when paused: lateness is not forgiven
     if _uses_business_hours(ticket):
         cal = calendar_for(_institution_of(ticket))
         left = cal.minutes_between(paused_at, ticket.resolution_due_at)
         ticket.resolution_due_at = cal.add_minutes(now, left)
     else:
         ticket.resolution_due_at = now + (ticket.resolution_due_at - paused_at)
+    return old if ticket.resolution_due_at != old else None

@@ -18,6 +18,7 @@ from app.models import (
     Ticket,
     TicketEvent,
 )
+from app.templating import local_dt
 
 REPLY_STATES = {"pending": "ожидает отправки", "sent": "доставлен", "failed": "не доставлен"}
 
@@ -58,6 +59,9 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return "Внутренняя заметка", p.get("text", "")
     if e.kind == "reply":
         return "Ответ жителю", ""
+    if e.kind == "deadline":
+        when = local_dt(datetime.fromisoformat(p["deadline"])) if p.get("deadline") else ""
+        return f"Новый срок решения: {when}", p.get("reason", "")
     if e.kind == "message_edited":
         return "Житель отредактировал сообщение", p.get("text", "")
     if e.kind == "routed":
@@ -70,8 +74,6 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         clock = "первого ответа" if p.get("clock") == "first_response" else "решения"
         what = f"Скоро срок {clock}" if e.kind == "sla_warning" else f"Просрочен срок {clock}"
         due = datetime.fromisoformat(p["deadline"]) if p.get("deadline") else None
-        from app.templating import local_dt
-
         return what + (f" (срок: {local_dt(due)})" if due else ""), ""
     return e.kind, ""
 

@@ -105,7 +105,11 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
 
     old = ticket.status
     if old == "waiting_resident":
-        sla.resume(ticket, now)
+        moved_from = sla.resume(ticket, now)
+        if moved_from is not None:
+            record(ticket, "deadline", actor, resident=resident, at=now, clock="resolution",
+                   previous=moved_from.isoformat(), deadline=ticket.resolution_due_at.isoformat(),
+                   reason="Срок сдвинут на время паузы: ждали ответа жителя")
     if to == "waiting_resident":
         sla.pause(ticket, now)
     if to == "assigned":
@@ -119,6 +123,11 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
     if to in ("in_progress", "new") and old in ("resolved", "closed", "rejected"):
         ticket.resolved_at = ticket.closed_at = None
         ticket.reject_reason = None
+        previous = ticket.resolution_due_at
+        sla.restart_resolution(ticket, now)
+        record(ticket, "deadline", actor, resident=resident, at=now, clock="resolution",
+               previous=previous.isoformat(), deadline=ticket.resolution_due_at.isoformat(),
+               reason="Обращение открыто повторно: новый срок решения")
     if to in ("in_progress", "resolved") and ticket.first_responded_at is None:
         ticket.first_responded_at = now
     ticket.status = to
