@@ -43,6 +43,7 @@ def register(app: Flask) -> None:
             "NETWORK_LABELS": models.NETWORK_LABELS,
             "REJECT_REASONS": models.REJECT_REASONS,
             "PRIORITY_LABELS": models.PRIORITY_LABELS,
+            "REGIME_LABELS": models.REGIME_LABELS,
             "MESSAGE_KINDS": models.MESSAGE_KINDS,
             "ACTION_LABELS": workflow.ACTION_LABELS,
             "access": access,

@@ -8,6 +8,8 @@ from app.models.ticket import (
     MESSAGE_KINDS,
     OPEN_STATUSES,
     PRIORITY_LABELS,
+    REGIME_LABELS,
+    REGIMES,
     REJECT_REASONS,
     STATUS_LABELS,
     STATUSES,
@@ -27,6 +29,7 @@ __all__ = [
     "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
     "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
+    "REGIME_LABELS", "REGIMES",
     "Category", "IntakeRejection", "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
     "SLA_MARK_KINDS", "SlaMark", "Notification",
 ]

@@ -39,6 +39,11 @@ REJECT_REASONS = {
 
 PRIORITY_LABELS = {"normal": _l("Обычный"), "urgent": _l("Срочный")}
 
+# Legal regime of a ticket: a municipal local regulation (social networks) or Federal Law 59-ФЗ
+# (an identified written appeal). The deadlines of each are in app/services/sla.py.
+REGIME_LABELS = {"local": _l("Местный регламент"), "59fz": _l("59-ФЗ (письменное обращение)")}
+REGIMES = tuple(REGIME_LABELS)
+
 MESSAGE_KINDS = {"direct": _l("Личное сообщение"), "comment": _l("Комментарий"), "form": _l("Веб-форма"), "api": "API"}
 
 
@@ -112,6 +117,9 @@ class Ticket(db.Model):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     on_control: Mapped[bool] = mapped_column(default=False)
     rating: Mapped[int | None]
+    regime: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 59-ФЗ: the one extension, when
+    extension_reason: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -138,6 +146,10 @@ class Ticket(db.Model):
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def regime_label(self) -> str:
+        return REGIME_LABELS.get(self.regime, self.regime)
 
     @property
     def is_open(self) -> bool:

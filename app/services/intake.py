@@ -172,6 +172,16 @@ def _open_ticket_of(m: Message) -> Ticket | None:
     return db.session.scalar(stmt)
 
 
+def _regime_of(m: Message, address: str | None) -> str:
+    """59-ФЗ for an identified written appeal (web form or API: a full name and a postal address or e-mail);
+    the local regulation for everything else (social networks, anonymous forms)."""
+    resident = m.resident
+    if m.kind not in ("form", "api") or resident is None:
+        return "local"
+    full_name = len((resident.display_name or "").split()) >= 2
+    return "59fz" if full_name and (address or resident.email) else "local"
+
+
 def _new_ticket(m: Message, now: datetime) -> Ticket:
     route = routing.categorize(m.text)
     resident = m.resident
@@ -183,9 +193,10 @@ def _new_ticket(m: Message, now: datetime) -> Ticket:
     if institution is None and route.category is not None:
         institution = route.category.default_institution
     summary = m.text.strip() or ("[фото]" if m.attachments else "")
+    address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
     ticket = tickets.create_ticket(network=m.network, summary=summary, resident=resident, institution=institution,
                                    category=route.category, account=m.account, messages=[m], created_at=now,
-                                   address=(m.raw or {}).get("address") if m.kind in ("form", "api") else None)
+                                   address=address, regime=_regime_of(m, address))
     db.session.flush()
     if route.category is not None:
         workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,

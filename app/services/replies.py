@@ -39,14 +39,15 @@ def _queue(reply: Reply) -> Reply:
 
 
 def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str | None = None,
-           author: User | None = None) -> Reply | None:
-    """Tell the resident about their ticket (ack | assigned | resolved | staff). None: nobody to tell."""
+           author: User | None = None, **context) -> Reply | None:
+    """Tell the resident about their ticket (ack | assigned | resolved | staff | interim | extended).
+    `context` goes to the template. None: nobody to tell."""
     message = message or _source_message(ticket)
     if message is None or not message.reply_address:
         return None
     body = render_template(f"messages/{kind}.txt", ticket=ticket, text=text or "",
                            status=STATUS_LABELS.get(ticket.status, ticket.status),
-                           city=current_app.config["CITY_NAME"]).strip()
+                           city=current_app.config["CITY_NAME"], **context).strip()
     return _queue(Reply(ticket=ticket, network=message.network, kind=kind, text=body, author_id=author.id if author
                         else None, in_reply_to_message_id=message.id, created_at=utcnow()))
 

@@ -12,7 +12,7 @@ import re
 import threading
 import time as _time
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping
@@ -22,7 +22,9 @@ import holidays
 from flask import current_app
 
 from app.extensions import db
-from app.models import CalendarDay, Category, Institution, Ticket
+from app.models import REGIME_LABELS, CalendarDay, Category, Institution, Ticket
+from app.services import access
+from app.services.errors import ValidationFailed
 
 ROUND_THE_CLOCK = "24x7"
 SHORT_DAY_CUT = timedelta(hours=1)  # art. 95 of the Labour Code: a pre-holiday day is one hour shorter
@@ -218,22 +220,177 @@ def _targets(ticket: Ticket, category: Category | None) -> tuple[int, int, bool]
     return first, resolution, bh
 
 
-def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) -> None:
-    """First-response and resolution deadlines from the category's SLA policy (urgent halves them)."""
+# --- legal regimes (sources and numbers: docs/sla-presets.md) ------------------------------------
+LOCAL, FZ59 = "local", "59fz"
+FZ59_REGISTRATION = timedelta(days=3)  # 59-ФЗ art. 8 p. 3: registered within 3 days
+FZ59_ANSWER = timedelta(days=30)  # art. 12 p. 1: answered within 30 days of registration
+FZ59_EXTENSION = timedelta(days=30)  # art. 12 p. 2: extended once, by up to 30 days, the resident notified
+LOCAL_INTERIM_WORKING_DAYS = 7  # local regulation: after an interim answer, the final one within 7 working days
+
+
+@dataclass(frozen=True)
+class RegimeTargets:
+    """A regime's clocks: working minutes on a calendar (local) or calendar time (59-ФЗ)."""
+
+    first_minutes: int | None = None
+    resolution_minutes: int | None = None
+    business_hours: bool = True
+    first: timedelta | None = None
+    resolution: timedelta | None = None
+
+
+def regime_targets(ticket: Ticket, category: Category | None = None) -> RegimeTargets:
+    """The deadlines the ticket's regime gives: 59-ФЗ calendar days, or the local SLA policy's minutes."""
+    if ticket.regime == FZ59:
+        return RegimeTargets(business_hours=False, first=FZ59_REGISTRATION, resolution=FZ59_ANSWER)
     first, resolution, bh = _targets(ticket, category)
-    cal = calendar_for(_institution_of(ticket)) if bh else None
-    ticket.first_response_due_at = _add(cal, start, first)
-    ticket.resolution_due_at = _add(cal, start, resolution)
+    return RegimeTargets(first_minutes=first, resolution_minutes=resolution, business_hours=bh)
+
+
+def _due(ticket: Ticket, targets: RegimeTargets, start: datetime, clock: str) -> datetime:
+    span = targets.first if clock == "first" else targets.resolution
+    if span is not None:
+        return start + span
+    minutes = targets.first_minutes if clock == "first" else targets.resolution_minutes
+    return _add(calendar_for(_institution_of(ticket)) if targets.business_hours else None, start, minutes)
+
+
+def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) -> None:
+    """First-response (59-ФЗ: registration) and resolution deadlines from `start`, by the ticket's regime:
+    local — the category's SLA policy in working time (urgent halves it); 59-ФЗ — 3 and 30 calendar days."""
+    targets = regime_targets(ticket, category)
+    ticket.first_response_due_at = _due(ticket, targets, start, "first")
+    ticket.resolution_due_at = _due(ticket, targets, start, "resolution")
 
 
 def restart_resolution(ticket: Ticket, now: datetime) -> datetime:
     """A reopened ticket (the resident says it is not solved) gets a new, full resolution target from now."""
-    _, resolution, bh = _targets(ticket, ticket.category)
-    ticket.resolution_due_at = _add(calendar_for(_institution_of(ticket)) if bh else None, now, resolution)
+    ticket.resolution_due_at = _due(ticket, regime_targets(ticket, ticket.category), now, "resolution")
     return ticket.resolution_due_at
 
 
+def _regime_start(ticket: Ticket) -> datetime:
+    """When the current regime's clock started: the last regime change, else the ticket's creation."""
+    for e in reversed(ticket.events):
+        if e.kind == "deadline" and e.payload.get("regime"):
+            return e.created_at
+    return ticket.created_at
+
+
+def regime_limit(ticket: Ticket) -> datetime:
+    """The latest the final answer may be promised for: local — the close of the 7th working day after the
+    clock started (the institution's calendar); 59-ФЗ — 30 days, 60 after the one extension."""
+    start = _regime_start(ticket)
+    if ticket.regime == FZ59:
+        return start + FZ59_ANSWER + (FZ59_EXTENSION if ticket.extended_at else timedelta(0))
+    cal = calendar_for(_institution_of(ticket))
+    day, left = start.astimezone(cal.tz).date(), LOCAL_INTERIM_WORKING_DAYS
+    for _ in range(3700):
+        day += timedelta(days=1)
+        if cal.is_working_day(day) and cal.intervals_on(day):
+            left -= 1
+            if left == 0:
+                return cal.intervals_on(day)[-1][1].astimezone(start.tzinfo)
+    raise ValueError("working time out of calendar range")
+
+
+def parse_promise(text: str, ticket: Ticket) -> datetime:
+    """A promised date typed in city time — «25.12.2026», «2026-12-25», optionally with «14:30» — as UTC.
+    A bare date means the close of that working day (the regime's limit when it falls on that day)."""
+    raw = (text or "").strip().replace("T", " ")
+    tz = calendar_for(_institution_of(ticket)).tz
+    for fmt in ("%d.%m.%Y %H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            parsed = datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+        if "%H" in fmt:
+            return parsed.replace(tzinfo=tz).astimezone(UTC)
+        d = parsed.date()
+        spans = calendar_for(_institution_of(ticket)).intervals_on(d)
+        end = spans[-1][1] if spans else datetime.combine(d, time(23, 59), tz)
+        limit = regime_limit(ticket)
+        if limit.astimezone(tz).date() == d:
+            end = min(end, limit)
+        return end.astimezone(UTC)
+    raise ValidationFailed("Укажите срок датой: ДД.ММ.ГГГГ, можно со временем ЧЧ:ММ", field="promised")
+
+
+def promise(ticket: Ticket, promised: datetime, now: datetime) -> datetime:
+    """An interim answer: the promised moment becomes the resolution deadline, never beyond the regime's
+    limit. Returns the previous deadline; ValidationFailed (Russian, for the resident's case) when refused."""
+    if promised <= now:
+        raise ValidationFailed("Обещанный срок уже прошёл: укажите будущую дату", field="promised")
+    limit = regime_limit(ticket)
+    if promised > limit:
+        tz = calendar_for(_institution_of(ticket)).tz
+        rule = ("30 дней по 59-ФЗ" + (" с продлением" if ticket.extended_at else "")
+                if ticket.regime == FZ59 else f"{LOCAL_INTERIM_WORKING_DAYS} рабочих дней по местному регламенту")
+        raise ValidationFailed(f"Срок не может быть позже {limit.astimezone(tz):%d.%m.%Y %H:%M} ({rule})",
+                               field="promised")
+    previous = ticket.resolution_due_at
+    ticket.resolution_due_at = promised
+    return previous
+
+
+def extend(ticket: Ticket, reason: str, actor, now: datetime) -> datetime:
+    """59-ФЗ art. 12 p. 2: the answer deadline moves by 30 days, once, with a recorded reason; the resident is
+    told. Returns the new deadline."""
+    from app.services import replies, workflow  # they import this module
+    access.ensure_can_work(actor, ticket)
+    reason = (reason or "").strip()
+    if ticket.regime != FZ59:
+        raise ValidationFailed("Продлить срок можно только обращению по 59-ФЗ")
+    if not ticket.is_open:
+        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}»: срок не продлевается")
+    if ticket.extended_at is not None:
+        raise ValidationFailed("Срок уже продлевался: по 59-ФЗ продление возможно один раз")
+    if not reason:
+        raise ValidationFailed("Укажите причину продления", field="reason")
+    previous = ticket.resolution_due_at
+    ticket.resolution_due_at = previous + FZ59_EXTENSION
+    ticket.extended_at, ticket.extension_reason = now, reason
+    ticket.updated_at = now
+    replies.notify(ticket, "extended", text=reason)
+    workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
+                    deadline=ticket.resolution_due_at.isoformat(),
+                    reason=f"Срок продлён на 30 дней (ст. 12 ч. 2 59-ФЗ): {reason}")
+    return ticket.resolution_due_at
+
+
+def change_regime(ticket: Ticket, regime: str, reason: str, actor, now: datetime) -> None:
+    """A moderator says which law the appeal falls under: the clocks restart from now under the new regime
+    (the first-response clock only if nobody has answered yet), and the timeline says why."""
+    from app.services import workflow  # it imports this module
+    access.ensure_can_manage(actor)
+    reason = (reason or "").strip()
+    if regime not in REGIME_LABELS:
+        raise ValidationFailed("Неизвестный режим", field="regime")
+    if regime == ticket.regime:
+        raise ValidationFailed(f"Обращение уже в режиме «{REGIME_LABELS[regime]}»", field="regime")
+    if not ticket.is_open:
+        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}»: режим не меняется")
+    if not reason:
+        raise ValidationFailed("Укажите, почему меняется режим", field="reason")
+    previous = ticket.resolution_due_at
+    ticket.regime = regime
+    ticket.extended_at = ticket.extension_reason = None
+    targets = regime_targets(ticket, ticket.category)
+    if ticket.first_responded_at is None:
+        ticket.first_response_due_at = _due(ticket, targets, now, "first")
+    ticket.resolution_due_at = _due(ticket, targets, now, "resolution")
+    if ticket.sla_paused_at is not None:
+        ticket.sla_paused_at = now
+    ticket.updated_at = now
+    title = "59-ФЗ" if regime == FZ59 else "местного регламента"
+    workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
+                    deadline=ticket.resolution_due_at.isoformat(), regime=regime,
+                    reason=f"Переведено в режим {title}: {reason}")
+
+
 def _uses_business_hours(ticket: Ticket) -> bool:
+    if ticket.regime == FZ59:
+        return False
     return ticket.category.sla_policy.business_hours if ticket.category else True
 
 

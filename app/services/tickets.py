@@ -59,14 +59,14 @@ def create_ticket(*, network: str, summary: str, resident: Resident | None = Non
                   institution: Institution | None = None, category: Category | None = None,
                   account=None, priority: str = "normal", address: str | None = None,
                   messages: list[Message] = (), created_at: datetime | None = None,
-                  actor: User | None = None) -> Ticket:
+                  actor: User | None = None, regime: str = "local") -> Ticket:
     created_at = created_at or utcnow()
     if institution is None and category is not None:
         institution = category.default_institution
     ticket = Ticket(number=next_number(created_at.astimezone(sla.city_calendar().tz).year),
                     network=network, summary=summary.strip(), resident=resident, institution=institution,
                     category=category, account=account, priority=priority, address=address,
-                    created_at=created_at, updated_at=created_at, status="new")
+                    regime=regime, created_at=created_at, updated_at=created_at, status="new")
     sla.set_deadlines(ticket, category, created_at)
     db.session.add(ticket)
     for m in messages:
@@ -135,6 +135,30 @@ def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = 
         ticket.first_responded_at = now
     ticket.updated_at = now
     workflow.record(ticket, "reply", actor, at=now, text=text)
+    return reply
+
+
+def interim_answer(ticket: Ticket, actor: User, text: str, promised: str | datetime,
+                   now: datetime | None = None) -> Reply | None:
+    """Промежуточный ответ: tell the resident what is being done and by when the final answer comes. It stops
+    the first-response clock; the promised moment becomes the resolution deadline (within the regime's limit)."""
+    access.ensure_can_work(actor, ticket)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Текст промежуточного ответа пуст", field="text")
+    if not ticket.is_open:
+        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}»: промежуточный ответ не нужен")
+    now = now or utcnow()
+    when = promised if isinstance(promised, datetime) else sla.parse_promise(promised, ticket)
+    previous = sla.promise(ticket, when, now)
+    shown = when.astimezone(sla.calendar_for(ticket.institution).tz).strftime("%d.%m.%Y %H:%M")
+    reply = replies.notify(ticket, "interim", text=text, author=actor, promised=shown)
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+    ticket.updated_at = now
+    workflow.record(ticket, "interim", actor, at=now, text=text, promised=when.isoformat())
+    workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
+                    deadline=when.isoformat(), reason=f"Промежуточный ответ: обещано к {shown}")
     return reply
 
 

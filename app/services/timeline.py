@@ -59,6 +59,9 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return "Внутренняя заметка", p.get("text", "")
     if e.kind == "reply":
         return "Ответ жителю", ""
+    if e.kind == "interim":
+        when = local_dt(datetime.fromisoformat(p["promised"])) if p.get("promised") else ""
+        return f"Промежуточный ответ жителю (срок: {when})", p.get("text", "")
     if e.kind == "deadline":
         when = local_dt(datetime.fromisoformat(p["deadline"])) if p.get("deadline") else ""
         return f"Новый срок решения: {when}", p.get("reason", "")

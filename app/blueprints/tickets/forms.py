@@ -4,7 +4,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.blueprints.queue.forms import _int_or_none, category_choices, institution_choices
-from app.models import REJECT_REASONS, STATUS_LABELS
+from app.models import REGIME_LABELS, REJECT_REASONS, STATUS_LABELS
 
 
 class VersionedForm(FlaskForm):
@@ -53,3 +53,21 @@ class MergeForm(VersionedForm):
 
 class ReturnForm(FlaskForm):
     version = HiddenField()
+
+
+class InterimForm(FlaskForm):
+    text = TextAreaField(_l("Промежуточный ответ"),
+                         validators=[DataRequired(_l("Текст промежуточного ответа пуст")), Length(max=4000)])
+    promised = StringField(_l("Срок окончательного ответа"),
+                           validators=[DataRequired(_l("Укажите срок окончательного ответа")), Length(max=20)])
+
+
+class ExtendForm(VersionedForm):
+    reason = TextAreaField(_l("Причина продления"),
+                           validators=[DataRequired(_l("Укажите причину продления")), Length(max=1000)])
+
+
+class RegimeForm(VersionedForm):
+    regime = SelectField(_l("Режим"), choices=list(REGIME_LABELS.items()), validate_choice=False)
+    reason = StringField(_l("Основание"), validators=[DataRequired(_l("Укажите, почему меняется режим")),
+                                                      Length(max=500)])

@@ -4,14 +4,24 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.tickets import bp
-from app.blueprints.tickets.forms import AssignForm, CategoryForm, MergeForm, NoteForm, ReplyForm, StatusForm
+from app.blueprints.tickets.forms import (
+    AssignForm,
+    CategoryForm,
+    ExtendForm,
+    InterimForm,
+    MergeForm,
+    NoteForm,
+    RegimeForm,
+    ReplyForm,
+    StatusForm,
+)
 from app.channels import get_adapter
 from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
-from app.models import Category, Institution, Message, Ticket
-from app.services import access, tickets, timeline, workflow
-from app.services.errors import Conflict, DomainError
+from app.models import Category, Institution, Message, Ticket, utcnow
+from app.services import access, sla, tickets, timeline, workflow
+from app.services.errors import Conflict, DomainError, ValidationFailed
 
 
 @bp.before_request
@@ -40,6 +50,9 @@ def _context(ticket, **forms):
         "note_form": NoteForm(formdata=None),
         "reply_form": ReplyForm(formdata=None),
         "merge_form": MergeForm(version=ticket.version, formdata=None),
+        "interim_form": InterimForm(formdata=None),
+        "extend_form": ExtendForm(version=ticket.version, formdata=None),
+        "regime_form": RegimeForm(version=ticket.version, regime=ticket.regime, formdata=None),
         "error": None,
         "notice": None,
     }
@@ -79,9 +92,38 @@ def _act(number: str, form_name: str, form, apply, notice: str):
 
 @bp.post("/<number>/status")
 def change_status(number: str):
-    return _act(number, "status_form", StatusForm(), lambda t, f: workflow.change_status(
-        t, f.status.data, current_user, reason=f.reason.data or None, comment=f.comment.data or None,
-        expected_version=f.version.data), _("Статус изменён"))
+    def apply(t, f):
+        comment = (f.comment.data or "").strip() or None
+        if f.status.data == "resolved" and comment is None:
+            # The final answer to the resident: the measures taken, or why it cannot be done.
+            raise ValidationFailed("Напишите ответ жителю: какие меры приняты или почему решить нельзя",
+                                   field="comment")
+        workflow.change_status(t, f.status.data, current_user, reason=f.reason.data or None, comment=comment,
+                               expected_version=f.version.data)
+    return _act(number, "status_form", StatusForm(), apply, _("Статус изменён"))
+
+
+@bp.post("/<number>/interim")
+def interim(number: str):
+    return _act(number, "interim_form", InterimForm(),
+                lambda t, f: tickets.interim_answer(t, current_user, f.text.data, f.promised.data),
+                _("Промежуточный ответ поставлен в очередь на отправку жителю"))
+
+
+@bp.post("/<number>/extend")
+def extend(number: str):
+    def apply(t, f):
+        workflow.check_version(t, f.version.data)
+        sla.extend(t, f.reason.data, current_user, utcnow())
+    return _act(number, "extend_form", ExtendForm(), apply, _("Срок продлён, житель уведомлён"))
+
+
+@bp.post("/<number>/regime")
+def change_regime(number: str):
+    def apply(t, f):
+        workflow.check_version(t, f.version.data)
+        sla.change_regime(t, f.regime.data, f.reason.data, current_user, utcnow())
+    return _act(number, "regime_form", RegimeForm(), apply, _("Режим изменён, срок пересчитан"))
 
 
 @bp.post("/<number>/assign")
