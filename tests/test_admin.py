@@ -62,3 +62,44 @@ def test_noise_pile_lists_set_aside_messages_and_promotes_one(login):
     assert resp.status_code == 200 and "Создано обращение" in body(resp)
     assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 1
     assert login(make_user("executor")).get("/queue/noise").status_code == 403
+
+
+def test_admin_edits_sla_presets_and_bad_numbers_are_refused(login):
+    from app.models import SlaPolicy
+    from tests.factories import make_policy
+
+    p = make_policy(first=60, resolution=540)
+    client = login(make_user("admin"))
+    assert "Сроки рассмотрения" in body(client.get("/admin/sla"))
+    bad = client.post(f"/admin/sla/{p.id}", headers={"HX-Request": "true"},
+                      data={f"p{p.id}-first_response_minutes": 0, f"p{p.id}-resolution_minutes": 540,
+                            f"p{p.id}-warning_percent": 75})
+    assert bad.status_code == 422 and "больше нуля" in body(bad)
+    ok = client.post(f"/admin/sla/{p.id}", headers={"HX-Request": "true"},
+                     data={f"p{p.id}-first_response_minutes": 30, f"p{p.id}-resolution_minutes": 240,
+                           f"p{p.id}-warning_percent": 80, f"p{p.id}-business_hours": "y"})
+    assert ok.status_code == 200 and "Сохранено" in body(ok)
+    db.session.expire_all()
+    p = db.session.get(SlaPolicy, p.id)
+    assert (p.first_response_minutes, p.resolution_minutes, p.warning_percent) == (30, 240, 80)
+
+
+def test_admin_adds_a_calendar_day_and_imports_a_year(login):
+    from datetime import date
+
+    from app.models import CalendarDay
+    from app.services import sla
+
+    client = login(make_user("admin"))
+    resp = client.post("/admin/calendar/day", data={"date": "2028-03-07", "kind": "short", "note": "Предпраздничный"})
+    assert resp.status_code == 302
+    assert "07.03.2028" in body(client.get("/admin/calendar?year=2028"))
+    assert sla.calendar_exceptions().get(date(2028, 3, 7)) == "short"
+    bad = client.post("/admin/calendar/import", data={"rows": "2028-13-40;short;x", "source": "ПП"})
+    assert bad.status_code == 422 and "2028-13-40" in body(bad)
+    rows = "2028-04-29;short;Предпраздничный\n2028-05-08;holiday;Перенос"
+    ok = client.post("/admin/calendar/import", data={"rows": rows, "source": "ПП РФ"})
+    assert ok.status_code == 200 and "Загружено дней: 2" in body(ok)
+    assert db.session.scalar(db.select(db.func.count(CalendarDay.id)).where(CalendarDay.date >= date(2028, 1, 1))) == 3
+    client.post("/admin/calendar/day/2028-03-07/delete")
+    assert "07.03.2028" not in body(client.get("/admin/calendar?year=2028"))

@@ -9,7 +9,18 @@ from sqlalchemy import func, select
 
 from app.channels import ADAPTERS, get_adapter
 from app.extensions import db
-from app.models import NETWORK_LABELS, Category, Institution, IntakeRejection, Message, Reply, User, utcnow
+from app.models import (
+    NETWORK_LABELS,
+    CalendarDay,
+    Category,
+    Institution,
+    IntakeRejection,
+    Message,
+    Reply,
+    SlaPolicy,
+    User,
+    utcnow,
+)
 from app.services.errors import NotAllowed, ValidationFailed
 
 
@@ -66,3 +77,47 @@ def update_category_rules(actor: User, category: Category, keywords: str, defaul
         raise ValidationFailed("Учреждение не найдено", field="default_institution_id")
     category.keywords = words
     category.default_institution_id = default_institution_id
+
+
+def policies() -> list[SlaPolicy]:
+    return list(db.session.scalars(select(SlaPolicy).order_by(SlaPolicy.name)))
+
+
+def update_policy(actor: User, policy: SlaPolicy, first: int | None, resolution: int | None, business_hours: bool,
+                  warning_percent: int | None) -> None:
+    """Edit an SLA preset; zero or negative targets are refused (the urgent priority halves them)."""
+    ensure_admin(actor)
+    if first is None or first <= 0:
+        raise ValidationFailed("Срок первого ответа должен быть больше нуля минут", field="first_response_minutes")
+    if resolution is None or resolution <= 0:
+        raise ValidationFailed("Срок решения должен быть больше нуля минут", field="resolution_minutes")
+    if resolution < first:
+        raise ValidationFailed("Срок решения не может быть короче срока первого ответа", field="resolution_minutes")
+    if warning_percent is None or not 1 <= warning_percent <= 99:
+        raise ValidationFailed("Порог предупреждения — от 1 до 99 % срока", field="warning_percent")
+    policy.first_response_minutes, policy.resolution_minutes = first, resolution
+    policy.business_hours, policy.warning_percent = business_hours, warning_percent
+
+
+def calendar_year(year: int) -> list[CalendarDay]:
+    from datetime import date
+
+    return list(db.session.scalars(select(CalendarDay).where(CalendarDay.date >= date(year, 1, 1),
+                                                             CalendarDay.date <= date(year, 12, 31))
+                                   .order_by(CalendarDay.date)))
+
+
+def parse_calendar_lines(text: str) -> list[tuple[str, str, str]]:
+    """Lines «ГГГГ-ММ-ДД;вид;примечание» (вид: holiday | workday | short) → rows for calendar.import_year."""
+    rows = []
+    for n, line in enumerate((text or "").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(";")]
+        if len(parts) < 2:
+            raise ValidationFailed(f"Строка {n}: нужно «ГГГГ-ММ-ДД;вид;примечание»", field="rows")
+        rows.append((parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+    if not rows:
+        raise ValidationFailed("Нет ни одной строки для загрузки", field="rows")
+    return rows

@@ -1,9 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
-from wtforms.validators import Length
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
 
 from app.blueprints.queue.forms import _int_or_none, institution_choices
+from app.models.calendar import CALENDAR_KIND_LABELS
 
 
 class CategoryRulesForm(FlaskForm):
@@ -13,3 +14,22 @@ class CategoryRulesForm(FlaskForm):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.default_institution_id.choices = institution_choices(_l("— не задан —"))
+
+
+class PolicyForm(FlaskForm):
+    first_response_minutes = IntegerField(_l("Первый ответ, минут"), validators=[InputRequired(_l("Укажите число"))])
+    resolution_minutes = IntegerField(_l("Решение, минут"), validators=[InputRequired(_l("Укажите число"))])
+    business_hours = BooleanField(_l("Считать в рабочем времени (иначе круглосуточно)"))
+    warning_percent = IntegerField(_l("Предупреждать на, % срока"), validators=[InputRequired(_l("Укажите число"))])
+
+
+class CalendarDayForm(FlaskForm):
+    date = DateField(_l("Дата"), validators=[InputRequired(_l("Укажите дату"))])
+    kind = SelectField(_l("Вид дня"), choices=list(CALENDAR_KIND_LABELS.items()))
+    note = StringField(_l("Примечание"), validators=[Length(max=200)])
+    source = StringField(_l("Источник (постановление)"), validators=[Length(max=300)])
+
+
+class CalendarImportForm(FlaskForm):
+    rows = TextAreaField(_l("Строки «ГГГГ-ММ-ДД;вид;примечание»"), validators=[InputRequired(_l("Вставьте строки"))])
+    source = StringField(_l("Источник (постановление)"), validators=[Length(max=300)])

@@ -1,12 +1,13 @@
-from flask import abort, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.forms import CategoryRulesForm
+from app.blueprints.admin.forms import CalendarDayForm, CalendarImportForm, CategoryRulesForm, PolicyForm
 from app.extensions import db
-from app.htmx import form_errors, render
-from app.models import Category
-from app.services import admin, tickets
+from app.htmx import form_errors, parse_id, render
+from app.models import Category, SlaPolicy
+from app.models.calendar import CALENDAR_KIND_LABELS
+from app.services import admin, calendar, tickets
 from app.services.errors import DomainError
 
 
@@ -55,3 +56,88 @@ def update_category(category_id: int):
     return render("admin/categories.html", "admin/_category.html", status=422 if error else 200,
                   c=category, form=form, error=error, notice=notice,
                   rows=[(category, form)])
+
+
+@bp.get("/sla")
+def sla_policies():
+    rows = [(p, PolicyForm(obj=p, formdata=None, prefix=f"p{p.id}")) for p in admin.policies()]
+    return render_template("admin/sla.html", rows=rows)
+
+
+@bp.post("/sla/<int:policy_id>")
+def update_policy(policy_id: int):
+    policy = tickets.require(SlaPolicy, policy_id, "Политика не найдена")
+    form = PolicyForm(prefix=f"p{policy.id}")
+    error, notice = None, None
+    if form.validate():
+        try:
+            admin.update_policy(current_user, policy, form.first_response_minutes.data, form.resolution_minutes.data,
+                                bool(form.business_hours.data), form.warning_percent.data)
+            db.session.commit()
+            notice = "Сохранено. Новые сроки действуют для новых обращений."
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    else:
+        error = form_errors(form)
+    return render("admin/sla.html", "admin/_policy.html", status=422 if error else 200, p=policy, form=form,
+                  error=error, notice=notice, rows=[(policy, form)])
+
+
+def _year() -> int:
+    from app.models import utcnow
+
+    y = parse_id(request.args.get("year"))
+    return y if y and 2000 <= y <= 2100 else utcnow().year
+
+
+def _calendar_page(year: int, day_form=None, import_form=None, error=None, notice=None, status=200):
+    return render_template("admin/calendar.html", year=year, days=admin.calendar_year(year),
+                           day_form=day_form or CalendarDayForm(formdata=None),
+                           import_form=import_form or CalendarImportForm(formdata=None),
+                           labels=CALENDAR_KIND_LABELS, error=error, notice=notice), status
+
+
+@bp.get("/calendar")
+def calendar_page():
+    return _calendar_page(_year())
+
+
+@bp.post("/calendar/day")
+def calendar_day():
+    form = CalendarDayForm()
+    year = form.date.data.year if form.date.data else _year()
+    if not form.validate():
+        return _calendar_page(year, day_form=form, error=form_errors(form), status=422)
+    try:
+        calendar.set_calendar_day(form.date.data, form.kind.data, form.note.data, form.source.data)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _calendar_page(year, day_form=form, error=exc.message, status=422)
+    return redirect(url_for("admin.calendar_page", year=year))
+
+
+@bp.post("/calendar/day/<day>/delete")
+def calendar_day_delete(day: str):
+    try:
+        calendar.remove_calendar_day(day)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _calendar_page(_year(), error=exc.message, status=422)
+    return redirect(url_for("admin.calendar_page", year=day[:4] if day[:4].isdigit() else None))
+
+
+@bp.post("/calendar/import")
+def calendar_import():
+    form = CalendarImportForm()
+    if not form.validate():
+        return _calendar_page(_year(), import_form=form, error=form_errors(form), status=422)
+    try:
+        count = calendar.import_year(admin.parse_calendar_lines(form.rows.data), source=form.source.data or "")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _calendar_page(_year(), import_form=form, error=exc.message, status=422)
+    return _calendar_page(_year(), notice=f"Загружено дней: {count}")
