@@ -49,6 +49,7 @@ class Config:
     TELEGRAM_BOT_TOKEN = _env("TELEGRAM_BOT_TOKEN")
     TELEGRAM_WEBHOOK_SECRET = _env("TELEGRAM_WEBHOOK_SECRET")
     TELEGRAM_API_URL = _env("TELEGRAM_API_URL", "https://api.telegram.org/bot")  # PTB's base_url form
+    TELEGRAM_BOT_USERNAME = _env("TELEGRAM_BOT_USERNAME")  # for t.me links (staff linking); else the bot id
     VK_GROUP_ID = _env("VK_GROUP_ID")
     VK_ACCESS_TOKEN = _env("VK_ACCESS_TOKEN")
     VK_SECRET = _env("VK_SECRET")

@@ -50,6 +50,7 @@ class Notification(db.Model):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # pushed to the user's Telegram
 
     user: Mapped[User] = relationship()
     ticket: Mapped[Ticket | None] = relationship()

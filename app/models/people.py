@@ -34,6 +34,9 @@ class User(UserMixin, db.Model):
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     is_active_user: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Notifications also go to this Telegram chat (linked from /notifications with a one-time /start code).
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32))
+    telegram_link_code: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     institution: Mapped[Institution | None] = relationship()
 

@@ -145,7 +145,18 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
     if events:
         db.session.execute(insert(TicketEvent), events)
     if notes:
-        db.session.execute(insert(Notification), notes)
+        # Users with a linked Telegram chat get the notification there too, after the commit (app.jobs.staff).
+        linked = set(db.session.scalars(select(User.id).where(
+            User.id.in_({n["user_id"] for n in notes}), User.telegram_chat_id.isnot(None))))
+        pushed = [n for n in notes if n["user_id"] in linked]
+        if len(pushed) < len(notes):
+            db.session.execute(insert(Notification), [n for n in notes if n["user_id"] not in linked])
+        if pushed:
+            from app.jobs import enqueue_after_commit
+
+            for nid in db.session.scalars(insert(Notification).returning(Notification.id), pushed):
+                enqueue_after_commit(db.session, "app.jobs.staff.send_notification", nid,
+                                     job_id=f"staff-notification-{nid}")
 
 
 def sweep(now: datetime | None = None, batch: int = 5000, max_batches: int | None = None) -> SweepResult:

@@ -25,7 +25,7 @@ from app.models import (
     utcnow,
 )
 from app.models.base import insert_or_ignore
-from app.services import replies, routing, tickets, workflow
+from app.services import replies, routing, staff_telegram, tickets, workflow
 
 TRIAGE_BATCH = 200
 
@@ -210,7 +210,11 @@ def _command(m: Message) -> None:
     m.noise_reason = "command"
     if m.command == "callback":
         return  # a button press («Проблема решена?» …): the verdict flow reads these; nothing to answer here
-    if m.command == "start":
+    if m.command == "start" and staff_telegram.is_link_code(m.command_arg):
+        # a staff member linking their Telegram (code from /notifications): no ticket, no resident flow
+        user = staff_telegram.link(m.command_arg, (m.reply_address or {}).get("chat_id"))
+        replies.bot_answer(m, "staff_linked", user=user)
+    elif m.command == "start":
         institution = _institution_from_code(m.command_arg) if m.command_arg else None
         if institution is not None and m.resident is not None:
             m.resident.preferred_institution_id = institution.id

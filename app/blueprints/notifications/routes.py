@@ -6,7 +6,7 @@ from app.blueprints.notifications import bp
 from app.extensions import db
 from app.htmx import render, wants_fragment
 from app.models import Notification, utcnow
-from app.services import notifications
+from app.services import notifications, staff_telegram
 
 PAGE_SIZE = 100
 
@@ -21,7 +21,9 @@ def _context() -> dict:
     items = db.session.scalars(
         db.select(Notification).where(Notification.user_id == current_user.id)
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(PAGE_SIZE)).all()
-    return {"items": items, "unread": notifications.unread_count(current_user)}
+    code = current_user.telegram_link_code
+    return {"items": items, "unread": notifications.unread_count(current_user), "tg_code": code,
+            "tg_link": staff_telegram.deep_link(code) if code else None}
 
 
 @bp.get("")
@@ -37,4 +39,19 @@ def mark_read():
     db.session.commit()
     if wants_fragment():
         return render("notifications/index.html", "notifications/_list.html", **_context())
+    return redirect(url_for("notifications.index"))
+
+
+@bp.post("/telegram")
+def telegram_link():
+    """A one-time code for `/start u<code>` in the city's bot: notifications then go to that chat too."""
+    staff_telegram.new_link_code(current_user)
+    db.session.commit()
+    return redirect(url_for("notifications.index"))
+
+
+@bp.post("/telegram/off")
+def telegram_unlink():
+    staff_telegram.unlink(current_user)
+    db.session.commit()
     return redirect(url_for("notifications.index"))

@@ -1,0 +1,84 @@
+"""A staff member's Telegram: linked from /notifications with a one-time code, notifications pushed there once.
+
+Linking: the user asks for a code on their notifications page and sends `/start u<code>` to the city's bot
+(or opens t.me/<bot>?start=u<code>); intake's `/start` handler calls `link()` with the chat it came from.
+Delivery: escalation enqueues `app.jobs.staff.send_notification` for notifications of linked users;
+`send()` checks and sets Notification.sent_at under a row lock, so a job run twice sends once.
+The in-app notification is the record: without a bot token (or when Telegram fails) nothing else happens.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Notification, User, utcnow
+
+log = logging.getLogger(__name__)
+CODE_PREFIX = "u"
+
+
+def new_link_code(user: User) -> str:
+    """A fresh one-time code for `user` (replaces an earlier one). Caller commits."""
+    user.telegram_link_code = secrets.token_hex(8)
+    return user.telegram_link_code
+
+
+def deep_link(code: str, config: dict | None = None) -> str | None:
+    from app.channels.telegram import bot_id
+
+    config = config if config is not None else current_app.config
+    bot = config.get("TELEGRAM_BOT_USERNAME") or bot_id(config)
+    return f"https://t.me/{bot}?start={CODE_PREFIX}{code}" if bot else None
+
+
+def is_link_code(arg: str | None) -> bool:
+    return bool(arg) and arg.strip().lower().startswith(CODE_PREFIX)
+
+
+def link(arg: str, chat_id) -> User | None:
+    """`/start u<code>` from `chat_id`: the user holding that code gets the chat; the code is used up."""
+    code = arg.strip().lower()[len(CODE_PREFIX):]
+    if not code or chat_id is None:
+        return None
+    user = db.session.scalar(select(User).where(User.telegram_link_code == code,
+                                                User.is_active_user.is_(True)).with_for_update())
+    if user is None:
+        return None
+    user.telegram_chat_id = str(chat_id)
+    user.telegram_link_code = None
+    return user
+
+
+def unlink(user: User) -> None:
+    user.telegram_chat_id = None
+    user.telegram_link_code = None
+
+
+def send(notification_id: int, now: datetime | None = None) -> str:
+    """Push one notification to its user's Telegram chat, once. Caller commits."""
+    from app.channels.base import ChannelError
+    from app.channels.telegram import TelegramAdapter, call
+
+    note = db.session.get(Notification, notification_id, with_for_update=True)
+    if note is None:
+        return "missing"
+    if note.sent_at is not None:
+        return "sent"
+    chat_id = note.user.telegram_chat_id if note.user.is_active_user else None
+    if not chat_id:
+        return "unlinked"
+    config = current_app.config
+    if not TelegramAdapter().is_enabled(config):
+        return "disabled"
+    try:
+        call(config, "sendMessage", {"chat_id": chat_id, "text": note.text})
+    except ChannelError as exc:
+        log.warning("notification %s not sent to Telegram: %s", notification_id, exc)
+        return "failed"
+    note.sent_at = now or utcnow()
+    return "sent"
