@@ -103,3 +103,19 @@ def test_admin_adds_a_calendar_day_and_imports_a_year(login):
     assert db.session.scalar(db.select(db.func.count(CalendarDay.id)).where(CalendarDay.date >= date(2028, 1, 1))) == 3
     client.post("/admin/calendar/day/2028-03-07/delete")
     assert "07.03.2028" not in body(client.get("/admin/calendar?year=2028"))
+
+
+def test_admin_sets_an_institutions_hours_and_bad_windows_are_refused(login):
+    from app.models import Institution
+
+    inst = make_institution(name="МАОУ «Школа № 3»")
+    client = login(make_user("admin"))
+    assert "Школа № 3" in body(client.get("/admin/institutions"))
+    bad = client.post(f"/admin/institutions/{inst.id}/hours", data={f"i{inst.id}-business_hours": "17:00-08:00"},
+                      headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "Часы работы" in body(bad)
+    ok = client.post(f"/admin/institutions/{inst.id}/hours", data={f"i{inst.id}-business_hours": "08:00-17:00"},
+                     headers={"HX-Request": "true"})
+    assert ok.status_code == 200 and "Сохранено" in body(ok)
+    db.session.expire_all()
+    assert db.session.get(Institution, inst.id).business_hours == "08:00-17:00"

@@ -121,3 +121,18 @@ def parse_calendar_lines(text: str) -> list[tuple[str, str, str]]:
     if not rows:
         raise ValidationFailed("Нет ни одной строки для загрузки", field="rows")
     return rows
+
+
+def institutions() -> list[Institution]:
+    return list(db.session.scalars(select(Institution).order_by(Institution.short_name)))
+
+
+def set_business_hours(actor: User, institution: Institution, spec: str | None) -> None:
+    """An institution's own working hours («08:00-17:00», «24x7»; empty = the city's)."""
+    from app.services import sla
+
+    ensure_admin(actor)
+    try:
+        institution.business_hours = sla.validate_hours(spec)
+    except ValueError as exc:
+        raise ValidationFailed(f"Часы работы: {exc}", field="business_hours") from exc

@@ -33,3 +33,7 @@ class CalendarDayForm(FlaskForm):
 class CalendarImportForm(FlaskForm):
     rows = TextAreaField(_l("Строки «ГГГГ-ММ-ДД;вид;примечание»"), validators=[InputRequired(_l("Вставьте строки"))])
     source = StringField(_l("Источник (постановление)"), validators=[Length(max=300)])
+
+
+class HoursForm(FlaskForm):
+    business_hours = StringField(_l("Часы работы"), validators=[Length(max=120)])

@@ -1,11 +1,11 @@
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.forms import CalendarDayForm, CalendarImportForm, CategoryRulesForm, PolicyForm
+from app.blueprints.admin.forms import CalendarDayForm, CalendarImportForm, CategoryRulesForm, HoursForm, PolicyForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
-from app.models import Category, SlaPolicy
+from app.models import Category, Institution, SlaPolicy
 from app.models.calendar import CALENDAR_KIND_LABELS
 from app.services import admin, calendar, tickets
 from app.services.errors import DomainError
@@ -141,3 +141,29 @@ def calendar_import():
         db.session.rollback()
         return _calendar_page(_year(), import_form=form, error=exc.message, status=422)
     return _calendar_page(_year(), notice=f"Загружено дней: {count}")
+
+
+@bp.get("/institutions")
+def institutions():
+    rows = [(i, HoursForm(business_hours=i.business_hours or "", formdata=None, prefix=f"i{i.id}"))
+            for i in admin.institutions()]
+    return render_template("admin/institutions.html", rows=rows, city_hours=current_app.config["BUSINESS_HOURS"])
+
+
+@bp.post("/institutions/<int:institution_id>/hours")
+def institution_hours(institution_id: int):
+    inst = tickets.require(Institution, institution_id, "Учреждение не найдено")
+    form = HoursForm(prefix=f"i{inst.id}")
+    error, notice = None, None
+    if form.validate():
+        try:
+            admin.set_business_hours(current_user, inst, form.business_hours.data)
+            db.session.commit()
+            notice = "Сохранено"
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    else:
+        error = form_errors(form)
+    return render_template("admin/_institution.html", i=inst, form=form, error=error, notice=notice,
+                           city_hours=current_app.config["BUSINESS_HOURS"]), 422 if error else 200
