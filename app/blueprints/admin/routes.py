@@ -18,6 +18,19 @@ def require_admin():
         abort(403)
 
 
+def _save(form, apply, done: str = "Сохранено") -> tuple[str | None, str | None]:
+    """Validate `form`, run `apply()` and commit: (error, None) or (None, notice) for the fragment."""
+    if not form.validate():
+        return form_errors(form), None
+    try:
+        apply()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return exc.message, None
+    return None, done
+
+
 @bp.get("")
 def index():
     return render_template("admin/index.html", networks=admin.network_statuses(),
@@ -41,18 +54,8 @@ def categories():
 def update_category(category_id: int):
     category = tickets.require(Category, category_id, "Рубрика не найдена")
     form = CategoryRulesForm(prefix=f"c{category.id}")
-    error, notice = None, None
-    if form.validate():
-        try:
-            admin.update_category_rules(current_user, category, form.keywords.data or "",
-                                        form.default_institution_id.data)
-            db.session.commit()
-            notice = "Сохранено"
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc.message
-    else:
-        error = form_errors(form)
+    error, notice = _save(form, lambda: admin.update_category_rules(
+        current_user, category, form.keywords.data or "", form.default_institution_id.data))
     return render("admin/categories.html", "admin/_category.html", status=422 if error else 200,
                   c=category, form=form, error=error, notice=notice,
                   rows=[(category, form)])
@@ -68,18 +71,10 @@ def sla_policies():
 def update_policy(policy_id: int):
     policy = tickets.require(SlaPolicy, policy_id, "Политика не найдена")
     form = PolicyForm(prefix=f"p{policy.id}")
-    error, notice = None, None
-    if form.validate():
-        try:
-            admin.update_policy(current_user, policy, form.first_response_minutes.data, form.resolution_minutes.data,
-                                bool(form.business_hours.data), form.warning_percent.data)
-            db.session.commit()
-            notice = "Сохранено. Новые сроки действуют для новых обращений."
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc.message
-    else:
-        error = form_errors(form)
+    error, notice = _save(form, lambda: admin.update_policy(
+        current_user, policy, form.first_response_minutes.data, form.resolution_minutes.data,
+        bool(form.business_hours.data), form.warning_percent.data),
+        "Сохранено. Новые сроки действуют для новых обращений.")
     return render("admin/sla.html", "admin/_policy.html", status=422 if error else 200, p=policy, form=form,
                   error=error, notice=notice, rows=[(policy, form)])
 
@@ -154,16 +149,6 @@ def institutions():
 def institution_hours(institution_id: int):
     inst = tickets.require(Institution, institution_id, "Учреждение не найдено")
     form = HoursForm(prefix=f"i{inst.id}")
-    error, notice = None, None
-    if form.validate():
-        try:
-            admin.set_business_hours(current_user, inst, form.business_hours.data)
-            db.session.commit()
-            notice = "Сохранено"
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc.message
-    else:
-        error = form_errors(form)
+    error, notice = _save(form, lambda: admin.set_business_hours(current_user, inst, form.business_hours.data))
     return render_template("admin/_institution.html", i=inst, form=form, error=error, notice=notice,
                            city_hours=current_app.config["BUSINESS_HOURS"]), 422 if error else 200
