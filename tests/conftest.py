@@ -13,6 +13,8 @@ from app import create_app
 from app.extensions import db
 from config import TestConfig
 
+pytest_plugins = ["tests.telegram_support"]  # fake Bot API fixtures shared by the Telegram tests
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 

@@ -3,46 +3,24 @@ webhook, SLA notifications pushed to that chat once (a job run twice sends once)
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from babel.messages.pofile import read_po
 
 from app.extensions import db
 from app.fakes import telegram as updates
-from app.fakes.telegram import FakeTelegram
 from app.jobs import staff
 from app.models import Message, Notification, Reply, Ticket, User, utcnow
 from app.services import escalation, staff_telegram
-from tests.factories import make_account, make_category, make_institution, make_policy, make_ticket, make_user
+from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
+from tests.telegram_support import BOT_ID, SECRET
 
-TOKEN = "7012345678:AAH4-test-token_for-the-fake"
-BOT_ID = "7012345678"
-SECRET = "tg-webhook_secret-42"
 STAFF_CHAT = 55501234  # the executor's own Telegram
 PO = Path(__file__).resolve().parent.parent / "app" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 
 
-@pytest.fixture
-def fake_tg():
-    with FakeTelegram(token=TOKEN) as fake:
-        yield fake
 
 
-@pytest.fixture
-def tg_config(app, fake_tg):
-    keys = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "HTTP_TIMEOUT")
-    saved = {k: app.config.get(k) for k in keys}
-    app.config.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_URL=fake_tg.base_url,
-                      HTTP_TIMEOUT=5)
-    yield app.config
-    app.config.update(saved)
 
 
-@pytest.fixture
-def bot_account(tg_config):
-    acc = make_account(make_institution(name="Администрация г. Белогорск"), network="telegram")
-    acc.external_id = BOT_ID
-    db.session.flush()
-    return acc
 
 
 def hook(client, update, secret=SECRET):

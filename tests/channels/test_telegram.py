@@ -11,33 +11,18 @@ from app.channels.telegram import TelegramAdapter
 from app.channels.telegram_cli import telegram_cli
 from app.extensions import db
 from app.fakes import telegram as updates
-from app.fakes.telegram import FakeTelegram
 from app.models import IntakeRejection, Message, Reply, Resident, Ticket, TicketEvent, utcnow
 from app.services import replies
 from tests.factories import make_account, make_institution, make_user
+from tests.telegram_support import BOT_ID, SECRET, TOKEN
 
-TOKEN = "7012345678:AAH4-test-token_for-the-fake"
-BOT_ID = "7012345678"
-SECRET = "tg-webhook_secret-42"
 CHANNEL = -1001987654321  # the participant's channel
 GROUP = -1001876543210  # its linked discussion group, where comments live
 RESIDENT = 48151623
 
 
-@pytest.fixture
-def fake_tg():
-    with FakeTelegram(token=TOKEN) as fake:
-        yield fake
 
 
-@pytest.fixture
-def tg_config(app, fake_tg):
-    keys = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "HTTP_TIMEOUT")
-    saved = {k: app.config.get(k) for k in keys}
-    app.config.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_URL=fake_tg.base_url,
-                      HTTP_TIMEOUT=5)
-    yield app.config
-    app.config.update(saved)
 
 
 @pytest.fixture
@@ -49,13 +34,6 @@ def channel_account(tg_config):
     return acc
 
 
-@pytest.fixture
-def bot_account(tg_config):
-    """The city's bot itself, registered as the administration's account: private chats reach it."""
-    acc = make_account(make_institution(name="Администрация г. Белогорск"), network="telegram")
-    acc.external_id = BOT_ID
-    db.session.flush()
-    return acc
 
 
 def hook(client, update, secret=SECRET):
