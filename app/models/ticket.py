@@ -94,6 +94,8 @@ class Ticket(db.Model):
         Index("ix_tickets_network_created", "network", "created_at", "id"),
         Index("ix_tickets_due", "resolution_due_at", "id"),
         Index("ix_tickets_status_due", "status", "resolution_due_at", "id"),
+        Index("ix_tickets_resolved", "resolved_at"),  # the board: resolved in a period
+        Index("ix_tickets_rated", "rated_at"),  # the board: ratings given in a period
         # Free-text search (ILIKE '%…%') on PostgreSQL: trigram indexes (pg_trgm).
         Index("ix_tickets_summary_trgm", "summary", postgresql_using="gin",
               postgresql_ops={"summary": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
@@ -116,7 +118,11 @@ class Ticket(db.Model):
     reject_reason: Mapped[str | None] = mapped_column(String(40))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     on_control: Mapped[bool] = mapped_column(default=False)
-    rating: Mapped[int | None]
+    rating: Mapped[int | None]  # the resident's last rating of the answer, 1-5
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verdict: Mapped[str | None] = mapped_column(String(10))  # «Проблема решена?»: yes | no
+    verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")  # returned to work after a resolution
     regime: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 59-ФЗ: the one extension, when
     extension_reason: Mapped[str | None] = mapped_column(Text)
@@ -268,27 +274,109 @@ class Reply(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Buttons under the message, rows of (label, payload): «Проблема решена?» Да / Нет, ratings 1-5.
+    buttons: Mapped[list] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="replies")
     author: Mapped[User | None] = relationship()
     in_reply_to: Mapped["Message | None"] = relationship()
 
 
+CONTROL_STATES = {
+    "issued": _l("Выдано"),
+    "in_progress": _l("Исполняется"),
+    "reported": _l("Доложено об исполнении"),
+    "done": _l("Исполнено"),
+    "cancelled": _l("Снято с контроля"),
+}
+CONTROL_OPEN_STATES = ("issued", "in_progress", "reported")
+
+
 class ControlOrder(db.Model):
-    """An order (поручение) of the head of city on a ticket or a topic."""
+    """An order (поручение) of the head of city on a ticket or a hot spot, with its own status and deadline."""
 
     __tablename__ = "control_orders"
+    __table_args__ = (Index("ix_control_orders_state_due", "state", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    hot_spot_id: Mapped[int | None] = mapped_column(ForeignKey("hot_spots.id"), index=True)
     topic: Mapped[str | None] = mapped_column(String(300))
     instruction: Mapped[str] = mapped_column(Text)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(20), default="issued")  # issued | in_progress | done | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="issued")  # a key of CONTROL_STATES
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    report: Mapped[str | None] = mapped_column(Text)  # the institution's report on what was done
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # late: the head was told (once)
 
     ticket: Mapped[Ticket | None] = relationship()
     institution: Mapped[Institution] = relationship()
+    issued_by: Mapped[User | None] = relationship()
+    events: Mapped[list["ControlOrderEvent"]] = relationship(back_populates="order", order_by="ControlOrderEvent.id")
+
+    @property
+    def state_label(self) -> str:
+        return CONTROL_STATES.get(self.state, self.state)
+
+
+class ControlOrderEvent(db.Model):
+    """The order's own history (issued, accepted, reported, returned, done, cancelled, late)."""
+
+    __tablename__ = "control_order_events"
+    __table_args__ = (Index("ix_control_order_events_order", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("control_orders.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    order: Mapped[ControlOrder] = relationship(back_populates="events")
+    actor_user: Mapped[User | None] = relationship()
+
+
+class HotSpot(db.Model):
+    """A recurring problem found automatically: the same category at the same street, or the same wording,
+    several times within a few days. Refreshed by a job (app.services.hotspots)."""
+
+    __tablename__ = "hot_spots"
+    __table_args__ = (Index("ix_hot_spots_last_seen", "last_seen_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # address | wording
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    label: Mapped[str] = mapped_column(String(300))
+    ticket_count: Mapped[int] = mapped_column(default=0)
+    open_count: Mapped[int] = mapped_column(default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    category: Mapped[Category | None] = relationship()
+    institution: Mapped[Institution | None] = relationship()
+    tickets: Mapped[list[Ticket]] = relationship(secondary="hot_spot_tickets", order_by="Ticket.created_at.desc()")
+
+
+class HotSpotTicket(db.Model):
+    __tablename__ = "hot_spot_tickets"
+
+    hot_spot_id: Mapped[int] = mapped_column(ForeignKey("hot_spots.id", ondelete="CASCADE"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True, index=True)
+
+
+class BoardSnapshot(db.Model):
+    """The board's figures for a standard period, computed by a job so the page answers at once."""
+
+    __tablename__ = "board_snapshots"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
