@@ -5,6 +5,8 @@ from app.models.escalation import SLA_MARK_KINDS, Notification, SlaMark
 from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.ticket import (
+    CONTROL_OPEN_STATES,
+    CONTROL_STATES,
     MESSAGE_KINDS,
     OPEN_STATUSES,
     PRIORITY_LABELS,
@@ -13,10 +15,8 @@ from app.models.ticket import (
     REJECT_REASONS,
     STATUS_LABELS,
     STATUSES,
-    Category,
-    CONTROL_OPEN_STATES,
-    CONTROL_STATES,
     BoardSnapshot,
+    Category,
     ControlOrder,
     ControlOrderEvent,
     HotSpot,
