@@ -74,6 +74,9 @@ class Config:
     # Behind nginx or another proxy: how many proxies to trust for X-Forwarded-For/-Proto (rate limits per address).
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
+    # «Проблема решена?»: a resolved ticket without the resident's answer is closed after this many days.
+    VERDICT_WAIT_DAYS = int(_env("VERDICT_WAIT_DAYS", "7"))
+
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

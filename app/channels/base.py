@@ -52,7 +52,8 @@ class OutgoingReply:
     text: str
     address: dict[str, Any]  # IncomingMessage.reply_address of the message being answered
     idempotency_key: str  # stable per Reply row: platforms that dedupe (VK random_id/guid) get it
-    buttons: list[tuple[str, str]] = field(default_factory=list)  # (label, payload), where supported
+    # Buttons under the message, rows of (label, payload), where the network supports them.
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
 
 
 @dataclass

@@ -309,7 +309,8 @@ class MaxAdapter:
         if address.get("mid"):
             body["link"] = {"type": "reply", "mid": address["mid"]}
         if reply.buttons:
-            rows = [[{"type": "callback", "text": label[:64], "payload": data}] for label, data in reply.buttons]
+            rows = [[{"type": "callback", "text": label[:64], "payload": data} for label, data in row]
+                    for row in reply.buttons]
             body["attachments"] = [{"type": "inline_keyboard", "payload": {"buttons": rows}}]
         url = f"{str(config.get('MAX_API_URL') or 'https://platform-api.max.ru').rstrip('/')}/messages"
         try:

@@ -252,8 +252,8 @@ class OkAdapter:
         if address.get("mid"):
             message["reply_to"] = address["mid"]
         if reply.buttons:
-            rows = [[{"type": "CALLBACK", "text": label, "intent": "DEFAULT", "payload": data}]
-                    for label, data in reply.buttons]
+            rows = [[{"type": "CALLBACK", "text": label, "intent": "DEFAULT", "payload": data} for label, data in row]
+                    for row in reply.buttons]
             message["attachments"] = [{"type": "INLINE_KEYBOARD", "payload": {"keyboard": {"buttons": rows}}}]
         base = str(config.get("OK_API_URL") or "https://api.ok.ru").rstrip("/")
         try:

@@ -12,8 +12,12 @@ python-telegram-bot's `Update.de_json(payload, bot=None)`; no event loop is need
   one resident under one post joins one ticket. The account is the channel (from the automatic forward) when
   the comment carries it, else the group; a reply to another comment carries only the group (Bot API: a
   replied-to message never contains its own reply_to_message).
-- Channel posts, the automatic forwards themselves, service messages and other update kinds (callback queries,
-  membership changes…) are not appeals: answered 200, nothing stored.
+- A button press (`callback_query`, e.g. «Проблема решена?» Да / Нет, 1-5) is a `callback` command: the
+  presser is the author, the chat of the bot's message is where the answer goes, external id `cb:<query id>`.
+  The webhook answers with `answerCallbackQuery` in its response body (Telegram allows one method call in a
+  webhook's answer), so the button stops spinning; `flask telegram poll` calls answerCallbackQuery itself.
+- Channel posts, the automatic forwards themselves, service messages and other update kinds (membership
+  changes…) are not appeals: answered 200, nothing stored.
 - An edit is a message of its own (`<chat>:<message>:edit:<edit_date>`) pointing at the original (`edit_of`).
 
 External ids are `<chat id>:<message id>`: Telegram numbers messages per chat, so that pair is unique, and a
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import re
 import time
 import warnings
@@ -50,7 +55,8 @@ from app.channels.base import (
 NETWORK = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
-ALLOWED_UPDATES = ["message", "edited_message"]  # what we ask Telegram for (webhook and polling)
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]  # what we ask Telegram for (webhook, polling)
+CALLBACK_DATA_LIMIT = 64  # bytes of callback_data
 MAX_TEXT = 4096  # sendMessage's limit, in characters
 TELEGRAM_SERVICE_USER = 777000  # "Telegram": the author of automatic forwards into discussion groups
 
@@ -172,6 +178,11 @@ class TelegramAdapter:
         try:
             update = Update.de_json(payload, bot=None)
             message = None
+            if update.callback_query is not None:
+                message = self._callback(update.callback_query, payload)
+                return ParsedRequest(messages=[message] if message else [], body=json.dumps(
+                    {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}),
+                    content_type="application/json")
             if update.message is not None:
                 message = self._message(update.message, payload["message"], payload, config)
             elif update.edited_message is not None:
@@ -179,7 +190,7 @@ class TelegramAdapter:
                                         edited=True)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadPayload(f"Telegram: malformed update ({exc.__class__.__name__}: {exc})") from exc
-        # channel_post, edited_channel_post, callback_query, my_chat_member…: not appeals, answer 200.
+        # channel_post, edited_channel_post, my_chat_member…: not appeals, answer 200.
         return ParsedRequest(messages=[message] if message else [])
 
     def _message(self, msg, data: dict, update: dict, config: dict, edited: bool = False) -> IncomingMessage | None:
@@ -219,6 +230,30 @@ class TelegramAdapter:
             if incoming.command == "start" and incoming.command_arg:
                 incoming.start_code, incoming.command, incoming.command_arg = incoming.command_arg, None, None
         return incoming
+
+    @staticmethod
+    def _callback(query, update: dict) -> IncomingMessage | None:
+        """A button press under one of the bot's messages → command "callback" with the button's data."""
+        user = query.from_user
+        if user is None or user.is_bot or not query.id:
+            return None
+        msg = query.message  # the bot's message with the button (may be inaccessible: then only chat and id)
+        address: dict[str, Any] = {"callback_query_id": query.id}
+        thread_key = f"tg:dm:{user.id}"
+        if msg is not None and msg.chat is not None:
+            address["chat_id"] = msg.chat.id
+            if msg.message_id:
+                address["message_id"] = msg.message_id
+            thread = getattr(msg, "message_thread_id", None)
+            if thread:
+                address["message_thread_id"] = thread
+            thread_key = f"tg:dm:{msg.chat.id}" if msg.chat.type == "private" else f"tg:{msg.chat.id}:{thread or 0}"
+        else:
+            address["chat_id"] = user.id  # an inline-mode message: answer in the private chat
+        data = query.data or ""
+        return IncomingMessage(network=NETWORK, external_id=f"cb:{query.id}", kind="direct", author_id=str(user.id),
+                               author_name=user.full_name, text=data, thread_key=thread_key,
+                               reply_address=address, raw=update, command="callback", command_arg=data or None)
 
     @staticmethod
     def _direct(msg, config: dict) -> dict:
@@ -272,11 +307,11 @@ class TelegramAdapter:
         parts = split_text(reply.text)
         if not parts:
             raise ChannelError("Telegram: пустой текст ответа", permanent=True)
-        return SendResult(external_id=str(_run(self._send(parts, address, config))))
+        return SendResult(external_id=str(_run(self._send(parts, address, config, reply.buttons))))
 
     @staticmethod
-    async def _send(parts: list[str], address: dict, config: dict) -> int:
-        from telegram import Bot, ReplyParameters
+    async def _send(parts: list[str], address: dict, config: dict, buttons: list | None = None) -> int:
+        from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
         from telegram.error import BadRequest
         from telegram.request import HTTPXRequest
 
@@ -286,19 +321,23 @@ class TelegramAdapter:
         bot = Bot(str(config["TELEGRAM_BOT_TOKEN"]), base_url=api_url(config), base_file_url=file_url(config),
                   request=request, get_updates_request=request)
         thread = address.get("message_thread_id")
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data[:CALLBACK_DATA_LIMIT])
+                                        for label, data in row] for row in buttons]) if buttons else None
         first_id = None
         try:
             for i, part in enumerate(parts):
                 reply_to = ReplyParameters(int(address["message_id"]), allow_sending_without_reply=True) \
                     if i == 0 and address.get("message_id") else None
+                keyboard = markup if i == len(parts) - 1 else None  # the buttons go under the last part
                 try:
                     sent = await bot.send_message(address["chat_id"], part, reply_parameters=reply_to,
-                                                  message_thread_id=thread)
+                                                  message_thread_id=thread, reply_markup=keyboard)
                 except BadRequest as exc:
                     if thread is None or "thread not found" not in exc.message.lower():
                         raise
                     thread = None  # not a forum: the reply to the comment keeps it in the post's thread anyway
-                    sent = await bot.send_message(address["chat_id"], part, reply_parameters=reply_to)
+                    sent = await bot.send_message(address["chat_id"], part, reply_parameters=reply_to,
+                                                  reply_markup=keyboard)
                 first_id = first_id if first_id is not None else sent.message_id
         except Exception as exc:
             raise _channel_error(exc) from exc

@@ -88,6 +88,13 @@ def poll_command(once: bool, timeout: int, state_file: str | None) -> None:
                               {"Source": "getUpdates"})
         new = intake.accept(messages)
         db.session.commit()
+        for update in updates:  # button presses: stop the spinner (a webhook does it in its answer)
+            query = update.get("callback_query")
+            if isinstance(query, dict) and query.get("id"):
+                try:
+                    telegram.call(config, "answerCallbackQuery", {"callback_query_id": str(query["id"])})
+                except ChannelError:
+                    pass  # too old or already answered: the press itself is stored
         state["offset"] = max(u["update_id"] for u in updates) + 1
         try:
             save_offset(path, bot, state["offset"])

@@ -182,6 +182,8 @@ class VkAdapter:
             start_code = str(msg["ref"])
         elif _button_command(msg.get("payload")) == "start":  # the «Начать» button
             command = command or "start"
+        elif _button_command(msg.get("payload")) == BUTTON_COMMAND:  # «Проблема решена?» Да / Нет, 1-5
+            command, arg = "callback", _button_arg(msg.get("payload"))
         address = {"type": "message", "peer_id": peer}
         if msg.get("id"):
             address["message_id"] = int(msg["id"])
@@ -237,6 +239,8 @@ class VkAdapter:
         if kind == "message":
             params = {"peer_id": address["peer_id"], "random_id": random_id(reply.idempotency_key),
                       "message": reply.text}
+            if reply.buttons:
+                params["keyboard"] = keyboard(reply.buttons)
             if address.get("message_id") and int(address["peer_id"]) < 2_000_000_000:
                 params["reply_to"] = address["message_id"]
             result = self._call("messages.send", params, config)
@@ -301,6 +305,28 @@ def _edit_mark(obj: dict) -> str:
     """Edits of one comment differ by their text; the same edit delivered again gives the same id."""
     basis = json.dumps([obj.get("text") or "", obj.get("attachments") or []], sort_keys=True, ensure_ascii=False)
     return hashlib.sha1(basis.encode()).hexdigest()[:12]
+
+
+BUTTON_COMMAND = "verdict"  # our inline buttons: payload {"command": "verdict", "arg": "<button payload>"}
+LABEL_LIMIT = 40  # VK: a button label is at most 40 characters
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> str:
+    """An inline keyboard of text buttons for messages.send: pressing one sends its label as the resident's
+    message, with our payload attached (message_new `payload`)."""
+    buttons = [[{"action": {"type": "text", "label": label[:LABEL_LIMIT],
+                            "payload": json.dumps({"command": BUTTON_COMMAND, "arg": data}, ensure_ascii=False)},
+                 "color": "secondary"} for label, data in row] for row in rows]
+    return json.dumps({"inline": True, "buttons": buttons}, ensure_ascii=False)
+
+
+def _button_arg(payload: Any) -> str | None:
+    try:
+        data = json.loads(payload)
+    except (TypeError, ValueError):
+        return None
+    arg = data.get("arg") if isinstance(data, dict) else None
+    return arg[:200] if isinstance(arg, str) else None
 
 
 def _button_command(payload: Any) -> str | None:

@@ -43,7 +43,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import auth, sla, workflow
+from app.services import auth, sla, verdict, workflow
 from app.services import tickets as ticket_ops
 
 SEED = 2026
@@ -756,17 +756,29 @@ class _TicketSeeder:
             workflow.change_status(ticket, "waiting_resident", worker, now=moment)
             workflow.change_status(ticket, "in_progress", worker, now=clock.after(r, 60, 1440))
         late = self._resolve(ticket, worker, clock, r, plan.resolution, on_time=r.random() < 0.8)
-        if status == "resolved":
-            if r.random() < 0.15:
-                ticket.rating = _rating(r, late)
+        if status == "resolved":  # still waiting for the resident: some have said «Да» or rated 3-5 already
+            if r.random() < 0.2:
+                rating = _rating(r, late)
+                answer = str(rating) if rating >= 3 else "yes"
+                verdict.apply(ticket, answer, ticket.resident, now=clock.after(r, 10, 600), via=ticket.network)
             return clock.t
-        if r.random() < 0.05:
+        # The resident's answer through the verdict service: «Нет» or 1-2 reopens (a repeat complaint).
+        roll = r.random()
+        answer = None
+        if roll < 0.05:
+            answer = r.choice(["no", "1", "2"])
+        elif roll < 0.55:
+            rating = _rating(r, late)
+            answer = str(rating) if r.random() < 0.8 else ("yes" if rating >= 3 else "no")
+        if answer is not None:
+            outcome = verdict.apply(ticket, answer, ticket.resident, now=clock.after(r, 10, 1440), via=ticket.network)
+            if outcome == "reopened":
+                late = self._resolve(ticket, worker, clock, r, data.RESOLVED_FALLBACK, on_time=False) or late
+        elif r.random() < 0.05:
             workflow.change_status(ticket, "in_progress", mod, comment=data.REOPEN_COMMENT,
                                    now=clock.after(r, 240, 2880))
             late = self._resolve(ticket, worker, clock, r, data.RESOLVED_FALLBACK, on_time=False) or late
         workflow.change_status(ticket, "closed", mod, now=clock.after(r, 60, 3 * 480))
-        if r.random() < 0.5:
-            ticket.rating = _rating(r, late)
         return clock.t
 
     def _resolve(self, ticket: Ticket, worker: User, clock: _Clock, r: random.Random, texts: list[str],

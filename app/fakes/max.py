@@ -337,3 +337,12 @@ def message_removed(chat_id: int, user_id: int, mid: str, *, timestamp: int | No
 def bot_added(chat_id: int, user_id: int, *, is_channel: bool = False, timestamp: int | None = None) -> dict:
     return {"update_type": "bot_added", "timestamp": timestamp if timestamp is not None else _now_ms(),
             "chat_id": chat_id, "user": user(user_id, "Администратор Чата"), "is_channel": is_channel}
+
+
+def press(sent: dict, label: str, user_id: int, **kw) -> dict:
+    """The resident pressed the inline button `label` under a message the fake recorded in `sent`."""
+    rows = next((a["payload"]["buttons"] for a in sent.get("attachments") or [] if a.get("type") == "inline_keyboard"),
+                [])
+    data = next(b["payload"] for row in rows for b in row if b["text"] == label)
+    chat_id = sent.get("chat_id") if sent.get("chat_id") is not None else sent["user_id"]
+    return message_callback(int(chat_id), user_id, data, mid=sent["mid"], **kw)

@@ -318,3 +318,11 @@ def chat_system(chat: str, user_id: int | str, *, name: str = "Ольга Куз
     return {"webhookType": "CHAT_SYSTEM", "sender": _sender(user_id, name), "recipient": {"chat_id": chat},
             "message": {"text": text, "seq": seq, "mid": make_mid(chat, seq)},
             "timestamp": timestamp if timestamp is not None else _now_ms()}
+
+
+def press(sent: dict, label: str, user_id: int | str, **kw) -> dict:
+    """The resident pressed the CALLBACK button `label` under a message the fake recorded in `sent`."""
+    rows = next((a["payload"]["keyboard"]["buttons"] for a in sent.get("attachments") or []
+                 if a.get("type") == "INLINE_KEYBOARD"), [])
+    data = next(b["payload"] for row in rows for b in row if b["text"] == label)
+    return message_callback(sent["chat_id"], user_id, data, mid=sent["message_id"], **kw)

@@ -58,6 +58,7 @@ class FakeTelegram:
         self.max_poll_wait = max_poll_wait  # a long poll waits at most this long here, whatever its timeout
         self.calls: list[dict] = []  # every request: {"method", "params", "at"}
         self.sent: list[dict] = []  # sendMessage calls that succeeded: {"message_id", "chat_id", "text", …}
+        self.answered: list[dict] = []  # answerCallbackQuery calls: {"callback_query_id", "text"?, …}
         self.webhook: dict[str, Any] = {}  # what setWebhook stored: url, secret_token, allowed_updates…
         self.files: dict[str, bytes] = {}  # file_path → content, served under /file/bot<token>/
         self._file_paths: dict[str, str] = {}  # file_id → file_path
@@ -176,6 +177,7 @@ class FakeTelegram:
             "getme": self._get_me, "sendmessage": self._send_message, "getupdates": self._get_updates,
             "setwebhook": self._set_webhook, "deletewebhook": self._delete_webhook,
             "getwebhookinfo": self._get_webhook_info, "getfile": self._get_file, "close": self._ok_true,
+            "answercallbackquery": self._answer_callback_query,
             "logout": self._ok_true,
         }.get(method.lower())
         if handler is None:
@@ -223,7 +225,7 @@ class FakeTelegram:
             message_id = next(self._message_ids)
             record = {"message_id": message_id, "chat_id": chat_id, "text": text, "reply_parameters": reply,
                       "message_thread_id": params.get("message_thread_id"), "parse_mode": params.get("parse_mode"),
-                      "date": now}
+                      "reply_markup": params.get("reply_markup"), "date": now}
             self.sent.append(record)
         chat = {"id": chat_id, "type": "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"}
         if chat["type"] == "private":
@@ -234,6 +236,13 @@ class FakeTelegram:
         if record["message_thread_id"] is not None:
             result["message_thread_id"] = record["message_thread_id"]
         return _ok(result)
+
+    def _answer_callback_query(self, params: dict) -> tuple[int, dict]:
+        if not params.get("callback_query_id"):
+            return _error(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        with self._cond:
+            self.answered.append(dict(params))
+        return _ok(True)
 
     def _get_updates(self, params: dict) -> tuple[int, dict]:
         if self.webhook.get("url"):
@@ -609,13 +618,36 @@ def edited(update: dict, text: str, *, edit_date: int | None = None, update_id: 
     return _update("edited_message", message, update_id)
 
 
-def callback_query(user_id: int, data: str = "noop", *, update_id: int | None = None) -> dict:
-    """A button press under one of the bot's messages (not an appeal)."""
-    u = user(user_id)
+_query_ids = itertools.count(1)
+
+
+def callback_query(user_id: int, data: str = "noop", *, update_id: int | None = None, query_id: str | None = None,
+                   chat: dict | None = None, message_id: int = 1001, message_thread_id: int | None = None,
+                   first_name: str = "Ольга", text: str = "Проблема решена?") -> dict:
+    """A button press under the bot's message `message_id` (in the presser's private chat unless `chat`,
+    e.g. `group_chat(...)`, is given); `data` is the button's callback_data."""
+    u = user(user_id, first_name)
+    message: dict[str, Any] = {"message_id": message_id, "from": {"id": 123456789, "is_bot": True,
+                                                                   "first_name": "Открытый муниципалитет",
+                                                                   "username": BOT_USERNAME},
+                               "chat": chat or private_chat(u), "date": int(time.time()), "text": text}
+    if message_thread_id is not None:
+        message["message_thread_id"] = message_thread_id
+        message["is_topic_message"] = False
     return {"update_id": update_id if update_id is not None else next_update_id(),
-            "callback_query": {"id": f"{user_id}{int(time.time())}", "from": u, "chat_instance": "-4012345678",
-                               "data": data, "message": {"message_id": 1001, "chat": private_chat(u),
-                                                         "date": int(time.time()), "text": "…"}}}
+            "callback_query": {"id": query_id or f"{user_id}{int(time.time())}{next(_query_ids)}", "from": u,
+                               "chat_instance": "-4012345678", "data": data, "message": message}}
+
+
+def press(sent: dict, label: str, user_id: int | None = None, **kwargs) -> dict:
+    """Press the button labelled `label` under a message the fake recorded in `sent` (by the resident, i.e.
+    the chat's owner, unless `user_id` says who)."""
+    rows = ((sent.get("reply_markup") or {}).get("inline_keyboard")) or []
+    data = next(b["callback_data"] for row in rows for b in row if b["text"] == label)
+    chat_id = sent["chat_id"]
+    chat = None if isinstance(chat_id, int) and chat_id > 0 else group_chat(chat_id)
+    return callback_query(user_id if user_id is not None else chat_id, data, chat=chat,
+                          message_id=sent["message_id"], message_thread_id=sent.get("message_thread_id"), **kwargs)
 
 
 def my_chat_member(user_id: int, status: str = "kicked", *, update_id: int | None = None) -> dict:

@@ -131,7 +131,10 @@ class FakeVk(LoopbackServer):
             return {"response": self._seen[key]}
         mid = next(self._ids)
         self._seen[key] = mid
-        self.sent.append({"method": "messages.send", "id": mid, **params})
+        record = {"method": "messages.send", "id": mid, **params}
+        if params.get("keyboard"):
+            record["keyboard"] = json.loads(params["keyboard"])  # as the resident sees it: rows of buttons
+        self.sent.append(record)
         return {"response": mid}
 
     def _create_comment(self, params: dict) -> dict:
@@ -306,3 +309,14 @@ def wall_reply_delete(group_id: int, user_id: int, *, post_id: int = 1, comment_
     obj = {"owner_id": -abs(group_id), "id": comment_id, "user_id": user_id, "deleter_id": deleter_id or user_id,
            "post_id": post_id}
     return callback("wall_reply_delete", obj, group_id, secret)
+
+
+def press(group_id: int, sent: dict, label: str, from_id: int | None = None, *, conversation_message_id: int,
+          secret: str | None = None) -> dict:
+    """The resident pressed the inline text button `label` under a message the fake recorded in `sent`:
+    VK sends the label as the resident's message with the button's payload."""
+    rows = (sent.get("keyboard") or {}).get("buttons") or []
+    action = next(b["action"] for row in rows for b in row if b["action"]["label"] == label)
+    peer = int(sent["peer_id"])
+    return message_new(group_id, from_id if from_id is not None else peer, label, peer_id=peer,
+                       conversation_message_id=conversation_message_id, payload=action["payload"], secret=secret)

@@ -28,7 +28,9 @@ PERIODIC = (
     Periodic("app.jobs.intake.sweep", "intake", 30),  # untriaged messages (Redis was down, a worker died)
     Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
     Periodic("app.jobs.escalation.sweep", "default", 60),  # SLA warnings and breaches, each recorded once
+    Periodic("app.jobs.control.sweep_late", "default", 300),  # late control orders, each escalated once
     Periodic("app.jobs.housekeeping.purge_login_attempts", "low", 24 * 3600),
+    Periodic("app.jobs.housekeeping.close_unanswered", "low", 3600),  # «Проблема решена?» unanswered N days
 )
 
 

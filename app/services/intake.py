@@ -209,7 +209,10 @@ def _new_ticket(m: Message, now: datetime) -> Ticket:
 def _command(m: Message) -> None:
     m.noise_reason = "command"
     if m.command == "callback":
-        return  # a button press («Проблема решена?» …): the verdict flow reads these; nothing to answer here
+        from app.services import verdict  # verdict → workflow → … → intake: imported when needed
+
+        verdict.handle(m)  # a button press: «Проблема решена?» Да / Нет, a rating 1-5
+        return
     if m.command == "start" and staff_telegram.is_link_code(m.command_arg):
         # a staff member linking their Telegram (code from /notifications): no ticket, no resident flow
         user = staff_telegram.link(m.command_arg, (m.reply_address or {}).get("chat_id"))

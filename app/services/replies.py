@@ -39,9 +39,10 @@ def _queue(reply: Reply) -> Reply:
 
 
 def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str | None = None,
-           author: User | None = None, **context) -> Reply | None:
+           author: User | None = None, buttons: list | None = None, **context) -> Reply | None:
     """Tell the resident about their ticket (ack | assigned | resolved | staff | interim | extended).
-    `context` goes to the template. None: nobody to tell."""
+    `context` goes to the template; `buttons`: rows of [label, payload] sent under the message.
+    None: nobody to tell."""
     message = message or _source_message(ticket)
     if message is None or not message.reply_address:
         return None
@@ -49,11 +50,12 @@ def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str 
                            status=STATUS_LABELS.get(ticket.status, ticket.status),
                            city=current_app.config["CITY_NAME"], **context).strip()
     return _queue(Reply(ticket=ticket, network=message.network, kind=kind, text=body, author_id=author.id if author
-                        else None, in_reply_to_message_id=message.id, created_at=utcnow()))
+                        else None, in_reply_to_message_id=message.id, created_at=utcnow(),
+                        buttons=buttons or []))
 
 
-def bot_answer(message: Message, kind: str, **context) -> Reply | None:
-    """Answer a bot command (/start, /status) in the resident's chat."""
+def bot_answer(message: Message, kind: str, buttons: list | None = None, **context) -> Reply | None:
+    """Answer a bot command (/start, /status) or a button press in the resident's chat."""
     if not message.reply_address:
         return None
     ticket = context.get("ticket")
@@ -61,7 +63,7 @@ def bot_answer(message: Message, kind: str, **context) -> Reply | None:
                            status=STATUS_LABELS.get(ticket.status, ticket.status) if ticket else "",
                            **context).strip()
     return _queue(Reply(ticket_id=ticket.id if ticket else None, network=message.network, kind="bot", text=body,
-                        in_reply_to_message_id=message.id, created_at=utcnow()))
+                        in_reply_to_message_id=message.id, created_at=utcnow(), buttons=buttons or []))
 
 
 # --- delivery ------------------------------------------------------------------------------------
@@ -83,8 +85,9 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
     if not adapter.is_enabled(config):
         return _fail(reply, "Сеть не подключена: нет токена в настройках")
     address = reply.in_reply_to.reply_address if reply.in_reply_to else {}
+    buttons = [[(str(label), str(data)) for label, data in row] for row in reply.buttons or []]
     out = OutgoingReply(network=reply.network, text=reply.text, address=address,
-                        idempotency_key=f"reply-{reply.id}")
+                        idempotency_key=f"reply-{reply.id}", buttons=buttons)
     reply.attempts += 1
     try:
         result = adapter.send(out, config)

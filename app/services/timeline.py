@@ -73,6 +73,12 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return f"Разобрано автоматически: {p.get('category', '')}{where}", f"Слова: {words}" if words else ""
     if e.kind == "promoted":
         return "Сделано обращением из «не обращений»", ""
+    if e.kind == "verdict":
+        via = f" ({NETWORK_LABELS.get(p['via'], p['via'])})" if p.get("via") else ""
+        if p.get("rating") is not None:
+            return f"Оценка жителя: {p['rating']} из 5{via}", ""
+        answer = "проблема решена" if p.get("verdict") == "yes" else "проблема не решена"
+        return f"Житель: {answer}{via}", ""
     if e.kind in ("sla_warning", "sla_breach"):
         clock = "первого ответа" if p.get("clock") == "first_response" else "решения"
         what = f"Скоро срок {clock}" if e.kind == "sla_warning" else f"Просрочен срок {clock}"

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import REJECT_REASONS, STATUS_LABELS, Resident, Ticket, TicketEvent, User, utcnow
-from app.services import replies, sla
+from app.services import sla
 from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -120,6 +120,8 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
         ticket.closed_at = now
     if to == "new":
         ticket.institution_id = None  # returned to the moderators
+    if to in ("in_progress", "new") and old in ("resolved", "closed"):
+        ticket.reopen_count = (ticket.reopen_count or 0) + 1  # a repeat complaint (the head's board counts it)
     if to in ("in_progress", "new") and old in ("resolved", "closed", "rejected"):
         ticket.resolved_at = ticket.closed_at = None
         ticket.reject_reason = None
@@ -132,7 +134,9 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
         ticket.first_responded_at = now
     ticket.status = to
     if to == "resolved":
-        replies.notify(ticket, "resolved", text=comment)
+        from app.services import verdict  # verdict uses change_status to reopen
+
+        verdict.ask(ticket, text=comment)
     payload = {"from": old, "to": to}
     if reason:
         payload["reason"] = reason

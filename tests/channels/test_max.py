@@ -295,7 +295,7 @@ def test_send_truncates_long_text_addresses_users_and_carries_buttons(max_config
     assert sent["text"].startswith("Ответ исполнителя.")
 
     short = OutgoingReply(network="max", text="Проблема решена?", address={"user_id": RESIDENT},
-                          idempotency_key="reply-2", buttons=[("Да", "resolved:yes"), ("Нет", "resolved:no")])
+                          idempotency_key="reply-2", buttons=[[("Да", "resolved:yes")], [("Нет", "resolved:no")]])
     result = adapter.send(short, max_config)
     sent = fake_max.messages[1]
     assert sent["user_id"] == RESIDENT and result.external_id == sent["mid"] and sent["link"] is None

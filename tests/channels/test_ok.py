@@ -273,7 +273,7 @@ def test_polling_with_a_wrong_application_secret_is_a_permanent_error(ok_config,
 def test_send_carries_buttons_and_the_network_is_off_without_a_token(ok_config, fake_ok):
     adapter = OkAdapter()
     out = OutgoingReply(network="ok", text="Проблема решена?", address={"chat_id": CHAT},
-                        idempotency_key="reply-9", buttons=[("Да", "resolved:yes")])
+                        idempotency_key="reply-9", buttons=[[("Да", "resolved:yes")]])
     result = adapter.send(out, ok_config)
     sent = fake_ok.messages[0]
     assert result.external_id == sent["message_id"] and sent["reply_to"] is None

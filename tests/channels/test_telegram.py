@@ -228,7 +228,6 @@ def test_updates_that_are_not_appeals_are_answered_200_and_store_nothing(client,
     other = [
         updates.channel_post(CHANNEL, "Плановое отключение воды 12 марта"),
         updates.automatic_forward(GROUP, CHANNEL, post_id=15, forward_id=70),
-        updates.callback_query(RESIDENT),
         updates.my_chat_member(RESIDENT, "kicked"),
     ]
     chatter = comment("Всем привет", message_id=80)  # the group's general chat, not under a post
@@ -332,7 +331,7 @@ def test_poll_refuses_while_a_webhook_is_set_and_set_webhook_uses_the_secret(app
     assert result.exit_code == 0 and "https://city.example.org/hooks/telegram" in result.output
     assert fake_tg.webhook["url"] == "https://city.example.org/hooks/telegram"
     assert fake_tg.webhook["secret_token"] == SECRET
-    assert fake_tg.webhook["allowed_updates"] == ["message", "edited_message"]
+    assert fake_tg.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
 
     refused = runner.invoke(telegram_cli, ["poll", "--once", "--state-file", str(tmp_path / "o.json")])
     assert refused.exit_code != 0 and "delete-webhook" in refused.output

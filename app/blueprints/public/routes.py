@@ -21,7 +21,7 @@ from app.channels.base import Attachment
 from app.channels.web import remove_stored, store_image
 from app.extensions import db
 from app.models import Message, Reply, Ticket, utcnow
-from app.services import intake
+from app.services import intake, verdict
 
 MAX_BODY = MAX_TOTAL_BYTES + 1024 * 1024  # the photos and the text fields
 PUBLIC_REPLY_KINDS = ("staff", "resolved")
@@ -117,7 +117,9 @@ def _receipt(submission: str) -> tuple[Message, Ticket | None]:
 def _receipt_context(submission: str) -> dict:
     message, ticket = _receipt(submission)
     # The link as the resident reads and copies it (the number unescaped: БЛГ-…, not %D0%91…).
-    link = unquote(url_for("public.status", number=ticket.number, _external=True)) if ticket else None
+    # The resident's own link carries the verdict token: with it the page asks «Проблема решена?».
+    link = unquote(url_for("public.status", number=ticket.number, v=verdict.token(ticket), _external=True)) \
+        if ticket else None
     return {"submission": submission, "message": message, "ticket": ticket, "status_link": link}
 
 
@@ -147,19 +149,52 @@ def status_lookup():
     return _status_page(None, form, status=422)
 
 
-def _status_page(ticket: Ticket | None, lookup: StatusLookupForm, replies: list | None = None, status: int = 200):
+def _status_page(ticket: Ticket | None, lookup: StatusLookupForm, replies: list | None = None, status: int = 200,
+                 **context):
     return render_template("public/status.html", ticket=ticket, lookup=lookup, replies=replies or [],
-                           published=PUBLISHED_NETWORKS), status
+                           published=PUBLISHED_NETWORKS, **context), status
 
 
-@bp.get("/status/<number>")
-def status(number: str):
+def _ticket_by_number(number: str) -> Ticket:
     number = number.strip().upper()
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == number)) if len(number) <= 32 else None
     if ticket is None:
         abort(404)
+    return ticket
+
+
+def _ticket_page(ticket: Ticket, token: str | None, outcome: str | None = None, status: int = 200):
     stmt = (select(Reply).where(Reply.ticket_id == ticket.id, Reply.kind.in_(PUBLIC_REPLY_KINDS),
                                 Reply.state == "sent")
             .order_by(Reply.sent_at, Reply.id))
     rows = list(db.session.scalars(stmt))
-    return _status_page(ticket, StatusLookupForm(formdata=None), rows)
+    own = verdict.token_matches(ticket, token)  # the resident's personal link (from the receipt or the answer)
+    texts = {r.id: r.text if own else verdict.strip_token(r.text) for r in rows}
+    ask = own and verdict.accepts_answers(ticket, utcnow()) and not (verdict.has_verdict(ticket)
+                                                                      and verdict.has_rating(ticket))
+    return _status_page(ticket, StatusLookupForm(formdata=None), rows, status, texts=texts,
+                        verdict_token=token if own else None, verdict_ask=ask, verdict_outcome=outcome,
+                        verdict_voted=verdict.has_verdict(ticket), verdict_rated=verdict.has_rating(ticket))
+
+
+@bp.get("/status/<number>")
+def status(number: str):
+    return _ticket_page(_ticket_by_number(number), request.args.get("v"))
+
+
+@bp.post("/status/<number>/verdict")
+def status_verdict(number: str):
+    """«Проблема решена?» from the status page: only with the resident's token (CSRF applies too)."""
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number.strip().upper())
+                               .with_for_update()) if len(number) <= 32 else None
+    if ticket is None:
+        abort(404)
+    token = request.form.get("v")
+    if not verdict.token_matches(ticket, token):
+        abort(403)
+    answer = request.form.get("answer") or ""
+    if answer not in verdict.VERDICTS + verdict.RATINGS:
+        return _ticket_page(ticket, token, "invalid", 422)
+    outcome = verdict.apply(ticket, answer, ticket.resident, via=ticket.network)
+    db.session.commit()
+    return _ticket_page(ticket, token, outcome)
