@@ -26,6 +26,7 @@ import click
 from sqlalchemy import func, select
 
 from app.demo import data
+from app.demo.control_orders import seed_control_orders
 from app.extensions import db
 from app.models import (
     OPEN_STATUSES,
@@ -100,6 +101,8 @@ def run(tickets: int = 2000, days: int = 90, echo=click.echo) -> Summary:
         ref = _seed_reference(rng, summary)
         db.session.commit()
         _TicketSeeder(ref, days, summary).run(tickets, progress=echo is click.echo)
+        db.session.commit()
+        summary.created["control_orders"] += seed_control_orders(ref.users)
         db.session.commit()
         _count_totals(summary)
     except BaseException:

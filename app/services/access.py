@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, false, true
 
-from app.models import Ticket, User
+from app.models import ControlOrder, Ticket, User
 from app.services.errors import NotAllowed, NotFound
 
 SEE_ALL = {"admin", "moderator", "head", "analyst"}
@@ -66,3 +66,60 @@ def ensure_can_work(user: User, ticket: Ticket) -> None:
 
 def can_see_queue(user: User) -> bool:
     return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)
+
+# --- control orders (поручения главы) ------------------------------------------------------------
+# Head and admin issue orders and judge them (accept the report, return, cancel); the institution's
+# executors accept and report, moderators and admins may do that on the institution's behalf.
+ORDER_DIRECT = {"head", "admin"}
+ORDER_ON_BEHALF = {"moderator", "admin"}
+
+
+def _authenticated(user: User | None) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def order_condition(user: User):
+    """SQL condition restricting control orders to those the user may see."""
+    if not _authenticated(user):
+        return false()
+    if user.role in SEE_ALL:
+        return true()
+    if user.role == "executor" and user.institution_id is not None:
+        return ControlOrder.institution_id == user.institution_id
+    return false()
+
+
+def can_see_orders(user: User | None) -> bool:
+    """May open the orders list at all (their own institution's, for an executor)."""
+    if not _authenticated(user):
+        return False
+    return user.role in SEE_ALL or (user.role == "executor" and user.institution_id is not None)
+
+
+def can_view_order(user: User | None, order: ControlOrder) -> bool:
+    if not _authenticated(user):
+        return False
+    if user.role in SEE_ALL:
+        return True
+    return user.role == "executor" and user.institution_id is not None and order.institution_id == user.institution_id
+
+
+def ensure_can_view_order(user: User | None, order: ControlOrder | None) -> ControlOrder:
+    # Another institution's order: the same answer as a missing one.
+    if order is None or not can_view_order(user, order):
+        raise NotFound("Поручение не найдено")
+    return order
+
+
+def can_issue_orders(user: User | None) -> bool:
+    """Issue an order, accept its report, return it, take it off control."""
+    return _authenticated(user) and user.role in ORDER_DIRECT
+
+
+def can_execute_order(user: User | None, order: ControlOrder) -> bool:
+    """Accept an order and report on it: the order's institution, or moderators/admins on its behalf."""
+    if not _authenticated(user):
+        return False
+    if user.role in ORDER_ON_BEHALF:
+        return True
+    return user.role == "executor" and user.institution_id is not None and order.institution_id == user.institution_id

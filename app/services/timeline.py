@@ -84,7 +84,37 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         what = f"Скоро срок {clock}" if e.kind == "sla_warning" else f"Просрочен срок {clock}"
         due = datetime.fromisoformat(p["deadline"]) if p.get("deadline") else None
         return what + (f" (срок: {local_dt(due)})" if due else ""), ""
+    if e.kind == "control":
+        return _control_title(p)
     return e.kind, ""
+
+
+CONTROL_STEPS = {
+    "issued": "Поручение главы № {n} выдано: {institution}, срок {due}",
+    "accept": "Поручение № {n} принято к исполнению ({institution})",
+    "report": "Доложено об исполнении поручения № {n} ({institution})",
+    "approve": "Поручение № {n} исполнено: доклад принят",
+    "return": "Поручение № {n} возвращено на доработку",
+    "cancel": "Поручение № {n} снято с контроля",
+    "late": "Поручение № {n} просрочено (срок {due}, {institution})",
+}
+
+
+def _control_title(p: dict) -> tuple[str, str]:
+    """A step of a control order (app/services/control.py) on the ticket's timeline."""
+    due = local_dt(datetime.fromisoformat(p["due"])) if p.get("due") else "—"
+    template = CONTROL_STEPS.get(p.get("step"), "Поручение № {n}: {step}")
+    title = template.format(n=p.get("order_id", ""), institution=p.get("institution", ""), due=due,
+                            step=p.get("step", ""))
+    if p.get("step") == "issued":
+        body = p.get("instruction", "")
+    elif p.get("report"):
+        body = p["report"]
+    elif p.get("reason"):
+        body = "Причина: " + p["reason"]
+    else:
+        body = ""
+    return title, body
 
 
 FILE_KINDS = {"photo": "фото", "document": "документ", "video": "видео", "audio": "аудио", "sticker": "стикер"}

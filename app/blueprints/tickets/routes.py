@@ -20,7 +20,7 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket, utcnow
-from app.services import access, sla, tickets, timeline, workflow
+from app.services import access, control, sla, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, ValidationFailed
 
 
@@ -53,6 +53,8 @@ def _context(ticket, **forms):
         "interim_form": InterimForm(formdata=None),
         "extend_form": ExtendForm(version=ticket.version, formdata=None),
         "regime_form": RegimeForm(version=ticket.version, regime=ticket.regime, formdata=None),
+        "orders": control.orders_for_ticket(current_user, ticket),
+        "can_issue": access.can_issue_orders(current_user),
         "error": None,
         "notice": None,
     }

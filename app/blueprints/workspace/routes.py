@@ -13,7 +13,7 @@ from app.blueprints.workspace import bp
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import OPEN_STATUSES, Ticket, utcnow
-from app.services import queue, tickets, workflow
+from app.services import control, queue, tickets, workflow
 from app.services.errors import Conflict, DomainError
 
 # The executor's inline actions (what the executor does), in the order the row offers them.
@@ -69,7 +69,8 @@ def index():
     f = queue.QueueFilters(statuses=list(OPEN_STATUSES), sort="due")
     page = queue.page(current_user, f, cursor=request.args.get("cursor") or None,
                       limit=current_app.config["QUEUE_PAGE_SIZE"])
-    return render("workspace/index.html", "workspace/_list.html", page=page,
+    orders = [] if wants_fragment() else control.list_orders(current_user, state="open", limit=100).rows
+    return render("workspace/index.html", "workspace/_list.html", page=page, orders=orders,
                   appending=bool(request.args.get("cursor")),
                   summary=summary(current_user.institution_id, utcnow()),
                   row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL)
