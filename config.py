@@ -42,8 +42,21 @@ class Config:
 
     QUEUE_PAGE_SIZE = int(_env("QUEUE_PAGE_SIZE", "50"))
     QUEUE_POLL_SECONDS = int(_env("QUEUE_POLL_SECONDS", "10"))  # live arrivals in the queue
+    BOARD_SNAPSHOT_MAX_AGE = int(_env("BOARD_SNAPSHOT_MAX_AGE", "120"))  # seconds a board snapshot is served
+    BOARD_POLL_SECONDS = int(_env("BOARD_POLL_SECONDS", "60"))  # the board refreshes its figures
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
+    EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "100000"))  # rows per XLSX sheet; the workbook says when cut
+
+    # --- e-mail (the head's weekly digest): MAIL_SERVER empty = e-mail off -------------------------------
+    MAIL_SERVER = _env("MAIL_SERVER")
+    MAIL_PORT = int(_env("MAIL_PORT", "587"))
+    MAIL_USE_TLS = _env("MAIL_USE_TLS", "1").lower() in ("1", "true", "yes", "on")  # STARTTLS
+    MAIL_USE_SSL = _env("MAIL_USE_SSL", "0").lower() in ("1", "true", "yes", "on")  # SMTPS (port 465)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_FROM = _env("MAIL_FROM")  # «Открытый муниципалитет <noreply@city.ru>»; default: MAIL_USERNAME
+    MAIL_TIMEOUT = float(_env("MAIL_TIMEOUT", "20"))  # seconds per SMTP operation
 
     # --- networks: a network whose token is unset is off (the admin page says so) -------------------
     TELEGRAM_BOT_TOKEN = _env("TELEGRAM_BOT_TOKEN")
@@ -92,5 +105,6 @@ class TestConfig(Config):
         _env("TEST_DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'test.db'}")
     )
     REDIS_URL = None  # jobs in-process unless a test asks for the real queue
+    MAIL_SERVER = None  # e-mail off unless a test starts the local SMTP server (tests/smtp_support.py)
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3

@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.admin import bp as admin_bp
     from app.blueprints.api import bp as api_bp
     from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.board import bp as board_bp
     from app.blueprints.control import bp as control_bp
     from app.blueprints.notifications import bp as notifications_bp
     from app.blueprints.public import bp as public_bp
@@ -64,5 +65,5 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.workspace import bp as workspace_bp
 
     for bp in (auth_bp, queue_bp, tickets_bp, workspace_bp, webhooks_bp, admin_bp, public_bp, api_bp,
-               notifications_bp, control_bp):
+               notifications_bp, control_bp, board_bp):
         app.register_blueprint(bp)

@@ -414,7 +414,8 @@ def person(rng: random.Random, data) -> str:
 TICKET_COLUMNS = ["id", "number", "status", "priority", "category_id", "institution_id", "resident_id", "account_id",
                   "network", "summary", "address", "district", "reject_reason", "duplicate_of_id", "on_control",
                   "rating", "created_at", "updated_at", "assigned_at", "first_response_due_at", "resolution_due_at",
-                  "first_responded_at", "resolved_at", "closed_at", "sla_paused_at", "version"]
+                  "first_responded_at", "resolved_at", "closed_at", "sla_paused_at", "version",
+                  "rated_at", "verdict", "verdict_at", "reopen_count"]
 MESSAGE_COLUMNS = ["id", "network", "external_id", "account_id", "resident_id", "ticket_id", "kind", "text",
                    "attachments", "permalink", "thread_key", "reply_to_external_id", "raw", "received_at", "triaged_at"]
 EVENT_COLUMNS = ["ticket_id", "created_at", "kind", "actor_user_id", "actor_resident_id", "payload"]
@@ -586,6 +587,9 @@ def load_big_tables(url: str, rng: random.Random, data, ref: dict, n: int, days:
         due = c_at + res_s
         assigned_at = responded = resolved = closed = paused = None
         rating = "\\N"
+        rated = None
+        verdict = "\\N"
+        reopens = "1" if status in ("in_progress", "closed") and rand() < 0.04 else "0"
         dup = "\\N"
         updated = c_at
         if status in ("assigned", "in_progress", "waiting_resident", "resolved", "closed"):
@@ -604,6 +608,8 @@ def load_big_tables(url: str, rng: random.Random, data, ref: dict, n: int, days:
                 updated = closed
                 if rand() < 0.6:
                     rating = str(randint(1, 5) if rand() < 0.3 else randint(4, 5))
+                    rated = min(closed, resolved + randint(600, 86400))
+                    verdict = "yes" if int(rating) >= 3 else "no"
         elif status in ("rejected", "merged"):
             responded = min(now, c_at + randint(120, 3 * 3600))
             updated = responded
@@ -619,7 +625,8 @@ def load_big_tables(url: str, rng: random.Random, data, ref: dict, n: int, days:
             str(i), f"{PREFIX}-{year}-{seq:06d}", status, priority, str(category_id), inst_txt, str(rid), str(account),
             network, summary, address, district, reject_txt, dup, "t" if rand() < 0.005 else "f", rating,
             stamp(c_at), stamp(updated), stamp(assigned_at), stamp(due_first), stamp(due), stamp(responded),
-            stamp(resolved), stamp(closed), stamp(paused), "1" if status == "new" else "2")))
+            stamp(resolved), stamp(closed), stamp(paused), "1" if status == "new" else "2",
+            stamp(rated), verdict, stamp(rated), reopens)))
         if ms is not None:
             comment = rand() < 0.65
             ms.add("\t".join((

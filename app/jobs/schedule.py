@@ -29,6 +29,9 @@ PERIODIC = (
     Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
     Periodic("app.jobs.escalation.sweep", "default", 60),  # SLA warnings and breaches, each recorded once
     Periodic("app.jobs.control.sweep_late", "default", 300),  # late control orders, each escalated once
+    Periodic("app.jobs.board.refresh_snapshots", "low", 60),  # the board's figures of the standard periods
+    Periodic("app.jobs.board.detect_hotspots", "low", 600),  # recurring problems (same street, same wording)
+    Periodic("app.jobs.board.weekly_digest", "low", 3600),  # the head's digest, once a week from Monday 08:00
     Periodic("app.jobs.housekeeping.purge_login_attempts", "low", 24 * 3600),
     Periodic("app.jobs.housekeeping.close_unanswered", "low", 3600),  # «Проблема решена?» unanswered N days
 )

@@ -67,6 +67,7 @@ def ensure_can_work(user: User, ticket: Ticket) -> None:
 def can_see_queue(user: User) -> bool:
     return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)
 
+
 # --- control orders (поручения главы) ------------------------------------------------------------
 # Head and admin issue orders and judge them (accept the report, return, cancel); the institution's
 # executors accept and report, moderators and admins may do that on the institution's behalf.
@@ -123,3 +124,33 @@ def can_execute_order(user: User | None, order: ControlOrder) -> bool:
     if user.role in ORDER_ON_BEHALF:
         return True
     return user.role == "executor" and user.institution_id is not None and order.institution_id == user.institution_id
+
+
+# Personal data (152-ФЗ) in exports: a file leaves the system (it is mailed, copied, printed), so only the
+# roles whose work needs to identify and contact residents get names, phones and e-mails in full.
+SEE_PERSONAL_DATA = {"admin", "moderator"}
+
+
+def can_see_personal_data(user: User) -> bool:
+    """Whether exports show residents' personal data in full (else masked: «Иван П.», «+7 914 ***-**-67»).
+
+    Yes — admin and moderator: they process appeals and answer residents, identify the same resident across
+    tickets and merge them, so they are the operators' staff whose duty needs the data.
+    No — head and analyst: they work with figures and problems, not with persons; by the minimisation principle
+    of 152-ФЗ (art. 5: only the data the purpose needs) their files carry no identifying data.
+    No — executor: the institution answers through the ticket page inside the system; an exported list of its
+    tickets leaves the system and has no need for residents' contacts.
+    """
+    return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_PERSONAL_DATA)
+
+
+BOARD = {"admin", "moderator", "head", "analyst"}  # the control board: city-wide figures, never one institution's
+
+
+def can_see_board(user: User) -> bool:
+    return bool(user and getattr(user, "is_authenticated", False) and user.role in BOARD)
+
+
+def sees_every_ticket(user: User) -> bool:
+    """Whether ticket_condition() lets this user see every ticket (then city-wide figures may be shared)."""
+    return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)

@@ -11,7 +11,9 @@ from app.services.errors import DomainError
 
 
 def home_for(user) -> str:
-    return url_for("workspace.index") if user.role == "executor" else url_for("queue.index")
+    if user.role == "executor":
+        return url_for("workspace.index")
+    return url_for("board.index") if user.role in ("head", "analyst") else url_for("queue.index")
 
 
 @bp.get("/")

@@ -1,0 +1,196 @@
+"""The head's control board: /board (figures, problem issues, rankings, charts), hot spots, the XLSX export."""
+from __future__ import annotations
+
+from flask import abort, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.blueprints.board import bp
+from app.extensions import db
+from app.htmx import render
+from app.models import Direction, HotSpot, Institution, utcnow
+from app.services import access, board, board_export, problems
+from app.services.errors import NotFound
+
+
+@bp.before_request
+@login_required
+def require_board_role():
+    if not access.can_see_board(current_user):
+        abort(403)
+
+
+def _state(force: bool = False) -> dict:
+    """Period, scope and report from the request; bad arguments give the default view and their messages."""
+    now = utcnow()
+    period, errors = board.parse_period(request.args, now)
+    scope, scope_errors = board.parse_scope(request.args)
+    errors += scope_errors
+    data = board.cached_report(current_user, period, scope, force=force, now=now)
+    db.session.commit()  # the snapshot just computed, for the next viewer
+    args = {"period": period.kind, "direction": scope.direction_id or "", "institution": scope.institution_id or ""}
+    if period.kind == "custom":
+        args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
+    args = {k: v for k, v in args.items() if v != ""}
+    queue_args = {k: v for k, v in (("institution_id", scope.institution_id), ("direction_id", scope.direction_id))
+                  if v is not None}
+    return {"period": period, "previous": period.previous(), "scope": scope, "errors": errors, "data": data,
+            "args": args, "now": now, "queue_args": queue_args}
+
+
+def _choices() -> dict:
+    return {
+        "directions": db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id)).all(),
+        "institutions": db.session.scalars(select(Institution).where(Institution.is_active.is_(True))
+                                           .order_by(Institution.short_name)).all(),
+        "period_kinds": board.PERIOD_KINDS,
+    }
+
+
+@bp.get("")
+def index():
+    state = _state(force=request.args.get("fresh") == "1")
+    kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
+    items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
+    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"])
+    status = 422 if state["errors"] else 200
+    return render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
+                  kind=kind, kinds=problems.KINDS, method=_method(), **state, **_choices())
+
+
+@bp.get("/figures")
+def figures():
+    """The live part: figures and charts, refreshed every BOARD_POLL_SECONDS without a reload."""
+    state = _state()
+    return render_template("board/_figures.html", **state)
+
+
+@bp.get("/problems")
+def problem_list():
+    state = _state()
+    kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
+    limit = 200 if kind else 40
+    items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=limit,
+                              now=state["now"])
+    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"])
+    return render("board/problems.html", "board/_problems.html", items=items, counts=counts, kind=kind,
+                  kinds=problems.KINDS, **state)
+
+
+@bp.get("/hotspots/<int:spot_id>")
+def hotspot(spot_id: int):
+    spot = db.session.get(HotSpot, spot_id)
+    if spot is None:
+        raise NotFound("Повторяющаяся проблема не найдена")
+    tickets = [t for t in spot.tickets if access.can_view(current_user, t)]
+    return render_template("board/hotspot.html", spot=spot, tickets=tickets)
+
+
+@bp.get("/export.xlsx")
+def export():
+    state = _state()
+    kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
+    items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=1000,
+                              now=state["now"])
+    return board_export.response(current_user, state, items, _choices())
+
+
+def _method() -> dict:
+    return {"min_volume": board.MIN_VOLUME, "smoothing": board.SMOOTHING, "target_days": board.TARGET_MEAN_DAYS,
+            "target_good": int(board.TARGET_GOOD_SHARE * 100)}
+
+
+@bp.app_context_processor
+def board_helpers():
+    def board_url(args: dict, **changes) -> str:
+        merged = {**args, **changes}
+        return url_for("board.index", **{k: v for k, v in merged.items() if v not in (None, "")})
+
+    return {"board_url": board_url}
+
+
+# The figure cards: (key in the report, label, format, which way is better).
+FIGURES = (
+    ("received", _l("Поступило"), "int", None),
+    ("open", _l("Из них ещё не решено"), "int", "low"),
+    ("overdue", _l("Из них просрочено"), "int", "low"),
+    ("sla_share", _l("Решено в срок"), "pct", "high"),
+    ("median_first_response", _l("Медиана первого ответа"), "duration", "low"),
+    ("median_resolution", _l("Медиана решения"), "duration", "low"),
+    ("mean_resolution_days", _l("Среднее время ответа"), "days", "low"),
+    ("rating_avg", _l("Средняя оценка жителей"), "rating", "high"),
+    ("good_share", _l("Оценок 4–5"), "pct", "high"),
+    ("reopened_share", _l("Возвращено жителями"), "pct", "low"),
+)
+
+
+def fmt_value(value, kind: str) -> str:
+    """A figure as the page and the export show it."""
+    from flask_babel import gettext as _
+
+    if value is None:
+        return "—"
+    if kind == "pct":
+        return f"{value * 100:.0f} %"
+    if kind == "days":
+        return _("%(n)s дн.", n=f"{value:.1f}".replace(".", ","))
+    if kind == "rating":
+        return f"{value:.1f}".replace(".", ",")
+    if kind == "duration":
+        minutes = int(round(value / 60))
+        days, rest = divmod(minutes, 1440)
+        hours, mins = divmod(rest, 60)
+        if days:
+            return _("%(d)s дн. %(h)s ч", d=days, h=hours)
+        if hours:
+            return _("%(h)s ч %(m)s мин", h=hours, m=mins)
+        return _("%(m)s мин", m=mins)
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
+def change(current, previous, better: str | None, kind: str = "int") -> dict | None:
+    """The change against the previous period: arrow and whether it is good news (None: neutral).
+    Values that look the same on the page («70 %» and «70 %») are the same."""
+    if current is None or previous is None:
+        return None
+    if current == previous or fmt_value(current, kind) == fmt_value(previous, kind):
+        return {"arrow": "=", "good": None}
+    up = current > previous
+    good = None if better is None else (up if better == "high" else not up)
+    return {"arrow": "▲" if up else "▼", "good": good}
+
+
+@bp.app_context_processor
+def board_formatting():
+    return {"fmt_value": fmt_value, "figure_change": change, "BOARD_FIGURES": FIGURES}
+
+
+def board_charts(data: dict) -> dict:
+    """Rows for the bar charts (name, value, text) from a report."""
+    directions = data["directions"]["ranked"] + data["directions"]["unranked"]
+    answer_days = [{"name": d["name"], "value": round(d["figures"]["mean_resolution_days"], 1),
+                    "text": fmt_value(d["figures"]["mean_resolution_days"], "days")}
+                   for d in directions if d["figures"]["mean_resolution_days"] is not None]
+    good = [{"name": d["name"], "value": round(d["figures"]["good_share"] * 100),
+             "text": f"{d['figures']['good_share'] * 100:.0f} % ({d['figures']['rated']})"}
+            for d in directions if d["figures"]["good_share"] is not None]
+    growing = [{"name": g["name"], "value": g["current"],
+                "text": f"{g['current']} ← {g['previous']}" + (f" (+{g['growth'] * 100:.0f} %)" if g["growth"] else "")}
+               for g in data["growing"]]
+    return {"answer_days": sorted(answer_days, key=lambda r: -r["value"]),
+            "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
+
+
+@bp.app_template_filter("board_time")
+def board_time(value: str) -> str:
+    from datetime import datetime
+
+    from app.templating import local_dt
+
+    return local_dt(datetime.fromisoformat(value), "%d.%m.%Y %H:%M")
+
+
+@bp.app_context_processor
+def board_chart_helpers():
+    return {"board_charts": board_charts}

@@ -1,0 +1,26 @@
+"""The head's board: snapshots of the standard periods, hot-spot detection, the weekly digest. Idempotent."""
+from __future__ import annotations
+
+from app.extensions import db
+from app.jobs.context import in_app
+from app.services import board, digest, hotspots
+
+
+@in_app
+def refresh_snapshots() -> int:
+    """Periodic: the city-wide figures of today, this week, month, quarter and year (commits per period)."""
+    return board.refresh_snapshots()
+
+
+@in_app
+def detect_hotspots() -> int:
+    """Periodic: recurring problems of the last days (same street and rubric, same wording)."""
+    found = hotspots.detect()
+    db.session.commit()
+    return found
+
+
+@in_app
+def weekly_digest() -> dict:
+    """Periodic (hourly): last week's digest to each head once, from Monday 08:00 city time."""
+    return digest.send_weekly()

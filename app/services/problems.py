@@ -1,0 +1,210 @@
+"""«Проблемные вопросы»: the head's worklist, most serious first.
+
+Kinds, and how serious each is (the severity orders one list across kinds):
+* late control orders — 1000 + days late;
+* overdue tickets — 500 + days late (+100 when the ticket is on control);
+* hot spots — 400 + 10 × open tickets + all its tickets;
+* open control orders — 300 − days left;
+* answers rated 1–2 in the period — 200 + 10 × (3 − rating);
+* tickets a resident reopened, still open — 150 + 10 × times reopened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, utcnow
+from app.services import access, board, hotspots
+
+KINDS = {
+    "orders_late": _l("Поручения с нарушением срока"),
+    "overdue": _l("Просроченные обращения"),
+    "hotspots": _l("Повторяющиеся проблемы"),
+    "orders": _l("На контроле"),
+    "low_rating": _l("Низкие оценки жителей"),
+    "reopened": _l("Возвращены жителями"),
+}
+
+
+@dataclass
+class Item:
+    kind: str
+    severity: float
+    title: str
+    detail: str
+    url: str
+    institution: str | None = None
+    when: datetime | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return str(KINDS[self.kind])
+
+
+def _days(delta_seconds: float) -> int:
+    return max(0, int(delta_seconds // 86400))
+
+
+def _late_text(days: int) -> str:
+    from app.templating import plural_ru
+
+    if days == 0:
+        return "просрочено менее суток"
+    return f"просрочено на {days} {plural_ru(days, 'день', 'дня', 'дней')}"
+
+
+def _orders_stmt(scope: board.Scope):
+    stmt = select(ControlOrder).where(ControlOrder.state.in_(CONTROL_OPEN_STATES))
+    if scope.institution_id is not None:
+        stmt = stmt.where(ControlOrder.institution_id == scope.institution_id)
+    if scope.direction_id is not None:
+        stmt = stmt.where(ControlOrder.institution_id.in_(
+            select(Institution.id).where(Institution.direction_id == scope.direction_id)))
+    return stmt
+
+
+def _orders(scope: board.Scope, now: datetime, late: bool, limit: int) -> list[Item]:
+    stmt = _orders_stmt(scope).where(ControlOrder.due_at < now if late else ControlOrder.due_at >= now)
+    items = []
+    for o in db.session.scalars(stmt.options(joinedload(ControlOrder.institution))
+                                .order_by(ControlOrder.due_at).limit(limit)):
+        title = o.topic or (o.ticket.number if o.ticket else "") or o.instruction[:80]
+        if late:
+            days = _days((now - o.due_at).total_seconds())
+            items.append(Item("orders_late", 1000 + days, f"Поручение: {title}", _late_text(days),
+                              _order_url(o), o.institution.short_name, o.due_at))
+        else:
+            left = _days((o.due_at - now).total_seconds())
+            items.append(Item("orders", 300 - left, f"Поручение: {title}",
+                              f"{o.state_label}; срок {_local(o.due_at)}", _order_url(o),
+                              o.institution.short_name, o.due_at))
+    return items
+
+
+def _order_url(o: ControlOrder) -> str:
+    try:
+        return url_for("control.detail", order_id=o.id)
+    except Exception:  # the control pages are not registered (an app without them)
+        return url_for("tickets.detail", number=o.ticket.number) if o.ticket else "#"
+
+
+def _local(value: datetime) -> str:
+    from app.templating import local_dt
+
+    return local_dt(value, "%d.%m.%Y")
+
+
+def _ticket_item(kind: str, t: Ticket, severity: float, detail: str) -> Item:
+    return Item(kind, severity, f"{t.number}: {(t.summary or '').strip()[:120]}", detail,
+                url_for("tickets.detail", number=t.number), t.institution.short_name if t.institution else None,
+                t.created_at)
+
+
+def _tickets(user, stmt, limit: int):
+    stmt = access.visible_tickets(user, stmt).options(joinedload(Ticket.institution)).limit(limit)
+    return db.session.scalars(stmt).all()
+
+
+def _overdue(user, scope: board.Scope, now: datetime, limit: int) -> list[Item]:
+    stmt = (select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())
+            .order_by(Ticket.resolution_due_at, Ticket.id))
+    out = []
+    for t in _tickets(user, stmt, limit):
+        days = _days((now - t.resolution_due_at).total_seconds())
+        extra = 100 if t.on_control else 0
+        out.append(_ticket_item("overdue", t, 500 + days + extra,
+                                _late_text(days) + ("; на контроле" if t.on_control else "")))
+    return out
+
+
+def _low_rating(user, scope: board.Scope, period: board.Period, limit: int) -> list[Item]:
+    start, end = period.bounds(board.city_tz())
+    stmt = (select(Ticket).where(Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2,
+                                 *scope.conditions())
+            .order_by(Ticket.rating, Ticket.rated_at.desc()))
+    return [_ticket_item("low_rating", t, 200 + 10 * (3 - t.rating), f"оценка {t.rating} из 5")
+            for t in _tickets(user, stmt, limit)]
+
+
+def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
+    stmt = (select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())
+            .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc()))
+    out = []
+    for t in _tickets(user, stmt, limit):
+        times = f"{t.reopen_count} раз" if t.reopen_count > 1 else "житель вернул в работу"
+        out.append(_ticket_item("reopened", t, 150 + 10 * t.reopen_count, times))
+    return out
+
+
+def _hotspots(scope: board.Scope, now: datetime, limit: int) -> list[Item]:
+    out = []
+    for s in hotspots.active(now, limit=limit * 3):
+        if scope.institution_id is not None and s.institution_id != scope.institution_id:
+            continue
+        if scope.direction_id is not None and (s.institution is None or s.institution.direction_id
+                                               != scope.direction_id):
+            continue
+        what = "одна и та же жалоба" if s.kind == "wording" else "одно и то же место"
+        category = s.category.name if s.category else ""
+        out.append(Item("hotspots", 400 + 10 * s.open_count + s.ticket_count,
+                        f"{category}: {s.label}" if category else s.label,
+                        f"{what}: {s.ticket_count} обращ., открыто {s.open_count}",
+                        url_for("board.hotspot", spot_id=s.id), s.institution.short_name if s.institution else None,
+                        s.last_seen_at))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def worklist(user, period: board.Period, scope: board.Scope = board.Scope(), kind: str | None = None,
+             limit: int = 40, now: datetime | None = None) -> list[Item]:
+    """The problem issues, most serious first; `kind` narrows to one kind (a key of KINDS)."""
+    now = now or utcnow()
+    wanted = [kind] if kind in KINDS else list(KINDS)
+    items: list[Item] = []
+    for k in wanted:
+        if k == "orders_late":
+            items += _orders(scope, now, True, limit)
+        elif k == "orders":
+            items += _orders(scope, now, False, limit)
+        elif k == "overdue":
+            items += _overdue(user, scope, now, limit)
+        elif k == "hotspots":
+            items += _hotspots(scope, now, limit)
+        elif k == "low_rating":
+            items += _low_rating(user, scope, period, limit)
+        elif k == "reopened":
+            items += _reopened(user, scope, limit)
+    items.sort(key=lambda i: (-i.severity, i.title))
+    return items[:limit]
+
+
+def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: datetime | None = None) -> dict:
+    """How many items of each kind there are (the tabs of the worklist)."""
+    now = now or utcnow()
+    start, end = period.bounds(board.city_tz())
+
+    def count(stmt) -> int:
+        return db.session.scalar(access.visible_tickets(user, stmt)) or 0
+
+    late = db.session.scalar(select(func.count()).select_from(
+        _orders_stmt(scope).where(ControlOrder.due_at < now).subquery())) or 0
+    on_time = db.session.scalar(select(func.count()).select_from(
+        _orders_stmt(scope).where(ControlOrder.due_at >= now).subquery())) or 0
+    return {
+        "orders_late": late,
+        "overdue": count(select(func.count()).select_from(Ticket).where(
+            Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())),
+        "hotspots": len(_hotspots(scope, now, 1000)),
+        "orders": on_time,
+        "low_rating": count(select(func.count()).select_from(Ticket).where(
+            Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2, *scope.conditions())),
+        "reopened": count(select(func.count()).select_from(Ticket).where(
+            Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())),
+    }
