@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,6 +123,33 @@ def page(user: User, f: QueueFilters, cursor: str | None = None, limit: int = 50
         last = rows[-1]
         next_cursor = _encode([getattr(last, col.key).isoformat(), last.id])
     return Page(rows, next_cursor)
+
+
+def scan(user: User, f: QueueFilters, columns: Sequence, joins: Sequence = (), batch: int = 1000,
+         now: datetime | None = None) -> Iterator[tuple]:
+    """Every ticket of the filtered queue in the page's order, as plain tuples of `columns` (no ORM objects:
+    constant memory), fetched in keyset batches of `batch` like `page()` (never OFFSET).
+
+    `joins` are (target, onclause) pairs added as outer joins, for columns of other tables."""
+    now = now or utcnow()  # one moment for the whole scan: "overdue" must not move between batches
+    col = _sort_column(f.sort)
+    ascending = f.sort in ("old", "due")
+    base = filtered(user, f, now).with_only_columns(col, Ticket.id, *columns).select_from(Ticket)
+    for target, onclause in joins:
+        base = base.outerjoin(target, onclause)
+    order = (col.asc(), Ticket.id.asc()) if ascending else (col.desc(), Ticket.id.desc())
+    after = None
+    while True:
+        stmt = base
+        if after is not None:
+            key = tuple_(col, Ticket.id)
+            stmt = stmt.where(key > tuple_(*after) if ascending else key < tuple_(*after))
+        rows = db.session.execute(stmt.order_by(*order).limit(batch)).all()
+        for row in rows:
+            yield tuple(row[2:])
+        if len(rows) < batch:
+            return
+        after = (rows[-1][0], rows[-1][1])
 
 
 def arrivals(user: User, f: QueueFilters, after_id: int, limit: int = 50) -> list[Ticket]:

@@ -68,6 +68,20 @@ class QueueFilterForm(FlaskForm):
             self.sla.data = "overdue"  # the select shows what the old checkbox asked for
         return ok
 
+    def describe(self) -> list[tuple[str, str]]:
+        """The chosen filters in words (label, value), for the «Параметры» sheet of an export."""
+        out = []
+        for f in (self.status, self.direction, self.institution, self.category, self.network, self.sla, self.q,
+                  self.sort):
+            if f.errors or f.data in (None, ""):
+                continue
+            if isinstance(f, SelectField):
+                value = dict((str(k), str(v)) for k, v in f.choices).get(str(f.data), str(f.data))
+            else:
+                value = f"«{f.data}»"
+            out.append((str(f.label.text), value))
+        return out
+
     def to_filters(self) -> QueueFilters:
         """Filters from the valid fields; a field with an error is ignored (its message is shown)."""
         def ok(field):

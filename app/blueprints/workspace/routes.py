@@ -76,6 +76,17 @@ def index():
                   row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL)
 
 
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The institution's tickets as XLSX: the queue's filters (default: open ones, nearest deadline first);
+    the visibility rule keeps it to the executor's institution whatever the filters say."""
+    _executor()
+    from app.blueprints.queue.routes import export_tickets
+
+    return export_tickets("Обращения учреждения", default_sort="due")
+
+
 @bp.post("/<number>/status")
 @login_required
 def act(number: str):
