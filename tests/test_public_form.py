@@ -14,7 +14,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Message, Reply, Resident, Ticket, utcnow
-from app.services import intake, tickets
+from app.services import intake, tickets, verdict
 from tests.factories import make_ticket, make_user
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + b"\x00" * 200 + b"\xff\xd9"
@@ -101,8 +101,9 @@ def test_submission_makes_a_ticket_with_text_address_and_photos(client, uploads,
     done = client.get(resp.headers["Location"])
     page = body(done)
     assert done.status_code == 200 and ticket.number in page
-    assert f'href="/status/{quote(ticket.number)}"' in page and "hx-get" not in page
-    assert f"http://localhost/status/{ticket.number}</a>" in page
+    # the resident's own link: with the verdict token, so the page can ask «Проблема решена?» later
+    assert f'href="/status/{quote(ticket.number)}?v={verdict.token(ticket)}"' in page and "hx-get" not in page
+    assert f"http://localhost/status/{ticket.number}?v={verdict.token(ticket)}</a>" in page
 
     queue = body(login(make_user("moderator")).get("/queue"))
     assert ticket.number in queue and TEXT[:40] in queue and "ул. Ленина, 12" in queue

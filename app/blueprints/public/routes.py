@@ -120,7 +120,8 @@ def _receipt_context(submission: str) -> dict:
     # The resident's own link carries the verdict token: with it the page asks «Проблема решена?».
     link = unquote(url_for("public.status", number=ticket.number, v=verdict.token(ticket), _external=True)) \
         if ticket else None
-    return {"submission": submission, "message": message, "ticket": ticket, "status_link": link}
+    return {"submission": submission, "message": message, "ticket": ticket, "status_link": link,
+            "status_token": verdict.token(ticket) if ticket else None}
 
 
 @bp.get("/appeal/done/<submission>")
