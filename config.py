@@ -29,6 +29,7 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(_env("DATABASE_URL", _default_sqlite()))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = _env("REDIS_URL")  # unset: jobs run in-process
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # https://om.belogorsk.ru: links in digests and replies from jobs
 
     CITY_NAME = _env("CITY_NAME", "Белогорск")
     CITY_TZ = _env("CITY_TZ", "Asia/Yakutsk")

@@ -79,6 +79,8 @@ class Period:
         if self.kind == "year":
             start = self.start.replace(year=self.start.year - 1)
             return Period(self.kind, start, min(start + (self.end - self.start), date(start.year, 12, 31)))
+        if self.kind == "week":  # Monday to Friday ↔ Monday to Friday of the week before
+            return Period(self.kind, self.start - timedelta(days=7), self.end - timedelta(days=7))
         return Period(self.kind, self.start - timedelta(days=self.days), self.start - timedelta(days=1))
 
     @property

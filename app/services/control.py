@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -102,12 +102,17 @@ class IssueInvalid(ValidationFailed):
 
 # --- lateness: defined once, for Python and SQL ---------------------------------------------------------
 def is_late(order: ControlOrder, now: datetime | None = None) -> bool:
-    """Open and past its deadline."""
+    """Open and past its deadline — unless the institution reported in time and the head has not judged yet."""
+    if order.state == "reported" and order.reported_at is not None and order.reported_at <= order.due_at:
+        return False
     return order.state in CONTROL_OPEN_STATES and order.due_at < (now or utcnow())
 
 
 def late_condition(now: datetime | None = None):
-    return and_(ControlOrder.state.in_(CONTROL_OPEN_STATES), ControlOrder.due_at < (now or utcnow()))
+    """is_late() in SQL."""
+    reported_in_time = and_(ControlOrder.state == "reported", ControlOrder.reported_at <= ControlOrder.due_at)
+    return and_(ControlOrder.state.in_(CONTROL_OPEN_STATES), ControlOrder.due_at < (now or utcnow()),
+                not_(reported_in_time))
 
 
 def stamp(order: ControlOrder) -> str:

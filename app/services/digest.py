@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import exists, select
 
 from app.extensions import db
 from app.models import Notification, User, utcnow
 from app.services import board, mailer, problems
+from app.urls import external_url
 
 log = logging.getLogger(__name__)
 RECIPIENT_ROLES = ("head",)
@@ -92,12 +93,10 @@ def send_weekly(now: datetime | None = None) -> dict:
     data = board.report(viewer, period, board.Scope(), now)
     items = problems.worklist(viewer, period, board.Scope(), limit=5, now=now)
     text = render_text(data, items, period)
-    try:
-        link = url_for("board.index", period="custom", _external=True, **{"from": f"{period.start:%d.%m.%Y}",
-                                                                          "to": f"{period.end:%d.%m.%Y}"})
+    link = external_url("board.index", period="custom", **{"from": f"{period.start:%d.%m.%Y}",
+                                                            "to": f"{period.end:%d.%m.%Y}"})
+    if link.startswith("http"):  # without PUBLIC_BASE_URL a job knows no address: no link
         text += f"\n\nДоска: {link}"
-    except RuntimeError:  # no server name outside a request: the digest goes without the link
-        pass
     attachment = None
     for user in users:
         if user.email and mailer.is_configured():

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, utcnow
-from app.services import access, board, hotspots
+from app.services import access, board, control, hotspots
+from app.urls import path_for as url_for
 
 KINDS = {
     "orders_late": _l("Поручения с нарушением срока"),
@@ -70,7 +70,8 @@ def _orders_stmt(scope: board.Scope):
 
 
 def _orders(scope: board.Scope, now: datetime, late: bool, limit: int) -> list[Item]:
-    stmt = _orders_stmt(scope).where(ControlOrder.due_at < now if late else ControlOrder.due_at >= now)
+    is_late = control.late_condition(now)
+    stmt = _orders_stmt(scope).where(is_late if late else not_(is_late))
     items = []
     for o in db.session.scalars(stmt.options(joinedload(ControlOrder.institution))
                                 .order_by(ControlOrder.due_at).limit(limit)):
@@ -88,10 +89,7 @@ def _orders(scope: board.Scope, now: datetime, late: bool, limit: int) -> list[I
 
 
 def _order_url(o: ControlOrder) -> str:
-    try:
-        return url_for("control.detail", order_id=o.id)
-    except Exception:  # the control pages are not registered (an app without them)
-        return url_for("tickets.detail", number=o.ticket.number) if o.ticket else "#"
+    return url_for("control.detail", order_id=o.id)
 
 
 def _local(value: datetime) -> str:
@@ -194,9 +192,9 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
         return db.session.scalar(access.visible_tickets(user, stmt)) or 0
 
     late = db.session.scalar(select(func.count()).select_from(
-        _orders_stmt(scope).where(ControlOrder.due_at < now).subquery())) or 0
+        _orders_stmt(scope).where(control.late_condition(now)).subquery())) or 0
     on_time = db.session.scalar(select(func.count()).select_from(
-        _orders_stmt(scope).where(ControlOrder.due_at >= now).subquery())) or 0
+        _orders_stmt(scope).where(not_(control.late_condition(now))).subquery())) or 0
     return {
         "orders_late": late,
         "overdue": count(select(func.count()).select_from(Ticket).where(

@@ -25,13 +25,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, or_, select
 
 from app.extensions import db
 from app.models import Message, Reply, Resident, Ticket, utcnow
 from app.services import replies, workflow
+from app.urls import external_url
 
 PREFIX = "v"
 VERDICTS = ("yes", "no")
@@ -97,10 +98,7 @@ def token_matches(ticket: Ticket, value: str | None) -> bool:
 
 def link(ticket: Ticket) -> str:
     """The resident's personal status page link with the token (absolute when the app knows its address)."""
-    try:
-        return url_for("public.status", number=ticket.number, v=token(ticket), _external=True)
-    except RuntimeError:  # a job without SERVER_NAME: the path alone
-        return f"/status/{ticket.number}?v={token(ticket)}"
+    return external_url("public.status", number=ticket.number, v=token(ticket))
 
 
 def strip_token(text: str) -> str:

@@ -10,7 +10,7 @@ from app.blueprints.board import bp
 from app.extensions import db
 from app.htmx import render
 from app.models import Direction, HotSpot, Institution, utcnow
-from app.services import access, board, board_export, problems
+from app.services import access, board, board_export, control, problems
 from app.services.errors import NotFound
 
 
@@ -84,7 +84,8 @@ def hotspot(spot_id: int):
     if spot is None:
         raise NotFound("Повторяющаяся проблема не найдена")
     tickets = [t for t in spot.tickets if access.can_view(current_user, t)]
-    return render_template("board/hotspot.html", spot=spot, tickets=tickets)
+    return render_template("board/hotspot.html", spot=spot, tickets=tickets,
+                           orders=control.orders_for_hot_spot(current_user, spot), now=utcnow())
 
 
 @bp.get("/export.xlsx")
