@@ -55,8 +55,11 @@ def index():
     items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
     counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"])
     status = 422 if state["errors"] else 200
-    return render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
+    resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
                   kind=kind, kinds=problems.KINDS, method=_method(), **state, **_choices())
+    # the address bar shows the view's canonical address (no hidden custom dates, no bad arguments)
+    resp.headers["HX-Push-Url"] = url_for("board.index", **state["args"])
+    return resp
 
 
 @bp.get("/figures")
