@@ -284,3 +284,35 @@ def test_snapshots_serve_the_standard_periods(app):
     t.status = "merged"
     db.session.flush()
     assert board.cached_report(viewer, period, now=old)["current"]["received"] == 1  # stale: recomputed
+
+
+def test_ranking_drills_down_to_the_institutions_tickets(login):
+    d = make_direction()
+    mine, other = make_institution(d, "Водоканал"), make_institution(d, "Горсвет")
+    a = make_ticket("Нет воды", institution=mine, created_at=board.utcnow() - timedelta(hours=3))
+    b = make_ticket("Нет света", institution=other, created_at=board.utcnow() - timedelta(hours=3))
+    client = login(make_user("head"))
+    html = client.get("/board").get_data(as_text=True)
+    link = f"/queue?status=all&amp;institution={mine.id}"
+    assert link in html
+    listing = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert a.number in listing and b.number not in listing
+
+
+def test_order_reported_in_time_is_not_late_while_the_head_reviews_it():
+    from app.models import ControlOrder
+    from app.services import control
+
+    head, inst = make_user("head"), make_institution()
+    t = make_ticket("Яма", institution=inst)
+    order = ControlOrder(ticket=t, instruction="Заделать", institution_id=inst.id, due_at=NOW - timedelta(days=1),
+                         state="reported", reported_at=NOW - timedelta(days=2), issued_by_id=head.id)
+    late = ControlOrder(ticket=t, instruction="Убрать", institution_id=inst.id, due_at=NOW - timedelta(days=1),
+                        state="in_progress", issued_by_id=head.id)
+    db.session.add_all([order, late])
+    db.session.flush()
+    assert not control.is_late(order, NOW) and control.is_late(late, NOW)
+    got = db.session.scalars(select(ControlOrder.id).where(control.late_condition(NOW))).all()
+    assert got == [late.id]
+    counts = problems.counts(head, board.standard_period("month", board.today(NOW)), now=NOW)
+    assert counts["orders_late"] == 1 and counts["orders"] == 1

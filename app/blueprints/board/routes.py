@@ -33,7 +33,7 @@ def _state(force: bool = False) -> dict:
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
     args = {k: v for k, v in args.items() if v != ""}
-    queue_args = {k: v for k, v in (("institution_id", scope.institution_id), ("direction_id", scope.direction_id))
+    queue_args = {k: v for k, v in (("institution", scope.institution_id), ("direction", scope.direction_id))
                   if v is not None}
     return {"period": period, "previous": period.previous(), "scope": scope, "errors": errors, "data": data,
             "args": args, "now": now, "queue_args": queue_args}
