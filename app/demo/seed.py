@@ -44,7 +44,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import auth, sla, verdict, workflow
+from app.services import auth, hotspots, sla, verdict, workflow
 from app.services import tickets as ticket_ops
 
 SEED = 2026
@@ -103,6 +103,8 @@ def run(tickets: int = 2000, days: int = 90, echo=click.echo) -> Summary:
         _TicketSeeder(ref, days, summary).run(tickets, progress=echo is click.echo)
         db.session.commit()
         summary.created["control_orders"] += seed_control_orders(ref.users)
+        db.session.commit()
+        hotspots.detect()  # the board's recurring problems, as the periodic job would find them
         db.session.commit()
         _count_totals(summary)
     except BaseException:
