@@ -261,3 +261,34 @@ def test_workspace_lists_the_institutions_open_orders_most_urgent_first(login):
     resp = client.post(f"/control/{sooner.id}/act", headers=HX,
                        data={"action": "report", "view": "row", "text": "Готово"})
     assert resp.status_code == 200 and "Доложено об исполнении" in body(resp)
+
+
+def test_orders_export_has_the_lists_rows_and_filters(login):
+    import io
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    from app.models import utcnow
+    from app.services import control
+    from tests.factories import make_institution, make_ticket, make_user
+
+    head = make_user("head")
+    a, b = make_institution(name="Водоканал"), make_institution(name="Горсвет")
+    for inst, n in ((a, 3), (b, 2)):
+        for i in range(n):
+            control.issue(head, instruction=f"Поручение {inst.short_name} {i}", institution_id=inst.id,
+                          due=utcnow() + timedelta(days=3), ticket=make_ticket(f"Т {i}", institution=inst))
+    client = login(head)
+    resp = client.get("/control/export.xlsx", query_string={"institution": a.id})
+    assert resp.status_code == 200
+    wb = load_workbook(io.BytesIO(resp.data))
+    rows = list(wb["Поручения"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 3 and {r[3] for r in rows} == {"Водоканал"}
+    assert all(r[7] == "Выдано" and r[8] == "нет" for r in rows)
+    params = " ".join(str(c) for r in wb["Параметры"].iter_rows(values_only=True) for c in r if c)
+    assert "Учреждение: Водоканал" in params
+    # a bad filter: the default view (open orders of every institution), and the file says so
+    wb = load_workbook(io.BytesIO(client.get("/control/export.xlsx?state=nonsense").data))
+    assert wb["Поручения"].max_row == 6
+    assert "не применён" in " ".join(str(c) for r in wb["Параметры"].iter_rows(values_only=True) for c in r if c)
