@@ -190,7 +190,8 @@ def test_worklist_most_serious_first():
     late.status, late.resolution_due_at = "in_progress", NOW - timedelta(days=10)
     low = make_ticket("Ответили формально, телефон +7 914 123-45-67", institution=inst,
                       created_at=NOW - timedelta(days=5))
-    low.status, low.resolved_at, low.rating, low.rated_at = "closed", NOW - timedelta(days=4), 1, NOW - timedelta(days=3)
+    low.status, low.resolved_at = "closed", NOW - timedelta(days=4)
+    low.rating, low.rated_at = 1, NOW - timedelta(days=3)
     low.resolution_due_at = NOW + timedelta(days=1)
     back = make_ticket("Вернули в работу", institution=inst, created_at=NOW - timedelta(days=2))
     back.status, back.reopen_count, back.resolution_due_at = "in_progress", 2, NOW + timedelta(days=3)
@@ -259,7 +260,7 @@ def test_board_page_shows_the_figures_and_refreshes_them_live(login):
     client = login(make_user("head"))
     html = client.get("/board?period=quarter").get_data(as_text=True)
     data = board.report(make_user("head"), board.standard_period("quarter", board.today()))
-    assert f'data-figure="received"' in html
+    assert 'data-figure="received"' in html
     received = html.split('data-figure="received"')[1].split('card-value">')[1].split("<")[0]
     assert received.replace("\u202f", "") == str(data["current"]["received"])
     assert 'hx-trigger="every 60s"' in html and "<svg" in html
