@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install translations chromium bench clean serve
+.PHONY: run test install translations chromium bench bench-board clean serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ test: install chromium
 
 bench: install
 	$(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
+
+# The head's board at 1 M tickets (same om_bench database; writes hot spots and snapshots there).
+bench-board: install
+	$(BIN)/python bench/board_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
