@@ -214,6 +214,10 @@ class Message(db.Model):
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
 
 
+# The board's «возвращены жителями»: the few open tickets a resident reopened, most reopened first.
+_REOPENED_OPEN = sql_text("reopen_count > 0 AND status IN ('new', 'assigned', 'in_progress', 'waiting_resident')")
+Index("ix_tickets_reopened_open", Ticket.reopen_count.desc(), Ticket.updated_at.desc(),
+      postgresql_where=_REOPENED_OPEN, sqlite_where=_REOPENED_OPEN)
 Index("ix_messages_resident_thread", Message.resident_id, Message.thread_key)  # "same resident, same thread"
 Index("ix_messages_thread", Message.thread_key, Message.id)  # the account of a thread
 Index("ix_messages_network_received", Message.network, Message.received_at)  # web form limits, 24 h counts

@@ -318,7 +318,10 @@ def aggregate(user, start: datetime, end: datetime, scope: Scope = Scope(), grou
 
 def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
                    now: datetime | None = None) -> tuple[Figures, dict, dict]:
-    """The city total, per institution and per direction, in one pass (GROUPING SETS on PostgreSQL)."""
+    """The city total, per institution and per direction. On PostgreSQL three statements: the counts in one
+    pass (GROUPING SETS); the resolution medians over the period's resolved tickets only (GROUPING SETS); the
+    first-response median of the city. The first-response median is not computed per institution or direction
+    (no table shows it; it would sort every received ticket three times)."""
     if _dialect() != "postgresql":
         return (aggregate(user, start, end, scope, None, now)[None],
                 aggregate(user, start, end, scope, Ticket.institution_id, now),
@@ -326,19 +329,33 @@ def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
     now = now or utcnow()
     c = _conditions(start, end, now)
     inst, direction = Ticket.institution_id, Institution.direction_id
-    stmt = (select(func.grouping(inst, direction), inst, direction, *_aggregate_columns(c, True))
-            .select_from(Ticket).outerjoin(Institution, Institution.id == Ticket.institution_id)
-            .where(c["any"], Ticket.status != "merged", *scope.conditions())
-            .group_by(func.grouping_sets(tuple_(), tuple_(inst), tuple_(direction))))
+    sets = func.grouping_sets(tuple_(), tuple_(inst), tuple_(direction))
+
+    def grouped(columns, where):
+        stmt = (select(func.grouping(inst, direction), inst, direction, *columns)
+                .select_from(Ticket).outerjoin(Institution, Institution.id == Ticket.institution_id)
+                .where(where, Ticket.status != "merged", *scope.conditions()).group_by(sets))
+        return db.session.execute(access.visible_tickets(user, stmt))
+
     total, by_inst, by_dir = Figures(), {}, {}
-    for row in db.session.execute(access.visible_tickets(user, stmt)):
-        f = _figures(row[3:], True)
+
+    def slot(row) -> Figures:
         if row[0] == 3:
-            total = f
-        elif row[0] == 1:
-            by_inst[row[1]] = f
-        else:
-            by_dir[row[2]] = f
+            return total
+        target = by_inst if row[0] == 1 else by_dir
+        return target.setdefault(row[1] if row[0] == 1 else row[2], Figures())
+
+    for row in grouped(_aggregate_columns(c, False), c["any"]):
+        f = slot(row)
+        for name, value in zip(_COUNTS, row[3:], strict=True):
+            setattr(f, name, float(value) if name == "resolution_seconds" else int(value or 0))
+    median = func.percentile_cont(0.5).within_group(_seconds(Ticket.resolved_at, Ticket.created_at))
+    for row in grouped([median], c["resolved"]):
+        slot(row).median_resolution = float(row[3]) if row[3] is not None else None
+    first = select(func.percentile_cont(0.5).within_group(_seconds(Ticket.first_responded_at, Ticket.created_at))
+                   ).select_from(Ticket).where(c["first"], Ticket.status != "merged", *scope.conditions())
+    value = db.session.scalar(access.visible_tickets(user, first))
+    total.median_first_response = float(value) if value is not None else None
     return total, by_inst, by_dir
 
 
@@ -445,6 +462,33 @@ def weekly_series(user, end_day: date, weeks: int = 12, scope: Scope = Scope()) 
             for i in range(weeks)]
 
 
+def _pack(sets: tuple[Figures, dict, dict]) -> dict:
+    total, by_inst, by_dir = sets
+    return {"total": asdict(total), "institutions": [[k, asdict(f)] for k, f in by_inst.items()],
+            "directions": [[k, asdict(f)] for k, f in by_dir.items()]}
+
+
+def _unpack(data: dict) -> tuple[Figures, dict, dict]:
+    return (Figures(**data["total"]), {k: Figures(**f) for k, f in data["institutions"]},
+            {k: Figures(**f) for k, f in data["directions"]})
+
+
+def previous_sets(user, period: Period, scope: Scope, now: datetime) -> tuple[Figures, dict, dict]:
+    """The previous period's figures, kept up to BOARD_PREVIOUS_MAX_AGE: a past period hardly changes (late
+    ratings, reopenings, the cohort's overdue count move slowly), and it is half the cost of a long period."""
+    tz = city_tz()
+    if not access.sees_every_ticket(user):
+        return aggregate_sets(user, *period.bounds(tz), scope, now)
+    key = f"previous|{period.key}|{scope.key}"
+    snap = db.session.get(BoardSnapshot, key)
+    max_age = timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"])
+    if snap is not None and timedelta(0) <= now - snap.computed_at <= max_age:
+        return _unpack(snap.data)
+    sets = aggregate_sets(user, *period.bounds(tz), scope, now)
+    _store(key, _pack(sets), now)
+    return sets
+
+
 def open_by_direction(user, scope: Scope = Scope(), now: datetime | None = None) -> list[dict]:
     """Tickets open and overdue right now, per direction (those with no executor yet: «Не распределено»)."""
     now = now or utcnow()
@@ -507,7 +551,7 @@ def report(user, period: Period, scope: Scope = Scope(), now: datetime | None = 
     tz = city_tz()
     prev = period.previous()
     cur, cur_inst, cur_dir = aggregate_sets(user, *period.bounds(tz), scope, now)
-    before, prev_inst, prev_dir = aggregate_sets(user, *prev.bounds(tz), scope, now)
+    before, prev_inst, prev_dir = previous_sets(user, prev, scope, now)
     by_direction = open_by_direction(user, scope, now)
     r = Report(
         period={"kind": period.kind, "start": period.start.isoformat(), "end": period.end.isoformat()},

@@ -16,10 +16,11 @@ import re
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Ticket, utcnow
+from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Ticket, utcnow
 
 WINDOW_DAYS = 7
 MIN_TICKETS = 3
@@ -164,9 +165,28 @@ def _recount(spot: HotSpot) -> None:
     spot.open_count = sum(1 for s in statuses if s in OPEN_STATUSES)
 
 
-def active(now: datetime | None = None, window_days: int = WINDOW_DAYS, limit: int = 50) -> list[HotSpot]:
-    """Hot spots with a ticket in the last `window_days` days, the biggest open ones first."""
+def _active_stmt(now: datetime, window_days: int, institution_id: int | None, direction_id: int | None):
+    stmt = select(HotSpot).where(HotSpot.last_seen_at >= now - timedelta(days=window_days))
+    if institution_id is not None:
+        stmt = stmt.where(HotSpot.institution_id == institution_id)
+    if direction_id is not None:
+        stmt = stmt.where(HotSpot.institution_id.in_(
+            select(Institution.id).where(Institution.direction_id == direction_id)))
+    return stmt
+
+
+def active(now: datetime | None = None, window_days: int = WINDOW_DAYS, limit: int = 50, *,
+           institution_id: int | None = None, direction_id: int | None = None) -> list[HotSpot]:
+    """Hot spots with a ticket in the last `window_days` days (of an institution / direction), the biggest open
+    ones first."""
     now = now or utcnow()
-    stmt = (select(HotSpot).where(HotSpot.last_seen_at >= now - timedelta(days=window_days))
+    stmt = (_active_stmt(now, window_days, institution_id, direction_id)
+            .options(joinedload(HotSpot.category), joinedload(HotSpot.institution))
             .order_by(HotSpot.open_count.desc(), HotSpot.ticket_count.desc(), HotSpot.id).limit(limit))
     return list(db.session.scalars(stmt))
+
+
+def count_active(now: datetime | None = None, window_days: int = WINDOW_DAYS, *, institution_id: int | None = None,
+                 direction_id: int | None = None) -> int:
+    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id)
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

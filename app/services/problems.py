@@ -142,12 +142,7 @@ def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
 
 def _hotspots(scope: board.Scope, now: datetime, limit: int) -> list[Item]:
     out = []
-    for s in hotspots.active(now, limit=limit * 3):
-        if scope.institution_id is not None and s.institution_id != scope.institution_id:
-            continue
-        if scope.direction_id is not None and (s.institution is None or s.institution.direction_id
-                                               != scope.direction_id):
-            continue
+    for s in hotspots.active(now, limit=limit, institution_id=scope.institution_id, direction_id=scope.direction_id):
         what = "одна и та же жалоба" if s.kind == "wording" else "одно и то же место"
         category = s.category.name if s.category else ""
         out.append(Item("hotspots", 400 + 10 * s.open_count + s.ticket_count,
@@ -155,8 +150,6 @@ def _hotspots(scope: board.Scope, now: datetime, limit: int) -> list[Item]:
                         f"{what}: {s.ticket_count} обращ., открыто {s.open_count}",
                         url_for("board.hotspot", spot_id=s.id), s.institution.short_name if s.institution else None,
                         s.last_seen_at))
-        if len(out) >= limit:
-            break
     return out
 
 
@@ -183,8 +176,10 @@ def worklist(user, period: board.Period, scope: board.Scope = board.Scope(), kin
     return items[:limit]
 
 
-def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: datetime | None = None) -> dict:
-    """How many items of each kind there are (the tabs of the worklist)."""
+def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: datetime | None = None,
+           overdue: int | None = None) -> dict:
+    """How many items of each kind there are (the tabs of the worklist). `overdue`: the count of overdue tickets
+    when the caller has it already (the board's report)."""
     now = now or utcnow()
     start, end = period.bounds(board.city_tz())
 
@@ -197,9 +192,9 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
         _orders_stmt(scope).where(not_(control.late_condition(now))).subquery())) or 0
     return {
         "orders_late": late,
-        "overdue": count(select(func.count()).select_from(Ticket).where(
+        "overdue": overdue if overdue is not None else count(select(func.count()).select_from(Ticket).where(
             Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())),
-        "hotspots": len(_hotspots(scope, now, 1000)),
+        "hotspots": hotspots.count_active(now, institution_id=scope.institution_id, direction_id=scope.direction_id),
         "orders": on_time,
         "low_rating": count(select(func.count()).select_from(Ticket).where(
             Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2, *scope.conditions())),

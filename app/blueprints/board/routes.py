@@ -53,7 +53,8 @@ def index():
     state = _state(force=request.args.get("fresh") == "1")
     kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
     items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
-    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"])
+    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"],
+                             overdue=state["data"]["now"]["overdue"])
     status = 422 if state["errors"] else 200
     resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
                   kind=kind, kinds=problems.KINDS, method=_method(), **state, **_choices())
@@ -76,7 +77,8 @@ def problem_list():
     limit = 200 if kind else 40
     items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=limit,
                               now=state["now"])
-    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"])
+    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"],
+                             overdue=state["data"]["now"]["overdue"])
     return render("board/problems.html", "board/_problems.html", items=items, counts=counts, kind=kind,
                   kinds=problems.KINDS, **state)
 
