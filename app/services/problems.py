@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, not_, select
 from sqlalchemy.orm import joinedload
@@ -55,8 +56,8 @@ def _late_text(days: int) -> str:
     from app.templating import plural_ru
 
     if days == 0:
-        return "просрочено менее суток"
-    return f"просрочено на {days} {plural_ru(days, 'день', 'дня', 'дней')}"
+        return _("просрочено менее суток")
+    return _("просрочено на %(n)s %(unit)s", n=days, unit=plural_ru(days, _("день"), _("дня"), _("дней")))
 
 
 def _orders_stmt(scope: board.Scope):
@@ -78,12 +79,12 @@ def _orders(scope: board.Scope, now: datetime, late: bool, limit: int) -> list[I
         title = o.topic or (o.ticket.number if o.ticket else "") or o.instruction[:80]
         if late:
             days = _days((now - o.due_at).total_seconds())
-            items.append(Item("orders_late", 1000 + days, f"Поручение: {title}", _late_text(days),
+            items.append(Item("orders_late", 1000 + days, _("Поручение: %(title)s", title=title), _late_text(days),
                               _order_url(o), o.institution.short_name, o.due_at))
         else:
             left = _days((o.due_at - now).total_seconds())
-            items.append(Item("orders", 300 - left, f"Поручение: {title}",
-                              f"{o.state_label}; срок {_local(o.due_at)}", _order_url(o),
+            items.append(Item("orders", 300 - left, _("Поручение: %(title)s", title=title),
+                              _("%(state)s; срок %(due)s", state=o.state_label, due=_local(o.due_at)), _order_url(o),
                               o.institution.short_name, o.due_at))
     return items
 
@@ -117,7 +118,7 @@ def _overdue(user, scope: board.Scope, now: datetime, limit: int) -> list[Item]:
         days = _days((now - t.resolution_due_at).total_seconds())
         extra = 100 if t.on_control else 0
         out.append(_ticket_item("overdue", t, 500 + days + extra,
-                                _late_text(days) + ("; на контроле" if t.on_control else "")))
+                                _late_text(days) + ("; " + _("на контроле") if t.on_control else "")))
     return out
 
 
@@ -126,7 +127,7 @@ def _low_rating(user, scope: board.Scope, period: board.Period, limit: int) -> l
     stmt = (select(Ticket).where(Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2,
                                  *scope.conditions())
             .order_by(Ticket.rating, Ticket.rated_at.desc()))
-    return [_ticket_item("low_rating", t, 200 + 10 * (3 - t.rating), f"оценка {t.rating} из 5")
+    return [_ticket_item("low_rating", t, 200 + 10 * (3 - t.rating), _("оценка %(n)s из 5", n=t.rating))
             for t in _tickets(user, stmt, limit)]
 
 
@@ -135,7 +136,8 @@ def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
             .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc()))
     out = []
     for t in _tickets(user, stmt, limit):
-        times = f"{t.reopen_count} раз" if t.reopen_count > 1 else "житель вернул в работу"
+        times = (_("возвращалось в работу: %(n)s", n=t.reopen_count) if t.reopen_count > 1
+                 else _("житель вернул в работу"))
         out.append(_ticket_item("reopened", t, 150 + 10 * t.reopen_count, times))
     return out
 
@@ -143,11 +145,12 @@ def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
 def _hotspots(scope: board.Scope, now: datetime, limit: int) -> list[Item]:
     out = []
     for s in hotspots.active(now, limit=limit, institution_id=scope.institution_id, direction_id=scope.direction_id):
-        what = "одна и та же жалоба" if s.kind == "wording" else "одно и то же место"
+        what = _("одна и та же жалоба") if s.kind == "wording" else _("одно и то же место")
         category = s.category.name if s.category else ""
         out.append(Item("hotspots", 400 + 10 * s.open_count + s.ticket_count,
                         f"{category}: {s.label}" if category else s.label,
-                        f"{what}: {s.ticket_count} обращ., открыто {s.open_count}",
+                        _("%(what)s: обращений %(n)s, открыто %(open)s", what=what, n=s.ticket_count,
+                          open=s.open_count),
                         url_for("board.hotspot", spot_id=s.id), s.institution.short_name if s.institution else None,
                         s.last_seen_at))
     return out
