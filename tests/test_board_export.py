@@ -131,3 +131,25 @@ def test_digest_mail_failure_is_retried_next_run(app, smtp_server):
         app.config["MAIL_PORT"] = port
     assert digest.send_weekly(monday_9 + timedelta(hours=1))["mailed"] == 1
     assert len(smtp_server.messages) == 1
+
+
+def test_hot_spot_page_and_its_export(login):
+    from app.models import HotSpot
+    from app.services import hotspots
+    from tests.factories import make_category
+
+    roads = make_category("Дороги")
+    now = board.utcnow()
+    for house in (1, 2, 3):
+        make_ticket(f"Яма у дома {house}, звоните 8 914 000-00-0{house}", category=roads,
+                    address=f"ул. Ленина, {house}", created_at=now - timedelta(hours=house))
+    hotspots.detect(now)
+    spot = db.session.scalars(select(HotSpot)).one()
+    client = login(make_user("head"))
+    html = client.get(f"/board/hotspots/{spot.id}").get_data(as_text=True)
+    assert "ул. Ленина" in html and html.count("Яма у дома") == 3 and "Дать поручение" in html
+    wb = load_workbook(io.BytesIO(client.get(f"/board/hotspots/{spot.id}/export.xlsx").data))
+    rows = list(wb["Обращения"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 3 and all("000-00" not in r[5] for r in rows)  # the head's file: phones masked
+    assert client.get("/board/hotspots/999999").status_code == 404
+    assert client.get("/board/hotspots/999999/export.xlsx").status_code == 404

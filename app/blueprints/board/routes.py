@@ -93,6 +93,30 @@ def hotspot(spot_id: int):
                            orders=control.orders_for_hot_spot(current_user, spot), now=utcnow())
 
 
+@bp.get("/hotspots/<int:spot_id>/export.xlsx")
+def hotspot_export(spot_id: int):
+    """A hot spot's tickets as XLSX (residents' contacts in the text masked unless the role may see them)."""
+    from app.services import exports
+    from app.templating import local_dt
+
+    spot = db.session.get(HotSpot, spot_id)
+    if spot is None:
+        raise NotFound("Повторяющаяся проблема не найдена")
+    masked = not access.can_see_personal_data(current_user)
+    rows = [(t.number, t.created_at, str(t.status_label), t.institution.short_name if t.institution else "",
+             t.address or "", exports.free_text(t.summary, masked=masked), t.resolution_due_at, t.resolved_at)
+            for t in spot.tickets if access.can_view(current_user, t)]
+    sheet = exports.Sheet("Обращения", ("Номер", "Поступило", "Статус", "Учреждение", "Адрес", "Суть",
+                                        "Срок решения", "Решено"), rows,
+                          ("text", "datetime", "text", "text", "text", "text", "datetime", "datetime"),
+                          (17, 17, 20, 30, 30, 70, 17, 17))
+    about = exports.About(what=f"Повторяющаяся проблема: {spot.label}", by=current_user.display_name,
+                          filters=[("Рубрика", spot.category.name if spot.category else "—"),
+                                   ("Период", f"{local_dt(spot.first_seen_at)} — {local_dt(spot.last_seen_at)}")],
+                          masked=masked)
+    return exports.xlsx_response(exports.workbook([sheet], about), f"Повторяющаяся проблема {spot.id}.xlsx")
+
+
 @bp.get("/export.xlsx")
 def export():
     state = _state()
