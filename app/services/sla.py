@@ -263,6 +263,27 @@ def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) ->
     ticket.resolution_due_at = _due(ticket, targets, start, "resolution")
 
 
+def apply_priority(ticket: Ticket) -> dict[str, tuple[datetime, datetime]]:
+    """After a priority change: the deadlines the new priority gives, counted from the clock's start. Raising to
+    urgent only brings deadlines nearer, lowering to normal only moves them later (time already paused or
+    extended is never taken back). 59-ФЗ tickets keep their legal terms. Returns {clock: (old, new)} moved."""
+    moved: dict[str, tuple[datetime, datetime]] = {}
+    if ticket.regime == FZ59 or ticket.status not in ("new", "assigned", "in_progress", "waiting_resident"):
+        return moved
+    targets, start = regime_targets(ticket, ticket.category), _regime_start(ticket)
+    pick = min if ticket.priority == "urgent" else max
+    for clock, attr in (("first_response", "first_response_due_at"), ("resolution", "resolution_due_at")):
+        if clock == "first_response" and ticket.first_responded_at is not None:
+            continue
+        old = getattr(ticket, attr)
+        new = _due(ticket, targets, start, "first" if clock == "first_response" else "resolution")
+        new = pick(old, new) if old is not None else new
+        if new != old:
+            setattr(ticket, attr, new)
+            moved[clock] = (old, new)
+    return moved
+
+
 def restart_resolution(ticket: Ticket, now: datetime) -> datetime:
     """A reopened ticket (the resident says it is not solved) gets a new, full resolution target from now."""
     ticket.resolution_due_at = _due(ticket, regime_targets(ticket, ticket.category), now, "resolution")

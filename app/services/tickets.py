@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import (
+    PRIORITY_LABELS,
     REJECT_REASONS,
     Category,
     Institution,
@@ -107,6 +108,25 @@ def set_category(ticket: Ticket, category: Category, actor: User, expected_versi
     ticket.category, ticket.category_id = category, category.id
     workflow.record(ticket, "category", actor, at=now, category_id=category.id, category=category.name,
                     previous=old.name if old else None)
+
+
+def set_priority(ticket: Ticket, priority: str, actor: User, expected_version: int | None = None,
+                 now: datetime | None = None) -> None:
+    """Mark a ticket urgent (or back to normal); the local regime's deadlines follow (sla.apply_priority)."""
+    access.ensure_can_manage(actor)
+    workflow.check_version(ticket, expected_version)
+    if priority not in PRIORITY_LABELS:
+        raise ValidationFailed("Неизвестный приоритет", field="priority")
+    if ticket.priority == priority:
+        return
+    now = now or utcnow()
+    previous, ticket.priority = ticket.priority, priority
+    workflow.record(ticket, "priority", actor, at=now, priority=priority, previous=previous)
+    for clock, (old, new) in sla.apply_priority(ticket).items():
+        workflow.record(ticket, "deadline", actor, at=now, clock=clock,
+                        previous=old.isoformat() if old else None, deadline=new.isoformat(),
+                        reason="Срочное обращение: срок вдвое короче" if priority == "urgent"
+                        else "Обычный приоритет: срок по регламенту")
 
 
 def add_note(ticket: Ticket, actor: User, text: str, now: datetime | None = None) -> None:

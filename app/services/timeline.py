@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import (
     MESSAGE_KINDS,
     NETWORK_LABELS,
+    PRIORITY_LABELS,
     REJECT_REASONS,
     STATUS_LABELS,
     Message,
@@ -64,7 +65,11 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return f"Промежуточный ответ жителю (срок: {when})", p.get("text", "")
     if e.kind == "deadline":
         when = local_dt(datetime.fromisoformat(p["deadline"])) if p.get("deadline") else ""
-        return f"Новый срок решения: {when}", p.get("reason", "")
+        what = "первого ответа" if p.get("clock") == "first_response" else "решения"
+        return f"Новый срок {what}: {when}", p.get("reason", "")
+    if e.kind == "priority":
+        was = PRIORITY_LABELS.get(p.get("previous"), p.get("previous") or "")
+        return f"Приоритет: {PRIORITY_LABELS.get(p.get('priority'), p.get('priority'))} (был: {was})", ""
     if e.kind == "message_edited":
         return "Житель отредактировал сообщение", p.get("text", "")
     if e.kind == "routed":

@@ -4,7 +4,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.blueprints.queue.forms import _int_or_none, category_choices, institution_choices
-from app.models import REGIME_LABELS, REJECT_REASONS, STATUS_LABELS
+from app.models import PRIORITY_LABELS, REGIME_LABELS, REJECT_REASONS, STATUS_LABELS
 
 
 class VersionedForm(FlaskForm):
@@ -34,6 +34,11 @@ class CategoryForm(VersionedForm):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.category_id.choices = category_choices(_l("— выберите рубрику —"))
+
+
+class PriorityForm(VersionedForm):
+    priority = SelectField(_l("Приоритет"), choices=list(PRIORITY_LABELS.items()),
+                           validators=[DataRequired(_l("Выберите приоритет"))])
 
 
 class NoteForm(FlaskForm):

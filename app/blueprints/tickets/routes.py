@@ -11,6 +11,7 @@ from app.blueprints.tickets.forms import (
     InterimForm,
     MergeForm,
     NoteForm,
+    PriorityForm,
     RegimeForm,
     ReplyForm,
     StatusForm,
@@ -47,6 +48,7 @@ def _context(ticket, **forms):
         "status_form": StatusForm(version=ticket.version, formdata=None),
         "assign_form": AssignForm(version=ticket.version, institution_id=ticket.institution_id, formdata=None),
         "category_form": CategoryForm(version=ticket.version, category_id=ticket.category_id, formdata=None),
+        "priority_form": PriorityForm(version=ticket.version, priority=ticket.priority, formdata=None),
         "note_form": NoteForm(formdata=None),
         "reply_form": ReplyForm(formdata=None),
         "merge_form": MergeForm(version=ticket.version, formdata=None),
@@ -142,6 +144,13 @@ def set_category(number: str):
         cat = tickets.require(Category, f.category_id.data, _("Рубрика не найдена"))
         tickets.set_category(t, cat, current_user, expected_version=f.version.data)
     return _act(number, "category_form", CategoryForm(), apply, _("Рубрика изменена"))
+
+
+@bp.post("/<number>/priority")
+def set_priority(number: str):
+    def apply(t, f):
+        tickets.set_priority(t, f.priority.data, current_user, expected_version=f.version.data)
+    return _act(number, "priority_form", PriorityForm(), apply, _("Приоритет изменён"))
 
 
 @bp.post("/<number>/note")
