@@ -105,6 +105,23 @@ def test_ticket_page_in_english(login, english):
         assert text not in html, text
 
 
+def test_timeline_and_board_in_english(login, english):
+    from app.services import tickets as ticket_service
+
+    t = make_ticket()
+    moderator = make_user("moderator")
+    ticket_service.set_priority(t, "urgent", moderator)
+    html = page(login(moderator), f"/tickets/{t.number}")
+    for text in ("Ticket registered (", "Priority: Urgent (was: Normal)", "New resolution deadline:"):
+        assert text in html, text
+    for text in ("Обращение зарегистрировано", "Приоритет: Срочный", "Новый срок решения"):
+        assert text not in html, text
+    board = page(login(make_user("head")), "/board")
+    for text in ("Problem issues", "Received", "Resolved on time", "What needs attention", "How the rank is computed"):
+        assert text in board, text
+    assert "Что требует внимания" not in board
+
+
 def test_arrivals_note_in_english(login, english):
     first = make_ticket()
     make_ticket()

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -21,8 +23,7 @@ from app.models import (
 )
 from app.templating import local_dt
 
-REPLY_STATES = {"pending": "ожидает отправки", "sent": "доставлен", "failed": "не доставлен"}
-
+REPLY_STATES = {"pending": _l("ожидает отправки"), "sent": _l("доставлен"), "failed": _l("не доставлен")}
 
 @dataclass
 class Entry:
@@ -35,98 +36,112 @@ class Entry:
     files: list = field(default_factory=list)  # (label, message id, index, has a link)
 
 
+def _when(value: str | None) -> str:
+    return local_dt(datetime.fromisoformat(value)) if value else ""
+
+
+def _label(labels: dict, key) -> str:
+    return str(labels.get(key, key or ""))
+
+
 def _event_title(e: TicketEvent) -> tuple[str, str]:
+    """(title, body) of an event, in the staff's language (the payload keeps the facts, not the words)."""
     p = e.payload or {}
     if e.kind == "created":
-        return f"Обращение зарегистрировано ({NETWORK_LABELS.get(p.get('network'), p.get('network', ''))})", ""
+        return _("Обращение зарегистрировано (%(network)s)", network=_label(NETWORK_LABELS, p.get("network"))), ""
     if e.kind == "status":
-        old, new = STATUS_LABELS.get(p.get("from"), p.get("from")), STATUS_LABELS.get(p.get("to"), p.get("to"))
-        title = f"Статус: {old} → {new}"
+        title = _("Статус: %(old)s → %(new)s", old=_label(STATUS_LABELS, p.get("from")),
+                  new=_label(STATUS_LABELS, p.get("to")))
         body = []
         if p.get("reason"):
-            body.append("Причина: " + REJECT_REASONS.get(p["reason"], p["reason"]))
+            body.append(_("Причина: %(reason)s", reason=_label(REJECT_REASONS, p["reason"])))
         if p.get("comment"):
             body.append(p["comment"])
         return title, "\n".join(body)
     if e.kind == "assigned":
-        prev = f" (было: {p['previous']})" if p.get("previous") else ""
-        return f"Передано исполнителю: {p.get('institution', '')}{prev}", ""
+        title = _("Передано исполнителю: %(who)s", who=p.get("institution", ""))
+        return title + (_(" (было: %(was)s)", was=p["previous"]) if p.get("previous") else ""), ""
     if e.kind == "category":
-        prev = f" (было: {p['previous']})" if p.get("previous") else ""
-        return f"Рубрика: {p.get('category', '')}{prev}", ""
+        title = _("Рубрика: %(name)s", name=p.get("category", ""))
+        return title + (_(" (было: %(was)s)", was=p["previous"]) if p.get("previous") else ""), ""
     if e.kind == "merged":
-        return f"Присоединено обращение {p.get('source', '')}", ""
+        return _("Присоединено обращение %(number)s", number=p.get("source", "")), ""
     if e.kind == "note":
-        return "Внутренняя заметка", p.get("text", "")
+        return _("Внутренняя заметка"), p.get("text", "")
     if e.kind == "reply":
-        return "Ответ жителю", ""
+        return _("Ответ жителю"), ""
     if e.kind == "interim":
-        when = local_dt(datetime.fromisoformat(p["promised"])) if p.get("promised") else ""
-        return f"Промежуточный ответ жителю (срок: {when})", p.get("text", "")
+        return _("Промежуточный ответ жителю (срок: %(when)s)", when=_when(p.get("promised"))), p.get("text", "")
     if e.kind == "deadline":
-        when = local_dt(datetime.fromisoformat(p["deadline"])) if p.get("deadline") else ""
-        what = "первого ответа" if p.get("clock") == "first_response" else "решения"
-        return f"Новый срок {what}: {when}", p.get("reason", "")
+        if p.get("clock") == "first_response":
+            return _("Новый срок первого ответа: %(when)s", when=_when(p.get("deadline"))), p.get("reason", "")
+        return _("Новый срок решения: %(when)s", when=_when(p.get("deadline"))), p.get("reason", "")
     if e.kind == "priority":
-        was = PRIORITY_LABELS.get(p.get("previous"), p.get("previous") or "")
-        return f"Приоритет: {PRIORITY_LABELS.get(p.get('priority'), p.get('priority'))} (был: {was})", ""
+        return _("Приоритет: %(new)s (был: %(old)s)", new=_label(PRIORITY_LABELS, p.get("priority")),
+                 old=_label(PRIORITY_LABELS, p.get("previous"))), ""
     if e.kind == "message_edited":
-        return "Житель отредактировал сообщение", p.get("text", "")
+        return _("Житель отредактировал сообщение"), p.get("text", "")
     if e.kind == "routed":
         words = ", ".join(p.get("matched") or [])
-        where = f" → {p['institution']}" if p.get("institution") else ""
-        return f"Разобрано автоматически: {p.get('category', '')}{where}", f"Слова: {words}" if words else ""
+        title = _("Разобрано автоматически: %(category)s", category=p.get("category", ""))
+        if p.get("institution"):
+            title += f" → {p['institution']}"
+        return title, _("Слова: %(words)s", words=words) if words else ""
     if e.kind == "promoted":
-        return "Сделано обращением из «не обращений»", ""
+        return _("Сделано обращением из «не обращений»"), ""
     if e.kind == "verdict":
-        via = f" ({NETWORK_LABELS.get(p['via'], p['via'])})" if p.get("via") else ""
+        via = f" ({_label(NETWORK_LABELS, p['via'])})" if p.get("via") else ""
         if p.get("rating") is not None:
-            return f"Оценка жителя: {p['rating']} из 5{via}", ""
-        answer = "проблема решена" if p.get("verdict") == "yes" else "проблема не решена"
-        return f"Житель: {answer}{via}", ""
+            return _("Оценка жителя: %(n)s из 5", n=p["rating"]) + via, ""
+        answer = _("проблема решена") if p.get("verdict") == "yes" else _("проблема не решена")
+        return _("Житель: %(answer)s", answer=answer) + via, ""
     if e.kind in ("sla_warning", "sla_breach"):
-        clock = "первого ответа" if p.get("clock") == "first_response" else "решения"
-        what = f"Скоро срок {clock}" if e.kind == "sla_warning" else f"Просрочен срок {clock}"
-        due = datetime.fromisoformat(p["deadline"]) if p.get("deadline") else None
-        return what + (f" (срок: {local_dt(due)})" if due else ""), ""
+        first = p.get("clock") == "first_response"
+        if e.kind == "sla_warning":
+            what = _("Скоро срок первого ответа") if first else _("Скоро срок решения")
+        else:
+            what = _("Просрочен срок первого ответа") if first else _("Просрочен срок решения")
+        return what + (_(" (срок: %(when)s)", when=_when(p["deadline"])) if p.get("deadline") else ""), ""
     if e.kind == "control":
         return _control_title(p)
     return e.kind, ""
 
 
 CONTROL_STEPS = {
-    "issued": "Поручение главы № {n} выдано: {institution}, срок {due}",
-    "accept": "Поручение № {n} принято к исполнению ({institution})",
-    "report": "Доложено об исполнении поручения № {n} ({institution})",
-    "approve": "Поручение № {n} исполнено: доклад принят",
-    "return": "Поручение № {n} возвращено на доработку",
-    "cancel": "Поручение № {n} снято с контроля",
-    "late": "Поручение № {n} просрочено (срок {due}, {institution})",
+    "issued": _l("Поручение главы № %(n)s выдано: %(institution)s, срок %(due)s"),
+    "accept": _l("Поручение № %(n)s принято к исполнению (%(institution)s)"),
+    "report": _l("Доложено об исполнении поручения № %(n)s (%(institution)s)"),
+    "approve": _l("Поручение № %(n)s исполнено: доклад принят"),
+    "return": _l("Поручение № %(n)s возвращено на доработку"),
+    "cancel": _l("Поручение № %(n)s снято с контроля"),
+    "late": _l("Поручение № %(n)s просрочено (срок %(due)s, %(institution)s)"),
 }
 
 
 def _control_title(p: dict) -> tuple[str, str]:
     """A step of a control order (app/services/control.py) on the ticket's timeline."""
-    due = local_dt(datetime.fromisoformat(p["due"])) if p.get("due") else "—"
-    template = CONTROL_STEPS.get(p.get("step"), "Поручение № {n}: {step}")
-    title = template.format(n=p.get("order_id", ""), institution=p.get("institution", ""), due=due,
-                            step=p.get("step", ""))
+    due = _when(p.get("due")) or "—"
+    values = {"n": p.get("order_id", ""), "institution": p.get("institution", ""), "due": due,
+              "step": p.get("step", "")}
+    template = CONTROL_STEPS.get(p.get("step"))
+    title = str(template) % values if template is not None else _("Поручение № %(n)s: %(step)s", **values)
     if p.get("step") == "issued":
         body = p.get("instruction", "")
     elif p.get("report"):
         body = p["report"]
     elif p.get("reason"):
-        body = "Причина: " + p["reason"]
+        body = _("Причина: %(reason)s", reason=p["reason"])
     else:
         body = ""
     return title, body
 
 
-FILE_KINDS = {"photo": "фото", "document": "документ", "video": "видео", "audio": "аудио", "sticker": "стикер"}
+FILE_KINDS = {"photo": _l("фото"), "document": _l("документ"), "video": _l("видео"), "audio": _l("аудио"),
+              "sticker": _l("стикер")}
 
 
 def _file_label(a: dict) -> str:
-    kind = FILE_KINDS.get(a.get("kind"), "файл")
+    kind = str(FILE_KINDS.get(a.get("kind"), _("файл")))
     return f"{kind}: {a['name']}" if a.get("name") else kind
 
 
@@ -137,10 +152,10 @@ def build(ticket: Ticket) -> list[Entry]:
     messages = db.session.scalars(select(Message).where(Message.ticket_id.in_(ids))
                                   .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
     for m in messages:
-        who = m.resident.display_name if m.resident else "Житель"
+        who = m.resident.display_name if m.resident else _("Житель")
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
-            title += f" · из {m.ticket.number}"
+            title += " · " + _("из %(number)s", number=m.ticket.number)
         files = [(_file_label(a), m.id, i, m.network in ("web", "telegram") or bool(a.get("url")))
                  for i, a in enumerate(m.attachments or [])]
         entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or "", files))
@@ -151,17 +166,17 @@ def build(ticket: Ticket) -> list[Entry]:
         if e.kind in ("reply", "message"):
             continue  # shown from the outbox row / the message itself
         who = (e.actor_user.display_name if e.actor_user else
-               e.actor_resident.display_name if e.actor_resident else "Система")
+               e.actor_resident.display_name if e.actor_resident else _("Система"))
         title, body = _event_title(e)
         entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
     replies = db.session.scalars(select(Reply).where(Reply.ticket_id == ticket.id)
                                  .options(joinedload(Reply.author))).all()
     for r in replies:
-        who = r.author.display_name if r.author else "Система"
-        state = REPLY_STATES.get(r.state, r.state)
+        who = r.author.display_name if r.author else _("Система")
+        state = str(REPLY_STATES.get(r.state, r.state))
         extra = f"{state}" + (f": {r.last_error}" if r.state == "failed" and r.last_error else "")
-        entries.append(Entry(r.created_at, "reply", who, f"Ответ жителю ({NETWORK_LABELS.get(r.network, r.network)})",
-                             r.text, extra))
+        entries.append(Entry(r.created_at, "reply", who,
+                             _("Ответ жителю (%(network)s)", network=_label(NETWORK_LABELS, r.network)), r.text, extra))
     order = {"message": 0, "event": 1, "note": 2, "reply": 3}
     entries.sort(key=lambda x: (x.at, order[x.kind]))
     return entries
