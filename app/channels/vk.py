@@ -149,7 +149,9 @@ class VkAdapter:
         text = obj.get("text") or ""
         if not isinstance(text, str):
             raise ValueError("text is not a string")
-        return IncomingMessage(network=NETWORK, author_id=str(from_id), author_name=f"id{from_id}", text=text,
+        # Callbacks carry no names: the resident is stored unnamed and named by users.get after intake
+        # (jobs/intake.vk_names); until then, and for deleted pages, the id form «id<N>» is shown.
+        return IncomingMessage(network=NETWORK, author_id=str(from_id), author_name="", text=text,
                                account_ref=str(group_id) if group_id is not None else None,
                                attachments=_attachments(obj.get("attachments")), sent_at=_utc(obj.get("date")),
                                raw=payload, **fields)
@@ -264,6 +266,30 @@ class VkAdapter:
                                "Ответьте жителю вручную по ссылке на комментарий.", permanent=True)
         raise ChannelError("ВКонтакте: неизвестный адрес ответа (нет peer_id или записи)", permanent=True)
 
+    # --- names -----------------------------------------------------------------------------------
+    def names(self, ids: list[int], config: dict) -> dict[int, str | None]:
+        """Names of VK authors: users (positive ids, `users.get`) and communities (negative ids,
+        `groups.getById`), at most 1,000 users / 500 communities per call. Returns id → «Имя Фамилия», or None for a
+        deleted or blocked page and an id VK does not return (shown as «id<N>»). Raises ChannelError."""
+        out: dict[int, str | None] = {i: None for i in ids}
+        users = sorted({i for i in ids if i > 0})
+        groups = sorted({-i for i in ids if i < 0})
+        for start in range(0, len(users), NAMES_BATCH):
+            chunk = users[start:start + NAMES_BATCH]
+            found = self._call("users.get", {"user_ids": ",".join(map(str, chunk))}, config)
+            for user in found if isinstance(found, list) else []:
+                if isinstance(user, dict) and user.get("id") in out and not user.get("deactivated"):
+                    out[user["id"]] = _person_name(user.get("first_name"), user.get("last_name"))
+        for start in range(0, len(groups), GROUPS_BATCH):
+            chunk = groups[start:start + GROUPS_BATCH]
+            found = self._call("groups.getById", {"group_ids": ",".join(map(str, chunk))}, config)
+            found = found.get("groups") if isinstance(found, dict) else found  # 5.194+: {"groups", "profiles"}
+            for group in found if isinstance(found, list) else []:
+                if isinstance(group, dict) and isinstance(group.get("id"), int) and -group["id"] in out \
+                        and not group.get("deactivated"):
+                    out[-group["id"]] = _person_name(group.get("name"), None)
+        return out
+
     @staticmethod
     def _call(method: str, params: dict, config: dict) -> Any:
         url = f"{str(config.get('VK_API_URL') or 'https://api.vk.com/method').rstrip('/')}/{method}"
@@ -286,6 +312,17 @@ class VkAdapter:
         if "response" not in body:
             raise ChannelError("ВКонтакте ответил без поля response")
         return body["response"]
+
+
+NAMES_BATCH = 1000  # users.get: user_ids "maximum 1000"
+GROUPS_BATCH = 500  # groups.getById: group_ids "maximum 500"
+DELETED_NAMES = {"DELETED"}  # VK's placeholder name of a deleted page (also flagged `deactivated`)
+
+
+def _person_name(first: Any, last: Any) -> str | None:
+    parts = [p.strip() for p in (first, last) if isinstance(p, str) and p.strip()]
+    name = " ".join(parts)[:200]
+    return name if name and not (set(parts) & DELETED_NAMES) else None
 
 
 def _error(err: Any) -> ChannelError:

@@ -5,6 +5,9 @@
 `{"error": {"error_code", "error_msg", "request_params"}}`. It honours VK's de-duplication — the same
 `random_id` to the same peer (or the same `guid` under the same post) returns the first message's id and
 records nothing new — and can be told to answer errors (`fail(6, peer_id=…)`: too many requests).
+`users.get` and `groups.getById` answer the names registered with `add_user(id, "Имя", "Фамилия")`
+(`deactivated="deleted"|"banned"` for a closed page) and `add_group(id, "Название")`; an unregistered user id
+answers as a deleted page does (`DELETED`), an unregistered community is left out.
 
     with FakeVk() as vk:
         app.config["VK_API_URL"] = vk.base_url
@@ -40,6 +43,7 @@ ERROR_MESSAGES = {
     10: "Internal server error",
     15: "Access denied",
     100: "One of the parameters specified was missing or invalid",
+    113: "Invalid user id",
     212: "Access to post comments denied",
     901: "Can't send messages for users without permission",
     902: "Can't send messages to this user due to their privacy settings",
@@ -56,6 +60,8 @@ class FakeVk(LoopbackServer):
         self.token = token  # when set, other access_tokens get error 5
         self.calls: list[dict] = []  # every request: {"method", "params"} (without the token)
         self.sent: list[dict] = []  # what was posted: {"method", "id", **params}
+        self.users: dict[int, dict] = {}  # users.get: id → the user object VK returns
+        self.groups: dict[int, dict] = {}  # groups.getById: positive id → the community object
         self._rules: list[dict] = []
         self._seen: dict[tuple, int] = {}
         self._ids = itertools.count(101)
@@ -70,6 +76,28 @@ class FakeVk(LoopbackServer):
         with self._lock:
             self._rules.append({"code": code, "times": times, "method": method, "msg": msg,
                                 "match": {k: str(v) for k, v in match.items()}})
+
+    def add_user(self, user_id: int, first_name: str, last_name: str = "", deactivated: str | None = None,
+                 is_closed: bool = False) -> None:
+        """Register a profile for users.get. A deactivated page keeps the names VK shows for it: «DELETED»
+        for a deleted one, the real name for a banned one."""
+        user: dict[str, Any] = {"id": int(user_id), "first_name": first_name, "last_name": last_name}
+        if deactivated:
+            user["deactivated"] = deactivated
+        else:
+            user.update(can_access_closed=not is_closed, is_closed=is_closed)
+        with self._lock:
+            self.users[int(user_id)] = user
+
+    def add_group(self, group_id: int, name: str) -> None:
+        """Register a community for groups.getById (positive id, as VK numbers them)."""
+        gid = abs(int(group_id))
+        with self._lock:
+            self.groups[gid] = {"id": gid, "name": name, "screen_name": f"club{gid}", "is_closed": 0,
+                                "type": "group"}
+
+    def calls_of(self, method: str) -> list[dict]:
+        return [c for c in self.calls if c["method"] == method]
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -100,6 +128,10 @@ class FakeVk(LoopbackServer):
                 return self._messages_send(params)
             if method == "wall.createComment":
                 return self._create_comment(params)
+            if method == "users.get":
+                return self._users_get(params)
+            if method == "groups.getById":
+                return self._groups_get_by_id(params)
             return _error(3, method, params)
 
     def _matching_rule(self, method: str, params: dict) -> dict | None:
@@ -149,6 +181,28 @@ class FakeVk(LoopbackServer):
         self.sent.append({"method": "wall.createComment", "id": cid, **params})
         parents = [int(params["reply_to_comment"])] if params.get("reply_to_comment", "").isdigit() else []
         return {"response": {"comment_id": cid, "parents_stack": parents}}
+
+    def _users_get(self, params: dict) -> dict:
+        ids = [i for i in (params.get("user_ids") or params.get("user_id") or "").split(",") if i.strip()]
+        if len(ids) > 1000:
+            return _error(100, "users.get", params, "One of the parameters specified was missing or invalid: "
+                                                    "user_ids is too long (maximum 1000)")
+        out = []
+        for raw in ids:
+            if not raw.strip().isdigit():
+                return _error(113, "users.get", params, "Invalid user id")
+            uid = int(raw)
+            out.append(dict(self.users.get(uid) or {"id": uid, "first_name": "DELETED", "last_name": "",
+                                                    "deactivated": "deleted"}))
+        return {"response": out}
+
+    def _groups_get_by_id(self, params: dict) -> dict:
+        ids = [i.strip() for i in (params.get("group_ids") or params.get("group_id") or "").split(",") if i.strip()]
+        if not ids or len(ids) > 500:
+            return _error(100, "groups.getById", params, "One of the parameters specified was missing or invalid: "
+                                                         "group_ids is undefined or too long (maximum 500)")
+        found = [dict(self.groups[int(i)]) for i in ids if i.isdigit() and int(i) in self.groups]
+        return {"response": {"groups": found, "profiles": []}}
 
     def _handler(self):
         fake = self

@@ -1,15 +1,23 @@
-"""Intake jobs: triage stored messages in batches; sweep what a lost enqueue left behind. Idempotent."""
+"""Intake jobs: triage stored messages in batches; sweep what a lost enqueue left behind; name new VK
+residents. Idempotent."""
 from __future__ import annotations
+
+import logging
 
 from flask import current_app
 
+from app.channels.base import ChannelError
 from app.extensions import db
 from app.jobs import enqueue, redis_connection
 from app.jobs.context import in_app
 from app.services import intake
 
+log = logging.getLogger(__name__)
+
 MAX_BATCHES = 50  # one job triages at most this many batches, then yields the worker
 TRIAGE_FLAG = "om:intake:triage-requested"  # set while a triage job is queued: one job serves many webhooks
+NAMES_FLAG = "om:intake:vk-names-requested"  # the same for the VK names job
+NAMES_MAX_BATCHES = 20  # users.get calls per job (1,000 residents each)
 
 
 def request_triage() -> None:
@@ -40,3 +48,40 @@ def triage() -> int:
 def sweep() -> int:
     """Periodic: triage whatever is still untriaged (Redis was down, a worker died)."""
     return triage()
+
+
+def request_vk_names() -> None:
+    """After a webhook stored a new VK resident: make sure one names job is on its way (not one per webhook)."""
+    if not current_app.config.get("REDIS_URL"):
+        enqueue("app.jobs.intake.vk_names", queue="default")  # in-process
+        return
+    if redis_connection().set(NAMES_FLAG, "1", nx=True, ex=5):
+        enqueue("app.jobs.intake.vk_names", queue="default")
+
+
+@in_app
+def vk_names() -> int:
+    """Fill in the names of VK residents stored unnamed (users.get, up to 1,000 per call, each batch committed
+    on its own). A VK error (token, rate limit, VK down) leaves the rest unnamed for the periodic run.
+    Returns how many residents were looked up."""
+    from app.channels.vk import NAMES_BATCH, VkAdapter
+    from app.services import vk_names as names
+
+    if current_app.config.get("REDIS_URL"):
+        redis_connection().delete(NAMES_FLAG)  # arrivals from now on ask for a new job
+    config = current_app.config
+    if not VkAdapter().is_enabled(config):
+        return 0
+    done = 0
+    for _ in range(NAMES_MAX_BATCHES):
+        try:
+            n = names.name_batch(config)
+        except ChannelError as exc:
+            db.session.rollback()
+            log.warning("VK names: %s; left for the periodic run (%s unnamed)", exc, names.unnamed_count())
+            break
+        db.session.commit()
+        done += n
+        if n < NAMES_BATCH:
+            break
+    return done

@@ -26,6 +26,7 @@ class Periodic:
 
 PERIODIC = (
     Periodic("app.jobs.intake.sweep", "intake", 30),  # untriaged messages (Redis was down, a worker died)
+    Periodic("app.jobs.intake.vk_names", "default", 300),  # VK residents still unnamed (VK failed, job lost)
     Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
     Periodic("app.jobs.escalation.sweep", "default", 60),  # SLA warnings and breaches, each recorded once
     Periodic("app.jobs.control.sweep_late", "default", 300),  # late control orders, each escalated once

@@ -5,8 +5,9 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -92,3 +93,14 @@ class Resident(db.Model):
     # Set by a deep link (QR code on an institution's poster): new appeals go to this institution.
     preferred_institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@event.listens_for(Resident, "load")
+@event.listens_for(Resident, "refresh")
+def _vk_id_until_named(resident: Resident, *_args) -> None:
+    """A VK resident is stored unnamed (callbacks carry only the id) until jobs/intake.vk_names asks VK; until
+    then pages show the id form «id<N>», as for a deleted page. Set as the loaded value, so nothing is written
+    and SQL (the names job's `display_name = ''`) still sees the empty name."""
+    loaded = resident.__dict__
+    if loaded.get("network") == "vk" and loaded.get("display_name") == "" and loaded.get("external_id"):
+        set_committed_value(resident, "display_name", f"id{loaded['external_id']}")

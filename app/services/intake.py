@@ -30,17 +30,18 @@ from app.services import replies, routing, staff_telegram, tickets, workflow
 TRIAGE_BATCH = 200
 
 
-def _resident_id(m: IncomingMessage, now: datetime) -> int:
+def _resident_id(m: IncomingMessage, now: datetime) -> tuple[int, bool]:
+    """The resident's id, and whether the row is new."""
     stmt = (insert_or_ignore(Resident).values(network=m.network, external_id=m.author_id,
                                      display_name=(m.author_name or "")[:200], created_at=now,
                                      phone=m.contact.get("phone"), email=m.contact.get("email"),
                                      consent_at=now if m.contact.get("consent") else None)
             .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Resident.id))
     rid = db.session.execute(stmt).scalar()
-    if rid is None:
-        rid = db.session.scalar(select(Resident.id).where(Resident.network == m.network,
-                                                          Resident.external_id == m.author_id))
-    return rid
+    if rid is not None:
+        return rid, True
+    return db.session.scalar(select(Resident.id).where(Resident.network == m.network,
+                                                       Resident.external_id == m.author_id)), False
 
 
 def _account_id(m: IncomingMessage) -> int | None:
@@ -62,12 +63,15 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
     """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits."""
     now = now or utcnow()
     new_ids = []
+    unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
     for m in messages:
+        resident_id, created = _resident_id(m, now)
+        unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         values = dict(
             network=m.network, external_id=m.external_id[:128], kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
             thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
-            received_at=m.sent_at or now, account_id=_account_id(m), resident_id=_resident_id(m, now),
+            received_at=m.sent_at or now, account_id=_account_id(m), resident_id=resident_id,
             command=m.command or ("start" if m.start_code else None),
             command_arg=(m.command_arg or m.start_code),
         )
@@ -81,6 +85,8 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
             new_ids.append(mid)
     if new_ids:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_triage", queue="intake", inline=True)
+    if unnamed:
+        enqueue_after_commit(db.session(), "app.jobs.intake.request_vk_names", queue="default", inline=True)
     return new_ids
 
 
