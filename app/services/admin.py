@@ -116,7 +116,7 @@ def parse_calendar_lines(text: str) -> list[tuple[str, str, str]]:
             continue
         parts = [p.strip() for p in line.split(";")]
         if len(parts) < 2:
-            raise ValidationFailed(f"Строка {n}: нужно «ГГГГ-ММ-ДД;вид;примечание»", field="rows")
+            raise ValidationFailed("Строка %(n)s: нужно «ГГГГ-ММ-ДД;вид;примечание»", field="rows", n=n)
         rows.append((parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
     if not rows:
         raise ValidationFailed("Нет ни одной строки для загрузки", field="rows")
@@ -135,4 +135,4 @@ def set_business_hours(actor: User, institution: Institution, spec: str | None) 
     try:
         institution.business_hours = sla.validate_hours(spec)
     except ValueError as exc:
-        raise ValidationFailed(f"Часы работы: {exc}", field="business_hours") from exc
+        raise ValidationFailed("Часы работы: %(why)s", field="business_hours", why=exc) from exc

@@ -54,11 +54,11 @@ def create_user(username: str, password: str, role: str, *, full_name: str = "",
     if not username or len(username) > 64:
         raise ValidationFailed("Имя пользователя: от 1 до 64 символов", field="username")
     if role not in ROLES:
-        raise ValidationFailed(f"Роль должна быть одной из: {', '.join(ROLES)}", field="role")
+        raise ValidationFailed("Роль должна быть одной из: %(roles)s", field="role", roles=", ".join(ROLES))
     if len(password or "") < 4:
         raise ValidationFailed("Пароль слишком короткий (не меньше 4 символов)", field="password")
     if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
-        raise ValidationFailed(f"Пользователь «{username}» уже есть", field="username")
+        raise ValidationFailed("Пользователь «%(name)s» уже есть", field="username", name=username)
     if role == "executor":
         if institution_id is None or db.session.get(Institution, institution_id) is None:
             raise ValidationFailed("Исполнителю нужно учреждение (--institution ID)", field="institution_id")

@@ -22,14 +22,14 @@ def _as_date(value) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise DomainError(f"Неверная дата «{value}»: нужен формат ГГГГ-ММ-ДД.", "date") from None
+        raise DomainError("Неверная дата «%(value)s»: нужен формат ГГГГ-ММ-ДД.", "date", value=value) from None
 
 
 def _validate(d, kind: str, note: str | None, source: str | None) -> tuple[date, str, str, str]:
     d = _as_date(d)
     kind = (kind or "").strip()
     if kind not in CALENDAR_KINDS:
-        raise DomainError(f"Неверный вид дня «{kind}»: допустимо {_KINDS_RU}.", "kind")
+        raise DomainError("Неверный вид дня «%(kind)s»: допустимо %(kinds)s.", "kind", kind=kind, kinds=_KINDS_RU)
     note, source = (note or "").strip(), (source or "").strip()
     if len(note) > 200:
         raise DomainError("Примечание длиннее 200 символов.", "note")
@@ -56,7 +56,7 @@ def remove_calendar_day(d) -> None:
     d = _as_date(d)
     day = db.session.execute(db.select(CalendarDay).where(CalendarDay.date == d)).scalar_one_or_none()
     if day is None:
-        raise NotFound(f"В календаре нет исключения на {d:%d.%m.%Y}.")
+        raise NotFound("В календаре нет исключения на %(day)s.", day=f"{d:%d.%m.%Y}")
     db.session.delete(day)
     db.session.flush()
     sla.invalidate_calendar_cache()
@@ -81,7 +81,7 @@ def import_year(rows: Iterable[tuple], source: str = "") -> int:
         seen.add(item[0])
         checked.append(item)
     if errors:
-        raise DomainError("Календарь не импортирован: " + "; ".join(errors[:10]))
+        raise DomainError("Календарь не импортирован: %(errors)s", errors="; ".join(errors[:10]))
     for d, kind, note, src in checked:
         set_calendar_day(d, kind, note, src)
     return len(checked)

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.orm import joinedload
@@ -363,32 +364,32 @@ def issue(actor: User, *, instruction: str | None, institution_id: int | None, d
     errors: dict[str, str] = {}
     instruction = (instruction or "").strip()
     if not instruction:
-        errors["instruction"] = "Напишите текст поручения"
+        errors["instruction"] = _("Напишите текст поручения")
     elif len(instruction) > INSTRUCTION_MAX:
-        errors["instruction"] = f"Текст поручения — не больше {INSTRUCTION_MAX} символов"
+        errors["instruction"] = _("Текст поручения — не больше %(n)s символов", n=INSTRUCTION_MAX)
     institution = db.session.get(Institution, institution_id) if institution_id is not None else None
     if institution_id is None:
-        errors["institution_id"] = "Выберите учреждение-исполнителя"
+        errors["institution_id"] = _("Выберите учреждение-исполнителя")
     elif institution is None or not institution.is_active:
-        errors["institution_id"] = "Учреждение не найдено или не работает"
+        errors["institution_id"] = _("Учреждение не найдено или не работает")
     due_at = None
     try:
         parsed = parse_due(due) if isinstance(due, str) else due
         if parsed is None:
-            errors["due"] = "Укажите срок исполнения"
+            errors["due"] = _("Укажите срок исполнения")
         else:
             due_at = due_moment(parsed, institution)
             if due_at <= now:
-                errors["due"] = "Срок уже прошёл: укажите срок в будущем"
+                errors["due"] = _("Срок уже прошёл: укажите срок в будущем")
             elif due_at > now + MAX_AHEAD:
-                errors["due"] = "Срок — не дальше чем через год"
+                errors["due"] = _("Срок — не дальше чем через год")
     except ValidationFailed as exc:
         errors["due"] = exc.message
     if (ticket is None) == (hot_spot is None):
-        errors["target"] = "Поручение выдаётся по одному обращению или по одной горячей точке"
+        errors["target"] = _("Поручение выдаётся по одному обращению или по одной горячей точке")
     topic = (topic or "").strip()
     if len(topic) > TOPIC_MAX:
-        errors["topic"] = f"Тема — не больше {TOPIC_MAX} символов"
+        errors["topic"] = _("Тема — не больше %(n)s символов", n=TOPIC_MAX)
     if errors:
         raise IssueInvalid(errors)
     if not topic:
@@ -419,14 +420,15 @@ def act(order: ControlOrder, action: str, actor: User, *, text: str | None = Non
     if a is None:
         raise ValidationFailed("Выберите действие", field="action")
     if order.state not in a.sources:
-        raise InvalidTransition(f"Поручение в состоянии «{order.state_label}»: действие «{a.label}» недоступно")
+        raise InvalidTransition("Поручение в состоянии «%(state)s»: действие «%(action)s» недоступно",
+                                state=order.state_label, action=a.label)
     if not may(actor, order, action):
-        raise NotAllowed(f"У вас нет права на действие «{a.label}»")
+        raise NotAllowed("У вас нет права на действие «%(action)s»", action=a.label)
     text = (text or "").strip()
     if a.text_required is not None and not text:
         raise ValidationFailed(str(a.text_required), field="text")
     if len(text) > TEXT_MAX:
-        raise ValidationFailed(f"Текст — не больше {TEXT_MAX} символов", field="text")
+        raise ValidationFailed("Текст — не больше %(n)s символов", field="text", n=TEXT_MAX)
 
     previous = order.state
     order.state = a.target

@@ -345,10 +345,14 @@ def promise(ticket: Ticket, promised: datetime, now: datetime) -> datetime:
     limit = regime_limit(ticket)
     if promised > limit:
         tz = calendar_for(_institution_of(ticket)).tz
-        rule = ("30 дней по 59-ФЗ" + (" с продлением" if ticket.extended_at else "")
-                if ticket.regime == FZ59 else f"{LOCAL_INTERIM_WORKING_DAYS} рабочих дней по местному регламенту")
-        raise ValidationFailed(f"Срок не может быть позже {limit.astimezone(tz):%d.%m.%Y %H:%M} ({rule})",
-                               field="promised")
+        when = f"{limit.astimezone(tz):%d.%m.%Y %H:%M}"
+        if ticket.regime == FZ59 and ticket.extended_at:
+            raise ValidationFailed("Срок не может быть позже %(when)s (30 дней по 59-ФЗ с продлением)",
+                                   field="promised", when=when)
+        if ticket.regime == FZ59:
+            raise ValidationFailed("Срок не может быть позже %(when)s (30 дней по 59-ФЗ)", field="promised", when=when)
+        raise ValidationFailed("Срок не может быть позже %(when)s (%(n)s рабочих дней по местному регламенту)",
+                               field="promised", when=when, n=LOCAL_INTERIM_WORKING_DAYS)
     previous = ticket.resolution_due_at
     ticket.resolution_due_at = promised
     return previous
@@ -363,7 +367,7 @@ def extend(ticket: Ticket, reason: str, actor, now: datetime) -> datetime:
     if ticket.regime != FZ59:
         raise ValidationFailed("Продлить срок можно только обращению по 59-ФЗ")
     if not ticket.is_open:
-        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}»: срок не продлевается")
+        raise ValidationFailed("Обращение в статусе «%(status)s»: срок не продлевается", status=ticket.status_label)
     if ticket.extended_at is not None:
         raise ValidationFailed("Срок уже продлевался: по 59-ФЗ продление возможно один раз")
     if not reason:
@@ -388,9 +392,9 @@ def change_regime(ticket: Ticket, regime: str, reason: str, actor, now: datetime
     if regime not in REGIME_LABELS:
         raise ValidationFailed("Неизвестный режим", field="regime")
     if regime == ticket.regime:
-        raise ValidationFailed(f"Обращение уже в режиме «{REGIME_LABELS[regime]}»", field="regime")
+        raise ValidationFailed("Обращение уже в режиме «%(regime)s»", field="regime", regime=REGIME_LABELS[regime])
     if not ticket.is_open:
-        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}»: режим не меняется")
+        raise ValidationFailed("Обращение в статусе «%(status)s»: режим не меняется", status=ticket.status_label)
     if not reason:
         raise ValidationFailed("Укажите, почему меняется режим", field="reason")
     previous = ticket.resolution_due_at

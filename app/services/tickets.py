@@ -83,10 +83,11 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
     workflow.check_version(ticket, expected_version)
     now = now or utcnow()
     if ticket.status not in ("new", "assigned", "in_progress"):
-        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}» нельзя передать исполнителю")
+        raise ValidationFailed("Обращение в статусе «%(status)s» нельзя передать исполнителю",
+                               status=ticket.status_label)
     old = ticket.institution
     if old is not None and old.id == institution.id and ticket.status != "new":
-        raise ValidationFailed(f"Обращение уже передано: {institution.short_name}", field="institution_id")
+        raise ValidationFailed("Обращение уже передано: %(who)s", field="institution_id", who=institution.short_name)
     ticket.institution, ticket.institution_id = institution, institution.id
     previous = old.short_name if old is not None and old.id != institution.id else None
     workflow.record(ticket, "assigned", actor, at=now, institution_id=institution.id,
@@ -167,7 +168,8 @@ def interim_answer(ticket: Ticket, actor: User, text: str, promised: str | datet
     if not text:
         raise ValidationFailed("Текст промежуточного ответа пуст", field="text")
     if not ticket.is_open:
-        raise ValidationFailed(f"Обращение в статусе «{ticket.status_label}»: промежуточный ответ не нужен")
+        raise ValidationFailed("Обращение в статусе «%(status)s»: промежуточный ответ не нужен",
+                               status=ticket.status_label)
     now = now or utcnow()
     when = promised if isinstance(promised, datetime) else sla.parse_promise(promised, ticket)
     previous = sla.promise(ticket, when, now)
@@ -189,7 +191,8 @@ def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | Non
     if into.id == ticket.id:
         raise ValidationFailed("Нельзя объединить обращение с самим собой", field="merge_into")
     if into.status == "merged":
-        raise ValidationFailed(f"Обращение {into.number} само объединено с другим", field="merge_into")
+        raise ValidationFailed("Обращение %(number)s само объединено с другим", field="merge_into",
+                               number=into.number)
     workflow.change_status(ticket, "merged", actor, _merge_allowed=True, comment=f"в {into.number}", now=now)
     ticket.duplicate_of = into
     workflow.record(into, "merged", actor, at=now, source=ticket.number, source_id=ticket.id)

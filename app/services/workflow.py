@@ -90,12 +90,12 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
     if to not in STATUS_LABELS:
         raise ValidationFailed("Неизвестный статус", field="status")
     if to == ticket.status:
-        raise InvalidTransition(f"Обращение уже в статусе «{STATUS_LABELS[to]}»")
+        raise InvalidTransition("Обращение уже в статусе «%(status)s»", status=STATUS_LABELS[to])
     if to not in TRANSITIONS[ticket.status] or (to == "merged" and not _merge_allowed):
-        raise InvalidTransition(
-            f"Нельзя перевести обращение из статуса «{ticket.status_label}» в «{STATUS_LABELS[to]}»")
+        raise InvalidTransition("Нельзя перевести обращение из статуса «%(old)s» в «%(new)s»",
+                                old=ticket.status_label, new=STATUS_LABELS[to])
     if actor is not None and to != "merged" and to not in allowed_targets(actor, ticket):
-        raise NotAllowed(f"У вас нет права переводить обращение в статус «{STATUS_LABELS[to]}»")
+        raise NotAllowed("У вас нет права переводить обращение в статус «%(status)s»", status=STATUS_LABELS[to])
     if to == "rejected":
         if reason not in REJECT_REASONS:
             raise ValidationFailed("Укажите причину отклонения", field="reason")

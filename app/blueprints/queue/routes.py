@@ -99,7 +99,7 @@ def bulk():
                 try:
                     merge_into = tickets.get_by_number(current_user, form.merge_into.data)
                 except DomainError as exc:
-                    raise NotFound(f"Обращение № {form.merge_into.data} не найдено") from exc
+                    raise NotFound("Обращение № %(number)s не найдено", number=form.merge_into.data) from exc
             result = tickets.bulk(current_user, ids, form.action.data, institution=institution,
                                   category=category, reason=form.reason.data or None, merge_into=merge_into)
             db.session.commit()
