@@ -5,9 +5,8 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -94,13 +93,10 @@ class Resident(db.Model):
     preferred_institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-
-@event.listens_for(Resident, "load")
-@event.listens_for(Resident, "refresh")
-def _vk_id_until_named(resident: Resident, *_args) -> None:
-    """A VK resident is stored unnamed (callbacks carry only the id) until jobs/intake.vk_names asks VK; until
-    then pages show the id form «id<N>», as for a deleted page. Set as the loaded value, so nothing is written
-    and SQL (the names job's `display_name = ''`) still sees the empty name."""
-    loaded = resident.__dict__
-    if loaded.get("network") == "vk" and loaded.get("display_name") == "" and loaded.get("external_id"):
-        set_committed_value(resident, "display_name", f"id{loaded['external_id']}")
+    @property
+    def name(self) -> str:
+        """The name to show. A VK resident is stored unnamed until jobs/intake.vk_names asks VK (callbacks carry
+        only the id); until then, and for deleted pages, the id form «id<N>»."""
+        if self.display_name:
+            return self.display_name
+        return f"id{self.external_id}" if self.network == "vk" and self.external_id else ""

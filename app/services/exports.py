@@ -339,16 +339,18 @@ def ticket_rows(user, filters, *, masked: bool, now: datetime | None = None, bat
 
     now = now or utcnow()
     columns = (Ticket.number, Ticket.created_at, Ticket.status, Ticket.priority, Direction.name,
-               Institution.short_name, Category.name, Ticket.network, Resident.display_name, Resident.phone,
-               Resident.email, Ticket.address, Ticket.summary, Ticket.resolution_due_at,
-               Ticket.is_overdue(now), Ticket.resolved_at, Ticket.rating)
+               Institution.short_name, Category.name, Ticket.network, Resident.display_name,
+               Resident.external_id, Resident.phone, Resident.email, Ticket.address, Ticket.summary,
+               Ticket.resolution_due_at, Ticket.is_overdue(now), Ticket.resolved_at, Ticket.rating)
     joins = ((Institution, Ticket.institution_id == Institution.id),
              (Direction, Institution.direction_id == Direction.id),
              (Category, Ticket.category_id == Category.id),
              (Resident, Ticket.resident_id == Resident.id))
-    for (number, created, status, priority, direction, institution, category, network, name, phone, email,
-         address, summary, due, overdue, resolved, rating) in queue.scan(user, filters, columns, joins,
-                                                                          batch=batch, now=now):
+    for (number, created, status, priority, direction, institution, category, network, name, resident_ext, phone,
+         email, address, summary, due, overdue, resolved, rating) in queue.scan(user, filters, columns, joins,
+                                                                                batch=batch, now=now):
+        if not name and network == "vk" and resident_ext:
+            name = f"id{resident_ext}"  # not named yet by VK (Resident.name)
         yield (number, created, str(STATUS_LABELS.get(status, status)), str(PRIORITY_LABELS.get(priority, priority)),
                direction, institution, category, str(NETWORK_LABELS.get(network, network)),
                resident_cell(name, phone, email, masked=masked), address, free_text(summary, masked=masked),

@@ -152,7 +152,7 @@ def build(ticket: Ticket) -> list[Entry]:
     messages = db.session.scalars(select(Message).where(Message.ticket_id.in_(ids))
                                   .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
     for m in messages:
-        who = m.resident.display_name if m.resident else _("Житель")
+        who = (m.resident.name if m.resident else "") or _("Житель")
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket.number)
@@ -166,7 +166,7 @@ def build(ticket: Ticket) -> list[Entry]:
         if e.kind in ("reply", "message"):
             continue  # shown from the outbox row / the message itself
         who = (e.actor_user.display_name if e.actor_user else
-               e.actor_resident.display_name if e.actor_resident else _("Система"))
+               (e.actor_resident.name or _("Житель")) if e.actor_resident else _("Система"))
         title, body = _event_title(e)
         entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
     replies = db.session.scalars(select(Reply).where(Reply.ticket_id == ticket.id)
