@@ -69,3 +69,8 @@ def test_head_changes_the_period_and_issues_a_control_order(live_server, page):
     tab.click()
     expect(page.locator(".worklist")).to_contain_text("Поручение")
     page.screenshot(path=str(ARTIFACTS / "board-orders.png"), full_page=True)
+
+    # On a phone the board fits the screen (tables scroll inside their own box).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/board")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
