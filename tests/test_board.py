@@ -317,6 +317,8 @@ def test_order_reported_in_time_is_not_late_while_the_head_reviews_it():
     db.session.add_all([order, late])
     db.session.flush()
     assert not control.is_late(order, NOW) and control.is_late(late, NOW)
+    assert control.describe_due(order, NOW) == ("доложено в срок, ждёт решения главы", "ok")
+    assert control.describe_due(late, NOW) == ("просрочено на 1 день", "late")
     got = db.session.scalars(select(ControlOrder.id).where(control.late_condition(NOW))).all()
     assert got == [late.id]
     counts = problems.counts(head, board.standard_period("month", board.today(NOW)), now=NOW)

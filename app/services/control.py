@@ -494,6 +494,8 @@ def describe_due(order: ControlOrder, now: datetime | None = None) -> tuple[str,
     if order.state not in CONTROL_OPEN_STATES:
         return str(order.state_label), "closed"
     late = is_late(order, now)
+    if not late and order.state == "reported" and order.due_at <= now:
+        return "доложено в срок, ждёт решения главы", "ok"
     delta = (now - order.due_at) if late else (order.due_at - now)
     minutes = max(int(delta.total_seconds() // 60), 1)
     days, hours = minutes // 1440, minutes // 60
