@@ -495,16 +495,16 @@ def describe_due(order: ControlOrder, now: datetime | None = None) -> tuple[str,
         return str(order.state_label), "closed"
     late = is_late(order, now)
     if not late and order.state == "reported" and order.due_at <= now:
-        return "доложено в срок, ждёт решения главы", "ok"
+        return _("доложено в срок, ждёт решения главы"), "ok"
     delta = (now - order.due_at) if late else (order.due_at - now)
     minutes = max(int(delta.total_seconds() // 60), 1)
     days, hours = minutes // 1440, minutes // 60
     if days:
-        span = f"{days} {plural_ru(days, 'день', 'дня', 'дней')}"
+        span = f"{days} {plural_ru(days, _('день'), _('дня'), _('дней'))}"
     elif hours:
-        span = f"{hours} ч"
+        span = _("%(n)s ч", n=hours)
     else:
-        span = f"{minutes} мин"
+        span = _("%(n)s мин", n=minutes)
     if late:
-        return f"просрочено на {span}", "late"
-    return f"осталось {span}", "soon" if delta < timedelta(days=1) else "ok"
+        return _("просрочено на %(span)s", span=span), "late"
+    return _("осталось %(span)s", span=span), "soon" if delta < timedelta(days=1) else "ok"
