@@ -40,3 +40,24 @@ def test_executor_workspace_cursor_from_another_sort_is_harmless(login):
     make_ticket(institution=inst, status="assigned")
     client = login(make_user("executor", institution=inst))
     assert client.get("/my?cursor=WyJub3QgYSBkYXRlIiwgMV0").status_code == 200
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_board_and_control_parameters(login, junk):
+    make_ticket()
+    client = login(make_user("head"))
+    for url in ("/board", "/board/figures", "/board/problems", "/board/export.xlsx", "/control",
+                "/control/export.xlsx"):
+        for name in ("period", "from", "to", "direction", "institution", "kind", "fresh", "state", "late", "cursor"):
+            resp = client.get(url, query_string={name: junk, "period": "custom" if name in ("from", "to") else junk})
+            assert resp.status_code < 500, (url, name, junk, resp.status_code)
+            if resp.mimetype == "text/html":
+                assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
+    resp = client.post("/control/new", data={"instruction": junk, "institution_id": junk, "due": junk,
+                                             "ticket_id": junk, "hot_spot_id": junk, "topic": junk},
+                       headers={"HX-Request": "true"})
+    assert resp.status_code < 500, (junk, resp.status_code)
+    t = make_ticket()
+    moderator = login(make_user("moderator"))
+    resp = moderator.post(f"/tickets/{t.number}/priority", data={"priority": junk, "version": junk})
+    assert resp.status_code < 500, (junk, resp.status_code)
