@@ -37,6 +37,8 @@ def _random_city(rng: random.Random, n: int = 160):
         if t.status == "waiting_resident":
             t.sla_paused_at = created + timedelta(hours=rng.uniform(1, 300))
         t.reopen_count = 1 if rng.random() < 0.1 else 0
+        if t.status == "rejected":
+            t.reject_reason = rng.choice(("spam", "thanks", "off_topic", "other", None))
         made.append(t)
     db.session.flush()
     return made, insts, (d1, d2)
@@ -44,7 +46,8 @@ def _random_city(rng: random.Random, n: int = 160):
 
 def _independent(tickets, start, end, now=NOW) -> dict:
     """The definitions of app/services/board.py, computed in plain Python over the ticket objects."""
-    live = [t for t in tickets if t.status != "merged"]
+    live = [t for t in tickets if t.status != "merged"
+            and not (t.status == "rejected" and t.reject_reason in ("spam", "advertising", "thanks", "duplicate"))]
     got = [t for t in live if start <= t.created_at < end]
     res = [t for t in live if t.resolved_at and start <= t.resolved_at < end and t.status in ("resolved", "closed")]
     rated = [t for t in live if t.rated_at and start <= t.rated_at < end and t.rating is not None]
@@ -112,7 +115,8 @@ def test_weekly_series_counts_each_week():
     for w in weeks:
         start = datetime.fromisoformat(w["week"]).replace(tzinfo=tz)
         end = start + timedelta(days=7)
-        live = [t for t in tickets if t.status != "merged"]
+        live = [t for t in tickets if t.status != "merged"
+                and not (t.status == "rejected" and t.reject_reason in ("spam", "thanks"))]
         assert w["received"] == sum(start <= t.created_at < end for t in live)
         assert w["resolved"] == sum(bool(t.resolved_at) and start <= t.resolved_at < end
                                     and t.status in ("resolved", "closed") for t in live)

@@ -3,7 +3,8 @@ ranked fairly, the weekly charts. One place for every board figure; the page, th
 the snapshot job all read `report()`.
 
 Definitions (the page says them too):
-* received — tickets created in the period (merged duplicates are not counted twice);
+* received — tickets created in the period (merged duplicates are not counted twice; tickets rejected as spam,
+  advertising, thanks or a repeat are not appeals and are not counted anywhere);
 * open / overdue — of those received, still open now / overdue now or resolved after their deadline;
 * resolved, on time — tickets resolved in the period (resolved_at in it), and of them resolved by the deadline;
 * median first response — over tickets received in the period that got one (first response − creation);
@@ -235,6 +236,18 @@ class Figures:
         return d
 
 
+# Not appeals, not counted anywhere on the board: duplicates merged into another ticket, and tickets moderators
+# rejected as noise (spam, advertising, thanks, a repeat).
+NOISE_REASONS = ("spam", "advertising", "thanks", "duplicate")
+
+
+def counted():
+    """The tickets the board counts (SQL condition)."""
+    return and_(Ticket.status != "merged",
+                or_(Ticket.status != "rejected", Ticket.reject_reason.is_(None),
+                    Ticket.reject_reason.notin_(NOISE_REASONS)))
+
+
 def _seconds(later, earlier):
     """Seconds between two timestamp columns, on PostgreSQL and SQLite."""
     if _dialect() == "postgresql":
@@ -302,7 +315,7 @@ def aggregate(user, start: datetime, end: datetime, scope: Scope = Scope(), grou
     key = group if group is not None else literal(None)
     postgres = _dialect() == "postgresql"
     stmt = select(key.label("k"), *_aggregate_columns(c, postgres)).select_from(Ticket).where(
-        c["any"], Ticket.status != "merged", *scope.conditions())
+        c["any"], counted(), *scope.conditions())
     stmt = access.visible_tickets(user, stmt)
     if group is not None:
         stmt = stmt.group_by(key)
@@ -334,7 +347,7 @@ def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
     def grouped(columns, where):
         stmt = (select(func.grouping(inst, direction), inst, direction, *columns)
                 .select_from(Ticket).outerjoin(Institution, Institution.id == Ticket.institution_id)
-                .where(where, Ticket.status != "merged", *scope.conditions()).group_by(sets))
+                .where(where, counted(), *scope.conditions()).group_by(sets))
         return db.session.execute(access.visible_tickets(user, stmt))
 
     total, by_inst, by_dir = Figures(), {}, {}
@@ -353,7 +366,7 @@ def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
     for row in grouped([median], c["resolved"]):
         slot(row).median_resolution = float(row[3]) if row[3] is not None else None
     first = select(func.percentile_cont(0.5).within_group(_seconds(Ticket.first_responded_at, Ticket.created_at))
-                   ).select_from(Ticket).where(c["first"], Ticket.status != "merged", *scope.conditions())
+                   ).select_from(Ticket).where(c["first"], counted(), *scope.conditions())
     value = db.session.scalar(access.visible_tickets(user, first))
     total.median_first_response = float(value) if value is not None else None
     return total, by_inst, by_dir
@@ -373,7 +386,7 @@ def _portable_medians(out: dict, user, c: dict, scope: Scope, group) -> None:
     for attr, cond, secs in (("median_first_response", c["first"], _seconds(Ticket.first_responded_at,
                                                                             Ticket.created_at)),
                              ("median_resolution", c["resolved"], _seconds(Ticket.resolved_at, Ticket.created_at))):
-        stmt = select(key, secs).select_from(Ticket).where(cond, Ticket.status != "merged", *scope.conditions())
+        stmt = select(key, secs).select_from(Ticket).where(cond, counted(), *scope.conditions())
         if group is not None and group.table is not Ticket.__table__:
             stmt = stmt.outerjoin(group.table, _join_condition(group))
         values: dict = {}
@@ -456,7 +469,7 @@ def weekly_series(user, end_day: date, weeks: int = 12, scope: Scope = Scope()) 
     stmt = select(*cols).select_from(Ticket).where(
         or_(and_(Ticket.created_at >= first, Ticket.created_at < last),
             and_(Ticket.resolved_at >= first, Ticket.resolved_at < last)),
-        Ticket.status != "merged", *scope.conditions())
+        counted(), *scope.conditions())
     row = db.session.execute(access.visible_tickets(user, stmt)).one()
     return [{"week": starts[i].isoformat(), "received": int(row[2 * i]), "resolved": int(row[2 * i + 1])}
             for i in range(weeks)]
@@ -512,7 +525,7 @@ def growing_categories(user, period: Period, scope: Scope = Scope(), limit: int 
     out = []
     for a, b in (period.bounds(tz), period.previous().bounds(tz)):
         stmt = (select(Ticket.category_id, func.count()).where(Ticket.created_at >= a, Ticket.created_at < b,
-                                                                Ticket.status != "merged",
+                                                                counted(),
                                                                 Ticket.category_id.isnot(None), *scope.conditions())
                 .group_by(Ticket.category_id))
         out.append(dict(db.session.execute(access.visible_tickets(user, stmt)).all()))
