@@ -45,6 +45,7 @@ class Config:
     QUEUE_POLL_SECONDS = int(_env("QUEUE_POLL_SECONDS", "10"))  # live arrivals in the queue
     BOARD_SNAPSHOT_MAX_AGE = int(_env("BOARD_SNAPSHOT_MAX_AGE", "120"))  # seconds a board snapshot is served
     BOARD_POLL_SECONDS = int(_env("BOARD_POLL_SECONDS", "60"))  # the board refreshes its figures
+    BOARD_LONG_SNAPSHOT_MAX_AGE = int(_env("BOARD_LONG_SNAPSHOT_MAX_AGE", "900"))  # the same for a quarter or a year
     BOARD_PREVIOUS_MAX_AGE = int(_env("BOARD_PREVIOUS_MAX_AGE", "3600"))  # seconds the previous period is kept
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))

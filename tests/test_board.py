@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, BoardSnapshot, HotSpot, Ticket
+from app.models import OPEN_STATUSES, BoardSnapshot, Direction, HotSpot, Ticket
 from app.services import board, hotspots, problems
 from tests.factories import make_category, make_direction, make_institution, make_ticket, make_user
 
@@ -327,3 +327,21 @@ def test_order_reported_in_time_is_not_late_while_the_head_reviews_it():
     assert got == [late.id]
     counts = problems.counts(head, board.standard_period("month", board.today(NOW)), now=NOW)
     assert counts["orders_late"] == 1 and counts["orders"] == 1
+
+
+def test_direction_snapshots_serve_long_periods(app):
+    viewer = make_user("head")
+    d = make_direction("ЖКХ")
+    inst = make_institution(d)
+    make_ticket("Первое", institution=inst, created_at=NOW - timedelta(days=5))
+    directions = db.session.scalar(select(func.count(Direction.id)))
+    assert board.refresh_direction_snapshots(NOW) == 2 * directions  # a quarter and a year for each
+    make_ticket("Второе", institution=inst, created_at=NOW - timedelta(days=1))
+    year, scope = board.standard_period("year", board.today(NOW)), board.Scope(direction_id=d.id)
+    later = NOW + timedelta(seconds=app.config["BOARD_LONG_SNAPSHOT_MAX_AGE"] - 60)
+    assert board.cached_report(viewer, year, scope, now=later)["current"]["received"] == 1  # the job's snapshot
+    stale = NOW + timedelta(seconds=app.config["BOARD_LONG_SNAPSHOT_MAX_AGE"] + 1)
+    assert board.cached_report(viewer, year, scope, now=stale)["current"]["received"] == 2
+    month = board.standard_period("month", board.today(NOW))  # short periods of a direction: computed on request
+    assert board.cached_report(viewer, month, scope, now=later)["current"]["received"] == 2
+

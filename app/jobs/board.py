@@ -13,6 +13,12 @@ def refresh_snapshots() -> int:
 
 
 @in_app
+def refresh_direction_snapshots() -> int:
+    """Periodic: each direction's quarter and year (seconds of work each, so every 10 minutes)."""
+    return board.refresh_direction_snapshots()
+
+
+@in_app
 def detect_hotspots() -> int:
     """Periodic: recurring problems of the last days (same street and rubric, same wording)."""
     found = hotspots.detect()

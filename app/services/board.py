@@ -584,6 +584,7 @@ def report(user, period: Period, scope: Scope = Scope(), now: datetime | None = 
 
 # --- snapshots: the figures of the standard periods, kept fresh by a job -------------------------------
 SNAPSHOT_KINDS = ("today", "week", "month", "quarter", "year")
+LONG_KINDS = ("quarter", "year")
 
 
 class _Everyone:
@@ -600,13 +601,16 @@ def _snapshot_key(period: Period, scope: Scope) -> str:
 
 def cached_report(user, period: Period, scope: Scope = Scope(), *, force: bool = False,
                   now: datetime | None = None) -> dict:
-    """The report from a snapshot younger than BOARD_SNAPSHOT_MAX_AGE, else computed now (and kept)."""
+    """The report from a snapshot young enough, else computed now (and kept). Young enough: BOARD_SNAPSHOT_MAX_AGE;
+    a quarter or a year BOARD_LONG_SNAPSHOT_MAX_AGE (the directions' ones are refreshed every 10 minutes by a job:
+    seconds of work each, and a long period's figures move slowly)."""
     now = now or utcnow()
     if not access.sees_every_ticket(user):
         return report(user, period, scope, now)
     key = _snapshot_key(period, scope)
     snap = db.session.get(BoardSnapshot, key)
-    max_age = timedelta(seconds=current_app.config["BOARD_SNAPSHOT_MAX_AGE"])
+    long = period.kind in LONG_KINDS
+    max_age = timedelta(seconds=current_app.config["BOARD_LONG_SNAPSHOT_MAX_AGE" if long else "BOARD_SNAPSHOT_MAX_AGE"])
     if snap is not None and not force and timedelta(0) <= now - snap.computed_at <= max_age:
         return snap.data
     data = report(user, period, scope, now)
@@ -632,3 +636,19 @@ def refresh_snapshots(now: datetime | None = None) -> int:
     db.session.execute(delete(BoardSnapshot).where(BoardSnapshot.computed_at < now - timedelta(days=2)))
     db.session.commit()
     return len(SNAPSHOT_KINDS)
+
+
+def refresh_direction_snapshots(now: datetime | None = None) -> int:
+    """Recompute the quarter and the year of every direction (the job, every 10 minutes): those take seconds live,
+    the shorter periods well under one. Commits after each."""
+    now = now or utcnow()
+    on = today(now)
+    done = 0
+    for direction_id in db.session.scalars(select(Direction.id).order_by(Direction.sort_order, Direction.id)).all():
+        scope = Scope(direction_id=direction_id)
+        for kind in LONG_KINDS:
+            period = standard_period(kind, on)
+            _store(_snapshot_key(period, scope), report(_Everyone(), period, scope, now), now)
+            db.session.commit()
+            done += 1
+    return done
