@@ -8,31 +8,12 @@ from app.channels.base import OutgoingReply
 from app.channels.vk import VkAdapter, random_id
 from app.extensions import db
 from app.fakes import vk as payloads
-from app.fakes.vk import FakeVk
 from app.models import IntakeRejection, Message, Reply, Resident, Ticket, TicketEvent, utcnow
 from app.services import replies
 from tests.factories import make_account, make_institution, make_user
+from tests.vk_support import CONFIRM, GROUP, SECRET
 
-GROUP = 218000777
-SECRET = "vk-callback-secret-7f3a"
-CONFIRM = "5e8b2f1c"
 PEER = 512345678  # the resident's VK id (a dialog's peer_id is the user id)
-
-
-@pytest.fixture
-def fake_vk():
-    with FakeVk(token="vk1.a.community-token") as fake:
-        yield fake
-
-
-@pytest.fixture
-def vk_config(app, fake_vk):
-    keys = ("VK_GROUP_ID", "VK_ACCESS_TOKEN", "VK_SECRET", "VK_CONFIRMATION", "VK_API_URL", "HTTP_TIMEOUT")
-    saved = {k: app.config.get(k) for k in keys}
-    app.config.update(VK_GROUP_ID=str(GROUP), VK_ACCESS_TOKEN="vk1.a.community-token", VK_SECRET=SECRET,
-                      VK_CONFIRMATION=CONFIRM, VK_API_URL=fake_vk.base_url, HTTP_TIMEOUT=5)
-    yield app.config
-    app.config.update(saved)
 
 
 @pytest.fixture

@@ -6,31 +6,12 @@ from sqlalchemy import insert
 
 from app.extensions import db
 from app.fakes import vk as payloads
-from app.fakes.vk import FakeVk
 from app.jobs import intake as intake_jobs
 from app.models import Resident, Ticket, utcnow
 from tests.factories import make_account, make_institution, make_user
+from tests.vk_support import GROUP, SECRET
 
-GROUP = 218000777
-SECRET = "vk-callback-secret-7f3a"
-TOKEN = "vk1.a.community-token"
 PEER = 512345678
-
-
-@pytest.fixture
-def fake_vk():
-    with FakeVk(token=TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def vk_config(app, fake_vk):
-    keys = ("VK_GROUP_ID", "VK_ACCESS_TOKEN", "VK_SECRET", "VK_API_URL", "HTTP_TIMEOUT")
-    saved = {k: app.config.get(k) for k in keys}
-    app.config.update(VK_GROUP_ID=str(GROUP), VK_ACCESS_TOKEN=TOKEN, VK_SECRET=SECRET,
-                      VK_API_URL=fake_vk.base_url, HTTP_TIMEOUT=5)
-    yield app.config
-    app.config.update(saved)
 
 
 @pytest.fixture
