@@ -12,6 +12,10 @@ from config import Config
 def create_app(config_class: type = Config) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
+    from app import security
+
+    security.ensure_secret_key(app)  # refuses to start without a real key outside debug and tests
+    app.url_map.converters["int"] = security.DbIntConverter  # ids beyond PostgreSQL integer: 404
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.undefined = StrictUndefined
     if app.config["TRUSTED_PROXIES"]:
@@ -26,6 +30,7 @@ def create_app(config_class: type = Config) -> Flask:
     from app import cli, errors, templating
 
     errors.register(app)
+    security.register(app)
     templating.register(app)
     cli.register(app)
     return app
