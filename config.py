@@ -65,6 +65,7 @@ class Config:
     BOARD_PREVIOUS_MAX_AGE = int(_env("BOARD_PREVIOUS_MAX_AGE", "3600"))  # seconds the previous period is kept
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
+    PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "8"))  # staff passwords set by /admin/users or oneself
     EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "100000"))  # rows per XLSX sheet; the workbook says when cut
 
     # --- e-mail (the head's weekly digest): MAIL_SERVER empty = e-mail off -------------------------------

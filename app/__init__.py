@@ -52,8 +52,15 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+    def load_user(session_id: str):
+        """«<id>:<session version>»: a session from before a logout, deactivation or new password is refused."""
+        user_id, _, version = str(session_id).partition(":")
+        if not (user_id.isdigit() and version.isdigit()) or int(user_id) > 2**31 - 1:
+            return None
+        user = db.session.get(models.User, int(user_id))
+        if user is None or not user.is_active or str(user.session_version or 1) != version:
+            return None
+        return user
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,7 +3,9 @@
 See docs/security.md for the whole picture (what is protected and how, what a deployer sets)."""
 from __future__ import annotations
 
+import os
 import secrets
+import sys
 
 from flask import Flask, current_app, request
 from werkzeug.routing import IntegerConverter
@@ -37,6 +39,8 @@ def ensure_secret_key(app: Flask) -> None:
     problem = key_problem(app.config.get("SECRET_KEY"))
     if problem is None or (app.testing and app.config.get("SECRET_KEY")):
         return
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "check-config" in sys.argv[1:]:
+        return  # `flask check-config` lists the missing key with the rest (and exits 1); it serves nothing
     if app.debug:
         app.config["SECRET_KEY"] = secrets.token_urlsafe(48)  # this process only: sessions end on restart
         app.logger.warning("%s: debug mode signs sessions with a random key of this process", problem)
