@@ -7,7 +7,7 @@ import os
 import secrets
 import sys
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, session
 from werkzeug.routing import IntegerConverter
 
 MIN_KEY_LENGTH = 32
@@ -97,6 +97,8 @@ def set_security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html" and "_user_id" in session and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"  # staff pages hold residents' personal data: no copies on the way
     return response
 
 

@@ -37,7 +37,7 @@ def paths(rule, number: str) -> list[str]:
     for big in BIG_IDS:
         for word in (number, "x%00<y>", "ЯЯЯ-9999-999999999"):
             out.append(re.sub(r"<([a-z]+):[^>]+>|<([^>]+)>",
-                              lambda m: big if (m.group(1) == "int") else word, rule.rule))
+                              lambda m, big=big, word=word: big if m.group(1) == "int" else word, rule.rule))
     return sorted(set(out))
 
 

@@ -132,7 +132,8 @@ def test_a_session_cookie_copied_before_logout_no_longer_opens_the_queue(app, cl
     db.session.commit()
     assert login_form(client, "anna", "long-password-1").status_code == 302
     copied = client.get_cookie("session").value
-    assert client.get("/queue").status_code == 200
+    queue = client.get("/queue")
+    assert queue.status_code == 200 and queue.headers["Cache-Control"] == "no-store"
     assert client.post("/logout").status_code == 302
     thief = app.test_client()
     thief.set_cookie("session", copied)

@@ -3,8 +3,8 @@ import os
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from werkzeug.security import safe_join
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.security import safe_join
 
 from app.blueprints.tickets import bp
 from app.blueprints.tickets.forms import (
