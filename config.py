@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -119,6 +120,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(_env("REMEMBER_DAYS", "30")))  # «Запомнить меня»: then log in again
     # Sites allowed to embed the public pages (/appeal, /status) in a frame, space- or comma-separated origins
     # (https://belogorsk.ru). Empty: no page may be framed (frame-ancestors 'none', X-Frame-Options DENY).
     EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")

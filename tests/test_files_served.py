@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote, unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.extensions import db
 from app.fakes import telegram as updates
@@ -125,3 +127,14 @@ def test_file_names_are_cleaned_for_headers(raw, clean):
     assert files.clean_name(raw) == clean
     header = files.content_disposition("attachment", files.clean_name(raw) or "file")
     assert "\r" not in header and "\n" not in header and header.isascii()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_name_gives_a_safe_header_that_keeps_the_name(raw):
+    """Whatever a platform sends as a file name: one ASCII header line, no path, and filename* decodes to the name."""
+    name = files.clean_name(raw) or "file"
+    header = files.content_disposition("attachment", name)
+    assert header.isascii() and not any(ch in header for ch in "\r\n\x00")
+    assert "/" not in name and "\\" not in name and len(name) <= 150
+    assert disposition_name(header) == name
