@@ -31,7 +31,11 @@ chromium:
 	  else echo "Browser test needs Chromium at $(CHROMIUM): sudo apt-get install chromium"; exit 1; fi; \
 	fi
 
+# The demo signs sessions with a random key written once into instance/secret_key (reused by simulate).
+run: export SECRET_KEY_FILE ?= $(CURDIR)/instance/secret_key
 run: install
+	@mkdir -p instance; test -s "$$SECRET_KEY_FILE" || (umask 077; $(BIN)/python -c \
+	  'import secrets; print(secrets.token_urlsafe(48))' > "$$SECRET_KEY_FILE")
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	@echo ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -16,6 +17,20 @@ def _default_sqlite() -> str:
     return f"sqlite:///{BASE_DIR / 'instance' / 'municipality.db'}"
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _key_from_file(path: str | None) -> str | None:
+    """SECRET_KEY_FILE: a file holding the key (`make run` writes a random one into instance/ once)."""
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def _normalise_db_url(url: str) -> str:
     # psycopg 3 is the driver we ship; accept plain postgres:// URLs too.
     for prefix in ("postgres://", "postgresql://"):
@@ -25,7 +40,9 @@ def _normalise_db_url(url: str) -> str:
 
 
 class Config:
-    SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
+    # No default: outside debug and tests the app refuses to start without a key of 32+ characters
+    # (app/security.py). The same value on every web and worker machine.
+    SECRET_KEY = _env("SECRET_KEY") or _key_from_file(_env("SECRET_KEY_FILE"))
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(_env("DATABASE_URL", _default_sqlite()))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = _env("REDIS_URL")  # unset: jobs run in-process
@@ -49,6 +66,7 @@ class Config:
     BOARD_PREVIOUS_MAX_AGE = int(_env("BOARD_PREVIOUS_MAX_AGE", "3600"))  # seconds the previous period is kept
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
+    PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "8"))  # staff passwords set by /admin/users or oneself
     EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "100000"))  # rows per XLSX sheet; the workbook says when cut
 
     # --- e-mail (the head's weekly digest): MAIL_SERVER empty = e-mail off -------------------------------
@@ -94,14 +112,24 @@ class Config:
     VERDICT_WAIT_DAYS = int(_env("VERDICT_WAIT_DAYS", "7"))
 
     WTF_CSRF_TIME_LIMIT = None
+    # --- sessions and headers (docs/security.md) ----------------------------------------------------------
+    PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http")  # https in production: cookies become Secure
+    SESSION_COOKIE_SECURE = _flag(_env("SESSION_COOKIE_SECURE", "1" if PREFERRED_URL_SCHEME == "https" else "0"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(_env("REMEMBER_DAYS", "30")))  # «Запомнить меня»: then log in again
+    # Sites allowed to embed the public pages (/appeal, /status) in a frame, space- or comma-separated origins
+    # (https://belogorsk.ru). Empty: no page may be framed (frame-ancestors 'none', X-Frame-Options DENY).
+    EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")
     TESTING = False
 
 
 class TestConfig(Config):
     TESTING = True
-    SECRET_KEY = "test"
+    SECRET_KEY = "test-only-secret-key-0123456789abcdef"
     # Tests run against TEST_DATABASE_URL (PostgreSQL in CI; the tests drop and rebuild its tables);
     # without it, a SQLite file in instance/.
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(

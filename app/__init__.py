@@ -12,6 +12,10 @@ from config import Config
 def create_app(config_class: type = Config) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
+    from app import security
+
+    security.ensure_secret_key(app)  # refuses to start without a real key outside debug and tests
+    app.url_map.converters["int"] = security.DbIntConverter  # ids beyond PostgreSQL integer: 404
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.undefined = StrictUndefined
     if app.config["TRUSTED_PROXIES"]:
@@ -26,6 +30,7 @@ def create_app(config_class: type = Config) -> Flask:
     from app import cli, errors, templating
 
     errors.register(app)
+    security.register(app)
     templating.register(app)
     cli.register(app)
     return app
@@ -47,8 +52,15 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+    def load_user(session_id: str):
+        """«<id>:<session version>»: a session from before a logout, deactivation or new password is refused."""
+        user_id, _, version = str(session_id).partition(":")
+        if not (user_id.isdigit() and version.isdigit()) or int(user_id) > 2**31 - 1:
+            return None
+        user = db.session.get(models.User, int(user_id))
+        if user is None or not user.is_active or str(user.session_version or 1) != version:
+            return None
+        return user
 
 
 def register_blueprints(app: Flask) -> None:

@@ -66,6 +66,24 @@ def demo_env():
             click.echo(f"export {key}={shlex.quote(value)}")
 
 
+@click.command("check-config")
+def check_config():
+    """Чего не хватает для эксплуатации: ключ, HTTPS-cookies, PUBLIC_BASE_URL, секреты сетей, почта.
+    Код выхода 1, если не хватает важного."""
+    from flask import current_app
+
+    from app.services.config_check import check
+
+    findings = check(current_app.config)
+    for f in findings:
+        click.echo(f"{'КРИТИЧНО' if f.critical else 'внимание'}  {f.setting}: {f.message}")
+    critical = sum(1 for f in findings if f.critical)
+    if critical:
+        click.echo(f"Не готово к эксплуатации: критичных замечаний {critical} (docs/security.md).")
+        raise SystemExit(1)
+    click.echo("Критичных замечаний нет." if findings else "Всё задано.")
+
+
 intake_cli = AppGroup("intake", help="Приём сообщений из сетей.")
 
 
@@ -115,6 +133,7 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(telegram_cli)
     app.cli.add_command(demo_env)
+    app.cli.add_command(check_config)
     from app.cli_sla import sla_cli
 
     app.cli.add_command(sla_cli)

@@ -123,7 +123,7 @@ def run_case(client: Client, case: Case, warmup: int, budget: float) -> None:
 # --- in-process: the job, hot spots, the SQL of the reports --------------------------------------------
 class InProcess:
     def __init__(self, url: str, app_dir: Path):
-        os.environ.update(DATABASE_URL=url, LANGUAGE="ru", SECRET_KEY="bench-board")
+        os.environ.update(DATABASE_URL=url, LANGUAGE="ru", SECRET_KEY="bench-board-secret-key-0123456789abcdef")
         os.environ.pop("REDIS_URL", None)
         sys.path.insert(0, str(app_dir))
         from sqlalchemy import event

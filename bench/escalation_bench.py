@@ -71,6 +71,7 @@ def main() -> int:
     prepare(args.source, args.database, args.reuse)
     os.environ["DATABASE_URL"] = BASE + args.database
     os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("SECRET_KEY", "bench-escalation-secret-key-0123456789")
     from app import create_app
     from app.extensions import db
     from app.models import OPEN_STATUSES, Ticket, utcnow

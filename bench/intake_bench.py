@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def main() -> int:
 
     recreate(DB_URL)
     fake = vk.FakeVk(port=0).start()
-    env = {**os.environ, **DEMO_ENV, "DATABASE_URL": DB_URL, "REDIS_URL": args.redis_url, "SECRET_KEY": "bench",
+    env = {**os.environ, **DEMO_ENV, "DATABASE_URL": DB_URL, "REDIS_URL": args.redis_url,
+           "SECRET_KEY": "bench-" + secrets.token_hex(16),
            "VK_API_URL": fake.base_url, "FLASK_APP": "app:create_app"}
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True,

@@ -43,6 +43,7 @@ import os
 import queue
 import random
 import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -182,7 +183,8 @@ def recreate_database(url: str) -> None:
 
 
 def run_migrations(url: str, app_dir: Path) -> None:
-    env = dict(os.environ, FLASK_APP="app:create_app", DATABASE_URL=url, LANGUAGE="ru")
+    env = dict(os.environ, FLASK_APP="app:create_app", DATABASE_URL=url, LANGUAGE="ru",
+               SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-" + secrets.token_hex(16))
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=app_dir, env=env, check=True)
 

@@ -358,7 +358,7 @@ def build_cases(f: dict, only: list[str] | None) -> list[Case]:
 
 # --- in-process replay: the SQL each case issues, and EXPLAIN of the slowest -----------------------------
 def replay_sql(url: str, app_dir: Path, cases: list[Case], explain_top: int, explain_all_over: float) -> None:
-    os.environ.update(DATABASE_URL=url, LANGUAGE="ru", SECRET_KEY="bench-replay")
+    os.environ.update(DATABASE_URL=url, LANGUAGE="ru", SECRET_KEY="bench-replay-" + secrets.token_hex(16))
     os.environ.pop("REDIS_URL", None)
     sys.path.insert(0, str(app_dir))
     from sqlalchemy import event

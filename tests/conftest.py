@@ -41,6 +41,13 @@ def app():
         pytest.exit("The tests run on PostgreSQL (as production does): set TEST_DATABASE_URL, "
                     "or use `make test`, which points it at 127.0.0.1:5432/test.", returncode=2)
     reset_database(app)
+
+    @app.before_request
+    def _fresh_login_user():
+        # Requests share the test's app context, hence its `g`: let each request load its own user from its own
+        # session, as in production (else one client's user would leak into another client's request).
+        g.pop("_login_user", None)
+
     return app
 
 
@@ -84,7 +91,7 @@ def login(client):
         # Requests share the test's app context, hence its `g`: forget the user Flask-Login cached there.
         g.pop("_login_user", None)
         with client.session_transaction() as s:
-            s["_user_id"] = str(user.id)
+            s["_user_id"] = user.get_id()
             s["_fresh"] = True
         return client
     return _login

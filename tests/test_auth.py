@@ -73,21 +73,21 @@ def test_create_user_validates_input():
         auth.create_user("ex", "demo", "executor")  # no institution
     with pytest.raises(ValidationFailed):
         auth.create_user("boss", "demo", "king")
-    auth.create_user("ex", "demo", "executor", institution_id=inst.id)
+    auth.create_user("ex", "long-enough-1", "executor", institution_id=inst.id)
     with pytest.raises(ValidationFailed):
-        auth.create_user("EX", "demo", "moderator")  # taken, case-insensitive
+        auth.create_user("EX", "long-enough-1", "moderator")  # taken, case-insensitive
 
 
 def test_users_create_command(app):
     inst = make_institution()
     runner = app.test_cli_runner()
     res = runner.invoke(args=["users", "create", "petrov", "--role", "executor", "--institution", str(inst.id),
-                              "--password", "s3cret"])
+                              "--password", "s3cret-passw0rd"])
     assert res.exit_code == 0, res.output
     assert "Создан пользователь petrov" in res.output
     u = db.session.scalar(db.select(User).where(User.username == "petrov"))
-    assert u.role == "executor" and u.institution_id == inst.id and u.check_password("s3cret")
-    bad = runner.invoke(args=["users", "create", "ivanov", "--role", "executor", "--password", "s3cret"])
+    assert u.role == "executor" and u.institution_id == inst.id and u.check_password("s3cret-passw0rd")
+    bad = runner.invoke(args=["users", "create", "ivanov", "--role", "executor", "--password", "s3cret-passw0rd"])
     assert bad.exit_code != 0 and "учреждение" in bad.output
 
 

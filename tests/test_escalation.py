@@ -176,7 +176,8 @@ def test_two_workers_at_once_record_each_fact_once(app, redis_url):
         app.config["REDIS_URL"] = redis_url
         jobs.enqueue("app.jobs.escalation.sweep", queue="default", job_id="esc-1")
         jobs.enqueue("app.jobs.escalation.sweep", queue="default", job_id="esc-2")
-        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url}
+        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
+               "SECRET_KEY": app.config["SECRET_KEY"]}
         procs = [subprocess.Popen([sys.executable, "worker.py", "--burst", "default"], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for p in procs:

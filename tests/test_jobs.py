@@ -60,7 +60,8 @@ def test_worker_script_serves_the_queues(app, redis_url):
     try:
         app.config["REDIS_URL"] = redis_url
         jobs.enqueue("app.jobs.housekeeping.purge_login_attempts", queue="default")
-        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url}
+        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
+               "SECRET_KEY": app.config["SECRET_KEY"]}
         proc = subprocess.run([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
@@ -75,6 +76,7 @@ def test_worker_script_serves_the_queues(app, redis_url):
 def test_worker_without_redis_explains_itself():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["DATABASE_URL"] = "sqlite:///:memory:"
+    env["SECRET_KEY"] = "worker-test-secret-key-0123456789abcdef"
     proc = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1 and "REDIS_URL не задан" in proc.stdout

@@ -244,7 +244,7 @@ def test_status_page_shows_sent_replies_and_nothing_private(client, uploads):
     db.session.refresh(reply)
     assert reply.state == "sent" and reply.external_id == "status-page"
 
-    resp = client.get(f"/status/{ticket.number}")
+    resp = client.get(f"/status/{ticket.number}", query_string={"v": verdict.token(ticket)})  # the personal link
     page = body(resp)
     assert resp.status_code == 200 and ticket.number in page and "Новое" in page
     assert "Аварийная бригада выехала, воду дадут к 18:00" in page
@@ -264,10 +264,32 @@ def test_status_page_names_the_institution_and_hides_replies_sent_to_private_cha
                          sent_at=utcnow()))
     db.session.add(Reply(ticket=ticket, network="telegram", kind="staff", text="Ещё не отправлен", state="pending"))
     db.session.commit()
-    page = body(client.get(f"/status/{ticket.number.lower()}"))
+    page = body(client.get(f"/status/{ticket.number.lower()}", query_string={"v": verdict.token(ticket)}))
     assert inst.short_name in page or "Водоканал" in page
     assert "Личный ответ в чате" not in page and "Ответ направлен жителю" in page
     assert "Ещё не отправлен" not in page
+
+
+def test_status_page_without_the_personal_link_shows_the_status_and_dates_only(client, uploads):
+    """Numbers are sequential (БЛГ-2026-002014, …002015): a guessed number must not give away the staff's answer."""
+    from tests.factories import make_institution
+
+    assert post(client, form(text="Нет воды в доме на ул. Кирова, 45, кв. 7")).status_code == 303
+    ticket = db.session.scalar(db.select(Ticket))
+    ticket.institution = make_institution(name="МУП «Водоканал» г. Белогорск")
+    tickets.public_reply(ticket, make_user("moderator"), "Аварийная бригада выехала, воду дадут к 18:00")
+    db.session.commit()
+    assert ticket.number.startswith("БЛГ-")
+    for link in (f"/status/{ticket.number}", f"/status/{ticket.number}?v=forged.token",
+                 f"/status/{ticket.number}?v="):
+        resp = client.get(link)
+        page = body(resp)
+        assert resp.status_code == 200 and ticket.number in page and str(ticket.status_label) in page, link
+        assert "Поступило" in page and "Обновлено" in page, link
+        assert "Аварийная бригада" not in page and "Водоканал" not in page, link
+        assert "по личной ссылке" in page, link
+    own = body(client.get(f"/status/{ticket.number}", query_string={"v": verdict.token(ticket)}))
+    assert "Аварийная бригада выехала, воду дадут к 18:00" in own and "Водоканал" in own
 
 
 def test_unknown_status_number_is_404_and_the_lookup_form_finds_a_ticket(client):

@@ -277,8 +277,9 @@ def _seed_users(institutions, summary) -> dict[str, User]:
     for username, role, full_name, inst_slug in data.USERS:
         user = db.session.scalar(select(User).where(func.lower(User.username) == username))
         if user is None:
-            user = auth.create_user(username, PASSWORD, role, full_name=full_name,
-                                    institution_id=institutions[inst_slug].id if inst_slug else None)
+            user = auth.create_user(username, PASSWORD, role, full_name=full_name,  # «demo»: the local demo only
+                                    institution_id=institutions[inst_slug].id if inst_slug else None,
+                                    min_password_length=len(PASSWORD))
             summary.created["users"] += 1
         users[username] = user
     return users

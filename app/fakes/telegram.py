@@ -61,6 +61,7 @@ class FakeTelegram:
         self.answered: list[dict] = []  # answerCallbackQuery calls: {"callback_query_id", "text"?, …}
         self.webhook: dict[str, Any] = {}  # what setWebhook stored: url, secret_token, allowed_updates…
         self.files: dict[str, bytes] = {}  # file_path → content, served under /file/bot<token>/
+        self.file_types: dict[str, str] = {}  # file_path → the Content-Type it is served with
         self._file_paths: dict[str, str] = {}  # file_id → file_path
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
@@ -151,12 +152,15 @@ class FakeTelegram:
         with self._cond:
             self._rules.clear()
 
-    def add_file(self, file_id: str, content: bytes, file_path: str | None = None) -> str:
-        """Make getFile know `file_id` and serve `content` at base_file_url + token + "/" + file_path."""
+    def add_file(self, file_id: str, content: bytes, file_path: str | None = None,
+                 content_type: str = "application/octet-stream") -> str:
+        """Make getFile know `file_id` and serve `content` at base_file_url + token + "/" + file_path, with this
+        Content-Type (the upstream type the app must not trust)."""
         path = file_path or self._file_path(file_id)
         with self._cond:
             self._file_paths[file_id] = path
             self.files[path] = content
+            self.file_types[path] = content_type
         return path
 
     def messages_to(self, chat_id: Any) -> list[dict]:
@@ -349,7 +353,8 @@ class FakeTelegram:
                     if content is None or not ok_token:
                         self._answer(*_error(404, "Not Found"))
                     else:
-                        self._raw(200, content, "application/octet-stream")
+                        self._raw(200, content, fake.file_types.get(unquote(file_match.group(2)),
+                                                                    "application/octet-stream"))
                     return
                 match = re.match(r"^/bot([^/]+)/([A-Za-z]+)/?$", path)
                 if not match:

@@ -38,12 +38,22 @@ class User(UserMixin, db.Model):
     # Notifications also go to this Telegram chat (linked from /notifications with a one-time /start code).
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32))
     telegram_link_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # Part of the id kept in sessions and remember cookies: raising it (logout, deactivation, a new password)
+    # ends every session of the user, copies of the cookie included.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     institution: Mapped[Institution | None] = relationship()
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.is_active_user
+
+    def get_id(self) -> str:  # Flask-Login: what the session and the remember cookie carry
+        return f"{self.id}:{self.session_version or 1}"
+
+    def end_sessions(self) -> None:
+        """Every session of this user ends at its next request (all devices, copied cookies too)."""
+        self.session_version = (self.session_version or 1) + 1
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -79,6 +79,9 @@ def update_category_rules(actor: User, category: Category, keywords: str, defaul
     category.default_institution_id = default_institution_id
 
 
+MAX_SLA_MINUTES = 366 * 24 * 60  # a year: the column is a PostgreSQL integer, and no target is longer
+
+
 def policies() -> list[SlaPolicy]:
     return list(db.session.scalars(select(SlaPolicy).order_by(SlaPolicy.name)))
 
@@ -87,6 +90,9 @@ def update_policy(actor: User, policy: SlaPolicy, first: int | None, resolution:
                   warning_percent: int | None) -> None:
     """Edit an SLA preset; zero or negative targets are refused (the urgent priority halves them)."""
     ensure_admin(actor)
+    for value, field in ((first, "first_response_minutes"), (resolution, "resolution_minutes")):
+        if value is not None and value > MAX_SLA_MINUTES:
+            raise ValidationFailed("Срок не может быть больше года (%(n)s минут)", field=field, n=MAX_SLA_MINUTES)
     if first is None or first <= 0:
         raise ValidationFailed("Срок первого ответа должен быть больше нуля минут", field="first_response_minutes")
     if resolution is None or resolution <= 0:

@@ -235,8 +235,11 @@ def _encode(values: list) -> str:
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
         due, oid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(due), int(oid)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        due, oid = datetime.fromisoformat(due), int(oid)
+        if due.tzinfo is None or not 0 <= oid < 2**31:  # a time without a zone cannot be compared: refused
+            raise ValueError("not a cursor of this list")
+        return due, oid
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError, UnicodeDecodeError):
         raise ValidationFailed("Ссылка на страницу списка устарела", field="cursor") from None
 
 

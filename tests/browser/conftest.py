@@ -47,8 +47,16 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A page whose console is watched: any Content Security Policy violation (an inline script, style or
+    handler the app's CSP blocks) or script error fails the test after it ran."""
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})
     pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda msg: problems.append(f"{msg.type}: {msg.text}")
+          if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text else None)
+    pg.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    pg.csp_problems = problems
     yield pg
     context.close()
+    assert not problems, problems

@@ -1,6 +1,15 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length
 
 from app.blueprints.queue.forms import _int_or_none, institution_choices
@@ -37,3 +46,42 @@ class CalendarImportForm(FlaskForm):
 
 class HoursForm(FlaskForm):
     business_hours = StringField(_l("Часы работы"), validators=[Length(max=120)])
+
+
+def role_choices():
+    from app.models import ROLE_LABELS
+
+    return [(code, label) for code, label in ROLE_LABELS.items()]
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(_l("Имя пользователя (логин)"),
+                           validators=[InputRequired(_l("Введите имя пользователя")), Length(max=64)])
+    full_name = StringField(_l("ФИО"), validators=[Length(max=200)])
+    email = StringField(_l("Эл. почта"), validators=[Length(max=200)])
+    role = SelectField(_l("Роль"))
+    institution_id = SelectField(_l("Учреждение (для исполнителя)"), coerce=_int_or_none)
+    password = PasswordField(_l("Пароль"), validators=[InputRequired(_l("Введите пароль"))])
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.role.choices = role_choices()
+        self.institution_id.choices = institution_choices(_l("— нет —"))
+
+
+class UserRoleForm(FlaskForm):
+    role = SelectField(_l("Роль"))
+    institution_id = SelectField(_l("Учреждение"), coerce=_int_or_none)
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.role.choices = role_choices()
+        self.institution_id.choices = institution_choices(_l("— нет —"))
+
+
+class UserPasswordForm(FlaskForm):
+    password = PasswordField(_l("Новый пароль"), validators=[InputRequired(_l("Введите пароль"))])
+
+
+class UserActiveForm(FlaskForm):
+    active = HiddenField()

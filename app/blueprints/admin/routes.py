@@ -1,13 +1,24 @@
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.forms import CalendarDayForm, CalendarImportForm, CategoryRulesForm, HoursForm, PolicyForm
+from app.blueprints.admin.forms import (
+    CalendarDayForm,
+    CalendarImportForm,
+    CategoryRulesForm,
+    HoursForm,
+    PolicyForm,
+    UserActiveForm,
+    UserCreateForm,
+    UserPasswordForm,
+    UserRoleForm,
+)
 from app.extensions import db
-from app.htmx import form_errors, parse_id, render
-from app.models import Category, Institution, SlaPolicy
+from app.htmx import form_errors, parse_id, render, wants_fragment
+from app.models import Category, Institution, SlaPolicy, User
 from app.models.calendar import CALENDAR_KIND_LABELS
-from app.services import admin, calendar, tickets
+from app.services import admin, calendar, tickets, users
 from app.services.errors import DomainError
 
 
@@ -16,6 +27,14 @@ from app.services.errors import DomainError
 def require_admin():
     if current_user.role != "admin":
         abort(403)
+
+
+def field_error(form, exc: DomainError) -> str:
+    """Put a domain error under its field when the form has it; the message for the page either way."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, exc.message]
+    return exc.message
 
 
 def _save(form, apply, done: str = "Сохранено") -> tuple[str | None, str | None]:
@@ -27,7 +46,7 @@ def _save(form, apply, done: str = "Сохранено") -> tuple[str | None, st
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return exc.message, None
+        return field_error(form, exc), None
     return None, done
 
 
@@ -152,3 +171,82 @@ def institution_hours(institution_id: int):
     error, notice = _save(form, lambda: admin.set_business_hours(current_user, inst, form.business_hours.data))
     return render_template("admin/_institution.html", i=inst, form=form, error=error, notice=notice,
                            city_hours=current_app.config["BUSINESS_HOURS"]), 422 if error else 200
+
+
+# --- staff accounts -------------------------------------------------------------------------------------
+def _user_forms(u: User) -> dict:
+    return {"role_form": UserRoleForm(role=u.role, institution_id=u.institution_id, formdata=None, prefix=f"u{u.id}"),
+            "password_form": UserPasswordForm(formdata=None, prefix=f"p{u.id}"),
+            # the button sends what it does: switch off an active user, switch on an inactive one
+            "active_form": UserActiveForm(active="0" if u.is_active_user else "1", formdata=None, prefix=f"a{u.id}")}
+
+
+def _users_page(create_form=None, status: int = 200, error: str | None = None, row: dict | None = None):
+    rows = []
+    for u in users.all_users():
+        forms = row if row and row["u"].id == u.id else {"u": u, **_user_forms(u)}
+        rows.append(forms)
+    return render_template("admin/users.html", rows=rows, create_form=create_form or UserCreateForm(formdata=None),
+                           error=error), status
+
+
+@bp.get("/users")
+def users_page():
+    return _users_page()
+
+
+@bp.post("/users")
+def user_create():
+    form = UserCreateForm()
+    if not form.validate():
+        return _users_page(form, 422, _("Проверьте поля, отмеченные ниже"))
+    try:
+        user = users.create(current_user, form.username.data, form.password.data, form.role.data,
+                            form.institution_id.data, form.full_name.data, form.email.data)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        field_error(form, exc)
+        return _users_page(form, 422, _("Проверьте поля, отмеченные ниже"))
+    flash(_("Пользователь «%(name)s» создан", name=user.username), "ok")
+    return redirect(url_for("admin.users_page"), 303)
+
+
+def _user_row(u: User, apply, form_key: str, form, done: str):
+    forms = {"u": u, **_user_forms(u), form_key: form}
+    error, notice = _save(form, apply, done)
+    if error is None:
+        forms.update({k: v for k, v in _user_forms(u).items() if k == form_key})  # a fresh, empty form
+    status = 422 if error else 200
+    if wants_fragment():
+        return render_template("admin/_user.html", **forms, error=error, notice=notice), status
+    if error:
+        return _users_page(status=status, error=error, row=forms)
+    flash(notice, "ok")
+    return redirect(url_for("admin.users_page"), 303)
+
+
+@bp.post("/users/<int:user_id>/role")
+def user_role(user_id: int):
+    u = tickets.require(User, user_id, "Пользователь не найден")
+    form = UserRoleForm(prefix=f"u{u.id}")
+    return _user_row(u, lambda: users.set_role(current_user, u, form.role.data, form.institution_id.data),
+                     "role_form", form, _("Роль сохранена"))
+
+
+@bp.post("/users/<int:user_id>/active")
+def user_active(user_id: int):
+    u = tickets.require(User, user_id, "Пользователь не найден")
+    form = UserActiveForm(prefix=f"a{u.id}")
+    active = form.active.data == "1"
+    return _user_row(u, lambda: users.set_active(current_user, u, active), "active_form", form,
+                     _("Пользователь снова может входить") if active else
+                     _("Пользователь отключён, его сеансы завершены"))
+
+
+@bp.post("/users/<int:user_id>/password")
+def user_password(user_id: int):
+    u = tickets.require(User, user_id, "Пользователь не найден")
+    form = UserPasswordForm(prefix=f"p{u.id}")
+    return _user_row(u, lambda: users.reset_password(current_user, u, form.password.data), "password_form", form,
+                     _("Пароль изменён, сеансы пользователя завершены"))

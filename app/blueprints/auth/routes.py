@@ -1,10 +1,11 @@
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.blueprints.auth import bp
-from app.blueprints.auth.forms import LoginForm
+from app.blueprints.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db
 from app.services import auth
 from app.services.errors import DomainError
@@ -51,5 +52,31 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Ends every copy of the session (and the user's other sessions): the session version moves on."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    status = 200
+    if form.is_submitted():
+        status = 422
+        if form.validate():
+            try:
+                auth.change_own_password(current_user, form.current.data, form.new.data, form.confirm.data)
+            except DomainError as exc:
+                db.session.rollback()
+                field = getattr(form, exc.field or "", None)
+                if field is not None:
+                    field.errors = [*field.errors, exc.message]
+            else:
+                db.session.commit()
+                login_user(current_user._get_current_object())  # this session goes on under the new version
+                flash(_("Пароль изменён. Другие сеансы завершены."), "ok")
+                return redirect(url_for("auth.change_password"), 303)
+    return render_template("auth/password.html", form=form), status

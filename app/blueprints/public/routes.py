@@ -152,6 +152,7 @@ def status_lookup():
 
 def _status_page(ticket: Ticket | None, lookup: StatusLookupForm, replies: list | None = None, status: int = 200,
                  **context):
+    context.setdefault("own", False)
     return render_template("public/status.html", ticket=ticket, lookup=lookup, replies=replies or [],
                            published=PUBLISHED_NETWORKS, **context), status
 
@@ -168,12 +169,13 @@ def _ticket_page(ticket: Ticket, token: str | None, outcome: str | None = None, 
     stmt = (select(Reply).where(Reply.ticket_id == ticket.id, Reply.kind.in_(PUBLIC_REPLY_KINDS),
                                 Reply.state == "sent")
             .order_by(Reply.sent_at, Reply.id))
-    rows = list(db.session.scalars(stmt))
     own = verdict.token_matches(ticket, token)  # the resident's personal link (from the receipt or the answer)
+    # Numbers are sequential: without the personal link the page shows the status and dates only.
+    rows = list(db.session.scalars(stmt)) if own else []
     texts = {r.id: r.text if own else verdict.strip_token(r.text) for r in rows}
     ask = own and verdict.accepts_answers(ticket, utcnow()) and not (verdict.has_verdict(ticket)
                                                                       and verdict.has_rating(ticket))
-    return _status_page(ticket, StatusLookupForm(formdata=None), rows, status, texts=texts,
+    return _status_page(ticket, StatusLookupForm(formdata=None), rows, status, texts=texts, own=own,
                         verdict_token=token if own else None, verdict_ask=ask, verdict_outcome=outcome,
                         verdict_voted=verdict.has_verdict(ticket), verdict_rated=verdict.has_rating(ticket))
 

@@ -1,7 +1,10 @@
-from flask import Response, abort, current_app, redirect, render_template, request, send_from_directory, url_for
+import os
+
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.security import safe_join
 
 from app.blueprints.tickets import bp
 from app.blueprints.tickets.forms import (
@@ -21,7 +24,7 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket, utcnow
-from app.services import access, control, sla, tickets, timeline, workflow
+from app.services import access, control, files, sla, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, ValidationFailed
 
 
@@ -184,15 +187,20 @@ def attachment(number: str, message_id: int, index: int):
     if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
         abort(404)
     item = message.attachments[index]
+    fallback_name = f"{ticket.number}-{message_id}-{index + 1}"
     if message.network == "web":
-        return send_from_directory(current_app.config["UPLOAD_DIR"], item["file_id"])
+        path = safe_join(current_app.config["UPLOAD_DIR"], str(item.get("file_id") or ""))
+        if path is None or not os.path.isfile(path):
+            abort(404)
+        with open(path, "rb") as fh:
+            return files.serve(fh.read(), item, fallback_name)
     adapter = get_adapter(message.network)
     if hasattr(adapter, "fetch_file") and adapter.is_enabled(current_app.config):
         try:
-            content, mime = adapter.fetch_file(item, current_app.config)
+            content, _upstream_type = adapter.fetch_file(item, current_app.config)  # the upstream type is not trusted
         except ChannelError as exc:
             return render_template("errors/error.html", status=502, title="Файл недоступен", message=str(exc)), 502
-        return Response(content, mimetype=mime, headers={"Cache-Control": "private, max-age=3600"})
+        return files.serve(content, item, fallback_name)
     if item.get("url"):
         return redirect(item["url"])
     abort(404)

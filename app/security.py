@@ -1,0 +1,106 @@
+"""What every request and the start-up check: the secret key, security headers, database-sized URL ids.
+
+See docs/security.md for the whole picture (what is protected and how, what a deployer sets)."""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+
+from flask import Flask, current_app, request, session
+from werkzeug.routing import IntegerConverter
+
+MIN_KEY_LENGTH = 32
+# Keys that were ever published (the old development default): never accepted, whatever their length.
+PUBLIC_KEYS = frozenset({"dev-only-change-me"})
+PG_INT_MAX = 2**31 - 1  # PostgreSQL `integer`: every id column
+
+
+class InsecureConfig(RuntimeError):
+    """The app must not start with this configuration."""
+
+
+def key_problem(key) -> str | None:
+    """Why this SECRET_KEY cannot sign sessions and residents' links, or None when it can."""
+    if not key:
+        return "SECRET_KEY не задан"
+    if not isinstance(key, str | bytes):
+        return "SECRET_KEY должен быть строкой"
+    if key in PUBLIC_KEYS:
+        return "SECRET_KEY равен общеизвестному значению для разработки"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"SECRET_KEY короче {MIN_KEY_LENGTH} символов"
+    return None
+
+
+def ensure_secret_key(app: Flask) -> None:
+    """Outside debug and the tests, refuse to start without a real key (sessions and residents' verdict links
+    are signed with it: a known key lets anyone sign `{"_user_id": "1"}`)."""
+    problem = key_problem(app.config.get("SECRET_KEY"))
+    if problem is None or (app.testing and app.config.get("SECRET_KEY")):
+        return
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "check-config" in sys.argv[1:]:
+        return  # `flask check-config` lists the missing key with the rest (and exits 1); it serves nothing
+    if app.debug:
+        app.config["SECRET_KEY"] = secrets.token_urlsafe(48)  # this process only: sessions end on restart
+        app.logger.warning("%s: debug mode signs sessions with a random key of this process", problem)
+        return
+    raise InsecureConfig(
+        f"{problem}. Задайте переменную окружения SECRET_KEY — случайную строку не короче {MIN_KEY_LENGTH} "
+        "символов, одинаковую на всех машинах (веб и обработчики), например: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(48))'. "
+        "`make run` (демо) создаёт её сам в instance/secret_key. "
+        f"(SECRET_KEY is missing or weak: set SECRET_KEY to a random string of at least {MIN_KEY_LENGTH} characters.)"
+    )
+
+
+# --- ids in URLs ----------------------------------------------------------------------------------------
+class DbIntConverter(IntegerConverter):
+    """`<int:…>` bounded to PostgreSQL `integer`: /control/99999999999 is a 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", PG_INT_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+# --- headers --------------------------------------------------------------------------------------------
+def embed_origins(app: Flask) -> list[str]:
+    raw = app.config.get("EMBED_ALLOWED_ORIGINS") or ""
+    return [o for o in raw.replace(",", " ").split() if o.startswith(("https://", "http://"))]
+
+
+def content_security_policy(frame_ancestors: str) -> str:
+    """Scripts and styles only from the app itself: no inline script, no style attributes, no eval."""
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "media-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+            f"form-action 'self'; frame-ancestors {frame_ancestors}")
+
+
+# A resident's file opened in the browser: nothing in it may run or load anything.
+FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def _embeddable() -> bool:
+    return request.blueprint == "public"  # the appeal form and the status page; never a staff page
+
+
+def set_security_headers(response):
+    origins = embed_origins(current_app) if _embeddable() else []
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy",
+                       content_security_policy(" ".join(["'self'", *origins]) if origins else "'none'"))
+    if not origins:
+        headers.setdefault("X-Frame-Options", "DENY")
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html" and "_user_id" in session and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"  # staff pages hold residents' personal data: no copies on the way
+    return response
+
+
+def register(app: Flask) -> None:
+    app.after_request(set_security_headers)

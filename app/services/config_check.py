@@ -1,0 +1,71 @@
+"""What a production deployment still lacks (`flask check-config`): one list, each item critical or a warning."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from app.security import key_problem
+
+# network: (what turns it on, the secret that authenticates its webhook)
+NETWORK_SECRETS = {
+    "telegram": ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"),
+    "vk": ("VK_ACCESS_TOKEN", "VK_SECRET"),
+    "max": ("MAX_BOT_TOKEN", "MAX_WEBHOOK_SECRET"),
+    "ok": ("OK_ACCESS_TOKEN", "OK_WEBHOOK_SECRET"),
+}
+API_URLS = ("TELEGRAM_API_URL", "VK_API_URL", "MAX_API_URL", "OK_API_URL")
+MIN_TOKEN = 32
+
+
+@dataclass(frozen=True)
+class Finding:
+    critical: bool
+    setting: str
+    message: str
+
+
+def _local(url: str | None) -> bool:
+    host = (urlsplit(url or "").hostname or "").lower()
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def check(config) -> list[Finding]:
+    out: list[Finding] = []
+
+    def need(critical: bool, setting: str, message: str) -> None:
+        out.append(Finding(critical, setting, message))
+
+    problem = key_problem(config.get("SECRET_KEY"))
+    if problem:
+        need(True, "SECRET_KEY", f"{problem}: сессии и ссылки жителей можно подделать")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        need(True, "PREFERRED_URL_SCHEME",
+             "cookies без флага Secure: задайте PREFERRED_URL_SCHEME=https (или SESSION_COOKIE_SECURE=1)")
+    base = config.get("PUBLIC_BASE_URL")
+    if not base:
+        need(True, "PUBLIC_BASE_URL", "не задан: ссылки в ответах жителям и в сводке главе будут без адреса")
+    elif urlsplit(base).scheme != "https":
+        need(True, "PUBLIC_BASE_URL", f"не https: {base}")
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        need(True, "DATABASE_URL", "база SQLite (демо): в эксплуатации нужен PostgreSQL")
+    if not config.get("REDIS_URL"):
+        need(False, "REDIS_URL", "не задан: задания выполняются в веб-процессе, без отдельного обработчика")
+    for network, (token, secret) in NETWORK_SECRETS.items():
+        if config.get(token) and not config.get(secret):
+            need(True, secret, f"{network}: сеть включена ({token}), но вебхук не проверяет подпись — "
+                               f"задайте {secret}")
+        elif config.get(secret) and len(str(config.get(secret))) < 16:
+            need(False, secret, f"{network}: секрет вебхука короче 16 символов")
+    for name in API_URLS:
+        if _local(config.get(name)):
+            need(True, name, f"указывает на локальный имитатор ({config.get(name)}), а не на сеть")
+    for token in [t.strip() for t in str(config.get("INGEST_API_TOKENS") or "").split(",") if t.strip()]:
+        if len(token) < MIN_TOKEN:
+            need(True, "INGEST_API_TOKENS", f"токен API короче {MIN_TOKEN} символов ({token[:4]}…)")
+    if not config.get("MAIL_SERVER"):
+        need(False, "MAIL_SERVER", "почта выключена: еженедельная сводка главе не уходит")
+    elif not (config.get("MAIL_FROM") or config.get("MAIL_USERNAME")):
+        need(False, "MAIL_FROM", "не задан адрес отправителя")
+    elif not (config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")):
+        need(True, "MAIL_USE_TLS", "почта уходит без шифрования (MAIL_USE_TLS=1 или MAIL_USE_SSL=1)")
+    return out
