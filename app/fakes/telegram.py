@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from app.fakes.server import POLL_INTERVAL
+
 DEFAULT_TOKEN = "123456789:fake-token"
 BOT_USERNAME = "open_municipality_bot"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -84,7 +86,8 @@ class FakeTelegram:
 
     def start(self) -> FakeTelegram:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL,),
+                                            name="fake-telegram", daemon=True)
             self._thread.start()
         return self
 
