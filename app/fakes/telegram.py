@@ -134,17 +134,18 @@ class FakeTelegram:
             return list(self._updates)
 
     def fail(self, code: int, description: str, *, chat_id: Any = None, method: str = "sendMessage",
-             times: int | None = 1, parameters: dict | None = None) -> None:
-        """Answer `code` to the next `times` calls (None: always) of `method`, only for `chat_id` when given."""
+             times: int | None = 1, parameters: dict | None = None, skip: int = 0) -> None:
+        """Answer `code` to the next `times` calls (None: always) of `method`, only for `chat_id` when given;
+        `skip`: let that many matching calls through first (e.g. skip=1: the 2nd call fails)."""
         with self._cond:
             self._rules.append({"code": code, "description": description, "method": method, "times": times,
                                 "chat_id": None if chat_id is None else _chat_id(chat_id),
-                                "parameters": parameters})
+                                "parameters": parameters, "skip": skip})
 
-    def rate_limit(self, chat_id: Any = None, retry_after: int = 5, times: int | None = 1) -> None:
-        """HTTP 429 with parameters.retry_after, as Telegram answers flood control."""
+    def rate_limit(self, chat_id: Any = None, retry_after: int = 5, times: int | None = 1, skip: int = 0) -> None:
+        """HTTP 429 with parameters.retry_after, as Telegram answers flood control (after `skip` calls pass)."""
         self.fail(429, f"Too Many Requests: retry after {retry_after}", chat_id=chat_id, times=times,
-                  parameters={"retry_after": retry_after})
+                  parameters={"retry_after": retry_after}, skip=skip)
 
     def block(self, chat_id: Any) -> None:
         """The resident blocked the bot: every sendMessage to them is 403."""
@@ -192,6 +193,9 @@ class FakeTelegram:
             if rule["method"].lower() != method.lower():
                 continue
             if rule["chat_id"] is not None and params.get("chat_id") != rule["chat_id"]:
+                continue
+            if rule.get("skip"):
+                rule["skip"] -= 1
                 continue
             if rule["times"] is not None:
                 rule["times"] -= 1

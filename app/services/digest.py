@@ -3,7 +3,7 @@ to the head's linked Telegram chat and e-mail (with the board as an XLSX attachm
 
 Sent once per user per week: the digest is a Notification (kind "digest") created when it went out, so the job
 can run every hour and catch up after a pause; a failed e-mail leaves no notification and is tried again on the
-next run. Telegram delivery is the staff notification push (app.services.staff_telegram), once per notification.
+next run. Telegram delivery is the staff notification push through the outbox (replies.push_to_staff).
 """
 from __future__ import annotations
 
@@ -77,8 +77,7 @@ def _sent_this_week(user: User, since: datetime) -> bool:
 
 def send_weekly(now: datetime | None = None) -> dict:
     """Send last week's digest to every head who has not had it this week (from Monday 08:00). Commits."""
-    from app.jobs import enqueue_after_commit
-    from app.services import board_export
+    from app.services import board_export, replies
 
     now = now or utcnow()
     since = due_from(now)
@@ -117,8 +116,7 @@ def send_weekly(now: datetime | None = None) -> dict:
         db.session.add(note)
         db.session.flush()
         if user.telegram_chat_id:
-            enqueue_after_commit(db.session, "app.jobs.staff.send_notification", note.id,
-                                 job_id=f"staff-notification-{note.id}")
+            replies.push_to_staff(note, now)
         result["sent"] += 1
     db.session.commit()
     return result
