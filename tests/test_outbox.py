@@ -313,3 +313,32 @@ def test_no_sla_mark_without_its_push_row_for_a_linked_user(tg_config, fake_tg):
     assert db.session.scalar(db.select(db.func.count(SlaMark.id))) == 1
     [push] = pushes()
     assert push.address == {"chat_id": str(STAFF_CHAT)} and push.ticket_id is None and push.kind == "push"
+
+
+def test_a_crash_mid_email_is_unconfirmed_not_mailed_twice(app, smtp_server, monkeypatch):
+    """E-mail (the digest) is an outbox network like the others: no idempotency key, so the same rule."""
+    note = Notification(user_id=make_user("head").id, kind="digest", text="Проблемные вопросы за неделю",
+                        created_at=utcnow())
+    db.session.add(note)
+    monkeypatch.setattr(replies, "enqueue_after_commit", lambda *a, **kw: None)  # the worker takes it below
+    mail = replies.mail_to_staff(note, "glava@belogorsk.test", "Дайджест")
+    db.session.commit()
+    adapter_cls = type(get_adapter("email", outbound=True))
+    real_send = adapter_cls.send
+
+    def send_then_die(self, out, config):
+        real_send(self, out, config)
+        raise Crash()
+
+    monkeypatch.setattr(adapter_cls, "send", send_then_die)
+    with pytest.raises(Crash):
+        replies.deliver(mail.id)
+    db.session.rollback()
+    monkeypatch.undo()
+    deliver_due(utcnow() + replies.sending_stale() * 2)
+    db.session.refresh(mail)
+    assert mail.state == "unconfirmed" and len(smtp_server.messages) == 1
+
+
+def test_email_is_not_a_webhook_network(client, app, smtp_server):
+    assert client.post("/hooks/email", json={"x": 1}).status_code == 404

@@ -62,3 +62,20 @@ def test_the_tests_bind_no_fixed_port_of_the_demo(demo_fakes):
     """`make test` beside a running `make run`: the fakes of the tests listen elsewhere than the demo's."""
     assert not set(simulate.bound_ports(demo_fakes).values()) & set(simulate.PORTS.values())
     assert simulate.demo_env(simulate.bound_ports(demo_fakes))["VK_API_URL"] == demo_fakes["vk"].base_url
+
+
+@pytest.mark.parametrize("args, port", [([], 5000), (["PORT=8080"], 8080)])
+def test_make_run_serves_on_the_port_given_and_prints_it(args, port):
+    """`make run PORT=8080`: the app, the simulator's target and the printed address follow (5000 by default)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    root = Path(__file__).resolve().parent.parent
+    dry = subprocess.run(["make", "-n", "run", *args], cwd=root, capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "VENV": ".venv"}).stdout
+    assert f"flask run --host 127.0.0.1 --port {port}" in dry
+    assert f"flask simulate --url http://127.0.0.1:{port}" in dry
+    assert f"http://127.0.0.1:{port}" in dry and ("5000" in dry) == (port == 5000)

@@ -57,6 +57,8 @@ class OutgoingReply:
     # Which part of a long text this is (0: the first). The outbox splits a text with the adapter's optional
     # `split(text)` and sends the parts one by one; only the first part quotes the resident's message.
     part: int = 0
+    # Files sent with the message, (file name, bytes, mime) — e-mail only, built by the outbox at delivery.
+    attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
 
 
 @dataclass

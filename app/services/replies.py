@@ -115,6 +115,21 @@ def push_notifications(ids: list[int], now: datetime | None = None) -> int:
     return sum(push_to_staff(note, now) is not None for note in notes)
 
 
+def mail_to_staff(note: Notification, to: str, subject: str, attachments: list[dict] | None = None,
+                  now: datetime | None = None) -> Reply:
+    """Queue `note` as an e-mail to `to` through the outbox (the digest). `attachments`: how to build each file
+    when it goes ({"builder", "args", "filename", "mime"}). Caller commits."""
+    db.session.flush()
+    reply = Reply(network="email", kind="mail", text=note.text, notification_id=note.id,
+                  address={"to": [to], "subject": subject, "attachments": attachments or []},
+                  created_at=now or note.created_at or utcnow())
+    db.session.add(reply)
+    db.session.flush()
+    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies",
+                         job_id=f"deliver-{reply.id}")
+    return reply
+
+
 def push_moment(user: User, now: datetime) -> datetime:
     """When a push to `user` may go: now, or the start of their institution's next working interval."""
     from app.services import sla
@@ -141,6 +156,17 @@ def _address(reply: Reply) -> dict:
     return dict(reply.in_reply_to.reply_address or {}) if reply.in_reply_to else {}
 
 
+def _attachments(reply: Reply) -> list[tuple[str, bytes, str]]:
+    """Files are not stored on the row: {"builder": dotted path, "args": [...], "filename", "mime"} in the
+    address says how to build each one when the message goes (the digest's workbook)."""
+    from app.jobs import resolve
+
+    out = []
+    for spec in (reply.address or {}).get("attachments") or []:
+        out.append((spec["filename"], resolve(spec["builder"])(*spec.get("args", [])), spec["mime"]))
+    return out
+
+
 def _key(reply: Reply, part: int) -> str:
     return f"reply-{reply.id}" if part == 0 else f"reply-{reply.id}-part-{part + 1}"
 
@@ -165,7 +191,7 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             db.session.commit()
             return state  # sent already, given up, in flight or unconfirmed: never twice; or not yet its time
         try:
-            adapter = get_adapter(reply.network)
+            adapter = get_adapter(reply.network, outbound=True)
         except (KeyError, ImportError):
             return _finish_failed(reply, "Отправка в эту сеть не поддерживается")
         if not adapter.is_enabled(config):
@@ -178,8 +204,12 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             return _finish_sent(reply, now)
         k, last = len(done), len(done) == len(parts) - 1
         buttons = [[(str(label), str(data)) for label, data in row] for row in reply.buttons or []] if last else []
+        try:
+            files = _attachments(reply)
+        except Exception as exc:  # noqa: BLE001 — the file could not be built: say so on the row
+            return _finish_failed(reply, f"Вложение не собрано: {exc}")
         out = OutgoingReply(network=reply.network, text=parts[k], address=_address(reply),
-                            idempotency_key=_key(reply, k), buttons=buttons, part=k)
+                            idempotency_key=_key(reply, k), buttons=buttons, part=k, attachments=files)
         reply.state, reply.sending_at = "sending", now
         reply.attempts += 1
         db.session.commit()  # durable before the platform is asked: a crash after its "accepted" is visible
@@ -200,7 +230,7 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
 
 def _finish_sent(reply: Reply, now: datetime) -> str:
     reply.state, reply.sent_at, reply.last_error, reply.next_attempt_at = "sent", now, None, None
-    if reply.notification_id is not None:
+    if reply.notification_id is not None and reply.network == "telegram":
         note = db.session.get(Notification, reply.notification_id)
         if note is not None and note.sent_at is None:
             note.sent_at = now
