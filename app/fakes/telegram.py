@@ -68,6 +68,8 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1001)
         self._rules: list[dict] = []
+        self._pattern: list[bool] = []  # rate_limit_pattern: the next sendMessage calls, True → 429
+        self._pattern_retry = 5
         self._cond = threading.Condition()
         self._connections: set[socket.socket] = set()
         self._server = _Server((host, port), self._handler())
@@ -147,6 +149,12 @@ class FakeTelegram:
         self.fail(429, f"Too Many Requests: retry after {retry_after}", chat_id=chat_id, times=times,
                   parameters={"retry_after": retry_after}, skip=skip)
 
+    def rate_limit_pattern(self, pattern, retry_after: int = 5) -> None:
+        """The next sendMessage calls (any chat) follow `pattern`, one bool per call: True → 429 retry_after."""
+        with self._cond:
+            self._pattern = list(pattern)
+            self._pattern_retry = retry_after
+
     def block(self, chat_id: Any) -> None:
         """The resident blocked the bot: every sendMessage to them is 403."""
         self.fail(403, "Forbidden: bot was blocked by the user", chat_id=chat_id, times=None)
@@ -177,6 +185,9 @@ class FakeTelegram:
             rule = self._matching_rule(method, params)
             if rule is not None:
                 return _error(rule["code"], rule["description"], rule["parameters"])
+            if method.lower() == "sendmessage" and self._pattern and self._pattern.pop(0):
+                return _error(429, f"Too Many Requests: retry after {self._pattern_retry}",
+                              {"retry_after": self._pattern_retry})
         handler = {
             "getme": self._get_me, "sendmessage": self._send_message, "getupdates": self._get_updates,
             "setwebhook": self._set_webhook, "deletewebhook": self._delete_webhook,
