@@ -147,3 +147,18 @@ def test_the_warning_is_in_working_hours_and_before_the_deadline(app, start, tar
     assert cal.minutes_between(warn - MINUTE, warn) == 1  # the minute before the warning is working time
     assert cal.minutes_between(start, warn) == max(1, target * percent // 100)  # the share, in working time
     db.session.rollback()
+
+
+def test_tickets_without_stored_warning_moments_get_them_from_the_sweep(tg_config, fake_tg, clock):
+    """Rows from before the moments were stored (or bulk-inserted, like the demo seed): the sweep fills them in
+    without touching the ticket's version or updated_at, and then warns at the working-time moment."""
+    t = friday_ticket(make_institution())
+    db.session.execute(db.update(Ticket).where(Ticket.id == t.id).values(resolution_warn_at=None,
+                                                                         first_response_warn_at=None))
+    db.session.commit()
+    db.session.refresh(t)
+    version, updated = t.version, t.updated_at
+    assert escalation.sweep(clock(at("2026-12-06 23:45"))).warnings == 0  # not the calendar share any more
+    db.session.refresh(t)
+    assert t.resolution_warn_at == at("2026-12-07 15:45") and t.version == version and t.updated_at == updated
+    assert escalation.sweep(clock(at("2026-12-07 15:45"))).warnings == 1

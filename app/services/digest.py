@@ -94,7 +94,8 @@ def send_weekly(now: datetime | None = None) -> dict:
                                                             "to": f"{period.end:%d.%m.%Y}"})
     if link.startswith("http"):  # without PUBLIC_BASE_URL a job knows no address: no link
         text += f"\n\nДоска: {link}"
-    subject = f"{current_app.config['CITY_NAME']}: проблемные вопросы за неделю {period.start:%d.%m}–{period.end:%d.%m.%Y}"
+    subject = (f"{current_app.config['CITY_NAME']}: проблемные вопросы за неделю "
+               f"{period.start:%d.%m}–{period.end:%d.%m.%Y}")
     mail_on = mailer.is_configured()
     for user in users:
         note = Notification(user_id=user.id, kind="digest", text=text, created_at=now)

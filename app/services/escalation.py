@@ -5,8 +5,10 @@ sweep runs and however many workers run it at once (INSERT … ON CONFLICT DO NO
 transaction that inserted a mark writes its event and notifications). A moved deadline (pause/resume) is a
 new fact. The warning moment is the ticket's stored `*_warn_at`, computed by app/services/sla.py in working
 time on the ticket's calendar (warning_percent % of the working time to the deadline); rows from before it was
-stored fall back to the calendar share. A sweep that first sees a ticket past its deadline records the breach
-only. Pushes to staff go through the outbox, held until the recipient's working hours. Set-based SQL in batches of tickets (keyset on the id); each batch commits on its own.
+stored get it from `sla.fill_missing_warnings` at the start of each sweep (the calendar share meanwhile).
+A sweep that first sees a ticket past its deadline records the breach only. Pushes to staff go through the
+outbox, held until the recipient's working hours. Set-based SQL in batches of tickets (keyset on the id);
+each batch commits on its own.
 """
 from __future__ import annotations
 
@@ -162,8 +164,12 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
 
 def sweep(now: datetime | None = None, batch: int = 5000, max_batches: int | None = None) -> SweepResult:
     """Record every warning and breach due by `now` that is not recorded yet. Commits after each batch."""
+    from app.services import sla
+
     now = now or utcnow()
     result = SweepResult()
+    if sla.fill_missing_warnings():  # older rows get their working-time warning moments, a batch per run
+        db.session.commit()
     postgres = db.session.get_bind().dialect.name == "postgresql"
     done, after = 0, 0
     while max_batches is None or done < max_batches:

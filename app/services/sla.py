@@ -460,6 +460,31 @@ def refresh_warnings(ticket: Ticket) -> None:
     ticket.resolution_warn_at = warning_moment(ticket, ticket.resolution_due_at)
 
 
+def fill_missing_warnings(limit: int = 2000) -> int:
+    """Running tickets without stored warning moments (rows from before they were stored, bulk inserts such as
+    the demo seed): compute them, `limit` per call (the escalation sweep calls it every run). A plain UPDATE:
+    neither the ticket's version (staff's open forms) nor its updated_at move. Caller commits."""
+    from sqlalchemy.orm import selectinload
+
+    rows = db.session.scalars(
+        db.select(Ticket).where(Ticket.status.in_(("new", "assigned", "in_progress", "waiting_resident")),
+                                Ticket.resolution_due_at.isnot(None),
+                                db.or_(Ticket.resolution_warn_at.is_(None),
+                                       db.and_(Ticket.first_response_due_at.isnot(None),
+                                               Ticket.first_response_warn_at.is_(None))))
+        .options(selectinload(Ticket.category).selectinload(Category.sla_policy),
+                 selectinload(Ticket.institution))
+        .order_by(Ticket.id).limit(limit)).all()
+    table = Ticket.__table__
+    for t in rows:
+        db.session.execute(table.update().where(table.c.id == t.id).values(
+            first_response_warn_at=warning_moment(t, t.first_response_due_at),
+            resolution_warn_at=warning_moment(t, t.resolution_due_at), updated_at=table.c.updated_at))
+    if rows:
+        db.session.expire_all()
+    return len(rows)
+
+
 _WARNING_INPUTS = ("first_response_due_at", "resolution_due_at", "category_id", "institution_id", "regime",
                    "created_at")
 
