@@ -398,3 +398,29 @@ def test_nothing_sends_around_the_outbox():
                 if hit not in allowed.get(rel, set()):
                     offenders.append(f"{rel}:{n}: {line.strip()}")
     assert offenders == []
+
+
+@pytest.fixture
+def csrf_on(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_resend_needs_the_csrf_token_the_page_carries(login, tg_config, fake_tg, csrf_on):
+    import re
+
+    ticket = make_ticket(institution=make_institution(), network="telegram")
+    ticket.messages[0].reply_address = {"chat_id": RESIDENT, "message_id": 3}
+    reply = Reply(ticket=ticket, network="telegram", kind="staff", text="Ответ", state="unconfirmed",
+                  in_reply_to_message_id=ticket.messages[0].id, created_at=utcnow())
+    db.session.add(reply)
+    client = login(make_user("moderator"))
+    url = f"/tickets/{ticket.number}/replies/{reply.id}/resend"
+    assert client.post(url).status_code == 400  # no token: refused, nothing sent
+    db.session.refresh(reply)
+    assert reply.state == "unconfirmed" and fake_tg.sent == []
+    page = client.get(f"/tickets/{ticket.number}").get_data(as_text=True)
+    token = re.search(r'class="tl-resend".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
+    assert client.post(url, data={"csrf_token": token}).status_code == 302
+    assert len(fake_tg.messages_to(RESIDENT)) == 1
