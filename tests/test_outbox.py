@@ -8,6 +8,7 @@ import pytest
 
 from app.channels import get_adapter
 from app.channels.telegram import split_text
+from app.channels.vk import random_id
 from app.extensions import db
 from app.fakes import telegram as updates
 from app.fakes.max import FakeMax
@@ -424,3 +425,24 @@ def test_resend_needs_the_csrf_token_the_page_carries(login, tg_config, fake_tg,
     token = re.search(r'class="tl-resend".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
     assert client.post(url, data={"csrf_token": token}).status_code == 302
     assert len(fake_tg.messages_to(RESIDENT)) == 1
+
+
+def test_a_long_vk_reply_goes_as_parts_each_with_its_own_random_id(vk_config, fake_vk, clock):
+    """VK refuses a message over 4096 characters (error 914): the outbox splits it like Telegram's, and a 429
+    (error 6) on part 2 resends part 2 only, with the same random_id."""
+    ticket = make_ticket(network="vk")
+    ticket.messages[0].reply_address = {"type": "message", "peer_id": 512345678, "message_id": 3}
+    now = clock(utcnow())
+    text = "\n\n".join(f"Раздел {i}. " + "Бригада выехала, работы идут по графику. " * 90 for i in range(1, 4))
+    reply = replies.notify(ticket, "staff", message=ticket.messages[0], text=text)
+    parts = split_text(reply.text)
+    fake_vk.fail(6, method="messages.send", random_id=random_id(f"reply-{reply.id}-part-2"))
+    db.session.commit()
+    db.session.refresh(reply)
+    assert reply.state == "pending" and len(reply.parts) == 1
+    deliver_due(now + timedelta(seconds=1))
+    db.session.refresh(reply)
+    assert reply.state == "sent"
+    assert [m["message"] for m in fake_vk.messages] == parts
+    assert len({m["random_id"] for m in fake_vk.messages}) == 3
+    assert fake_vk.messages[0].get("reply_to") == "3" and "reply_to" not in fake_vk.messages[1]
