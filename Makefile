@@ -7,6 +7,8 @@ CHROMIUM ?= /usr/bin/chromium
 # The tests use real PostgreSQL and Redis, as production does (scripts/services.sh starts them if down).
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# `make run PORT=8080`: the demo on another port (the platform fakes keep theirs: app/demo/simulate.py PORTS).
+PORT ?= 5000
 
 .PHONY: run test install translations chromium bench bench-board clean serve
 
@@ -39,14 +41,14 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	@echo ""
-	@echo "  Открытый муниципалитет: http://127.0.0.1:5000"
+	@echo "  Открытый муниципалитет: http://127.0.0.1:$(PORT)"
 	@echo "  Логины (пароль demo): admin, moderator, head, analyst, executor"
 	@echo "  Жители пишут в сети (имитация, журнал: instance/simulate.log)"
 	@echo ""
 	@eval "$$($(BIN)/flask demo-env)"; \
-	$(BIN)/flask simulate > instance/simulate.log 2>&1 & SIM=$$!; \
+	$(BIN)/flask simulate --url http://127.0.0.1:$(PORT) > instance/simulate.log 2>&1 & SIM=$$!; \
 	trap 'kill $$SIM 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 test: install chromium
 	bash scripts/services.sh

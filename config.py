@@ -110,6 +110,9 @@ class Config:
 
     # «Проблема решена?»: a resolved ticket without the resident's answer is closed after this many days.
     VERDICT_WAIT_DAYS = int(_env("VERDICT_WAIT_DAYS", "7"))
+    # Staff Telegram pushes (SLA warnings and breaches, control orders, the digest) wait for the working hours of
+    # the recipient's institution (round-the-clock institutions get them at once). 0: push at any hour.
+    STAFF_PUSH_WORKING_HOURS_ONLY = _env("STAFF_PUSH_WORKING_HOURS_ONLY", "1") not in ("0", "false", "no", "")
 
     WTF_CSRF_TIME_LIMIT = None
     # --- sessions and headers (docs/security.md) ----------------------------------------------------------
@@ -136,6 +139,7 @@ class TestConfig(Config):
         _env("TEST_DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'test.db'}")
     )
     REDIS_URL = None  # jobs in-process unless a test asks for the real queue
+    STAFF_PUSH_WORKING_HOURS_ONLY = False  # pushes at once whatever the wall clock; tests of holding turn it on
     MAIL_SERVER = None  # e-mail off unless a test starts the local SMTP server (tests/smtp_support.py)
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3

@@ -104,6 +104,7 @@ def intake_replay():
             done += n
             if n == 0:
                 break
+    replies.recover_stale()  # rows a dead worker left "sending": VK retried, the others «не подтверждена»
     stale = replies.stale_pending()
     for rid in stale:
         enqueue("app.jobs.delivery.deliver", rid, queue="replies")
@@ -120,8 +121,9 @@ def intake_status():
 
     pending = db.session.scalar(select(func.count(Reply.id)).where(Reply.state == "pending"))
     failed = db.session.scalar(select(func.count(Reply.id)).where(Reply.state == "failed"))
+    unconfirmed = db.session.scalar(select(func.count(Reply.id)).where(Reply.state == "unconfirmed"))
     click.echo(f"Не разобрано сообщений: {intake.untriaged_count()}; ответов в очереди: {pending}; "
-               f"не доставлено: {failed}")
+               f"не доставлено: {failed}; доставка не подтверждена: {unconfirmed}")
 
 
 def register(app: Flask) -> None:

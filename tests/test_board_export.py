@@ -118,18 +118,30 @@ def test_weekly_digest_goes_once_to_each_head(app, smtp_server, fake_tg, tg_conf
     assert len(smtp_server.messages) == 1 and len(fake_tg.messages_to("777001")) == 1
 
 
-def test_digest_mail_failure_is_retried_next_run(app, smtp_server):
+def test_digest_mail_failure_is_retried_by_the_outbox(app, smtp_server, monkeypatch):
+    from app.models import Reply
+    from app.services import replies
+
     monday_9 = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
+    monkeypatch.setattr(replies, "utcnow", lambda: monday_9)  # the outbox's clock
     head = make_user("head")
     head.email = "glava@belogorsk.test"
     db.session.flush()
     port = app.config["MAIL_PORT"]
     app.config["MAIL_PORT"] = 1  # nobody listens there
     try:
-        assert digest.send_weekly(monday_9) == {"sent": 0, "mailed": 0, "failed": 1}
+        assert digest.send_weekly(monday_9) == {"sent": 1, "mailed": 1, "failed": 0}
     finally:
         app.config["MAIL_PORT"] = port
-    assert digest.send_weekly(monday_9 + timedelta(hours=1))["mailed"] == 1
+    mail = db.session.scalar(select(Reply).where(Reply.network == "email"))
+    assert mail.state == "pending" and "Не удалось отправить письмо" in mail.last_error
+    assert mail.next_attempt_at == monday_9 + timedelta(seconds=10) and smtp_server.messages == []
+    later = monday_9 + timedelta(minutes=1)
+    for rid in replies.stale_pending(now=later):
+        replies.deliver(rid, now=later)
+    assert len(smtp_server.messages) == 1 and smtp_server.messages[0]["To"] == "glava@belogorsk.test"
+    assert next(smtp_server.messages[0].iter_attachments()).get_filename() == "Проблемные вопросы 16.11.2026.xlsx"
+    assert digest.send_weekly(monday_9 + timedelta(hours=1))["sent"] == 0  # the hourly run: nothing twice
     assert len(smtp_server.messages) == 1
 
 

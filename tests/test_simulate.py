@@ -15,11 +15,23 @@ pytestmark = pytest.mark.no_db_rollback
 
 
 @pytest.fixture
-def demo_server(app):
-    saved = {k: app.config.get(k) for k in simulate.DEMO_ENV}
-    app.config.update(simulate.DEMO_ENV)
+def demo_fakes():
+    """The platform fakes on free ports (never the demo's fixed PORTS: `make run` may hold them)."""
+    fakes = simulate.start_fakes(list(simulate.DRIVERS), ports={n: 0 for n in simulate.DRIVERS})
+    try:
+        yield fakes
+    finally:
+        for fake in fakes.values():
+            fake.stop()
+
+
+@pytest.fixture
+def demo_server(app, demo_fakes):
+    env = simulate.demo_env(simulate.bound_ports(demo_fakes))
+    saved = {k: app.config.get(k) for k in env}
+    app.config.update(env)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"
     finally:
@@ -29,14 +41,14 @@ def demo_server(app):
         wipe_tables()
 
 
-def test_simulated_residents_become_tickets_with_acknowledgements(demo_server):
+def test_simulated_residents_become_tickets_with_acknowledgements(demo_server, demo_fakes):
     for network in simulate.DRIVERS:
         acc = make_account(make_institution(), network=network)
         acc.external_id = {"telegram": "-1001234567890", "vk": "123456", "ok": "70000000000001",
                            "max": "-700000001"}[network]
     db.session.commit()
     lines = []
-    accepted = simulate.run(demo_server, every=0, count=12, seed=7, echo=lines.append)
+    accepted = simulate.run(demo_server, every=0, count=12, seed=7, echo=lines.append, fakes=demo_fakes)
     assert accepted == 12 and len(lines) == 12
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count(Message.id))) == 12
@@ -44,3 +56,26 @@ def test_simulated_residents_become_tickets_with_acknowledgements(demo_server):
     assert tickets >= 6  # a few are thanks/emoji, set aside as «не обращение»
     sent = db.session.scalars(db.select(Reply).where(Reply.kind == "ack")).all()
     assert len(sent) == tickets and all(r.state == "sent" and r.external_id for r in sent)
+
+
+def test_the_tests_bind_no_fixed_port_of_the_demo(demo_fakes):
+    """`make test` beside a running `make run`: the fakes of the tests listen elsewhere than the demo's."""
+    assert not set(simulate.bound_ports(demo_fakes).values()) & set(simulate.PORTS.values())
+    assert simulate.demo_env(simulate.bound_ports(demo_fakes))["VK_API_URL"] == demo_fakes["vk"].base_url
+
+
+@pytest.mark.parametrize("args, port", [([], 5000), (["PORT=8080"], 8080)])
+def test_make_run_serves_on_the_port_given_and_prints_it(args, port):
+    """`make run PORT=8080`: the app, the simulator's target and the printed address follow (5000 by default)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    root = Path(__file__).resolve().parent.parent
+    dry = subprocess.run(["make", "-n", "run", *args], cwd=root, capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "VENV": ".venv"}).stdout
+    assert f"flask run --host 127.0.0.1 --port {port}" in dry
+    assert f"flask simulate --url http://127.0.0.1:{port}" in dry
+    assert f"http://127.0.0.1:{port}" in dry and ("5000" in dry) == (port == 5000)

@@ -54,6 +54,11 @@ class OutgoingReply:
     idempotency_key: str  # stable per Reply row: platforms that dedupe (VK random_id/guid) get it
     # Buttons under the message, rows of (label, payload), where the network supports them.
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+    # Which part of a long text this is (0: the first). The outbox splits a text with the adapter's optional
+    # `split(text)` and sends the parts one by one; only the first part quotes the resident's message.
+    part: int = 0
+    # Files sent with the message, (file name, bytes, mime) — e-mail only, built by the outbox at delivery.
+    attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -107,6 +112,7 @@ class ChannelAdapter(Protocol):
 
     # Optional: fetch_file(attachment: dict, config) -> (bytes, mime) for files kept by id on the platform
     # (Telegram); networks that give URLs (VK, MAX, OK) don't need it.
+    # Optional: split(text) -> list[str], the messages a long text is sent as (Telegram); default one.
 
 
 # --- small helpers every adapter needs ----------------------------------------------------------------

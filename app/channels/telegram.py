@@ -25,7 +25,8 @@ re-delivered update (Telegram retries until it gets a 2xx) hits the unique key a
 
 Outgoing: `sendMessage` through python-telegram-bot (async) from sync code: one `asyncio.run()` and one fresh
 `Bot` per call, closed in the same loop — a Bot reused across event loops fails on its second call with
-"Event loop is closed". Telegram has no idempotency key for sendMessage; never-twice is the outbox's row lock.
+"Event loop is closed". Telegram has no idempotency key for sendMessage: the outbox sends a long text part by
+part (`split`), records each accepted part, and never re-sends a part whose fate a crash left unknown.
 """
 from __future__ import annotations
 
@@ -298,6 +299,11 @@ class TelegramAdapter:
     def fetch_file(self, attachment: dict, config: dict) -> tuple[bytes, str]:
         return fetch_file(attachment["file_id"], config)
 
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The messages a long text goes as (sendMessage takes 4096 characters): the outbox sends them one by one."""
+        return split_text(text)
+
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         address = reply.address or {}
         if not address.get("chat_id"):
@@ -307,10 +313,12 @@ class TelegramAdapter:
         parts = split_text(reply.text)
         if not parts:
             raise ChannelError("Telegram: пустой текст ответа", permanent=True)
-        return SendResult(external_id=str(_run(self._send(parts, address, config, reply.buttons))))
+        return SendResult(external_id=str(_run(self._send(parts, address, config, reply.buttons,
+                                                          quote=reply.part == 0))))
 
     @staticmethod
-    async def _send(parts: list[str], address: dict, config: dict, buttons: list | None = None) -> int:
+    async def _send(parts: list[str], address: dict, config: dict, buttons: list | None = None,
+                    quote: bool = True) -> int:
         from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
         from telegram.error import BadRequest
         from telegram.request import HTTPXRequest
@@ -327,7 +335,7 @@ class TelegramAdapter:
         try:
             for i, part in enumerate(parts):
                 reply_to = ReplyParameters(int(address["message_id"]), allow_sending_without_reply=True) \
-                    if i == 0 and address.get("message_id") else None
+                    if i == 0 and quote and address.get("message_id") else None
                 keyboard = markup if i == len(parts) - 1 else None  # the buttons go under the last part
                 try:
                     sent = await bot.send_message(address["chat_id"], part, reply_parameters=reply_to,

@@ -34,6 +34,7 @@ from app.channels.base import (
 
 API_VERSION = "5.199"
 NETWORK = "vk"
+MAX_TEXT = 4096  # characters of one message or comment
 
 # VK error codes → (Russian reason, permanent?). Codes not listed are treated as temporary.
 ERRORS: dict[int, tuple[str, bool]] = {
@@ -234,6 +235,14 @@ class VkAdapter:
                           reply_address={"type": "photo", "owner_id": owner, "photo_id": photo, "comment_id": cid})
 
     # --- outgoing --------------------------------------------------------------------------------
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """A long reply as several messages (messages.send refuses more than 4096 characters, error 914): the
+        outbox sends them one by one, each with its own random_id / guid."""
+        from app.channels.telegram import split_text
+
+        return split_text(text, MAX_TEXT)
+
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         # VK shows message and comment text as typed: no Markdown/HTML is parsed, so replies are plain text.
         address = reply.address or {}
@@ -243,7 +252,7 @@ class VkAdapter:
                       "message": reply.text}
             if reply.buttons:
                 params["keyboard"] = keyboard(reply.buttons)
-            if address.get("message_id") and int(address["peer_id"]) < 2_000_000_000:
+            if address.get("message_id") and int(address["peer_id"]) < 2_000_000_000 and reply.part == 0:
                 params["reply_to"] = address["message_id"]
             result = self._call("messages.send", params, config)
             if isinstance(result, list) and result and isinstance(result[0], dict):  # the peer_ids form

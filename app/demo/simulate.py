@@ -27,16 +27,21 @@ from app.models import Account
 SECRET = "demo-secret-0123456789"
 PORTS = {"telegram": 5081, "vk": 5082, "max": 5083, "ok": 5084}
 
-# What `make run` exports for the demo: fake tokens, and every platform API pointed at its local fake.
-DEMO_ENV = {
-    "TELEGRAM_BOT_TOKEN": "123456789:demo-token", "TELEGRAM_WEBHOOK_SECRET": SECRET,
-    "TELEGRAM_API_URL": f"http://127.0.0.1:{PORTS['telegram']}/bot",
-    "VK_ACCESS_TOKEN": "demo-token", "VK_SECRET": SECRET, "VK_CONFIRMATION": "demo-confirmation",
-    "VK_API_URL": f"http://127.0.0.1:{PORTS['vk']}/method",
-    "MAX_BOT_TOKEN": "demo-token", "MAX_WEBHOOK_SECRET": SECRET, "MAX_API_URL": f"http://127.0.0.1:{PORTS['max']}",
-    "OK_ACCESS_TOKEN": "demo-token", "OK_APPLICATION_KEY": "demo", "OK_APPLICATION_SECRET_KEY": "demo",
-    "OK_WEBHOOK_SECRET": SECRET, "OK_API_URL": f"http://127.0.0.1:{PORTS['ok']}",
-}
+def demo_env(ports: dict[str, int]) -> dict[str, str]:
+    """What `make run` exports for the demo: fake tokens, and every platform API pointed at its local fake
+    listening on `ports` (the tests start the fakes on free ports and use demo_env of those)."""
+    return {
+        "TELEGRAM_BOT_TOKEN": "123456789:demo-token", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{ports['telegram']}/bot",
+        "VK_ACCESS_TOKEN": "demo-token", "VK_SECRET": SECRET, "VK_CONFIRMATION": "demo-confirmation",
+        "VK_API_URL": f"http://127.0.0.1:{ports['vk']}/method",
+        "MAX_BOT_TOKEN": "demo-token", "MAX_WEBHOOK_SECRET": SECRET, "MAX_API_URL": f"http://127.0.0.1:{ports['max']}",
+        "OK_ACCESS_TOKEN": "demo-token", "OK_APPLICATION_KEY": "demo", "OK_APPLICATION_SECRET_KEY": "demo",
+        "OK_WEBHOOK_SECRET": SECRET, "OK_API_URL": f"http://127.0.0.1:{ports['ok']}",
+    }
+
+
+DEMO_ENV = demo_env(PORTS)  # the demo's fixed ports (`make run`); tests never bind them
 
 
 @dataclass
@@ -104,15 +109,22 @@ FAKES = {"telegram": ("app.fakes.telegram", "FakeTelegram"), "vk": ("app.fakes.v
          "max": ("app.fakes.max", "FakeMax"), "ok": ("app.fakes.ok", "FakeOk")}
 
 
-def _start_fakes(networks: list[str]) -> list:
+def start_fakes(networks: list[str], ports: dict[str, int] | None = None) -> dict:
+    """The fakes of `networks`, started on `ports` (default: the demo's fixed PORTS; 0 = any free port)."""
     import importlib
 
-    started = []
+    ports = PORTS if ports is None else ports
+    started = {}
     for network in networks:
         module, cls = FAKES[network]
         # token=None: the fakes accept the demo token as it is
-        started.append(getattr(importlib.import_module(module), cls)(token=None, port=PORTS[network]).start())
+        started[network] = getattr(importlib.import_module(module), cls)(token=None, port=ports[network]).start()
     return started
+
+
+def bound_ports(fakes: dict) -> dict[str, int]:
+    """The port each started fake really listens on."""
+    return {network: int(fake.base_url.split(":")[2].split("/")[0]) for network, fake in fakes.items()}
 
 
 def send(base_url: str, post: Post, timeout: float = 10) -> int:
@@ -137,8 +149,9 @@ def wait_for(base_url: str, seconds: float = 60) -> bool:
     return False
 
 
-def run(base_url: str, every: float, count: int | None, seed: int | None, echo=print) -> int:
-    """Post `count` messages (forever when None), one every `every` seconds. Returns how many were accepted."""
+def run(base_url: str, every: float, count: int | None, seed: int | None, echo=print, fakes: dict | None = None) -> int:
+    """Post `count` messages (forever when None), one every `every` seconds. Returns how many were accepted.
+    `fakes`: platform fakes the caller started (and stops); by default they are started here on PORTS."""
     r = random.Random(seed)
     networks = [n for n in DRIVERS]
     accounts = list(db.session.scalars(select(Account).where(Account.network.in_(networks),
@@ -147,7 +160,8 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
     if not accounts:
         echo("Нет аккаунтов участников в сетях: сначала flask seed-demo.")
         return 0
-    fakes = _start_fakes(networks)
+    own = fakes is None
+    fakes = start_fakes(networks) if own else fakes
     try:
         if not wait_for(base_url):
             echo(f"Приложение не отвечает на {base_url}")
@@ -165,5 +179,5 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
             time.sleep(every)
         return accepted
     finally:
-        for fake in fakes:
+        for fake in fakes.values() if own else ():
             fake.stop()

@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from app.fakes.server import POLL_INTERVAL
+
 DEFAULT_TOKEN = "123456789:fake-token"
 BOT_USERNAME = "open_municipality_bot"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -67,6 +69,8 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1001)
         self._rules: list[dict] = []
+        self._pattern: list[bool] = []  # rate_limit_pattern: the next sendMessage calls, True → 429
+        self._pattern_retry = 5
         self._cond = threading.Condition()
         self._connections: set[socket.socket] = set()
         self._server = _Server((host, port), self._handler())
@@ -85,7 +89,8 @@ class FakeTelegram:
 
     def start(self) -> FakeTelegram:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL,),
+                                            name="fake-telegram", daemon=True)
             self._thread.start()
         return self
 
@@ -132,17 +137,24 @@ class FakeTelegram:
             return list(self._updates)
 
     def fail(self, code: int, description: str, *, chat_id: Any = None, method: str = "sendMessage",
-             times: int | None = 1, parameters: dict | None = None) -> None:
-        """Answer `code` to the next `times` calls (None: always) of `method`, only for `chat_id` when given."""
+             times: int | None = 1, parameters: dict | None = None, skip: int = 0) -> None:
+        """Answer `code` to the next `times` calls (None: always) of `method`, only for `chat_id` when given;
+        `skip`: let that many matching calls through first (e.g. skip=1: the 2nd call fails)."""
         with self._cond:
             self._rules.append({"code": code, "description": description, "method": method, "times": times,
                                 "chat_id": None if chat_id is None else _chat_id(chat_id),
-                                "parameters": parameters})
+                                "parameters": parameters, "skip": skip})
 
-    def rate_limit(self, chat_id: Any = None, retry_after: int = 5, times: int | None = 1) -> None:
-        """HTTP 429 with parameters.retry_after, as Telegram answers flood control."""
+    def rate_limit(self, chat_id: Any = None, retry_after: int = 5, times: int | None = 1, skip: int = 0) -> None:
+        """HTTP 429 with parameters.retry_after, as Telegram answers flood control (after `skip` calls pass)."""
         self.fail(429, f"Too Many Requests: retry after {retry_after}", chat_id=chat_id, times=times,
-                  parameters={"retry_after": retry_after})
+                  parameters={"retry_after": retry_after}, skip=skip)
+
+    def rate_limit_pattern(self, pattern, retry_after: int = 5) -> None:
+        """The next sendMessage calls (any chat) follow `pattern`, one bool per call: True → 429 retry_after."""
+        with self._cond:
+            self._pattern = list(pattern)
+            self._pattern_retry = retry_after
 
     def block(self, chat_id: Any) -> None:
         """The resident blocked the bot: every sendMessage to them is 403."""
@@ -177,6 +189,9 @@ class FakeTelegram:
             rule = self._matching_rule(method, params)
             if rule is not None:
                 return _error(rule["code"], rule["description"], rule["parameters"])
+            if method.lower() == "sendmessage" and self._pattern and self._pattern.pop(0):
+                return _error(429, f"Too Many Requests: retry after {self._pattern_retry}",
+                              {"retry_after": self._pattern_retry})
         handler = {
             "getme": self._get_me, "sendmessage": self._send_message, "getupdates": self._get_updates,
             "setwebhook": self._set_webhook, "deletewebhook": self._delete_webhook,
@@ -193,6 +208,9 @@ class FakeTelegram:
             if rule["method"].lower() != method.lower():
                 continue
             if rule["chat_id"] is not None and params.get("chat_id") != rule["chat_id"]:
+                continue
+            if rule.get("skip"):
+                rule["skip"] -= 1
                 continue
             if rule["times"] is not None:
                 rule["times"] -= 1

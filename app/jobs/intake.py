@@ -15,8 +15,13 @@ from app.services import intake
 log = logging.getLogger(__name__)
 
 MAX_BATCHES = 50  # one job triages at most this many batches, then yields the worker
+# Debounce by a pending flag, not by time: a webhook sets the flag (SET NX) and enqueues a job only when it was
+# not set; the job clears it when it starts, so what arrives from then on asks for the next job. However slow
+# the machine, the webhooks before a job starts make exactly one job. The expiry is only a safety net for a
+# queued job lost with Redis's data; the periodic runs (which also clear the flag) pick the work up meanwhile.
 TRIAGE_FLAG = "om:intake:triage-requested"  # set while a triage job is queued: one job serves many webhooks
 NAMES_FLAG = "om:intake:vk-names-requested"  # the same for the VK names job
+FLAG_SAFETY_TTL = 3600  # seconds
 NAMES_MAX_BATCHES = 20  # users.get calls per job (1,000 residents each)
 
 
@@ -25,8 +30,18 @@ def request_triage() -> None:
     if not current_app.config.get("REDIS_URL"):
         enqueue("app.jobs.intake.triage", queue="intake")  # in-process
         return
-    if redis_connection().set(TRIAGE_FLAG, "1", nx=True, ex=5):
-        enqueue("app.jobs.intake.triage", queue="intake")
+    _request_once(TRIAGE_FLAG, "app.jobs.intake.triage", "intake")
+
+
+def _request_once(flag: str, path: str, queue: str) -> None:
+    """Enqueue `path` unless a job is already pending (the flag is set); the job clears the flag as it starts."""
+    redis = redis_connection()
+    if redis.set(flag, "1", nx=True, ex=FLAG_SAFETY_TTL):
+        try:
+            enqueue(path, queue=queue)
+        except Exception:
+            redis.delete(flag)  # not queued: the next webhook asks again
+            raise
 
 
 @in_app
@@ -55,8 +70,7 @@ def request_vk_names() -> None:
     if not current_app.config.get("REDIS_URL"):
         enqueue("app.jobs.intake.vk_names", queue="default")  # in-process
         return
-    if redis_connection().set(NAMES_FLAG, "1", nx=True, ex=5):
-        enqueue("app.jobs.intake.vk_names", queue="default")
+    _request_once(NAMES_FLAG, "app.jobs.intake.vk_names", "default")
 
 
 @in_app

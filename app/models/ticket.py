@@ -132,6 +132,10 @@ class Ticket(db.Model):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # «Скоро срок» moments, in working time on the ticket's calendar (app/services/sla.py keeps them in step
+    # with the deadlines). None (rows older than them): the escalation sweep uses the calendar share.
+    first_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -261,7 +265,13 @@ class TicketEvent(db.Model):
 
 
 class Reply(db.Model):
-    """Outbox row: one message to a resident, delivered by a job."""
+    """Outbox row: one outbound message, delivered by a job (app/services/replies.py): a reply to a resident,
+    or a staff member's notification pushed to their Telegram (`notification_id`, no ticket, `address` set).
+
+    States: pending → sending (committed before each platform call) → sent; failed (retrying cannot help);
+    unconfirmed (the worker died between the platform call and our commit on a network that cannot dedupe a
+    repeated send: shown on the ticket with «отправить ещё раз»). `parts`: the platform ids of the parts
+    already accepted (a long text goes as several messages; a part accepted is never sent again)."""
 
     __tablename__ = "replies"
     __table_args__ = (Index("ix_replies_state_created", "state", "created_at"),)
@@ -269,20 +279,25 @@ class Reply(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)  # None: a bot answer
     in_reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), index=True)
     network: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(20), default="staff")  # ack | assigned | resolved | staff | bot
+    kind: Mapped[str] = mapped_column(String(20), default="staff")  # ack | assigned | resolved | staff | bot | push
     text: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sending|sent|failed|unconfirmed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    external_id: Mapped[str | None] = mapped_column(String(128))
+    external_id: Mapped[str | None] = mapped_column(String(128))  # the first part's id on the platform
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # also: a staff push held until then
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the current platform call began
     # Buttons under the message, rows of (label, payload): «Проблема решена?» Да / Нет, ratings 1-5.
     buttons: Mapped[list] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
+    # Where to send when it is not an answer to a resident's message (a staff chat): {"chat_id": …}.
+    address: Mapped[dict | None] = mapped_column(JSON)
+    parts: Mapped[list] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="replies")
     author: Mapped[User | None] = relationship()

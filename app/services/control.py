@@ -335,8 +335,8 @@ def _active_executors(institution_id: int) -> list[int]:
 
 
 def _notify(user_ids, order: ControlOrder, kind: str, text: str, now: datetime) -> int:
-    """One in-app notification per user (linked Telegram chats get it there too, after the commit)."""
-    from app.jobs import enqueue_after_commit
+    """One in-app notification per user (linked Telegram chats get it there too, through the outbox)."""
+    from app.services import replies
 
     users = db.session.execute(select(User.id, User.telegram_chat_id).where(
         User.id.in_(set(user_ids)), User.is_active_user.is_(True))).all()
@@ -346,8 +346,7 @@ def _notify(user_ids, order: ControlOrder, kind: str, text: str, now: datetime) 
         db.session.add(note)
         if chat:
             db.session.flush()
-            enqueue_after_commit(db.session, "app.jobs.staff.send_notification", note.id,
-                                 job_id=f"staff-notification-{note.id}")
+            replies.push_to_staff(note, now)
     return len(users)
 
 

@@ -1,13 +1,12 @@
 """The weekly digest of the board for the head of city: last week (Monday to Sunday) against the week before,
 to the head's linked Telegram chat and e-mail (with the board as an XLSX attachment).
 
-Sent once per user per week: the digest is a Notification (kind "digest") created when it went out, so the job
-can run every hour and catch up after a pause; a failed e-mail leaves no notification and is tried again on the
-next run. Telegram delivery is the staff notification push (app.services.staff_telegram), once per notification.
+Sent once per user per week: the digest is a Notification (kind "digest"), so the job can run every hour and
+catch up after a pause. The e-mail and the Telegram push leave through the outbox (replies.mail_to_staff,
+replies.push_to_staff): retried with backoff like every outbound message, failures shown with their reason.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, time, timedelta
 
 from flask import current_app
@@ -18,7 +17,6 @@ from app.models import Notification, User, utcnow
 from app.services import board, mailer, problems
 from app.urls import external_url
 
-log = logging.getLogger(__name__)
 RECIPIENT_ROLES = ("head",)
 SEND_FROM = time(8, 0)  # Monday, city time
 
@@ -77,8 +75,7 @@ def _sent_this_week(user: User, since: datetime) -> bool:
 
 def send_weekly(now: datetime | None = None) -> dict:
     """Send last week's digest to every head who has not had it this week (from Monday 08:00). Commits."""
-    from app.jobs import enqueue_after_commit
-    from app.services import board_export
+    from app.services import replies
 
     now = now or utcnow()
     since = due_from(now)
@@ -97,29 +94,35 @@ def send_weekly(now: datetime | None = None) -> dict:
                                                             "to": f"{period.end:%d.%m.%Y}"})
     if link.startswith("http"):  # without PUBLIC_BASE_URL a job knows no address: no link
         text += f"\n\nДоска: {link}"
-    attachment = None
+    subject = (f"{current_app.config['CITY_NAME']}: проблемные вопросы за неделю "
+               f"{period.start:%d.%m}–{period.end:%d.%m.%Y}")
+    mail_on = mailer.is_configured()
     for user in users:
-        if user.email and mailer.is_configured():
-            if attachment is None:
-                state = {"data": data, "period": period, "scope": board.Scope()}
-                attachment = board_export.build(user, state, items, {"directions": [], "institutions": []})
-            try:
-                mailer.send_mail([user.email], f"{current_app.config['CITY_NAME']}: проблемные вопросы за неделю "
-                                               f"{period.start:%d.%m}–{period.end:%d.%m.%Y}", text,
-                                 attachments=[(f"Проблемные вопросы {period.start:%d.%m.%Y}.xlsx", attachment,
-                                               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")])
-                result["mailed"] += 1
-            except mailer.MailError as exc:
-                log.warning("weekly digest to %s not mailed: %s", user.username, exc.reason)
-                result["failed"] += 1
-                continue  # no notification: the next run tries again
         note = Notification(user_id=user.id, kind="digest", text=text, created_at=now)
         db.session.add(note)
-        db.session.flush()
+        if user.email and mail_on:  # through the outbox: retried with backoff, the workbook built as it goes
+            replies.mail_to_staff(note, user.email, subject, now=now, attachments=[{
+                "builder": "app.services.digest.workbook", "args": [user.id, now.isoformat()],
+                "filename": f"Проблемные вопросы {period.start:%d.%m.%Y}.xlsx",
+                "mime": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+            result["mailed"] += 1
         if user.telegram_chat_id:
-            enqueue_after_commit(db.session, "app.jobs.staff.send_notification", note.id,
-                                 job_id=f"staff-notification-{note.id}")
+            replies.push_to_staff(note, now)
         result["sent"] += 1
     db.session.commit()
     return result
 
+
+
+def workbook(user_id: int, now_iso: str) -> bytes:
+    """The board of the week before `now` as XLSX, as `user` may see it (the digest's attachment, built by the
+    outbox when the e-mail goes)."""
+    from app.services import board_export
+
+    now = datetime.fromisoformat(now_iso)
+    period = last_week(now)
+    viewer = board._Everyone()
+    data = board.report(viewer, period, board.Scope(), now)
+    items = problems.worklist(viewer, period, board.Scope(), limit=5, now=now)
+    state = {"data": data, "period": period, "scope": board.Scope()}
+    return board_export.build(db.session.get(User, user_id), state, items, {"directions": [], "institutions": []})

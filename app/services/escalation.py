@@ -3,9 +3,12 @@
 A fact is (ticket, kind, deadline): the unique key on sla_marks makes it recorded once however often the
 sweep runs and however many workers run it at once (INSERT … ON CONFLICT DO NOTHING RETURNING: only the
 transaction that inserted a mark writes its event and notifications). A moved deadline (pause/resume) is a
-new fact. The warning moment is created_at + warning_percent % of the (deadline − created_at) span
-(the category's SLA policy; 75 % without one); a sweep that first sees a ticket past its deadline records
-the breach only. Set-based SQL in batches of tickets (keyset on the id); each batch commits on its own.
+new fact. The warning moment is the ticket's stored `*_warn_at`, computed by app/services/sla.py in working
+time on the ticket's calendar (warning_percent % of the working time to the deadline); rows from before it was
+stored get it from `sla.fill_missing_warnings` at the start of each sweep (the calendar share meanwhile).
+A sweep that first sees a ticket past its deadline records the breach only. Pushes to staff go through the
+outbox, held until the recipient's working hours. Set-based SQL in batches of tickets (keyset on the id);
+each batch commits on its own.
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ class SweepResult:
 # on each other in a cycle) with ON CONFLICT DO NOTHING. `last_id`/`n`: where the batch ended, how many tickets.
 _PG_BATCH = text("""
 WITH t AS MATERIALIZED (
-    SELECT id, created_at, category_id, first_response_due_at, resolution_due_at, first_responded_at
+    SELECT id, created_at, category_id, first_response_due_at, resolution_due_at, first_responded_at,
+           first_response_warn_at, resolution_warn_at
     FROM tickets
     WHERE id > :after AND status IN ('new', 'assigned', 'in_progress') AND sla_paused_at IS NULL
     ORDER BY id
@@ -55,11 +59,13 @@ WITH t AS MATERIALIZED (
     LEFT JOIN categories c ON c.id = t.category_id
     LEFT JOIN sla_policies p ON p.id = c.sla_policy_id
     CROSS JOIN LATERAL (VALUES
-        ('first_response', CASE WHEN t.first_responded_at IS NULL THEN t.first_response_due_at END),
-        ('resolution', t.resolution_due_at)
-    ) AS d(clock, due)
+        ('first_response', CASE WHEN t.first_responded_at IS NULL THEN t.first_response_due_at END,
+         t.first_response_warn_at),
+        ('resolution', t.resolution_due_at, t.resolution_warn_at)
+    ) AS d(clock, due, warn)
     WHERE d.due IS NOT NULL
-      AND t.created_at + (d.due - t.created_at) * (COALESCE(p.warning_percent, 75) / 100.0) <= :now
+      AND CASE WHEN d.warn IS NOT NULL AND d.warn <= d.due THEN d.warn
+               ELSE t.created_at + (d.due - t.created_at) * (COALESCE(p.warning_percent, 75) / 100.0) END <= :now
 ), ins AS (
     INSERT INTO sla_marks (ticket_id, kind, deadline_at, created_at)
     SELECT ticket_id, kind, deadline_at, :now FROM cand
@@ -82,17 +88,20 @@ def _portable_batch(now: datetime, batch: int, after: int) -> tuple[int, int, li
     """The same as _PG_BATCH for other databases (SQLite in development): row by row, in Python."""
     rows = db.session.execute(
         select(Ticket.id, Ticket.created_at, Ticket.first_response_due_at, Ticket.resolution_due_at,
-               Ticket.first_responded_at, SlaPolicy.warning_percent)
+               Ticket.first_responded_at, SlaPolicy.warning_percent, Ticket.first_response_warn_at,
+               Ticket.resolution_warn_at)
         .outerjoin(Category, Category.id == Ticket.category_id)
         .outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
         .where(Ticket.id > after, Ticket.status.in_(RUNNING_STATUSES), Ticket.sla_paused_at.is_(None))
         .order_by(Ticket.id).limit(batch)).all()
     cands = []
-    for tid, created, first_due, res_due, responded, pct in rows:
-        for clock, due in (("first_response", None if responded else first_due), ("resolution", res_due)):
+    for tid, created, first_due, res_due, responded, pct, first_warn, res_warn in rows:
+        for clock, due, warn in (("first_response", None if responded else first_due, first_warn),
+                                 ("resolution", res_due, res_warn)):
             if due is None:
                 continue
-            warn_at = created + (due - created) * ((pct or DEFAULT_WARNING_PERCENT) / 100)
+            warn_at = warn if warn is not None and warn <= due else \
+                created + (due - created) * ((pct or DEFAULT_WARNING_PERCENT) / 100)
             if warn_at <= now:
                 kind = _kind_for(clock, due, now)
                 if not db.session.scalar(select(exists().where(
@@ -145,24 +154,22 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
     if events:
         db.session.execute(insert(TicketEvent), events)
     if notes:
-        # Users with a linked Telegram chat get the notification there too, after the commit (app.jobs.staff).
-        linked = set(db.session.scalars(select(User.id).where(
-            User.id.in_({n["user_id"] for n in notes}), User.telegram_chat_id.isnot(None))))
-        pushed = [n for n in notes if n["user_id"] in linked]
-        if len(pushed) < len(notes):
-            db.session.execute(insert(Notification), [n for n in notes if n["user_id"] not in linked])
-        if pushed:
-            from app.jobs import enqueue_after_commit
+        # Users with a linked Telegram chat get the notification there too, through the outbox (held until
+        # their working hours).
+        from app.services import replies
 
-            for nid in db.session.scalars(insert(Notification).returning(Notification.id), pushed):
-                enqueue_after_commit(db.session, "app.jobs.staff.send_notification", nid,
-                                     job_id=f"staff-notification-{nid}")
+        ids = list(db.session.scalars(insert(Notification).returning(Notification.id), notes))
+        replies.push_notifications(ids, now)
 
 
 def sweep(now: datetime | None = None, batch: int = 5000, max_batches: int | None = None) -> SweepResult:
     """Record every warning and breach due by `now` that is not recorded yet. Commits after each batch."""
+    from app.services import sla
+
     now = now or utcnow()
     result = SweepResult()
+    if sla.fill_missing_warnings():  # older rows get their working-time warning moments, a batch per run
+        db.session.commit()
     postgres = db.session.get_bind().dialect.name == "postgresql"
     done, after = 0, 0
     while max_batches is None or done < max_batches:

@@ -1,9 +1,16 @@
-"""Replies to residents as an outbox: a Reply row first, then a job delivers it through the network's adapter.
+"""The outbox: every outbound message — replies to residents, bot answers, staff notifications pushed to their
+Telegram (SLA warnings and breaches, control orders, the weekly digest) — is a Reply row first, delivered by
+one job (`deliver`) with the same states, backoff and the platform's retry-after.
 
-Rows are created inside the caller's transaction; delivery is enqueued after commit. Delivery takes the
-row with a lock, so two workers never send the same reply; it records the platform's message id, retries
-with backoff (honouring the platform's retry-after), and marks a reply failed with the reason when
-retrying cannot help, which the ticket's timeline shows.
+Rows are created inside the caller's transaction; delivery is enqueued after commit. Delivery, part by part
+(a long text is several messages on Telegram), commits `sending` before each platform call and the part's
+platform id right after it, so:
+- a rate limit (429, retry_after) on part 2 keeps part 1 recorded, and the retry sends part 2 and 3 only;
+- a worker killed between the platform's "accepted" and our commit leaves the row `sending`; the sweep finds
+  it (older than SENDING_STALE) and, on a network without an idempotency key (Telegram, MAX, OK), does NOT
+  send it again blindly: it becomes `unconfirmed`, shown on the ticket as «доставка не подтверждена» with
+  «отправить ещё раз» for staff. VK dedupes a repeated send by our random_id / guid: it is simply retried.
+Failures retrying cannot help are `failed` with the reason, which the ticket's timeline shows.
 """
 from __future__ import annotations
 
@@ -15,11 +22,17 @@ from sqlalchemy import or_, select
 from app.channels import get_adapter
 from app.channels.base import ChannelError, OutgoingReply
 from app.extensions import db
+from app.services.errors import InvalidTransition
 from app.jobs import enqueue_after_commit
-from app.models import STATUS_LABELS, Message, Reply, Ticket, User, utcnow
+from app.models import STATUS_LABELS, Message, Notification, Reply, Ticket, User, utcnow
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 6  # failed calls per part before giving up (a platform's rate limit does not count)
+MAX_RATE_LIMITED = 50  # waits the platform may ask for (retry_after) before we give up on a message
 BACKOFF = (10, 30, 120, 600, 1800)  # seconds between attempts when the platform gives no retry-after
+# Networks that dedupe a repeated send by our key (VK: messages.send random_id, wall.createComment guid):
+# after a crash mid-call they are retried; the others cannot tell us whether the message arrived.
+IDEMPOTENT_NETWORKS = frozenset({"vk"})
+STATES = ("pending", "sending", "sent", "failed", "unconfirmed")
 
 
 def _source_message(ticket: Ticket) -> Message | None:
@@ -66,54 +79,224 @@ def bot_answer(message: Message, kind: str, buttons: list | None = None, **conte
                         in_reply_to_message_id=message.id, created_at=utcnow(), buttons=buttons or []))
 
 
+# --- staff pushes --------------------------------------------------------------------------------
+def push_to_staff(note: Notification, now: datetime | None = None) -> Reply | None:
+    """Queue `note` for its user's linked Telegram chat, through the outbox. None: nothing to push (the user has
+    no linked chat, or Telegram is off: the in-app notification is the record). Held until the working hours of
+    the user's institution (round-the-clock institutions at once) unless STAFF_PUSH_WORKING_HOURS_ONLY is off."""
+    from app.channels.telegram import TelegramAdapter
+
+    user = note.user if note.user is not None else db.session.get(User, note.user_id)
+    if user is None or not user.is_active_user or not user.telegram_chat_id:
+        return None
+    if not TelegramAdapter().is_enabled(current_app.config):
+        return None
+    now = now or note.created_at or utcnow()
+    hold = push_moment(user, now)
+    db.session.flush()  # the notification's id
+    reply = Reply(network="telegram", kind="push", text=note.text, notification_id=note.id,
+                  address={"chat_id": user.telegram_chat_id}, created_at=now,
+                  next_attempt_at=hold if hold > now else None)
+    db.session.add(reply)
+    db.session.flush()
+    if hold <= now:
+        enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies",
+                             job_id=f"deliver-{reply.id}")
+    return reply
+
+
+def push_notifications(ids: list[int], now: datetime | None = None) -> int:
+    """push_to_staff for the notifications `ids` (those of users with a linked chat). Returns how many queued."""
+    if not ids:
+        return 0
+    notes = db.session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                               .where(Notification.id.in_(ids), User.telegram_chat_id.isnot(None))
+                               .order_by(Notification.id)).all()
+    return sum(push_to_staff(note, now) is not None for note in notes)
+
+
+def mail_to_staff(note: Notification, to: str, subject: str, attachments: list[dict] | None = None,
+                  now: datetime | None = None) -> Reply:
+    """Queue `note` as an e-mail to `to` through the outbox (the digest). `attachments`: how to build each file
+    when it goes ({"builder", "args", "filename", "mime"}). Caller commits."""
+    db.session.flush()
+    reply = Reply(network="email", kind="mail", text=note.text, notification_id=note.id,
+                  address={"to": [to], "subject": subject, "attachments": attachments or []},
+                  created_at=now or note.created_at or utcnow())
+    db.session.add(reply)
+    db.session.flush()
+    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies",
+                         job_id=f"deliver-{reply.id}")
+    return reply
+
+
+def push_moment(user: User, now: datetime) -> datetime:
+    """When a push to `user` may go: now, or the start of their institution's next working interval."""
+    from app.services import sla
+
+    if not current_app.config.get("STAFF_PUSH_WORKING_HOURS_ONLY", True):
+        return now
+    return sla.calendar_for(user.institution).next_working_moment(now)
+
+
 # --- delivery ------------------------------------------------------------------------------------
+def sending_stale() -> timedelta:
+    """A row `sending` for longer than this has lost its worker (a platform call takes HTTP_TIMEOUT at most)."""
+    return timedelta(seconds=max(120.0, 4 * float(current_app.config.get("HTTP_TIMEOUT") or 10)))
+
+
+def _parts(adapter, text: str) -> list[str]:
+    split = getattr(adapter, "split", None)
+    return split(text) if split is not None else [text]
+
+
+def _address(reply: Reply) -> dict:
+    if reply.address:
+        return dict(reply.address)
+    return dict(reply.in_reply_to.reply_address or {}) if reply.in_reply_to else {}
+
+
+def _attachments(reply: Reply) -> list[tuple[str, bytes, str]]:
+    """Files are not stored on the row: {"builder": dotted path, "args": [...], "filename", "mime"} in the
+    address says how to build each one when the message goes (the digest's workbook)."""
+    from app.jobs import resolve
+
+    out = []
+    for spec in (reply.address or {}).get("attachments") or []:
+        out.append((spec["filename"], resolve(spec["builder"])(*spec.get("args", [])), spec["mime"]))
+    return out
+
+
+def _key(reply: Reply, part: int) -> str:
+    return f"reply-{reply.id}" if part == 0 else f"reply-{reply.id}-part-{part + 1}"
+
+
+def _locked(reply_id: int, skip_locked: bool = False) -> Reply | None:
+    return db.session.get(Reply, reply_id, with_for_update={"skip_locked": True} if skip_locked else True,
+                          populate_existing=True)
+
+
 def deliver(reply_id: int, now: datetime | None = None) -> str:
-    """Send one pending reply. Returns its state afterwards. Caller commits."""
+    """Send a pending outbox row, part by part. Returns its state afterwards. Commits (several times: `sending`
+    before each platform call, the result after it), so call it from a job, not inside a request's work."""
     now = now or utcnow()
-    reply = db.session.get(Reply, reply_id, with_for_update={"skip_locked": True})
-    if reply is None:
-        return "missing"
-    if reply.state != "pending":
-        return reply.state  # sent already (or given up): never twice
-    if reply.next_attempt_at is not None and reply.next_attempt_at > now:
-        return "pending"
     config = current_app.config
-    try:
-        adapter = get_adapter(reply.network)
-    except (KeyError, ImportError):
-        return _fail(reply, "Отправка в эту сеть не поддерживается")
-    if not adapter.is_enabled(config):
-        return _fail(reply, "Сеть не подключена: нет токена в настройках")
-    address = reply.in_reply_to.reply_address if reply.in_reply_to else {}
-    buttons = [[(str(label), str(data)) for label, data in row] for row in reply.buttons or []]
-    out = OutgoingReply(network=reply.network, text=reply.text, address=address,
-                        idempotency_key=f"reply-{reply.id}", buttons=buttons)
-    reply.attempts += 1
-    try:
-        result = adapter.send(out, config)
-    except ChannelError as exc:
-        reply.last_error = str(exc)[:1000]
-        if exc.permanent or reply.attempts >= MAX_ATTEMPTS:
-            reply.state = "failed"
-            return "failed"
-        wait = exc.retry_after if exc.retry_after else BACKOFF[min(reply.attempts - 1, len(BACKOFF) - 1)]
-        reply.next_attempt_at = now + timedelta(seconds=wait)
-        enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies", delay=wait)
-        return "pending"
-    reply.state, reply.external_id, reply.sent_at, reply.last_error = "sent", result.external_id, now, None
+    while True:
+        reply = _locked(reply_id, skip_locked=True)
+        if reply is None:
+            db.session.commit()
+            return "missing"  # gone, or another worker holds it this instant
+        if reply.state != "pending" or (reply.next_attempt_at is not None and reply.next_attempt_at > now):
+            state = reply.state
+            db.session.commit()
+            return state  # sent already, given up, in flight or unconfirmed: never twice; or not yet its time
+        try:
+            adapter = get_adapter(reply.network, outbound=True)
+        except (KeyError, ImportError):
+            return _finish_failed(reply, "Отправка в эту сеть не поддерживается")
+        if not adapter.is_enabled(config):
+            return _finish_failed(reply, "Сеть не подключена: нет токена в настройках")
+        parts = _parts(adapter, reply.text)
+        done = list(reply.parts or [])
+        if not parts:
+            return _finish_failed(reply, "Пустой текст сообщения")
+        if len(done) >= len(parts):
+            return _finish_sent(reply, now)
+        k, last = len(done), len(done) == len(parts) - 1
+        buttons = [[(str(label), str(data)) for label, data in row] for row in reply.buttons or []] if last else []
+        try:
+            files = _attachments(reply)
+        except Exception as exc:  # noqa: BLE001 — the file could not be built: say so on the row
+            return _finish_failed(reply, f"Вложение не собрано: {exc}")
+        out = OutgoingReply(network=reply.network, text=parts[k], address=_address(reply),
+                            idempotency_key=_key(reply, k), buttons=buttons, part=k, attachments=files)
+        reply.state, reply.sending_at = "sending", now
+        reply.attempts += 1
+        db.session.commit()  # durable before the platform is asked: a crash after its "accepted" is visible
+        try:
+            result = adapter.send(out, config)
+        except ChannelError as exc:
+            return _retry_or_fail(reply_id, exc, now, len(parts))
+        reply = _locked(reply_id)
+        reply.parts = done + [str(result.external_id)]
+        if k == 0:
+            reply.external_id = str(result.external_id)
+        reply.sending_at = None
+        if last:
+            return _finish_sent(reply, now)
+        reply.state = "pending"
+        db.session.commit()
+
+
+def _finish_sent(reply: Reply, now: datetime) -> str:
+    reply.state, reply.sent_at, reply.last_error, reply.next_attempt_at = "sent", now, None, None
+    if reply.notification_id is not None and reply.network == "telegram":
+        note = db.session.get(Notification, reply.notification_id)
+        if note is not None and note.sent_at is None:
+            note.sent_at = now
+    db.session.commit()
     return "sent"
 
 
-def _fail(reply: Reply, why: str) -> str:
-    reply.state, reply.last_error = "failed", why
+def _finish_failed(reply: Reply, why: str) -> str:
+    reply.state, reply.last_error, reply.sending_at = "failed", why, None
+    db.session.commit()
     return "failed"
+
+
+def _retry_or_fail(reply_id: int, exc: ChannelError, now: datetime, total_parts: int) -> str:
+    reply = _locked(reply_id)
+    reply.last_error, reply.sending_at = str(exc)[:1000], None
+    tries = reply.attempts - len(reply.parts or [])  # calls that did not deliver a part
+    limited = exc.retry_after is not None
+    if exc.permanent or (not limited and tries >= MAX_ATTEMPTS) or tries >= MAX_RATE_LIMITED:
+        return _finish_failed(reply, reply.last_error)
+    wait = exc.retry_after if limited else BACKOFF[min(tries - 1, len(BACKOFF) - 1)]
+    reply.state, reply.next_attempt_at = "pending", now + timedelta(seconds=wait)
+    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply_id, queue="replies", delay=wait)
+    db.session.commit()
+    return "pending"
+
+
+def recover_stale(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Rows left `sending` by a worker that died mid-call. VK (idempotent) → pending, sent again with the same
+    key; the others → unconfirmed: whether the platform accepted it is unknown, staff decide. Commits."""
+    now = now or utcnow()
+    rows = db.session.scalars(select(Reply).where(Reply.state == "sending", Reply.sending_at < now - sending_stale())
+                              .order_by(Reply.id).limit(limit).with_for_update(skip_locked=True)).all()
+    counts = {"retried": 0, "unconfirmed": 0}
+    for reply in rows:
+        reply.sending_at = None
+        if reply.network in IDEMPOTENT_NETWORKS:
+            reply.state, reply.next_attempt_at = "pending", None
+            counts["retried"] += 1
+        else:
+            part = len(reply.parts or []) + 1
+            reply.state = "unconfirmed"
+            reply.last_error = (f"Доставка не подтверждена: отправка части {part} прервалась после обращения к сети, "
+                                "а сеть не позволяет проверить, дошло ли сообщение. Проверьте и отправьте ещё раз.")
+            counts["unconfirmed"] += 1
+    db.session.commit()
+    return counts
+
+
+def resend(reply: Reply) -> None:
+    """Staff decided an unconfirmed message did not arrive: send it again from the unconfirmed part (parts
+    already accepted are not sent again). Caller checks access and commits."""
+    if reply.state != "unconfirmed":
+        raise InvalidTransition("Этот ответ нельзя отправить ещё раз: его доставка не под вопросом.")
+    reply.state, reply.next_attempt_at, reply.last_error = "pending", None, None
+    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies",
+                         job_id=f"deliver-{reply.id}-resend-{reply.attempts}")
 
 
 def stale_pending(now: datetime | None = None, older_than: timedelta = timedelta(minutes=1),
                   limit: int = 500) -> list[int]:
-    """Pending replies nobody is delivering (enqueue lost, Redis was down, worker killed)."""
+    """Pending rows nobody is delivering (enqueue lost, Redis was down, worker killed), and held staff pushes
+    whose moment has come."""
     now = now or utcnow()
-    stmt = (select(Reply.id).where(Reply.state == "pending", Reply.created_at < now - older_than,
+    stmt = (select(Reply.id).where(Reply.state == "pending",
+                                   or_(Reply.created_at < now - older_than, Reply.next_attempt_at.isnot(None)),
                                    or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now))
             .order_by(Reply.id).limit(limit))
     return list(db.session.scalars(stmt))

@@ -19,10 +19,12 @@ from typing import Mapping
 from zoneinfo import ZoneInfo
 
 import holidays
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import REGIME_LABELS, CalendarDay, Category, Institution, Ticket
+from app.models import REGIME_LABELS, CalendarDay, Category, Institution, Ticket, utcnow
 from app.services import access
 from app.services.errors import ValidationFailed
 
@@ -121,6 +123,17 @@ class WorkCalendar:
                 left -= hi - lo
             day += timedelta(days=1)
             cur = datetime.combine(day, time(0), self.tz)
+        raise ValueError("working time out of calendar range")
+
+    def next_working_moment(self, at: datetime) -> datetime:
+        """`at` when it falls in working time, else the start of the next working interval."""
+        cur = at.astimezone(self.tz)
+        day = cur.date()
+        for _ in range(3700):
+            for lo, hi in self.intervals_on(day):
+                if cur < hi:
+                    return max(lo, cur).astimezone(at.tzinfo)
+            day += timedelta(days=1)
         raise ValueError("working time out of calendar range")
 
     def minutes_between(self, a: datetime, b: datetime) -> int:
@@ -411,6 +424,83 @@ def change_regime(ticket: Ticket, regime: str, reason: str, actor, now: datetime
     workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
                     deadline=ticket.resolution_due_at.isoformat(), regime=regime,
                     reason=f"Переведено в режим {title}: {reason}")
+
+
+# --- «скоро срок»: the warning moment, in the same working time as the deadline ---------------------
+DEFAULT_WARNING_PERCENT = 75
+
+
+def warning_moment(ticket: Ticket, due: datetime | None, start: datetime | None = None) -> datetime | None:
+    """When the «скоро срок» warning of a clock ending at `due` is due: once the category's warning_percent
+    (75 % without one) of the WORKING time from the ticket's start to `due` has passed, on the ticket's
+    calendar — so a Friday-evening ticket warns on Monday afternoon, not on Sunday night. Calendar time for
+    59-ФЗ and round-the-clock policies. Never after `due`."""
+    if due is None:
+        return None
+    start = start or ticket.created_at or utcnow()  # a ticket not inserted yet is created now
+    if due <= start:
+        return due
+    category = ticket.category
+    if category is None and ticket.category_id is not None:  # set by id on a pending row: not loaded
+        category = db.session.get(Category, ticket.category_id)
+    policy = category.sla_policy if category is not None else None
+    percent = policy.warning_percent if policy is not None and policy.warning_percent else DEFAULT_WARNING_PERCENT
+    if ticket.regime == FZ59 or (policy is not None and not policy.business_hours):
+        return start + (due - start) * percent / 100
+    cal = calendar_for(_institution_of(ticket))
+    total = cal.minutes_between(start, due)
+    if total <= 0:
+        return due
+    return min(cal.add_minutes(start, max(1, total * percent // 100)), due)
+
+
+def refresh_warnings(ticket: Ticket) -> None:
+    """Keep the warning moments in step with the deadlines (called before every flush that moves them)."""
+    ticket.first_response_warn_at = warning_moment(ticket, ticket.first_response_due_at)
+    ticket.resolution_warn_at = warning_moment(ticket, ticket.resolution_due_at)
+
+
+def fill_missing_warnings(limit: int = 2000) -> int:
+    """Running tickets without stored warning moments (rows from before they were stored, bulk inserts such as
+    the demo seed): compute them, `limit` per call (the escalation sweep calls it every run). A plain UPDATE:
+    neither the ticket's version (staff's open forms) nor its updated_at move. Caller commits."""
+    from sqlalchemy.orm import selectinload
+
+    rows = db.session.scalars(
+        db.select(Ticket).where(Ticket.status.in_(("new", "assigned", "in_progress", "waiting_resident")),
+                                Ticket.resolution_due_at.isnot(None),
+                                db.or_(Ticket.resolution_warn_at.is_(None),
+                                       db.and_(Ticket.first_response_due_at.isnot(None),
+                                               Ticket.first_response_warn_at.is_(None))))
+        .options(selectinload(Ticket.category).selectinload(Category.sla_policy),
+                 selectinload(Ticket.institution))
+        .order_by(Ticket.id).limit(limit)).all()
+    table = Ticket.__table__
+    for t in rows:
+        db.session.execute(table.update().where(table.c.id == t.id).values(
+            first_response_warn_at=warning_moment(t, t.first_response_due_at),
+            resolution_warn_at=warning_moment(t, t.resolution_due_at), updated_at=table.c.updated_at))
+    if rows:
+        db.session.expire_all()
+    return len(rows)
+
+
+_WARNING_INPUTS = ("first_response_due_at", "resolution_due_at", "category_id", "institution_id", "regime",
+                   "created_at")
+
+
+@event.listens_for(Session, "before_flush")
+def _warnings_before_flush(session: Session, flush_context, instances) -> None:
+    """Every place that sets a deadline (set_deadlines, priority, pause/resume, promise, extension, regime,
+    reopen…) gets its warning moment here, in one place."""
+    if not has_app_context():
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, Ticket) or obj.resolution_due_at is None:
+            continue
+        state = inspect(obj)
+        if obj in session.new or any(state.attrs[a].history.has_changes() for a in _WARNING_INPUTS):
+            refresh_warnings(obj)
 
 
 def _uses_business_hours(ticket: Ticket) -> bool:

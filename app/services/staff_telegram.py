@@ -2,13 +2,13 @@
 
 Linking: the user asks for a code on their notifications page and sends `/start u<code>` to the city's bot
 (or opens t.me/<bot>?start=u<code>); intake's `/start` handler calls `link()` with the chat it came from.
-Delivery: escalation enqueues `app.jobs.staff.send_notification` for notifications of linked users;
-`send()` checks and sets Notification.sent_at under a row lock, so a job run twice sends once.
-The in-app notification is the record: without a bot token (or when Telegram fails) nothing else happens.
+Delivery: through the outbox like every outbound message (`replies.push_to_staff`: a Reply row with the
+notification's id, the same states, backoff and Telegram's retry-after; held until the user's working hours).
+Notification.sent_at is set when Telegram accepted it. The in-app notification is the record: without a bot
+token nothing else happens.
 """
 from __future__ import annotations
 
-import logging
 import secrets
 from datetime import datetime
 
@@ -16,9 +16,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Notification, User, utcnow
+from app.models import Notification, User
 
-log = logging.getLogger(__name__)
 CODE_PREFIX = "u"
 
 
@@ -60,25 +59,23 @@ def unlink(user: User) -> None:
 
 
 def send(notification_id: int, now: datetime | None = None) -> str:
-    """Push one notification to its user's Telegram chat, once. Caller commits."""
-    from app.channels.base import ChannelError
-    from app.channels.telegram import TelegramAdapter, call
+    """Push one notification to its user's Telegram chat through the outbox, once (kept for jobs queued before
+    the outbox carried staff pushes). Commits."""
+    from app.channels.telegram import TelegramAdapter
+    from app.models import Reply
+    from app.services import replies
 
-    note = db.session.get(Notification, notification_id, with_for_update=True)
+    note = db.session.get(Notification, notification_id)
     if note is None:
         return "missing"
     if note.sent_at is not None:
         return "sent"
-    chat_id = note.user.telegram_chat_id if note.user.is_active_user else None
-    if not chat_id:
+    if not note.user.is_active_user or not note.user.telegram_chat_id:
         return "unlinked"
-    config = current_app.config
-    if not TelegramAdapter().is_enabled(config):
+    if not TelegramAdapter().is_enabled(current_app.config):
         return "disabled"
-    try:
-        call(config, "sendMessage", {"chat_id": chat_id, "text": note.text})
-    except ChannelError as exc:
-        log.warning("notification %s not sent to Telegram: %s", notification_id, exc)
-        return "failed"
-    note.sent_at = now or utcnow()
-    return "sent"
+    row = db.session.scalar(select(Reply).where(Reply.notification_id == note.id).order_by(Reply.id.desc()).limit(1))
+    if row is None:
+        row = replies.push_to_staff(note, now)
+        db.session.commit()
+    return replies.deliver(row.id, now)

@@ -159,6 +159,17 @@ def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = 
     return reply
 
 
+def resend_reply(ticket: Ticket, actor: User, reply_id: int, now: datetime | None = None) -> Reply:
+    """«Отправить ещё раз»: staff judged that a reply whose delivery a crash left unconfirmed did not arrive."""
+    access.ensure_can_work(actor, ticket)
+    reply = db.session.get(Reply, reply_id, with_for_update=True)
+    if reply is None or reply.ticket_id != ticket.id:
+        raise NotFound("Ответ не найден")
+    replies.resend(reply)
+    workflow.record(ticket, "reply_resent", actor, at=now or utcnow(), reply_id=reply.id)
+    return reply
+
+
 def interim_answer(ticket: Ticket, actor: User, text: str, promised: str | datetime,
                    now: datetime | None = None) -> Reply | None:
     """Промежуточный ответ: tell the resident what is being done and by when the final answer comes. It stops

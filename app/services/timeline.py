@@ -23,7 +23,8 @@ from app.models import (
 )
 from app.templating import local_dt
 
-REPLY_STATES = {"pending": _l("ожидает отправки"), "sent": _l("доставлен"), "failed": _l("не доставлен")}
+REPLY_STATES = {"pending": _l("ожидает отправки"), "sending": _l("отправляется"), "sent": _l("доставлен"),
+                "failed": _l("не доставлен"), "unconfirmed": _l("доставка не подтверждена")}
 
 @dataclass
 class Entry:
@@ -34,6 +35,7 @@ class Entry:
     body: str = ""
     extra: str = ""
     files: list = field(default_factory=list)  # (label, message id, index, has a link)
+    resend_id: int | None = None  # a reply whose delivery is unconfirmed: staff may send it again
 
 
 def _when(value: str | None) -> str:
@@ -68,6 +70,8 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return _("Присоединено обращение %(number)s", number=p.get("source", "")), ""
     if e.kind == "note":
         return _("Внутренняя заметка"), p.get("text", "")
+    if e.kind == "reply_resent":
+        return _("Ответ отправлен ещё раз (доставка не была подтверждена)"), ""
     if e.kind == "reply":
         return _("Ответ жителю"), ""
     if e.kind == "interim":
@@ -174,9 +178,10 @@ def build(ticket: Ticket) -> list[Entry]:
     for r in replies:
         who = r.author.display_name if r.author else _("Система")
         state = str(REPLY_STATES.get(r.state, r.state))
-        extra = f"{state}" + (f": {r.last_error}" if r.state == "failed" and r.last_error else "")
+        extra = f"{state}" + (f": {r.last_error}" if r.state in ("failed", "unconfirmed") and r.last_error else "")
         entries.append(Entry(r.created_at, "reply", who,
-                             _("Ответ жителю (%(network)s)", network=_label(NETWORK_LABELS, r.network)), r.text, extra))
+                             _("Ответ жителю (%(network)s)", network=_label(NETWORK_LABELS, r.network)), r.text, extra,
+                             resend_id=r.id if r.state == "unconfirmed" else None))
     order = {"message": 0, "event": 1, "note": 2, "reply": 3}
     entries.sort(key=lambda x: (x.at, order[x.kind]))
     return entries

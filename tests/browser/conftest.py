@@ -22,7 +22,7 @@ def live_server(app):
     """The app served on 127.0.0.1 with CSRF on (as in production); tables are wiped afterwards."""
     app.config.update(WTF_CSRF_ENABLED=True, QUEUE_POLL_SECONDS=1)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"

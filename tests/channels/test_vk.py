@@ -195,8 +195,10 @@ def test_rate_limit_keeps_the_reply_pending_and_it_is_sent_later_once(client, ac
 
     # The worker died after VK took the message but before our commit: the retry carries the same
     # random_id, VK answers with the first message's id and nothing is posted twice.
-    reply.state, reply.external_id = "pending", None
+    # It is left "sending" without the part recorded; the sweep retries it (VK dedupes), never «не подтверждена».
+    reply.state, reply.external_id, reply.parts, reply.sending_at = "sending", None, [], later
     db.session.flush()
+    assert replies.recover_stale(now=later + replies.sending_stale() * 2) == {"retried": 1, "unconfirmed": 0}
     assert replies.deliver(reply.id, now=later) == "sent"
     assert len(fake_vk.messages) == 1 and reply.external_id == str(fake_vk.messages[0]["id"])
 

@@ -3,6 +3,7 @@ import os
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.security import safe_join
 
@@ -167,6 +168,12 @@ def reply(number: str):
     return _act(number, "reply_form", ReplyForm(),
                 lambda t, f: tickets.public_reply(t, current_user, f.data["text"]),
                 _("Ответ поставлен в очередь на отправку жителю"))
+
+
+@bp.post("/<number>/replies/<int:reply_id>/resend")
+def resend(number: str, reply_id: int):
+    return _act(number, "resend_form", FlaskForm(), lambda t, f: tickets.resend_reply(t, current_user, reply_id),
+                _("Ответ поставлен в очередь на повторную отправку"))
 
 
 @bp.post("/<number>/merge")
