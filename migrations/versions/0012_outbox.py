@@ -1,8 +1,8 @@
 """One outbox for every outbound message: staff pushes as outbox rows, parts tracked one by one, «sending»
 committed before each platform call (crash → «unconfirmed»), ticket warning moments in working time
 
-Revision ID: 0011_outbox
-Revises: 0010_vk_residents_unnamed
+Revision ID: 0012_outbox
+Revises: 0011_secweb
 Create Date: 2026-11-30 09:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0011_outbox'
-down_revision = '0010_vk_residents_unnamed'
+revision = '0012_outbox'
+down_revision = '0011_secweb'
 branch_labels = None
 depends_on = None
 
