@@ -97,6 +97,7 @@ def _attachments(items: Any) -> list[Attachment]:
 
 class VkAdapter:
     network = NETWORK
+    secret_in_body = True  # the webhook cannot check VK's secret before it has read the JSON body
 
     # --- incoming --------------------------------------------------------------------------------
     def is_enabled(self, config: dict) -> bool:
