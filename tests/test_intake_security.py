@@ -407,3 +407,28 @@ def test_the_staff_link_code_still_works_from_telegram(client, networks):
         == 200
     db.session.expire_all()
     assert db.session.get(User, executor.id).telegram_chat_id == str(RESIDENT)
+
+
+def test_vks_secret_is_not_kept_with_the_stored_message(client, networks):
+    assert post(client, "vk", message_payload("vk", "Яма")).status_code == 200
+    message = db.session.scalar(db.select(Message))
+    assert "secret" not in message.raw and SECRETS["vk"] not in json.dumps(message.raw)
+    assert message.raw["object"]["message"]["text"] == "Яма"
+
+
+def test_the_migration_drops_vks_secret_from_messages_kept_before(client, networks):
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0011_secintake.py"
+    spec = importlib.util.spec_from_file_location("m0011", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert post(client, "vk", message_payload("vk", "Яма")).status_code == 200
+    old = {"type": "message_new", "secret": "old-secret-value", "object": {"text": "Яма"}}
+    db.session.execute(text("UPDATE messages SET raw = CAST(:raw AS json)"), {"raw": json.dumps(old)})
+    db.session.execute(text(migration.STRIP_VK_SECRET["postgresql"]))
+    raw = db.session.scalar(db.select(Message.raw))
+    assert raw == {"type": "message_new", "object": {"text": "Яма"}}

@@ -233,6 +233,8 @@ def clean_message(message, config: dict | None = None):
             setattr(message, name, sane_time(value))
         else:
             setattr(message, name, _clean_value(value))
+    if isinstance(message.raw, dict) and "secret" in message.raw:  # VK's callback secret: never stored
+        message.raw = {k: v for k, v in message.raw.items() if k != "secret"}
     for attachment in message.attachments or []:
         if not is_dataclass(attachment):
             continue

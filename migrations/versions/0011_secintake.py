@@ -14,6 +14,13 @@ down_revision = '0010_vk_residents_unnamed'
 branch_labels = None
 depends_on = None
 
+STRIP_VK_SECRET = {
+    "postgresql": "UPDATE messages SET raw = (raw::jsonb - 'secret')::json "
+                  "WHERE network = 'vk' AND raw::jsonb ? 'secret'",
+    "sqlite": "UPDATE messages SET raw = json_remove(raw, '$.secret') "
+              "WHERE network = 'vk' AND json_extract(raw, '$.secret') IS NOT NULL",
+}
+
 
 def upgrade():
     op.create_table(
@@ -34,6 +41,8 @@ def upgrade():
         body, headers = redact_text(row.body or "", {}), redact_headers(row.headers or {}, {})
         if body != row.body or headers != row.headers:
             bind.execute(table.update().where(table.c.id == row.id).values(body=body, headers=headers))
+    # VK deliveries kept their callback secret in messages.raw: drop it.
+    op.execute(STRIP_VK_SECRET[bind.dialect.name if bind.dialect.name == "postgresql" else "sqlite"])
 
 
 def downgrade():
