@@ -76,7 +76,8 @@ def real_payloads(network: str) -> list[dict]:
     if network == "max":
         created = max_payloads.message_created(81_234_567, RESIDENT, "Яма во дворе", url="https://max.ru/c/1",
                                                attachments=[max_payloads.image(), max_payloads.file()])
-        return [created, max_payloads.message_edited(81_234_567, RESIDENT, "Яма", mid=created["message"]["body"]["mid"]),
+        mid = created["message"]["body"]["mid"]
+        return [created, max_payloads.message_edited(81_234_567, RESIDENT, "Яма", mid=mid),
                 max_payloads.message_callback(81_234_567, RESIDENT, "verdict:1:yes"),
                 max_payloads.bot_started(81_234_567, RESIDENT, "i12")]
     chat = ok_payloads.chat_id(0x3ECB9D02A6)
@@ -157,7 +158,8 @@ def test_no_webhook_answers_5xx_to_anything(client, networks, network):  # noqa:
 
 
 @pytest.mark.parametrize("network", NETWORKS)
-def test_an_authenticated_message_with_hostile_text_and_names_is_stored_cleaned(client, networks, network):  # noqa: F811
+def test_an_authenticated_message_with_hostile_text_and_names_is_stored_cleaned(
+        client, networks, network):  # noqa: F811
     @FUZZ
     @given(text=hostile_text, name=hostile_text)
     def check(text, name):

@@ -186,8 +186,9 @@ def safe_link(url: Any, network: str, config: dict | None = None, *, log_refusal
             parts.port  # noqa: B018 — raises ValueError on a junk port
         except ValueError:
             parts, host = None, ""
-        if parts is not None and parts.scheme.lower() in ("http", "https") and host and url[len(parts.scheme):].startswith("://") \
-                and "@" not in parts.netloc:
+        web = parts is not None and parts.scheme.lower() in ("http", "https") \
+            and url[len(parts.scheme):].startswith("://")
+        if web and host and "@" not in parts.netloc:
             hosts = allowed_hosts(network, config)
             ok = hosts is None or any(host == h or host.endswith("." + h) for h in hosts)
     if not ok:
