@@ -187,3 +187,31 @@ def test_the_ingest_api_never_answers_5xx(client, networks, body, token):  # noq
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     resp = client.post("/api/v1/messages", data=body, headers=headers, content_type="application/json")
     assert resp.status_code < 500, (resp.status_code, resp.data[:300])
+
+
+def _set_dates(network: str, payload: dict, value) -> dict:
+    if network == "telegram":
+        payload["message"]["date"] = value
+    elif network == "vk":
+        payload["object"]["message"]["date"] = value
+    elif network == "max":
+        payload["timestamp"] = payload["message"]["timestamp"] = value
+    else:
+        payload["timestamp"] = value
+    return payload
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_an_authenticated_message_with_any_date_is_stored(client, networks, network):  # noqa: F811
+    @FUZZ
+    @given(date=json_trees | st.sampled_from(HOSTILE_NUMBERS))
+    def check(date):
+        payload = _set_dates(network, message_payload(network, "Не вывозят мусор"), date)
+        before = db.session.scalar(db.select(db.func.count(Message.id)))
+        resp = post(client, network, payload)
+        assert resp.status_code == 200, resp.data[:300]
+        assert db.session.scalar(db.select(db.func.count(Message.id))) == before + 1
+        stored = db.session.scalar(db.select(Message).order_by(Message.id.desc()).limit(1))
+        assert stored.received_at.year >= 2000
+
+    check()

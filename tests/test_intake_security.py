@@ -432,3 +432,28 @@ def test_the_migration_drops_vks_secret_from_messages_kept_before(client, networ
     db.session.execute(text(migration.STRIP_VK_SECRET["postgresql"]))
     raw = db.session.scalar(db.select(Message.raw))
     assert raw == {"type": "message_new", "object": {"text": "Яма"}}
+
+
+@pytest.mark.parametrize("form", ["vk-ref", "max-bot-started", "ok-text"])
+def test_a_staff_link_code_in_another_networks_deep_link_binds_nothing(client, networks, form):
+    executor = make_user("executor")
+    executor.telegram_link_code = "abc123def"
+    db.session.commit()
+    network, payload = {
+        "vk-ref": ("vk", vk_payloads.message_new(VK_GROUP, RESIDENT, "Начать", conversation_message_id=next(_ids),
+                                                 ref="uabc123def")),
+        "max-bot-started": ("max", max_payloads.bot_started(81_234_567, RESIDENT, "uabc123def")),
+        "ok-text": ("ok", message_payload("ok", "/start uabc123def")),
+    }[form]
+    assert post(client, network, payload).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(User, executor.id).telegram_chat_id is None
+    assert db.session.scalar(db.select(Message.noise_reason)) == "command"
+
+
+@pytest.mark.parametrize("raw", [b'{"external_id": "x\x00"}', b"\x00", b"{\"text\": \"\\ud800\"}"])
+def test_api_bodies_with_nul_or_lone_surrogates_are_a_400_in_russian(client, networks, raw):
+    resp = client.post("/api/v1/messages", data=raw, content_type="application/json",
+                       headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert resp.status_code == 400 and "JSON" in resp.get_json()["error"]
+    assert count(Message) == 0

@@ -127,7 +127,8 @@ def clean_payload(value: Any) -> Any:
         for key, item in items:
             if isinstance(key, str):
                 key = clean_str(key)
-            if isinstance(item, (dict, list)) and not (key in TEXT_KEYS and isinstance(source, dict)):
+            typed = isinstance(source, dict) and (key in TEXT_KEYS or key in TIME_KEYS)  # never a container
+            if isinstance(item, (dict, list)) and not typed:
                 copy: Any = {} if isinstance(item, dict) else []
                 stack.append((item, copy))
                 item = copy
