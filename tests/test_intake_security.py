@@ -3,6 +3,7 @@ webhook or the ingest API brings a 500 (examples + a hypothesis fuzz test), link
 platforms' own hosts, staff Telegram link codes only from Telegram. Every webhook network is swept."""
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import logging
@@ -247,7 +248,7 @@ def test_a_body_over_the_limit_is_413_and_stores_nothing(client, networks, app):
     try:
         resp = post(client, "telegram", json.dumps(message_payload("telegram", "я" * 2000)), raw=True)
         assert resp.status_code == 413 and count(Message) == 0 and count(IntakeRejection) == 0
-        chunked = client.post("/hooks/telegram", input_stream=__import__("io").BytesIO(b"x" * 5000),
+        chunked = client.post("/hooks/telegram", input_stream=io.BytesIO(b"x" * 5000),
                               headers={"X-Telegram-Bot-Api-Secret-Token": SECRETS["telegram"],
                                        "Transfer-Encoding": "chunked"}, content_type="application/json")
     finally:
