@@ -30,7 +30,7 @@ from tests.test_intake_security import (  # noqa: F401 — fixtures
     with_text,
 )
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
 _ids = itertools.count(500_000)

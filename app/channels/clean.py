@@ -146,7 +146,7 @@ def clean_payload(value: Any) -> Any:
 PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
     "telegram": ("t.me", "telegram.me", "telegram.org", "telegram.dog"),
     "vk": ("vk.com", "vk.ru", "vk.me", "vk.cc", "userapi.com", "vkuservideo.net", "vkuseraudio.net",
-           "vkuservideo.com", "vk-cdn.net", "vkuser.net", "vkontakte.ru"),
+           "vkuservideo.com", "vk-cdn.net", "vkuser.net", "vkontakte.ru", "vkvideo.ru"),
     "ok": ("ok.ru", "odnoklassniki.ru", "mycdn.me", "okcdn.ru"),
     "max": ("max.ru", "oneme.ru", "okcdn.ru", "mycdn.me"),
 }
