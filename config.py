@@ -105,6 +105,7 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "10"))
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(27 * 1024 * 1024)))  # 5 photos of the web form
+    WEBHOOK_MAX_BODY = int(_env("WEBHOOK_MAX_BODY", str(1024 * 1024)))  # a platform update is a few KB: 413 beyond
     # Behind nginx or another proxy: how many proxies to trust for X-Forwarded-For/-Proto (rate limits per address).
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 

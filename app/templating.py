@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask_babel import get_locale
 
 from app import models
+from app.channels.clean import redact_text, safe_link
 from app.services import access, notifications, workflow
 
 
@@ -35,6 +36,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.globals["countdown"] = countdown.describe
     app.jinja_env.filters["plural_ru"] = plural_ru
+    app.jinja_env.filters["safe_link"] = safe_link  # links from payloads: http(s) to the network's hosts only
+    app.jinja_env.filters["redact"] = redact_text  # secrets out of kept request bodies (rows older than the fix)
 
     @app.context_processor
     def inject():

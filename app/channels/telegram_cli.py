@@ -25,6 +25,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError
 
 from app.channels.base import BadPayload, ChannelError
+from app.channels.clean import clean_payload
 
 telegram_cli = AppGroup("telegram", help="Telegram: опрос бота без публичного адреса, настройка вебхука.")
 
@@ -81,7 +82,7 @@ def poll_command(once: bool, timeout: int, state_file: str | None) -> None:
         messages, rejected = [], 0
         for update in updates:
             try:
-                messages += adapter.parse(update, config).messages
+                messages += adapter.parse(clean_payload(update), config).messages
             except BadPayload as exc:
                 rejected += 1
                 intake.reject("telegram", exc.reason, json.dumps(update, ensure_ascii=False),

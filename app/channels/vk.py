@@ -98,6 +98,7 @@ def _attachments(items: Any) -> list[Attachment]:
 
 class VkAdapter:
     network = NETWORK
+    secret_in_body = True  # the webhook cannot check VK's secret before it has read the JSON body
 
     # --- incoming --------------------------------------------------------------------------------
     def is_enabled(self, config: dict) -> bool:
@@ -171,7 +172,10 @@ class VkAdapter:
             raise ValueError("no message")
         if msg.get("out"):
             return None
-        peer = int(msg["peer_id"])
+        try:
+            peer = int(msg["peer_id"])
+        except (KeyError, TypeError, ValueError, OverflowError):  # unreadable (1e400 → null): a dialog's peer
+            peer = int(msg["from_id"])                             # is its resident
         local_id = msg.get("conversation_message_id") or msg.get("id")
         if not local_id:
             raise ValueError("no message id")

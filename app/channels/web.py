@@ -29,6 +29,7 @@ MAX_EXTERNAL_ID = 128
 MAX_SOURCE = 60
 MAX_API_ATTACHMENTS = 10
 API_ATTACHMENT_KINDS = ("photo", "document", "video", "audio", "other")
+EARLIEST_SENT_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 # --- contacts -------------------------------------------------------------------------------------
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
@@ -137,12 +138,13 @@ class WebAdapter:
     the clean values: {submission_id, text, address, name, phone, email, ip, attachments}."""
 
     network = "web"
+    webhook = False  # only through /appeal (CSRF, consent, per-address limits): /hooks/web does not exist
 
     def is_enabled(self, config: dict) -> bool:
         return True
 
     def verify(self, headers: dict[str, str], payload: Any, config: dict) -> bool:
-        return True  # the form is protected by CSRF and the per-address limits in the view
+        return False  # no secret to check: the form is taken only by its view (CSRF, consent, limits)
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         if not isinstance(payload, dict) or not payload.get("submission_id"):
@@ -211,7 +213,14 @@ def _parse_sent_at(value: Any, details: dict) -> datetime | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)  # documented: a time without an offset is UTC
-    when = when.astimezone(timezone.utc)
+    try:
+        when = when.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+14:00, 9999-12-31T23:59-12:00: outside the calendar in UTC
+        details["sent_at"] = "Дата вне допустимого диапазона (2000 год — настоящее время)"
+        return None
+    if when < EARLIEST_SENT_AT:
+        details["sent_at"] = "Дата вне допустимого диапазона (2000 год — настоящее время)"
+        return None
     if when > datetime.now(timezone.utc) + timedelta(hours=1):
         details["sent_at"] = "Дата отправки в будущем"
         return None
@@ -252,6 +261,7 @@ class ApiAdapter:
     The caller's own `external_id` is the dedupe key, so retries are idempotent."""
 
     network = "api"
+    webhook = False  # only through /api/v1/messages (bearer token): /hooks/api does not exist
 
     def is_enabled(self, config: dict) -> bool:
         return bool(api_tokens(config))

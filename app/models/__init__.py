@@ -23,6 +23,7 @@ from app.models.ticket import (
     HotSpotTicket,
     IntakeRejection,
     Message,
+    RefusedRequest,
     Reply,
     SlaPolicy,
     Ticket,
@@ -36,7 +37,8 @@ __all__ = [
     "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
     "REGIME_LABELS", "REGIMES",
-    "Category", "IntakeRejection", "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
+    "Category", "IntakeRejection", "RefusedRequest",
+    "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
     "CONTROL_STATES", "CONTROL_OPEN_STATES", "ControlOrderEvent", "HotSpot", "HotSpotTicket", "BoardSnapshot",
     "SLA_MARK_KINDS", "SlaMark", "Notification",
 ]

@@ -1,10 +1,10 @@
 """Tickets (обращения) and everything that hangs off them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -243,6 +243,18 @@ class IntakeRejection(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     headers: Mapped[dict] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RefusedRequest(db.Model):
+    """How many unauthenticated requests (wrong or missing secret or token) each webhook and the API refused
+    per day. Only a count: nothing an unauthenticated sender wrote is stored."""
+
+    __tablename__ = "refused_requests"
+
+    network: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TicketEvent(db.Model):

@@ -21,6 +21,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services import refusals
 from app.services.errors import NotAllowed, ValidationFailed
 
 
@@ -38,6 +39,7 @@ class NetworkStatus:
     messages_24h: int
     rejections_24h: int
     failed_replies: int
+    refused_today: int = 0  # unauthenticated requests refused today (only counted, never stored)
 
 
 def network_statuses() -> list[NetworkStatus]:
@@ -49,6 +51,7 @@ def network_statuses() -> list[NetworkStatus]:
                                    .group_by(IntakeRejection.network)).all())
     failed = dict(db.session.execute(select(Reply.network, func.count(Reply.id)).where(Reply.state == "failed")
                                      .group_by(Reply.network)).all())
+    refused = refusals.by_network()
     out = []
     for network in ADAPTERS:
         try:
@@ -56,7 +59,8 @@ def network_statuses() -> list[NetworkStatus]:
         except ImportError:
             enabled, available = False, False
         out.append(NetworkStatus(network, str(NETWORK_LABELS.get(network, network)), enabled, available,
-                                 msgs.get(network, 0), rejs.get(network, 0), failed.get(network, 0)))
+                                 msgs.get(network, 0), rejs.get(network, 0), failed.get(network, 0),
+                                 refused.get(network, 0)))
     return out
 
 

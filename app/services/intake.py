@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.channels.base import IncomingMessage
+from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
 from app.extensions import db
 from app.jobs import enqueue_after_commit
 from app.models import (
@@ -65,6 +66,7 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
     new_ids = []
     unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
     for m in messages:
+        clean_message(m)  # NUL, lone surrogates, impossible dates, links to other hosts: see channels.clean
         resident_id, created = _resident_id(m, now)
         unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         values = dict(
@@ -91,9 +93,12 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
 
 
 def reject(network: str, reason: str, body: str, headers: dict) -> None:
-    """Keep a request we could not take, with its raw body, for the admin. Caller commits."""
-    db.session.add(IntakeRejection(network=network, reason=reason[:300], body=body[:100_000],
-                                   headers={k: v for k, v in headers.items() if k.lower() != "cookie"}))
+    """Keep an authenticated request we could not take, with its raw body, for the admin. Caller commits.
+    Secrets (the platforms' secret headers, VK's `secret` field, tokens, cookies) are never kept; characters
+    PostgreSQL cannot store (NUL, lone surrogates) are shown escaped."""
+    body = (body or "")[:100_000].replace("\x00", "\\0")
+    db.session.add(IntakeRejection(network=network[:20], reason=clean_str(reason)[:300],
+                                   body=clean_str(redact_text(body)), headers=redact_headers(headers)))
 
 
 # --- triage ---------------------------------------------------------------------------------------
@@ -219,8 +224,9 @@ def _command(m: Message) -> None:
 
         verdict.handle(m)  # a button press: «Проблема решена?» Да / Нет, a rating 1-5
         return
-    if m.command == "start" and staff_telegram.is_link_code(m.command_arg):
-        # a staff member linking their Telegram (code from /notifications): no ticket, no resident flow
+    if m.command == "start" and m.network == "telegram" and staff_telegram.is_link_code(m.command_arg):
+        # a staff member linking their Telegram (code from /notifications): no ticket, no resident flow.
+        # Only from Telegram: the code sent in another network binds nothing (a plain /start greeting there).
         user = staff_telegram.link(m.command_arg, (m.reply_address or {}).get("chat_id"))
         replies.bot_answer(m, "staff_linked", user=user)
     elif m.command == "start":

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.channels.clean import safe_link
 from app.extensions import db
 from app.models import (
     MESSAGE_KINDS,
@@ -160,9 +161,11 @@ def build(ticket: Ticket) -> list[Entry]:
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket.number)
-        files = [(_file_label(a), m.id, i, m.network in ("web", "telegram") or bool(a.get("url")))
+        files = [(_file_label(a), m.id, i,
+                  m.network in ("web", "telegram") or bool(safe_link(a.get("url"), m.network)))
                  for i, a in enumerate(m.attachments or [])]
-        entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or "", files))
+        entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
+                             files))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
                                 .order_by(TicketEvent.id)).all()

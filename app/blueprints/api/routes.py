@@ -19,10 +19,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.blueprints.api import bp
 from app.channels import get_adapter
 from app.channels.base import BadPayload
+from app.channels.clean import MAX_DEPTH, NotJson, load_json
 from app.channels.web import InvalidBody
 from app.extensions import csrf, db
 from app.models import Message
-from app.services import intake
+from app.services import intake, refusals
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MB: text up to 10 000 characters and links to attachments
@@ -54,6 +55,7 @@ def messages():
     adapter = get_adapter("api")
     config = current_app.config
     if not adapter.is_enabled(config) or not adapter.verify(dict(request.headers), None, config):
+        refusals.count("api", request.remote_addr, "missing or unknown bearer token")
         return _error(401, "Нужен заголовок Authorization: Bearer <токен> с действующим токеном",
                       headers={"WWW-Authenticate": 'Bearer realm="ingest"'})
     if (request.content_length or 0) > MAX_BODY:
@@ -65,9 +67,14 @@ def messages():
         return _error(413, "Тело запроса больше 1 МБ", {"max_bytes": MAX_BODY})
     try:
         body = raw.decode("utf-8")
-        payload = json.loads(body)
+        payload = load_json(body)
         json.dumps(payload, ensure_ascii=False).encode("utf-8")  # lone surrogates ("\ud800") cannot be stored
-    except (UnicodeError, ValueError, RecursionError):
+    except NotJson as exc:
+        _reject(exc.reason, raw.decode("utf-8", "replace"))
+        if "nested" in exc.reason:
+            return _error(400, f"Тело запроса вложено глубже {MAX_DEPTH} уровней")
+        return _error(400, "Тело запроса — не JSON в кодировке UTF-8")
+    except (UnicodeError, ValueError):
         _reject("not JSON", raw.decode("utf-8", "replace"))
         return _error(400, "Тело запроса — не JSON в кодировке UTF-8")
     try:

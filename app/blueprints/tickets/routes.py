@@ -22,6 +22,7 @@ from app.blueprints.tickets.forms import (
 )
 from app.channels import get_adapter
 from app.channels.base import ChannelError
+from app.channels.clean import safe_link
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket, utcnow
@@ -208,8 +209,9 @@ def attachment(number: str, message_id: int, index: int):
         except ChannelError as exc:
             return render_template("errors/error.html", status=502, title="Файл недоступен", message=str(exc)), 502
         return files.serve(content, item, fallback_name)
-    if item.get("url"):
-        return redirect(item["url"])
+    url = safe_link(item.get("url"), message.network)  # only the network's own hosts, http(s)
+    if url:
+        return redirect(url)
     abort(404)
 
 
