@@ -53,7 +53,7 @@ def insert_or_ignore(model):
 # Networks send text of any length (names, links, thread ids, a "/status" followed by a whole complaint). A String(n)
 # column of the tables intake writes takes such a value in one of two ways, chosen per column:
 # * a key that identifies something (external ids, thread keys, hot-spot keys; `info={"key": True}`) keeps its
-#   first characters and ends with «#» + the SHA-256 of the whole value, so two long keys sharing a prefix stay
+#   first characters and ends with «#» + the SHA-256 of the whole value (hex; up to 64 digits, half the column), so two long keys sharing a prefix stay
 #   distinct and the same long key always maps to the same stored value (lookups fit the value the same way);
 # * any other text is cut to the column's length.
 KEY_DIGEST = 64  # hex characters of SHA-256
@@ -65,8 +65,9 @@ def fit_key(value: str | None, length: int) -> str | None:
         return value
     import hashlib
 
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{value[:max(0, length - KEY_DIGEST - 1)]}#{digest}"[:length]
+    size = min(KEY_DIGEST, max(16, length // 2))  # a short column keeps a readable prefix too
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+    return f"{value[:max(0, length - size - 1)]}#{digest}"[:length]
 
 
 def bounded_columns(table) -> list:

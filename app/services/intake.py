@@ -147,7 +147,7 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
     shows on that ticket; an edit of any other message is triaged again with its new text."""
     now = now or utcnow()
     m.triaged_at = now
-    text = m.text or ""
+    text = routing_text(m)
     if m.edit_of_id is not None:
         original = db.session.get(Message, m.edit_of_id)
         if original is not None and original.ticket is not None:
@@ -173,10 +173,13 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
 
 
 def routing_text(m: Message) -> str:
-    """The resident's words in a message, as the rules read them: a bot command's own word left out."""
-    if m.command in BOT_COMMANDS and (m.text or "").lstrip().startswith("/"):
-        return _after_command(m.text)
-    return (m.text or "").strip()
+    """The resident's words in a message, as the rules read them: a bot command's own word left out
+    («/help у нас …» on a network whose bot knows no /help is the same words)."""
+    text = (m.text or "").strip()
+    head = text.split(None, 1)[0] if text.startswith("/") else ""
+    if head[1:].split("@", 1)[0].lower() in BOT_COMMANDS:
+        return _after_command(text)
+    return text
 
 
 def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
