@@ -433,6 +433,9 @@ def test_thanks_after_the_resolution_never_reopens_and_alone_opens_nothing(clien
     assert ticket.status == "resolved" and ticket.reopen_count == 0
     tg(client, updates.private_message(TG_USER_B, text, message_id=1))
     assert len(all_tickets()) == 1
+    tg(client, updates.photo_message(TG_USER, text, message_id=3, file_id="AgFixed"))  # thanks with a photo
+    db.session.refresh(ticket)
+    assert ticket.status == "resolved" and len(ticket.messages) == 2
 
 
 PHRASES = ["Спасибо", "спасибо большое", "Большое спасибо", "Огромное спасибо за помощь", "Спасибо вам",

@@ -53,8 +53,9 @@ def insert_or_ignore(model):
 # Networks send text of any length (names, links, thread ids, a "/status" followed by a whole complaint). A String(n)
 # column of the tables intake writes takes such a value in one of two ways, chosen per column:
 # * a key that identifies something (external ids, thread keys, hot-spot keys; `info={"key": True}`) keeps its
-#   first characters and ends with «#» + the SHA-256 of the whole value (hex; up to 64 digits, half the column), so two long keys sharing a prefix stay
-#   distinct and the same long key always maps to the same stored value (lookups fit the value the same way);
+#   first characters and ends with «#» + the SHA-256 of the whole value (hex; up to 64 digits, half the column),
+#   so two long keys sharing a prefix stay distinct and the same long key always maps to the same stored value
+#   (lookups fit the value the same way);
 # * any other text is cut to the column's length.
 KEY_DIGEST = 64  # hex characters of SHA-256
 

@@ -187,7 +187,8 @@ def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     m.noise_reason = None
     m.ticket = ticket
     workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
-    if ticket.status in ("waiting_resident", "resolved"):
+    thanks = ticket.status == "resolved" and routing.is_thanks(text)  # «Спасибо» with a photo: kept, not reopened
+    if ticket.status in ("waiting_resident", "resolved") and not thanks:
         workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
                                comment="Житель ответил")
     _text_arrived(ticket, m, text, now)

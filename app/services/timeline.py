@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.services.replies import family_ids
 from app.models import (
     MESSAGE_KINDS,
     NETWORK_LABELS,
@@ -22,6 +21,7 @@ from app.models import (
     Ticket,
     TicketEvent,
 )
+from app.services.replies import family_ids
 from app.templating import local_dt
 
 REPLY_STATES = {"pending": _l("ожидает отправки"), "sent": _l("доставлен"), "failed": _l("не доставлен")}
