@@ -607,3 +607,25 @@ def test_the_board_counts_each_residents_answer():
     assert data["current"]["good_share"] == pytest.approx(0.5)
     [row] = [r for r in data["institutions"]["ranked"] + data["institutions"]["unranked"] if r["id"] == inst.id]
     assert row["figures"]["rated"] == 2 and row["figures"]["rating_sum"] == 7
+
+
+def test_a_web_resident_of_a_merged_ticket_answers_through_their_own_link(client, tg_config, fake_tg):
+    web = get_adapter("web").parse({"submission_id": str(uuid.uuid4()), "text": "Нет света в подъезде, ул. Слияния, 1",
+                                    "name": "Анна Веб", "email": "anna@example.org"}, {})
+    intake.accept(web.messages)
+    db.session.commit()
+    tg(client, updates.private_message(TG_USER, "Нет света в подъезде дома ул. Слияния, 1", message_id=1))
+    x, y = all_tickets()
+    tickets.merge(x, y, make_user("moderator"))
+    resolve(y, "Лампы заменили")
+    web_reply = db.session.scalar(db.select(Reply).where(Reply.kind == "resolved", Reply.network == "web"))
+    token = web_reply.text.rsplit("v=", 1)[1].strip()
+    assert verdict.token_resident(y, token) == (True, x.resident)
+    page = client.get(f"/status/{y.number}?v={token}").get_data(as_text=True)
+    assert 'value="no"' in page
+    resp = client.post(f"/status/{y.number}/verdict", data={"answer": "no", "v": token})
+    assert resp.status_code == 200 and "снова в работе" in resp.get_data(as_text=True)
+    db.session.refresh(y)
+    assert y.status == "in_progress" and y.verdict is None  # the Telegram resident has not answered
+    [answer] = db.session.scalars(db.select(VerdictAnswer)).all()
+    assert answer.resident_id == x.resident_id and answer.verdict == "no"

@@ -83,22 +83,37 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def token(ticket: Ticket) -> str:
+def token(ticket: Ticket, resident: Resident | None = None) -> str:
+    """The personal link's token: the ticket, and the resident when it is not the ticket's own (a resident of a
+    ticket merged into it answers for themselves)."""
+    if resident is not None and resident.id != ticket.resident_id:
+        return _serializer().dumps([ticket.id, resident.id])
     return _serializer().dumps(ticket.id)
 
 
-def token_matches(ticket: Ticket, value: str | None) -> bool:
+def token_resident(ticket: Ticket, value: str | None) -> tuple[bool, Resident | None]:
+    """Whether the token is a personal link of this ticket, and whose (the ticket's own resident by default)."""
     if not value:
-        return False
+        return False, None
     try:
-        return _serializer().loads(value) == ticket.id
+        data = _serializer().loads(value)
     except BadSignature:
-        return False
+        return False, None
+    if data == ticket.id:
+        return True, ticket.resident
+    if isinstance(data, list) and len(data) == 2 and data[0] == ticket.id and isinstance(data[1], int):
+        resident = db.session.get(Resident, data[1])
+        return resident is not None, resident
+    return False, None
 
 
-def link(ticket: Ticket) -> str:
+def token_matches(ticket: Ticket, value: str | None) -> bool:
+    return token_resident(ticket, value)[0]
+
+
+def link(ticket: Ticket, resident: Resident | None = None) -> str:
     """The resident's personal status page link with the token (absolute when the app knows its address)."""
-    return external_url("public.status", number=ticket.number, v=token(ticket))
+    return external_url("public.status", number=ticket.number, v=token(ticket, resident))
 
 
 def strip_token(text: str) -> str:
@@ -118,7 +133,7 @@ def ask(ticket: Ticket, text: str | None = None) -> Reply | None:
     for message in replies.recipients(ticket):
         if message.network in LINK_NETWORKS:
             reply = replies.notify(ticket, "resolved", message=message, text=text, ask="link",
-                                   verdict_link=link(ticket))
+                                   verdict_link=link(ticket, message.resident))
         elif can_show_buttons(message):
             reply = replies.notify(ticket, "resolved", message=message, text=text, ask="buttons",
                                    buttons=buttons(ticket.id))
