@@ -287,6 +287,9 @@ def test_every_adapter_stores_over_long_values_and_triages_them(app, network):
     for column in bounded_columns(Message.__table__):
         value = getattr(message, Message.__mapper__.get_property_by_column(column).key)
         assert value is None or len(value) <= column.type.length
+    for column in bounded_columns(Resident.__table__):
+        value = getattr(message.resident, Resident.__mapper__.get_property_by_column(column).key)
+        assert value is None or len(value) <= column.type.length
     assert message.ticket is not None, "an appeal of any length becomes a ticket"
     assert len(message.ticket.summary) >= 1000
 
@@ -629,3 +632,10 @@ def test_a_web_resident_of_a_merged_ticket_answers_through_their_own_link(client
     assert y.status == "in_progress" and y.verdict is None  # the Telegram resident has not answered
     [answer] = db.session.scalars(db.select(VerdictAnswer)).all()
     assert answer.resident_id == x.resident_id and answer.verdict == "no"
+
+
+def test_a_photo_with_only_an_emoji_caption_takes_the_text_that_follows(client, tg_config, fake_tg, burst, lamps):
+    tg(client, updates.photo_message(TG_USER, "📷👇", message_id=90))
+    tg(client, updates.private_message(TG_USER, "Не горят фонари на ул. Лесная, 7", message_id=91))
+    ticket = only_ticket()
+    assert ticket.summary == "Не горят фонари на ул. Лесная, 7" and ticket.category_id == lamps.id

@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.models.base import fit_column, fit_values, insert_or_ignore
 from app.services import replies, routing, sla, staff_telegram, tickets, workflow
-from app.services.text import normalise
+from app.services.text import has_words
 
 TRIAGE_BATCH = 200
 
@@ -298,11 +298,11 @@ def _untouched(ticket: Ticket) -> bool:
 def _text_arrived(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     """The burst's first text: a ticket opened by messages without words (an album's first photo, a photo sent
     before its text) takes its summary from this text and, while staff have not touched it, is routed again."""
-    if not normalise(text) or ticket.id is None:
+    if ticket.status != "new" or ticket.id is None or not has_words(text):
         return
     others = [x for x in ticket.messages if x.id != m.id]
-    if not others or any(normalise(routing_text(x)) for x in others if x.edit_of_id is None):
-        return  # the ticket has its text already
+    if not others or any(has_words(routing_text(x)) for x in others if x.edit_of_id is None):
+        return  # the ticket has its words already
     first = min(others, key=lambda x: (x.received_at, x.id))
     if m.received_at - first.received_at > burst_window() or not _untouched(ticket):
         return
