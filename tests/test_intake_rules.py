@@ -21,6 +21,7 @@ from app.channels import get_adapter
 from app.channels.base import Attachment, IncomingMessage
 from app.extensions import db
 from app.fakes import telegram as updates
+from app.fakes import max as max_payloads
 from app.fakes import vk as vk_payloads
 from app.models import (
     INTAKE_MODELS,
@@ -639,3 +640,60 @@ def test_a_photo_with_only_an_emoji_caption_takes_the_text_that_follows(client, 
     tg(client, updates.private_message(TG_USER, "Не горят фонари на ул. Лесная, 7", message_id=91))
     ticket = only_ticket()
     assert ticket.summary == "Не горят фонари на ул. Лесная, 7" and ticket.category_id == lamps.id
+
+
+def _deliver(app, network: str, payload: dict) -> None:
+    """A platform payload through the network's adapter, stored and triaged (what the webhook and the job do)."""
+    config = {**app.config, "VK_GROUP_ID": str(GROUP)}
+    intake.accept(get_adapter(network).parse(payload, config).messages)
+    db.session.commit()
+    intake.triage_pending()
+    db.session.commit()
+
+
+COMPLAINT = "Во дворе ул. Лесная, 7 третий день не вывозят мусор"
+EDITS = {  # network → (the original, its edit into the complaint), real payload shapes of each platform
+    "telegram": lambda: (updates.private_message(TG_USER, "👍", message_id=7),
+                         updates.edited(updates.private_message(TG_USER, "👍", message_id=7), COMPLAINT)),
+    "vk-dialog": lambda: (vk_dm("Спасибо", cmid=7), vk_payloads.message_edit(GROUP, VK_USER, COMPLAINT,
+                                                                             conversation_message_id=7)),
+    "vk-wall": lambda: (vk_payloads.wall_reply_new(GROUP, VK_USER, "👍", comment_id=7),
+                        vk_payloads.wall_reply_edit(GROUP, VK_USER, COMPLAINT, comment_id=7)),
+    "max": lambda: (max_payloads.message_created(4242, 42, "🙂", mid="mid.77"),
+                    max_payloads.message_edited(4242, 42, COMPLAINT, mid="mid.77")),
+}
+
+
+@pytest.mark.parametrize("kind", list(EDITS))
+def test_on_every_network_an_edit_of_a_message_without_a_ticket_is_triaged_again(app, kind):
+    network = kind.split("-")[0]
+    original, edit = EDITS[kind]()
+    _deliver(app, network, original)
+    assert all_tickets() == [] and len(intake.noise_pile()) == 1
+    _deliver(app, network, edit)
+    ticket = only_ticket()
+    assert ticket.summary == COMPLAINT and ticket.network == network
+    assert intake.noise_pile() == []
+
+
+@pytest.mark.parametrize("network", ["telegram", "vk", "max", "ok"])
+def test_on_every_network_a_burst_takes_its_summary_and_route_from_its_first_text(network, burst, lamps):
+    def message(ext, text="", photo=False, seconds=0):
+        return IncomingMessage(network=network, external_id=ext, kind="direct", author_id="r1", thread_key="th:9",
+                               text=text, reply_address={"chat_id": 1}, sent_at=t0 + timedelta(seconds=seconds),
+                               attachments=[Attachment(kind="photo", file_id=ext)] if photo else [])
+
+    t0 = utcnow()
+    intake.accept([message("a", photo=True), message("b", photo=True, text="Не горят фонари во дворе", seconds=1),
+                   message("c", photo=True, seconds=2), message("d", text="И на соседней улице тоже", seconds=30)])
+    db.session.commit()
+    intake.triage_pending(now=t0 + timedelta(seconds=31))
+    db.session.commit()
+    ticket = only_ticket()
+    assert ticket.summary == "Не горят фонари во дворе" and ticket.category_id == lamps.id
+    assert ticket.institution_id == lamps.default_institution_id and len(ticket.messages) == 4
+    assert db.session.scalar(db.select(db.func.count(Reply.id))) == 0
+    assert intake.send_due_acks(now=t0 + burst + timedelta(seconds=1)) == 1
+    assert intake.send_due_acks(now=t0 + 2 * burst) == 0
+    [ack] = db.session.scalars(db.select(Reply)).all()
+    assert ack.kind == "ack" and "Горсвет" in ack.text
