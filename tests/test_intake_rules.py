@@ -472,6 +472,13 @@ def test_any_decorated_thanks_is_thanks_and_never_reopens(phrase, tail, head, in
         nested.rollback()
 
 
+def test_hot_spot_streets_are_read_from_normalised_text():
+    from app.services.hotspots import street_of
+
+    assert street_of("Яма на ул.\u200b Ленина,\u00a012") == "ул. Ленина"
+    assert street_of("Яма на ул. Ле\u200bнина, 5") == "ул. Ленина"
+
+
 @pytest.mark.parametrize("text", ["Спасибо, но яма так и осталась", "Спасибо за ответ, но воды по-прежнему нет",
                                   "Спасибо что не сделали ничего", "一二三 水管坏了", "Баһыыба, уот суох"])
 def test_words_beside_thanks_or_in_any_script_are_an_appeal(text):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Ticket, utcnow
 from app.models.base import fit_column
+from app.services.text import normalise as normalise_text
 from app.services.text import words as text_words
 
 WINDOW_DAYS = 7
@@ -45,7 +46,7 @@ def street_of(text: str | None) -> str | None:
     """«ул. Ленина» from «ул. Ленина, 12», «улица Ленина д. 5», «на улице Ленина»; None when there is none."""
     if not text:
         return None
-    m = _STREET.search(text)
+    m = _STREET.search(normalise_text(text))  # no zero-width characters or compatibility forms in the way
     if not m:
         return None
     raw_kind = m.group(1).lower().rstrip(".")
