@@ -22,6 +22,7 @@ from app.channels.base import Attachment, IncomingMessage
 from app.extensions import db
 from app.fakes import telegram as updates
 from app.fakes import max as max_payloads
+from app.fakes import ok as ok_payloads
 from app.fakes import vk as vk_payloads
 from app.models import (
     INTAKE_MODELS,
@@ -704,3 +705,35 @@ def test_on_every_network_a_burst_takes_its_summary_and_route_from_its_first_tex
     assert intake.send_due_acks(now=t0 + 2 * burst) == 0
     [ack] = db.session.scalars(db.select(Reply)).all()
     assert ack.kind == "ack" and "Горсвет" in ack.text
+
+
+STICKERS = {  # a lone sticker as each platform sends it
+    "telegram": lambda n: {**updates.private_message(TG_USER, None, message_id=n), "message": {
+        **updates.private_message(TG_USER, None, message_id=n)["message"],
+        "sticker": {"file_id": "CAACAgIAAxkBAAIB", "file_unique_id": "AgADsw", "type": "regular", "width": 512,
+                    "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"}}},
+    "vk": lambda n: vk_dm("", cmid=n, attachments=[{"type": "sticker", "sticker": {
+        "product_id": 279, "sticker_id": 9014, "images": [{"url": "https://vk.com/sticker/1-9014-128",
+                                                           "width": 128, "height": 128}]}}]),
+    "max": lambda n: max_payloads.message_created(4242, 42, "", mid=f"mid.s{n}", attachments=[
+        {"type": "sticker", "payload": {"url": "https://i.oneme.ru/sticker.webp", "code": "b5e8a1"}}]),
+    "ok": lambda n: ok_payloads.message_created("chat:C7a1", 5577, "", mid=f"mid:s{n}", attachments=[
+        {"type": "STICKER", "payload": {"code": "4a1b", "url": "https://i.mycdn.me/sticker.png"}}]),
+}
+TEXTS = {
+    "telegram": lambda n: updates.private_message(TG_USER, "Яма у дома 5 по ул. Ленина", message_id=n),
+    "vk": lambda n: vk_dm("Яма у дома 5 по ул. Ленина", cmid=n),
+    "max": lambda n: max_payloads.message_created(4242, 42, "Яма у дома 5 по ул. Ленина", mid=f"mid.t{n}"),
+    "ok": lambda n: ok_payloads.message_created("chat:C7a1", 5577, "Яма у дома 5 по ул. Ленина", mid=f"mid:t{n}"),
+}
+
+
+@pytest.mark.parametrize("network", list(STICKERS))
+def test_a_lone_sticker_is_noise_on_every_network_and_never_reopens(app, network):
+    _deliver(app, network, STICKERS[network](1))
+    assert all_tickets() == []
+    _deliver(app, network, TEXTS[network](2))
+    ticket = resolve(only_ticket())
+    _deliver(app, network, STICKERS[network](3))
+    db.session.refresh(ticket)
+    assert ticket.status == "resolved" and ticket.reopen_count == 0 and len(ticket.messages) == 1
