@@ -619,6 +619,18 @@ def test_the_board_counts_each_residents_answer():
     assert data["current"]["good_share"] == pytest.approx(0.5)
     [row] = [r for r in data["institutions"]["ranked"] + data["institutions"]["unranked"] if r["id"] == inst.id]
     assert row["figures"]["rated"] == 2 and row["figures"]["rating_sum"] == 7
+    # the worklist's «низкие оценки»: the lowest answer of any resident of the ticket
+    from app.services import problems
+
+    head = make_user("head")
+    assert problems.counts(head, period, now=now)["low_rating"] == 1
+    [item] = problems.worklist(head, period, kind="low_rating", now=now)
+    assert "оценка 2 из 5" in item.detail
+    y.rating, y.rated_at = 4, now - timedelta(days=1)  # the own resident rated well; the merged one rated 1
+    db.session.add(VerdictAnswer(ticket=y, resident=make_resident("max"), rating=1, rated_at=now - timedelta(hours=1)))
+    db.session.flush()
+    [item] = problems.worklist(head, period, kind="low_rating", now=now)
+    assert "оценка 1 из 5" in item.detail
 
 
 def test_a_web_resident_of_a_merged_ticket_answers_through_their_own_link(client, tg_config, fake_tg):
