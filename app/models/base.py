@@ -78,6 +78,9 @@ def bounded_columns(table) -> list:
     return [c for c in table.columns if isinstance(c.type, String) and getattr(c.type, "length", None)]
 
 
+_BOUNDED: dict = {}  # mapper → [(attribute, column)], built on first use
+
+
 def fit_column(column, value):
     """`value` as the column can store it (see above); non-strings and values that fit are returned as they are."""
     length = getattr(column.type, "length", None)
@@ -97,9 +100,11 @@ def fit_values(model, values: dict) -> dict:
 
 def fit_object(mapper, connection, target) -> None:
     """Mapper hook (before insert / update): fit the object's string attributes to their columns."""
-    for column in bounded_columns(mapper.local_table):
-        attr = mapper.get_property_by_column(column).key
-        value = getattr(target, attr, None)
+    values = target.__dict__  # what was set or loaded: an expired attribute is not loaded inside the flush
+    if mapper not in _BOUNDED:
+        _BOUNDED[mapper] = [(mapper.get_property_by_column(c).key, c) for c in bounded_columns(mapper.local_table)]
+    for attr, column in _BOUNDED[mapper]:
+        value = values.get(attr)
         fitted = fit_column(column, value)
         if fitted is not value:
             setattr(target, attr, fitted)
