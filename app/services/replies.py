@@ -84,7 +84,8 @@ def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str 
 def notify_merged(source: Ticket, into: Ticket) -> int:
     """Tell each resident of `source` (and of what was merged into it) once that their appeal was joined with
     `into`; residents who are already residents of `into` are not told. Returns how many were told."""
-    before = {m.resident_id for m in recipients(into, [i for i in family_ids(into) if i not in family_ids(source)])}
+    joined = set(family_ids(source))
+    before = {m.resident_id for m in recipients(into, [i for i in family_ids(into) if i not in joined])}
     told = 0
     for target in recipients(source):
         if target.resident_id is not None and target.resident_id in before:
