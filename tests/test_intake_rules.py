@@ -749,3 +749,11 @@ def test_a_lone_sticker_is_noise_on_every_network_and_never_reopens(app, network
     _deliver(app, network, STICKERS[network](3))
     db.session.refresh(ticket)
     assert ticket.status == "resolved" and ticket.reopen_count == 0 and len(ticket.messages) == 1
+
+
+def test_the_ticket_page_shows_each_residents_answer(client, login, merged, fake_tg):
+    x, y, mod = merged
+    resolve(y, "Лампы заменили")
+    tg(client, updates.press(fake_tg.messages_to(TG_USER)[-1], "Нет, не решена"))
+    page = login(mod).get(f"/tickets/{y.number}").get_data(as_text=True)
+    assert "Ольга Кузнецова: проблема не решена" in page

@@ -151,6 +151,8 @@ class Ticket(db.Model):
     messages: Mapped[list["Message"]] = relationship(back_populates="ticket", order_by="Message.received_at")
     events: Mapped[list["TicketEvent"]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
     replies: Mapped[list["Reply"]] = relationship(back_populates="ticket", order_by="Reply.id")
+    # Each resident's answer to «Проблема решена?» (its own resident's is also in the columns above).
+    answers: Mapped[list["VerdictAnswer"]] = relationship(order_by="VerdictAnswer.id", viewonly=True)
 
     @property
     def status_label(self) -> str:
