@@ -109,6 +109,10 @@ class Config:
     # Behind nginx or another proxy: how many proxies to trust for X-Forwarded-For/-Proto (rate limits per address).
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
+    # A burst: messages of one resident in one thread within this many seconds (an album, a photo and then its
+    # text) make one appeal; its summary and routing come from the burst's first text, and the acknowledgement
+    # is sent once the window has passed (naming the institution once known). 0: acknowledge at once.
+    BURST_WINDOW_SECONDS = int(_env("BURST_WINDOW_SECONDS", "120"))
     # «Проблема решена?»: a resolved ticket without the resident's answer is closed after this many days.
     VERDICT_WAIT_DAYS = int(_env("VERDICT_WAIT_DAYS", "7"))
     # Staff Telegram pushes (SLA warnings and breaches, control orders, the digest) wait for the working hours of
@@ -141,6 +145,7 @@ class TestConfig(Config):
     )
     REDIS_URL = None  # jobs in-process unless a test asks for the real queue
     STAFF_PUSH_WORKING_HOURS_ONLY = False  # pushes at once whatever the wall clock; tests of holding turn it on
+    BURST_WINDOW_SECONDS = 0  # acknowledged at once, unless a test is about bursts (tests/test_intake_rules.py)
     MAIL_SERVER = None  # e-mail off unless a test starts the local SMTP server (tests/smtp_support.py)
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3

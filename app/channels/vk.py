@@ -135,6 +135,7 @@ class VkAdapter:
             "message_new": self._message_new,
             "wall_reply_new": self._wall_comment,
             "wall_reply_edit": self._wall_edit,
+            "message_edit": self._message_edit,
             "board_post_new": self._board_comment,
             "photo_comment_new": self._photo_comment,
         }.get(kind)
@@ -198,6 +199,20 @@ class VkAdapter:
                           thread_key=f"vk:dm:{peer}", reply_to=reply_to, reply_address=address,
                           command=command if not start_code else None, command_arg=arg if not start_code else None,
                           start_code=start_code)
+
+    def _message_edit(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
+        """A resident edited a dialog message: `object` is the message itself (with `update_time`). Stored as an
+        edit of `msg:<peer>:<id>`; the same edit delivered again gives the same id."""
+        msg = obj.get("message") if isinstance(obj.get("message"), dict) else obj
+        message = self._message_new({"message": msg}, group_id, payload)
+        if message is None:
+            return None
+        original = message.external_id
+        mark = msg.get("update_time") if isinstance(msg.get("update_time"), int) else _edit_mark(msg)
+        message.edit_of, message.external_id = original, f"{original}:edit:{mark}"
+        message.command = message.command_arg = message.start_code = None  # an edit is never a command
+        message.sent_at = _utc(msg.get("update_time")) or message.sent_at
+        return message
 
     def _wall_comment(self, obj: dict, group_id: Any, payload: dict, edit: bool = False) -> IncomingMessage | None:
         if self._is_ours(obj, group_id):

@@ -24,6 +24,7 @@ from time import monotonic
 
 import click
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.demo import data
 from app.demo.control_orders import seed_control_orders
@@ -647,6 +648,9 @@ class _TicketSeeder:
             self.residents[network].append(resident.id)
         last = self._walk(ticket, plan, status, r, into)
         ticket.updated_at = last
+        # An autoflush during the walk may have written this very value already; later changes must not let
+        # `onupdate` replace it with the wall clock.
+        flag_modified(ticket, "updated_at")
         self.history.append(Done(ticket.id, ticket.status, ticket.created_at, last,
                                  ticket.institution.id if ticket.institution else None, account.id, resident.id,
                                  plan))

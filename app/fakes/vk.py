@@ -303,6 +303,19 @@ def message_new(group_id: int, from_id: int, text: str, *, conversation_message_
     return callback("message_new", obj, group_id, secret, event_id)
 
 
+def message_edit(group_id: int, from_id: int, text: str, *, conversation_message_id: int = 1,
+                 peer_id: int | None = None, date: int | None = None, update_time: int | None = None,
+                 attachments: list | None = None, secret: str | None = None, event_id: str | None = None) -> dict:
+    """The resident edited a dialog message: `object` is the message itself, with `update_time`."""
+    now = int(time.time())
+    message = {"date": date or now - 1, "update_time": update_time or now, "from_id": from_id,
+               "id": conversation_message_id, "out": 0, "version": 10000000 + conversation_message_id,
+               "attachments": attachments or [], "conversation_message_id": conversation_message_id,
+               "fwd_messages": [], "important": False, "is_hidden": False, "peer_id": peer_id or from_id,
+               "random_id": 0, "text": text}
+    return callback("message_edit", message, group_id, secret, event_id)
+
+
 def _wall_comment(group_id: int, from_id: int, text: str, post_id: int, comment_id: int, owner_id: int | None,
                   date: int | None, attachments: list | None, reply_to_comment: int | None) -> dict:
     owner = owner_id if owner_id is not None else -abs(group_id)

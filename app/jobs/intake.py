@@ -60,6 +60,15 @@ def triage() -> int:
 
 
 @in_app
+def send_acks() -> int:
+    """The acknowledgements whose burst window has passed (enqueued with the window as its delay; the periodic
+    sweep sends any a lost job left). Idempotent: each ticket's mark is cleared as its acknowledgement is made."""
+    done = intake.send_due_acks()
+    db.session.commit()
+    return done
+
+
+@in_app
 def sweep() -> int:
     """Periodic: triage whatever is still untriaged (Redis was down, a worker died)."""
     return triage()

@@ -1,5 +1,7 @@
 """All models, re-exported so Alembic and the app see one metadata."""
-from app.models.base import UTCDateTime, utcnow
+from sqlalchemy import event
+
+from app.models.base import UTCDateTime, fit_object, utcnow
 from app.models.calendar import CALENDAR_KIND_LABELS, CALENDAR_KINDS, CalendarDay
 from app.models.escalation import SLA_MARK_KINDS, Notification, SlaMark
 from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
@@ -29,7 +31,14 @@ from app.models.ticket import (
     Ticket,
     TicketCounter,
     TicketEvent,
+    VerdictAnswer,
 )
+
+# Every String(n) column of the tables intake writes takes a network's value of any length (app/models/base.py).
+INTAKE_MODELS = (Message, Resident, Ticket, TicketEvent, Reply, HotSpot, HotSpotTicket, IntakeRejection, VerdictAnswer)
+for _model in INTAKE_MODELS:
+    event.listen(_model, "before_insert", fit_object)
+    event.listen(_model, "before_update", fit_object)
 
 __all__ = [
     "CALENDAR_KINDS", "CALENDAR_KIND_LABELS", "CalendarDay",
@@ -40,5 +49,5 @@ __all__ = [
     "Category", "IntakeRejection", "RefusedRequest",
     "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
     "CONTROL_STATES", "CONTROL_OPEN_STATES", "ControlOrderEvent", "HotSpot", "HotSpotTicket", "BoardSnapshot",
-    "SLA_MARK_KINDS", "SlaMark", "Notification",
+    "SLA_MARK_KINDS", "SlaMark", "Notification", "INTAKE_MODELS", "VerdictAnswer",
 ]

@@ -94,7 +94,7 @@ class Resident(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(128), info={"key": True})
     display_name: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(200))

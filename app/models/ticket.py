@@ -104,7 +104,7 @@ class Ticket(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True, info={"key": True})
     status: Mapped[str] = mapped_column(String(20), default="new")
     priority: Mapped[str] = mapped_column(String(10), default="normal")
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
@@ -126,6 +126,9 @@ class Ticket(db.Model):
     regime: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 59-ФЗ: the one extension, when
     extension_reason: Mapped[str | None] = mapped_column(Text)
+    # A new ticket from a network is acknowledged once its burst window has passed (services/intake.send_due_acks),
+    # so the acknowledgement names the institution the burst's text routed it to; None: nothing pending.
+    ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -152,6 +155,8 @@ class Ticket(db.Model):
     messages: Mapped[list["Message"]] = relationship(back_populates="ticket", order_by="Message.received_at")
     events: Mapped[list["TicketEvent"]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
     replies: Mapped[list["Reply"]] = relationship(back_populates="ticket", order_by="Reply.id")
+    # Each resident's answer to «Проблема решена?» (its own resident's is also in the columns above).
+    answers: Mapped[list["VerdictAnswer"]] = relationship(order_by="VerdictAnswer.id", viewonly=True)
 
     @property
     def status_label(self) -> str:
@@ -193,23 +198,23 @@ class Message(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(128), info={"key": True})
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[list] = mapped_column(JSON, default=list)
-    permalink: Mapped[str | None] = mapped_column(String(500))
-    thread_key: Mapped[str | None] = mapped_column(String(200))
-    reply_to_external_id: Mapped[str | None] = mapped_column(String(128))
+    permalink: Mapped[str | None] = mapped_column(Text)  # a network's link, of any length
+    thread_key: Mapped[str | None] = mapped_column(String(200), info={"key": True})
+    reply_to_external_id: Mapped[str | None] = mapped_column(String(128), info={"key": True})
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
     # Where a reply to this message goes (chat, thread, comment…), as the network's adapter needs it.
     reply_address: Mapped[dict] = mapped_column(JSON, default=dict, server_default=sql_text("'{}'"))
     edit_of_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     noise_reason: Mapped[str | None] = mapped_column(String(40))  # set: «не обращение», kept out of the queue
     command: Mapped[str | None] = mapped_column(String(20))  # start | status: a bot command, not an appeal
-    command_arg: Mapped[str | None] = mapped_column(String(200))
+    command_arg: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -230,6 +235,32 @@ Index("ix_messages_thread", Message.thread_key, Message.id)  # the account of a 
 Index("ix_messages_network_received", Message.network, Message.received_at)  # web form limits, 24 h counts
 Index("ix_messages_untriaged", Message.id, postgresql_where=Message.triaged_at.is_(None),
       sqlite_where=Message.triaged_at.is_(None))
+
+
+Index("ix_tickets_ack_due", Ticket.ack_due_at, postgresql_where=Ticket.ack_due_at.isnot(None),
+      sqlite_where=Ticket.ack_due_at.isnot(None))
+
+
+class VerdictAnswer(db.Model):
+    """One resident's answer to «Проблема решена?» of a ticket: every resident of a ticket and of the tickets
+    merged into it answers for themselves. The latest verdict and rating of each, with their times (an answer
+    belongs to the current resolution when its time is not before the ticket's `resolved_at`). The ticket's own
+    columns (verdict, rating…) keep its own resident's answer, as before; the board counts every answer."""
+
+    __tablename__ = "verdict_answers"
+    __table_args__ = (UniqueConstraint("ticket_id", "resident_id"),
+                      Index("ix_verdict_answers_rated", "rated_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    verdict: Mapped[str | None] = mapped_column(String(10))  # yes | no
+    verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None]
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship()
+    resident: Mapped[Resident] = relationship()
 
 
 class IntakeRejection(db.Model):
@@ -298,7 +329,7 @@ class Reply(db.Model):
     state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sending|sent|failed|unconfirmed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    external_id: Mapped[str | None] = mapped_column(String(128))  # the first part's id on the platform
+    external_id: Mapped[str | None] = mapped_column(String(128), info={"key": True})  # the first part's id
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -383,7 +414,7 @@ class HotSpot(db.Model):
     __table_args__ = (Index("ix_hot_spots_last_seen", "last_seen_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(300), unique=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True, info={"key": True})
     kind: Mapped[str] = mapped_column(String(20))  # address | wording
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))

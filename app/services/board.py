@@ -9,7 +9,8 @@ Definitions (the page says them too):
 * resolved, on time — tickets resolved in the period (resolved_at in it), and of them resolved by the deadline;
 * median first response — over tickets received in the period that got one (first response − creation);
 * median / mean resolution — over tickets resolved in the period (resolution − creation, calendar time);
-* ratings — residents' ratings given in the period; «good» is 4 or 5;
+* ratings — residents' ratings given in the period, each resident's answer once (the residents of tickets merged
+  into a ticket answer for themselves); «good» is 4 or 5;
 * reopened — of tickets received in the period that were ever resolved, the share a resident returned to work.
 
 All of a period's figures come from one pass over the tickets created, resolved or rated in it (three indexed
@@ -28,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, literal, or_, select, tuple_
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, utcnow
+from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, VerdictAnswer, utcnow
 from app.models.base import insert_or_ignore
 from app.services import access
 
@@ -324,9 +325,33 @@ def aggregate(user, start: datetime, end: datetime, scope: Scope = Scope(), grou
     out: dict = {row[0]: _figures(row[1:], postgres) for row in db.session.execute(stmt)}
     if not postgres:
         _portable_medians(out, user, c, scope, group)
+    _add_other_answers(out, user, start, end, scope, group)
     if group is None and None not in out:
         out[None] = Figures()
     return out
+
+
+def _add_other_answers(out: dict, user, start: datetime, end: datetime, scope: Scope, group) -> None:
+    """Every resident's answer counts: the ratings given in the period by residents other than a ticket's own
+    (residents of the tickets merged into it, app/services/verdict.py) are added to the ticket's figures."""
+    key = group if group is not None else literal(None)
+    rated = and_(VerdictAnswer.rated_at >= start, VerdictAnswer.rated_at < end, VerdictAnswer.rating.isnot(None))
+    stmt = (select(key, func.count(), func.coalesce(func.sum(VerdictAnswer.rating), 0),
+                   func.count().filter(VerdictAnswer.rating >= 4))
+            .select_from(VerdictAnswer).join(Ticket, Ticket.id == VerdictAnswer.ticket_id)
+            .where(rated, or_(Ticket.resident_id.is_(None), VerdictAnswer.resident_id != Ticket.resident_id),
+                   counted(), *scope.conditions()))
+    if group is not None:
+        stmt = stmt.group_by(key)
+        if group.table is not Ticket.__table__:
+            stmt = stmt.outerjoin(group.table, _join_condition(group))
+    for k, n, total, good in db.session.execute(access.visible_tickets(user, stmt)):
+        if not n:
+            continue
+        f = out.setdefault(k, Figures())
+        f.rated += int(n)
+        f.rating_sum += int(total)
+        f.good += int(good)
 
 
 def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
@@ -369,6 +394,9 @@ def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
                    ).select_from(Ticket).where(c["first"], counted(), *scope.conditions())
     value = db.session.scalar(access.visible_tickets(user, first))
     total.median_first_response = float(value) if value is not None else None
+    _add_other_answers({None: total}, user, start, end, scope, None)
+    _add_other_answers(by_inst, user, start, end, scope, inst)
+    _add_other_answers(by_dir, user, start, end, scope, direction)
     return total, by_inst, by_dir
 
 

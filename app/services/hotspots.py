@@ -21,6 +21,9 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Ticket, utcnow
+from app.models.base import fit_column
+from app.services.text import normalise as normalise_text
+from app.services.text import words as text_words
 
 WINDOW_DAYS = 7
 MIN_TICKETS = 3
@@ -34,7 +37,6 @@ _STREET = re.compile(
     re.UNICODE)
 _KIND = {"ул": "ул.", "пер": "пер.", "пр-т": "пр-т", "просп": "пр-т", "пл": "пл.", "мкр": "мкр", "микрорайон": "мкр",
          "б-р": "б-р", "бульвар": "б-р", "ш.": "ш.", "шоссе": "ш.", "проезд": "проезд"}
-_WORD = re.compile(r"[а-яёa-z0-9]+")
 STOP = frozenset("""и в во на не что как у по с со к ко о об от до за из для это уже а но же ли бы мы вы они он она
 оно я ты мне нас вас их его ее её там тут очень просто когда где всё все весь вся было был была будет есть нет
 здравствуйте добрый день вечер утро пожалуйста спасибо заранее подскажите скажите почему""".split())
@@ -44,7 +46,7 @@ def street_of(text: str | None) -> str | None:
     """«ул. Ленина» from «ул. Ленина, 12», «улица Ленина д. 5», «на улице Ленина»; None when there is none."""
     if not text:
         return None
-    m = _STREET.search(text)
+    m = _STREET.search(normalise_text(text))  # no zero-width characters or compatibility forms in the way
     if not m:
         return None
     raw_kind = m.group(1).lower().rstrip(".")
@@ -54,8 +56,8 @@ def street_of(text: str | None) -> str | None:
 
 
 def normalise(text: str) -> str:
-    words = [w for w in _WORD.findall((text or "").lower().replace("ё", "е")) if w not in STOP and len(w) > 2]
-    return " ".join(words)
+    """The wording of a summary for comparison: its words (any script, app/services/text.py) without stop words."""
+    return " ".join(w for w in text_words(text) if w not in STOP and len(w) > 2)
 
 
 class _Union:
@@ -133,6 +135,7 @@ def _save(kind: str, key: str, group: list, label: str, now: datetime) -> HotSpo
     ids = [r.id for r in group]
     spot = None
     if kind == "address":
+        key = fit_column(HotSpot.__table__.c.key, key)  # a street of any length: the same key as stored
         spot = db.session.scalar(select(HotSpot).where(HotSpot.key == key))
     else:
         spot = db.session.scalar(select(HotSpot).join(HotSpotTicket, HotSpotTicket.hot_spot_id == HotSpot.id)

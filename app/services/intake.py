@@ -7,9 +7,12 @@ run it; a worker killed mid-batch rolls back its transaction and the messages ar
 """
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 
 from app.channels.base import IncomingMessage
 from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
@@ -23,29 +26,32 @@ from app.models import (
     Message,
     Resident,
     Ticket,
+    TicketEvent,
     utcnow,
 )
-from app.models.base import insert_or_ignore
-from app.services import replies, routing, staff_telegram, tickets, workflow
+from app.models.base import fit_column, fit_values, insert_or_ignore
+from app.services import replies, routing, sla, staff_telegram, tickets, workflow
+from app.services.text import has_words
 
 TRIAGE_BATCH = 200
 
 
 def _resident_id(m: IncomingMessage, now: datetime) -> tuple[int, bool]:
     """The resident's id, and whether the row is new."""
-    stmt = (insert_or_ignore(Resident).values(network=m.network, external_id=m.author_id,
-                                     display_name=(m.author_name or "")[:200], created_at=now,
-                                     phone=m.contact.get("phone"), email=m.contact.get("email"),
-                                     consent_at=now if m.contact.get("consent") else None)
+    values = fit_values(Resident, dict(network=m.network, external_id=m.author_id,
+                                       display_name=m.author_name or "", created_at=now,
+                                       phone=m.contact.get("phone"), email=m.contact.get("email"),
+                                       consent_at=now if m.contact.get("consent") else None))
+    stmt = (insert_or_ignore(Resident).values(**values)
             .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Resident.id))
     rid = db.session.execute(stmt).scalar()
     if rid is not None:
         return rid, True
     return db.session.scalar(select(Resident.id).where(Resident.network == m.network,
-                                                       Resident.external_id == m.author_id)), False
+                                                       Resident.external_id == values["external_id"])), False
 
 
-def _account_id(m: IncomingMessage) -> int | None:
+def _account_id(m: IncomingMessage, thread_key: str | None) -> int | None:
     """Our account the message reached: by the network's id, else the account of its thread (a reply to a
     reply inside a post's comments only names the discussion group)."""
     if m.account_ref:
@@ -53,15 +59,16 @@ def _account_id(m: IncomingMessage) -> int | None:
                                                            Account.external_id == str(m.account_ref)).limit(1))
         if found is not None:
             return found
-    if m.thread_key:
+    if thread_key:
         return db.session.scalar(select(Message.account_id).where(
-            Message.network == m.network, Message.thread_key == m.thread_key, Message.account_id.isnot(None))
+            Message.network == m.network, Message.thread_key == thread_key, Message.account_id.isnot(None))
             .order_by(Message.id.desc()).limit(1))
     return None
 
 
 def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
-    """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits."""
+    """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits.
+    Every value is fitted to its column (app/models/base.py): text is cut, keys are hashed when too long."""
     now = now or utcnow()
     new_ids = []
     unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
@@ -69,17 +76,19 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         clean_message(m)  # NUL, lone surrogates, impossible dates, links to other hosts: see channels.clean
         resident_id, created = _resident_id(m, now)
         unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
-        values = dict(
-            network=m.network, external_id=m.external_id[:128], kind=m.kind, text=m.text or "",
+        values = fit_values(Message, dict(
+            network=m.network, external_id=m.external_id, kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
             thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
-            received_at=m.sent_at or now, account_id=_account_id(m), resident_id=resident_id,
+            received_at=m.sent_at or now, resident_id=resident_id,
             command=m.command or ("start" if m.start_code else None),
             command_arg=(m.command_arg or m.start_code),
-        )
+        ))
+        values["account_id"] = _account_id(m, values["thread_key"])
         if m.edit_of:
+            edit_of = fit_column(Message.__table__.c.external_id, m.edit_of)
             values["edit_of_id"] = db.session.scalar(select(Message.id).where(
-                Message.network == m.network, Message.external_id == m.edit_of))
+                Message.network == m.network, Message.external_id == edit_of))
         stmt = (insert_or_ignore(Message).values(**values)
                 .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Message.id))
         mid = db.session.execute(stmt).scalar()
@@ -103,12 +112,14 @@ def reject(network: str, reason: str, body: str, headers: dict) -> None:
 
 # --- triage ---------------------------------------------------------------------------------------
 def triage_pending(limit: int = TRIAGE_BATCH, now: datetime | None = None) -> int:
-    """Triage up to `limit` stored messages; returns how many. Caller commits."""
+    """Triage up to `limit` stored messages, then send the acknowledgements that are due; returns how many
+    messages. Caller commits."""
     stmt = (select(Message).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
             .with_for_update(skip_locked=True, of=Message))
     batch = list(db.session.scalars(stmt))
     for message in batch:
         triage_message(message, now=now)
+    send_due_acks(now=now)
     return len(batch)
 
 
@@ -116,41 +127,86 @@ def untriaged_count() -> int:
     return db.session.scalar(select(db.func.count(Message.id)).where(Message.triaged_at.is_(None)))
 
 
+BOT_COMMANDS = ("start", "status", "help")
+# A deep-link code (Telegram allows 1-64 characters A-Za-z0-9_- in ?start=): anything else after /start is text.
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A ticket number as a resident types it («БЛГ-2026-000123», «блг-2026-123», «123»): one token with a digit.
+_NUMBER = re.compile(r"^(?=[^\s]*\d)[^\W_]+(?:-[^\W_]+)*$")
+NUMBER_MAX = 32
+
+
+def _after_command(text: str) -> str:
+    """The text after a leading `/command` (or `/command@bot`)."""
+    stripped = (text or "").strip()
+    if not stripped.startswith("/"):
+        return stripped
+    parts = stripped.split(None, 1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
 def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
-    """Decide what a stored message is: an edit, a bot command, noise, part of an open ticket, or a new one."""
+    """Decide what a stored message is: an edit, a bot command, noise, part of an open ticket, or a new one.
+
+    One rule set for every network. A bot command whose argument is not a code or a ticket number is the
+    resident's text (`/status не пришёл ответ…` is an appeal). An edit of a message that is part of a ticket
+    shows on that ticket; an edit of any other message is triaged again with its new text."""
     now = now or utcnow()
     m.triaged_at = now
+    text = routing_text(m)
     if m.edit_of_id is not None:
         original = db.session.get(Message, m.edit_of_id)
         if original is not None and original.ticket is not None:
-            m.ticket = original.ticket
-            workflow.record(original.ticket, "message_edited", resident=m.resident, at=m.received_at,
+            ticket = original.ticket
+            m.ticket = ticket
+            workflow.record(ticket, "message_edited", resident=m.resident, at=m.received_at,
                             text=m.text, message_id=m.id)
-        else:
-            m.noise_reason = "edit"
-        return m.ticket
-    if m.command:
-        _command(m)
-        return None
-    reason = routing.noise_reason(m.text, bool(m.attachments))
+            _text_arrived(ticket, m, routing_text(m), now)
+            return ticket
+    elif m.command:
+        handled, text = _command(m, now)
+        if handled:
+            return m.ticket
+    reason = routing.noise_reason(text, m.attachments)
     if reason:
         m.noise_reason = reason
         return None
     ticket = _open_ticket_of(m)
     if ticket is not None:
-        m.ticket = ticket
-        workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
-        if ticket.status in ("waiting_resident", "resolved"):
-            workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
-                                   comment="Житель ответил")
+        _join(ticket, m, text, now)
         return ticket
-    return _new_ticket(m, now)
+    return _new_ticket(m, now, text)
+
+
+def routing_text(m: Message) -> str:
+    """The resident's words in a message, as the rules read them: a bot command's own word left out
+    («/help у нас …» on a network whose bot knows no /help is the same words)."""
+    text = (m.text or "").strip()
+    head = text.split(None, 1)[0] if text.startswith("/") else ""
+    if head[1:].split("@", 1)[0].lower() in BOT_COMMANDS:
+        return _after_command(text)
+    return text
+
+
+def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
+    """A follow-up of the resident: part of their ticket (a waiting or resolved ticket goes back to work)."""
+    m.noise_reason = None
+    m.ticket = ticket
+    workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
+    thanks = ticket.status == "resolved" and routing.is_thanks(text)  # «Спасибо» with a photo: kept, not reopened
+    if ticket.status in ("waiting_resident", "resolved") and not thanks:
+        workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
+                               comment="Житель ответил")
+    _text_arrived(ticket, m, text, now)
 
 
 def noise_pile(limit: int = 100, before_id: int | None = None) -> list[Message]:
-    """Messages set aside as «не обращение» (thanks, emoji, ads…), newest first, for moderators to review."""
+    """Messages set aside as «не обращение» (thanks, emoji, ads…), newest first, for moderators to review.
+    A message edited later is shown as its latest version only (an edit that became an appeal leaves the pile)."""
+    later = aliased(Message)
+    superseded = exists().where(later.edit_of_id == func.coalesce(Message.edit_of_id, Message.id),
+                                later.id > Message.id)
     stmt = select(Message).where(Message.noise_reason.isnot(None), Message.noise_reason.notin_(("command", "edit")),
-                                 Message.ticket_id.is_(None))
+                                 Message.ticket_id.is_(None), ~superseded)
     if before_id:
         stmt = stmt.where(Message.id < before_id)
     return list(db.session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
@@ -167,20 +223,33 @@ def promote(m: Message, actor, now: datetime | None = None) -> Ticket:
     now = now or utcnow()
     m.noise_reason = None
     m.triaged_at = now
-    ticket = _new_ticket(m, now)
+    ticket = _new_ticket(m, now, routing_text(m), burst=False)
     workflow.record(ticket, "promoted", actor, at=now)
     return ticket
 
 
+def main_ticket(ticket: Ticket | None) -> Ticket | None:
+    """The ticket itself, or for a merged one the ticket it was merged into (following a chain of merges)."""
+    seen = set()
+    while ticket is not None and ticket.status == "merged" and ticket.duplicate_of_id is not None \
+            and ticket.id not in seen:
+        seen.add(ticket.id)
+        ticket = ticket.duplicate_of
+    return ticket
+
+
 def _open_ticket_of(m: Message) -> Ticket | None:
-    """The resident's open (or just resolved) ticket on the same thread, if any."""
+    """The resident's open (or just resolved) ticket on the same thread, if any. A ticket merged into another
+    stands for the main one: a follow-up in the merged ticket's thread joins the main ticket."""
     if m.resident_id is None or not m.thread_key:
         return None
     stmt = (select(Ticket).join(Message, Message.ticket_id == Ticket.id)
             .where(Message.resident_id == m.resident_id, Message.thread_key == m.thread_key,
-                   Message.network == m.network, Ticket.status.in_(OPEN_STATUSES + ("resolved",)))
+                   Message.network == m.network, Message.id != m.id,
+                   Ticket.status.in_(OPEN_STATUSES + ("resolved", "merged")))
             .order_by(Ticket.id.desc()).limit(1))
-    return db.session.scalar(stmt)
+    ticket = main_ticket(db.session.scalar(stmt))
+    return ticket if ticket is not None and ticket.status in OPEN_STATUSES + ("resolved",) else None
 
 
 def _regime_of(m: Message, address: str | None) -> str:
@@ -193,8 +262,9 @@ def _regime_of(m: Message, address: str | None) -> str:
     return "59fz" if full_name and (address or resident.email) else "local"
 
 
-def _new_ticket(m: Message, now: datetime) -> Ticket:
-    route = routing.categorize(m.text)
+def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
+    """Category by the words; institution by the resident's deep link, else the account, else the category."""
+    route = routing.categorize(text)
     resident = m.resident
     institution = None
     if resident is not None and resident.preferred_institution_id:
@@ -203,43 +273,153 @@ def _new_ticket(m: Message, now: datetime) -> Ticket:
         institution = m.account.institution
     if institution is None and route.category is not None:
         institution = route.category.default_institution
-    summary = m.text.strip() or ("[фото]" if m.attachments else "")
-    address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
-    ticket = tickets.create_ticket(network=m.network, summary=summary, resident=resident, institution=institution,
-                                   category=route.category, account=m.account, messages=[m], created_at=now,
-                                   address=address, regime=_regime_of(m, address))
-    db.session.flush()
+    return route, institution
+
+
+def _record_route(ticket: Ticket, route: routing.Route, institution: Institution | None, now: datetime) -> None:
     if route.category is not None:
         workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,
                         confidence=round(route.confidence, 2),
                         institution=institution.short_name if institution else None)
-    replies.notify(ticket, "ack", message=m)
+
+
+# --- bursts --------------------------------------------------------------------------------------
+# No web form or API submission is a burst: each is one complete message, acknowledged at once.
+BURSTLESS = ("web", "api")
+
+
+def burst_window() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("BURST_WINDOW_SECONDS") or 0))
+
+
+def _untouched(ticket: Ticket) -> bool:
+    """New, and no staff member has done anything with it yet."""
+    if ticket.status != "new":
+        return False
+    return not db.session.scalar(select(exists().where(TicketEvent.ticket_id == ticket.id,
+                                                       TicketEvent.actor_user_id.isnot(None))))
+
+
+def _text_arrived(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
+    """The burst's first text: a ticket opened by messages without words (an album's first photo, a photo sent
+    before its text) takes its summary from this text and, while staff have not touched it, is routed again."""
+    if ticket.status != "new" or ticket.id is None or not has_words(text):
+        return
+    others = [x for x in ticket.messages if x.id != m.id]
+    if not others or any(has_words(routing_text(x)) for x in others if x.edit_of_id is None):
+        return  # the ticket has its words already
+    first = min(others, key=lambda x: (x.received_at, x.id))
+    if m.received_at - first.received_at > burst_window() or not _untouched(ticket):
+        return
+    ticket.summary = text.strip()
+    route, institution = _route(first, text)
+    changed = route.category is not None and route.category.id != ticket.category_id
+    if changed:
+        ticket.category = route.category
+        sla.set_deadlines(ticket, route.category, ticket.created_at)
+    if institution is not None and institution.id != ticket.institution_id:
+        ticket.institution = institution
+        changed = True
+    if changed:
+        _record_route(ticket, route, ticket.institution, now)
+
+
+def send_due_acks(now: datetime | None = None, limit: int = 500) -> int:
+    """Acknowledge the tickets whose burst window has passed (once each: the mark is cleared as the row is
+    made). Returns how many. Caller commits."""
+    now = now or utcnow()
+    stmt = (select(Ticket).where(Ticket.ack_due_at.isnot(None), Ticket.ack_due_at <= now)
+            .order_by(Ticket.ack_due_at, Ticket.id).limit(limit).with_for_update(skip_locked=True))
+    done = 0
+    for ticket in db.session.scalars(stmt):
+        ticket.ack_due_at = None
+        if ticket.status in ("rejected", "merged"):
+            continue  # rejected within the window, or joined with another ticket (its residents were told)
+        first = min((x for x in ticket.messages if x.reply_address), key=lambda x: (x.received_at, x.id),
+                    default=None)
+        if first is not None:
+            replies.notify(ticket, "ack", message=first)
+            done += 1
+    return done
+
+
+def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool = True) -> Ticket:
+    text = routing_text(m) if text is None else text
+    route, institution = _route(m, text)
+    summary = text.strip() or ("[фото]" if m.attachments else "")
+    address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
+    ticket = tickets.create_ticket(network=m.network, summary=summary, resident=m.resident, institution=institution,
+                                   category=route.category, account=m.account, messages=[m], created_at=now,
+                                   address=address, regime=_regime_of(m, address))
+    db.session.flush()
+    _record_route(ticket, route, institution, now)
+    window = burst_window()
+    if burst and window and m.network not in BURSTLESS:
+        ticket.ack_due_at = min(m.received_at, now) + window
+        enqueue_after_commit(db.session(), "app.jobs.intake.send_acks", queue="intake",
+                             delay=window.total_seconds() + 1)
+    else:
+        replies.notify(ticket, "ack", message=m)
     return ticket
 
 
-def _command(m: Message) -> None:
-    m.noise_reason = "command"
+def _command(m: Message, now: datetime) -> tuple[bool, str]:
+    """A bot command: (True, "") when answered as one; (False, text) when the message is the resident's text
+    after all (an argument that is not a code or a ticket number) — `text` is what is left to triage."""
+    arg = (m.command_arg or "").strip()
     if m.command == "callback":
         from app.services import verdict  # verdict → workflow → … → intake: imported when needed
 
+        m.noise_reason = "command"
         verdict.handle(m)  # a button press: «Проблема решена?» Да / Нет, a rating 1-5
-        return
-    if m.command == "start" and m.network == "telegram" and staff_telegram.is_link_code(m.command_arg):
+        return True, ""
+    if m.command == "start" and arg and m.network == "telegram" and staff_telegram.is_link_code(arg):
         # a staff member linking their Telegram (code from /notifications): no ticket, no resident flow.
         # Only from Telegram: the code sent in another network binds nothing (a plain /start greeting there).
-        user = staff_telegram.link(m.command_arg, (m.reply_address or {}).get("chat_id"))
+        m.noise_reason = "command"
+        user = staff_telegram.link(arg, (m.reply_address or {}).get("chat_id"))
         replies.bot_answer(m, "staff_linked", user=user)
-    elif m.command == "start":
-        institution = _institution_from_code(m.command_arg) if m.command_arg else None
+        return True, ""
+    if m.command == "start" and (not arg or _CODE.match(arg)):
+        m.noise_reason = "command"
+        institution = _institution_from_code(arg) if arg else None
         if institution is not None and m.resident is not None:
             m.resident.preferred_institution_id = institution.id
         replies.bot_answer(m, "start", institution=institution)
-    elif m.command == "status":
-        number = (m.command_arg or "").strip().upper()
+        return True, ""
+    if m.command == "status":
+        number, _, rest = arg.partition(" ") if arg else ("", "", "")
+        number = number.strip()
+        if number and (len(number) > NUMBER_MAX or not _NUMBER.match(number)):
+            return False, routing_text(m)  # «/status не пришёл ответ…»: the resident's words
+        m.noise_reason = "command"
+        number = number.upper()
         ticket = db.session.scalar(select(Ticket).where(Ticket.number == number)) if number else None
-        replies.bot_answer(m, "status", ticket=ticket, number=number)
-    else:
-        replies.bot_answer(m, "help")
+        replies.bot_answer(m, "status", ticket=ticket, number=number,
+                           main=main_ticket(ticket) if ticket is not None and ticket.status == "merged" else None)
+        rest = rest.strip()
+        if not rest or routing.noise_reason(rest, m.attachments):
+            return True, ""
+        main = main_ticket(ticket)
+        if main is not None and m.resident_id is not None and m.resident_id in residents_of(main):
+            _join(main, m, rest, now)  # «/status <number> <more text>»: the text is added to that ticket
+            return True, ""
+        return False, rest  # a number of someone else's ticket: the words are the resident's own appeal
+    if m.command in ("start", "help") and arg:
+        return False, routing_text(m)  # a long text after /start or /help: the resident's words
+    m.noise_reason = "command"
+    replies.bot_answer(m, "help")
+    return True, ""
+
+
+def residents_of(ticket: Ticket) -> set[int]:
+    """Ids of the residents of a ticket and of every ticket merged into it."""
+    family = replies.family_ids(ticket)
+    found = set(db.session.scalars(select(Message.resident_id).where(Message.ticket_id.in_(family),
+                                                                    Message.resident_id.isnot(None))))
+    found.update(db.session.scalars(select(Ticket.resident_id).where(Ticket.id.in_(family),
+                                                                    Ticket.resident_id.isnot(None))))
+    return found
 
 
 def _institution_from_code(code: str) -> Institution | None:

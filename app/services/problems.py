@@ -5,7 +5,7 @@ Kinds, and how serious each is (the severity orders one list across kinds):
 * overdue tickets — 500 + days late (+100 when the ticket is on control);
 * hot spots — 400 + 10 × open tickets + all its tickets;
 * open control orders — 300 − days left;
-* answers rated 1–2 in the period — 200 + 10 × (3 − rating);
+* answers rated 1–2 in the period (any resident of the ticket, the lowest) — 200 + 10 × (3 − rating);
 * tickets a resident reopened, still open — 150 + 10 × times reopened.
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, not_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, utcnow
+from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, VerdictAnswer, utcnow
 from app.services import access, board, control, hotspots
 from app.urls import path_for as url_for
 
@@ -122,13 +122,29 @@ def _overdue(user, scope: board.Scope, now: datetime, limit: int) -> list[Item]:
     return out
 
 
+def _low_rated(start: datetime, end: datetime):
+    """Rated 1-2 in the period by its own resident or by a resident of a ticket merged into it (SQL)."""
+    answers = select(VerdictAnswer.ticket_id).where(VerdictAnswer.rated_at >= start, VerdictAnswer.rated_at < end,
+                                                    VerdictAnswer.rating <= 2)
+    return or_(and_(Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2), Ticket.id.in_(answers))
+
+
 def _low_rating(user, scope: board.Scope, period: board.Period, limit: int) -> list[Item]:
     start, end = period.bounds(board.city_tz())
-    stmt = (select(Ticket).where(Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2,
-                                 *scope.conditions())
+    stmt = (select(Ticket).where(_low_rated(start, end), *scope.conditions())
             .order_by(Ticket.rating, Ticket.rated_at.desc()))
-    return [_ticket_item("low_rating", t, 200 + 10 * (3 - t.rating), _("оценка %(n)s из 5", n=t.rating))
-            for t in _tickets(user, stmt, limit)]
+    found = _tickets(user, stmt, limit)
+    lowest: dict = {}
+    for tid, rating in db.session.execute(select(VerdictAnswer.ticket_id, VerdictAnswer.rating).where(
+            VerdictAnswer.ticket_id.in_([t.id for t in found]), VerdictAnswer.rated_at >= start,
+            VerdictAnswer.rated_at < end, VerdictAnswer.rating <= 2)):
+        lowest[tid] = min(rating, lowest.get(tid, rating))
+    items = []
+    for t in found:
+        own = t.rating if t.rated_at is not None and start <= t.rated_at < end and (t.rating or 5) <= 2 else None
+        rating = min(r for r in (own, lowest.get(t.id)) if r is not None)
+        items.append(_ticket_item("low_rating", t, 200 + 10 * (3 - rating), _("оценка %(n)s из 5", n=rating)))
+    return items
 
 
 def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
@@ -200,7 +216,7 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
         "hotspots": hotspots.count_active(now, institution_id=scope.institution_id, direction_id=scope.direction_id),
         "orders": on_time,
         "low_rating": count(select(func.count()).select_from(Ticket).where(
-            Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2, *scope.conditions())),
+            _low_rated(start, end), *scope.conditions())),
         "reopened": count(select(func.count()).select_from(Ticket).where(
             Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())),
     }

@@ -35,12 +35,34 @@ IDEMPOTENT_NETWORKS = frozenset({"vk"})
 STATES = ("pending", "sending", "sent", "failed", "unconfirmed")
 
 
-def _source_message(ticket: Ticket) -> Message | None:
-    """The resident's latest message that can be answered (it has an address in its network)."""
-    for m in sorted(ticket.messages, key=lambda x: x.received_at, reverse=True):
+def family_ids(ticket: Ticket) -> list[int]:
+    """The ticket's id and the ids of every ticket merged into it (directly or through a chain of merges)."""
+    ids, frontier = [ticket.id], [ticket.id]
+    while frontier and len(ids) < 10_000:
+        frontier = [i for i in db.session.scalars(select(Ticket.id).where(Ticket.duplicate_of_id.in_(frontier)))
+                    if i not in ids]
+        ids.extend(frontier)
+    return ids
+
+
+def recipients(ticket: Ticket, ids: list[int] | None = None) -> list[Message]:
+    """Whom to tell about a ticket: for each resident of the ticket and of the tickets merged into it, their
+    latest message that can be answered (it has an address in its network). The ticket's own resident first."""
+    ids = ids if ids is not None else family_ids(ticket)
+    messages = db.session.scalars(select(Message).where(Message.ticket_id.in_(ids))
+                                  .order_by(Message.received_at.desc(), Message.id.desc())).all()
+    latest: dict = {}
+    for m in messages:
         if m.reply_address:
-            return m
-    return None
+            latest.setdefault(m.resident_id if m.resident_id is not None else ("message", m.id), m)
+    own = latest.pop(ticket.resident_id, None) if ticket.resident_id is not None else None
+    return ([own] if own is not None else []) + list(latest.values())
+
+
+def _source_message(ticket: Ticket) -> Message | None:
+    """The ticket's own resident's latest message that can be answered."""
+    found = recipients(ticket)
+    return found[0] if found else None
 
 
 def _queue(reply: Reply) -> Reply:
@@ -55,16 +77,35 @@ def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str 
            author: User | None = None, buttons: list | None = None, **context) -> Reply | None:
     """Tell the resident about their ticket (ack | assigned | resolved | staff | interim | extended).
     `context` goes to the template; `buttons`: rows of [label, payload] sent under the message.
-    None: nobody to tell."""
-    message = message or _source_message(ticket)
-    if message is None or not message.reply_address:
-        return None
-    body = render_template(f"messages/{kind}.txt", ticket=ticket, text=text or "",
-                           status=STATUS_LABELS.get(ticket.status, ticket.status),
-                           city=current_app.config["CITY_NAME"], **context).strip()
-    return _queue(Reply(ticket=ticket, network=message.network, kind=kind, text=body, author_id=author.id if author
-                        else None, in_reply_to_message_id=message.id, created_at=utcnow(),
-                        buttons=buttons or []))
+    Without `message`, every resident of the ticket and of the tickets merged into it is told, each in their own
+    network (`recipients`); the own resident's reply is returned. None: nobody to tell."""
+    targets = [message] if message is not None else recipients(ticket)
+    first = None
+    for target in targets:
+        if not target.reply_address:
+            continue
+        body = render_template(f"messages/{kind}.txt", ticket=ticket, text=text or "",
+                               status=STATUS_LABELS.get(ticket.status, ticket.status),
+                               city=current_app.config["CITY_NAME"], **context).strip()
+        reply = _queue(Reply(ticket=ticket, network=target.network, kind=kind, text=body,
+                             author_id=author.id if author else None, in_reply_to_message_id=target.id,
+                             created_at=utcnow(), buttons=buttons or []))
+        first = first or reply
+    return first
+
+
+def notify_merged(source: Ticket, into: Ticket) -> int:
+    """Tell each resident of `source` (and of what was merged into it) once that their appeal was joined with
+    `into`; residents who are already residents of `into` are not told. Returns how many were told."""
+    joined = set(family_ids(source))
+    before = {m.resident_id for m in recipients(into, [i for i in family_ids(into) if i not in joined])}
+    told = 0
+    for target in recipients(source):
+        if target.resident_id is not None and target.resident_id in before:
+            continue
+        if notify(into, "merged", message=target, source=source) is not None:
+            told += 1
+    return told
 
 
 def bot_answer(message: Message, kind: str, buttons: list | None = None, **context) -> Reply | None:

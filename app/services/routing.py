@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Category
+from app.services.text import has_words, normalise, words
 
 NOISE_LABELS = {
     "thanks": "Благодарность",
@@ -17,24 +18,54 @@ NOISE_LABELS = {
     "command": "Команда боту",
 }
 
-_WORD = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
-_THANKS = re.compile(r"^(большое\s+|огромное\s+)?(спасибо|благодарю|благодарим|спс|thanks?)"
-                     r"(\s+(вам|большое|огромное|за\s+[а-яё ]{0,60}))*[\s!.)❤👍🙏]*$", re.IGNORECASE)
+# Every rule reads the normalised text (app/services/text.py): NFKC, no variation selectors, skin-tone modifiers or
+# zero-width characters; words in any script.
+_THANKS_WORD = (r"(?:спасибо|спасибочки|спс|благодарю|благодарим|благодарствую|thanks?|thank\s+you|thx|"
+                r"рахмат|рәхмәт|баһыыба)")
+_THANKS = re.compile(r"^[\W_]*(?:(?:большое|огромное|сердечное|всем)[\W_]+)?" + _THANKS_WORD +
+                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}))*[\W_]*$",
+                     re.IGNORECASE)
+# A thanks followed by «но», «не», «однако»… is a complaint («Спасибо, но яма осталась»): never taken for thanks.
+THANKS_MAX = 200  # a longer message says more than thanks (and the pattern is never run on long text)
+_NOT_THANKS = frozenset({"но", "не", "нет", "однако", "а", "только", "опять", "снова", "but", "not", "still"})
 _URL = re.compile(r"(https?://|www\.)\S+|\b\S+\.(ru|com|net|рф|shop|store)\b", re.IGNORECASE)
 _AD_WORDS = re.compile(r"\b(скидк|акци[яи]|заработ|доход|кредит|займ|промокод|купить|продам|подпис(ывайтесь|ка)|"
                        r"казино|ставки|выезд бесплатно|ремонт холодильник)", re.IGNORECASE)
+# Attachments that are not content: a sticker (or a reaction) says what an emoji says.
+NOT_CONTENT = frozenset({"sticker", "reaction"})
 
 
-def noise_reason(text: str, has_attachments: bool = False) -> str | None:
-    """Why this message is not an appeal, or None when it may be one. A photo alone is an appeal."""
-    stripped = (text or "").strip()
-    if not stripped:
-        return None if has_attachments else "empty"
-    if has_attachments:
+def has_content(attachments) -> bool:
+    """Whether the attachments (dicts or Attachment objects, or a plain bool) carry content (a photo, a
+    document, a voice message…); stickers and reactions do not."""
+    if isinstance(attachments, bool) or attachments is None:
+        return bool(attachments)
+    for a in attachments:
+        kind = a.get("kind") if isinstance(a, dict) else getattr(a, "kind", None)
+        if kind not in NOT_CONTENT:
+            return True
+    return False
+
+
+def is_thanks(text: str | None) -> bool:
+    clean = normalise(text)
+    if not clean or len(clean) > THANKS_MAX or not _THANKS.match(clean):
+        return False
+    return not (set(words(clean)) & _NOT_THANKS)
+
+
+def noise_reason(text: str, attachments=False) -> str | None:
+    """Why this message is not an appeal, or None when it may be one. A photo alone is an appeal; a sticker,
+    a reaction or emoji alone is not, on every network. `attachments`: the message's attachments (or a bool)."""
+    stripped = normalise(text)
+    content = has_content(attachments)
+    if content:
         return None
-    if not _WORD.search(stripped):
+    if not stripped:
+        return "emoji" if attachments else "empty"  # a lone sticker
+    if not has_words(stripped):
         return "emoji"
-    if _THANKS.match(stripped):
+    if is_thanks(stripped):
         return "thanks"
     if _URL.search(stripped) and _AD_WORDS.search(stripped):
         return "advertising"
@@ -51,18 +82,19 @@ class Route:
 
 
 def _stems(keywords: str) -> list[str]:
-    return [k.strip().lower() for k in re.split(r"[,;\n]+|\s{2,}|\s", keywords or "") if len(k.strip()) >= 3]
+    return [k.strip().lower().replace("ё", "е") for k in re.split(r"[,;\n]+|\s{2,}|\s", keywords or "")
+            if len(k.strip()) >= 3]
 
 
 def categorize(text: str) -> Route:
     """The category whose keyword stems the text mentions most (admins edit the stems per category)."""
-    words = [w.lower() for w in _WORD.findall(text or "")]
-    if not words:
+    found = words(text)
+    if not found:
         return Route(None, 0.0, [])
     best: Route = Route(None, 0.0, [])
     for cat in db.session.scalars(select(Category).where(Category.is_active.is_(True)).order_by(Category.id)):
         stems = _stems(cat.keywords)
-        matched = sorted({s for s in stems for w in words if w.startswith(s)})
+        matched = sorted({s for s in stems for w in found if w.startswith(s)})
         if len(matched) > len(best.matched):
-            best = Route(cat, min(1.0, len(matched) / max(3, len(words) / 4)), matched)
+            best = Route(cat, min(1.0, len(matched) / max(3, len(found) / 4)), matched)
     return best

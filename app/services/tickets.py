@@ -207,6 +207,10 @@ def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | Non
     workflow.change_status(ticket, "merged", actor, _merge_allowed=True, comment=f"в {into.number}", now=now)
     ticket.duplicate_of = into
     workflow.record(into, "merged", actor, at=now, source=ticket.number, source_id=ticket.id)
+    db.session.flush()
+    # The residents of the merged ticket stay residents of the main one: told once, then every answer, status
+    # message and «Проблема решена?» of the main ticket reaches them too (replies.recipients).
+    replies.notify_merged(ticket, into)
 
 
 # --- bulk ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from app.models import (
     Ticket,
     TicketEvent,
 )
+from app.services.replies import family_ids
 from app.templating import local_dt
 
 REPLY_STATES = {"pending": _l("ожидает отправки"), "sending": _l("отправляется"), "sent": _l("доставлен"),
@@ -153,25 +154,32 @@ def _file_label(a: dict) -> str:
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
-    ids = [ticket.id, *db.session.scalars(select(Ticket.id).where(Ticket.duplicate_of_id == ticket.id))]
+    ids = family_ids(ticket)
     messages = db.session.scalars(select(Message).where(Message.ticket_id.in_(ids))
                                   .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
+    # An edit shows once: as the resident's message, titled as an edit, with only the files the original lacked.
+    originals = {m.id: m for m in messages}
     for m in messages:
         who = (m.resident.name if m.resident else "") or _("Житель")
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
+        known: set = set()
+        if m.edit_of_id is not None:
+            title = f"{_('Житель отредактировал сообщение')} · {NETWORK_LABELS.get(m.network, m.network)}"
+            original = originals.get(m.edit_of_id) or db.session.get(Message, m.edit_of_id)
+            known = {a.get("file_id") for a in (original.attachments or [])} if original is not None else set()
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket.number)
         files = [(_file_label(a), m.id, i,
                   m.network in ("web", "telegram") or bool(safe_link(a.get("url"), m.network)))
-                 for i, a in enumerate(m.attachments or [])]
+                 for i, a in enumerate(m.attachments or []) if not (known and a.get("file_id") in known)]
         entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
                              files))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
                                 .order_by(TicketEvent.id)).all()
     for e in events:
-        if e.kind in ("reply", "message"):
-            continue  # shown from the outbox row / the message itself
+        if e.kind in ("reply", "message", "message_edited"):
+            continue  # shown from the outbox row / the message itself (an edit is a message of its own)
         who = (e.actor_user.display_name if e.actor_user else
                (e.actor_resident.name or _("Житель")) if e.actor_resident else _("Система"))
         title, body = _event_title(e)

@@ -30,7 +30,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, or_, select
 
 from app.extensions import db
-from app.models import Message, Reply, Resident, Ticket, utcnow
+from app.models import Message, Reply, Resident, Ticket, VerdictAnswer, utcnow
 from app.services import replies, workflow
 from app.urls import external_url
 
@@ -83,22 +83,37 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def token(ticket: Ticket) -> str:
+def token(ticket: Ticket, resident: Resident | None = None) -> str:
+    """The personal link's token: the ticket, and the resident when it is not the ticket's own (a resident of a
+    ticket merged into it answers for themselves)."""
+    if resident is not None and resident.id != ticket.resident_id:
+        return _serializer().dumps([ticket.id, resident.id])
     return _serializer().dumps(ticket.id)
 
 
-def token_matches(ticket: Ticket, value: str | None) -> bool:
+def token_resident(ticket: Ticket, value: str | None) -> tuple[bool, Resident | None]:
+    """Whether the token is a personal link of this ticket, and whose (the ticket's own resident by default)."""
     if not value:
-        return False
+        return False, None
     try:
-        return _serializer().loads(value) == ticket.id
+        data = _serializer().loads(value)
     except BadSignature:
-        return False
+        return False, None
+    if data == ticket.id:
+        return True, ticket.resident
+    if isinstance(data, list) and len(data) == 2 and data[0] == ticket.id and isinstance(data[1], int):
+        resident = db.session.get(Resident, data[1])
+        return resident is not None, resident
+    return False, None
 
 
-def link(ticket: Ticket) -> str:
+def token_matches(ticket: Ticket, value: str | None) -> bool:
+    return token_resident(ticket, value)[0]
+
+
+def link(ticket: Ticket, resident: Resident | None = None) -> str:
     """The resident's personal status page link with the token (absolute when the app knows its address)."""
-    return external_url("public.status", number=ticket.number, v=token(ticket))
+    return external_url("public.status", number=ticket.number, v=token(ticket, resident))
 
 
 def strip_token(text: str) -> str:
@@ -112,16 +127,20 @@ def wait_days() -> int:
 
 
 def ask(ticket: Ticket, text: str | None = None) -> Reply | None:
-    """The «resolved» message, asking «Проблема решена?» the way the resident's network allows."""
-    message = replies._source_message(ticket)
-    if message is None:
-        return None
-    if message.network in LINK_NETWORKS:
-        return replies.notify(ticket, "resolved", message=message, text=text, ask="link", verdict_link=link(ticket))
-    if can_show_buttons(message):
-        return replies.notify(ticket, "resolved", message=message, text=text, ask="buttons",
-                              buttons=buttons(ticket.id))
-    return replies.notify(ticket, "resolved", message=message, text=text, ask=None)
+    """The «resolved» message, asking «Проблема решена?» of every resident of the ticket (and of the tickets
+    merged into it), each the way their network allows. Returns the own resident's message."""
+    first = None
+    for message in replies.recipients(ticket):
+        if message.network in LINK_NETWORKS:
+            reply = replies.notify(ticket, "resolved", message=message, text=text, ask="link",
+                                   verdict_link=link(ticket, message.resident))
+        elif can_show_buttons(message):
+            reply = replies.notify(ticket, "resolved", message=message, text=text, ask="buttons",
+                                   buttons=buttons(ticket.id))
+        else:
+            reply = replies.notify(ticket, "resolved", message=message, text=text, ask=None)
+        first = first or reply
+    return first
 
 
 # --- answering -----------------------------------------------------------------------------------
@@ -139,43 +158,81 @@ def _this_round(at: datetime | None, ticket: Ticket) -> bool:
     return at is not None and ticket.resolved_at is not None and at >= ticket.resolved_at
 
 
-def has_verdict(ticket: Ticket) -> bool:
-    return _this_round(ticket.verdict_at, ticket)
+def _answer_row(ticket: Ticket, resident: Resident | None) -> VerdictAnswer | None:
+    if resident is None or ticket.id is None:
+        return None
+    return db.session.scalar(select(VerdictAnswer).where(VerdictAnswer.ticket_id == ticket.id,
+                                                         VerdictAnswer.resident_id == resident.id))
 
 
-def has_rating(ticket: Ticket) -> bool:
-    return _this_round(ticket.rated_at, ticket)
+def has_verdict(ticket: Ticket, resident: Resident | None = None) -> bool:
+    """Whether the resident (default: the ticket's own) answered «Проблема решена?» in this resolution."""
+    if resident is None or resident.id == ticket.resident_id:
+        return _this_round(ticket.verdict_at, ticket)
+    row = _answer_row(ticket, resident)
+    return row is not None and _this_round(row.verdict_at, ticket)
+
+
+def has_rating(ticket: Ticket, resident: Resident | None = None) -> bool:
+    if resident is None or resident.id == ticket.resident_id:
+        return _this_round(ticket.rated_at, ticket)
+    row = _answer_row(ticket, resident)
+    return row is not None and _this_round(row.rated_at, ticket)
+
+
+def _store(ticket: Ticket, resident: Resident | None, now: datetime, verdict: str | None = None,
+           rating: int | None = None) -> None:
+    """Keep the resident's answer: a row per resident; the ticket's columns for its own resident (or when the
+    answer comes without a resident, e.g. the status page's link)."""
+    if resident is None or resident.id == ticket.resident_id:
+        if verdict is not None:
+            ticket.verdict, ticket.verdict_at = verdict, now
+        if rating is not None:
+            ticket.rating, ticket.rated_at = rating, now
+    if resident is None:
+        return
+    row = _answer_row(ticket, resident)
+    if row is None:
+        row = VerdictAnswer(ticket_id=ticket.id, resident_id=resident.id)
+        db.session.add(row)
+    if verdict is not None:
+        row.verdict, row.verdict_at = verdict, now
+    if rating is not None:
+        row.rating, row.rated_at = rating, now
 
 
 def apply(ticket: Ticket, answer: str, resident: Resident | None, now: datetime | None = None,
           via: str | None = None) -> str:
-    """Apply the resident's answer. Returns the outcome: yes | rated | reopened | repeat | late.
-    The caller has checked that `resident` is the ticket's own. Caller commits."""
+    """Apply one resident's answer (each resident of the ticket and of the tickets merged into it answers for
+    themselves; any «Нет» reopens the ticket). Returns the outcome: yes | rated | reopened | repeat | late.
+    The caller has checked that `resident` is one of the ticket's residents. Caller commits."""
     now = now or utcnow()
     if not accepts_answers(ticket, now):
         return "late"
     if answer == "yes":
-        if has_verdict(ticket):
+        if has_verdict(ticket, resident):
             return "repeat"
-        ticket.verdict, ticket.verdict_at = "yes", now
+        _store(ticket, resident, now, verdict="yes")
         workflow.record(ticket, "verdict", resident=resident, at=now, verdict="yes", via=via)
         return "yes"
     if answer == "no":
-        if has_verdict(ticket) or has_rating(ticket):
+        if has_verdict(ticket, resident) or has_rating(ticket, resident):
             return "repeat"
-        ticket.verdict, ticket.verdict_at = "no", now
+        _store(ticket, resident, now, verdict="no")
         workflow.record(ticket, "verdict", resident=resident, at=now, verdict="no", via=via)
         workflow.change_status(ticket, "in_progress", None, resident=resident, now=now,
                                comment="Житель: проблема не решена")
         return "reopened"
     rating = int(answer)
-    if has_rating(ticket):
+    if has_rating(ticket, resident):
         return "repeat"
-    ticket.rating, ticket.rated_at = rating, now
     good = rating >= 3
-    if not has_verdict(ticket) or not good:
-        ticket.verdict, ticket.verdict_at = ("yes" if good else "no"), now
-    workflow.record(ticket, "verdict", resident=resident, at=now, rating=rating, verdict=ticket.verdict, via=via)
+    verdict = None
+    if not has_verdict(ticket, resident) or not good:
+        verdict = "yes" if good else "no"
+    _store(ticket, resident, now, verdict=verdict, rating=rating)
+    workflow.record(ticket, "verdict", resident=resident, at=now, rating=rating,
+                    verdict=verdict or ("yes" if good else "no"), via=via)
     if good:
         return "rated"
     workflow.change_status(ticket, "in_progress", None, resident=resident, now=now,
@@ -191,18 +248,27 @@ def handle(message: Message, now: datetime | None = None) -> str:
     ticket = None
     if parsed is not None:
         ticket = db.session.get(Ticket, parsed[0], with_for_update=True, populate_existing=True)
+    if ticket is not None and ticket.status == "merged":  # a button sent before the merge: the main ticket's
+        from app.services.intake import main_ticket
+
+        main = main_ticket(ticket)
+        ticket = db.session.get(Ticket, main.id, with_for_update=True, populate_existing=True) if main else None
     if ticket is None:
         replies.bot_answer(message, "verdict_invalid")
         return "invalid"
-    own = message.resident_id is not None and message.resident_id == ticket.resident_id
+    from app.services.intake import residents_of
+
+    own = message.resident_id is not None and message.resident_id in residents_of(ticket)
     if not own:
         replies.bot_answer(message, "verdict_stranger")
         return "stranger"
-    outcome = apply(ticket, parsed[1], message.resident, now=now, via=message.network)
+    resident = message.resident
+    outcome = apply(ticket, parsed[1], resident, now=now, via=message.network)
     extra = {}
-    if outcome == "yes" and not has_rating(ticket):
+    if outcome == "yes" and not has_rating(ticket, resident):
         extra["buttons"] = [rating_row(ticket.id)]
-    replies.bot_answer(message, f"verdict_{outcome}", ticket=ticket, rated=has_rating(ticket), **extra)
+    replies.bot_answer(message, f"verdict_{outcome}", ticket=ticket, rated=has_rating(ticket, resident),
+                       rating=int(parsed[1]) if parsed[1] in RATINGS else None, **extra)
     return outcome
 
 

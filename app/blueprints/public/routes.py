@@ -169,15 +169,16 @@ def _ticket_page(ticket: Ticket, token: str | None, outcome: str | None = None, 
     stmt = (select(Reply).where(Reply.ticket_id == ticket.id, Reply.kind.in_(PUBLIC_REPLY_KINDS),
                                 Reply.state == "sent")
             .order_by(Reply.sent_at, Reply.id))
-    own = verdict.token_matches(ticket, token)  # the resident's personal link (from the receipt or the answer)
+    # the resident's personal link (from the receipt or the answer): whose it is, each resident answers for themselves
+    own, resident = verdict.token_resident(ticket, token)
     # Numbers are sequential: without the personal link the page shows the status and dates only.
     rows = list(db.session.scalars(stmt)) if own else []
     texts = {r.id: r.text if own else verdict.strip_token(r.text) for r in rows}
-    ask = own and verdict.accepts_answers(ticket, utcnow()) and not (verdict.has_verdict(ticket)
-                                                                      and verdict.has_rating(ticket))
+    voted, rated = verdict.has_verdict(ticket, resident), verdict.has_rating(ticket, resident)
+    ask = own and verdict.accepts_answers(ticket, utcnow()) and not (voted and rated)
     return _status_page(ticket, StatusLookupForm(formdata=None), rows, status, texts=texts, own=own,
                         verdict_token=token if own else None, verdict_ask=ask, verdict_outcome=outcome,
-                        verdict_voted=verdict.has_verdict(ticket), verdict_rated=verdict.has_rating(ticket))
+                        verdict_voted=voted, verdict_rated=rated)
 
 
 @bp.get("/status/<number>")
@@ -193,11 +194,12 @@ def status_verdict(number: str):
     if ticket is None:
         abort(404)
     token = request.form.get("v")
-    if not verdict.token_matches(ticket, token):
+    own, resident = verdict.token_resident(ticket, token)
+    if not own:
         abort(403)
     answer = request.form.get("answer") or ""
     if answer not in verdict.VERDICTS + verdict.RATINGS:
         return _ticket_page(ticket, token, "invalid", 422)
-    outcome = verdict.apply(ticket, answer, ticket.resident, via=ticket.network)
+    outcome = verdict.apply(ticket, answer, resident, via=resident.network if resident else ticket.network)
     db.session.commit()
     return _ticket_page(ticket, token, outcome)
