@@ -88,7 +88,7 @@ def resolve(ticket, text="Яму засыпали", now=None):
     mod = make_user("moderator")
     if ticket.status == "new":
         workflow.change_status(ticket, "in_progress", mod, now=now)
-    workflow.change_status(ticket, "resolved", mod, comment=text, now=now)
+    tickets.change_status(ticket, "resolved", mod, comment=text, now=now)
     db.session.commit()
     return ticket
 

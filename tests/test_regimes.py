@@ -72,8 +72,8 @@ def test_59fz_extension_once_with_reason_and_notice():
     t = arrive(email="ivanova@example.org")
     ex = make_user("moderator")
     with pytest.raises(ValidationFailed):
-        sla.extend(t, "  ", ex, at("2026-12-20 12:00"))
-    sla.extend(t, "Нужен выезд комиссии и запрос в Роспотребнадзор", ex, at("2026-12-20 12:00"))
+        tickets.extend_deadline(t, "  ", ex, at("2026-12-20 12:00"))
+    tickets.extend_deadline(t, "Нужен выезд комиссии и запрос в Роспотребнадзор", ex, at("2026-12-20 12:00"))
     assert local(t.resolution_due_at) == "2027-01-30 10:00"
     assert local(t.extended_at) == "2026-12-20 12:00" and "комиссии" in t.extension_reason
     [notice] = replies_of(t, "extended")
@@ -82,20 +82,20 @@ def test_59fz_extension_once_with_reason_and_notice():
     assert "комиссии" in event.payload["reason"] and local(datetime.fromisoformat(event.payload["previous"])) \
         == "2026-12-31 10:00"
     with pytest.raises(ValidationFailed, match="один раз"):
-        sla.extend(t, "Ещё раз", ex, at("2027-01-10 12:00"))
+        tickets.extend_deadline(t, "Ещё раз", ex, at("2027-01-10 12:00"))
     assert local(t.resolution_due_at) == "2027-01-30 10:00"
 
 
 def test_a_local_ticket_cannot_be_extended():
     t = arrive(network="vk", kind="comment")
     with pytest.raises(ValidationFailed, match="59-ФЗ"):
-        sla.extend(t, "Причина", make_user("moderator"), at("2026-12-01 12:00"))
+        tickets.extend_deadline(t, "Причина", make_user("moderator"), at("2026-12-01 12:00"))
 
 
 def test_regime_change_restarts_the_clock_and_the_timeline_says_why():
     t = arrive(network="vk", kind="comment")
     mod = make_user("moderator")
-    sla.change_regime(t, "59fz", "житель прислал письменное заявление с адресом", mod, at("2026-12-02 11:00"))
+    tickets.change_regime(t, "59fz", "житель прислал письменное заявление с адресом", mod, at("2026-12-02 11:00"))
     assert t.regime == "59fz"
     assert local(t.first_response_due_at) == "2026-12-05 11:00"
     assert local(t.resolution_due_at) == "2027-01-01 11:00"
@@ -105,9 +105,9 @@ def test_regime_change_restarts_the_clock_and_the_timeline_says_why():
     titles = [body for _, body in (timeline._event_title(e) for e in deadline_events(t))]
     assert any("Переведено в режим 59-ФЗ" in b for b in titles)
     with pytest.raises(ValidationFailed):
-        sla.change_regime(t, "59fz", "ещё раз", mod, at("2026-12-02 12:00"))
+        tickets.change_regime(t, "59fz", "ещё раз", mod, at("2026-12-02 12:00"))
     with pytest.raises(ValidationFailed):
-        sla.change_regime(t, "local", "", mod, at("2026-12-02 12:00"))
+        tickets.change_regime(t, "local", "", mod, at("2026-12-02 12:00"))
 
 
 def test_interim_answer_sets_the_promised_deadline_stops_first_clock_and_notifies():
@@ -139,7 +139,7 @@ def test_a_59fz_promise_is_bounded_by_the_30_days_then_by_the_extension():
     ex = make_user("moderator")
     with pytest.raises(ValidationFailed, match="59-ФЗ"):
         tickets.interim_answer(t, ex, "Готовим ответ", "2027-01-05", now=at("2026-12-02 10:00"))
-    sla.extend(t, "Запрос в другой орган", ex, at("2026-12-03 10:00"))
+    tickets.extend_deadline(t, "Запрос в другой орган", ex, at("2026-12-03 10:00"))
     tickets.interim_answer(t, ex, "Готовим ответ", "2027-01-05 12:00", now=at("2026-12-04 10:00"))
     assert local(t.resolution_due_at) == "2027-01-05 12:00"
 

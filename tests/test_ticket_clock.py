@@ -56,7 +56,7 @@ def test_one_ticket_through_pause_reassignment_holiday_breach_and_reopen():
     assert len(breaches) == 1 and local(breaches[0].deadline_at) == "2027-01-12 10:30"
 
     # Resolved, then reopened by the resident on Friday 15.01 at 17:00: a new full target of 9 working hours.
-    workflow.change_status(t, "resolved", ex, comment="Заменили участок трубы", now=at("2027-01-12 15:00"))
+    tickets.change_status(t, "resolved", ex, comment="Заменили участок трубы", now=at("2027-01-12 15:00"))
     workflow.change_status(t, "in_progress", mod, comment="Житель: воды нет", now=at("2027-01-15 17:00"))
     assert local(t.resolution_due_at) == "2027-01-18 18:00"  # 1 h on Friday, 8 h on Monday
     reasons = [e.payload["reason"] for e in db.session.scalars(db.select(TicketEvent).where(

@@ -14,7 +14,7 @@ from app.fakes import telegram as updates
 from app.jobs import housekeeping
 from app.jobs.schedule import PERIODIC
 from app.models import Message, Reply, Ticket, TicketEvent, utcnow
-from app.services import intake, timeline, verdict, workflow
+from app.services import intake, tickets, timeline, verdict, workflow
 from tests.factories import make_account, make_institution, make_user
 from tests.telegram_support import SECRET
 
@@ -37,7 +37,7 @@ def resolve(ticket, text="Трубу заменили, вода есть", now=N
     mod = make_user("moderator")
     if ticket.status == "new":
         workflow.change_status(ticket, "in_progress", mod, now=now)
-    workflow.change_status(ticket, "resolved", mod, comment=text, now=now)
+    tickets.change_status(ticket, "resolved", mod, comment=text, now=now)
     db.session.commit()
     return ticket
 
@@ -214,7 +214,7 @@ def test_a_ticket_resolved_again_waits_for_a_new_answer(app, client, resolved, f
     hook(client, updates.press(last_sent(fake_tg), "Нет, не решена"))
     db.session.refresh(resolved)
     long_ago = utcnow() - timedelta(days=app.config["VERDICT_WAIT_DAYS"] + 1)
-    workflow.change_status(resolved, "resolved", make_user("moderator"), comment="Заменили ещё раз", now=long_ago)
+    tickets.change_status(resolved, "resolved", make_user("moderator"), comment="Заменили ещё раз", now=long_ago)
     resolved.verdict_at = long_ago - timedelta(days=1)  # the «Нет» belonged to the first resolution
     db.session.commit()
     assert verdict.has_verdict(resolved) is False

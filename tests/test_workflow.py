@@ -22,7 +22,7 @@ def test_assign_then_work_then_resolve_records_each_step_with_actor():
     t = make_ticket()
     tickets.assign(t, inst, mod)
     workflow.change_status(t, "in_progress", ex)
-    workflow.change_status(t, "resolved", ex, comment="Фонарь заменён")
+    tickets.change_status(t, "resolved", ex, comment="Фонарь заменён")
     db.session.flush()
     steps = [(e.payload.get("from"), e.payload.get("to"), e.actor_user_id) for e in events(t, "status")]
     assert steps == [("new", "assigned", mod.id), ("assigned", "in_progress", ex.id),
@@ -109,7 +109,7 @@ def test_reopen_after_resolution_clears_resolution_time():
     mod = make_user("moderator")
     t = make_ticket(institution=make_institution())
     workflow.change_status(t, "in_progress", mod)
-    workflow.change_status(t, "resolved", mod)
+    tickets.change_status(t, "resolved", mod)
     workflow.change_status(t, "in_progress", mod, comment="Житель: не решено")
     assert t.resolved_at is None and t.status == "in_progress"
 

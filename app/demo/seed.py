@@ -802,7 +802,7 @@ class _TicketSeeder:
         else:
             moment = clock.at(clock.plus(max(due, clock.t), r.uniform(20, 900)))
         self._reply(ticket, worker, r.choice(texts), moment, r)
-        workflow.change_status(ticket, "resolved", worker, now=moment)
+        ticket_ops.change_status(ticket, "resolved", worker, now=moment)
         return moment > due
 
     def _merge(self, ticket: Ticket, into: Done, clock: _Clock, r: random.Random) -> datetime:

@@ -1,7 +1,7 @@
 """Small periodic clean-ups. Idempotent: running twice changes nothing the second time."""
 from app.extensions import db
 from app.jobs.context import in_app
-from app.services import auth
+from app.services import auth, verdict
 
 BATCH = 200
 
@@ -17,8 +17,6 @@ def purge_login_attempts() -> int:
 def close_unanswered(batch: int = BATCH) -> int:
     """Close resolved tickets whose resident did not answer «Проблема решена?» within VERDICT_WAIT_DAYS.
     Batches, one commit each; a ticket closed already is not taken again."""
-    from app.services import verdict
-
     closed = 0
     while True:
         tickets = verdict.unanswered(limit=batch)

@@ -7,10 +7,12 @@ import logging
 from flask import current_app
 
 from app.channels.base import ChannelError
+from app.channels.vk import NAMES_BATCH, VkAdapter
 from app.extensions import db
 from app.jobs import enqueue, redis_connection
 from app.jobs.context import in_app
 from app.services import intake
+from app.services import vk_names as names
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +89,6 @@ def vk_names() -> int:
     """Fill in the names of VK residents stored unnamed (users.get, up to 1,000 per call, each batch committed
     on its own). A VK error (token, rate limit, VK down) leaves the rest unnamed for the periodic run.
     Returns how many residents were looked up."""
-    from app.channels.vk import NAMES_BATCH, VkAdapter
-    from app.services import vk_names as names
-
     if current_app.config.get("REDIS_URL"):
         redis_connection().delete(NAMES_FLAG)  # arrivals from now on ask for a new job
     config = current_app.config

@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
+
+from app.extensions import db
 
 
 def utcnow() -> datetime:
@@ -41,10 +44,6 @@ class UTCDateTime(TypeDecorator):
 
 def insert_or_ignore(model):
     """INSERT … ON CONFLICT DO NOTHING for the session's database (PostgreSQL or SQLite)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from app.extensions import db
-
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 

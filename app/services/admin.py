@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import refusals
+from app.services import refusals, sla
 from app.services.errors import NotAllowed, ValidationFailed
 
 
@@ -110,8 +110,6 @@ def update_policy(actor: User, policy: SlaPolicy, first: int | None, resolution:
 
 
 def calendar_year(year: int) -> list[CalendarDay]:
-    from datetime import date
-
     return list(db.session.scalars(select(CalendarDay).where(CalendarDay.date >= date(year, 1, 1),
                                                              CalendarDay.date <= date(year, 12, 31))
                                    .order_by(CalendarDay.date)))
@@ -139,8 +137,6 @@ def institutions() -> list[Institution]:
 
 def set_business_hours(actor: User, institution: Institution, spec: str | None) -> None:
     """An institution's own working hours («08:00-17:00», «24x7»; empty = the city's)."""
-    from app.services import sla
-
     ensure_admin(actor)
     try:
         institution.business_hours = sla.validate_hours(spec)

@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, literal, or_, select, tuple_
 
 from app.extensions import db
+from app.htmx import parse_id
 from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, VerdictAnswer, utcnow
 from app.models.base import insert_or_ignore
 from app.services import access
@@ -176,8 +177,6 @@ class Scope:
 
 
 def parse_scope(args) -> tuple[Scope, list[str]]:
-    from app.htmx import parse_id
-
     errors: list[str] = []
     ids = {}
     for name, model, message in (("direction", Direction, "Направление не найдено — показаны все направления"),

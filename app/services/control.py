@@ -26,6 +26,7 @@ from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
+from app.formatting import local_dt, plural_ru
 from app.models import (
     CONTROL_OPEN_STATES,
     CONTROL_STATES,
@@ -39,7 +40,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import access, sla, workflow
+from app.services import access, events, replies, sla, workflow
 from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 
 INSTRUCTION_MAX = 4000
@@ -313,9 +314,9 @@ def _record(order: ControlOrder, step: str, actor: User | None, now: datetime, *
     db.session.add(ControlOrderEvent(order=order, kind=step, actor_user_id=actor.id if actor else None,
                                      created_at=now, payload=payload))
     for ticket in tickets_of(order):
-        workflow.record(ticket, "control", actor, at=now, order_id=order.id, step=step, state=order.state,
-                        institution=order.institution.short_name if order.institution else "",
-                        due=order.due_at.isoformat(), **payload)
+        events.record(ticket, "control", actor, at=now, order_id=order.id, step=step, state=order.state,
+                      institution=order.institution.short_name if order.institution else "",
+                      due=order.due_at.isoformat(), **payload)
 
 
 def refresh_on_control(tickets: list[Ticket]) -> None:
@@ -336,8 +337,6 @@ def _active_executors(institution_id: int) -> list[int]:
 
 def _notify(user_ids, order: ControlOrder, kind: str, text: str, now: datetime) -> int:
     """One in-app notification per user (linked Telegram chats get it there too, through the outbox)."""
-    from app.services import replies
-
     users = db.session.execute(select(User.id, User.telegram_chat_id).where(
         User.id.in_(set(user_ids)), User.is_active_user.is_(True))).all()
     for uid, chat in sorted(users):
@@ -351,8 +350,6 @@ def _notify(user_ids, order: ControlOrder, kind: str, text: str, now: datetime) 
 
 
 def _local(moment: datetime) -> str:
-    from app.templating import local_dt
-
     return local_dt(moment)
 
 
@@ -490,8 +487,6 @@ def sweep_late(now: datetime | None = None) -> list[int]:
 def describe_due(order: ControlOrder, now: datetime | None = None) -> tuple[str, str]:
     """The deadline in words, calendar time: («осталось 3 дня», "ok" | "soon") or («просрочено на 2 ч», "late");
     a closed order: its outcome, "closed"."""
-    from app.templating import plural_ru
-
     now = now or utcnow()
     if order.state not in CONTROL_OPEN_STATES:
         return str(order.state_label), "closed"

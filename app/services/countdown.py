@@ -11,9 +11,9 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
+from app.formatting import plural_ru
 from app.models import Ticket
 from app.services import sla
-from app.templating import plural_ru
 
 SOON_SHARE = 0.25  # less than a quarter of the resolution span left…
 SOON_MINUTES = 120  # …or less than two working hours

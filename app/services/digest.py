@@ -13,8 +13,9 @@ from flask import current_app
 from sqlalchemy import exists, select
 
 from app.extensions import db
+from app.formatting import fmt_value
 from app.models import Notification, User, utcnow
-from app.services import board, mailer, problems
+from app.services import board, board_export, mailer, problems, replies
 from app.urls import external_url
 
 RECIPIENT_ROLES = ("head",)
@@ -34,8 +35,6 @@ def due_from(now: datetime) -> datetime:
 
 
 def _line(label: str, cur, prev, kind: str) -> str:
-    from app.blueprints.board.routes import fmt_value
-
     return f"• {label}: {fmt_value(cur, kind)} (неделей ранее {fmt_value(prev, kind)})"
 
 
@@ -75,8 +74,6 @@ def _sent_this_week(user: User, since: datetime) -> bool:
 
 def send_weekly(now: datetime | None = None) -> dict:
     """Send last week's digest to every head who has not had it this week (from Monday 08:00). Commits."""
-    from app.services import replies
-
     now = now or utcnow()
     since = due_from(now)
     result = {"sent": 0, "mailed": 0, "failed": 0}
@@ -117,8 +114,6 @@ def send_weekly(now: datetime | None = None) -> dict:
 def workbook(user_id: int, now_iso: str) -> bytes:
     """The board of the week before `now` as XLSX, as `user` may see it (the digest's attachment, built by the
     outbox when the e-mail goes)."""
-    from app.services import board_export
-
     now = datetime.fromisoformat(now_iso)
     period = last_week(now)
     viewer = board._Everyone()

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, insert, select, text
 
 from app.extensions import db
+from app.formatting import local_dt
 from app.models import (
     SLA_MARK_KINDS,
     Category,
@@ -30,6 +31,7 @@ from app.models import (
     utcnow,
 )
 from app.models.base import insert_or_ignore
+from app.services import replies, sla
 
 RUNNING_STATUSES = ("new", "assigned", "in_progress")  # open and the clock running (waiting_resident: paused)
 DEFAULT_WARNING_PERCENT = 75
@@ -122,8 +124,6 @@ NOTIFY_WINDOW = timedelta(days=1)
 
 
 def _notification_text(kind: str, number: str, deadline: datetime) -> str:
-    from app.templating import local_dt
-
     return f"Обращение {number}: {SLA_MARK_KINDS[kind]} (срок: {local_dt(deadline)})"
 
 
@@ -156,7 +156,6 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
     if notes:
         # Users with a linked Telegram chat get the notification there too, through the outbox (held until
         # their working hours).
-        from app.services import replies
 
         ids = list(db.session.scalars(insert(Notification).returning(Notification.id), notes))
         replies.push_notifications(ids, now)
@@ -164,8 +163,6 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
 
 def sweep(now: datetime | None = None, batch: int = 5000, max_batches: int | None = None) -> SweepResult:
     """Record every warning and breach due by `now` that is not recorded yet. Commits after each batch."""
-    from app.services import sla
-
     now = now or utcnow()
     result = SweepResult()
     if sla.fill_missing_warnings():  # older rows get their working-time warning moments, a batch per run

@@ -30,7 +30,9 @@ from app.models import (
     utcnow,
 )
 from app.models.base import fit_column, fit_values, insert_or_ignore
-from app.services import replies, routing, sla, staff_telegram, tickets, workflow
+from app.services import access, replies, routing, sla, staff_telegram, tickets, verdict, workflow
+from app.services.errors import ValidationFailed
+from app.services.replies import main_ticket, residents_of  # noqa: F401  (intake.residents_of: older callers)
 from app.services.text import has_words
 
 TRIAGE_BATCH = 200
@@ -214,9 +216,6 @@ def noise_pile(limit: int = 100, before_id: int | None = None) -> list[Message]:
 
 def promote(m: Message, actor, now: datetime | None = None) -> Ticket:
     """A moderator says a message from the «не обращение» pile is an appeal after all: make its ticket."""
-    from app.services import access
-    from app.services.errors import ValidationFailed
-
     access.ensure_can_manage(actor)
     if m.ticket_id is not None:
         raise ValidationFailed("Сообщение уже относится к обращению")
@@ -225,16 +224,6 @@ def promote(m: Message, actor, now: datetime | None = None) -> Ticket:
     m.triaged_at = now
     ticket = _new_ticket(m, now, routing_text(m), burst=False)
     workflow.record(ticket, "promoted", actor, at=now)
-    return ticket
-
-
-def main_ticket(ticket: Ticket | None) -> Ticket | None:
-    """The ticket itself, or for a merged one the ticket it was merged into (following a chain of merges)."""
-    seen = set()
-    while ticket is not None and ticket.status == "merged" and ticket.duplicate_of_id is not None \
-            and ticket.id not in seen:
-        seen.add(ticket.id)
-        ticket = ticket.duplicate_of
     return ticket
 
 
@@ -368,8 +357,6 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
     after all (an argument that is not a code or a ticket number) — `text` is what is left to triage."""
     arg = (m.command_arg or "").strip()
     if m.command == "callback":
-        from app.services import verdict  # verdict → workflow → … → intake: imported when needed
-
         m.noise_reason = "command"
         verdict.handle(m)  # a button press: «Проблема решена?» Да / Нет, a rating 1-5
         return True, ""
@@ -410,16 +397,6 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
     m.noise_reason = "command"
     replies.bot_answer(m, "help")
     return True, ""
-
-
-def residents_of(ticket: Ticket) -> set[int]:
-    """Ids of the residents of a ticket and of every ticket merged into it."""
-    family = replies.family_ids(ticket)
-    found = set(db.session.scalars(select(Message.resident_id).where(Message.ticket_id.in_(family),
-                                                                    Message.resident_id.isnot(None))))
-    found.update(db.session.scalars(select(Ticket.resident_id).where(Ticket.id.in_(family),
-                                                                    Ticket.resident_id.isnot(None))))
-    return found
 
 
 def _institution_from_code(code: str) -> Institution | None:

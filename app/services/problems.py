@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
+from app.formatting import local_dt, plural_ru
 from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, VerdictAnswer, utcnow
 from app.services import access, board, control, hotspots
 from app.urls import path_for as url_for
@@ -53,8 +54,6 @@ def _days(delta_seconds: float) -> int:
 
 
 def _late_text(days: int) -> str:
-    from app.templating import plural_ru
-
     if days == 0:
         return _("просрочено менее суток")
     return _("просрочено на %(n)s %(unit)s", n=days, unit=plural_ru(days, _("день"), _("дня"), _("дней")))
@@ -94,8 +93,6 @@ def _order_url(o: ControlOrder) -> str:
 
 
 def _local(value: datetime) -> str:
-    from app.templating import local_dt
-
     return local_dt(value, "%d.%m.%Y")
 
 

@@ -21,10 +21,12 @@ from sqlalchemy import or_, select
 
 from app.channels import get_adapter
 from app.channels.base import ChannelError, OutgoingReply
+from app.channels.telegram import TelegramAdapter
 from app.extensions import db
-from app.services.errors import InvalidTransition
-from app.jobs import enqueue_after_commit
+from app.jobs import enqueue_after_commit, resolve
 from app.models import STATUS_LABELS, Message, Notification, Reply, Ticket, User, utcnow
+from app.services import sla
+from app.services.errors import InvalidTransition
 
 MAX_ATTEMPTS = 6  # failed calls per part before giving up (a platform's rate limit does not count)
 MAX_RATE_LIMITED = 50  # waits the platform may ask for (retry_after) before we give up on a message
@@ -43,6 +45,26 @@ def family_ids(ticket: Ticket) -> list[int]:
                     if i not in ids]
         ids.extend(frontier)
     return ids
+
+
+def main_ticket(ticket: Ticket | None) -> Ticket | None:
+    """The ticket itself, or for a merged one the ticket it was merged into (following a chain of merges)."""
+    seen = set()
+    while ticket is not None and ticket.status == "merged" and ticket.duplicate_of_id is not None \
+            and ticket.id not in seen:
+        seen.add(ticket.id)
+        ticket = ticket.duplicate_of
+    return ticket
+
+
+def residents_of(ticket: Ticket) -> set[int]:
+    """Ids of the residents of a ticket and of every ticket merged into it."""
+    family = family_ids(ticket)
+    found = set(db.session.scalars(select(Message.resident_id).where(Message.ticket_id.in_(family),
+                                                                    Message.resident_id.isnot(None))))
+    found.update(db.session.scalars(select(Ticket.resident_id).where(Ticket.id.in_(family),
+                                                                    Ticket.resident_id.isnot(None))))
+    return found
 
 
 def recipients(ticket: Ticket, ids: list[int] | None = None) -> list[Message]:
@@ -125,8 +147,6 @@ def push_to_staff(note: Notification, now: datetime | None = None) -> Reply | No
     """Queue `note` for its user's linked Telegram chat, through the outbox. None: nothing to push (the user has
     no linked chat, or Telegram is off: the in-app notification is the record). Held until the working hours of
     the user's institution (round-the-clock institutions at once) unless STAFF_PUSH_WORKING_HOURS_ONLY is off."""
-    from app.channels.telegram import TelegramAdapter
-
     user = note.user if note.user is not None else db.session.get(User, note.user_id)
     if user is None or not user.is_active_user or not user.telegram_chat_id:
         return None
@@ -173,8 +193,6 @@ def mail_to_staff(note: Notification, to: str, subject: str, attachments: list[d
 
 def push_moment(user: User, now: datetime) -> datetime:
     """When a push to `user` may go: now, or the start of their institution's next working interval."""
-    from app.services import sla
-
     if not current_app.config.get("STAFF_PUSH_WORKING_HOURS_ONLY", True):
         return now
     return sla.calendar_for(user.institution).next_working_moment(now)
@@ -200,8 +218,6 @@ def _address(reply: Reply) -> dict:
 def _attachments(reply: Reply) -> list[tuple[str, bytes, str]]:
     """Files are not stored on the row: {"builder": dotted path, "args": [...], "filename", "mime"} in the
     address says how to build each one when the message goes (the digest's workbook)."""
-    from app.jobs import resolve
-
     out = []
     for spec in (reply.address or {}).get("attachments") or []:
         out.append((spec["filename"], resolve(spec["builder"])(*spec.get("args", [])), spec["mime"]))

@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo
 import holidays
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.extensions import db
-from app.models import REGIME_LABELS, CalendarDay, Category, Institution, Ticket, utcnow
-from app.services import access
+from app.models import CalendarDay, Category, Institution, Ticket, utcnow
 from app.services.errors import ValidationFailed
 
 ROUND_THE_CLOCK = "24x7"
@@ -260,7 +259,8 @@ def regime_targets(ticket: Ticket, category: Category | None = None) -> RegimeTa
     return RegimeTargets(first_minutes=first, resolution_minutes=resolution, business_hours=bh)
 
 
-def _due(ticket: Ticket, targets: RegimeTargets, start: datetime, clock: str) -> datetime:
+def deadline_under(ticket: Ticket, targets: RegimeTargets, start: datetime, clock: str) -> datetime:
+    """The deadline of `clock` (first | resolution) counted from `start` under `targets`, in the ticket's calendar."""
     span = targets.first if clock == "first" else targets.resolution
     if span is not None:
         return start + span
@@ -272,8 +272,8 @@ def set_deadlines(ticket: Ticket, category: Category | None, start: datetime) ->
     """First-response (59-ФЗ: registration) and resolution deadlines from `start`, by the ticket's regime:
     local — the category's SLA policy in working time (urgent halves it); 59-ФЗ — 3 and 30 calendar days."""
     targets = regime_targets(ticket, category)
-    ticket.first_response_due_at = _due(ticket, targets, start, "first")
-    ticket.resolution_due_at = _due(ticket, targets, start, "resolution")
+    ticket.first_response_due_at = deadline_under(ticket, targets, start, "first")
+    ticket.resolution_due_at = deadline_under(ticket, targets, start, "resolution")
 
 
 def apply_priority(ticket: Ticket) -> dict[str, tuple[datetime, datetime]]:
@@ -289,7 +289,7 @@ def apply_priority(ticket: Ticket) -> dict[str, tuple[datetime, datetime]]:
         if clock == "first_response" and ticket.first_responded_at is not None:
             continue
         old = getattr(ticket, attr)
-        new = _due(ticket, targets, start, "first" if clock == "first_response" else "resolution")
+        new = deadline_under(ticket, targets, start, "first" if clock == "first_response" else "resolution")
         new = pick(old, new) if old is not None else new
         if new != old:
             setattr(ticket, attr, new)
@@ -299,7 +299,7 @@ def apply_priority(ticket: Ticket) -> dict[str, tuple[datetime, datetime]]:
 
 def restart_resolution(ticket: Ticket, now: datetime) -> datetime:
     """A reopened ticket (the resident says it is not solved) gets a new, full resolution target from now."""
-    ticket.resolution_due_at = _due(ticket, regime_targets(ticket, ticket.category), now, "resolution")
+    ticket.resolution_due_at = deadline_under(ticket, regime_targets(ticket, ticket.category), now, "resolution")
     return ticket.resolution_due_at
 
 
@@ -371,61 +371,6 @@ def promise(ticket: Ticket, promised: datetime, now: datetime) -> datetime:
     return previous
 
 
-def extend(ticket: Ticket, reason: str, actor, now: datetime) -> datetime:
-    """59-ФЗ art. 12 p. 2: the answer deadline moves by 30 days, once, with a recorded reason; the resident is
-    told. Returns the new deadline."""
-    from app.services import replies, workflow  # they import this module
-    access.ensure_can_work(actor, ticket)
-    reason = (reason or "").strip()
-    if ticket.regime != FZ59:
-        raise ValidationFailed("Продлить срок можно только обращению по 59-ФЗ")
-    if not ticket.is_open:
-        raise ValidationFailed("Обращение в статусе «%(status)s»: срок не продлевается", status=ticket.status_label)
-    if ticket.extended_at is not None:
-        raise ValidationFailed("Срок уже продлевался: по 59-ФЗ продление возможно один раз")
-    if not reason:
-        raise ValidationFailed("Укажите причину продления", field="reason")
-    previous = ticket.resolution_due_at
-    ticket.resolution_due_at = previous + FZ59_EXTENSION
-    ticket.extended_at, ticket.extension_reason = now, reason
-    ticket.updated_at = now
-    replies.notify(ticket, "extended", text=reason)
-    workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
-                    deadline=ticket.resolution_due_at.isoformat(),
-                    reason=f"Срок продлён на 30 дней (ст. 12 ч. 2 59-ФЗ): {reason}")
-    return ticket.resolution_due_at
-
-
-def change_regime(ticket: Ticket, regime: str, reason: str, actor, now: datetime) -> None:
-    """A moderator says which law the appeal falls under: the clocks restart from now under the new regime
-    (the first-response clock only if nobody has answered yet), and the timeline says why."""
-    from app.services import workflow  # it imports this module
-    access.ensure_can_manage(actor)
-    reason = (reason or "").strip()
-    if regime not in REGIME_LABELS:
-        raise ValidationFailed("Неизвестный режим", field="regime")
-    if regime == ticket.regime:
-        raise ValidationFailed("Обращение уже в режиме «%(regime)s»", field="regime", regime=REGIME_LABELS[regime])
-    if not ticket.is_open:
-        raise ValidationFailed("Обращение в статусе «%(status)s»: режим не меняется", status=ticket.status_label)
-    if not reason:
-        raise ValidationFailed("Укажите, почему меняется режим", field="reason")
-    previous = ticket.resolution_due_at
-    ticket.regime = regime
-    ticket.extended_at = ticket.extension_reason = None
-    targets = regime_targets(ticket, ticket.category)
-    if ticket.first_responded_at is None:
-        ticket.first_response_due_at = _due(ticket, targets, now, "first")
-    ticket.resolution_due_at = _due(ticket, targets, now, "resolution")
-    if ticket.sla_paused_at is not None:
-        ticket.sla_paused_at = now
-    ticket.updated_at = now
-    title = "59-ФЗ" if regime == FZ59 else "местного регламента"
-    workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
-                    deadline=ticket.resolution_due_at.isoformat(), regime=regime,
-                    reason=f"Переведено в режим {title}: {reason}")
-
-
 # --- «скоро срок»: the warning moment, in the same working time as the deadline ---------------------
 DEFAULT_WARNING_PERCENT = 75
 
@@ -464,8 +409,6 @@ def fill_missing_warnings(limit: int = 2000) -> int:
     """Running tickets without stored warning moments (rows from before they were stored, bulk inserts such as
     the demo seed): compute them, `limit` per call (the escalation sweep calls it every run). A plain UPDATE:
     neither the ticket's version (staff's open forms) nor its updated_at move. Caller commits."""
-    from sqlalchemy.orm import selectinload
-
     rows = db.session.scalars(
         db.select(Ticket).where(Ticket.status.in_(("new", "assigned", "in_progress", "waiting_resident")),
                                 Ticket.resolution_due_at.isnot(None),

@@ -15,8 +15,10 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select
 
+from app.channels.telegram import TelegramAdapter, bot_id
 from app.extensions import db
-from app.models import Notification, User
+from app.models import Notification, Reply, User
+from app.services import replies
 
 CODE_PREFIX = "u"
 
@@ -28,8 +30,6 @@ def new_link_code(user: User) -> str:
 
 
 def deep_link(code: str, config: dict | None = None) -> str | None:
-    from app.channels.telegram import bot_id
-
     config = config if config is not None else current_app.config
     bot = config.get("TELEGRAM_BOT_USERNAME") or bot_id(config)
     return f"https://t.me/{bot}?start={CODE_PREFIX}{code}" if bot else None
@@ -61,10 +61,6 @@ def unlink(user: User) -> None:
 def send(notification_id: int, now: datetime | None = None) -> str:
     """Push one notification to its user's Telegram chat through the outbox, once (kept for jobs queued before
     the outbox carried staff pushes). Commits."""
-    from app.channels.telegram import TelegramAdapter
-    from app.models import Reply
-    from app.services import replies
-
     note = db.session.get(Notification, notification_id)
     if note is None:
         return "missing"

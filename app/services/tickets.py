@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import (
     PRIORITY_LABELS,
+    REGIME_LABELS,
     REJECT_REASONS,
     Category,
     Institution,
@@ -23,7 +24,7 @@ from app.models import (
     utcnow,
 )
 from app.models.base import insert_or_ignore
-from app.services import access, replies, sla, workflow
+from app.services import access, events, replies, sla, verdict, workflow
 from app.services.errors import DomainError, NotFound, ValidationFailed
 
 
@@ -72,7 +73,7 @@ def create_ticket(*, network: str, summary: str, resident: Resident | None = Non
     db.session.add(ticket)
     for m in messages:
         m.ticket = ticket
-    workflow.record(ticket, "created", actor, resident=resident, at=created_at, network=network)
+    events.record(ticket, "created", actor, resident=resident, at=created_at, network=network)
     return ticket
 
 
@@ -90,8 +91,8 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
         raise ValidationFailed("Обращение уже передано: %(who)s", field="institution_id", who=institution.short_name)
     ticket.institution, ticket.institution_id = institution, institution.id
     previous = old.short_name if old is not None and old.id != institution.id else None
-    workflow.record(ticket, "assigned", actor, at=now, institution_id=institution.id,
-                    institution=institution.short_name, previous=previous)
+    events.record(ticket, "assigned", actor, at=now, institution_id=institution.id,
+                  institution=institution.short_name, previous=previous)
     if ticket.status == "new":
         workflow.change_status(ticket, "assigned", actor, now=now)
     else:
@@ -107,8 +108,8 @@ def set_category(ticket: Ticket, category: Category, actor: User, expected_versi
         return
     old = ticket.category
     ticket.category, ticket.category_id = category, category.id
-    workflow.record(ticket, "category", actor, at=now, category_id=category.id, category=category.name,
-                    previous=old.name if old else None)
+    events.record(ticket, "category", actor, at=now, category_id=category.id, category=category.name,
+                  previous=old.name if old else None)
 
 
 def set_priority(ticket: Ticket, priority: str, actor: User, expected_version: int | None = None,
@@ -122,12 +123,12 @@ def set_priority(ticket: Ticket, priority: str, actor: User, expected_version: i
         return
     now = now or utcnow()
     previous, ticket.priority = ticket.priority, priority
-    workflow.record(ticket, "priority", actor, at=now, priority=priority, previous=previous)
+    events.record(ticket, "priority", actor, at=now, priority=priority, previous=previous)
     for clock, (old, new) in sla.apply_priority(ticket).items():
-        workflow.record(ticket, "deadline", actor, at=now, clock=clock,
-                        previous=old.isoformat() if old else None, deadline=new.isoformat(),
-                        reason="Срочное обращение: срок вдвое короче" if priority == "urgent"
-                        else "Обычный приоритет: срок по регламенту")
+        events.record(ticket, "deadline", actor, at=now, clock=clock,
+                      previous=old.isoformat() if old else None, deadline=new.isoformat(),
+                      reason="Срочное обращение: срок вдвое короче" if priority == "urgent"
+                      else "Обычный приоритет: срок по регламенту")
 
 
 def add_note(ticket: Ticket, actor: User, text: str, now: datetime | None = None) -> None:
@@ -135,7 +136,7 @@ def add_note(ticket: Ticket, actor: User, text: str, now: datetime | None = None
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("Заметка пуста", field="text")
-    workflow.record(ticket, "note", actor, at=now, text=text)
+    events.record(ticket, "note", actor, at=now, text=text)
 
 
 def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = None) -> Reply:
@@ -155,7 +156,7 @@ def public_reply(ticket: Ticket, actor: User, text: str, now: datetime | None = 
     if ticket.first_responded_at is None:
         ticket.first_responded_at = now
     ticket.updated_at = now
-    workflow.record(ticket, "reply", actor, at=now, text=text)
+    events.record(ticket, "reply", actor, at=now, text=text)
     return reply
 
 
@@ -166,7 +167,7 @@ def resend_reply(ticket: Ticket, actor: User, reply_id: int, now: datetime | Non
     if reply is None or reply.ticket_id != ticket.id:
         raise NotFound("Ответ не найден")
     replies.resend(reply)
-    workflow.record(ticket, "reply_resent", actor, at=now or utcnow(), reply_id=reply.id)
+    events.record(ticket, "reply_resent", actor, at=now or utcnow(), reply_id=reply.id)
     return reply
 
 
@@ -189,10 +190,74 @@ def interim_answer(ticket: Ticket, actor: User, text: str, promised: str | datet
     if ticket.first_responded_at is None:
         ticket.first_responded_at = now
     ticket.updated_at = now
-    workflow.record(ticket, "interim", actor, at=now, text=text, promised=when.isoformat())
-    workflow.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
-                    deadline=when.isoformat(), reason=f"Промежуточный ответ: обещано к {shown}")
+    events.record(ticket, "interim", actor, at=now, text=text, promised=when.isoformat())
+    events.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
+                  deadline=when.isoformat(), reason=f"Промежуточный ответ: обещано к {shown}")
     return reply
+
+
+def change_status(ticket: Ticket, to: str, actor: User | None, *, comment: str | None = None, **kwargs):
+    """A staff member moves the ticket (workflow.change_status: the rules, the clocks, the «status» event).
+    When the ticket becomes resolved the residents are told and asked «Проблема решена?» (verdict.ask): this is
+    the one place that pairs the two. Returns the «status» event."""
+    event = workflow.change_status(ticket, to, actor, comment=comment, **kwargs)
+    if to == "resolved":
+        verdict.ask(ticket, text=comment)
+    return event
+
+
+# --- deadlines: the 59-ФЗ extension and the legal regime (the arithmetic is services/sla) --------------
+def extend_deadline(ticket: Ticket, reason: str, actor, now: datetime) -> datetime:
+    """59-ФЗ art. 12 p. 2: the answer deadline moves by 30 days, once, with a recorded reason; the resident is
+    told. Returns the new deadline."""
+    access.ensure_can_work(actor, ticket)
+    reason = (reason or "").strip()
+    if ticket.regime != sla.FZ59:
+        raise ValidationFailed("Продлить срок можно только обращению по 59-ФЗ")
+    if not ticket.is_open:
+        raise ValidationFailed("Обращение в статусе «%(status)s»: срок не продлевается", status=ticket.status_label)
+    if ticket.extended_at is not None:
+        raise ValidationFailed("Срок уже продлевался: по 59-ФЗ продление возможно один раз")
+    if not reason:
+        raise ValidationFailed("Укажите причину продления", field="reason")
+    previous = ticket.resolution_due_at
+    ticket.resolution_due_at = previous + sla.FZ59_EXTENSION
+    ticket.extended_at, ticket.extension_reason = now, reason
+    ticket.updated_at = now
+    replies.notify(ticket, "extended", text=reason)
+    events.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
+                  deadline=ticket.resolution_due_at.isoformat(),
+                  reason=f"Срок продлён на 30 дней (ст. 12 ч. 2 59-ФЗ): {reason}")
+    return ticket.resolution_due_at
+
+
+def change_regime(ticket: Ticket, regime: str, reason: str, actor, now: datetime) -> None:
+    """A moderator says which law the appeal falls under: the clocks restart from now under the new regime
+    (the first-response clock only if nobody has answered yet), and the timeline says why."""
+    access.ensure_can_manage(actor)
+    reason = (reason or "").strip()
+    if regime not in REGIME_LABELS:
+        raise ValidationFailed("Неизвестный режим", field="regime")
+    if regime == ticket.regime:
+        raise ValidationFailed("Обращение уже в режиме «%(regime)s»", field="regime", regime=REGIME_LABELS[regime])
+    if not ticket.is_open:
+        raise ValidationFailed("Обращение в статусе «%(status)s»: режим не меняется", status=ticket.status_label)
+    if not reason:
+        raise ValidationFailed("Укажите, почему меняется режим", field="reason")
+    previous = ticket.resolution_due_at
+    ticket.regime = regime
+    ticket.extended_at = ticket.extension_reason = None
+    targets = sla.regime_targets(ticket, ticket.category)
+    if ticket.first_responded_at is None:
+        ticket.first_response_due_at = sla.deadline_under(ticket, targets, now, "first")
+    ticket.resolution_due_at = sla.deadline_under(ticket, targets, now, "resolution")
+    if ticket.sla_paused_at is not None:
+        ticket.sla_paused_at = now
+    ticket.updated_at = now
+    title = "59-ФЗ" if regime == sla.FZ59 else "местного регламента"
+    events.record(ticket, "deadline", actor, at=now, clock="resolution", previous=previous.isoformat(),
+                  deadline=ticket.resolution_due_at.isoformat(), regime=regime,
+                  reason=f"Переведено в режим {title}: {reason}")
 
 
 def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | None = None,
@@ -206,7 +271,7 @@ def merge(ticket: Ticket, into: Ticket, actor: User, expected_version: int | Non
                                number=into.number)
     workflow.change_status(ticket, "merged", actor, _merge_allowed=True, comment=f"в {into.number}", now=now)
     ticket.duplicate_of = into
-    workflow.record(into, "merged", actor, at=now, source=ticket.number, source_id=ticket.id)
+    events.record(into, "merged", actor, at=now, source=ticket.number, source_id=ticket.id)
     db.session.flush()
     # The residents of the merged ticket stay residents of the main one: told once, then every answer, status
     # message and «Проблема решена?» of the main ticket reaches them too (replies.recipients).

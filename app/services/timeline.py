@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from app.channels.clean import safe_link
 from app.extensions import db
+from app.formatting import local_dt
 from app.models import (
     MESSAGE_KINDS,
     NETWORK_LABELS,
@@ -23,7 +24,6 @@ from app.models import (
     TicketEvent,
 )
 from app.services.replies import family_ids
-from app.templating import local_dt
 
 REPLY_STATES = {"pending": _l("ожидает отправки"), "sending": _l("отправляется"), "sent": _l("доставлен"),
                 "failed": _l("не доставлен"), "unconfirmed": _l("доставка не подтверждена")}

@@ -31,7 +31,7 @@ from sqlalchemy import and_, or_, select
 
 from app.extensions import db
 from app.models import Message, Reply, Resident, Ticket, VerdictAnswer, utcnow
-from app.services import replies, workflow
+from app.services import events, replies, workflow
 from app.urls import external_url
 
 PREFIX = "v"
@@ -213,13 +213,13 @@ def apply(ticket: Ticket, answer: str, resident: Resident | None, now: datetime 
         if has_verdict(ticket, resident):
             return "repeat"
         _store(ticket, resident, now, verdict="yes")
-        workflow.record(ticket, "verdict", resident=resident, at=now, verdict="yes", via=via)
+        events.record(ticket, "verdict", resident=resident, at=now, verdict="yes", via=via)
         return "yes"
     if answer == "no":
         if has_verdict(ticket, resident) or has_rating(ticket, resident):
             return "repeat"
         _store(ticket, resident, now, verdict="no")
-        workflow.record(ticket, "verdict", resident=resident, at=now, verdict="no", via=via)
+        events.record(ticket, "verdict", resident=resident, at=now, verdict="no", via=via)
         workflow.change_status(ticket, "in_progress", None, resident=resident, now=now,
                                comment="Житель: проблема не решена")
         return "reopened"
@@ -231,8 +231,8 @@ def apply(ticket: Ticket, answer: str, resident: Resident | None, now: datetime 
     if not has_verdict(ticket, resident) or not good:
         verdict = "yes" if good else "no"
     _store(ticket, resident, now, verdict=verdict, rating=rating)
-    workflow.record(ticket, "verdict", resident=resident, at=now, rating=rating,
-                    verdict=verdict or ("yes" if good else "no"), via=via)
+    events.record(ticket, "verdict", resident=resident, at=now, rating=rating,
+                  verdict=verdict or ("yes" if good else "no"), via=via)
     if good:
         return "rated"
     workflow.change_status(ticket, "in_progress", None, resident=resident, now=now,
@@ -249,16 +249,12 @@ def handle(message: Message, now: datetime | None = None) -> str:
     if parsed is not None:
         ticket = db.session.get(Ticket, parsed[0], with_for_update=True, populate_existing=True)
     if ticket is not None and ticket.status == "merged":  # a button sent before the merge: the main ticket's
-        from app.services.intake import main_ticket
-
-        main = main_ticket(ticket)
+        main = replies.main_ticket(ticket)
         ticket = db.session.get(Ticket, main.id, with_for_update=True, populate_existing=True) if main else None
     if ticket is None:
         replies.bot_answer(message, "verdict_invalid")
         return "invalid"
-    from app.services.intake import residents_of
-
-    own = message.resident_id is not None and message.resident_id in residents_of(ticket)
+    own = message.resident_id is not None and message.resident_id in replies.residents_of(ticket)
     if not own:
         replies.bot_answer(message, "verdict_stranger")
         return "stranger"

@@ -1,6 +1,6 @@
 """The ticket state machine: the one place that says which status may follow which.
 
-Every change is written as a TicketEvent with its actor and time.
+Every change is written as a TicketEvent with its actor and time (services/events.py).
 """
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
 from app.models import REJECT_REASONS, STATUS_LABELS, Resident, Ticket, TicketEvent, User, utcnow
 from app.services import sla
 from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from app.services.events import record  # noqa: F401  (workflow.record: the name intake.py still uses)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"assigned", "in_progress", "rejected", "merged"}),
@@ -48,15 +48,6 @@ ACTION_LABELS = {
 }
 
 
-def record(ticket: Ticket, kind: str, actor: User | None = None, resident: Resident | None = None,
-           at: datetime | None = None, **payload) -> TicketEvent:
-    event = TicketEvent(ticket=ticket, kind=kind, created_at=at or utcnow(), payload=payload,
-                        actor_user_id=actor.id if actor else None,
-                        actor_resident_id=resident.id if resident else None)
-    db.session.add(event)
-    return event
-
-
 def check_version(ticket: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and int(expected_version) != ticket.version:
         raise Conflict()
@@ -82,7 +73,9 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
                   comment: str | None = None, expected_version: int | None = None,
                   resident: Resident | None = None, now: datetime | None = None,
                   _merge_allowed: bool = False) -> TicketEvent:
-    """Move a ticket to status `to`, or raise a DomainError saying why not."""
+    """Move a ticket to status `to`, or raise a DomainError saying why not. Returns the «status» event.
+    It does not talk to the resident: staff actions go through `tickets.change_status`, which also asks
+    «Проблема решена?» when the ticket becomes resolved."""
     now = now or utcnow()
     check_version(ticket, expected_version)
     if not to:
@@ -133,10 +126,6 @@ def change_status(ticket: Ticket, to: str, actor: User | None, *, reason: str | 
     if to in ("in_progress", "resolved") and ticket.first_responded_at is None:
         ticket.first_responded_at = now
     ticket.status = to
-    if to == "resolved":
-        from app.services import verdict  # verdict uses change_status to reopen
-
-        verdict.ask(ticket, text=comment)
     payload = {"from": old, "to": to}
     if reason:
         payload["reason"] = reason

@@ -10,7 +10,7 @@ from app.fakes.max import FakeMax
 from app.fakes.ok import FakeOk
 from app.fakes.vk import FakeVk
 from app.models import Ticket
-from app.services import workflow
+from app.services import tickets, workflow
 from tests.factories import make_account, make_institution, make_user
 
 RESIDENT = 4_512_300
@@ -24,7 +24,7 @@ def only_ticket() -> Ticket:
 def resolve(ticket):
     mod = make_user("moderator")
     workflow.change_status(ticket, "in_progress", mod)
-    workflow.change_status(ticket, "resolved", mod, comment="Сделано")
+    tickets.change_status(ticket, "resolved", mod, comment="Сделано")
     db.session.commit()
     db.session.refresh(ticket)
     return ticket

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from app.blueprints.admin import routes  # noqa: E402,F401
+"""The admin blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.admin.routes import bp  # noqa: F401

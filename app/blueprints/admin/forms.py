@@ -13,6 +13,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from app.blueprints.queue.forms import _int_or_none, institution_choices
+from app.models import ROLE_LABELS
 from app.models.calendar import CALENDAR_KIND_LABELS
 
 
@@ -49,8 +50,6 @@ class HoursForm(FlaskForm):
 
 
 def role_choices():
-    from app.models import ROLE_LABELS
-
     return [(code, label) for code, label in ROLE_LABELS.items()]
 
 

@@ -1,8 +1,7 @@
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.blueprints.admin import bp
 from app.blueprints.admin.forms import (
     CalendarDayForm,
     CalendarImportForm,
@@ -16,10 +15,12 @@ from app.blueprints.admin.forms import (
 )
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render, wants_fragment
-from app.models import Category, Institution, SlaPolicy, User
+from app.models import Category, Institution, SlaPolicy, User, utcnow
 from app.models.calendar import CALENDAR_KIND_LABELS
 from app.services import admin, calendar, tickets, users
 from app.services.errors import DomainError
+
+bp = Blueprint("admin", __package__, url_prefix="/admin")
 
 
 @bp.before_request
@@ -99,8 +100,6 @@ def update_policy(policy_id: int):
 
 
 def _year() -> int:
-    from app.models import utcnow
-
     y = parse_id(request.args.get("year"))
     return y if y and 2000 <= y <= 2100 else utcnow().year
 

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from app.blueprints.api import routes  # noqa: E402,F401
+"""The api blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.api.routes import bp  # noqa: F401

@@ -11,12 +11,11 @@ import json
 import logging
 from pathlib import Path
 
-from flask import Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.blueprints.api import bp
 from app.channels import get_adapter
 from app.channels.base import BadPayload
 from app.channels.clean import MAX_DEPTH, NotJson, load_json
@@ -24,6 +23,9 @@ from app.channels.web import InvalidBody
 from app.extensions import csrf, db
 from app.models import Message
 from app.services import intake, refusals
+
+bp = Blueprint("api", __package__, url_prefix="/api/v1")
+
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MB: text up to 10 000 characters and links to attachments

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from app.blueprints.auth import routes  # noqa: E402,F401
+"""The auth blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.auth.routes import bp  # noqa: F401

@@ -1,14 +1,15 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.blueprints.auth import bp
 from app.blueprints.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db
 from app.services import auth
 from app.services.errors import DomainError
+
+bp = Blueprint("auth", __package__)
 
 
 def home_for(user) -> str:

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("board", __name__, url_prefix="/board")
-
-from app.blueprints.board import routes  # noqa: E402,F401
+"""The board blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.board.routes import bp  # noqa: F401

@@ -1,17 +1,19 @@
 """The head's control board: /board (figures, problem issues, rankings, charts), hot spots, the XLSX export."""
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.blueprints.board import bp
 from app.extensions import db
+from app.formatting import fmt_value, local_dt
 from app.htmx import render
 from app.models import Direction, HotSpot, Institution, utcnow
-from app.services import access, board, board_export, control, problems
+from app.services import access, board, board_export, control, exports, problems
 from app.services.errors import NotFound
+
+bp = Blueprint("board", __package__, url_prefix="/board")
 
 
 @bp.before_request
@@ -96,9 +98,6 @@ def hotspot(spot_id: int):
 @bp.get("/hotspots/<int:spot_id>/export.xlsx")
 def hotspot_export(spot_id: int):
     """A hot spot's tickets as XLSX (residents' contacts in the text masked unless the role may see them)."""
-    from app.services import exports
-    from app.templating import local_dt
-
     spot = db.session.get(HotSpot, spot_id)
     if spot is None:
         raise NotFound("Повторяющаяся проблема не найдена")
@@ -155,30 +154,6 @@ FIGURES = (
 )
 
 
-def fmt_value(value, kind: str) -> str:
-    """A figure as the page and the export show it."""
-    from flask_babel import gettext as _
-
-    if value is None:
-        return "—"
-    if kind == "pct":
-        return f"{value * 100:.0f} %"
-    if kind == "days":
-        return _("%(n)s дн.", n=f"{value:.1f}".replace(".", ","))
-    if kind == "rating":
-        return f"{value:.1f}".replace(".", ",")
-    if kind == "duration":
-        minutes = int(round(value / 60))
-        days, rest = divmod(minutes, 1440)
-        hours, mins = divmod(rest, 60)
-        if days:
-            return _("%(d)s дн. %(h)s ч", d=days, h=hours)
-        if hours:
-            return _("%(h)s ч %(m)s мин", h=hours, m=mins)
-        return _("%(m)s мин", m=mins)
-    return f"{int(value):,}".replace(",", "\u202f")
-
-
 def change(current, previous, better: str | None, kind: str = "int") -> dict | None:
     """The change against the previous period: arrow and whether it is good news (None: neutral).
     Values that look the same on the page («70 %» and «70 %») are the same."""
@@ -210,15 +185,6 @@ def board_charts(data: dict) -> dict:
                for g in data["growing"]]
     return {"answer_days": sorted(answer_days, key=lambda r: -r["value"]),
             "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
-
-
-@bp.app_template_filter("board_time")
-def board_time(value: str) -> str:
-    from datetime import datetime
-
-    from app.templating import local_dt
-
-    return local_dt(datetime.fromisoformat(value), "%d.%m.%Y %H:%M")
 
 
 @bp.app_context_processor

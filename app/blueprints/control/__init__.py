@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("control", __name__, url_prefix="/control")
-
-from app.blueprints.control import routes  # noqa: E402,F401
+"""The control blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.control.routes import bp  # noqa: F401

@@ -1,16 +1,18 @@
 """Control orders (поручения) of the head: the list, one order with its actions, issuing from a ticket
 or a hot spot. Views parse, make one service call, commit and render; the rules are in services/control."""
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.blueprints.control import bp
 from app.extensions import db
 from app.htmx import parse_id, render, wants_fragment
 from app.models import CONTROL_STATES, HotSpot, Institution, Ticket, utcnow
-from app.services import access, control
+from app.services import access, control, exports
 from app.services.errors import DomainError, ValidationFailed
+
+bp = Blueprint("control", __package__, url_prefix="/control")
+
 
 LATE_FILTERS = {"": None, "1": True, "0": False}
 
@@ -86,8 +88,6 @@ def index():
 @bp.get("/export.xlsx")
 def export():
     """The list as XLSX with the page's filters (every page, through the keyset cursor)."""
-    from app.services import exports
-
     f, error = _filters(request.args)
     now = utcnow()
     limit = current_app.config["EXPORT_MAX_ROWS"]

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-
-from app.blueprints.notifications import routes  # noqa: E402,F401
+"""The notifications blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.notifications.routes import bp  # noqa: F401

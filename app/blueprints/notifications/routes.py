@@ -1,12 +1,14 @@
 """The user's in-app notifications (SLA warnings and breaches): newest first, unread highlighted."""
-from flask import redirect, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 
-from app.blueprints.notifications import bp
 from app.extensions import db
 from app.htmx import render, wants_fragment
 from app.models import Notification, utcnow
 from app.services import notifications, staff_telegram
+
+bp = Blueprint("notifications", __package__, url_prefix="/notifications")
+
 
 PAGE_SIZE = 100
 

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("public", __name__)
-
-from app.blueprints.public import routes  # noqa: E402,F401
+"""The public blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.public.routes import bp  # noqa: F401

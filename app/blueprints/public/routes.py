@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import unquote
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.blueprints.public import bp
 from app.blueprints.public.forms import MAX_TOTAL_BYTES, AppealForm, StatusLookupForm
 from app.channels import get_adapter
 from app.channels.base import Attachment
@@ -22,6 +21,9 @@ from app.channels.web import remove_stored, store_image
 from app.extensions import db
 from app.models import Message, Reply, Ticket, utcnow
 from app.services import intake, verdict
+
+bp = Blueprint("public", __package__)
+
 
 MAX_BODY = MAX_TOTAL_BYTES + 1024 * 1024  # the photos and the text fields
 PUBLIC_REPLY_KINDS = ("staff", "resolved")

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("queue", __name__, url_prefix="/queue")
-
-from app.blueprints.queue import routes  # noqa: E402,F401
+"""The queue blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.queue.routes import bp  # noqa: F401

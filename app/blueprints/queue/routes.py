@@ -1,15 +1,16 @@
-from flask import abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.blueprints.queue import bp
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Message, Ticket, utcnow
 from app.services import access, exports, intake, queue, routing, tickets
 from app.services.errors import DomainError, NotFound
+
+bp = Blueprint("queue", __package__, url_prefix="/queue")
 
 
 @bp.before_request

@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("tickets", __name__, url_prefix="/tickets")
-
-from app.blueprints.tickets import routes  # noqa: E402,F401
+"""The tickets blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.tickets.routes import bp  # noqa: F401

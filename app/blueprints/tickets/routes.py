@@ -1,13 +1,12 @@
 import os
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.security import safe_join
 
-from app.blueprints.tickets import bp
 from app.blueprints.tickets.forms import (
     AssignForm,
     CategoryForm,
@@ -26,8 +25,10 @@ from app.channels.clean import safe_link
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket, utcnow
-from app.services import access, control, files, sla, tickets, timeline, workflow
+from app.services import access, control, files, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, ValidationFailed
+
+bp = Blueprint("tickets", __package__, url_prefix="/tickets")
 
 
 @bp.before_request
@@ -107,7 +108,7 @@ def change_status(number: str):
             # The final answer to the resident: the measures taken, or why it cannot be done.
             raise ValidationFailed("Напишите ответ жителю: какие меры приняты или почему решить нельзя",
                                    field="comment")
-        workflow.change_status(t, f.status.data, current_user, reason=f.reason.data or None, comment=comment,
+        tickets.change_status(t, f.status.data, current_user, reason=f.reason.data or None, comment=comment,
                                expected_version=f.version.data)
     return _act(number, "status_form", StatusForm(), apply, _("Статус изменён"))
 
@@ -123,7 +124,7 @@ def interim(number: str):
 def extend(number: str):
     def apply(t, f):
         workflow.check_version(t, f.version.data)
-        sla.extend(t, f.reason.data, current_user, utcnow())
+        tickets.extend_deadline(t, f.reason.data, current_user, utcnow())
     return _act(number, "extend_form", ExtendForm(), apply, _("Срок продлён, житель уведомлён"))
 
 
@@ -131,7 +132,7 @@ def extend(number: str):
 def change_regime(number: str):
     def apply(t, f):
         workflow.check_version(t, f.version.data)
-        sla.change_regime(t, f.regime.data, f.reason.data, current_user, utcnow())
+        tickets.change_regime(t, f.regime.data, f.reason.data, current_user, utcnow())
     return _act(number, "regime_form", RegimeForm(), apply, _("Режим изменён, срок пересчитан"))
 
 

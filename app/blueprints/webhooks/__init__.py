@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("webhooks", __name__, url_prefix="/hooks")
-
-from app.blueprints.webhooks import routes  # noqa: E402,F401
+"""The webhooks blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.webhooks.routes import bp  # noqa: F401

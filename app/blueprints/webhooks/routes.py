@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.blueprints.webhooks import bp
 from app.channels import get_adapter
 from app.channels.base import BadPayload
 from app.channels.clean import NotJson, clean_payload, load_json
 from app.extensions import csrf, db
 from app.services import intake, refusals
+
+bp = Blueprint("webhooks", __package__, url_prefix="/hooks")
+
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MB: a platform update is a few KB

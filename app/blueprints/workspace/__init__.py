@@ -1,5 +1,2 @@
-from flask import Blueprint
-
-bp = Blueprint("workspace", __name__, url_prefix="/my")
-
-from app.blueprints.workspace import routes  # noqa: E402,F401
+"""The workspace blueprint: its views are in routes.py (which defines `bp`)."""
+from app.blueprints.workspace.routes import bp  # noqa: F401

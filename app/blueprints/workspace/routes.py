@@ -1,7 +1,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -9,12 +9,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.tickets.forms import StatusForm
-from app.blueprints.workspace import bp
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import OPEN_STATUSES, Ticket, utcnow
 from app.services import control, queue, tickets, workflow
 from app.services.errors import Conflict, DomainError
+from app.blueprints.queue.routes import export_tickets
+
+bp = Blueprint("workspace", __package__, url_prefix="/my")
+
 
 # The executor's inline actions (what the executor does), in the order the row offers them.
 ROW_ACTIONS = {
@@ -82,7 +85,6 @@ def export():
     """The institution's tickets as XLSX: the queue's filters (default: open ones, nearest deadline first);
     the visibility rule keeps it to the executor's institution whatever the filters say."""
     _executor()
-    from app.blueprints.queue.routes import export_tickets
 
     return export_tickets("Обращения учреждения", default_sort="due")
 
@@ -107,7 +109,7 @@ def act(number: str):
         error = str(NEEDS_COMMENT[to])
     else:
         try:
-            workflow.change_status(ticket, to, current_user, comment=(form.comment.data or "").strip() or None,
+            tickets.change_status(ticket, to, current_user, comment=(form.comment.data or "").strip() or None,
                                    expected_version=form.version.data)
             db.session.commit()
         except (DomainError, StaleDataError) as exc:
