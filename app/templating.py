@@ -6,7 +6,8 @@ from flask import Flask, current_app
 from app import models
 from app.channels.clean import redact_text, safe_link
 from app.formatting import board_time, local_dt, plural_ru
-from app.services import access, countdown, notifications, workflow
+from app.services import access, notifications, workflow
+from app.services.sla import countdown
 
 
 def register(app: Flask) -> None:

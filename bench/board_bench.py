@@ -147,7 +147,7 @@ class InProcess:
 
     def detect(self, runs: int) -> tuple[float, int, list[float]]:
         """The first run (untimed for the figures, reported apart) and `runs` timed ones; each commits."""
-        from app.services import hotspots
+        from app.services.board import hotspots
 
         times = []
         with self.app.app_context():

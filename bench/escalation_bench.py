@@ -75,7 +75,7 @@ def main() -> int:
     from app import create_app
     from app.extensions import db
     from app.models import OPEN_STATUSES, Ticket, utcnow
-    from app.services import escalation
+    from app.services.sla import escalation
 
     app = create_app()
     with app.app_context():

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, BoardSnapshot, Direction, HotSpot, Ticket
-from app.services import board, hotspots, problems
+from app.services import board
+from app.services.board import hotspots, worklist
 from tests.factories import make_category, make_direction, make_institution, make_ticket, make_user
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # Friday 20.11.2026, 12:00 in Belogorsk
@@ -176,7 +177,7 @@ def test_hot_spots_found_on_planted_clusters_only():
     assert db.session.scalar(select(func.count(HotSpot.id))) == 2
     db.session.refresh(spots["address"])
     assert spots["address"].ticket_count == 5 and spots["address"].open_count == 5
-    items = problems.worklist(make_user("head"), board.standard_period("month", board.today(NOW)), kind="hotspots",
+    items = worklist.worklist(make_user("head"), board.standard_period("month", board.today(NOW)), kind="hotspots",
                               now=NOW)
     assert [i.title for i in items][0].startswith("Дороги: ул. Ленина")
 
@@ -202,10 +203,10 @@ def test_worklist_most_serious_first():
     back = make_ticket("Вернули в работу", institution=inst, created_at=NOW - timedelta(days=2))
     back.status, back.reopen_count, back.resolution_due_at = "in_progress", 2, NOW + timedelta(days=3)
     db.session.flush()
-    items = problems.worklist(make_user("head"), board.standard_period("month", board.today(NOW)), now=NOW)
+    items = worklist.worklist(make_user("head"), board.standard_period("month", board.today(NOW)), now=NOW)
     assert [i.kind for i in items] == ["overdue", "low_rating", "reopened"]
     assert items[0].detail.startswith("просрочено на 10 дней")
-    counts = problems.counts(make_user("head"), board.standard_period("month", board.today(NOW)), now=NOW)
+    counts = worklist.counts(make_user("head"), board.standard_period("month", board.today(NOW)), now=NOW)
     assert counts["overdue"] == 1 and counts["low_rating"] == 1 and counts["reopened"] == 1
 
 
@@ -325,7 +326,7 @@ def test_order_reported_in_time_is_not_late_while_the_head_reviews_it():
     assert control.describe_due(late, NOW) == ("просрочено на 1 день", "late")
     got = db.session.scalars(select(ControlOrder.id).where(control.late_condition(NOW))).all()
     assert got == [late.id]
-    counts = problems.counts(head, board.standard_period("month", board.today(NOW)), now=NOW)
+    counts = worklist.counts(head, board.standard_period("month", board.today(NOW)), now=NOW)
     assert counts["orders_late"] == 1 and counts["orders"] == 1
 
 

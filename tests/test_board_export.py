@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification
-from app.services import board, digest
+from app.services import board
+from app.services.board import digest
 from tests.factories import make_institution, make_ticket, make_user
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
@@ -147,7 +148,7 @@ def test_digest_mail_failure_is_retried_by_the_outbox(app, smtp_server, monkeypa
 
 def test_hot_spot_page_and_its_export(login):
     from app.models import HotSpot
-    from app.services import hotspots
+    from app.services.board import hotspots
     from tests.factories import make_category
 
     roads = make_category("Дороги")

@@ -6,7 +6,8 @@ import pytest
 
 from app.extensions import db
 from app.models import CalendarDay
-from app.services import countdown, sla
+from app.services import sla
+from app.services.sla import countdown
 from tests.factories import make_category, make_institution, make_policy, make_ticket
 
 TZ = ZoneInfo("Asia/Yakutsk")  # TestConfig's city; hours 09:00-13:00, 14:00-18:00

@@ -10,7 +10,8 @@ import pytest
 from app import jobs
 from app.extensions import db
 from app.models import Notification, SlaMark, Ticket, TicketEvent, utcnow
-from app.services import escalation, sla
+from app.services import sla
+from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
 from tests.support import wipe_tables
 

@@ -297,7 +297,7 @@ def test_every_adapter_stores_over_long_values_and_triages_them(app, network):
 
 
 def test_hot_spots_from_streets_of_any_length_keep_one_row_each():
-    from app.services import hotspots
+    from app.services.board import hotspots
     from tests.factories import make_ticket
 
     roads = make_category("Дороги")
@@ -474,7 +474,7 @@ def test_any_decorated_thanks_is_thanks_and_never_reopens(phrase, tail, head, in
 
 
 def test_hot_spot_streets_are_read_from_normalised_text():
-    from app.services.hotspots import street_of
+    from app.services.board.hotspots import street_of
 
     assert street_of("Яма на ул.\u200b Ленина,\u00a012") == "ул. Ленина"
     assert street_of("Яма на ул. Ле\u200bнина, 5") == "ул. Ленина"
@@ -620,16 +620,16 @@ def test_the_board_counts_each_residents_answer():
     [row] = [r for r in data["institutions"]["ranked"] + data["institutions"]["unranked"] if r["id"] == inst.id]
     assert row["figures"]["rated"] == 2 and row["figures"]["rating_sum"] == 7
     # the worklist's «низкие оценки»: the lowest answer of any resident of the ticket
-    from app.services import problems
+    from app.services.board import worklist
 
     head = make_user("head")
-    assert problems.counts(head, period, now=now)["low_rating"] == 1
-    [item] = problems.worklist(head, period, kind="low_rating", now=now)
+    assert worklist.counts(head, period, now=now)["low_rating"] == 1
+    [item] = worklist.worklist(head, period, kind="low_rating", now=now)
     assert "оценка 2 из 5" in item.detail
     y.rating, y.rated_at = 4, now - timedelta(days=1)  # the own resident rated well; the merged one rated 1
     db.session.add(VerdictAnswer(ticket=y, resident=make_resident("max"), rating=1, rated_at=now - timedelta(hours=1)))
     db.session.flush()
-    [item] = problems.worklist(head, period, kind="low_rating", now=now)
+    [item] = worklist.worklist(head, period, kind="low_rating", now=now)
     assert "оценка 1 из 5" in item.detail
 
 

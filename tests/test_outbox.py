@@ -14,7 +14,9 @@ from app.fakes import telegram as updates
 from app.fakes.max import FakeMax
 from app.fakes.ok import FakeOk
 from app.models import Notification, Reply, SlaMark, Ticket, utcnow
-from app.services import control, digest, escalation, replies, tickets
+from app.services import control, replies, tickets
+from app.services.board import digest
+from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
 from tests.telegram_support import SECRET as TG_SECRET
 

@@ -9,7 +9,8 @@ from app.extensions import db
 from app.fakes import telegram as updates
 from app.jobs import staff
 from app.models import Message, Notification, Reply, Ticket, User, utcnow
-from app.services import escalation, staff_telegram
+from app.services import staff_telegram
+from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
 from tests.telegram_support import BOT_ID, SECRET
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from app.extensions import db
 from app.models import SlaMark, TicketEvent
-from app.services import escalation, tickets, workflow
+from app.services import tickets, workflow
+from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
 
 YKT = timezone(timedelta(hours=9))

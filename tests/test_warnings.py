@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import Institution, Notification, Reply, SlaMark, Ticket
-from app.services import escalation, replies, sla
+from app.services import replies, sla
+from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
 
 YAKT = ZoneInfo("Asia/Yakutsk")

@@ -45,7 +45,8 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import auth, hotspots, sla, verdict, workflow
+from app.services import auth, sla, verdict, workflow
+from app.services.board import hotspots
 from app.services import tickets as ticket_ops
 
 SEED = 2026

@@ -39,8 +39,18 @@ def get_queue(name: str = "default"):
     return Queue(name, connection=redis_connection(), serializer=JSONSerializer)
 
 
+# Dotted paths that moved, old → new. Job entry points stay in app/jobs/* under their names (RQ resolves
+# queued jobs by path); this table covers paths stored elsewhere — the digest's workbook builder kept on
+# Reply rows (`address["attachments"]`, services/replies._attachments) from before issue 11. Keep an entry
+# for one release after the move.
+MOVED = {
+    "app.services.digest.workbook": "app.services.board.digest.workbook",
+}
+
+
 def resolve(path: str):
-    module, _, func = path.rpartition(".")
+    """The function a dotted path names (old paths in MOVED still resolve)."""
+    module, _, func = MOVED.get(path, path).rpartition(".")
     return getattr(importlib.import_module(module), func)
 
 

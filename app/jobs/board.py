@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.jobs.context import in_app
-from app.services import board, digest, hotspots
+from app.services import board
+from app.services.board import digest, hotspots
 
 
 @in_app

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.jobs.context import in_app
-from app.services import escalation
+from app.services.sla import escalation
 
 
 @in_app

@@ -10,7 +10,9 @@ from app.extensions import db
 from app.formatting import fmt_value, local_dt
 from app.htmx import render
 from app.models import Direction, HotSpot, Institution, utcnow
-from app.services import access, board, board_export, control, exports, problems
+from app.services import access, board, control, exports
+from app.services.board import export as board_export
+from app.services.board import worklist
 from app.services.errors import NotFound
 
 bp = Blueprint("board", __package__, url_prefix="/board")
@@ -53,13 +55,13 @@ def _choices() -> dict:
 @bp.get("")
 def index():
     state = _state(force=request.args.get("fresh") == "1")
-    kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
-    items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
-    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"],
+    kind = request.args.get("kind") if request.args.get("kind") in worklist.KINDS else None
+    items = worklist.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
+    counts = worklist.counts(current_user, state["period"], state["scope"], now=state["now"],
                              overdue=state["data"]["now"]["overdue"])
     status = 422 if state["errors"] else 200
     resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
-                  kind=kind, kinds=problems.KINDS, method=_method(), **state, **_choices())
+                  kind=kind, kinds=worklist.KINDS, method=_method(), **state, **_choices())
     # the address bar shows the view's canonical address (no hidden custom dates, no bad arguments)
     resp.headers["HX-Push-Url"] = url_for("board.index", **state["args"])
     return resp
@@ -75,14 +77,14 @@ def figures():
 @bp.get("/problems")
 def problem_list():
     state = _state()
-    kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
+    kind = request.args.get("kind") if request.args.get("kind") in worklist.KINDS else None
     limit = 200 if kind else 40
-    items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=limit,
+    items = worklist.worklist(current_user, state["period"], state["scope"], kind=kind, limit=limit,
                               now=state["now"])
-    counts = problems.counts(current_user, state["period"], state["scope"], now=state["now"],
+    counts = worklist.counts(current_user, state["period"], state["scope"], now=state["now"],
                              overdue=state["data"]["now"]["overdue"])
     return render("board/problems.html", "board/_problems.html", items=items, counts=counts, kind=kind,
-                  kinds=problems.KINDS, **state)
+                  kinds=worklist.KINDS, **state)
 
 
 @bp.get("/hotspots/<int:spot_id>")
@@ -119,8 +121,8 @@ def hotspot_export(spot_id: int):
 @bp.get("/export.xlsx")
 def export():
     state = _state()
-    kind = request.args.get("kind") if request.args.get("kind") in problems.KINDS else None
-    items = problems.worklist(current_user, state["period"], state["scope"], kind=kind, limit=1000,
+    kind = request.args.get("kind") if request.args.get("kind") in worklist.KINDS else None
+    items = worklist.worklist(current_user, state["period"], state["scope"], kind=kind, limit=1000,
                               now=state["now"])
     return board_export.response(current_user, state, items, _choices())
 

@@ -21,7 +21,8 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.formatting import local_dt, plural_ru
 from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, VerdictAnswer, utcnow
-from app.services import access, board, control, hotspots
+from app.services import access, board, control
+from app.services.board import hotspots
 from app.urls import path_for as url_for
 
 KINDS = {

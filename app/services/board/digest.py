@@ -15,7 +15,9 @@ from sqlalchemy import exists, select
 from app.extensions import db
 from app.formatting import fmt_value
 from app.models import Notification, User, utcnow
-from app.services import board, board_export, mailer, problems, replies
+from app.services import board, mailer, replies
+from app.services.board import export as board_export
+from app.services.board import worklist
 from app.urls import external_url
 
 RECIPIENT_ROLES = ("head",)
@@ -85,7 +87,7 @@ def send_weekly(now: datetime | None = None) -> dict:
     period = last_week(now)
     viewer = board._Everyone()
     data = board.report(viewer, period, board.Scope(), now)
-    items = problems.worklist(viewer, period, board.Scope(), limit=5, now=now)
+    items = worklist.worklist(viewer, period, board.Scope(), limit=5, now=now)
     text = render_text(data, items, period)
     link = external_url("board.index", period="custom", **{"from": f"{period.start:%d.%m.%Y}",
                                                             "to": f"{period.end:%d.%m.%Y}"})
@@ -99,7 +101,7 @@ def send_weekly(now: datetime | None = None) -> dict:
         db.session.add(note)
         if user.email and mail_on:  # through the outbox: retried with backoff, the workbook built as it goes
             replies.mail_to_staff(note, user.email, subject, now=now, attachments=[{
-                "builder": "app.services.digest.workbook", "args": [user.id, now.isoformat()],
+                "builder": "app.services.board.digest.workbook", "args": [user.id, now.isoformat()],
                 "filename": f"Проблемные вопросы {period.start:%d.%m.%Y}.xlsx",
                 "mime": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
             result["mailed"] += 1
@@ -118,6 +120,6 @@ def workbook(user_id: int, now_iso: str) -> bytes:
     period = last_week(now)
     viewer = board._Everyone()
     data = board.report(viewer, period, board.Scope(), now)
-    items = problems.worklist(viewer, period, board.Scope(), limit=5, now=now)
+    items = worklist.worklist(viewer, period, board.Scope(), limit=5, now=now)
     state = {"data": data, "period": period, "scope": board.Scope()}
     return board_export.build(db.session.get(User, user_id), state, items, {"directions": [], "institutions": []})
