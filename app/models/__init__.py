@@ -2,13 +2,14 @@
 from sqlalchemy import event
 
 from app.models.base import UTCDateTime, fit_object, utcnow
+from app.models.board import BoardSnapshot
 from app.models.calendar import CALENDAR_KIND_LABELS, CALENDAR_KINDS, CalendarDay
+from app.models.control import CONTROL_OPEN_STATES, CONTROL_STATES, ControlOrder, ControlOrderEvent
 from app.models.escalation import SLA_MARK_KINDS, Notification, SlaMark
+from app.models.hotspots import HotSpot, HotSpotTicket
 from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.ticket import (
-    CONTROL_OPEN_STATES,
-    CONTROL_STATES,
     MESSAGE_KINDS,
     OPEN_STATUSES,
     PRIORITY_LABELS,
@@ -17,12 +18,7 @@ from app.models.ticket import (
     REJECT_REASONS,
     STATUS_LABELS,
     STATUSES,
-    BoardSnapshot,
     Category,
-    ControlOrder,
-    ControlOrderEvent,
-    HotSpot,
-    HotSpotTicket,
     IntakeRejection,
     Message,
     RefusedRequest,
