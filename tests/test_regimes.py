@@ -9,7 +9,7 @@ from app.channels.base import IncomingMessage
 from app.channels.web import REPLY_ADDRESS
 from app.extensions import db
 from app.models import Message, Reply, Ticket, TicketEvent
-from app.services import intake, sla, tickets, timeline
+from app.services import intake, tickets, timeline
 from app.services.errors import ValidationFailed
 from tests.factories import make_ticket, make_user
 

@@ -109,7 +109,7 @@ def test_reopen_after_resolution_clears_resolution_time():
     mod = make_user("moderator")
     t = make_ticket(institution=make_institution())
     workflow.change_status(t, "in_progress", mod)
-    tickets.change_status(t, "resolved", mod)
+    workflow.change_status(t, "resolved", mod)
     workflow.change_status(t, "in_progress", mod, comment="Житель: не решено")
     assert t.resolved_at is None and t.status == "in_progress"
 

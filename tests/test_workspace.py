@@ -136,7 +136,7 @@ def test_summary_matches_the_counts(login):
 
     db.session.expire_all()
     rows = list(db.session.scalars(select(Ticket).where(Ticket.institution_id == inst.id)))
-    from app.blueprints.workspace.routes import month_start
+    from app.services.workspace import month_start
     since = month_start(now)
     resolved = [t for t in rows if t.resolved_at and t.resolved_at >= since]
     on_time = [t for t in resolved if t.resolved_at <= t.resolution_due_at]

@@ -803,7 +803,8 @@ class _TicketSeeder:
         else:
             moment = clock.at(clock.plus(max(due, clock.t), r.uniform(20, 900)))
         self._reply(ticket, worker, r.choice(texts), moment, r)
-        ticket_ops.change_status(ticket, "resolved", worker, now=moment)
+        workflow.change_status(ticket, "resolved", worker, now=moment)  # answered just before (_reply)
+        verdict.ask(ticket)
         return moment > due
 
     def _merge(self, ticket: Ticket, into: Done, clock: _Clock, r: random.Random) -> datetime:

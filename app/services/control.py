@@ -40,7 +40,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import access, events, replies, sla, workflow
+from app.services import access, events, exports, replies, sla
 from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 
 INSTRUCTION_MAX = 4000
@@ -505,3 +505,42 @@ def describe_due(order: ControlOrder, now: datetime | None = None) -> tuple[str,
     if late:
         return _("просрочено на %(span)s", span=span), "late"
     return _("осталось %(span)s", span=span), "soon" if delta < timedelta(days=1) else "ok"
+
+
+# --- the list as a workbook ---------------------------------------------------------------------------
+def orders_workbook(user: User, f: dict, error: str | None, now: datetime, limit: int) -> tuple[bytes, str]:
+    """The orders list with the page's filters `f` (state, institution, late) as XLSX, every page through the
+    keyset cursor up to about `limit` rows; `error`: the filter message the page showed, noted in the file.
+    Returns (bytes, file name)."""
+
+    def rows():
+        cursor, n = None, 0
+        while True:
+            page = list_orders(user, state=f["state"], institution_id=f["institution"],
+                               late=f["late"], cursor=cursor, limit=500, now=now)
+            for o in page.rows:
+                target = o.ticket.number if o.ticket else (f"горячая точка: {o.topic}" if o.topic else "")
+                yield (o.id, o.created_at, o.issued_by.display_name if o.issued_by else "", o.institution.short_name,
+                       target, o.instruction, o.due_at, str(o.state_label),
+                       "да" if is_late(o, now) else "нет", o.report or "", o.reported_at, o.done_at)
+                n += 1
+            if not page.next_cursor or n > limit:
+                return
+            cursor = page.next_cursor
+
+    sheet = exports.Sheet("Поручения", ("№", "Выдано", "Кем", "Учреждение", "По", "Поручение", "Срок", "Состояние",
+                                        "Просрочено", "Доклад", "Доложено", "Исполнено"), rows(),
+                          ("int", "datetime", "text", "text", "text", "text", "datetime", "text", "text", "text",
+                           "datetime", "datetime"), (6, 17, 20, 30, 24, 60, 17, 20, 11, 50, 17, 17))
+    state_names = {"open": "открытые", "all": "все", **{k: str(v) for k, v in CONTROL_STATES.items()}}
+    filters = [("Состояние", state_names.get(f["state"], f["state"]))]
+    if f["institution"]:
+        inst = db.session.get(Institution, f["institution"])
+        filters.append(("Учреждение", inst.short_name if inst else str(f["institution"])))
+    if f["late"] is not None:
+        filters.append(("Просрочка", "только просроченные" if f["late"] else "без просроченных"))
+    if error:
+        filters.append(("Внимание", error))
+    data = exports.workbook([sheet], exports.About(what="Поручения главы", by=user.display_name,
+                                                   filters=filters))
+    return data, f"Поручения {now:%d.%m.%Y}.xlsx"

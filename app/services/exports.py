@@ -362,3 +362,12 @@ def tickets_sheet(user, filters, title: str = "Обращения", now: datetim
     masked = not access.can_see_personal_data(user)
     return Sheet(title, TICKET_HEADERS, ticket_rows(user, filters, masked=masked, now=now), TICKET_KINDS,
                  TICKET_WIDTHS)
+
+
+def tickets_workbook(user, filters, what: str, described, now: datetime) -> tuple[bytes, str]:
+    """A ticket list (the queue's filters, every page) as an XLSX workbook and its file name «<what> <stamp>.xlsx»;
+    personal data masked unless the user's role may see it. `described`: the filters as the «about» sheet says."""
+    about = About(what=what, by=f"{user.display_name} ({user.role_label})", filters=described,
+                  masked=not access.can_see_personal_data(user), at=now)
+    data = workbook([tickets_sheet(user, filters, "Обращения", now=now)], about)
+    return data, f"{what} {to_city_naive(now).strftime('%Y-%m-%d %H-%M')}.xlsx"

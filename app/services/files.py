@@ -6,13 +6,21 @@ attachment under its original name (RFC 6266 / 5987: Cyrillic names intact). The
 passed on: a Telegram «document» that is HTML or an SVG with a script would otherwise run on the staff site."""
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import Response
+from werkzeug.security import safe_join
 
+from app.channels import get_adapter
+from app.channels.clean import safe_link
+from app.extensions import db
+from app.models import Message, Ticket
 from app.security import FILE_CSP
+from app.services.errors import NotFound
 
 # What the first bytes say. Order matters (RIFF is both WebP and WAV).
 INLINE_IMAGES = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -124,3 +132,43 @@ def serve(content: bytes, item: dict, fallback_name: str, cache: str = "private,
     resp.headers["Content-Security-Policy"] = FILE_CSP
     resp.headers["Cache-Control"] = cache
     return resp
+
+
+# --- which file, for whom ---------------------------------------------------------------------------
+@dataclass
+class Found:
+    """A resident's file: its bytes (`content`), or a link to the network's own host (`url`)."""
+
+    item: dict
+    fallback_name: str
+    content: bytes | None = None
+    url: str | None = None
+
+
+def attachment(ticket: Ticket, message_id: int, index: int, config) -> Found:
+    """The `index`-th file of a message of `ticket` (or of a ticket merged into it) — the caller has checked the
+    user may see `ticket`. Web-form photos come from our storage (UPLOAD_DIR), other networks' files through the
+    adapter's `fetch_file` (ChannelError when the network fails), else by link to the network's own hosts.
+    NotFound for anything else."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.ticket_id is None or index >= len(message.attachments or []):
+        raise NotFound("Файл не найден")
+    if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
+        raise NotFound("Файл не найден")
+    item = message.attachments[index]
+    found = Found(item=item, fallback_name=f"{ticket.number}-{message_id}-{index + 1}")
+    if message.network == "web":
+        path = safe_join(config["UPLOAD_DIR"], str(item.get("file_id") or ""))
+        if path is None or not os.path.isfile(path):
+            raise NotFound("Файл не найден")
+        with open(path, "rb") as fh:
+            found.content = fh.read()
+        return found
+    adapter = get_adapter(message.network)
+    if hasattr(adapter, "fetch_file") and adapter.is_enabled(config):
+        found.content, _upstream_type = adapter.fetch_file(item, config)  # the upstream type is not trusted
+        return found
+    found.url = safe_link(item.get("url"), message.network)  # only the network's own hosts, http(s)
+    if not found.url:
+        raise NotFound("Файл не найден")
+    return found

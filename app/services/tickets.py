@@ -199,7 +199,10 @@ def interim_answer(ticket: Ticket, actor: User, text: str, promised: str | datet
 def change_status(ticket: Ticket, to: str, actor: User | None, *, comment: str | None = None, **kwargs):
     """A staff member moves the ticket (workflow.change_status: the rules, the clocks, the «status» event).
     When the ticket becomes resolved the residents are told and asked «Проблема решена?» (verdict.ask): this is
-    the one place that pairs the two. Returns the «status» event."""
+    the one place that pairs the two; resolving needs that answer (`comment`: the measures taken, or why it
+    cannot be done). Returns the «status» event."""
+    if to == "resolved" and not (comment or "").strip():
+        raise ValidationFailed("Напишите ответ жителю: какие меры приняты или почему решить нельзя", field="comment")
     event = workflow.change_status(ticket, to, actor, comment=comment, **kwargs)
     if to == "resolved":
         verdict.ask(ticket, text=comment)

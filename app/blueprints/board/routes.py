@@ -7,12 +7,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.extensions import db
-from app.formatting import fmt_value, local_dt
+from app.formatting import fmt_value
 from app.htmx import render
 from app.models import Direction, HotSpot, Institution, utcnow
 from app.services import access, board, control, exports
 from app.services.board import export as board_export
-from app.services.board import worklist
+from app.services.board import hotspots, worklist
 from app.services.errors import NotFound
 
 bp = Blueprint("board", __package__, url_prefix="/board")
@@ -103,19 +103,8 @@ def hotspot_export(spot_id: int):
     spot = db.session.get(HotSpot, spot_id)
     if spot is None:
         raise NotFound("Повторяющаяся проблема не найдена")
-    masked = not access.can_see_personal_data(current_user)
-    rows = [(t.number, t.created_at, str(t.status_label), t.institution.short_name if t.institution else "",
-             t.address or "", exports.free_text(t.summary, masked=masked), t.resolution_due_at, t.resolved_at)
-            for t in spot.tickets if access.can_view(current_user, t)]
-    sheet = exports.Sheet("Обращения", ("Номер", "Поступило", "Статус", "Учреждение", "Адрес", "Суть",
-                                        "Срок решения", "Решено"), rows,
-                          ("text", "datetime", "text", "text", "text", "text", "datetime", "datetime"),
-                          (17, 17, 20, 30, 30, 70, 17, 17))
-    about = exports.About(what=f"Повторяющаяся проблема: {spot.label}", by=current_user.display_name,
-                          filters=[("Рубрика", spot.category.name if spot.category else "—"),
-                                   ("Период", f"{local_dt(spot.first_seen_at)} — {local_dt(spot.last_seen_at)}")],
-                          masked=masked)
-    return exports.xlsx_response(exports.workbook([sheet], about), f"Повторяющаяся проблема {spot.id}.xlsx")
+    data, filename = hotspots.workbook(current_user, spot)
+    return exports.xlsx_response(data, filename)
 
 
 @bp.get("/export.xlsx")

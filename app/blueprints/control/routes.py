@@ -89,40 +89,8 @@ def index():
 def export():
     """The list as XLSX with the page's filters (every page, through the keyset cursor)."""
     f, error = _filters(request.args)
-    now = utcnow()
-    limit = current_app.config["EXPORT_MAX_ROWS"]
-
-    def rows():
-        cursor, n = None, 0
-        while True:
-            page = control.list_orders(current_user, state=f["state"], institution_id=f["institution"],
-                                       late=f["late"], cursor=cursor, limit=500, now=now)
-            for o in page.rows:
-                target = o.ticket.number if o.ticket else (f"горячая точка: {o.topic}" if o.topic else "")
-                yield (o.id, o.created_at, o.issued_by.display_name if o.issued_by else "", o.institution.short_name,
-                       target, o.instruction, o.due_at, str(o.state_label),
-                       "да" if control.is_late(o, now) else "нет", o.report or "", o.reported_at, o.done_at)
-                n += 1
-            if not page.next_cursor or n > limit:
-                return
-            cursor = page.next_cursor
-
-    sheet = exports.Sheet("Поручения", ("№", "Выдано", "Кем", "Учреждение", "По", "Поручение", "Срок", "Состояние",
-                                        "Просрочено", "Доклад", "Доложено", "Исполнено"), rows(),
-                          ("int", "datetime", "text", "text", "text", "text", "datetime", "text", "text", "text",
-                           "datetime", "datetime"), (6, 17, 20, 30, 24, 60, 17, 20, 11, 50, 17, 17))
-    state_names = {"open": "открытые", "all": "все", **{k: str(v) for k, v in CONTROL_STATES.items()}}
-    filters = [("Состояние", state_names.get(f["state"], f["state"]))]
-    if f["institution"]:
-        inst = db.session.get(Institution, f["institution"])
-        filters.append(("Учреждение", inst.short_name if inst else str(f["institution"])))
-    if f["late"] is not None:
-        filters.append(("Просрочка", "только просроченные" if f["late"] else "без просроченных"))
-    if error:
-        filters.append(("Внимание", error))
-    data = exports.workbook([sheet], exports.About(what="Поручения главы", by=current_user.display_name,
-                                                   filters=filters))
-    return exports.xlsx_response(data, f"Поручения {now:%d.%m.%Y}.xlsx")
+    data, filename = control.orders_workbook(current_user, f, error, utcnow(), current_app.config["EXPORT_MAX_ROWS"])
+    return exports.xlsx_response(data, filename)
 
 
 # --- one order ------------------------------------------------------------------------------------------

@@ -6,21 +6,17 @@ Nothing is stored when the form has an error. Per-address limits are counted fro
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import unquote
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.blueprints.public.forms import MAX_TOTAL_BYTES, AppealForm, StatusLookupForm
-from app.channels import get_adapter
-from app.channels.base import Attachment
-from app.channels.web import remove_stored, store_image
 from app.extensions import db
 from app.models import Message, Reply, Ticket, utcnow
-from app.services import intake, verdict
+from app.services import appeals, verdict
 
 bp = Blueprint("public", __package__)
 
@@ -30,28 +26,6 @@ PUBLIC_REPLY_KINDS = ("staff", "resolved")
 # Replies are shown in full only when the status page is where they were delivered (web form, API);
 # replies sent to a private chat in a network are the resident's own correspondence.
 PUBLISHED_NETWORKS = ("web", "api")
-
-
-def _limits() -> tuple[int, int]:
-    cfg = current_app.config
-    return int(cfg.get("APPEAL_LIMIT_PER_HOUR", 5)), int(cfg.get("APPEAL_LIMIT_PER_DAY", 20))
-
-
-def _client_ip() -> str:
-    return request.remote_addr or "-"
-
-
-def _too_many(ip: str, now) -> bool:
-    """At most N submissions per address per hour and M per day, counted from the stored web messages."""
-    per_hour, per_day = _limits()
-    stmt = select(Message.received_at).where(Message.network == "web", Message.received_at >= now - timedelta(days=1),
-                                              Message.raw["ip"].as_string() == ip)
-    times = list(db.session.scalars(stmt.limit(per_day + 1)))
-    return len(times) >= per_day or sum(1 for t in times if t >= now - timedelta(hours=1)) >= per_hour
-
-
-def _message(submission: str) -> Message | None:
-    return db.session.scalar(select(Message).where(Message.network == "web", Message.external_id == submission))
 
 
 def _appeal_page(form: AppealForm, status: int = 200, error: str | None = None):
@@ -73,44 +47,36 @@ def appeal():
         return _appeal_page(form)
 
     submission = form.submission
-    if _message(submission) is not None:  # a double click or a reload of the POST: the first one counts
+    if appeals.by_submission(submission) is not None:  # a double click or a reload of the POST: the first one counts
         return redirect(url_for("public.appeal_done", submission=submission), 303)
     now = utcnow()
-    ip = _client_ip()
-    if _too_many(ip, now):
-        per_hour, per_day = _limits()
+    ip = request.remote_addr or "-"
+    if appeals.too_many(ip, now):
+        per_hour, per_day = appeals.limits()
         return _appeal_page(form, 429, _("С вашего адреса уже отправлено много обращений (не больше %(hour)s в час "
                                          "и %(day)s в сутки). Попробуйте позже или позвоните в администрацию.",
                                          hour=per_hour, day=per_day))
     if not form.validate():
         return _appeal_page(form, 422, _("Проверьте поля, отмеченные ниже"))
 
-    upload_dir = current_app.config["UPLOAD_DIR"]
-    stored: list[str] = []
+    fields = {"text": form.text.data, "address": form.address.data, "name": form.name.data,
+              "phone": form.phone.data or None, "email": form.email.data or None}
+    done = None
     try:
-        attachments = []
-        for photo in form.checked_photos:
-            rel = store_image(photo.data, photo.ext, upload_dir, now)
-            stored.append(rel)
-            attachments.append(Attachment(kind="photo", file_id=rel, name=photo.name, mime=photo.mime,
-                                          size=len(photo.data)))
-        payload = {"submission_id": submission, "text": form.text.data, "address": form.address.data,
-                   "name": form.name.data, "phone": form.phone.data or None, "email": form.email.data or None,
-                   "ip": ip, "attachments": attachments}
-        parsed = get_adapter("web").parse(payload, current_app.config)
-        new_ids = intake.accept(parsed.messages, now=now)
+        done = appeals.submit(submission, fields, form.checked_photos, ip, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
-        remove_stored(stored, upload_dir)
+        if done is not None:  # written before the commit failed (submit removes its own on its errors)
+            appeals.discard(done)
         raise
-    if not new_ids:  # the same submission raced in from a second request: keep only its files
-        remove_stored(stored, upload_dir)
+    if not done.new_ids:  # the same submission raced in from a second request: keep only its files
+        appeals.discard(done)
     return redirect(url_for("public.appeal_done", submission=submission), 303)
 
 
 def _receipt(submission: str) -> tuple[Message, Ticket | None]:
-    message = _message(submission)
+    message = appeals.by_submission(submission)
     if message is None:
         abort(404)
     return message, message.ticket  # merged later: its status page links the main ticket

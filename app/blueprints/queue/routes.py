@@ -1,13 +1,13 @@
 from flask import Blueprint, abort, current_app, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.blueprints.queue.export import export_tickets
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
-from app.models import Category, Institution, Message, Ticket, utcnow
-from app.services import access, exports, intake, queue, routing, tickets
+from app.models import Category, Institution, Message, Ticket
+from app.services import access, intake, queue, routing, tickets
 from app.services.errors import DomainError, NotFound
 
 bp = Blueprint("queue", __package__, url_prefix="/queue")
@@ -46,28 +46,6 @@ def index():
 def export():
     """The queue with exactly the page's filters and order, every page (keyset batches), as XLSX."""
     return export_tickets("Очередь обращений")
-
-
-def export_tickets(what: str, default_sort: str | None = None):
-    """The XLSX answer for a ticket list with the queue's filters (shared with /my/export.xlsx).
-    A bad filter gets the page's message and no file: an export must be exactly what was asked for."""
-    form = QueueFilterForm(request.args)
-    if not form.validate():
-        return render_template("errors/error.html", status=422, title=_("Выгрузка не сформирована"),
-                               message=_("Исправьте условия отбора: %(errors)s", errors=_labelled_errors(form))), 422
-    f = form.to_filters()
-    if default_sort and not request.args.get("sort"):
-        f.sort = default_sort
-    now = utcnow()
-    about = exports.About(what=what, by=f"{current_user.display_name} ({current_user.role_label})",
-                          filters=form.describe(), masked=not access.can_see_personal_data(current_user), at=now)
-    data = exports.workbook([exports.tickets_sheet(current_user, f, "Обращения", now=now)], about)
-    stamp = exports.to_city_naive(now).strftime("%Y-%m-%d %H-%M")
-    return exports.xlsx_response(data, f"{what} {stamp}.xlsx")
-
-
-def _labelled_errors(form) -> str:
-    return "; ".join(f"{form[name].label.text}: {e}" for name, errs in form.errors.items() for e in errs)
 
 
 def _newest_id() -> int:

@@ -1,11 +1,8 @@
-import os
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.security import safe_join
 
 from app.blueprints.tickets.forms import (
     AssignForm,
@@ -19,14 +16,12 @@ from app.blueprints.tickets.forms import (
     ReplyForm,
     StatusForm,
 )
-from app.channels import get_adapter
 from app.channels.base import ChannelError
-from app.channels.clean import safe_link
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
-from app.models import Category, Institution, Message, Ticket, utcnow
+from app.models import Category, Institution, utcnow
 from app.services import access, control, files, tickets, timeline, workflow
-from app.services.errors import Conflict, DomainError, ValidationFailed
+from app.services.errors import Conflict, DomainError, NotFound
 
 bp = Blueprint("tickets", __package__, url_prefix="/tickets")
 
@@ -104,10 +99,6 @@ def _act(number: str, form_name: str, form, apply, notice: str):
 def change_status(number: str):
     def apply(t, f):
         comment = (f.comment.data or "").strip() or None
-        if f.status.data == "resolved" and comment is None:
-            # The final answer to the resident: the measures taken, or why it cannot be done.
-            raise ValidationFailed("Напишите ответ жителю: какие меры приняты или почему решить нельзя",
-                                   field="comment")
         tickets.change_status(t, f.status.data, current_user, reason=f.reason.data or None, comment=comment,
                                expected_version=f.version.data)
     return _act(number, "status_form", StatusForm(), apply, _("Статус изменён"))
@@ -190,30 +181,15 @@ def merge(number: str):
 def attachment(number: str, message_id: int, index: int):
     """A resident's file, for staff who may see the ticket: web-form photos from our storage, others by link."""
     ticket = _load(number)
-    message = db.session.get(Message, message_id)
-    if message is None or message.ticket_id is None or index >= len(message.attachments or []):
+    try:
+        found = files.attachment(ticket, message_id, index, current_app.config)
+    except NotFound:
         abort(404)
-    if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
-        abort(404)
-    item = message.attachments[index]
-    fallback_name = f"{ticket.number}-{message_id}-{index + 1}"
-    if message.network == "web":
-        path = safe_join(current_app.config["UPLOAD_DIR"], str(item.get("file_id") or ""))
-        if path is None or not os.path.isfile(path):
-            abort(404)
-        with open(path, "rb") as fh:
-            return files.serve(fh.read(), item, fallback_name)
-    adapter = get_adapter(message.network)
-    if hasattr(adapter, "fetch_file") and adapter.is_enabled(current_app.config):
-        try:
-            content, _upstream_type = adapter.fetch_file(item, current_app.config)  # the upstream type is not trusted
-        except ChannelError as exc:
-            return render_template("errors/error.html", status=502, title="Файл недоступен", message=str(exc)), 502
-        return files.serve(content, item, fallback_name)
-    url = safe_link(item.get("url"), message.network)  # only the network's own hosts, http(s)
-    if url:
-        return redirect(url)
-    abort(404)
+    except ChannelError as exc:
+        return render_template("errors/error.html", status=502, title="Файл недоступен", message=str(exc)), 502
+    if found.url:
+        return redirect(found.url)
+    return files.serve(found.content, found.item, found.fallback_name)
 
 
 @bp.get("/")

@@ -1,20 +1,16 @@
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.blueprints.queue.export import export_tickets
 from app.blueprints.tickets.forms import StatusForm
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import OPEN_STATUSES, Ticket, utcnow
-from app.services import control, queue, tickets, workflow
+from app.services import control, queue, tickets, workflow, workspace
 from app.services.errors import Conflict, DomainError
-from app.blueprints.queue.routes import export_tickets
 
 bp = Blueprint("workspace", __package__, url_prefix="/my")
 
@@ -27,8 +23,7 @@ ROW_ACTIONS = {
     "new": _l("Вернуть модератору"),
 }
 RESUME_LABEL = _l("Продолжить работу")  # in_progress from waiting_resident: the resident has answered
-NEEDS_COMMENT = {
-    "resolved": _l("Напишите ответ жителю: что сделано"),
+NEEDS_COMMENT = {  # resolving needs the answer to the resident: that rule is tickets.change_status's
     "new": _l("Напишите, почему обращение не ваше"),
 }
 
@@ -36,27 +31,6 @@ NEEDS_COMMENT = {
 def _executor():
     if current_user.role != "executor" or current_user.institution_id is None:
         abort(403)
-
-
-def month_start(now: datetime) -> datetime:
-    """The first moment of the current month in the city's time zone."""
-    local = now.astimezone(ZoneInfo(current_app.config["CITY_TZ"]))
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def summary(institution_id: int, now: datetime) -> dict:
-    """This month's SLA compliance of the institution, in one aggregate query."""
-    since = month_start(now)
-    resolved = Ticket.resolved_at >= since
-    row = db.session.execute(
-        select(func.count().filter(resolved),
-               func.count().filter(resolved, Ticket.resolved_at <= Ticket.resolution_due_at),
-               func.count().filter(Ticket.is_overdue(now)))
-        .where(Ticket.institution_id == institution_id,
-               or_(resolved, Ticket.status.in_(OPEN_STATUSES)))).one()
-    total, on_time, overdue = row
-    return {"resolved": total, "on_time": on_time, "overdue": overdue,
-            "percent": round(100 * on_time / total) if total else None, "since": since}
 
 
 def row_actions(ticket: Ticket) -> list[str]:
@@ -75,7 +49,7 @@ def index():
     orders = [] if wants_fragment() else control.list_orders(current_user, state="open", limit=100).rows
     return render("workspace/index.html", "workspace/_list.html", page=page, orders=orders,
                   appending=bool(request.args.get("cursor")),
-                  summary=summary(current_user.institution_id, utcnow()),
+                  summary=workspace.summary(current_user.institution_id, utcnow()),
                   row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL)
 
 
@@ -85,7 +59,6 @@ def export():
     """The institution's tickets as XLSX: the queue's filters (default: open ones, nearest deadline first);
     the visibility rule keeps it to the executor's institution whatever the filters say."""
     _executor()
-
     return export_tickets("Обращения учреждения", default_sort="due")
 
 

@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
+from app.formatting import local_dt
 from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Ticket, utcnow
 from app.models.base import fit_column
+from app.services import access, exports
 from app.services.text import normalise as normalise_text
 from app.services.text import words as text_words
 
@@ -193,3 +195,21 @@ def count_active(now: datetime | None = None, window_days: int = WINDOW_DAYS, *,
                  direction_id: int | None = None) -> int:
     stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id)
     return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def workbook(user, spot: HotSpot) -> tuple[bytes, str]:
+    """A hot spot's tickets the user may see as XLSX (residents' contacts in the text masked unless the role may
+    see them). Returns (bytes, file name)."""
+    masked = not access.can_see_personal_data(user)
+    rows = [(t.number, t.created_at, str(t.status_label), t.institution.short_name if t.institution else "",
+             t.address or "", exports.free_text(t.summary, masked=masked), t.resolution_due_at, t.resolved_at)
+            for t in spot.tickets if access.can_view(user, t)]
+    sheet = exports.Sheet("Обращения", ("Номер", "Поступило", "Статус", "Учреждение", "Адрес", "Суть",
+                                        "Срок решения", "Решено"), rows,
+                          ("text", "datetime", "text", "text", "text", "text", "datetime", "datetime"),
+                          (17, 17, 20, 30, 30, 70, 17, 17))
+    about = exports.About(what=f"Повторяющаяся проблема: {spot.label}", by=user.display_name,
+                          filters=[("Рубрика", spot.category.name if spot.category else "—"),
+                                   ("Период", f"{local_dt(spot.first_seen_at)} — {local_dt(spot.last_seen_at)}")],
+                          masked=masked)
+    return exports.workbook([sheet], about), f"Повторяющаяся проблема {spot.id}.xlsx"
