@@ -27,8 +27,9 @@ def create_app(config_class: type = Config) -> Flask:
     register_extensions(app)
     register_blueprints(app)
 
-    from app import cli, errors, templating
+    from app import cli, errors, jobs, templating
 
+    jobs.register()  # enqueue_after_commit's hook on every session
     errors.register(app)
     security.register(app)
     templating.register(app)

@@ -4,19 +4,33 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from app import models
+from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
-from app.formatting import board_time, local_dt, plural_ru
-from app.services import access, notifications, workflow
+from app.formatting import board_time, fmt_value, local_dt, plural_ru
+from app.services import access, control, notifications, workflow
 from app.services.sla import countdown
 
 
 def register(app: Flask) -> None:
+    """Every filter and global the templates use, in one place (blueprints register none of their own)."""
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.globals["countdown"] = countdown.describe
     app.jinja_env.filters["plural_ru"] = plural_ru
     app.jinja_env.filters["board_time"] = board_time
     app.jinja_env.filters["safe_link"] = safe_link  # links from payloads: http(s) to the network's hosts only
     app.jinja_env.filters["redact"] = redact_text  # secrets out of kept request bodies (rows older than the fix)
+
+    app.jinja_env.globals.update({
+        # the head's board
+        "fmt_value": fmt_value, "figure_change": board_present.change, "BOARD_FIGURES": board_present.FIGURES,
+        "board_charts": board_present.board_charts, "board_url": board_present.board_url,
+        # control orders: functions, not values — the issue form and the order blocks may be on any page
+        "CONTROL_STATES": models.CONTROL_STATES, "CONTROL_ACTIONS": control.ACTIONS,
+        "control_institutions": control.institution_choices, "control_is_late": control.is_late,
+        "control_stamp": control.stamp, "control_actions_for": control.allowed_actions,
+        "control_due": control.describe_due, "CONTROL_STEP_LABELS": control.STEP_LABELS,
+        "can_issue_orders": access.can_issue_orders, "can_see_orders": access.can_see_orders,
+    })
 
     @app.context_processor
     def inject():

@@ -13,6 +13,7 @@ from app.models import Notification
 from app.services import board
 from app.services.board import digest
 from tests.factories import make_institution, make_ticket, make_user
+from tests.helpers import committed
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
 
@@ -99,8 +100,8 @@ def test_weekly_digest_goes_once_to_each_head(app, smtp_server, fake_tg, tg_conf
     quiet = make_user("head")  # no e-mail, no Telegram: the digest waits in the app
     make_user("analyst").email = "analyst@belogorsk.test"  # not a recipient
     db.session.flush()
-    assert digest.send_weekly(monday_9 - timedelta(hours=2))["sent"] == 0  # before Monday 08:00
-    result = digest.send_weekly(monday_9)
+    assert committed(digest.send_weekly(monday_9 - timedelta(hours=2)))["sent"] == 0  # before Monday 08:00
+    result = committed(digest.send_weekly(monday_9))
     assert result == {"sent": 2, "mailed": 1, "failed": 0}
     assert [m["To"] for m in smtp_server.messages] == ["glava@belogorsk.test"]
     mail = smtp_server.messages[0]
@@ -115,7 +116,7 @@ def test_weekly_digest_goes_once_to_each_head(app, smtp_server, fake_tg, tg_conf
     notes = db.session.scalars(select(Notification).where(Notification.kind == "digest")).all()
     assert {n.user_id for n in notes} == {head.id, quiet.id}
     # the hourly job runs again: nothing twice
-    assert digest.send_weekly(monday_9 + timedelta(hours=1))["sent"] == 0
+    assert committed(digest.send_weekly(monday_9 + timedelta(hours=1)))["sent"] == 0
     assert len(smtp_server.messages) == 1 and len(fake_tg.messages_to("777001")) == 1
 
 
@@ -131,7 +132,7 @@ def test_digest_mail_failure_is_retried_by_the_outbox(app, smtp_server, monkeypa
     port = app.config["MAIL_PORT"]
     app.config["MAIL_PORT"] = 1  # nobody listens there
     try:
-        assert digest.send_weekly(monday_9) == {"sent": 1, "mailed": 1, "failed": 0}
+        assert committed(digest.send_weekly(monday_9)) == {"sent": 1, "mailed": 1, "failed": 0}
     finally:
         app.config["MAIL_PORT"] = port
     mail = db.session.scalar(select(Reply).where(Reply.network == "email"))
@@ -142,7 +143,7 @@ def test_digest_mail_failure_is_retried_by_the_outbox(app, smtp_server, monkeypa
         replies.deliver(rid, now=later)
     assert len(smtp_server.messages) == 1 and smtp_server.messages[0]["To"] == "glava@belogorsk.test"
     assert next(smtp_server.messages[0].iter_attachments()).get_filename() == "Проблемные вопросы 16.11.2026.xlsx"
-    assert digest.send_weekly(monday_9 + timedelta(hours=1))["sent"] == 0  # the hourly run: nothing twice
+    assert committed(digest.send_weekly(monday_9 + timedelta(hours=1)))["sent"] == 0  # the hourly run: nothing twice
     assert len(smtp_server.messages) == 1
 
 

@@ -98,3 +98,25 @@ def test_scheduler_enqueues_due_jobs_once_and_a_worker_runs_them(app, redis_url)
         assert _count() == 0  # the JSON-serialised periodic purge ran
     finally:
         app.config["REDIS_URL"] = None
+
+
+def _failing_job(*args):
+    raise RuntimeError("the job broke")
+
+
+def test_an_in_process_job_failure_is_logged_with_its_arguments_and_counted(app, caplog):
+    path = "tests.test_jobs._failing_job"
+    before = jobs.failures[path]
+    jobs.enqueue_after_commit(db.session(), path, 7, "x", queue="low", inline=True)
+    with caplog.at_level("ERROR", logger="app.jobs"):
+        db.session.commit()  # the commit itself succeeds: the failure is the job's
+    assert jobs.failures[path] == before + 1
+    assert f"{path}(7, 'x')" in caplog.text and "the job broke" in caplog.text
+
+
+def test_the_after_commit_hook_is_registered_once_by_the_factory(app):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    jobs.register()  # a second factory call changes nothing
+    assert event.contains(Session, "after_commit", jobs._run_pending)

@@ -18,6 +18,7 @@ from app.services import control, replies, tickets
 from app.services.board import digest
 from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
+from tests.helpers import committed
 from tests.telegram_support import SECRET as TG_SECRET
 
 STAFF_CHAT = 55507777
@@ -62,7 +63,7 @@ def test_thirty_breach_pushes_with_429s_are_each_delivered_once(tg_config, fake_
     db.session.commit()
     fake_tg.rate_limit(STAFF_CHAT, retry_after=3, times=12, skip=5)  # pushes 6–17: 429 retry_after 3
 
-    assert escalation.sweep(now).breaches == 30
+    assert committed(escalation.sweep(now)).breaches == 30
     assert len(fake_tg.messages_to(STAFF_CHAT)) == 18
     waiting = [r for r in pushes() if r.state == "pending"]
     assert len(waiting) == 12 and all(r.next_attempt_at == now + timedelta(seconds=3) for r in waiting)
@@ -135,14 +136,14 @@ def _sla_warning(now):
     t = make_ticket(institution=inst, category=cat, created_at=now - timedelta(minutes=500), status="assigned")
     t.first_responded_at = t.created_at + timedelta(minutes=5)
     db.session.commit()
-    assert escalation.sweep(now).warnings == 1
+    assert committed(escalation.sweep(now)).warnings == 1
 
 
 def _weekly_digest(now):
     head = make_user("head")
     head.telegram_chat_id = str(STAFF_CHAT)
     db.session.commit()
-    assert digest.send_weekly(now)["sent"] == 1
+    assert committed(digest.send_weekly(now))["sent"] == 1
 
 
 MONDAY_NOON = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # Monday 12:00 in Belogorsk
@@ -312,7 +313,7 @@ def test_no_sla_mark_without_its_push_row_for_a_linked_user(tg_config, fake_tg):
     now = utcnow()
     breached_ticket(make_institution(), now, 1)
     db.session.commit()
-    escalation.sweep(now)
+    committed(escalation.sweep(now))
     assert db.session.scalar(db.select(db.func.count(SlaMark.id))) == 1
     [push] = pushes()
     assert push.address == {"chat_id": str(STAFF_CHAT)} and push.ticket_id is None and push.kind == "push"

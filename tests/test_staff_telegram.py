@@ -12,6 +12,7 @@ from app.models import Message, Notification, Reply, Ticket, User, utcnow
 from app.services import staff_telegram
 from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
+from tests.helpers import committed
 from tests.telegram_support import BOT_ID, SECRET
 
 STAFF_CHAT = 55501234  # the executor's own Telegram
@@ -81,7 +82,7 @@ def test_a_warning_reaches_the_linked_executors_chat_once_and_unlinking_stops_it
     linked.telegram_chat_id = str(STAFF_CHAT)
     t = _warning_ticket(inst)
 
-    assert escalation.sweep().warnings == 1
+    assert committed(escalation.sweep()).warnings == 1
     sent = fake_tg.messages_to(STAFF_CHAT)
     assert len(sent) == 1 and t.number in sent[0]["text"] and "Скоро срок решения" in sent[0]["text"]
     note = db.session.scalar(db.select(Notification).where(Notification.user_id == linked.id))
@@ -96,7 +97,7 @@ def test_a_warning_reaches_the_linked_executors_chat_once_and_unlinking_stops_it
     db.session.expire_all()
     assert db.session.get(User, linked.id).telegram_chat_id is None
     _warning_ticket(inst)
-    assert escalation.sweep().warnings == 1
+    assert committed(escalation.sweep()).warnings == 1
     assert len(fake_tg.messages_to(STAFF_CHAT)) == 1
     assert len(list(db.session.scalars(db.select(Notification).where(Notification.user_id == linked.id)))) == 2
 
@@ -107,7 +108,7 @@ def test_without_a_bot_token_the_in_app_notification_is_the_record(app):
     linked = make_user("executor", institution=inst)
     linked.telegram_chat_id = str(STAFF_CHAT)
     _warning_ticket(inst)
-    assert escalation.sweep().warnings == 1
+    assert committed(escalation.sweep()).warnings == 1
     note = db.session.scalar(db.select(Notification).where(Notification.user_id == linked.id))
     assert note.sent_at is None and staff.send_notification(note.id) == "disabled"
     assert db.session.scalar(db.select(db.func.count(Reply.id))) == 0

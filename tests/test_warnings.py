@@ -13,6 +13,7 @@ from app.models import Institution, Notification, Reply, SlaMark, Ticket
 from app.services import replies, sla
 from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
+from tests.helpers import committed
 
 YAKT = ZoneInfo("Asia/Yakutsk")
 MINUTE = timedelta(minutes=1)
@@ -61,10 +62,10 @@ def test_a_friday_evening_ticket_warns_on_monday_afternoon_not_sunday_night(tg_c
     # 75 % of 9 working hours = 6 h 45 min: Friday 17–18, Monday 9–13, 14:00 + 1 h 45 min
     assert t.resolution_warn_at == at("2026-12-07 15:45")
 
-    assert escalation.sweep(clock(at("2026-12-06 23:45"))).warnings == 0  # the old, calendar-share moment
-    assert escalation.sweep(clock(at("2026-12-07 15:44"))).warnings == 0
+    assert committed(escalation.sweep(clock(at("2026-12-06 23:45")))).warnings == 0  # the old, calendar-share moment
+    assert committed(escalation.sweep(clock(at("2026-12-07 15:44")))).warnings == 0
     assert warnings_recorded() == 0 and fake_tg.sent == []
-    assert escalation.sweep(clock(at("2026-12-07 15:45"))).warnings == 1
+    assert committed(escalation.sweep(clock(at("2026-12-07 15:45")))).warnings == 1
     [sent] = fake_tg.messages_to(STAFF_CHAT)  # in working hours: pushed at once
     assert t.number in sent["text"] and "Скоро срок решения" in sent["text"]
     note = db.session.scalar(db.select(Notification).where(Notification.user_id == executor.id))
@@ -99,7 +100,7 @@ def test_pushes_at_night_wait_for_the_institutions_hours_round_the_clock_ones_go
     _night_warning(dispatch, at("2026-12-05 20:00"))
     db.session.commit()
 
-    assert escalation.sweep(clock(at("2026-12-06 03:30"))).warnings == 2
+    assert committed(escalation.sweep(clock(at("2026-12-06 03:30")))).warnings == 2
     assert len(fake_tg.messages_to("7002")) == 1  # the dispatch works round the clock
     assert fake_tg.messages_to("7001") == []
     held = db.session.scalar(db.select(Reply).where(Reply.address["chat_id"].as_string() == "7001"))
@@ -121,7 +122,7 @@ def test_holding_can_be_turned_off(tg_config, fake_tg, clock):
     make_user("executor", institution=office).telegram_chat_id = "7001"
     _night_warning(office, at("2026-12-05 20:00"))
     db.session.commit()
-    assert escalation.sweep(clock(at("2026-12-06 03:30"))).warnings == 1
+    assert committed(escalation.sweep(clock(at("2026-12-06 03:30")))).warnings == 1
     assert len(fake_tg.messages_to("7001")) == 1  # STAFF_PUSH_WORKING_HOURS_ONLY off (as in TestConfig): at once
 
 
@@ -159,7 +160,7 @@ def test_tickets_without_stored_warning_moments_get_them_from_the_sweep(tg_confi
     db.session.commit()
     db.session.refresh(t)
     version, updated = t.version, t.updated_at
-    assert escalation.sweep(clock(at("2026-12-06 23:45"))).warnings == 0  # not the calendar share any more
+    assert committed(escalation.sweep(clock(at("2026-12-06 23:45")))).warnings == 0  # not the calendar share any more
     db.session.refresh(t)
     assert t.resolution_warn_at == at("2026-12-07 15:45") and t.version == version and t.updated_at == updated
-    assert escalation.sweep(clock(at("2026-12-07 15:45"))).warnings == 1
+    assert committed(escalation.sweep(clock(at("2026-12-07 15:45")))).warnings == 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections import Counter
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import event
@@ -56,7 +58,9 @@ def resolve(path: str):
 
 def enqueue(path: str, *args, queue: str = "default", job_id: str | None = None, delay: float | None = None,
             **kwargs):
-    """Run `path(*args)` as a job on `queue` (in-process when there is no Redis). Call after commit."""
+    """Run `path(*args)` as a job on `queue` (in-process when there is no Redis). Call after commit.
+    `delay`: seconds to wait before the job runs (RQ's scheduler; dropped in-process, where the periodic sweep
+    picks the work up). `job_id`: RQ's id (a second enqueue with the same id replaces the waiting one)."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
     if not current_app.config.get("REDIS_URL"):
@@ -66,8 +70,6 @@ def enqueue(path: str, *args, queue: str = "default", job_id: str | None = None,
             return resolve(path)(*args)
     q = get_queue(queue)
     if delay:
-        from datetime import timedelta
-
         return q.enqueue_in(timedelta(seconds=delay), path, *args, job_id=job_id, **kwargs)
     return q.enqueue(path, *args, job_id=job_id, **kwargs)
 
@@ -79,7 +81,11 @@ def enqueue_after_commit(session: Session, path: str, *args, queue: str = "defau
     session.info.setdefault(_PENDING, []).append((path, args, queue, job_id, delay, inline))
 
 
-@event.listens_for(Session, "after_commit")
+# Jobs that could not run in-process or be enqueued, by dotted path, since the process started (each is also
+# logged with its arguments). The sweepers pick the work up again; this says how often they had to.
+failures: Counter = Counter()
+
+
 def _run_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     for path, args, queue, job_id, delay, inline in pending or ():
@@ -89,9 +95,18 @@ def _run_pending(session: Session) -> None:
             else:
                 enqueue(path, *args, queue=queue, job_id=job_id, delay=delay)
         except Exception:  # Redis down, or an in-process job failed: the sweepers retry
-            log.exception("could not run or enqueue %s%r", path, args)
+            failures[path] += 1
+            log.exception("job failed or not enqueued: %s%r on queue %s (%d such failures so far)", path, args, queue,
+                          failures[path])
 
 
-@event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+def register() -> None:
+    """Attach the after-commit hook that runs `enqueue_after_commit` requests (and the rollback hook that drops
+    them) to every SQLAlchemy session. Called by the app factory; idempotent."""
+    if not event.contains(Session, "after_commit", _run_pending):
+        event.listen(Session, "after_commit", _run_pending)
+        event.listen(Session, "after_rollback", _drop_pending)

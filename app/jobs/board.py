@@ -1,6 +1,8 @@
 """The head's board: snapshots of the standard periods, hot-spot detection, the weekly digest. Idempotent."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from app.extensions import db
 from app.jobs.context import in_app
 from app.services import board
@@ -10,13 +12,28 @@ from app.services.board import digest, hotspots
 @in_app
 def refresh_snapshots() -> int:
     """Periodic: the city-wide figures of today, this week, month, quarter and year (commits per period)."""
-    return board.refresh_snapshots()
+    done = 0
+    for step in board.refresh_snapshot_steps():
+        db.session.commit()
+        done += step != "purge"
+    return done
 
 
 @in_app
 def refresh_direction_snapshots() -> int:
-    """Periodic: each direction's quarter and year (seconds of work each, so every 10 minutes)."""
-    return board.refresh_direction_snapshots()
+    """Periodic: each direction's quarter and year (seconds of work each, so every 10 minutes); commits each."""
+    done = 0
+    for _key in board.refresh_direction_snapshot_steps():
+        db.session.commit()
+        done += 1
+    return done
+
+
+@in_app
+def keep_snapshot(key: str, data: dict, computed_at: str) -> None:
+    """A report a page computed (no snapshot young enough): stored for the next viewer."""
+    board.keep(key, data, datetime.fromisoformat(computed_at))
+    db.session.commit()
 
 
 @in_app
@@ -30,4 +47,6 @@ def detect_hotspots() -> int:
 @in_app
 def weekly_digest() -> dict:
     """Periodic (hourly): last week's digest to each head once, from Monday 08:00 city time."""
-    return digest.send_weekly()
+    result = digest.send_weekly()
+    db.session.commit()
+    return result

@@ -60,7 +60,7 @@ def unlink(user: User) -> None:
 
 def send(notification_id: int, now: datetime | None = None) -> str:
     """Push one notification to its user's Telegram chat through the outbox, once (kept for jobs queued before
-    the outbox carried staff pushes). Commits."""
+    the outbox carried staff pushes). The outbox's delivery commits (services/replies.deliver)."""
     note = db.session.get(Notification, notification_id)
     if note is None:
         return "missing"
@@ -72,6 +72,5 @@ def send(notification_id: int, now: datetime | None = None) -> str:
         return "disabled"
     row = db.session.scalar(select(Reply).where(Reply.notification_id == note.id).order_by(Reply.id.desc()).limit(1))
     if row is None:
-        row = replies.push_to_staff(note, now)
-        db.session.commit()
+        row = replies.push_to_staff(note, now)  # committed by deliver with its «sending» state
     return replies.deliver(row.id, now)

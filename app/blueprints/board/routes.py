@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.extensions import db
-from app.formatting import fmt_value
 from app.htmx import render
 from app.models import Direction, HotSpot, Institution, utcnow
 from app.services import access, board, control, exports
@@ -32,7 +30,6 @@ def _state(force: bool = False) -> dict:
     scope, scope_errors = board.parse_scope(request.args)
     errors += scope_errors
     data = board.cached_report(current_user, period, scope, force=force, now=now)
-    db.session.commit()  # the snapshot just computed, for the next viewer
     args = {"period": period.kind, "direction": scope.direction_id or "", "institution": scope.institution_id or ""}
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
@@ -119,65 +116,3 @@ def export():
 def _method() -> dict:
     return {"min_volume": board.MIN_VOLUME, "smoothing": board.SMOOTHING, "target_days": board.TARGET_MEAN_DAYS,
             "target_good": int(board.TARGET_GOOD_SHARE * 100)}
-
-
-@bp.app_context_processor
-def board_helpers():
-    def board_url(args: dict, **changes) -> str:
-        merged = {**args, **changes}
-        return url_for("board.index", **{k: v for k, v in merged.items() if v not in (None, "")})
-
-    return {"board_url": board_url}
-
-
-# The figure cards: (key in the report, label, format, which way is better).
-FIGURES = (
-    ("received", _l("Поступило"), "int", None),
-    ("open", _l("Из них ещё не решено"), "int", "low"),
-    ("overdue", _l("Из них просрочено"), "int", "low"),
-    ("sla_share", _l("Решено в срок"), "pct", "high"),
-    ("median_first_response", _l("Медиана первого ответа"), "duration", "low"),
-    ("median_resolution", _l("Медиана решения"), "duration", "low"),
-    ("mean_resolution_days", _l("Среднее время ответа"), "days", "low"),
-    ("rating_avg", _l("Средняя оценка жителей"), "rating", "high"),
-    ("good_share", _l("Оценок 4–5"), "pct", "high"),
-    ("reopened_share", _l("Возвращено жителями"), "pct", "low"),
-)
-
-
-def change(current, previous, better: str | None, kind: str = "int") -> dict | None:
-    """The change against the previous period: arrow and whether it is good news (None: neutral).
-    Values that look the same on the page («70 %» and «70 %») are the same."""
-    if current is None or previous is None:
-        return None
-    if current == previous or fmt_value(current, kind) == fmt_value(previous, kind):
-        return {"arrow": "=", "good": None}
-    up = current > previous
-    good = None if better is None else (up if better == "high" else not up)
-    return {"arrow": "▲" if up else "▼", "good": good}
-
-
-@bp.app_context_processor
-def board_formatting():
-    return {"fmt_value": fmt_value, "figure_change": change, "BOARD_FIGURES": FIGURES}
-
-
-def board_charts(data: dict) -> dict:
-    """Rows for the bar charts (name, value, text) from a report."""
-    directions = data["directions"]["ranked"] + data["directions"]["unranked"]
-    answer_days = [{"name": d["name"], "value": round(d["figures"]["mean_resolution_days"], 1),
-                    "text": fmt_value(d["figures"]["mean_resolution_days"], "days")}
-                   for d in directions if d["figures"]["mean_resolution_days"] is not None]
-    good = [{"name": d["name"], "value": round(d["figures"]["good_share"] * 100),
-             "text": f"{d['figures']['good_share'] * 100:.0f} % ({d['figures']['rated']})"}
-            for d in directions if d["figures"]["good_share"] is not None]
-    growing = [{"name": g["name"], "value": g["current"],
-                "text": f"{g['current']} ← {g['previous']}" + (f" (+{g['growth'] * 100:.0f} %)" if g["growth"] else "")}
-               for g in data["growing"]]
-    return {"answer_days": sorted(answer_days, key=lambda r: -r["value"]),
-            "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
-
-
-@bp.app_context_processor
-def board_chart_helpers():
-    return {"board_charts": board_charts}

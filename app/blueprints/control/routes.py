@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.htmx import parse_id, render, wants_fragment
-from app.models import CONTROL_STATES, HotSpot, Institution, Ticket, utcnow
+from app.models import HotSpot, Institution, Ticket, utcnow
 from app.services import access, control, exports
 from app.services.errors import DomainError, ValidationFailed
 
@@ -23,16 +23,6 @@ def _login():
     if not access.can_see_orders(current_user):
         abort(403)
     return None
-
-
-@bp.app_context_processor
-def _globals():
-    # Functions, not values: the issue form and the order blocks may be included by any page.
-    return {"CONTROL_STATES": CONTROL_STATES, "CONTROL_ACTIONS": control.ACTIONS,
-            "control_institutions": control.institution_choices, "control_is_late": control.is_late,
-            "control_stamp": control.stamp, "control_actions_for": control.allowed_actions,
-            "control_due": control.describe_due, "CONTROL_STEP_LABELS": control.STEP_LABELS,
-            "can_issue_orders": access.can_issue_orders, "can_see_orders": access.can_see_orders}
 
 
 # --- the list -------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ ranges, `FILTER` aggregates), so the numbers of one row always agree with each o
 from __future__ import annotations
 
 import calendar
+import logging
 import statistics
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -30,9 +32,12 @@ from sqlalchemy import and_, delete, func, literal, or_, select, tuple_
 
 from app.extensions import db
 from app.htmx import parse_id
+from app.jobs import enqueue
 from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, VerdictAnswer, utcnow
 from app.models.base import insert_or_ignore
 from app.services import access
+
+log = logging.getLogger(__name__)
 
 PERIOD_KINDS = {
     "today": _l("Сегодня"),
@@ -630,7 +635,8 @@ def cached_report(user, period: Period, scope: Scope = Scope(), *, force: bool =
                   now: datetime | None = None) -> dict:
     """The report from a snapshot young enough, else computed now (and kept). Young enough: BOARD_SNAPSHOT_MAX_AGE;
     a quarter or a year BOARD_LONG_SNAPSHOT_MAX_AGE (the directions' ones are refreshed every 10 minutes by a job:
-    seconds of work each, and a long period's figures move slowly)."""
+    seconds of work each, and a long period's figures move slowly). A report computed here is stored by a job
+    (`keep_later`): the page that asked writes nothing."""
     now = now or utcnow()
     if not access.sees_every_ticket(user):
         return report(user, period, scope, now)
@@ -641,8 +647,22 @@ def cached_report(user, period: Period, scope: Scope = Scope(), *, force: bool =
     if snap is not None and not force and timedelta(0) <= now - snap.computed_at <= max_age:
         return snap.data
     data = report(user, period, scope, now)
-    _store(key, data, now)
+    keep_later(key, data, now)
     return data
+
+
+def keep_later(key: str, data: dict, now: datetime) -> None:
+    """Have the low queue store a snapshot just computed, for the next viewer (in-process without Redis, in its
+    own transaction). A failure to ask is logged: the page is served all the same."""
+    try:
+        enqueue("app.jobs.board.keep_snapshot", key, data, now.isoformat(), queue="low")
+    except Exception:  # Redis down: the periodic refresh keeps the standard periods anyway
+        log.exception("could not ask for the board snapshot %s to be kept", key)
+
+
+def keep(key: str, data: dict, computed_at: datetime) -> None:
+    """Store (or replace) the snapshot `key`. The caller commits."""
+    _store(key, data, computed_at)
 
 
 def _store(key: str, data: dict, now: datetime) -> None:
@@ -652,30 +672,39 @@ def _store(key: str, data: dict, now: datetime) -> None:
 
 
 def refresh_snapshots(now: datetime | None = None) -> int:
-    """Recompute the city-wide report of every standard period (the job). Commits after each."""
+    """Recompute the city-wide report of every standard period, in the caller's transaction. Returns how many."""
+    return sum(1 for key in refresh_snapshot_steps(now) if key != "purge")
+
+
+def refresh_snapshot_steps(now: datetime | None = None) -> Iterator[str]:
+    """The city-wide snapshots one by one: yields each stored key, then "purge" after deleting old ones. The
+    job commits at each yield (a snapshot is kept even if a later one fails)."""
     now = now or utcnow()
     on = today(now)
     for kind in SNAPSHOT_KINDS:
         period = standard_period(kind, on)
-        _store(_snapshot_key(period, Scope()), report(_Everyone(), period, Scope(), now), now)
-        db.session.commit()
+        key = _snapshot_key(period, Scope())
+        _store(key, report(_Everyone(), period, Scope(), now), now)
+        yield key
     # yesterday's and older snapshots are never read again
     db.session.execute(delete(BoardSnapshot).where(BoardSnapshot.computed_at < now - timedelta(days=2)))
-    db.session.commit()
-    return len(SNAPSHOT_KINDS)
+    yield "purge"
 
 
 def refresh_direction_snapshots(now: datetime | None = None) -> int:
-    """Recompute the quarter and the year of every direction (the job, every 10 minutes): those take seconds live,
-    the shorter periods well under one. Commits after each."""
+    """Recompute the quarter and the year of every direction, in the caller's transaction. Returns how many."""
+    return sum(1 for _ in refresh_direction_snapshot_steps(now))
+
+
+def refresh_direction_snapshot_steps(now: datetime | None = None) -> Iterator[str]:
+    """Each direction's quarter and year (the job, every 10 minutes: those take seconds live, the shorter
+    periods well under one): yields each stored key; the job commits at each yield."""
     now = now or utcnow()
     on = today(now)
-    done = 0
     for direction_id in db.session.scalars(select(Direction.id).order_by(Direction.sort_order, Direction.id)).all():
         scope = Scope(direction_id=direction_id)
         for kind in LONG_KINDS:
             period = standard_period(kind, on)
-            _store(_snapshot_key(period, scope), report(_Everyone(), period, scope, now), now)
-            db.session.commit()
-            done += 1
-    return done
+            key = _snapshot_key(period, scope)
+            _store(key, report(_Everyone(), period, scope, now), now)
+            yield key

@@ -75,7 +75,8 @@ def _sent_this_week(user: User, since: datetime) -> bool:
 
 
 def send_weekly(now: datetime | None = None) -> dict:
-    """Send last week's digest to every head who has not had it this week (from Monday 08:00). Commits."""
+    """Send last week's digest to every head who has not had it this week (from Monday 08:00). The caller
+    commits (the job does)."""
     now = now or utcnow()
     since = due_from(now)
     result = {"sent": 0, "mailed": 0, "failed": 0}
@@ -108,7 +109,6 @@ def send_weekly(now: datetime | None = None) -> dict:
         if user.telegram_chat_id:
             replies.push_to_staff(note, now)
         result["sent"] += 1
-    db.session.commit()
     return result
 
 

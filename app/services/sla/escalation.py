@@ -12,6 +12,7 @@ each batch commits on its own.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -162,11 +163,22 @@ def _follow_up(new: list[tuple[int, str, datetime]], now: datetime) -> None:
 
 
 def sweep(now: datetime | None = None, batch: int = 5000, max_batches: int | None = None) -> SweepResult:
-    """Record every warning and breach due by `now` that is not recorded yet. Commits after each batch."""
+    """Record every warning and breach due by `now` that is not recorded yet, in the caller's transaction."""
+    result = SweepResult()
+    for result in sweep_batches(now, batch, max_batches):
+        pass
+    return result
+
+
+def sweep_batches(now: datetime | None = None, batch: int = 5000,
+                  max_batches: int | None = None) -> Iterator[SweepResult]:
+    """The sweep batch by batch: yields the running totals after each batch (and once after filling missing
+    warning moments). The caller commits at each yield — the job does, so a million tickets are never one
+    transaction and two workers never wait on each other for long."""
     now = now or utcnow()
     result = SweepResult()
     if sla.fill_missing_warnings():  # older rows get their working-time warning moments, a batch per run
-        db.session.commit()
+        yield result
     postgres = db.session.get_bind().dialect.name == "postgresql"
     done, after = 0, 0
     while max_batches is None or done < max_batches:
@@ -180,11 +192,10 @@ def sweep(now: datetime | None = None, batch: int = 5000, max_batches: int | Non
             _follow_up(new, now)
         result.breaches += sum(1 for _, kind, _ in new if kind.endswith("_breach"))
         result.warnings += sum(1 for _, kind, _ in new if kind.endswith("_warning"))
-        db.session.commit()
+        yield result
         done += 1
         if n < batch:
             break
-    return result
 
 
 def problem_tickets(query):

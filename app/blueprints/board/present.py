@@ -1,0 +1,57 @@
+"""What the board's templates call: the figure cards, the change against the previous period, the chart rows,
+the board's URL with changed arguments. Registered as Jinja globals by app/templating.py."""
+from __future__ import annotations
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+
+from app.formatting import fmt_value
+
+
+def board_url(args: dict, **changes) -> str:
+    """The board's URL with the current arguments and `changes` (empty values dropped)."""
+    merged = {**args, **changes}
+    return url_for("board.index", **{k: v for k, v in merged.items() if v not in (None, "")})
+
+
+# The figure cards: (key in the report, label, format, which way is better).
+FIGURES = (
+    ("received", _l("Поступило"), "int", None),
+    ("open", _l("Из них ещё не решено"), "int", "low"),
+    ("overdue", _l("Из них просрочено"), "int", "low"),
+    ("sla_share", _l("Решено в срок"), "pct", "high"),
+    ("median_first_response", _l("Медиана первого ответа"), "duration", "low"),
+    ("median_resolution", _l("Медиана решения"), "duration", "low"),
+    ("mean_resolution_days", _l("Среднее время ответа"), "days", "low"),
+    ("rating_avg", _l("Средняя оценка жителей"), "rating", "high"),
+    ("good_share", _l("Оценок 4–5"), "pct", "high"),
+    ("reopened_share", _l("Возвращено жителями"), "pct", "low"),
+)
+
+
+def change(current, previous, better: str | None, kind: str = "int") -> dict | None:
+    """The change against the previous period: arrow and whether it is good news (None: neutral).
+    Values that look the same on the page («70 %» and «70 %») are the same."""
+    if current is None or previous is None:
+        return None
+    if current == previous or fmt_value(current, kind) == fmt_value(previous, kind):
+        return {"arrow": "=", "good": None}
+    up = current > previous
+    good = None if better is None else (up if better == "high" else not up)
+    return {"arrow": "▲" if up else "▼", "good": good}
+
+
+def board_charts(data: dict) -> dict:
+    """Rows for the bar charts (name, value, text) from a report."""
+    directions = data["directions"]["ranked"] + data["directions"]["unranked"]
+    answer_days = [{"name": d["name"], "value": round(d["figures"]["mean_resolution_days"], 1),
+                    "text": fmt_value(d["figures"]["mean_resolution_days"], "days")}
+                   for d in directions if d["figures"]["mean_resolution_days"] is not None]
+    good = [{"name": d["name"], "value": round(d["figures"]["good_share"] * 100),
+             "text": f"{d['figures']['good_share'] * 100:.0f} % ({d['figures']['rated']})"}
+            for d in directions if d["figures"]["good_share"] is not None]
+    growing = [{"name": g["name"], "value": g["current"],
+                "text": f"{g['current']} ← {g['previous']}" + (f" (+{g['growth'] * 100:.0f} %)" if g["growth"] else "")}
+               for g in data["growing"]]
+    return {"answer_days": sorted(answer_days, key=lambda r: -r["value"]),
+            "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
