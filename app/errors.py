@@ -7,13 +7,14 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
+from app.htmx import wants_fragment
 from app.services.errors import Conflict, DomainError
 
 
 def _page(status: int, title: str, message: str):
     if request.path.startswith("/api/"):
         return jsonify({"error": f"{title}. {message}"}), status
-    if request.headers.get("HX-Request"):
+    if wants_fragment():  # an HTMX swap, not a boosted page or a history restore
         return render_template("errors/_message.html", title=title, message=message), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
 

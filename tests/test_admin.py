@@ -119,3 +119,23 @@ def test_admin_sets_an_institutions_hours_and_bad_windows_are_refused(login):
     assert ok.status_code == 200 and "Сохранено" in body(ok)
     db.session.expire_all()
     assert db.session.get(Institution, inst.id).business_hours == "08:00-17:00"
+
+
+def test_without_javascript_the_category_and_sla_forms_answer_with_the_whole_list(login):
+    """No HTMX: a saved form goes back to the list (303), a refused one shows every row again with its error."""
+    from tests.factories import make_policy
+
+    one, other = make_category("Уличное освещение"), make_category("Дороги")
+    client = login(make_user("admin"))
+    saved = client.post(f"/admin/categories/{one.id}", data={f"c{one.id}-keywords": "фонар"})
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("/admin/categories")
+    assert "Сохранено" in body(client.get("/admin/categories"))
+    bad = client.post(f"/admin/categories/{one.id}", data={f"c{one.id}-default_institution_id": "abc"})
+    assert bad.status_code == 422 and f'id="category-{one.id}"' in body(bad) and f'id="category-{other.id}"' in body(bad)
+
+    p, q = make_policy(first=60, resolution=540), make_policy(first=30, resolution=240)
+    db.session.commit()  # the refused save rolls back its own transaction only
+    bad = client.post(f"/admin/sla/{p.id}", data={f"p{p.id}-first_response_minutes": 0,
+                                                 f"p{p.id}-resolution_minutes": 540, f"p{p.id}-warning_percent": 75})
+    assert bad.status_code == 422 and "больше нуля" in body(bad)
+    assert f'id="policy-{p.id}"' in body(bad) and f'id="policy-{q.id}"' in body(bad)

@@ -61,3 +61,11 @@ def test_board_and_control_parameters(login, junk):
     moderator = login(make_user("moderator"))
     resp = moderator.post(f"/tickets/{t.number}/priority", data={"priority": junk, "version": junk})
     assert resp.status_code < 500, (junk, resp.status_code)
+
+
+def test_an_htmx_swap_gets_the_error_message_and_a_boosted_page_the_whole_error_page(login):
+    client = login(make_user("moderator"))
+    swap = client.get("/tickets/НЕТ-1", headers={"HX-Request": "true"})
+    boosted = client.get("/tickets/НЕТ-1", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert swap.status_code == boosted.status_code == 404
+    assert "<html" not in swap.get_data(as_text=True) and "<html" in boosted.get_data(as_text=True)

@@ -251,15 +251,15 @@ def test_workspace_lists_the_institutions_open_orders_most_urgent_first(login):
     assert html.index(f'id="order-row-{sooner.id}"') < html.index(f'id="order-row-{later.id}"')
     assert f'id="order-row-{done.id}"' not in html and f'id="order-row-{foreign.id}"' not in html
 
-    resp = client.post(f"/control/{sooner.id}/act", headers=HX, data={"action": "accept", "view": "row"})
+    resp = client.post(f"/control/{sooner.id}/act/row", headers=HX, data={"action": "accept"})
     row = body(resp)
     assert resp.status_code == 200 and row.startswith(f'\n<tr id="order-row-{sooner.id}"') or \
         row.lstrip().startswith(f'<tr id="order-row-{sooner.id}"')
     assert "Исполняется" in row and "Доложить об исполнении" in row
-    resp = client.post(f"/control/{sooner.id}/act", headers=HX, data={"action": "report", "view": "row", "text": " "})
+    resp = client.post(f"/control/{sooner.id}/act/row", headers=HX, data={"action": "report", "text": " "})
     assert resp.status_code == 422 and "Напишите, что сделано" in body(resp) and "<details open" in body(resp)
-    resp = client.post(f"/control/{sooner.id}/act", headers=HX,
-                       data={"action": "report", "view": "row", "text": "Готово"})
+    resp = client.post(f"/control/{sooner.id}/act/row", headers=HX,
+                       data={"action": "report", "text": "Готово"})
     assert resp.status_code == 200 and "Доложено об исполнении" in body(resp)
 
 

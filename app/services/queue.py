@@ -106,6 +106,9 @@ def filtered(user: User, f: QueueFilters, now: datetime | None = None) -> Select
 
 def page(user: User, f: QueueFilters, cursor: str | None = None, limit: int = 50,
          now: datetime | None = None) -> Page:
+    """One page of the tickets `user` may see under filters `f`: at most `limit` rows in the order of `f.sort`
+    (new | old | due), keyset-paginated on (sort column, id). `cursor` is the previous page's `next_cursor`
+    (opaque base64 JSON; a forged one raises ValidationFailed); `next_cursor` is None on the last page."""
     col = _sort_column(f.sort)
     ascending = f.sort in ("old", "due")
     stmt = filtered(user, f, now)

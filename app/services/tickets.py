@@ -62,6 +62,10 @@ def create_ticket(*, network: str, summary: str, resident: Resident | None = Non
                   account=None, priority: str = "normal", address: str | None = None,
                   messages: list[Message] = (), created_at: datetime | None = None,
                   actor: User | None = None, regime: str = "local") -> Ticket:
+    """A new ticket (status «new») with the next number of its year (city time), its deadlines under `regime`
+    from `created_at` (sla.set_deadlines), `messages` attached to it and a «created» event. Without an
+    institution the category's default one is taken. Intake, the ingest API and the demo call it; nothing is
+    sent to the resident here (intake acknowledges). The caller commits."""
     created_at = created_at or utcnow()
     if institution is None and category is not None:
         institution = category.default_institution
@@ -80,6 +84,10 @@ def create_ticket(*, network: str, summary: str, resident: Resident | None = Non
 # --- single-ticket actions ----------------------------------------------------------------------
 def assign(ticket: Ticket, institution: Institution, actor: User, expected_version: int | None = None,
            now: datetime | None = None) -> None:
+    """Merge `ticket` into `into` (moderators only): `ticket` becomes «merged» with `duplicate_of` = `into`, each
+    gets an event («status» on it, «merged» on `into`). Its messages stay where they are: the ticket family
+    (replies.family_ids / main_ticket / residents_of) is how answers and the «Проблема решена?» question reach
+    the residents of both, and a follow-up in the merged thread joins `into`. The caller commits."""
     access.ensure_can_manage(actor)
     workflow.check_version(ticket, expected_version)
     now = now or utcnow()

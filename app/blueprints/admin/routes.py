@@ -64,11 +64,16 @@ def rejections():
     return render_template("admin/rejections.html", rejections=admin.recent_rejections(200))
 
 
+def _category_rows(failed: tuple[int, object] | None = None) -> list:
+    """Each category with its form; `failed` = (id, form): that row shows the form as it was sent."""
+    return [(c, failed[1] if failed and failed[0] == c.id else
+             CategoryRulesForm(keywords=c.keywords, default_institution_id=c.default_institution_id,
+                               formdata=None, prefix=f"c{c.id}")) for c in admin.categories()]
+
+
 @bp.get("/categories")
 def categories():
-    rows = [(c, CategoryRulesForm(keywords=c.keywords, default_institution_id=c.default_institution_id,
-                                  formdata=None, prefix=f"c{c.id}")) for c in admin.categories()]
-    return render_template("admin/categories.html", rows=rows)
+    return render_template("admin/categories.html", rows=_category_rows())
 
 
 @bp.post("/categories/<int:category_id>")
@@ -77,15 +82,24 @@ def update_category(category_id: int):
     form = CategoryRulesForm(prefix=f"c{category.id}")
     error, notice = _save(form, lambda: admin.update_category_rules(
         current_user, category, form.keywords.data or "", form.default_institution_id.data))
-    return render("admin/categories.html", "admin/_category.html", status=422 if error else 200,
-                  c=category, form=form, error=error, notice=notice,
-                  rows=[(category, form)])
+    if wants_fragment():
+        return render("admin/categories.html", "admin/_category.html", status=422 if error else 200,
+                      c=category, form=form, error=error, notice=notice)
+    flash(error or notice, "error" if error else "ok")  # without JavaScript: the whole list again
+    if error:
+        return render_template("admin/categories.html", rows=_category_rows((category.id, form))), 422
+    return redirect(url_for("admin.categories"), 303)
+
+
+def _policy_rows(failed: tuple[int, object] | None = None) -> list:
+    """Each SLA policy with its form; `failed` = (id, form): that row shows the form as it was sent."""
+    return [(p, failed[1] if failed and failed[0] == p.id else PolicyForm(obj=p, formdata=None, prefix=f"p{p.id}"))
+            for p in admin.policies()]
 
 
 @bp.get("/sla")
 def sla_policies():
-    rows = [(p, PolicyForm(obj=p, formdata=None, prefix=f"p{p.id}")) for p in admin.policies()]
-    return render_template("admin/sla.html", rows=rows)
+    return render_template("admin/sla.html", rows=_policy_rows())
 
 
 @bp.post("/sla/<int:policy_id>")
@@ -96,8 +110,13 @@ def update_policy(policy_id: int):
         current_user, policy, form.first_response_minutes.data, form.resolution_minutes.data,
         bool(form.business_hours.data), form.warning_percent.data),
         "Сохранено. Новые сроки действуют для новых обращений.")
-    return render("admin/sla.html", "admin/_policy.html", status=422 if error else 200, p=policy, form=form,
-                  error=error, notice=notice, rows=[(policy, form)])
+    if wants_fragment():
+        return render("admin/sla.html", "admin/_policy.html", status=422 if error else 200,
+                      p=policy, form=form, error=error, notice=notice)
+    flash(error or notice, "error" if error else "ok")  # without JavaScript: the whole list again
+    if error:
+        return render_template("admin/sla.html", rows=_policy_rows((policy.id, form))), 422
+    return redirect(url_for("admin.sla_policies"), 303)
 
 
 def _year() -> int:

@@ -116,7 +116,17 @@ NOTICES = {
 
 @bp.post("/<int:order_id>/act")
 def act(order_id: int):
-    """One step of the order (accept, report, approve, return, cancel). view=row: the workspace row."""
+    """One step of the order (accept, report, approve, return, cancel), answered with the order's block."""
+    return _act(order_id, row=False)
+
+
+@bp.post("/<int:order_id>/act/row")
+def act_row(order_id: int):
+    """The same step from the executor's workspace, answered with the workspace row."""
+    return _act(order_id, row=True)
+
+
+def _act(order_id: int, row: bool):
     order = _load(order_id)
     action = request.form.get("action", "")
     text = request.form.get("text", "")
@@ -134,7 +144,7 @@ def act(order_id: int):
             return render_template("control/detail.html", **_order_context(
                 order, error=error, failed_action=action, text=text)), status
         return redirect(url_for("control.detail", order_id=order.id))
-    if request.form.get("view") == "row":
+    if row:
         return render_template("control/_workspace_row.html", o=order, now=utcnow(), error=error, notice=notice,
                                failed_action=action if error else None, text=text if error else ""), status
     return render_template("control/_order.html", **_order_context(

@@ -592,6 +592,20 @@ class Report:
 
 
 def report(user, period: Period, scope: Scope = Scope(), now: datetime | None = None) -> dict:
+    """Everything the board shows, as the JSON-able dict of `Report` (the page, the XLSX, the digest and the
+    snapshot table read the same keys):
+
+    - period, previous_period: {"kind", "start", "end"} (ISO dates); scope: {"direction_id", "institution_id"};
+      computed_at: ISO moment (UTC)
+    - current, previous: `Figures.as_dict()` of the whole scope — counts (received, resolved, open, overdue, …)
+      and the derived shares (sla_share, good_share, reopened_share: 0…1 or None), rating_avg, medians in seconds,
+      mean_resolution_days
+    - now: {"open", "overdue"} right now
+    - institutions, directions: `ranking()` — {"ranked": [RankRow as dict], "unranked": [...] (too few resolved
+      to rank), "prior_sla", "prior_good"}
+    - weekly: [{"week", "received", "resolved"}], overdue_by_direction: [{"id", "name", "open", "count"}],
+      growing: [{"id", "name", "current", "previous", "growth"}]
+    The caller may pass a Period and Scope from `parse_period` / `parse_scope`."""
     now = now or utcnow()
     tz = city_tz()
     prev = period.previous()
