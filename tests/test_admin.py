@@ -4,10 +4,7 @@ from app.extensions import db
 from app.models import Category, IntakeRejection, Ticket
 from app.services import intake
 from tests.factories import make_category, make_institution, make_user
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
+from tests.helpers import body
 
 
 def test_only_admin_opens_admin_pages(login):

@@ -8,10 +8,7 @@ from app.models import LoginAttempt, User
 from app.services import auth
 from app.services.errors import ValidationFailed
 from tests.factories import make_institution, make_ticket, make_user
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
+from tests.helpers import body
 
 
 def test_password_is_stored_hashed():

@@ -10,12 +10,9 @@ from app.extensions import db
 from app.models import ControlOrder, HotSpot, HotSpotTicket, utcnow
 from app.services import control
 from tests.factories import make_institution, make_ticket, make_user
+from tests.helpers import body
 
 HX = {"HX-Request": "true"}
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
 
 
 def _issue(head, inst, ticket, days=5):

@@ -24,6 +24,7 @@ from app.models import (
     User,
     utcnow,
 )
+from tests.helpers import count
 
 
 def quiet(*args, **kwargs):
@@ -32,10 +33,6 @@ def quiet(*args, **kwargs):
 
 def table_counts() -> dict[str, int]:
     return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_material_is_consistent():

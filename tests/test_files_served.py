@@ -13,7 +13,7 @@ from app.fakes import telegram as updates
 from app.models import Ticket
 from app.services import files
 from tests.factories import make_user
-from tests.telegram_support import SECRET
+from tests.helpers import hook
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -22,10 +22,6 @@ OGG = b"OggS\x00\x02" + b"\x00" * 64
 HTML = b"<!doctype html><html><body><script>fetch('/admin')</script></body></html>"
 SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script>'
        b"</svg>")
-
-
-def hook(client, update):
-    return client.post("/hooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
 
 
 def deliver(client, fake_tg, login, *, media: dict, content: bytes, upstream_type: str, file_id: str, n: int = 1):

@@ -12,6 +12,7 @@ from app.channels.base import OutgoingReply
 from app.channels.web import normalise_email, normalise_phone, sniff_image
 from app.extensions import db
 from app.models import IntakeRejection, Message, Resident, Ticket
+from tests.helpers import count
 
 TOKEN = "t0ken-for-the-call-centre"
 OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
@@ -39,10 +40,6 @@ def send(client, data=None, token=TOKEN, raw: bytes | str | None = None, **heade
     if raw is not None:
         return client.post("/api/v1/messages", data=raw, headers=headers, content_type="application/json")
     return client.post("/api/v1/messages", json=data, headers=headers)
-
-
-def count(model) -> int:
-    return db.session.scalar(db.select(db.func.count(model.id)))
 
 
 def test_a_message_is_accepted_and_becomes_a_ticket(client):

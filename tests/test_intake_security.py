@@ -24,6 +24,7 @@ from app.fakes.vk import FakeVk
 from app.models import IntakeRejection, Message, RefusedRequest, Resident, Ticket, User, utcnow
 from app.services import refusals
 from tests.factories import make_user
+from tests.helpers import count
 
 NETWORKS = ("telegram", "vk", "max", "ok")
 SECRETS = {"telegram": "tg-secret-for-the-sweep", "vk": "vk-secret-for-the-sweep", "max": "max-secret-for-sweep",
@@ -105,10 +106,6 @@ def post(client, network: str, body, *, secret: bool = True, raw: bool = False, 
                 body["secret"] = given
         body = json.dumps(body)  # \u escapes, as the platforms send (NUL, lone surrogates survive as text)
     return client.post(path, data=body, headers=headers, content_type="application/json")
-
-
-def count(model) -> int:
-    return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
 def refused(network: str) -> int:

@@ -16,15 +16,12 @@ from app.extensions import db
 from app.models import Message, Reply, Resident, Ticket, utcnow
 from app.services import intake, tickets, verdict
 from tests.factories import make_ticket, make_user
+from tests.helpers import body, count
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + b"\x00" * 200 + b"\xff\xd9"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 200
 HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
 TEXT = "Во дворе дома на ул. Ленина, 12 третий день не горит фонарь"
-
-
-def body(resp) -> str:
-    return resp.get_data(as_text=True)
 
 
 @pytest.fixture
@@ -49,10 +46,6 @@ def form(**overrides) -> dict:
 def post(client, data, ip="203.0.113.7", **kw):
     return client.post("/appeal", data=data, content_type="multipart/form-data",
                        environ_base={"REMOTE_ADDR": ip}, **kw)
-
-
-def count(model) -> int:
-    return db.session.scalar(db.select(db.func.count(model.id)))
 
 
 def test_form_page_has_the_fields_the_consent_and_the_policy(client):

@@ -5,10 +5,7 @@ from datetime import timedelta
 from app.extensions import db
 from app.models import Ticket, TicketEvent, utcnow
 from tests.factories import make_category, make_institution, make_ticket, make_user
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
+from tests.helpers import body
 
 
 def test_filters_narrow_the_list(login):

@@ -20,13 +20,10 @@ from app.services import auth
 from app.services.config_check import check
 from config import Config, TestConfig
 from tests.factories import make_institution, make_user
+from tests.helpers import body
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_DEV_KEY = "dev-only-change-me"
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
 
 
 def production(**overrides) -> type:

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import CalendarDay
-from app.services.sla import calendar as calendar_service
 from app.services import sla
 from app.services.errors import DomainError, NotFound
+from app.services.sla import calendar as calendar_service
 from tests.factories import make_category, make_institution, make_policy, make_ticket
 
 TZ = ZoneInfo("Asia/Yakutsk")

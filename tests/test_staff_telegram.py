@@ -12,21 +12,11 @@ from app.models import Message, Notification, Reply, Ticket, User, utcnow
 from app.services import staff_telegram
 from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
-from tests.helpers import committed
-from tests.telegram_support import BOT_ID, SECRET
+from tests.helpers import committed, hook
+from tests.telegram_support import BOT_ID
 
 STAFF_CHAT = 55501234  # the executor's own Telegram
 PO = Path(__file__).resolve().parent.parent / "app" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-
-
-
-
-
-
-
-
-def hook(client, update, secret=SECRET):
-    return client.post("/hooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
 
 
 def _warning_ticket(inst):

@@ -4,10 +4,7 @@ from urllib.parse import unquote
 from app.extensions import db
 from app.models import Reply, Ticket
 from tests.factories import make_category, make_institution, make_ticket, make_user
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
+from tests.helpers import body
 
 
 HX = {"HX-Request": "true"}

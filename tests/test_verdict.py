@@ -16,16 +16,12 @@ from app.jobs.schedule import PERIODIC
 from app.models import Message, Reply, Ticket, TicketEvent, utcnow
 from app.services import intake, tickets, timeline, verdict, workflow
 from tests.factories import make_account, make_institution, make_user
-from tests.telegram_support import SECRET
+from tests.helpers import hook
 
 RESIDENT = 48151623
 STRANGER = 77001234
 GROUP = -1001876543210
 CHANNEL = -1001987654321
-
-
-def hook(client, update):
-    return client.post("/hooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
 
 
 def only_ticket() -> Ticket:

@@ -4,15 +4,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.extensions import db
-from app.models import TicketEvent
 from app.services import tickets, workflow
 from app.services.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from tests.factories import make_category, make_institution, make_ticket, make_user
-
-
-def events(t, kind=None):
-    q = db.select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)
-    return [e for e in db.session.scalars(q) if kind is None or e.kind == kind]
+from tests.helpers import events
 
 
 def test_assign_then_work_then_resolve_records_each_step_with_actor():

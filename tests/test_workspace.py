@@ -7,12 +7,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Ticket, TicketEvent, utcnow
 from tests.factories import make_institution, make_ticket, make_user
+from tests.helpers import body
 
 HX = {"HX-Request": "true"}
-
-
-def body(resp):
-    return resp.get_data(as_text=True)
 
 
 def row_of(html, ticket):
