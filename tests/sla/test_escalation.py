@@ -15,7 +15,7 @@ from app.services.sla import escalation
 from tests.factories import make_category, make_institution, make_policy, make_ticket, make_user
 from tests.support import wipe_tables
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ticket(inst, *, created_ago: timedelta, first: int = 60, resolution: int = 600, status="assigned"):

@@ -1,0 +1,1 @@
+"""Tests of services/board: figures, ranking, worklist, hot spots, snapshots, export, digest."""

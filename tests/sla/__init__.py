@@ -1,0 +1,1 @@
+"""Tests of services/sla: working time, deadlines, regimes, warnings, escalation, the countdown."""
