@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, BoardSnapshot, Direction, HotSpot, Ticket
+from app.models import OPEN_STATUSES, BoardSnapshot, Direction, HotSpot, Ticket, utcnow
 from app.services import board
 from app.services.board import hotspots, worklist
 from tests.factories import make_category, make_direction, make_institution, make_ticket, make_user
@@ -299,8 +299,8 @@ def test_snapshots_serve_the_standard_periods(app):
 def test_ranking_drills_down_to_the_institutions_tickets(login):
     d = make_direction()
     mine, other = make_institution(d, "Водоканал"), make_institution(d, "Горсвет")
-    a = make_ticket("Нет воды", institution=mine, created_at=board.utcnow() - timedelta(hours=3))
-    b = make_ticket("Нет света", institution=other, created_at=board.utcnow() - timedelta(hours=3))
+    a = make_ticket("Нет воды", institution=mine, created_at=utcnow() - timedelta(hours=3))
+    b = make_ticket("Нет света", institution=other, created_at=utcnow() - timedelta(hours=3))
     client = login(make_user("head"))
     html = client.get("/board").get_data(as_text=True)
     link = f"/queue?status=all&amp;institution={mine.id}"

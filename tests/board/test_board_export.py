@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Notification
+from app.models import Notification, utcnow
 from app.services import board
 from app.services.board import digest
 from tests.factories import make_institution, make_ticket, make_user
@@ -42,7 +42,7 @@ def _cards(html: str) -> dict:
 
 
 def test_export_has_the_numbers_of_the_page(login):
-    _city(board.utcnow())
+    _city(utcnow())
     client = login(make_user("head"))
     args = {"period": "month"}
     cards = _cards(client.get("/board", query_string=args).get_data(as_text=True))
@@ -71,9 +71,9 @@ def test_export_has_the_numbers_of_the_page(login):
 
 
 def test_moderator_export_shows_contacts_and_filters_apply(login):
-    inst = _city(board.utcnow())
+    inst = _city(utcnow())
     other = make_institution(name="Школа № 5")
-    make_ticket("Холодно в классе", institution=other, created_at=board.utcnow() - timedelta(hours=1))
+    make_ticket("Холодно в классе", institution=other, created_at=utcnow() - timedelta(hours=1))
     client = login(make_user("moderator"))
     resp = client.get("/board/export.xlsx", query_string={"period": "month", "institution": inst.id,
                                                            "kind": "low_rating"})
@@ -153,7 +153,7 @@ def test_hot_spot_page_and_its_export(login):
     from tests.factories import make_category
 
     roads = make_category("Дороги")
-    now = board.utcnow()
+    now = utcnow()
     for house in (1, 2, 3):
         make_ticket(f"Яма у дома {house}, звоните 8 914 000-00-0{house}", category=roads,
                     address=f"ул. Ленина, {house}", created_at=now - timedelta(hours=house))

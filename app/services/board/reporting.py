@@ -1,0 +1,168 @@
+"""The board's report: this period, the previous one, now, the rankings and the chart series as one JSON-able
+dict (`report()`); the page, the XLSX, the digest and the snapshots read it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select
+
+from app.extensions import db
+from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, utcnow
+from app.models.base import insert_or_ignore
+from app.services import access
+from app.services.board.figures import Figures, aggregate_sets, counted
+from app.services.board.periods import Period, Scope, city_tz
+from app.services.board.ranks import MIN_VOLUME, ranking
+
+
+# --- charts -------------------------------------------------------------------------------------------
+def weekly_series(user, end_day: date, weeks: int = 12, scope: Scope = Scope()) -> list[dict]:
+    """Received and resolved per week (Monday to Sunday, city time), the last `weeks` weeks to `end_day`."""
+    tz = city_tz()
+    monday = end_day - timedelta(days=end_day.weekday())
+    starts = [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    edges = [datetime.combine(d, time(0), tz) for d in starts] + [datetime.combine(monday + timedelta(days=7),
+                                                                                    time(0), tz)]
+    cols = []
+    for a, b in zip(edges, edges[1:], strict=False):
+        cols.append(func.count().filter(and_(Ticket.created_at >= a, Ticket.created_at < b)))
+        cols.append(func.count().filter(and_(Ticket.resolved_at >= a, Ticket.resolved_at < b,
+                                             Ticket.status.in_(("resolved", "closed")))))
+    first, last = edges[0], edges[-1]
+    stmt = select(*cols).select_from(Ticket).where(
+        or_(and_(Ticket.created_at >= first, Ticket.created_at < last),
+            and_(Ticket.resolved_at >= first, Ticket.resolved_at < last)),
+        counted(), *scope.conditions())
+    row = db.session.execute(access.visible_tickets(user, stmt)).one()
+    return [{"week": starts[i].isoformat(), "received": int(row[2 * i]), "resolved": int(row[2 * i + 1])}
+            for i in range(weeks)]
+
+
+def _pack(sets: tuple[Figures, dict, dict]) -> dict:
+    total, by_inst, by_dir = sets
+    return {"total": asdict(total), "institutions": [[k, asdict(f)] for k, f in by_inst.items()],
+            "directions": [[k, asdict(f)] for k, f in by_dir.items()]}
+
+
+def _unpack(data: dict) -> tuple[Figures, dict, dict]:
+    return (Figures(**data["total"]), {k: Figures(**f) for k, f in data["institutions"]},
+            {k: Figures(**f) for k, f in data["directions"]})
+
+
+def previous_sets(user, period: Period, scope: Scope, now: datetime) -> tuple[Figures, dict, dict]:
+    """The previous period's figures, kept up to BOARD_PREVIOUS_MAX_AGE: a past period hardly changes (late
+    ratings, reopenings, the cohort's overdue count move slowly), and it is half the cost of a long period."""
+    tz = city_tz()
+    if not access.sees_every_ticket(user):
+        return aggregate_sets(user, *period.bounds(tz), scope, now)
+    key = f"previous|{period.key}|{scope.key}"
+    snap = db.session.get(BoardSnapshot, key)
+    max_age = timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"])
+    if snap is not None and timedelta(0) <= now - snap.computed_at <= max_age:
+        return _unpack(snap.data)
+    sets = aggregate_sets(user, *period.bounds(tz), scope, now)
+    _store(key, _pack(sets), now)
+    return sets
+
+
+def open_by_direction(user, scope: Scope = Scope(), now: datetime | None = None) -> list[dict]:
+    """Tickets open and overdue right now, per direction (those with no executor yet: «Не распределено»)."""
+    now = now or utcnow()
+    stmt = (select(Institution.direction_id, func.count(), func.count().filter(Ticket.is_overdue(now)))
+            .select_from(Ticket).outerjoin(Institution, Institution.id == Ticket.institution_id)
+            .where(Ticket.status.in_(OPEN_STATUSES), *scope.conditions())
+            .group_by(Institution.direction_id))
+    counts = {k: (int(o), int(d)) for k, o, d in db.session.execute(access.visible_tickets(user, stmt))}
+    rows = [{"id": d.id, "name": d.name, "open": counts.get(d.id, (0, 0))[0], "count": counts.get(d.id, (0, 0))[1]}
+            for d in db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id))]
+    if None in counts:
+        rows.append({"id": None, "name": str(_l("Не распределено")), "open": counts[None][0],
+                     "count": counts[None][1]})
+    return rows
+
+
+def growing_categories(user, period: Period, scope: Scope = Scope(), limit: int = 8,
+                       min_volume: int = MIN_VOLUME) -> list[dict]:
+    """Categories whose received count grew most against the previous period (at least `min_volume` now)."""
+    tz = city_tz()
+    out = []
+    for a, b in (period.bounds(tz), period.previous().bounds(tz)):
+        stmt = (select(Ticket.category_id, func.count()).where(Ticket.created_at >= a, Ticket.created_at < b,
+                                                                counted(),
+                                                                Ticket.category_id.isnot(None), *scope.conditions())
+                .group_by(Ticket.category_id))
+        out.append(dict(db.session.execute(access.visible_tickets(user, stmt)).all()))
+    cur, prev = out
+    names = dict(db.session.execute(select(Category.id, Category.name)).all())
+    rows = []
+    for cid, n in cur.items():
+        before = prev.get(cid, 0)
+        if n < min_volume or n <= before:
+            continue
+        rows.append({"id": cid, "name": names.get(cid, "?"), "current": n, "previous": before,
+                     "growth": (n - before) / before if before else None})
+    rows.sort(key=lambda r: (-(r["current"] - r["previous"]), r["name"]))
+    return rows[:limit]
+
+
+# --- the whole report ---------------------------------------------------------------------------------
+@dataclass
+class Report:
+    period: dict
+    previous_period: dict
+    scope: dict
+    computed_at: str
+    current: dict
+    previous: dict
+    now: dict = field(default_factory=dict)
+    institutions: dict = field(default_factory=dict)
+    directions: dict = field(default_factory=dict)
+    weekly: list = field(default_factory=list)
+    overdue_by_direction: list = field(default_factory=list)
+    growing: list = field(default_factory=list)
+
+
+def report(user, period: Period, scope: Scope = Scope(), now: datetime | None = None) -> dict:
+    """Everything the board shows, as the JSON-able dict of `Report` (the page, the XLSX, the digest and the
+    snapshot table read the same keys):
+
+    - period, previous_period: {"kind", "start", "end"} (ISO dates); scope: {"direction_id", "institution_id"};
+      computed_at: ISO moment (UTC)
+    - current, previous: `Figures.as_dict()` of the whole scope — counts (received, resolved, open, overdue, …)
+      and the derived shares (sla_share, good_share, reopened_share: 0…1 or None), rating_avg, medians in seconds,
+      mean_resolution_days
+    - now: {"open", "overdue"} right now
+    - institutions, directions: `ranking()` — {"ranked": [RankRow as dict], "unranked": [...] (too few resolved
+      to rank), "prior_sla", "prior_good"}
+    - weekly: [{"week", "received", "resolved"}], overdue_by_direction: [{"id", "name", "open", "count"}],
+      growing: [{"id", "name", "current", "previous", "growth"}]
+    The caller may pass a Period and Scope from `parse_period` / `parse_scope`."""
+    now = now or utcnow()
+    tz = city_tz()
+    prev = period.previous()
+    cur, cur_inst, cur_dir = aggregate_sets(user, *period.bounds(tz), scope, now)
+    before, prev_inst, prev_dir = previous_sets(user, prev, scope, now)
+    by_direction = open_by_direction(user, scope, now)
+    r = Report(
+        period={"kind": period.kind, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        previous_period={"kind": prev.kind, "start": prev.start.isoformat(), "end": prev.end.isoformat()},
+        scope={"direction_id": scope.direction_id, "institution_id": scope.institution_id},
+        computed_at=now.isoformat(),
+        current=cur.as_dict(), previous=before.as_dict(),
+        now={"open": sum(r["open"] for r in by_direction), "overdue": sum(r["count"] for r in by_direction)},
+        institutions=ranking("institution", cur_inst, prev_inst, cur),
+        directions=ranking("direction", cur_dir, prev_dir, cur),
+        weekly=weekly_series(user, period.end, scope=scope),
+        overdue_by_direction=by_direction,
+        growing=growing_categories(user, period, scope),
+    )
+    return asdict(r)
+
+
+def _store(key: str, data: dict, now: datetime) -> None:
+    stmt = insert_or_ignore(BoardSnapshot).values(key=key, computed_at=now, data=data)
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                  set_={"computed_at": now, "data": data}))
