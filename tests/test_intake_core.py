@@ -9,6 +9,7 @@ from app.extensions import db
 from app.jobs import intake as intake_jobs
 from app.models import IntakeRejection, Message, Reply, Resident, Ticket, TicketEvent, utcnow
 from app.services import intake, replies, workflow
+from app.services.intake import triage as intake_triage
 from tests.factories import make_account, make_category, make_institution, make_user
 from tests.support import wipe_tables
 
@@ -211,13 +212,13 @@ def test_worker_killed_mid_batch_leaves_no_half_ticket(app, fake, monkeypatch):
                 raise SystemExit("worker killed")
             return real(m, now=now)
 
-        monkeypatch.setattr(intake, "triage_message", dies_on_third)
+        monkeypatch.setattr(intake_triage, "triage_message", dies_on_third)
         with pytest.raises(SystemExit):
             intake_jobs.triage()
         db.session.rollback()
         assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 0
         assert intake.untriaged_count() == 5
-        monkeypatch.setattr(intake, "triage_message", real)
+        monkeypatch.setattr(intake_triage, "triage_message", real)
         assert intake_jobs.triage() == 5
         assert intake_jobs.triage() == 0
         assert db.session.scalar(db.select(db.func.count(Ticket.id))) == 5

@@ -37,7 +37,8 @@ from app.models import (
     utcnow,
 )
 from app.models.base import bounded_columns
-from app.services import board, intake, routing, tickets, timeline, verdict, workflow
+from app.services import board, intake, tickets, timeline, verdict, workflow
+from app.services.intake import routing
 from tests.factories import make_account, make_category, make_institution, make_resident, make_user
 from tests.telegram_support import SECRET as TG_SECRET
 from tests.vk_support import GROUP, SECRET as VK_SECRET

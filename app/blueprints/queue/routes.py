@@ -7,7 +7,8 @@ from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Message, Ticket
-from app.services import access, intake, queue, routing, tickets
+from app.services import access, intake, queue, tickets
+from app.services.intake import routing
 from app.services.errors import DomainError, NotFound
 
 bp = Blueprint("queue", __package__, url_prefix="/queue")

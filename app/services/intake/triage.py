@@ -30,8 +30,9 @@ from app.models import (
     utcnow,
 )
 from app.models.base import fit_column, fit_values, insert_or_ignore
-from app.services import access, replies, routing, sla, staff_telegram, tickets, verdict, workflow
+from app.services import access, replies, sla, staff_telegram, tickets, verdict, workflow
 from app.services.errors import ValidationFailed
+from app.services.intake import routing
 from app.services.replies import main_ticket, residents_of  # noqa: F401  (intake.residents_of: older callers)
 from app.services.text import has_words
 
