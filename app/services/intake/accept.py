@@ -1,0 +1,92 @@
+"""Accept: store every incoming message exactly once.
+
+`accept()` is all a webhook does besides answering: one INSERT … ON CONFLICT DO NOTHING per message
+(unique network + external id), committed by the caller, then a triage job is asked for after commit.
+`reject()` keeps an authenticated request we could not take, for the admin.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.channels.base import IncomingMessage
+from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
+from app.extensions import db
+from app.jobs import enqueue_after_commit
+from app.models import Account, IntakeRejection, Message, Resident, utcnow
+from app.models.base import fit_column, fit_values, insert_or_ignore
+
+
+def _resident_id(m: IncomingMessage, now: datetime) -> tuple[int, bool]:
+    """The resident's id, and whether the row is new."""
+    values = fit_values(Resident, dict(network=m.network, external_id=m.author_id,
+                                       display_name=m.author_name or "", created_at=now,
+                                       phone=m.contact.get("phone"), email=m.contact.get("email"),
+                                       consent_at=now if m.contact.get("consent") else None))
+    stmt = (insert_or_ignore(Resident).values(**values)
+            .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Resident.id))
+    rid = db.session.execute(stmt).scalar()
+    if rid is not None:
+        return rid, True
+    return db.session.scalar(select(Resident.id).where(Resident.network == m.network,
+                                                       Resident.external_id == values["external_id"])), False
+
+
+def _account_id(m: IncomingMessage, thread_key: str | None) -> int | None:
+    """Our account the message reached: by the network's id, else the account of its thread (a reply to a
+    reply inside a post's comments only names the discussion group)."""
+    if m.account_ref:
+        found = db.session.scalar(select(Account.id).where(Account.network == m.network,
+                                                           Account.external_id == str(m.account_ref)).limit(1))
+        if found is not None:
+            return found
+    if thread_key:
+        return db.session.scalar(select(Message.account_id).where(
+            Message.network == m.network, Message.thread_key == thread_key, Message.account_id.isnot(None))
+            .order_by(Message.id.desc()).limit(1))
+    return None
+
+
+def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
+    """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits.
+    Every value is fitted to its column (app/models/base.py): text is cut, keys are hashed when too long."""
+    now = now or utcnow()
+    new_ids = []
+    unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
+    for m in messages:
+        clean_message(m)  # NUL, lone surrogates, impossible dates, links to other hosts: see channels.clean
+        resident_id, created = _resident_id(m, now)
+        unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
+        values = fit_values(Message, dict(
+            network=m.network, external_id=m.external_id, kind=m.kind, text=m.text or "",
+            attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
+            thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
+            received_at=m.sent_at or now, resident_id=resident_id,
+            command=m.command or ("start" if m.start_code else None),
+            command_arg=(m.command_arg or m.start_code),
+        ))
+        values["account_id"] = _account_id(m, values["thread_key"])
+        if m.edit_of:
+            edit_of = fit_column(Message.__table__.c.external_id, m.edit_of)
+            values["edit_of_id"] = db.session.scalar(select(Message.id).where(
+                Message.network == m.network, Message.external_id == edit_of))
+        stmt = (insert_or_ignore(Message).values(**values)
+                .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Message.id))
+        mid = db.session.execute(stmt).scalar()
+        if mid is not None:
+            new_ids.append(mid)
+    if new_ids:
+        enqueue_after_commit(db.session(), "app.jobs.intake.request_triage", queue="intake", inline=True)
+    if unnamed:
+        enqueue_after_commit(db.session(), "app.jobs.intake.request_vk_names", queue="default", inline=True)
+    return new_ids
+
+
+def reject(network: str, reason: str, body: str, headers: dict) -> None:
+    """Keep an authenticated request we could not take, with its raw body, for the admin. Caller commits.
+    Secrets (the platforms' secret headers, VK's `secret` field, tokens, cookies) are never kept; characters
+    PostgreSQL cannot store (NUL, lone surrogates) are shown escaped."""
+    body = (body or "")[:100_000].replace("\x00", "\\0")
+    db.session.add(IntakeRejection(network=network[:20], reason=clean_str(reason)[:300],
+                                   body=clean_str(redact_text(body)), headers=redact_headers(headers)))
