@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification, utcnow
-from app.services import board
 from app.services.board import digest
 from tests.factories import make_institution, make_ticket, make_user
 from tests.helpers import committed
