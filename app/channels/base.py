@@ -10,12 +10,23 @@ from typing import Any, Protocol
 
 @dataclass
 class Attachment:
-    kind: str  # photo | document | video | audio | sticker | other
+    """One piece of content besides the text. Kinds (app/channels/content.py names each for staff):
+    photo | document | video | voice | audio | sticker | location | contact | link | repost | poll | other."""
+
+    kind: str
     file_id: str  # the platform's id (fetched on demand), or a stored file name for the web form
-    name: str | None = None
+    name: str | None = None  # file name, venue title, contact's name, link or repost title
     mime: str | None = None
     size: int | None = None
-    url: str | None = None
+    url: str | None = None  # where staff open it (a file link, a map, a post, a shared page)
+    duration: int | None = None  # seconds: voice, audio, video
+    latitude: float | None = None  # location
+    longitude: float | None = None
+    address: str | None = None  # location: the venue's address
+    phone: str | None = None  # contact
+    own: bool | None = None  # contact: the sender shared their own contact
+    text: str | None = None  # repost / shared link: its text; audio: the platform's transcription
+    note: str | None = None  # what staff should know («больше 20 МБ: …»)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -44,6 +55,9 @@ class IncomingMessage:
     command: str | None = None  # "status" for /status <number>
     command_arg: str | None = None
     contact: dict[str, Any] = field(default_factory=dict)  # web form / API: name, phone, email, address
+    # A group message that is an appeal only inside a comment thread of ours that intake already knows
+    # (Telegram: a reply inside a discussion group may be the group's general chat, not a post's comments).
+    known_thread_only: bool = False
 
 
 @dataclass

@@ -7,10 +7,12 @@ run it; a worker killed mid-batch rolls back its transaction and the messages ar
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from app.channels import content
 from app.channels.base import IncomingMessage
 from app.extensions import db
 from app.jobs import enqueue_after_commit
@@ -26,6 +28,8 @@ from app.models import (
 )
 from app.models.base import insert_or_ignore
 from app.services import replies, routing, staff_telegram, tickets, workflow
+
+log = logging.getLogger(__name__)
 
 TRIAGE_BATCH = 200
 
@@ -59,14 +63,33 @@ def _account_id(m: IncomingMessage) -> int | None:
     return None
 
 
+def _thread_known(m: IncomingMessage) -> bool:
+    """A comment thread of ours intake has already taken a message from."""
+    return bool(m.thread_key) and db.session.scalar(select(Message.id).where(
+        Message.network == m.network, Message.thread_key == m.thread_key).limit(1)) is not None
+
+
+def _own_phone(resident_id: int, m: IncomingMessage) -> None:
+    """A resident who shared their own contact card: their phone, when we had none."""
+    phone = (m.contact.get("phone") or "")[:40] if m.network not in ("web", "api") else ""
+    if phone:
+        db.session.execute(update(Resident).where(Resident.id == resident_id, Resident.phone.is_(None))
+                           .values(phone=phone))
+
+
 def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
     """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits."""
     now = now or utcnow()
     new_ids = []
     unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
     for m in messages:
+        if m.known_thread_only and not _thread_known(m):
+            log.info("%s: %s is group chat outside our comment threads: not taken", m.network, m.external_id)
+            continue
         resident_id, created = _resident_id(m, now)
         unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
+        if not created:
+            _own_phone(resident_id, m)
         values = dict(
             network=m.network, external_id=m.external_id[:128], kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
@@ -127,13 +150,14 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
     if m.command:
         _command(m)
         return None
-    reason = routing.noise_reason(m.text, bool(m.attachments))
+    reason = routing.noise_reason(m.text, content.is_content(m.attachments or []))
     if reason:
         m.noise_reason = reason
         return None
     ticket = _open_ticket_of(m)
     if ticket is not None:
         m.ticket = ticket
+        _set_place(ticket, m)
         workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
         if ticket.status in ("waiting_resident", "resolved"):
             workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
@@ -198,11 +222,12 @@ def _new_ticket(m: Message, now: datetime) -> Ticket:
         institution = m.account.institution
     if institution is None and route.category is not None:
         institution = route.category.default_institution
-    summary = m.text.strip() or ("[фото]" if m.attachments else "")
+    summary = content.summary(m.text, m.attachments or [])
     address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
     ticket = tickets.create_ticket(network=m.network, summary=summary, resident=resident, institution=institution,
                                    category=route.category, account=m.account, messages=[m], created_at=now,
                                    address=address, regime=_regime_of(m, address))
+    _set_place(ticket, m)
     db.session.flush()
     if route.category is not None:
         workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,
@@ -210,6 +235,15 @@ def _new_ticket(m: Message, now: datetime) -> Ticket:
                         institution=institution.short_name if institution else None)
     replies.notify(ticket, "ack", message=m)
     return ticket
+
+
+def _set_place(ticket: Ticket, m: Message) -> None:
+    """The first place a resident sends (a location or venue) becomes the ticket's place."""
+    place = content.place_of(m.attachments or [])
+    if place is None or ticket.latitude is not None:
+        return
+    ticket.latitude, ticket.longitude = place["latitude"], place["longitude"]
+    ticket.place_text = (place["text"] or "")[:300] or None
 
 
 def _command(m: Message) -> None:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.channels import content
 from app.extensions import db
 from app.models import (
     MESSAGE_KINDS,
@@ -137,12 +138,21 @@ def _control_title(p: dict) -> tuple[str, str]:
 
 
 FILE_KINDS = {"photo": _l("фото"), "document": _l("документ"), "video": _l("видео"), "audio": _l("аудио"),
-              "sticker": _l("стикер")}
+              "sticker": _l("стикер"), "voice": _l("голосовое сообщение"), "location": _l("геометка"),
+              "contact": _l("контакт"), "link": _l("ссылка"), "repost": _l("репост"), "poll": _l("опрос")}
 
 
 def _file_label(a: dict) -> str:
+    """«голосовое сообщение 0:12», «документ: акт.pdf», «геометка: ул. Кирова, 35», and what staff should know."""
     kind = str(FILE_KINDS.get(a.get("kind"), _("файл")))
-    return f"{kind}: {a['name']}" if a.get("name") else kind
+    what = content.detail(a) or (a.get("name") or "" if a.get("kind") not in FILE_KINDS else "")
+    label = f"{kind}: {what}" if what else kind
+    length = content.duration(a.get("duration")) if a.get("kind") in ("voice", "audio", "video") else ""
+    label = f"{label} {length}" if length else label
+    extra = a.get("text") if a.get("kind") in ("voice", "repost", "poll", "link") else None
+    if extra:
+        label += f" — {content.short(str(extra))}"
+    return f"{label} ({a['note']})" if a.get("note") else label
 
 
 def build(ticket: Ticket) -> list[Entry]:
@@ -156,7 +166,8 @@ def build(ticket: Ticket) -> list[Entry]:
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket.number)
-        files = [(_file_label(a), m.id, i, m.network in ("web", "telegram") or bool(a.get("url")))
+        files = [(_file_label(a), m.id, i, bool(a.get("url")) or (m.network in ("web", "telegram")
+                                                                  and a.get("kind") not in ("contact", "poll")))
                  for i, a in enumerate(m.attachments or [])]
         entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or "", files))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
