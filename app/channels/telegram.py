@@ -185,6 +185,55 @@ def _attachments(msg) -> list[Attachment]:
     return out
 
 
+# Content kinds of a message we take as they are, without more to show than their kind (kept, not dropped).
+OTHER_CONTENT = ("story", "game", "invoice", "giveaway", "giveaway_winners", "paid_media", "checklist")
+# What a message needs to be one; everything else in it is optional and parsed only if it parses.
+CORE_FIELDS = ("message_id", "date", "chat")
+
+
+def _lenient_message(data: dict):
+    """The Message, leniently: a part the client library rejects (a field of a newer or older Bot API) is left
+    out and named, instead of refusing the whole message. Raises when the message itself is broken."""
+    from telegram import Message
+
+    try:
+        return Message.de_json(data, bot=None), ()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    core = {k: data[k] for k in CORE_FIELDS if k in data}
+    skipped = []
+    for key in data:
+        if key in CORE_FIELDS:
+            continue
+        try:
+            Message.de_json({**core, key: data[key]}, bot=None)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped.append(key)
+    msg = Message.de_json({k: v for k, v in data.items() if k not in skipped}, bot=None)
+    log.info("Telegram message %s: parts parsed as they came (%s)", data.get("message_id"), ", ".join(skipped))
+    return msg, tuple(skipped)
+
+
+def _unparsed(data: dict, skipped: tuple[str, ...]) -> list[Attachment]:
+    """Content the typed parse could not take (skipped) or does not know (OTHER_CONTENT), from the raw dict."""
+    out = []
+    for key in [*skipped, *(k for k in OTHER_CONTENT if k in data)]:
+        value = data.get(key)
+        if key == "poll" and isinstance(value, dict):
+            options = "; ".join(str(o.get("text")) for o in value.get("options") or []
+                                if isinstance(o, dict) and o.get("text"))
+            question = value.get("question") if isinstance(value.get("question"), str) else None
+            out.append(Attachment(kind="poll", file_id=str(value.get("id") or "poll"), name=question,
+                                  text=options or None))
+        elif key in OTHER_CONTENT or key in CONTENT_FIELDS:
+            out.append(Attachment(kind="other", file_id=key, name=key))
+    return out
+
+
+CONTENT_FIELDS = frozenset({"text", "photo", "document", "video", "video_note", "voice", "audio", "sticker",
+                            "animation", "location", "venue", "contact", "poll", "dice", *OTHER_CONTENT})
+
+
 def _author(msg) -> tuple[str, str] | None:
     """(id, display name) of who wrote the message; None when it is not a resident: bots, Telegram itself, and
     messages sent on behalf of a chat — the group's anonymous admins and channels, typically the participant
@@ -230,13 +279,14 @@ class TelegramAdapter:
                 return ParsedRequest(messages=[message] if message else [], body=json.dumps(
                     {"method": "answerCallbackQuery", "callback_query_id": query.id}),
                     content_type="application/json")
-            message = self._message(Message.de_json(data, bot=None), data, payload, config,
-                                    edited=kind == "edited_message")
+            msg, skipped = _lenient_message(data)
+            message = self._message(msg, data, payload, config, edited=kind == "edited_message", skipped=skipped)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadPayload(f"Telegram: malformed {kind} ({exc.__class__.__name__}: {exc})") from exc
         return ParsedRequest(messages=[message] if message else [])
 
-    def _message(self, msg, data: dict, update: dict, config: dict, edited: bool = False) -> IncomingMessage | None:
+    def _message(self, msg, data: dict, update: dict, config: dict, edited: bool = False,
+                 skipped: tuple[str, ...] = ()) -> IncomingMessage | None:
         if not isinstance(data, dict) or SERVICE_FIELDS.intersection(data):
             return None
         if msg.is_automatic_forward:  # a channel post copied into its discussion group: the post, not a comment
@@ -260,7 +310,7 @@ class TelegramAdapter:
             text = msg.dice.emoji or ""  # a thrown die: an emoji, not an appeal
         if msg.forward_origin is not None and text:  # the resident forwarded someone's message
             text = content.forwarded(text)
-        attachments = _attachments(msg)
+        attachments = _attachments(msg) + _unparsed(data, skipped)
         if not text and not attachments:
             return None
         external_id = f"{chat.id}:{msg.message_id}"
