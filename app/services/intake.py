@@ -27,7 +27,7 @@ from app.models import (
     utcnow,
 )
 from app.models.base import insert_or_ignore
-from app.services import replies, routing, staff_telegram, tickets, workflow
+from app.services import attachments, replies, routing, staff_telegram, tickets, workflow
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
     """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits."""
     now = now or utcnow()
     new_ids = []
+    with_files: list[tuple[int, str, list[dict]]] = []
     unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
     for m in messages:
         if m.known_thread_only and not _thread_known(m):
@@ -106,8 +107,12 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         mid = db.session.execute(stmt).scalar()
         if mid is not None:
             new_ids.append(mid)
+            with_files.append((mid, m.network, values["attachments"]))
     if new_ids:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_triage", queue="intake", inline=True)
+    files = attachments.ids_to_store(with_files)
+    if files:  # links that expire (VK, MAX, OK): keep a copy
+        enqueue_after_commit(db.session(), "app.jobs.intake.store_files", files, queue="default")
     if unnamed:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_vk_names", queue="default", inline=True)
     return new_ids

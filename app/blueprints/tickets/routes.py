@@ -184,6 +184,10 @@ def attachment(number: str, message_id: int, index: int):
     if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
         abort(404)
     item = message.attachments[index]
+    if item.get("stored"):  # a copy kept at intake (the platform's link expires)
+        from app.services.attachments import serve_kwargs
+
+        return send_from_directory(current_app.config["UPLOAD_DIR"], item["stored"], **serve_kwargs(item))
     if item.get("kind") in ("location", "link", "repost") and item.get("url"):
         return redirect(item["url"])  # a place on the map, a shared page, a reposted post: not a file
     if message.network == "web":
