@@ -1,8 +1,13 @@
 """Telegram through the Bot API: private chats with the bot and comments under the participants' channel posts.
 
 Incoming: Telegram POSTs one Update per request to the webhook (set with `secret_token`; it sends it back in
-`X-Telegram-Bot-Api-Secret-Token`), or `flask telegram poll` fetches them with getUpdates. Updates are read with
-python-telegram-bot's `Update.de_json(payload, bot=None)`; no event loop is needed for that.
+`X-Telegram-Bot-Api-Secret-Token`), or `flask telegram poll` fetches them with getUpdates. The update's kind
+(its one key besides update_id) is looked at first: only `message`, `edited_message` and `callback_query` are
+parsed, with python-telegram-bot's `Message.de_json` / `CallbackQuery.de_json` (no event loop needed), leniently —
+a part the library rejects (a newer or older Bot API's field) is read from the payload instead of refusing the
+message. Every other kind (poll_answer, reactions, membership, kinds added later) is answered 200 and logged.
+Content besides text becomes attachments (app/channels/content.py): files, location/venue (the ticket's place),
+contact, poll; forwarded text is marked «Переслано: …»; see docs/channels.md.
 
 - A private chat with the bot is a `direct` message.
 - Comments under a channel post live in the channel's linked discussion supergroup: every post is copied there
@@ -11,7 +16,8 @@ python-telegram-bot's `Update.de_json(payload, bot=None)`; no event loop is need
   comment also has `reply_to_message` = the copy). Thread key `tg:<group id>:<thread id>`, so every comment of
   one resident under one post joins one ticket. The account is the channel (from the automatic forward) when
   the comment carries it, else the group; a reply to another comment carries only the group (Bot API: a
-  replied-to message never contains its own reply_to_message).
+  replied-to message never contains its own reply_to_message). Such a reply is taken only inside a thread intake
+  already knows (`known_thread_only`): the group's general chat has reply chains too, and they are not appeals.
 - A button press (`callback_query`, e.g. «Проблема решена?» Да / Нет, 1-5) is a `callback` command: the
   presser is the author, the chat of the bot's message is where the answer goes, external id `cb:<query id>`.
   The webhook answers with `answerCallbackQuery` in its response body (Telegram allows one method call in a
