@@ -58,6 +58,9 @@ class IncomingMessage:
     # A group message that is an appeal only inside a comment thread of ours that intake already knows
     # (Telegram: a reply inside a discussion group may be the group's general chat, not a post's comments).
     known_thread_only: bool = False
+    # A group chat message that is an appeal only when the chat is one of our accounts (MAX: a participant's chat
+    # registered in the app); in any other group the bot is a guest, takes nothing and posts nothing.
+    account_required: bool = False
 
 
 @dataclass

@@ -278,7 +278,7 @@ class MaxAdapter:
             thread_key=f"max:{chat_id}", reply_to=reply_to, permalink=url if isinstance(url, str) and url else None,
             attachments=attachments,
             sent_at=_utc_ms(msg.get("timestamp") or payload.get("timestamp")),
-            reply_address={"chat_id": chat_id, "mid": mid}, raw=payload)
+            reply_address={"chat_id": chat_id, "mid": mid}, raw=payload, account_required=not dialog)
         own = next((a for a in attachments if a.kind == "contact" and a.own and a.phone), None)
         if own is not None:
             message.contact = {"phone": own.phone}

@@ -87,6 +87,10 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         if m.known_thread_only and not _thread_known(m):
             log.info("%s: %s is group chat outside our comment threads: not taken", m.network, m.external_id)
             continue
+        account_id = _account_id(m)
+        if m.account_required and account_id is None:
+            log.info("%s: %s is in a group chat that is not our account: not taken", m.network, m.external_id)
+            continue
         resident_id, created = _resident_id(m, now)
         unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         if not created:
@@ -95,7 +99,7 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
             network=m.network, external_id=m.external_id[:128], kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
             thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
-            received_at=m.sent_at or now, account_id=_account_id(m), resident_id=resident_id,
+            received_at=m.sent_at or now, account_id=account_id, resident_id=resident_id,
             command=m.command or ("start" if m.start_code else None),
             command_arg=(m.command_arg or m.start_code),
         )

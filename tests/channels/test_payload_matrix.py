@@ -47,7 +47,8 @@ REQUIRED = {
     "max": {"message_created_text", "message_created_image", "message_created_video",
             "message_created_audio_transcription", "message_created_file", "message_created_sticker",
             "message_created_contact", "message_created_location", "message_created_share",
-            "message_created_forward", "message_edited", "message_callback", "bot_started", "user_added"},
+            "message_created_forward", "message_edited", "message_callback", "bot_started", "user_added",
+            "message_created_group_chat", "message_created_foreign_group_chat"},
     "ok": {"message_text", "message_photo", "message_sticker", "message_share", "message_file", "message_callback",
            "chat_system", "comments_get_comments"},
 }
@@ -56,7 +57,8 @@ TG_TOKEN, TG_SECRET = "7012345678:AAH4-matrix-token_for-the-fake", "tg-matrix_se
 VK_GROUP, VK_SECRET = 218000777, "vk-matrix-secret-7f3a"
 MAX_TOKEN, MAX_SECRET = "max-matrix-token-3f9a", "max-matrix-secret-5b1c"
 OK_TOKEN, OK_SECRET, OK_GROUP = "tkn1-matrix-token", "ok-matrix-secret-91c4", "70000001234567"
-TG_CHANNEL, TG_GROUP = "-1001234567890", "-1001876543210"
+TG_CHANNEL = "-1001234567890"
+MAX_CHAT = "-70012345678"  # a participant's MAX group chat registered as an account
 
 
 def load(path: Path) -> dict:
@@ -82,7 +84,7 @@ def networks(app):
             HTTP_TIMEOUT=5)
         city = make_institution(name="Администрация г. Белогорск")
         for network, external_id in (("telegram", TG_TOKEN.partition(":")[0]), ("telegram", TG_CHANNEL),
-                                     ("vk", str(VK_GROUP)), ("ok", OK_GROUP)):
+                                     ("vk", str(VK_GROUP)), ("max", MAX_CHAT), ("ok", OK_GROUP)):
             acc = make_account(city, network=network)
             acc.external_id = external_id
         db.session.flush()
