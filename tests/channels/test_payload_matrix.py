@@ -200,3 +200,21 @@ def test_every_network_has_its_rows_and_every_row_its_expectation():
         assert names <= have, f"{network}: no rows for {sorted(names - have)}"
     for path in ROWS:
         assert "expect" in load(path) and "update" in load(path), path.name
+
+
+STICKER_ROWS = {"telegram": ("text", "sticker"), "vk": ("message_new_text", "message_new_sticker"),
+                "max": ("message_created_text", "message_created_sticker"), "ok": ("message_text", "message_sticker")}
+
+
+@pytest.mark.parametrize("network", sorted(STICKER_ROWS))
+def test_a_sticker_in_a_resolved_tickets_thread_does_not_reopen_it(network, client, networks):
+    appeal, sticker = (load(ROOT / network / f"{name}.json") for name in STICKER_ROWS[network])
+    deliver(client, network, appeal)
+    ticket = db.session.scalar(db.select(Ticket))
+    ticket.status = "resolved"
+    db.session.commit()
+    assert deliver(client, network, sticker).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status == "resolved"
+    last = db.session.scalar(db.select(Message).order_by(Message.id.desc()))
+    assert last.noise_reason and last.ticket_id is None and [a["kind"] for a in last.attachments] == ["sticker"]
