@@ -127,7 +127,11 @@ def _attachments(items: Any, depth: int = 0) -> list[Attachment]:
             out.append(Attachment(kind="link", file_id=f"link:{obj.get('url') or ''}"[:200],
                                   url=obj.get("url") or None, name=obj.get("title") or None,
                                   text=obj.get("description") or obj.get("caption") or None))
-        elif kind in ("wall", "wall_reply"):
+        elif kind == "wall_reply":  # a wall comment shared into the dialog
+            post = obj.get("post_id", "")
+            out.append(Attachment(kind="repost", file_id=ref, text=obj.get("text") or None,
+                                  url=f"https://vk.com/wall{owner}_{post}?reply={oid}" if owner != "" else None))
+        elif kind == "wall":
             # A repost: the post's own page, its text, and its photos and files as attachments of their own.
             post = f"wall{owner}_{oid}"
             out.append(Attachment(kind="repost", file_id=post, url=f"https://vk.com/{post}" if owner != "" else None,
@@ -207,9 +211,6 @@ class VkAdapter:
             if not code:
                 raise BadPayload("VK: confirmation requested but VK_CONFIRMATION is not configured", status=503)
             return ParsedRequest(body=str(code))
-        obj = payload.get("object")
-        if not isinstance(obj, dict):
-            raise BadPayload(f"VK: event {kind} has no object")
         group_id = payload.get("group_id")
         parser = {
             "message_new": self._message_new,
@@ -222,6 +223,9 @@ class VkAdapter:
         if parser is None:  # other events (deletes, restores, our own replies, joins…): "ok", nothing stored
             log.info("VK event %s not handled: answered ok", kind)
             return ParsedRequest()
+        obj = payload.get("object")  # looked at only for events we handle: another's shape is not our concern
+        if not isinstance(obj, dict):
+            raise BadPayload(f"VK: event {kind} has no object")
         try:
             message = parser(obj, group_id, payload)
         except (KeyError, TypeError, ValueError) as exc:

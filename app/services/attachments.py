@@ -22,7 +22,10 @@ from app.models import Message
 
 log = logging.getLogger(__name__)
 
-STORE_KINDS = frozenset({"photo", "document", "voice", "audio"})  # files; videos keep their player page
+STORE_KINDS = frozenset({"photo", "document", "voice", "audio"})  # files
+# Videos are files only where the platform links the file itself (MAX); VK and OK link a player page.
+VIDEO_FILES = frozenset({"video"})
+VIDEO_FILE_NETWORKS = frozenset({"max"})
 # The file hosts of each platform (a leading dot: any subdomain).
 HOSTS = {
     "vk": (".userapi.com", "vk.com", ".vk.com", ".vkuser.net", ".vk-cdn.net", ".vkuseraudio.net"),
@@ -55,7 +58,8 @@ def allowed(network: str, url: str, config) -> bool:
 
 
 def needs_storing(network: str, item: dict) -> bool:
-    return (network in HOSTS and item.get("kind") in STORE_KINDS and bool(item.get("url"))
+    kinds = STORE_KINDS | VIDEO_FILES if network in VIDEO_FILE_NETWORKS else STORE_KINDS
+    return (network in HOSTS and item.get("kind") in kinds and bool(item.get("url"))
             and not item.get("stored") and not item.get("note"))
 
 

@@ -6,6 +6,7 @@ One JSON file per row in tests/channels/payloads/<network>/<content type or upda
     {"note"?: why this row exists,
      "expect": {"outcome": "ticket" | "noise" | "ignored" | "edit" | "command", …checks below},
      "before"?: [names of rows of the same network posted first (the message an edit edits…)],
+     "topic"?: the group post polled (OK comments),
      "update": what the platform POSTs (ids and names invented, shapes as the platform sends them)}
 
 A file without "expect", or with a key the test does not know, fails — so a new content type shows up here
@@ -108,8 +109,7 @@ def deliver(client, network: str, case: dict):
     """The row's update through its real entrance; returns the response (None for polled comments)."""
     if case["expect"].get("via") == "poll":  # OK comments: what discussions.getComments returned
         body = case["update"]
-        topic = body["discussion"]["object_id"]
-        found = [comment_message(c, topic, OK_GROUP) for c in body["comments"]]
+        found = [comment_message(c, case["topic"], OK_GROUP) for c in body["comments"]]
         intake.accept([m for m in found if m is not None])
         db.session.commit()
         return None
