@@ -195,6 +195,8 @@ def _attachments(msg) -> list[Attachment]:
 OTHER_CONTENT = ("story", "game", "invoice", "giveaway", "giveaway_winners", "paid_media", "checklist")
 # What a message needs to be one; everything else in it is optional and parsed only if it parses.
 CORE_FIELDS = ("message_id", "date", "chat")
+# How Bot API before 7.0 said "forwarded" (no forward_origin yet).
+FORWARD_FIELDS_BEFORE_7 = ("forward_from", "forward_from_chat", "forward_sender_name", "forward_date")
 
 
 def _lenient_message(data: dict):
@@ -314,7 +316,8 @@ class TelegramAdapter:
             text = msg.sticker.emoji or ""  # a sticker says what its emoji says (and is noise like it)
         if not text and msg.dice is not None:
             text = msg.dice.emoji or ""  # a thrown die: an emoji, not an appeal
-        if msg.forward_origin is not None and text:  # the resident forwarded someone's message
+        forwarded = msg.forward_origin is not None or any(k in data for k in FORWARD_FIELDS_BEFORE_7)
+        if forwarded and text:  # the resident forwarded someone's message
             text = content.forwarded(text)
         attachments = _attachments(msg) + _unparsed(data, skipped)
         if not text and not attachments:
