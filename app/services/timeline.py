@@ -155,6 +155,14 @@ def _file_label(a: dict) -> str:
     return f"{label} ({a['note']})" if a.get("note") else label
 
 
+def _openable(network: str, a: dict) -> bool:
+    """Whether staff can open it through the app: a kept copy, a link, or a file the network serves on demand
+    (not a contact card or a poll, not a Telegram file over the Bot API's limit)."""
+    if a.get("stored") or a.get("url"):
+        return True
+    return network in ("web", "telegram") and a.get("kind") not in ("contact", "poll") and not a.get("note")
+
+
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
@@ -166,9 +174,7 @@ def build(ticket: Ticket) -> list[Entry]:
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket.number)
-        files = [(_file_label(a), m.id, i, bool(a.get("url")) or (m.network in ("web", "telegram")
-                                                                  and a.get("kind") not in ("contact", "poll")))
-                 for i, a in enumerate(m.attachments or [])]
+        files = [(_file_label(a), m.id, i, _openable(m.network, a)) for i, a in enumerate(m.attachments or [])]
         entries.append(Entry(m.received_at, "message", who, title, m.text, m.permalink or "", files))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))

@@ -67,6 +67,16 @@ def test_venue_is_the_tickets_place_on_the_page_with_a_map_link(client, login, b
     assert pin.status_code == 302 and pin.headers["Location"] == ticket.map_url
 
 
+def test_a_telegram_file_over_20_mb_says_so_instead_of_a_broken_link(client, login, bot_account, fake_tg):
+    row = json.loads((ROWS / "telegram" / "video_large.json").read_text(encoding="utf-8"))
+    client.post("/hooks/telegram", json=row["update"], headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+    ticket = db.session.scalar(db.select(Ticket))
+    page = login(make_user("moderator")).get(f"/tickets/{ticket.number}").get_data(as_text=True)
+    assert "видео: подтопление.mp4 5:12 (больше 20 МБ" in page
+    assert f"/tickets/{ticket.number}/files/" not in page  # no link that could only fail
+    assert not any(c["method"] == "getFile" for c in fake_tg.calls)
+
+
 def test_nothing_is_posted_into_a_group_chat_that_is_not_a_comment_thread_of_ours(tg_config, fake_tg):
     with pytest.raises(ChannelError) as vk_refused:
         VkAdapter().send(OutgoingReply("vk", "Обращение принято", {"type": "message", "peer_id": 2_000_000_003},
