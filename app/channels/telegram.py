@@ -319,6 +319,9 @@ class TelegramAdapter:
         forwarded = msg.forward_origin is not None or any(k in data for k in FORWARD_FIELDS_BEFORE_7)
         if forwarded and text:  # the resident forwarded someone's message
             text = content.forwarded(text)
+        quote = msg.quote.text if msg.external_reply is not None and msg.quote is not None else None
+        if quote:  # a reply quoting a message of another chat (a neighbour's, a channel's): part of the appeal
+            text = content.join_text(text, content.forwarded(quote))
         attachments = _attachments(msg) + _unparsed(data, skipped)
         if not text and not attachments:
             return None
