@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
+PHONE_LIMIT = 40  # Resident.phone: a shared contact's phone becomes the resident's only within it
+
+
 @dataclass
 class Attachment:
     """One piece of content besides the text. Kinds (app/channels/content.py names each for staff):

@@ -49,6 +49,7 @@ import httpx
 
 from app.channels import content
 from app.channels.base import (
+    PHONE_LIMIT,
     Attachment,
     BadPayload,
     ChannelError,
@@ -281,7 +282,7 @@ class MaxAdapter:
             reply_address={"chat_id": chat_id, "mid": mid}, raw=payload, account_required=not dialog)
         own = next((a for a in attachments if a.kind == "contact" and a.own and a.phone), None)
         if own is not None:
-            message.contact = {"phone": own.phone}
+            message.contact = {"phone": own.phone[:PHONE_LIMIT]}
         return message, mid
 
     def _message_created(self, payload: dict) -> IncomingMessage | None:

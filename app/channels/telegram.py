@@ -49,6 +49,7 @@ import httpx
 
 from app.channels import content
 from app.channels.base import (
+    PHONE_LIMIT,
     Attachment,
     BadPayload,
     ChannelError,
@@ -331,7 +332,7 @@ class TelegramAdapter:
                                    raw=update, **fields)
         own = next((a for a in attachments if a.kind == "contact" and a.own and a.phone), None)
         if own is not None:  # the resident shared their own contact: their phone for the ticket
-            incoming.contact = {"phone": own.phone}
+            incoming.contact = {"phone": own.phone[:PHONE_LIMIT]}
         if edited:
             edit_date = msg.edit_date or msg.date
             incoming.external_id = f"{external_id}:edit:{int(edit_date.timestamp())}"

@@ -77,6 +77,16 @@ def test_a_telegram_file_over_20_mb_says_so_instead_of_a_broken_link(client, log
     assert not any(c["method"] == "getFile" for c in fake_tg.calls)
 
 
+def test_an_own_contact_with_an_overlong_phone_is_kept_and_the_residents_phone_fits(client, bot_account, fake_tg):
+    row = json.loads((ROWS / "telegram" / "contact.json").read_text(encoding="utf-8"))
+    row["update"]["message"]["contact"]["phone_number"] = "+7914" + "1" * 80
+    resp = client.post("/hooks/telegram", json=row["update"], headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+    assert resp.status_code == 200
+    message = db.session.scalar(db.select(Message))
+    assert message.attachments[0]["phone"] == "+7914" + "1" * 80  # the card as sent
+    assert message.resident.phone == ("+7914" + "1" * 80)[:40]
+
+
 def test_nothing_is_posted_into_a_group_chat_that_is_not_a_comment_thread_of_ours(tg_config, fake_tg):
     with pytest.raises(ChannelError) as vk_refused:
         VkAdapter().send(OutgoingReply("vk", "Обращение принято", {"type": "message", "peer_id": 2_000_000_003},
