@@ -39,12 +39,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import quote
 
 import httpx
 
+from app.channels import content
 from app.channels.base import (
     Attachment,
     BadPayload,
@@ -56,6 +58,8 @@ from app.channels.base import (
     header,
     parse_command,
 )
+
+log = logging.getLogger(__name__)
 
 NETWORK = "ok"
 SECRET_PARAM = "secret"
@@ -139,7 +143,18 @@ def _attachments(items: Any) -> list[Attachment]:
         if kind in ATTACHMENT_KINDS:
             out.append(Attachment(kind=ATTACHMENT_KINDS[kind], file_id=str(ref), url=url,
                                   name=payload.get("name") or None))
-        else:  # SHARE, LOCATION, CONTACT, MUSIC, PRESENT…
+        elif kind == "SHARE":  # a shared link
+            out.append(Attachment(kind="link", file_id=str(ref)[:200], url=url,
+                                  name=payload.get("title") or payload.get("name") or None,
+                                  text=payload.get("description") or None))
+        elif kind == "LOCATION":  # not in OK's published examples; taken when it comes like MAX's
+            source = payload if "latitude" in payload else item
+            place = content.location(source.get("latitude"), source.get("longitude"))
+            out.extend([place] if place else [])
+        elif kind == "CONTACT":
+            card = content.contact(payload.get("name"), payload.get("phone"))
+            out.extend([card] if card else [])
+        else:  # MUSIC, PRESENT…
             out.append(Attachment(kind="other", file_id=str(ref), name=kind.lower(), url=url))
     return out
 
@@ -193,6 +208,7 @@ class OkAdapter:
             raise BadPayload("OK: no webhookType")
         parser = {"MESSAGE_CREATED": self._message_created, "MESSAGE_CALLBACK": self._callback}.get(kind)
         if parser is None:
+            log.info("OK webhook %s not handled: answered 200", kind)
             return ParsedRequest()  # CHAT_SYSTEM (chat opened, title changed, member joined…): 200, nothing
         try:
             message = parser(payload, _group_ref(config))

@@ -67,7 +67,10 @@ def vk_post(r: random.Random, account: Account, text: str) -> Post:
     group_id = int(account.external_id)
     n = next(_ids)
     if r.random() < 0.5:
-        payload = vk.message_new(group_id, user_id, text, conversation_message_id=n, secret=SECRET)
+        # now and then with the place attached (a point in Belogorsk): the ticket gets its place and a map link
+        geo = vk.geo(round(50.92 + r.uniform(-0.02, 0.02), 6), round(128.47 + r.uniform(-0.03, 0.03), 6)) \
+            if r.random() < 0.2 else None
+        payload = vk.message_new(group_id, user_id, text, conversation_message_id=n, secret=SECRET, geo=geo)
     else:
         payload = vk.wall_reply_new(group_id, user_id, text, post_id=r.randint(100, 900), comment_id=n, secret=SECRET)
     return Post("vk", payload, {})

@@ -7,13 +7,15 @@ run it; a worker killed mid-batch rolls back its transaction and the messages ar
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import aliased
 
+from app.channels import content
 from app.channels.base import IncomingMessage
 from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
 from app.extensions import db
@@ -30,8 +32,10 @@ from app.models import (
     utcnow,
 )
 from app.models.base import fit_column, fit_values, insert_or_ignore
-from app.services import replies, routing, sla, staff_telegram, tickets, workflow
+from app.services import attachments, replies, routing, sla, staff_telegram, tickets, workflow
 from app.services.text import has_words
+
+log = logging.getLogger(__name__)
 
 TRIAGE_BATCH = 200
 
@@ -66,25 +70,48 @@ def _account_id(m: IncomingMessage, thread_key: str | None) -> int | None:
     return None
 
 
+def _thread_known(network: str, thread_key: str | None) -> bool:
+    """A comment thread of ours intake has already taken a message from (`thread_key` as stored: fitted)."""
+    return bool(thread_key) and db.session.scalar(select(Message.id).where(
+        Message.network == network, Message.thread_key == thread_key).limit(1)) is not None
+
+
+def _own_phone(resident_id: int, m: IncomingMessage) -> None:
+    """A resident who shared their own contact card: their phone, when we had none."""
+    phone = (m.contact.get("phone") or "")[:40] if m.network not in ("web", "api") else ""
+    if phone:
+        db.session.execute(update(Resident).where(Resident.id == resident_id, Resident.phone.is_(None))
+                           .values(phone=phone))
+
+
 def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
     """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits.
     Every value is fitted to its column (app/models/base.py): text is cut, keys are hashed when too long."""
     now = now or utcnow()
     new_ids = []
+    with_files: list[tuple[int, str, list[dict]]] = []
     unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
     for m in messages:
         clean_message(m)  # NUL, lone surrogates, impossible dates, links to other hosts: see channels.clean
-        resident_id, created = _resident_id(m, now)
-        unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         values = fit_values(Message, dict(
             network=m.network, external_id=m.external_id, kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
             thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
-            received_at=m.sent_at or now, resident_id=resident_id,
+            received_at=m.sent_at or now,
             command=m.command or ("start" if m.start_code else None),
             command_arg=(m.command_arg or m.start_code),
         ))
+        if m.known_thread_only and not _thread_known(m.network, values["thread_key"]):
+            log.info("%s: %s is group chat outside our comment threads: not taken", m.network, m.external_id)
+            continue
         values["account_id"] = _account_id(m, values["thread_key"])
+        if m.account_required and values["account_id"] is None:
+            log.info("%s: %s is in a group chat that is not our account: not taken", m.network, m.external_id)
+            continue
+        values["resident_id"], created = _resident_id(m, now)
+        unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
+        if not created:
+            _own_phone(values["resident_id"], m)
         if m.edit_of:
             edit_of = fit_column(Message.__table__.c.external_id, m.edit_of)
             values["edit_of_id"] = db.session.scalar(select(Message.id).where(
@@ -94,8 +121,12 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         mid = db.session.execute(stmt).scalar()
         if mid is not None:
             new_ids.append(mid)
+            with_files.append((mid, m.network, values["attachments"]))
     if new_ids:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_triage", queue="intake", inline=True)
+    files = attachments.ids_to_store(with_files)
+    if files:  # links that expire (VK, MAX, OK): keep a copy
+        enqueue_after_commit(db.session(), "app.jobs.intake.store_files", files, queue="default")
     if unnamed:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_vk_names", queue="default", inline=True)
     return new_ids
@@ -160,6 +191,7 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
             m.ticket = ticket
             workflow.record(ticket, "message_edited", resident=m.resident, at=m.received_at,
                             text=m.text, message_id=m.id)
+            _set_place(ticket, m)
             _text_arrived(ticket, m, routing_text(m), now)
             return ticket
     elif m.command:
@@ -191,6 +223,7 @@ def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     """A follow-up of the resident: part of their ticket (a waiting or resolved ticket goes back to work)."""
     m.noise_reason = None
     m.ticket = ticket
+    _set_place(ticket, m)
     workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
     thanks = ticket.status == "resolved" and routing.is_thanks(text)  # «Спасибо» with a photo: kept, not reopened
     if ticket.status in ("waiting_resident", "resolved") and not thanks:
@@ -276,6 +309,15 @@ def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
     return route, institution
 
 
+def _set_place(ticket: Ticket, m: Message) -> None:
+    """The first place a resident sends (a location or venue) becomes the ticket's place."""
+    place = content.place_of(m.attachments or [])
+    if place is None or ticket.latitude is not None:
+        return
+    ticket.latitude, ticket.longitude = place["latitude"], place["longitude"]
+    ticket.place_text = (place["text"] or "")[:300] or None
+
+
 def _record_route(ticket: Ticket, route: routing.Route, institution: Institution | None, now: datetime) -> None:
     if route.category is not None:
         workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,
@@ -346,11 +388,12 @@ def send_due_acks(now: datetime | None = None, limit: int = 500) -> int:
 def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool = True) -> Ticket:
     text = routing_text(m) if text is None else text
     route, institution = _route(m, text)
-    summary = text.strip() or ("[фото]" if m.attachments else "")
+    summary = content.summary(text, m.attachments or [])
     address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
     ticket = tickets.create_ticket(network=m.network, summary=summary, resident=m.resident, institution=institution,
                                    category=route.category, account=m.account, messages=[m], created_at=now,
                                    address=address, regime=_regime_of(m, address))
+    _set_place(ticket, m)
     db.session.flush()
     _record_route(ticket, route, institution, now)
     window = burst_window()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from app.channels import content
 from app.extensions import db
 from app.models import Category
 from app.services.text import has_words, normalise, words
@@ -32,19 +33,14 @@ _URL = re.compile(r"(https?://|www\.)\S+|\b\S+\.(ru|com|net|рф|shop|store)\b",
 _AD_WORDS = re.compile(r"\b(скидк|акци[яи]|заработ|доход|кредит|займ|промокод|купить|продам|подпис(ывайтесь|ка)|"
                        r"казино|ставки|выезд бесплатно|ремонт холодильник)", re.IGNORECASE)
 # Attachments that are not content: a sticker (or a reaction) says what an emoji says.
-NOT_CONTENT = frozenset({"sticker", "reaction"})
 
 
 def has_content(attachments) -> bool:
     """Whether the attachments (dicts or Attachment objects, or a plain bool) carry content (a photo, a
-    document, a voice message…); stickers and reactions do not."""
+    document, a voice message…); stickers and reactions do not (one rule: `channels.content.is_content`)."""
     if isinstance(attachments, bool) or attachments is None:
         return bool(attachments)
-    for a in attachments:
-        kind = a.get("kind") if isinstance(a, dict) else getattr(a, "kind", None)
-        if kind not in NOT_CONTENT:
-            return True
-    return False
+    return content.is_content(attachments)
 
 
 def is_thanks(text: str | None) -> bool:
@@ -58,8 +54,7 @@ def noise_reason(text: str, attachments=False) -> str | None:
     """Why this message is not an appeal, or None when it may be one. A photo alone is an appeal; a sticker,
     a reaction or emoji alone is not, on every network. `attachments`: the message's attachments (or a bool)."""
     stripped = normalise(text)
-    content = has_content(attachments)
-    if content:
+    if has_content(attachments):
         return None
     if not stripped:
         return "emoji" if attachments else "empty"  # a lone sticker

@@ -274,7 +274,7 @@ def test_attachments_resident_and_time_come_from_the_update(client, account):
     act = payloads.file(url="https://fd.oneme.ru/getfile?id=9", filename="акт осмотра.pdf", size=48213)
     hook(client, in_chat("", attachments=[shot, act], timestamp=1_767_250_800_000))
     ticket = db.session.scalar(db.select(Ticket))
-    assert ticket.summary == "[фото]"
+    assert ticket.summary == "[фото] [документ: акт осмотра.pdf]"
     message = ticket.messages[0]
     assert message.attachments == [
         {"kind": "photo", "file_id": "img-tok-1", "url": "https://i.oneme.ru/i?r=big"},

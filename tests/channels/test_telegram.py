@@ -172,7 +172,7 @@ def test_caption_is_the_text_and_documents_and_voice_are_kept(client, bot_accoun
     assert doc_ticket.messages[0].attachments == [{"kind": "document", "file_id": "BQAC-act", "name": "акт.pdf",
                                                    "mime": "application/pdf", "size": 48_213}]
     assert voice_ticket.messages[0].attachments[0]["file_id"] == "AwAC-v"
-    assert voice_ticket.messages[0].attachments[0]["kind"] == "audio"
+    assert voice_ticket.messages[0].attachments[0]["kind"] == "voice"
 
 
 def test_start_with_a_code_pre_routes_the_residents_next_appeal(client, bot_account, fake_tg):
@@ -216,8 +216,8 @@ def test_malformed_update_is_400_and_kept_for_the_admin(client, bot_account):
         resp = hook(client, payload)
         assert resp.status_code == 400, payload
     rejections = db.session.scalars(db.select(IntakeRejection).order_by(IntakeRejection.id)).all()
-    assert [r.network for r in rejections] == ["telegram"] * 3
-    assert "not an Update" in rejections[0].reason and "malformed update" in rejections[1].reason
+    assert [r.network for r in rejections] == ["telegram"] * 4
+    assert "not an Update" in rejections[0].reason and "malformed message" in rejections[1].reason
     assert json.loads(rejections[0].body)["message"]["text"] == "Яма"
     assert count(Message) == 0
 

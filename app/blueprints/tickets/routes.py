@@ -20,7 +20,7 @@ from app.blueprints.tickets.forms import (
     ReplyForm,
     StatusForm,
 )
-from app.channels import get_adapter
+from app.channels import content, get_adapter
 from app.channels.base import ChannelError
 from app.channels.clean import safe_link
 from app.extensions import db
@@ -196,8 +196,12 @@ def attachment(number: str, message_id: int, index: int):
         abort(404)
     item = message.attachments[index]
     fallback_name = f"{ticket.number}-{message_id}-{index + 1}"
-    if message.network == "web":
-        path = safe_join(current_app.config["UPLOAD_DIR"], str(item.get("file_id") or ""))
+    if item.get("kind") == "location":  # a place: our own map link, built from the coordinates, not the payload
+        point = content.coordinates(item.get("latitude"), item.get("longitude"))
+        return redirect(content.map_url(*point)) if point else abort(404)
+    stored = item.get("stored")  # a copy kept at intake (the platform's link expires)
+    if stored or message.network == "web":
+        path = safe_join(current_app.config["UPLOAD_DIR"], str(stored or item.get("file_id") or ""))
         if path is None or not os.path.isfile(path):
             abort(404)
         with open(path, "rb") as fh:
