@@ -190,6 +190,9 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             state = reply.state
             db.session.commit()
             return state  # sent already, given up, in flight or unconfirmed: never twice; or not yet its time
+        gone = _staff_recipient_gone(reply)
+        if gone:
+            return _finish_failed(reply, gone)
         try:
             adapter = get_adapter(reply.network, outbound=True)
         except (KeyError, ImportError):
@@ -226,6 +229,20 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             return _finish_sent(reply, now)
         reply.state = "pending"
         db.session.commit()
+
+
+def _staff_recipient_gone(reply: Reply) -> str | None:
+    """Why a staff push or mail may no longer go (checked before every part: it may have waited for working hours
+    or a 429): its user was deactivated, or the Telegram chat it is addressed to is no longer theirs."""
+    if reply.notification_id is None:
+        return None
+    note = db.session.get(Notification, reply.notification_id)
+    user = note.user if note is not None else None
+    if user is None or not user.is_active_user:
+        return "Сотрудник отключён: не отправлено"
+    if reply.network == "telegram" and str((reply.address or {}).get("chat_id")) != str(user.telegram_chat_id):
+        return "Сотрудник отвязал этот чат Telegram: не отправлено"
+    return None
 
 
 def _finish_sent(reply: Reply, now: datetime) -> str:

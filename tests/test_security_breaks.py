@@ -1,0 +1,60 @@
+"""Faults found by trying to break issue 9's work (helper break9): each a regression test of its kind."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import Notification, Reply
+from app.services import staff_telegram, users
+from tests.factories import make_user
+from tests.test_outbox import (  # noqa: F401 — clock is a fixture
+    MONDAY_NOON,
+    STAFF_CHAT,
+    _control_order,
+    _sla_warning,
+    _weekly_digest,
+    clock,
+    deliver_due,
+)
+
+
+# --- a staff push waiting in the outbox goes to nobody who lost the right to it -----------------------
+# A push is held until working hours or after a 429; meanwhile the user may be deactivated (dismissed) or unlink
+# their Telegram, or the chat may now be somebody else's. Residents' data must not reach that chat.
+def _deactivate(user):
+    users.set_active(make_user("admin"), user, False)
+
+
+def _unlink(user):
+    staff_telegram.unlink(user)
+
+
+def _other_chat(user):
+    user.telegram_chat_id = str(STAFF_CHAT + 1)
+
+
+@pytest.mark.parametrize("change", [_deactivate, _unlink, _other_chat], ids=["deactivated", "unlinked", "relinked"])
+@pytest.mark.parametrize("make_push", [_sla_warning, _control_order, _weekly_digest],
+                         ids=["sla-warning", "control-order", "weekly-digest"])
+def test_held_staff_push_is_not_sent_after_the_user_lost_the_chat(tg_config, fake_tg, make_push, change, clock):
+    now = clock(MONDAY_NOON)
+    fake_tg.rate_limit(STAFF_CHAT, retry_after=30)
+    make_push(now)
+    [push] = db.session.scalars(db.select(Reply).where(Reply.notification_id.isnot(None))).all()
+    assert push.state == "pending"  # held: Telegram said wait
+    change(db.session.get(Notification, push.notification_id).user)
+    db.session.commit()
+    deliver_due(now + timedelta(minutes=5))
+    db.session.refresh(push)
+    assert fake_tg.messages_to(STAFF_CHAT) == [] and fake_tg.messages_to(STAFF_CHAT + 1) == []
+    assert push.state == "failed" and "не отправлено" in push.last_error
+
+
+def test_a_linked_active_user_still_gets_the_held_push(tg_config, fake_tg, clock):
+    now = clock(MONDAY_NOON)
+    fake_tg.rate_limit(STAFF_CHAT, retry_after=30)
+    _sla_warning(now)
+    deliver_due(now + timedelta(minutes=5))
+    assert len(fake_tg.messages_to(STAFF_CHAT)) == 1
