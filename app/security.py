@@ -11,8 +11,10 @@ from flask import Flask, current_app, request, session
 from werkzeug.routing import IntegerConverter
 
 MIN_KEY_LENGTH = 32
-# Keys that were ever published (the old development default): never accepted, whatever their length.
-PUBLIC_KEYS = frozenset({"dev-only-change-me"})
+# Keys that were ever published (the old development default, the test suite's keys in this repository):
+# never accepted, whatever their length.
+PUBLIC_KEYS = frozenset({"dev-only-change-me", "test-only-secret-key-0123456789abcdef",
+                         "worker-test-secret-key-0123456789abcdef"})
 PG_INT_MAX = 2**31 - 1  # PostgreSQL `integer`: every id column
 
 
@@ -28,7 +30,7 @@ def key_problem(key) -> str | None:
         return "SECRET_KEY должен быть строкой"
     if key in PUBLIC_KEYS:
         return "SECRET_KEY равен общеизвестному значению для разработки"
-    if len(key) < MIN_KEY_LENGTH:
+    if len(key.strip()) < MIN_KEY_LENGTH:  # blanks around a short key (or only blanks) are no key
         return f"SECRET_KEY короче {MIN_KEY_LENGTH} символов"
     return None
 

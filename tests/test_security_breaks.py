@@ -58,3 +58,28 @@ def test_a_linked_active_user_still_gets_the_held_push(tg_config, fake_tg, clock
     _sla_warning(now)
     deliver_due(now + timedelta(minutes=5))
     assert len(fake_tg.messages_to(STAFF_CHAT)) == 1
+
+
+# --- keys and secrets that are printed in this repository are no keys -----------------------------------
+# The test suite's SECRET_KEY (config.TestConfig, tests/test_jobs.py) is as public as the old development default:
+# a deployer copying it would let anyone sign {"_user_id": "1"}. A key of blanks is no key either.
+@pytest.mark.parametrize("key", ["test-only-secret-key-0123456789abcdef", "worker-test-secret-key-0123456789abcdef",
+                                 " " * 40, "\t" * 32 + "abc"])
+def test_production_refuses_keys_published_in_the_repository_or_blank(key):
+    from app import create_app
+    from app.security import InsecureConfig
+    from tests.test_security import production
+
+    with pytest.raises(InsecureConfig, match="SECRET_KEY"):
+        create_app(production(SECRET_KEY=key))
+
+
+def test_check_config_calls_the_demo_webhook_secrets_critical():
+    from app.demo.simulate import SECRET as DEMO_SECRET
+    from app.services.config_check import NETWORK_SECRETS, check
+
+    config = {token: "real-token" for token, _ in NETWORK_SECRETS.values()}
+    config.update({secret: DEMO_SECRET for _, secret in NETWORK_SECRETS.values()})
+    findings = {f.setting: f for f in check(config)}
+    for _, secret in NETWORK_SECRETS.values():
+        assert findings[secret].critical and "демо" in findings[secret].message

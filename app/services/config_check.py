@@ -15,6 +15,7 @@ NETWORK_SECRETS = {
 }
 API_URLS = ("TELEGRAM_API_URL", "VK_API_URL", "MAX_API_URL", "OK_API_URL")
 MIN_TOKEN = 32
+PUBLISHED_SECRETS = frozenset({"demo-secret-0123456789"})  # app/demo/simulate.py: printed by `flask demo-env`
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def check(config) -> list[Finding]:
         if config.get(token) and not config.get(secret):
             need(True, secret, f"{network}: сеть включена ({token}), но вебхук не проверяет подпись — "
                                f"задайте {secret}")
+        elif config.get(secret) and str(config.get(secret)) in PUBLISHED_SECRETS:
+            need(True, secret, f"{network}: секрет вебхука — общеизвестное значение демо (flask demo-env): "
+                               "задайте свой случайный")
         elif config.get(secret) and len(str(config.get(secret))) < 16:
             need(False, secret, f"{network}: секрет вебхука короче 16 символов")
     for name in API_URLS:
