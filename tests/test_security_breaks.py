@@ -83,3 +83,26 @@ def test_check_config_calls_the_demo_webhook_secrets_critical():
     findings = {f.setting: f for f in check(config)}
     for _, secret in NETWORK_SECRETS.values():
         assert findings[secret].critical and "демо" in findings[secret].message
+
+
+# --- a staff e-mail is an address: the head's digest goes there ----------------------------------------
+# /admin/users took any text (a line break and «Bcc:» included) as a user's e-mail and stored it.
+@pytest.mark.parametrize("email", ["a@b.ru\r\nBcc: evil@x.ru", "not an email", "a@b", "<a@b.ru>", "a@b.ru, c@d.ru"])
+def test_admin_users_refuses_an_email_that_is_not_one_address(login, email):
+    from app.models import User
+
+    admin = login(make_user("admin"))
+    resp = admin.post("/admin/users", data={"username": "glava", "role": "head", "password": "long-enough-1",
+                                            "email": email})
+    assert resp.status_code == 422 and "Проверьте адрес электронной почты" in resp.get_data(as_text=True)
+    assert db.session.scalar(db.select(User).where(User.username == "glava")) is None
+
+
+def test_admin_users_keeps_a_real_email_lower_cased(login):
+    from app.models import User
+
+    admin = login(make_user("admin"))
+    resp = admin.post("/admin/users", data={"username": "glava", "role": "head", "password": "long-enough-1",
+                                            "email": " Glava@Belogorsk.RU "})
+    assert resp.status_code == 303
+    assert db.session.scalar(db.select(User.email).where(User.username == "glava")) == "glava@belogorsk.ru"

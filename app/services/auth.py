@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.channels.web import normalise_email
 from app.extensions import db
 from app.models import ROLES, Institution, LoginAttempt, User, utcnow
 from app.services.errors import DomainError, ValidationFailed
@@ -95,6 +96,10 @@ def create_user(username: str, password: str, role: str, *, full_name: str = "",
         raise ValidationFailed("Имя пользователя без пробелов и служебных символов", field="username")
     if len(full_name or "") > 200:
         raise ValidationFailed("ФИО: не больше 200 символов", field="full_name")
+    try:
+        email = normalise_email(email)  # the one rule for an address (the web form's too): no lists, no line breaks
+    except ValueError:
+        raise ValidationFailed("Проверьте адрес электронной почты, например ivanova@mail.ru", field="email") from None
     validate_role(role, institution_id)
     validate_password(password, username, min_length=min_password_length)
     if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
