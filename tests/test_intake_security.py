@@ -427,7 +427,7 @@ def test_the_migration_drops_vks_secret_from_messages_kept_before(client, networ
 
     from sqlalchemy import text
 
-    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0011_secintake.py"
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0013_secintake.py"
     spec = importlib.util.spec_from_file_location("m0011", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

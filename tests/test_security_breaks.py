@@ -9,6 +9,7 @@ from app.extensions import db
 from app.models import Notification, Reply
 from app.services import staff_telegram, users
 from tests.factories import make_user
+from tests.test_intake_security import fakes, networks  # noqa: F401 — fixtures
 from tests.test_outbox import (  # noqa: F401 — clock is a fixture
     MONDAY_NOON,
     STAFF_CHAT,
@@ -106,3 +107,82 @@ def test_admin_users_keeps_a_real_email_lower_cased(login):
                                             "email": " Glava@Belogorsk.RU "})
     assert resp.status_code == 303
     assert db.session.scalar(db.select(User.email).where(User.username == "glava")) == "glava@belogorsk.ru"
+
+
+# --- an authenticated delivery is stored even when an id or a command is longer than its column -------------
+# A resident's «/start <a long text>» (command_arg is 200 characters), a 400-digit id (external ids are 128) or
+# a 600-character link went to /admin/rejections as «could not store (DataError)»: the message missed the queue.
+LONG_ID = int("9" * 400)
+
+
+def _tg(p, what):
+    m = p["message"]
+    if what == "author":
+        m["from"]["id"] = m["chat"]["id"] = LONG_ID
+    elif what == "reply":
+        m["reply_to_message"] = {"message_id": LONG_ID, "date": 1, "chat": m["chat"]}
+    elif what == "command":
+        m["text"] = "/start " + "Во дворе яма " * 100
+
+
+def _vk(p, what):
+    m = p["object"]["message"]
+    if what == "author":
+        m["from_id"] = m["peer_id"] = LONG_ID
+    elif what == "reply":
+        m["reply_message"] = {"id": LONG_ID, "from_id": 1, "text": "x"}
+    elif what == "command":
+        m["ref"] = "x" * 1000
+
+
+def _max(p, what):
+    m = p["message"]
+    if what == "author":
+        m["sender"]["user_id"] = m["recipient"]["chat_id"] = LONG_ID
+    elif what == "reply":
+        m["link"] = {"type": "reply", "message": {"mid": "m" * 400}}
+    elif what == "command":
+        m["body"]["text"] = "/start " + "Во дворе яма " * 100
+    elif what == "link":
+        m["url"] = "https://max.ru/" + "a" * 600
+
+
+def _ok(p, what):
+    if what == "author":
+        p["sender"]["user_id"], p["recipient"]["chat_id"] = "u" * 400, "c" * 400
+    elif what == "reply":
+        p["message"]["reply_to"] = "r" * 400
+    elif what == "command":
+        p["message"]["text"] = "/start " + "Во дворе яма " * 100
+
+
+LONG_FIELDS = {"telegram": (_tg, ("author", "reply", "command")), "vk": (_vk, ("author", "reply", "command")),
+               "max": (_max, ("author", "reply", "command", "link")), "ok": (_ok, ("author", "reply", "command"))}
+
+
+@pytest.mark.parametrize("network,what", [(n, w) for n, (_, ws) in LONG_FIELDS.items() for w in ws])
+def test_an_authenticated_message_with_an_overlong_field_is_stored(client, networks, network, what):  # noqa: F811
+    from app.models import IntakeRejection, Message
+    from tests.test_intake_security import message_payload, post
+
+    payload = message_payload(network)
+    LONG_FIELDS[network][0](payload, what)
+    before = db.session.scalar(db.select(db.func.count(Message.id)))
+    resp = post(client, network, payload)
+    assert resp.status_code == 200
+    assert db.session.scalar(db.select(db.func.count(Message.id))) == before + 1
+    assert db.session.scalars(db.select(IntakeRejection.reason)).all() == []
+    stored = db.session.scalar(db.select(Message).order_by(Message.id.desc()).limit(1))
+    assert stored.permalink is None or len(stored.permalink) <= 500
+
+
+def test_fit_columns_bounds_every_string_column_of_a_message_and_a_resident():
+    from app.models import Message, Resident
+    from app.services.intake import fit_columns
+
+    for model in (Message, Resident):
+        bounded = {c.key: "я" * 5000 for c in model.__table__.columns if getattr(c.type, "length", None)}
+        assert bounded
+        for key, value in fit_columns(model, dict(bounded)).items():
+            column = model.__table__.columns[key]
+            assert value is None or len(value) <= column.type.length, (model, key)

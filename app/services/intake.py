@@ -31,18 +31,33 @@ from app.services import replies, routing, staff_telegram, tickets, workflow
 TRIAGE_BATCH = 200
 
 
+LINK_COLUMNS = frozenset({"permalink"})  # a cut link is a wrong link: dropped instead
+
+
+def fit_columns(model, values: dict) -> dict:
+    """`values` with every string cut to its column's length: PostgreSQL refuses a longer one, and the whole
+    delivery would then miss the queue (a 1000-character «/start …», a 400-digit id). Links are dropped."""
+    columns = model.__table__.columns
+    for key, value in values.items():
+        column = columns.get(key)
+        length = getattr(column.type, "length", None) if column is not None else None
+        if length and isinstance(value, str) and len(value) > length:
+            values[key] = None if key in LINK_COLUMNS else value[:length]
+    return values
+
+
 def _resident_id(m: IncomingMessage, now: datetime) -> tuple[int, bool]:
     """The resident's id, and whether the row is new."""
-    stmt = (insert_or_ignore(Resident).values(network=m.network, external_id=m.author_id,
-                                     display_name=(m.author_name or "")[:200], created_at=now,
-                                     phone=m.contact.get("phone"), email=m.contact.get("email"),
-                                     consent_at=now if m.contact.get("consent") else None)
+    values = fit_columns(Resident, dict(network=m.network, external_id=m.author_id, display_name=m.author_name or "",
+                                        created_at=now, phone=m.contact.get("phone"), email=m.contact.get("email"),
+                                        consent_at=now if m.contact.get("consent") else None))
+    stmt = (insert_or_ignore(Resident).values(**values)
             .on_conflict_do_nothing(index_elements=["network", "external_id"]).returning(Resident.id))
     rid = db.session.execute(stmt).scalar()
     if rid is not None:
         return rid, True
     return db.session.scalar(select(Resident.id).where(Resident.network == m.network,
-                                                       Resident.external_id == m.author_id)), False
+                                                       Resident.external_id == values["external_id"])), False
 
 
 def _account_id(m: IncomingMessage) -> int | None:
@@ -70,13 +85,14 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         resident_id, created = _resident_id(m, now)
         unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         values = dict(
-            network=m.network, external_id=m.external_id[:128], kind=m.kind, text=m.text or "",
+            network=m.network, external_id=m.external_id, kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
             thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
             received_at=m.sent_at or now, account_id=_account_id(m), resident_id=resident_id,
             command=m.command or ("start" if m.start_code else None),
             command_arg=(m.command_arg or m.start_code),
         )
+        fit_columns(Message, values)
         if m.edit_of:
             values["edit_of_id"] = db.session.scalar(select(Message.id).where(
                 Message.network == m.network, Message.external_id == m.edit_of))
