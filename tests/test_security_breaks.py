@@ -186,3 +186,22 @@ def test_fit_columns_bounds_every_string_column_of_a_message_and_a_resident():
         for key, value in fit_columns(model, dict(bounded)).items():
             column = model.__table__.columns[key]
             assert value is None or len(value) <= column.type.length, (model, key)
+
+
+# --- the own-password page is a login: a stolen session cannot guess the current password ----------------
+def test_guessing_the_current_password_on_the_own_password_page_is_throttled(app, login):
+    from tests.test_security import login_form
+
+    anna = make_user("executor", username="anna", password="long-password-1")
+    me = login(anna)
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    for n in range(limit):
+        wrong = me.post("/account/password", data={"current": f"guess-{n}", "new": "a-new-password-2",
+                                                   "confirm": "a-new-password-2"})
+        assert wrong.status_code == 422 and "Текущий пароль неверен" in wrong.get_data(as_text=True)
+    right = me.post("/account/password", data={"current": "long-password-1", "new": "a-new-password-2",
+                                               "confirm": "a-new-password-2"})
+    assert right.status_code == 429 and "Слишком много неудачных попыток" in right.get_data(as_text=True)
+    db.session.refresh(anna)
+    assert anna.check_password("long-password-1")  # the right guess after the limit changed nothing
+    assert login_form(app.test_client(), "anna", "long-password-1").status_code == 429  # nor does a login try

@@ -111,9 +111,16 @@ def create_user(username: str, password: str, role: str, *, full_name: str = "",
     return user
 
 
-def change_own_password(user: User, current: str, new: str, confirm: str) -> None:
-    """A staff member's new password; every other session of theirs ends (the caller logs this one in again)."""
+def change_own_password(user: User, current: str, new: str, confirm: str, ip: str = "-",
+                        now: datetime | None = None) -> None:
+    """A staff member's new password; every other session of theirs ends (the caller logs this one in again).
+    A wrong current password counts as a failed login (caller commits): a stolen session cannot guess it."""
+    now = now or utcnow()
+    if _throttled(user.username, ip, now):
+        raise Throttled("Слишком много неудачных попыток ввода пароля. Повторите через %(n)s мин.",
+                        field="current", n=current_app.config["LOGIN_LOCK_MINUTES"])
     if not user.check_password(current or ""):
+        db.session.add(LoginAttempt(username=user.username.lower()[:64], ip=ip[:64], attempted_at=now))
         raise ValidationFailed("Текущий пароль неверен", field="current")
     validate_password(new, user.username, field="new")
     if new != confirm:

@@ -68,12 +68,13 @@ def change_password():
         status = 422
         if form.validate():
             try:
-                auth.change_own_password(current_user, form.current.data, form.new.data, form.confirm.data)
+                auth.change_own_password(current_user, form.current.data, form.new.data, form.confirm.data,
+                                         request.remote_addr or "-")
             except DomainError as exc:
-                db.session.rollback()
-                field = getattr(form, exc.field or "", None)
-                if field is not None:
-                    field.errors = [*field.errors, exc.message]
+                db.session.commit()  # nothing changed but a failed attempt: kept, it throttles the next guess
+                field = getattr(form, exc.field or "", None) or form.current
+                field.errors = [*field.errors, exc.message]
+                status = exc.status_code if exc.status_code == 429 else status
             else:
                 db.session.commit()
                 login_user(current_user._get_current_object())  # this session goes on under the new version
