@@ -205,3 +205,20 @@ def test_guessing_the_current_password_on_the_own_password_page_is_throttled(app
     db.session.refresh(anna)
     assert anna.check_password("long-password-1")  # the right guess after the limit changed nothing
     assert login_form(app.test_client(), "anna", "long-password-1").status_code == 429  # nor does a login try
+
+
+# --- an administrator's own password is changed with the current one, not by the reset for others ---------
+def test_an_admin_cannot_reset_their_own_password_without_the_current_one(login):
+    admin = make_user("admin", password="long-password-1")
+    client = login(admin)
+    resp = client.post(f"/admin/users/{admin.id}/password", data={f"p{admin.id}-password": "taken-over-pass-9"},
+                       headers={"HX-Request": "true"})
+    assert resp.status_code == 422 and "Смена пароля" in resp.get_data(as_text=True)
+    db.session.refresh(admin)
+    assert admin.check_password("long-password-1")
+    other = make_user("moderator", password="long-password-1")
+    ok = login(admin).post(f"/admin/users/{other.id}/password", data={f"p{other.id}-password": "a-new-password-2"},
+                           headers={"HX-Request": "true"})
+    assert ok.status_code == 200
+    db.session.refresh(other)
+    assert other.check_password("a-new-password-2")
