@@ -222,3 +222,11 @@ def test_an_admin_cannot_reset_their_own_password_without_the_current_one(login)
     assert ok.status_code == 200
     db.session.refresh(other)
     assert other.check_password("a-new-password-2")
+
+
+def test_check_config_calls_debug_mode_critical():
+    from app.services.config_check import check
+
+    findings = {f.setting: f for f in check({"DEBUG": True, "SECRET_KEY": "s" * 48})}
+    assert findings["FLASK_DEBUG"].critical
+    assert "FLASK_DEBUG" not in {f.setting for f in check({"DEBUG": False, "SECRET_KEY": "s" * 48})}

@@ -39,6 +39,9 @@ def check(config) -> list[Finding]:
     problem = key_problem(config.get("SECRET_KEY"))
     if problem:
         need(True, "SECRET_KEY", f"{problem}: сессии и ссылки жителей можно подделать")
+    if config.get("DEBUG"):
+        need(True, "FLASK_DEBUG", "включён режим отладки: сессии подписаны случайным ключом процесса, ошибки "
+                                  "показывают код — уберите FLASK_DEBUG")
     if not config.get("SESSION_COOKIE_SECURE"):
         need(True, "PREFERRED_URL_SCHEME",
              "cookies без флага Secure: задайте PREFERRED_URL_SCHEME=https (или SESSION_COOKIE_SECURE=1)")
