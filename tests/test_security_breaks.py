@@ -230,3 +230,20 @@ def test_check_config_calls_debug_mode_critical():
     findings = {f.setting: f for f in check({"DEBUG": True, "SECRET_KEY": "s" * 48})}
     assert findings["FLASK_DEBUG"].critical
     assert "FLASK_DEBUG" not in {f.setting for f in check({"DEBUG": False, "SECRET_KEY": "s" * 48})}
+
+
+# --- a session from before the login does not live on after it ------------------------------------------
+# The CSRF token is kept in the session: a cookie planted before the login (a sibling subdomain, plain http)
+# carried a token the attacker knew, and it stayed valid for the logged-in staff member.
+def test_login_starts_a_new_session_without_the_planted_csrf_token(client):
+    from tests.test_security import login_form
+
+    make_user("moderator", username="masha", password="long-password-1")
+    db.session.commit()
+    with client.session_transaction() as s:
+        s["csrf_token"] = "planted-by-an-attacker"
+        s["anything"] = "else"
+    assert login_form(client, "masha", "long-password-1").status_code == 302
+    with client.session_transaction() as s:
+        assert "_user_id" in s and s.get("csrf_token") != "planted-by-an-attacker" and "anything" not in s
+    assert client.get("/notifications").status_code == 200

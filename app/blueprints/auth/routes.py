@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -39,6 +39,8 @@ def login():
             error, status = exc.message, exc.status_code if exc.status_code == 429 else 401
         else:
             db.session.commit()
+            # A new session on login: nothing from before it (a CSRF token an attacker planted with the cookie) lives on.
+            session.clear()
             login_user(user, remember=form.remember.data)
             target = request.args.get("next", "")
             if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
