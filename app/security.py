@@ -4,6 +4,7 @@ See docs/security.md for the whole picture (what is protected and how, what a de
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 
@@ -66,9 +67,15 @@ class DbIntConverter(IntegerConverter):
 
 
 # --- headers --------------------------------------------------------------------------------------------
+# An origin as CSP's frame-ancestors takes it: scheme, host (a leading «*.» for subdomains), an optional port.
+# Anything else («https://x.ru; script-src *», «https://*», a path) would change the policy itself: dropped.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_ORIGIN = re.compile(rf"https?://(\*\.)?{_LABEL}(?:\.{_LABEL})*(:\d{{1,5}})?", re.IGNORECASE)
+
+
 def embed_origins(app: Flask) -> list[str]:
     raw = app.config.get("EMBED_ALLOWED_ORIGINS") or ""
-    return [o for o in raw.replace(",", " ").split() if o.startswith(("https://", "http://"))]
+    return [o.rstrip("/") for o in raw.replace(",", " ").split() if _ORIGIN.fullmatch(o.rstrip("/"))]
 
 
 def content_security_policy(frame_ancestors: str) -> str:

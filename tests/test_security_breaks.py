@@ -247,3 +247,30 @@ def test_login_starts_a_new_session_without_the_planted_csrf_token(client):
     with client.session_transaction() as s:
         assert "_user_id" in s and s.get("csrf_token") != "planted-by-an-attacker" and "anything" not in s
     assert client.get("/notifications").status_code == 200
+
+
+# --- EMBED_ALLOWED_ORIGINS is a list of origins, never a piece of the policy --------------------------------
+@pytest.mark.parametrize("setting", ["https://belogorsk.ru; script-src *",
+                                     "https://belogorsk.ru;script-src 'unsafe-inline'", "https://*", "*",
+                                     "https://belogorsk.ru/path", "javascript:alert(1)", "https://belogorsk.ru'"])
+def test_a_malformed_embed_origin_cannot_change_the_policy(app, client, setting):
+    app.config["EMBED_ALLOWED_ORIGINS"] = setting
+    try:
+        csp = client.get("/appeal").headers["Content-Security-Policy"]
+    finally:
+        app.config["EMBED_ALLOWED_ORIGINS"] = ""
+    assert csp.count("script-src") == 1 and "unsafe-inline" not in csp and "*" not in csp
+    assert csp.endswith("frame-ancestors 'none'")
+
+
+@pytest.mark.parametrize("setting,ancestors", [("https://belogorsk.ru", "'self' https://belogorsk.ru"),
+                                               ("https://belogorsk.ru/, http://city.ru:8080",
+                                                "'self' https://belogorsk.ru http://city.ru:8080"),
+                                               ("https://*.belogorsk.ru", "'self' https://*.belogorsk.ru")])
+def test_well_formed_embed_origins_are_allowed(app, client, setting, ancestors):
+    app.config["EMBED_ALLOWED_ORIGINS"] = setting
+    try:
+        csp = client.get("/appeal").headers["Content-Security-Policy"]
+    finally:
+        app.config["EMBED_ALLOWED_ORIGINS"] = ""
+    assert csp.endswith(f"frame-ancestors {ancestors}")

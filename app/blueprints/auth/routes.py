@@ -39,7 +39,7 @@ def login():
             error, status = exc.message, exc.status_code if exc.status_code == 429 else 401
         else:
             db.session.commit()
-            # A new session on login: nothing from before it (a CSRF token an attacker planted with the cookie) lives on.
+            # A new session on login: nothing from before it (a CSRF token planted with the cookie) lives on.
             session.clear()
             login_user(user, remember=form.remember.data)
             target = request.args.get("next", "")
