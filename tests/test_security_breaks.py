@@ -274,3 +274,17 @@ def test_well_formed_embed_origins_are_allowed(app, client, setting, ancestors):
     finally:
         app.config["EMBED_ALLOWED_ORIGINS"] = ""
     assert csp.endswith(f"frame-ancestors {ancestors}")
+
+
+# --- a session without «Запомнить меня» ends after a working day, not after Flask's default 31 days -----------
+def test_a_session_cookie_is_not_honoured_after_session_hours(app, client, login, monkeypatch):
+    from itsdangerous import TimestampSigner
+
+    assert app.permanent_session_lifetime.total_seconds() == 12 * 3600
+    me = login(make_user("moderator"))
+    assert me.get("/notifications").status_code == 200
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 11 * 3600)
+    assert me.get("/notifications").status_code == 200
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 13 * 3600)
+    assert me.get("/notifications").status_code == 302
