@@ -288,3 +288,23 @@ def test_a_session_cookie_is_not_honoured_after_session_hours(app, client, login
     assert me.get("/notifications").status_code == 200
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 13 * 3600)
     assert me.get("/notifications").status_code == 302
+
+
+def _moved(user):
+    from tests.factories import make_institution
+
+    users.set_role(make_user("admin"), user, "executor", make_institution().id)
+
+
+@pytest.mark.parametrize("make_push", [_sla_warning, _control_order], ids=["sla-warning", "control-order"])
+def test_held_push_is_not_sent_to_an_executor_moved_to_another_institution(tg_config, fake_tg, make_push, clock):
+    now = clock(MONDAY_NOON)
+    fake_tg.rate_limit(STAFF_CHAT, retry_after=30)
+    make_push(now)
+    [push] = db.session.scalars(db.select(Reply).where(Reply.notification_id.isnot(None))).all()
+    _moved(db.session.get(Notification, push.notification_id).user)
+    db.session.commit()
+    deliver_due(now + timedelta(minutes=5))
+    db.session.refresh(push)
+    assert fake_tg.messages_to(STAFF_CHAT) == []
+    assert push.state == "failed" and "больше не видит" in push.last_error
