@@ -308,3 +308,16 @@ def test_held_push_is_not_sent_to_an_executor_moved_to_another_institution(tg_co
     db.session.refresh(push)
     assert fake_tg.messages_to(STAFF_CHAT) == []
     assert push.state == "failed" and "больше не видит" in push.last_error
+
+
+# --- check-config: the demo's accounts with the demo's password in a real database -------------------------
+def test_check_config_names_demo_accounts_that_keep_the_demo_password(app):
+    admin = make_user("admin", username="admin", password="demo")
+    make_user("moderator", username="moderator", password="a-real-password-1")
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    assert result.exit_code == 1 and "USERS" in result.output and "admin" in result.output.split("USERS")[1]
+    assert "moderator" not in result.output.split("USERS")[1]
+    admin.set_password("a-real-password-2")
+    db.session.commit()
+    assert "USERS" not in app.test_cli_runner().invoke(args=["check-config"]).output

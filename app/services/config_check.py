@@ -76,3 +76,32 @@ def check(config) -> list[Finding]:
     elif not (config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")):
         need(True, "MAIL_USE_TLS", "почта уходит без шифрования (MAIL_USE_TLS=1 или MAIL_USE_SSL=1)")
     return out
+
+
+def check_accounts() -> list[Finding]:
+    """Active staff accounts of the demo (admin, moderator…) that still have its password «demo» (`flask seed-demo`
+    run on this database): anyone who has read the README can log in with them."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sqlalchemy import func
+
+    from app.demo.data import USERS as DEMO_USERS
+    from app.demo.seed import PASSWORD as DEMO_PASSWORD
+    from app.extensions import db
+    from app.models import User
+
+    names = [name.lower() for name, *_ in DEMO_USERS]  # the seed's accounts only: a scrypt check each
+    try:
+        users = list(db.session.scalars(select(User).where(User.is_active_user.is_(True),
+                                                           func.lower(User.username).in_(names))
+                                        .order_by(User.username)))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        return [Finding(False, "DATABASE_URL",
+                        f"база недоступна, учётные записи не проверены ({exc.__class__.__name__})")]
+    demo = [u.username for u in users if u.check_password(DEMO_PASSWORD)]
+    if not demo:
+        return []
+    return [Finding(True, "USERS", f"пароль демо «{DEMO_PASSWORD}» у пользователей: {', '.join(demo)} — смените его "
+                                   "(/admin/users) или отключите их")]
