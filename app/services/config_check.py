@@ -104,4 +104,4 @@ def check_accounts() -> list[Finding]:
     if not demo:
         return []
     return [Finding(True, "USERS", f"пароль демо «{DEMO_PASSWORD}» у пользователей: {', '.join(demo)} — смените его "
-                                   "(/admin/users) или отключите их")]
+                                   "(/account/password, /admin/users) или отключите их")]
