@@ -321,3 +321,21 @@ def test_check_config_names_demo_accounts_that_keep_the_demo_password(app):
     admin.set_password("a-real-password-2")
     db.session.commit()
     assert "USERS" not in app.test_cli_runner().invoke(args=["check-config"]).output
+
+
+# --- a resident's file leaves no copy in the browser's cache (the pages do not either) --------------------------
+# «private, max-age=3600» let the next user of a staff computer open a resident's photo from the history for an
+# hour after the logout, without the server being asked.
+@pytest.mark.parametrize("kind", ["photo", "pdf"])
+def test_a_residents_file_is_not_kept_in_the_browser_cache(client, fake_tg, bot_account, login, kind):
+    from app.fakes import telegram as updates
+    from tests.test_files_served import JPEG, PDF, deliver
+
+    media = {"photo": updates.photo_sizes("AgAC-c")} if kind == "photo" else \
+        {"document": updates.document("AgAC-c", "акт.pdf")}
+    staff, link, _ticket = deliver(client, fake_tg, login, file_id="AgAC-c", media=media,
+                                   content=JPEG if kind == "photo" else PDF, upstream_type="image/jpeg")
+    resp = staff.get(link)
+    assert resp.status_code == 200
+    cache = resp.headers["Cache-Control"]
+    assert "no-store" in cache and "max-age" not in cache
