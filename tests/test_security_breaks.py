@@ -339,3 +339,17 @@ def test_a_residents_file_is_not_kept_in_the_browser_cache(client, fake_tg, bot_
     assert resp.status_code == 200
     cache = resp.headers["Cache-Control"]
     assert "no-store" in cache and "max-age" not in cache
+
+
+# --- VK's secret is read from the body before it is cleaned: a lone surrogate there is a refusal, not a 500 -----
+@pytest.mark.parametrize("secret", ["\ud800", "a\udfffb", "\ud800" * 40])
+def test_a_vk_secret_with_a_lone_surrogate_is_refused_not_a_500(client, networks, secret):  # noqa: F811
+    import json
+
+    from tests.test_intake_security import VK_GROUP, refused
+
+    before = refused("vk")
+    body = json.dumps({"type": "message_new", "group_id": VK_GROUP, "secret": secret,
+                       "object": {"message": {"id": 1, "from_id": 1, "peer_id": 1, "text": "x", "date": 1}}})
+    resp = client.post("/hooks/vk", data=body, content_type="application/json")
+    assert resp.status_code == 403 and refused("vk") == before + 1
