@@ -132,6 +132,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = timedelta(days=int(_env("REMEMBER_DAYS", "30")))  # «Запомнить меня»: then log in again
+    # A signed session cookie is honoured this long after it was written (the login): a copied cookie, or a staff
+    # computer left logged in without «Запомнить меня», does not stay open for Flask's default 31 days.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "12")))
     # Sites allowed to embed the public pages (/appeal, /status) in a frame, space- or comma-separated origins
     # (https://belogorsk.ru). Empty: no page may be framed (frame-ancestors 'none', X-Frame-Options DENY).
     EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")

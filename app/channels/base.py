@@ -146,7 +146,8 @@ def secret_matches(given: Any, expected: Any) -> bool:
     """Constant-time check of a platform secret; an unset expected secret matches nothing."""
     if not expected or not isinstance(given, str) or not given:
         return False
-    return hmac.compare_digest(given.encode(), str(expected).encode())
+    # A secret read from a body (VK) is checked before the body is cleaned: a lone surrogate must not raise
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), str(expected).encode("utf-8", "surrogatepass"))
 
 
 def parse_command(text: str, commands: tuple[str, ...] = ("status", "start")) -> tuple[str | None, str | None]:

@@ -37,7 +37,6 @@ documented method for a group to answer a comment, so replies to comments fail p
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime, timezone
@@ -57,6 +56,7 @@ from app.channels.base import (
     SendResult,
     header,
     parse_command,
+    secret_matches,
 )
 
 log = logging.getLogger(__name__)
@@ -193,10 +193,7 @@ class OkAdapter:
         secret = config.get("OK_WEBHOOK_SECRET")
         if not secret:
             return False  # OK signs nothing: without our secret anyone could post events
-        given = header(headers, SECRET_HEADER) or _query(SECRET_PARAM)
-        if not isinstance(given, str) or not given:
-            return False
-        return hmac.compare_digest(given.encode(), str(secret).encode())
+        return secret_matches(header(headers, SECRET_HEADER) or _query(SECRET_PARAM), secret)
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         if not isinstance(payload, dict):

@@ -114,7 +114,12 @@ def content_disposition(kind: str, name: str) -> str:
     return header
 
 
-def serve(content: bytes, item: dict, fallback_name: str, cache: str = "private, max-age=3600") -> Response:
+# Residents' files are personal data, like the staff pages (no-store): no copy in the browser's cache that a next
+# user of the computer could open from the history after the logout.
+FILE_CACHE = "private, no-store"
+
+
+def serve(content: bytes, item: dict, fallback_name: str, cache: str = FILE_CACHE) -> Response:
     """A resident's file as a response: checked type, inline or attachment, its name, nosniff, a sandboxing CSP."""
     content_type, inline = decide(content, item.get("mime"))
     name = file_name(item, content_type, fallback_name)
