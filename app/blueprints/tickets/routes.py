@@ -209,10 +209,10 @@ def attachment(number: str, message_id: int, index: int):
     adapter = get_adapter(message.network)
     if hasattr(adapter, "fetch_file") and adapter.is_enabled(current_app.config):
         try:
-            content, _upstream_type = adapter.fetch_file(item, current_app.config)  # the upstream type is not trusted
+            data, _upstream_type = adapter.fetch_file(item, current_app.config)  # the upstream type is not trusted
         except ChannelError as exc:
             return render_template("errors/error.html", status=502, title="Файл недоступен", message=str(exc)), 502
-        return files.serve(content, item, fallback_name)
+        return files.serve(data, item, fallback_name)
     url = safe_link(item.get("url"), message.network)  # only the network's own hosts, http(s)
     if url:
         return redirect(url)
