@@ -198,6 +198,7 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
         handled, text = _command(m, now)
         if handled:
             return m.ticket
+        m.noise_reason = None  # the command was answered, or was no command: what is left is the resident's
     reason = routing.noise_reason(text, m.attachments)
     if reason:
         m.noise_reason = reason
@@ -429,7 +430,7 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         if institution is not None and m.resident is not None:
             m.resident.preferred_institution_id = institution.id
         replies.bot_answer(m, "start", institution=institution)
-        return True, ""
+        return _content_left(m)
     if m.command == "status":
         number, _, rest = arg.partition(" ") if arg else ("", "", "")
         number = number.strip()
@@ -441,8 +442,8 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         replies.bot_answer(m, "status", ticket=ticket, number=number,
                            main=main_ticket(ticket) if ticket is not None and ticket.status == "merged" else None)
         rest = rest.strip()
-        if not rest or routing.noise_reason(rest, m.attachments):
-            return True, ""
+        if not (rest or content.is_content(m.attachments)) or routing.noise_reason(rest, m.attachments):
+            return True, ""  # nothing but the command (a photo or a place sent with it is the resident's)
         main = main_ticket(ticket)
         if main is not None and m.resident_id is not None and m.resident_id in residents_of(main):
             _join(main, m, rest, now)  # «/status <number> <more text>»: the text is added to that ticket
@@ -452,7 +453,13 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         return False, routing_text(m)  # a long text after /start or /help: the resident's words
     m.noise_reason = "command"
     replies.bot_answer(m, "help")
-    return True, ""
+    return _content_left(m)
+
+
+def _content_left(m: Message) -> tuple[bool, str]:
+    """After a command is answered: a photo, a file or a place sent with it is still the resident's (VK and MAX
+    let a command's text carry them) and is triaged like any message; a command alone is done."""
+    return (False, "") if content.is_content(m.attachments) else (True, "")
 
 
 def residents_of(ticket: Ticket) -> set[int]:
