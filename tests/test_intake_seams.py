@@ -252,3 +252,30 @@ def test_a_file_of_a_ticket_merged_through_a_chain_opens_from_the_main_ticket(cl
     page = login(mod).get(f"/tickets/{z.number}").get_data(as_text=True)
     assert f"/files/{place.id}/0" in page  # the timeline of Z shows X's place with its link
     assert client.get(f"/tickets/{z.number}/files/{place.id}/0").status_code == 302
+
+
+# --- commands edited, forwarded, in captions ------------------------------------------------------------
+def test_an_edited_status_command_is_no_appeal(client, tg_config, fake_tg):
+    tg(client, updates.private_message(TG_USER, "Яма у дома 5 по ул. Ленина", message_id=1))
+    ticket = only_ticket()
+    command = updates.private_message(TG_USER, "/status БЛГ-2026-000999", message_id=2)
+    tg(client, command)
+    tg(client, updates.edited(command, f"/status {ticket.number}"))
+    assert all_tickets() == [ticket]  # no ticket «БЛГ-2026-…» made of the corrected number
+    db.session.refresh(ticket)
+    assert len(ticket.messages) == 1
+    assert ticket.number in tg_texts(fake_tg)[-1] and "Новое" in tg_texts(fake_tg)[-1]  # the correction is answered
+
+
+@pytest.mark.parametrize("network", ["telegram", "vk"])
+def test_a_status_command_edited_into_a_complaint_is_an_appeal(client, tg_config, fake_tg, vk_account, fake_vk,
+                                                               network):
+    if network == "telegram":
+        command = updates.private_message(TG_USER, "/status", message_id=2)
+        tg(client, command)
+        tg(client, updates.edited(command, "/status не пришёл ответ по яме у дома 5 по ул. Ленина"))
+    else:
+        vk(client, vk_dm("/status", cmid=2))
+        vk(client, vk_payloads.message_edit(GROUP, VK_USER, "/status не пришёл ответ по яме у дома 5 по ул. Ленина",
+                                            conversation_message_id=2, secret=VK_SECRET))
+    assert only_ticket().summary == "не пришёл ответ по яме у дома 5 по ул. Ленина"

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from app.channels import content
-from app.channels.base import IncomingMessage
+from app.channels.base import IncomingMessage, parse_command
 from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
 from app.extensions import db
 from app.jobs import enqueue_after_commit
@@ -194,7 +194,10 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
             _set_place(ticket, m)
             _text_arrived(ticket, m, routing_text(m), now)
             return ticket
-    elif m.command:
+        # Triaged as if new: «/status <number>» corrected by an edit is answered, not made a ticket of its number
+        # (adapters never mark an edit as a command; only /status is worth answering again).
+        m.command, m.command_arg = parse_command(m.text, ("status",))
+    if m.command:
         handled, text = _command(m, now)
         if handled:
             return m.ticket
