@@ -279,3 +279,23 @@ def test_a_status_command_edited_into_a_complaint_is_an_appeal(client, tg_config
         vk(client, vk_payloads.message_edit(GROUP, VK_USER, "/status не пришёл ответ по яме у дома 5 по ул. Ленина",
                                             conversation_message_id=2, secret=VK_SECRET))
     assert only_ticket().summary == "не пришёл ответ по яме у дома 5 по ул. Ленина"
+
+
+@pytest.mark.parametrize("network", ["telegram", "vk"])
+def test_status_as_a_photo_caption_is_answered_and_the_photo_joins_the_ticket(client, tg_config, fake_tg, vk_account,
+                                                                             fake_vk, network):
+    """One rule on every network: «/status <number>» written with a photo answers the status and the photo joins
+    the resident's ticket (Telegram carries the words as the photo's caption, VK as the message's text)."""
+    if network == "telegram":
+        tg(client, updates.private_message(TG_USER, "Яма у дома 5 по ул. Ленина", message_id=1))
+        ticket = only_ticket()
+        tg(client, updates.photo_message(TG_USER, f"/status {ticket.number}", message_id=2))
+        answer = tg_texts(fake_tg)[-1]
+    else:
+        vk(client, vk_dm("Яма у дома 5 по ул. Ленина", cmid=1))
+        ticket = only_ticket()
+        vk(client, vk_dm(f"/status {ticket.number}", cmid=2, attachments=[vk_payloads.photo()]))
+        answer = vk_texts(fake_vk)[-1]
+    assert all_tickets() == [ticket] and ticket.number in answer and "Новое" in answer
+    db.session.refresh(ticket)
+    assert len(ticket.messages) == 2 and ticket.summary == "Яма у дома 5 по ул. Ленина"

@@ -339,8 +339,8 @@ class TelegramAdapter:
             incoming.external_id = f"{external_id}:edit:{int(edit_date.timestamp())}"
             incoming.edit_of = external_id
             incoming.sent_at = edit_date
-        elif msg.text:
-            incoming.command, incoming.command_arg = _command(msg.text)
+        elif msg.text or msg.caption:  # «/status <number>» typed as a photo's caption is the command too
+            incoming.command, incoming.command_arg = _command(msg.text or msg.caption)
             if incoming.command == "start" and incoming.command_arg:
                 incoming.start_code, incoming.command, incoming.command_arg = incoming.command_arg, None, None
         return incoming
