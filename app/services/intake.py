@@ -359,14 +359,15 @@ def _text_arrived(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
         return
     ticket.summary = text.strip()
     route, institution = _route(first, text)
-    changed = route.category is not None and route.category.id != ticket.category_id
-    if changed:
+    changed = False
+    if route.category is not None and route.category.id != ticket.category_id:
         ticket.category = route.category
-        sla.set_deadlines(ticket, route.category, ticket.created_at)
+        changed = True
     if institution is not None and institution.id != ticket.institution_id:
         ticket.institution = institution
         changed = True
-    if changed:
+    if changed:  # the deadlines of the new category, on the new institution's working calendar
+        sla.set_deadlines(ticket, ticket.category, ticket.created_at)
         _record_route(ticket, route, ticket.institution, now)
 
 
