@@ -301,6 +301,10 @@ class TelegramAdapter:
             return None
         if msg.is_automatic_forward:  # a channel post copied into its discussion group: the post, not a comment
             return None
+        if edited and msg.location is not None:
+            # A live location moving (an edit every few seconds while shared; a location is never edited
+            # otherwise): the place was taken from the first point, its moves are not the resident's words.
+            return None
         author = _author(msg)
         if author is None:
             return None
