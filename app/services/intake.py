@@ -229,7 +229,8 @@ def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     m.ticket = ticket
     _set_place(ticket, m)
     workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
-    thanks = ticket.status == "resolved" and routing.is_thanks(text)  # «Спасибо» with a photo: kept, not reopened
+    # «Спасибо» (with a photo too), «Да, спасибо», «Да» typed to «Проблема решена?»: kept, not reopened
+    thanks = ticket.status == "resolved" and (routing.is_thanks(text) or routing.is_yes(text))
     if ticket.status in ("waiting_resident", "resolved") and not thanks:
         workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
                                comment="Житель ответил")
