@@ -451,7 +451,8 @@ def test_a_burst_routed_to_another_institution_takes_that_institutions_working_h
 THANKS = ["Спасибо ❤️", "Спасибо 👍🏻", "Спасибо 🙂", "Спасибо\u200b"]
 
 
-@pytest.mark.parametrize("text", ["Да, спасибо", "Ок, спасибо!", "Всё хорошо, спасибо 👍", "Да", "Ок", "Да, решена"])
+@pytest.mark.parametrize("text", ["Да, спасибо", "Ок, спасибо!", "Всё хорошо, спасибо 👍", "Да", "Ок", "Да, решена",
+                                  "Спасибо, всё сделали!", "Спасибо, решено"])
 def test_yes_typed_to_the_question_after_the_resolution_does_not_reopen(client, tg_config, fake_tg, text):
     """«Проблема решена?» answered in words instead of the buttons: «Да, спасибо» is thanks, «Да» is the answer —
     neither is a resident's reopening."""

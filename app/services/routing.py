@@ -29,7 +29,8 @@ _YES_WORD = (r"(?:да|ага|угу|ок|окей|ok|okay|хорошо|отли
 _YES = re.compile(r"^[\W_]*" + _YES_WORD + r"(?:[\W_]+" + _YES_WORD + r")*[\W_]*$", re.IGNORECASE)
 _THANKS = re.compile(r"^[\W_]*(?:" + _YES_WORD + r"[\W_]+)*(?:(?:большое|огромное|сердечное|всем)[\W_]+)?" +
                      _THANKS_WORD +
-                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}))*[\W_]*$",
+                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}|" + _YES_WORD +
+                     r"))*[\W_]*$",
                      re.IGNORECASE)
 # A thanks followed by «но», «не», «однако»… is a complaint («Спасибо, но яма осталась»): never taken for thanks.
 THANKS_MAX = 200  # a longer message says more than thanks (and the pattern is never run on long text)
