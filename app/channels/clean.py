@@ -251,8 +251,12 @@ def clean_message(message, config: dict | None = None):
             attachment.url = content.map_url(*point)  # our own map link, built from the coordinates
             continue
         url = safe_link(attachment.url, message.network, config)
-        if url is None and attachment.kind in ("link", "repost") and not attachment.name:
-            attachment.name = clean_str(attachment.url)[:500]  # the resident's words: shown as text, never followed
+        if url is None and attachment.kind in ("link", "repost"):
+            shown = clean_str(attachment.url)[:500]  # the resident's words: shown as text, never followed
+            if not attachment.name:
+                attachment.name = shown
+            elif shown not in (attachment.text or ""):  # a titled link keeps its address too
+                attachment.text = content.join_text(shown, attachment.text)
         attachment.url = url
     if message.permalink is not None:
         message.permalink = safe_link(message.permalink, message.network, config)

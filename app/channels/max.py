@@ -25,10 +25,10 @@ Updates (shapes from the Bot API docs / maxapi 1.2.3, see /work/shared/STACK-NOT
 
 Replies: `POST {MAX_API_URL}/messages?chat_id=<id>` with `Authorization: <token>` and JSON
 `{"text", "link": {"type": "reply", "mid"}}` (answering the resident's message), buttons as an
-`inline_keyboard` attachment. MAX takes text shorter than 4000 characters: longer replies are cut at a word
-boundary and end with a visible marker (TRUNCATED) rather than split into several messages — MAX has no
-idempotency key, so a retry after a partly sent split would post its first parts twice; our replies are
-short templates and staff answers, so truncation is the rare, visible and safe case.
+`inline_keyboard` attachment. MAX takes text shorter than 4000 characters: a longer reply goes as several
+messages (`split`), which the outbox sends and records one by one, so a retry never posts a part twice (MAX
+has no idempotency key; a part whose fate a crash left unknown is «доставка не подтверждена»); only the first
+quotes the resident's message. `fit()` (cut with a visible marker, TRUNCATED) stays as the last guard.
 Errors: 429 (2 messages a second per chat) → retry after `Retry-After` (or 1 s); 401/403/404 (token revoked,
 bot removed from the chat, resident blocked the bot, chat deleted) and 400 → permanent; 5xx, timeouts and
 connection errors → retried with backoff by the outbox.
@@ -353,6 +353,13 @@ class MaxAdapter:
             raw=payload, start_code=code, command=None if code else "start")
 
     # --- outgoing --------------------------------------------------------------------------------
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """A long reply as several messages shorter than 4000 characters: the outbox sends them one by one."""
+        from app.channels.telegram import split_text
+
+        return split_text(text, TEXT_LIMIT - 1)
+
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         address = reply.address or {}
         if address.get("chat_id") is not None:
@@ -362,7 +369,7 @@ class MaxAdapter:
         else:
             raise ChannelError("MAX: неизвестный адрес ответа (нет chat_id)", permanent=True)
         body: dict[str, Any] = {"text": fit(reply.text)}
-        if address.get("mid"):
+        if address.get("mid") and reply.part == 0:  # the first part quotes the resident's message
             body["link"] = {"type": "reply", "mid": address["mid"]}
         if reply.buttons:
             rows = [[{"type": "callback", "text": label[:64], "payload": data} for label, data in row]

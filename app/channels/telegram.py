@@ -301,6 +301,10 @@ class TelegramAdapter:
             return None
         if msg.is_automatic_forward:  # a channel post copied into its discussion group: the post, not a comment
             return None
+        if edited and msg.location is not None:
+            # A live location moving (an edit every few seconds while shared; a location is never edited
+            # otherwise): the place was taken from the first point, its moves are not the resident's words.
+            return None
         author = _author(msg)
         if author is None:
             return None
@@ -339,8 +343,8 @@ class TelegramAdapter:
             incoming.external_id = f"{external_id}:edit:{int(edit_date.timestamp())}"
             incoming.edit_of = external_id
             incoming.sent_at = edit_date
-        elif msg.text:
-            incoming.command, incoming.command_arg = _command(msg.text)
+        elif msg.text or msg.caption:  # «/status <number>» typed as a photo's caption is the command too
+            incoming.command, incoming.command_arg = _command(msg.text or msg.caption)
             if incoming.command == "start" and incoming.command_arg:
                 incoming.start_code, incoming.command, incoming.command_arg = incoming.command_arg, None, None
         return incoming

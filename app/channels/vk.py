@@ -219,7 +219,6 @@ class VkAdapter:
             "message_edit": self._message_edit,
             "wall_reply_new": self._wall_comment,
             "wall_reply_edit": self._wall_edit,
-            "message_edit": self._message_edit,
             "board_post_new": self._board_comment,
             "photo_comment_new": self._photo_comment,
         }.get(kind)
@@ -293,18 +292,6 @@ class VkAdapter:
         texts, files = _quoted(msg, group_id)
         message.text = content.join_text(message.text, *texts)
         message.attachments = _geo(msg.get("geo")) + message.attachments + files
-        return message
-
-    def _message_edit(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
-        """message_edit: the edited message itself (not wrapped in `message` like message_new)."""
-        message = self._message_new({"message": obj}, group_id, payload)
-        if message is None:
-            return None
-        mark = str(obj["update_time"]) if _int(obj.get("update_time")) else _edit_mark(obj)
-        message.edit_of = message.external_id
-        message.external_id = f"{message.external_id}:edit:{mark}"
-        message.command = message.command_arg = message.start_code = None
-        message.sent_at = _utc(obj.get("update_time")) or message.sent_at
         return message
 
     def _message_edit(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from app.channels import content
-from app.channels.base import IncomingMessage
+from app.channels.base import IncomingMessage, parse_command
 from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
 from app.extensions import db
 from app.jobs import enqueue_after_commit
@@ -194,10 +194,14 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
             _set_place(ticket, m)
             _text_arrived(ticket, m, routing_text(m), now)
             return ticket
-    elif m.command:
+        # Triaged as if new: «/status <number>» corrected by an edit is answered, not made a ticket of its number
+        # (adapters never mark an edit as a command; only /status is worth answering again).
+        m.command, m.command_arg = parse_command(m.text, ("status",))
+    if m.command:
         handled, text = _command(m, now)
         if handled:
             return m.ticket
+        m.noise_reason = None  # the command was answered, or was no command: what is left is the resident's
     reason = routing.noise_reason(text, m.attachments)
     if reason:
         m.noise_reason = reason
@@ -225,7 +229,8 @@ def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     m.ticket = ticket
     _set_place(ticket, m)
     workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
-    thanks = ticket.status == "resolved" and routing.is_thanks(text)  # «Спасибо» with a photo: kept, not reopened
+    # «Спасибо» (with a photo too), «Да, спасибо», «Да» typed to «Проблема решена?»: kept, not reopened
+    thanks = ticket.status == "resolved" and (routing.is_thanks(text) or routing.is_yes(text))
     if ticket.status in ("waiting_resident", "resolved") and not thanks:
         workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
                                comment="Житель ответил")
@@ -355,14 +360,15 @@ def _text_arrived(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
         return
     ticket.summary = text.strip()
     route, institution = _route(first, text)
-    changed = route.category is not None and route.category.id != ticket.category_id
-    if changed:
+    changed = False
+    if route.category is not None and route.category.id != ticket.category_id:
         ticket.category = route.category
-        sla.set_deadlines(ticket, route.category, ticket.created_at)
+        changed = True
     if institution is not None and institution.id != ticket.institution_id:
         ticket.institution = institution
         changed = True
-    if changed:
+    if changed:  # the deadlines of the new category, on the new institution's working calendar
+        sla.set_deadlines(ticket, ticket.category, ticket.created_at)
         _record_route(ticket, route, ticket.institution, now)
 
 
@@ -429,7 +435,7 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         if institution is not None and m.resident is not None:
             m.resident.preferred_institution_id = institution.id
         replies.bot_answer(m, "start", institution=institution)
-        return True, ""
+        return _content_left(m)
     if m.command == "status":
         number, _, rest = arg.partition(" ") if arg else ("", "", "")
         number = number.strip()
@@ -441,8 +447,8 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         replies.bot_answer(m, "status", ticket=ticket, number=number,
                            main=main_ticket(ticket) if ticket is not None and ticket.status == "merged" else None)
         rest = rest.strip()
-        if not rest or routing.noise_reason(rest, m.attachments):
-            return True, ""
+        if not (rest or content.is_content(m.attachments)) or routing.noise_reason(rest, m.attachments):
+            return True, ""  # nothing but the command (a photo or a place sent with it is the resident's)
         main = main_ticket(ticket)
         if main is not None and m.resident_id is not None and m.resident_id in residents_of(main):
             _join(main, m, rest, now)  # «/status <number> <more text>»: the text is added to that ticket
@@ -452,7 +458,13 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         return False, routing_text(m)  # a long text after /start or /help: the resident's words
     m.noise_reason = "command"
     replies.bot_answer(m, "help")
-    return True, ""
+    return _content_left(m)
+
+
+def _content_left(m: Message) -> tuple[bool, str]:
+    """After a command is answered: a photo, a file or a place sent with it is still the resident's (VK and MAX
+    let a command's text carry them) and is triaged like any message; a command alone is done."""
+    return (False, "") if content.is_content(m.attachments) else (True, "")
 
 
 def residents_of(ticket: Ticket) -> set[int]:

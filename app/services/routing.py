@@ -23,8 +23,14 @@ NOISE_LABELS = {
 # zero-width characters; words in any script.
 _THANKS_WORD = (r"(?:спасибо|спасибочки|спс|благодарю|благодарим|благодарствую|thanks?|thank\s+you|thx|"
                 r"рахмат|рәхмәт|баһыыба)")
-_THANKS = re.compile(r"^[\W_]*(?:(?:большое|огромное|сердечное|всем)[\W_]+)?" + _THANKS_WORD +
-                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}))*[\W_]*$",
+# «Да», «Ок», «Всё хорошо» — the words residents type to «Проблема решена?» instead of pressing a button.
+_YES_WORD = (r"(?:да|ага|угу|ок|окей|ok|okay|хорошо|отлично|супер|понятно|ясно|принято|"
+             r"вс[её]\s+(?:хорошо|отлично|нормально|сделали)|решена|решено|сделали|сделано)")
+_YES = re.compile(r"^[\W_]*" + _YES_WORD + r"(?:[\W_]+" + _YES_WORD + r")*[\W_]*$", re.IGNORECASE)
+_THANKS = re.compile(r"^[\W_]*(?:" + _YES_WORD + r"[\W_]+)*(?:(?:большое|огромное|сердечное|всем)[\W_]+)?" +
+                     _THANKS_WORD +
+                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}|" + _YES_WORD +
+                     r"))*[\W_]*$",
                      re.IGNORECASE)
 # A thanks followed by «но», «не», «однако»… is a complaint («Спасибо, но яма осталась»): never taken for thanks.
 THANKS_MAX = 200  # a longer message says more than thanks (and the pattern is never run on long text)
@@ -48,6 +54,12 @@ def is_thanks(text: str | None) -> bool:
     if not clean or len(clean) > THANKS_MAX or not _THANKS.match(clean):
         return False
     return not (set(words(clean)) & _NOT_THANKS)
+
+
+def is_yes(text: str | None) -> bool:
+    """Only «да», «ок», «всё хорошо», «решена»…: the answer to «Проблема решена?» typed instead of pressed."""
+    clean = normalise(text)
+    return bool(clean) and len(clean) <= THANKS_MAX and _YES.match(clean) is not None
 
 
 def noise_reason(text: str, attachments=False) -> str | None:

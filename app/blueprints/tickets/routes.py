@@ -27,6 +27,7 @@ from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket, utcnow
 from app.services import access, control, files, sla, tickets, timeline, workflow
+from app.services.replies import family_ids
 from app.services.errors import Conflict, DomainError, ValidationFailed
 
 
@@ -192,8 +193,8 @@ def attachment(number: str, message_id: int, index: int):
     message = db.session.get(Message, message_id)
     if message is None or message.ticket_id is None or index >= len(message.attachments or []):
         abort(404)
-    if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
-        abort(404)
+    if message.ticket_id != ticket.id and message.ticket_id not in family_ids(ticket):
+        abort(404)  # the files the timeline shows: the ticket's and those of every ticket merged into it (any depth)
     item = message.attachments[index]
     fallback_name = f"{ticket.number}-{message_id}-{index + 1}"
     if item.get("kind") == "location":  # a place: our own map link, built from the coordinates, not the payload
