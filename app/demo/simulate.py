@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.demo import data
@@ -152,6 +153,17 @@ def wait_for(base_url: str, seconds: float = 60) -> bool:
     return False
 
 
+def _periodic_without_redis(last_run: dict) -> None:
+    """The embedded demo has no Redis, hence no worker and no scheduler: the simulator runs the periodic jobs
+    (held acknowledgements, SLA sweep, snapshots…) between messages, in its own transactions."""
+    if current_app.config.get("REDIS_URL"):
+        return
+    from app.jobs.schedule import run_due_inline
+
+    run_due_inline(last_run)
+    db.session.rollback()  # hold no transaction while we wait
+
+
 def run(base_url: str, every: float, count: int | None, seed: int | None, echo=print, fakes: dict | None = None) -> int:
     """Post `count` messages (forever when None), one every `every` seconds. Returns how many were accepted.
     `fakes`: platform fakes the caller started (and stops); by default they are started here on PORTS."""
@@ -170,6 +182,7 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
             echo(f"Приложение не отвечает на {base_url}")
             return 0
         accepted = 0
+        periodic: dict = {}
         for i in itertools.count(1):
             account = r.choice(accounts)
             text = resident_text(r) if r.random() > 0.1 else r.choice(["Спасибо!", "👍", "Спасибо за работу!"])
@@ -177,6 +190,7 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
             status = send(base_url, post)
             accepted += status == 200
             echo(f"{time.strftime('%H:%M:%S')} → {post.network:8} {status} «{text[:70]}»")
+            _periodic_without_redis(periodic)
             if count is not None and i >= count:
                 break
             time.sleep(every)
