@@ -104,6 +104,9 @@ class Config:
     APPEAL_LIMIT_PER_DAY = int(_env("APPEAL_LIMIT_PER_DAY", "20"))  # comma-separated tokens for POST /api/v1/messages
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "10"))
+    # Residents' files whose VK / MAX / OK links expire are copied into UPLOAD_DIR after intake, up to this size.
+    ATTACHMENT_STORE = _env("ATTACHMENT_STORE", "1") not in ("0", "false", "no")
+    ATTACHMENT_STORE_MAX_BYTES = int(_env("ATTACHMENT_STORE_MAX_BYTES", str(20 * 1024 * 1024)))
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(27 * 1024 * 1024)))  # 5 photos of the web form
     WEBHOOK_MAX_BODY = int(_env("WEBHOOK_MAX_BODY", str(1024 * 1024)))  # a platform update is a few KB: 413 beyond
     # Behind nginx or another proxy: how many proxies to trust for X-Forwarded-For/-Proto (rate limits per address).
@@ -129,6 +132,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = timedelta(days=int(_env("REMEMBER_DAYS", "30")))  # «Запомнить меня»: then log in again
+    # A signed session cookie is honoured this long after it was written (the login): a copied cookie, or a staff
+    # computer left logged in without «Запомнить меня», does not stay open for Flask's default 31 days.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "12")))
     # Sites allowed to embed the public pages (/appeal, /status) in a frame, space- or comma-separated origins
     # (https://belogorsk.ru). Empty: no page may be framed (frame-ancestors 'none', X-Frame-Options DENY).
     EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")
@@ -146,6 +152,7 @@ class TestConfig(Config):
     REDIS_URL = None  # jobs in-process unless a test asks for the real queue
     STAFF_PUSH_WORKING_HOURS_ONLY = False  # pushes at once whatever the wall clock; tests of holding turn it on
     BURST_WINDOW_SECONDS = 0  # acknowledged at once, unless a test is about bursts (tests/test_intake_rules.py)
+    ATTACHMENT_STORE = False  # no fetching of platform links unless a test serves them locally
     MAIL_SERVER = None  # e-mail off unless a test starts the local SMTP server (tests/smtp_support.py)
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3

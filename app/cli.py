@@ -72,9 +72,9 @@ def check_config():
     Код выхода 1, если не хватает важного."""
     from flask import current_app
 
-    from app.services.config_check import check
+    from app.services.config_check import check, check_accounts
 
-    findings = check(current_app.config)
+    findings = check(current_app.config) + check_accounts()
     for f in findings:
         click.echo(f"{'КРИТИЧНО' if f.critical else 'внимание'}  {f.setting}: {f.message}")
     critical = sum(1 for f in findings if f.critical)

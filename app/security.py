@@ -4,6 +4,7 @@ See docs/security.md for the whole picture (what is protected and how, what a de
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 
@@ -11,8 +12,10 @@ from flask import Flask, current_app, request, session
 from werkzeug.routing import IntegerConverter
 
 MIN_KEY_LENGTH = 32
-# Keys that were ever published (the old development default): never accepted, whatever their length.
-PUBLIC_KEYS = frozenset({"dev-only-change-me"})
+# Keys that were ever published (the old development default, the test suite's keys in this repository):
+# never accepted, whatever their length.
+PUBLIC_KEYS = frozenset({"dev-only-change-me", "test-only-secret-key-0123456789abcdef",
+                         "worker-test-secret-key-0123456789abcdef"})
 PG_INT_MAX = 2**31 - 1  # PostgreSQL `integer`: every id column
 
 
@@ -28,7 +31,7 @@ def key_problem(key) -> str | None:
         return "SECRET_KEY должен быть строкой"
     if key in PUBLIC_KEYS:
         return "SECRET_KEY равен общеизвестному значению для разработки"
-    if len(key) < MIN_KEY_LENGTH:
+    if len(key.strip()) < MIN_KEY_LENGTH:  # blanks around a short key (or only blanks) are no key
         return f"SECRET_KEY короче {MIN_KEY_LENGTH} символов"
     return None
 
@@ -64,9 +67,15 @@ class DbIntConverter(IntegerConverter):
 
 
 # --- headers --------------------------------------------------------------------------------------------
+# An origin as CSP's frame-ancestors takes it: scheme, host (a leading «*.» for subdomains), an optional port.
+# Anything else («https://x.ru; script-src *», «https://*», a path) would change the policy itself: dropped.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_ORIGIN = re.compile(rf"https?://(\*\.)?{_LABEL}(?:\.{_LABEL})*(:\d{{1,5}})?", re.IGNORECASE)
+
+
 def embed_origins(app: Flask) -> list[str]:
     raw = app.config.get("EMBED_ALLOWED_ORIGINS") or ""
-    return [o for o in raw.replace(",", " ").split() if o.startswith(("https://", "http://"))]
+    return [o.rstrip("/") for o in raw.replace(",", " ").split() if _ORIGIN.fullmatch(o.rstrip("/"))]
 
 
 def content_security_policy(frame_ancestors: str) -> str:

@@ -47,6 +47,7 @@ def app():
         # Requests share the test's app context, hence its `g`: let each request load its own user from its own
         # session, as in production (else one client's user would leak into another client's request).
         g.pop("_login_user", None)
+        g.pop("csrf_token", None)  # Flask-WTF caches the token in `g` too: each request signs its own session's
 
     return app
 

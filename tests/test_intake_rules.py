@@ -425,8 +425,52 @@ def test_text_after_the_window_does_not_replace_the_summary(client, tg_config, f
     assert ticket.summary == "[фото]" and ticket.category_id is None
 
 
+def test_a_burst_routed_to_another_institution_takes_that_institutions_working_hours(burst, lamps):
+    """Photo first (the city's office hours), then its text routes the ticket to a round-the-clock service: the
+    deadlines are those of a ticket that came with its text at once — on the new institution's calendar."""
+    lamps.default_institution.business_hours = "24x7"
+    lamps.sla_policy.business_hours = True
+    t0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)  # Friday 17:00 in the city (UTC+7)
+
+    def message(ext, author, text="", photo=False):
+        return IncomingMessage(network="telegram", external_id=ext, kind="direct", author_id=author,
+                               thread_key=f"tg:dm:{author}", text=text, reply_address={"chat_id": 1}, sent_at=t0,
+                               attachments=[Attachment(kind="photo", file_id=ext)] if photo else [])
+
+    intake.accept([message("a1", "r1", photo=True), message("a2", "r1", "Не горят фонари во дворе"),
+                   message("b1", "r2", "Не горят фонари во дворе")], now=t0)
+    db.session.flush()  # no commit yet: the triage job it asks for would run at once, at the real time
+    intake.triage_pending(now=t0)
+    db.session.commit()
+    burst_ticket, direct = all_tickets()
+    assert burst_ticket.institution_id == direct.institution_id == lamps.default_institution_id
+    assert burst_ticket.resolution_due_at == direct.resolution_due_at
+    assert burst_ticket.first_response_due_at == direct.first_response_due_at
+
+
 # === 4. Thanks that reopen; stickers, reactions, emoji ===================================================
 THANKS = ["Спасибо ❤️", "Спасибо 👍🏻", "Спасибо 🙂", "Спасибо\u200b"]
+
+
+@pytest.mark.parametrize("text", ["Да, спасибо", "Ок, спасибо!", "Всё хорошо, спасибо 👍", "Да", "Ок", "Да, решена",
+                                  "Спасибо, всё сделали!", "Спасибо, решено"])
+def test_yes_typed_to_the_question_after_the_resolution_does_not_reopen(client, tg_config, fake_tg, text):
+    """«Проблема решена?» answered in words instead of the buttons: «Да, спасибо» is thanks, «Да» is the answer —
+    neither is a resident's reopening."""
+    tg(client, updates.private_message(TG_USER, "Яма у дома 5 по ул. Ленина", message_id=1))
+    ticket = resolve(only_ticket())
+    tg(client, updates.private_message(TG_USER, text, message_id=2))
+    db.session.refresh(ticket)
+    assert ticket.status == "resolved" and ticket.reopen_count == 0
+
+
+@pytest.mark.parametrize("text", ["Да нет, не решена", "Ок, но яма осталась", "Да, яма так и осталась"])
+def test_yes_with_a_complaint_after_the_resolution_reopens(client, tg_config, fake_tg, text):
+    tg(client, updates.private_message(TG_USER, "Яма у дома 5 по ул. Ленина", message_id=1))
+    ticket = resolve(only_ticket())
+    tg(client, updates.private_message(TG_USER, text, message_id=2))
+    db.session.refresh(ticket)
+    assert ticket.status == "in_progress" and ticket.reopen_count == 1
 
 
 @pytest.mark.parametrize("text", THANKS)

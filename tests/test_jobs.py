@@ -1,5 +1,6 @@
 """Jobs: in-process without Redis (the embedded default); through RQ and worker.py with real Redis."""
 import os
+import secrets
 import subprocess
 import sys
 from datetime import timedelta
@@ -61,7 +62,7 @@ def test_worker_script_serves_the_queues(app, redis_url):
         app.config["REDIS_URL"] = redis_url
         jobs.enqueue("app.jobs.housekeeping.purge_login_attempts", queue="default")
         env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
-               "SECRET_KEY": app.config["SECRET_KEY"]}
+               "SECRET_KEY": secrets.token_urlsafe(48)}  # the suite's own key is public: refused
         proc = subprocess.run([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
@@ -76,7 +77,7 @@ def test_worker_script_serves_the_queues(app, redis_url):
 def test_worker_without_redis_explains_itself():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["DATABASE_URL"] = "sqlite:///:memory:"
-    env["SECRET_KEY"] = "worker-test-secret-key-0123456789abcdef"
+    env["SECRET_KEY"] = secrets.token_urlsafe(48)
     proc = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1 and "REDIS_URL не задан" in proc.stdout

@@ -8,14 +8,28 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
+PHONE_LIMIT = 40  # Resident.phone: a shared contact's phone becomes the resident's only within it
+
+
 @dataclass
 class Attachment:
-    kind: str  # photo | document | video | audio | sticker | other
+    """One piece of content besides the text. Kinds (app/channels/content.py names each for staff):
+    photo | document | video | voice | audio | sticker | location | contact | link | repost | poll | other."""
+
+    kind: str
     file_id: str  # the platform's id (fetched on demand), or a stored file name for the web form
-    name: str | None = None
+    name: str | None = None  # file name, venue title, contact's name, link or repost title
     mime: str | None = None
     size: int | None = None
-    url: str | None = None
+    url: str | None = None  # where staff open it (a file link, a map, a post, a shared page)
+    duration: int | None = None  # seconds: voice, audio, video
+    latitude: float | None = None  # location
+    longitude: float | None = None
+    address: str | None = None  # location: the venue's address
+    phone: str | None = None  # contact
+    own: bool | None = None  # contact: the sender shared their own contact
+    text: str | None = None  # repost / shared link: its text; audio: the platform's transcription
+    note: str | None = None  # what staff should know («больше 20 МБ: …»)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -44,6 +58,12 @@ class IncomingMessage:
     command: str | None = None  # "status" for /status <number>
     command_arg: str | None = None
     contact: dict[str, Any] = field(default_factory=dict)  # web form / API: name, phone, email, address
+    # A group message that is an appeal only inside a comment thread of ours that intake already knows
+    # (Telegram: a reply inside a discussion group may be the group's general chat, not a post's comments).
+    known_thread_only: bool = False
+    # A group chat message that is an appeal only when the chat is one of our accounts (MAX: a participant's chat
+    # registered in the app); in any other group the bot is a guest, takes nothing and posts nothing.
+    account_required: bool = False
 
 
 @dataclass
@@ -126,7 +146,8 @@ def secret_matches(given: Any, expected: Any) -> bool:
     """Constant-time check of a platform secret; an unset expected secret matches nothing."""
     if not expected or not isinstance(given, str) or not given:
         return False
-    return hmac.compare_digest(given.encode(), str(expected).encode())
+    # A secret read from a body (VK) is checked before the body is cleaned: a lone surrogate must not raise
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), str(expected).encode("utf-8", "surrogatepass"))
 
 
 def parse_command(text: str, commands: tuple[str, ...] = ("status", "start")) -> tuple[str | None, str | None]:

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.channels import content
+
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 64  # levels of nested objects/arrays accepted in a payload
@@ -242,8 +244,20 @@ def clean_message(message, config: dict | None = None):
             continue
         for f in fields(attachment):
             setattr(attachment, f.name, _clean_value(getattr(attachment, f.name)))
-        if attachment.url is not None:
-            attachment.url = safe_link(attachment.url, message.network, config)
+        if attachment.url is None:
+            continue
+        point = content.coordinates(attachment.latitude, attachment.longitude)
+        if attachment.kind == "location" and point:
+            attachment.url = content.map_url(*point)  # our own map link, built from the coordinates
+            continue
+        url = safe_link(attachment.url, message.network, config)
+        if url is None and attachment.kind in ("link", "repost"):
+            shown = clean_str(attachment.url)[:500]  # the resident's words: shown as text, never followed
+            if not attachment.name:
+                attachment.name = shown
+            elif shown not in (attachment.text or ""):  # a titled link keeps its address too
+                attachment.text = content.join_text(shown, attachment.text)
+        attachment.url = url
     if message.permalink is not None:
         message.permalink = safe_link(message.permalink, message.network, config)
     return message

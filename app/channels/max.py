@@ -25,10 +25,10 @@ Updates (shapes from the Bot API docs / maxapi 1.2.3, see /work/shared/STACK-NOT
 
 Replies: `POST {MAX_API_URL}/messages?chat_id=<id>` with `Authorization: <token>` and JSON
 `{"text", "link": {"type": "reply", "mid"}}` (answering the resident's message), buttons as an
-`inline_keyboard` attachment. MAX takes text shorter than 4000 characters: longer replies are cut at a word
-boundary and end with a visible marker (TRUNCATED) rather than split into several messages — MAX has no
-idempotency key, so a retry after a partly sent split would post its first parts twice; our replies are
-short templates and staff answers, so truncation is the rare, visible and safe case.
+`inline_keyboard` attachment. MAX takes text shorter than 4000 characters: a longer reply goes as several
+messages (`split`), which the outbox sends and records one by one, so a retry never posts a part twice (MAX
+has no idempotency key; a part whose fate a crash left unknown is «доставка не подтверждена»); only the first
+quotes the resident's message. `fit()` (cut with a visible marker, TRUNCATED) stays as the last guard.
 Errors: 429 (2 messages a second per chat) → retry after `Retry-After` (or 1 s); 401/403/404 (token revoked,
 bot removed from the chat, resident blocked the bot, chat deleted) and 400 → permanent; 5xx, timeouts and
 connection errors → retried with backoff by the outbox.
@@ -40,13 +40,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from app.channels import content
 from app.channels.base import (
+    PHONE_LIMIT,
     Attachment,
     BadPayload,
     ChannelError,
@@ -59,12 +62,14 @@ from app.channels.base import (
     secret_matches,
 )
 
+log = logging.getLogger(__name__)
+
 NETWORK = "max"
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 TEXT_LIMIT = 4000  # MAX: "text" must be shorter than 4000 characters
 TRUNCATED = "\n\n[…] Ответ сокращён: в MAX сообщение не длиннее 4000 знаков."
 
-ATTACHMENT_KINDS = {"image": "photo", "file": "document", "video": "video", "audio": "audio", "sticker": "sticker"}
+ATTACHMENT_KINDS = {"image": "photo", "file": "document", "video": "video", "sticker": "sticker"}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -100,8 +105,25 @@ def _name(user: dict) -> str:
     return full or str(user.get("name") or user.get("username") or "").strip() or f"id{user.get('user_id')}"
 
 
-def _attachments(items: Any) -> list[Attachment]:
-    out = []
+def _vcard(vcf: Any) -> tuple[str | None, str | None]:
+    """(name, phone) from a vCard's FN / N and first TEL lines."""
+    name = phone = None
+    for line in (vcf if isinstance(vcf, str) else "").replace("\r\n", "\n").split("\n"):
+        key, _, value = line.partition(":")
+        field = key.split(";", 1)[0].strip().upper()
+        if field == "FN" and value.strip():
+            name = value.strip()
+        elif field == "N" and not name and value.strip(";"):
+            parts = [p for p in value.split(";")[:2] if p.strip()]
+            name = " ".join(reversed(parts)) or None
+        elif field == "TEL" and not phone and value.strip():
+            phone = value.strip()
+    return name, phone
+
+
+def _attachments(items: Any, sender_id: int | None = None) -> list[Attachment]:
+    """MAX attachments → ours: files keep MAX's link (`payload.url`), places their map, contacts their card."""
+    out: list[Attachment] = []
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             continue
@@ -109,16 +131,36 @@ def _attachments(items: Any) -> list[Attachment]:
         if kind == "inline_keyboard":  # buttons, not content
             continue
         payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
-        ref = payload.get("token") or payload.get("photo_id") or payload.get("id") or payload.get("url") or kind
+        ref = payload.get("token") or payload.get("photo_id") or payload.get("id") or payload.get("url") \
+            or payload.get("code") or kind
         size = item.get("size") if isinstance(item.get("size"), int) else None
-        if kind in ATTACHMENT_KINDS:
-            out.append(Attachment(kind=ATTACHMENT_KINDS[kind], file_id=str(ref), url=payload.get("url") or None,
-                                  name=item.get("filename") or None, size=size))
-        else:  # location, contact, share…
-            out.append(Attachment(kind="other", file_id=str(ref), name=kind, url=payload.get("url") or None))
+        seconds = item.get("duration") if isinstance(item.get("duration"), int) else None
+        url = payload.get("url") if isinstance(payload.get("url"), str) and payload.get("url") else None
+        if kind == "location":
+            place = content.location(item.get("latitude"), item.get("longitude"))
+            out.extend([place] if place else [])
+        elif kind == "contact":
+            info = payload.get("max_info") if isinstance(payload.get("max_info"), dict) else {}
+            name, phone = _vcard(payload.get("vcf_info"))
+            if info and not name:
+                name = _name(info)
+            own = sender_id is not None and info.get("user_id") == sender_id
+            card = content.contact(name, phone, own=own,
+                                   ref=f"contact:{info['user_id']}" if info.get("user_id") else None)
+            out.extend([card] if card else [])
+        elif kind == "share":
+            out.append(Attachment(kind="link", file_id=str(ref)[:200], url=url, name=item.get("title") or None,
+                                  text=item.get("description") or None))
+        elif kind == "audio":  # a voice message; MAX may add its own transcription
+            text = item.get("transcription")
+            out.append(Attachment(kind="voice", file_id=str(ref), url=url, size=size, duration=seconds,
+                                  text=text.strip() if isinstance(text, str) and text.strip() else None))
+        elif kind in ATTACHMENT_KINDS:
+            out.append(Attachment(kind=ATTACHMENT_KINDS[kind], file_id=str(ref), url=url,
+                                  name=item.get("filename") or None, size=size, duration=seconds))
+        else:
+            out.append(Attachment(kind="other", file_id=str(ref), name=kind, url=url))
     return out
-
-
 
 
 def fit(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -190,8 +232,9 @@ class MaxAdapter:
             "message_callback": self._message_callback,
             "bot_started": self._bot_started,
         }.get(kind)
-        if parser is None:
-            return ParsedRequest()  # removals, bot added to a chat, title changes…: 200, nothing stored
+        if parser is None:  # removals, bot added to a chat, users added, title changes…: 200, nothing stored
+            log.info("MAX update %s not handled: answered 200", kind)
+            return ParsedRequest()
         try:
             message = parser(payload)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -216,17 +259,30 @@ class MaxAdapter:
             return None, mid  # our own or another bot's message: not an appeal
         dialog = chat_type == "dialog"
         reply_to = None
+        attachments = _attachments(body.get("attachments"), user_id)
         link = msg.get("link")
-        if isinstance(link, dict) and link.get("type") == "reply" and isinstance(link.get("message"), dict):
-            reply_to = link["message"].get("mid") or None
+        if isinstance(link, dict) and isinstance(link.get("message"), dict):
+            linked = link["message"]
+            if link.get("type") == "reply":
+                reply_to = linked.get("mid") or None
+            link_sender = link.get("sender") if isinstance(link.get("sender"), dict) else {}
+            if not link_sender.get("is_bot"):  # forwarded or quoted: part of the appeal (our own words are not)
+                quoted = linked.get("text") if isinstance(linked.get("text"), str) else ""
+                text = content.join_text(text, content.forwarded(quoted))
+                attachments += _attachments(linked.get("attachments"), None)
+        if not text.strip():  # a voice message: MAX's own transcription is its text
+            text = next((a.text for a in attachments if a.kind == "voice" and a.text), "")
         url = msg.get("url")
         message = IncomingMessage(
             network=NETWORK, external_id=mid, kind="direct" if dialog else "comment", author_id=str(user_id),
             author_name=_name(sender), text=text, account_ref=None if dialog else str(chat_id),
             thread_key=f"max:{chat_id}", reply_to=reply_to, permalink=url if isinstance(url, str) and url else None,
-            attachments=_attachments(body.get("attachments")),
+            attachments=attachments,
             sent_at=_utc_ms(msg.get("timestamp") or payload.get("timestamp")),
-            reply_address={"chat_id": chat_id, "mid": mid}, raw=payload)
+            reply_address={"chat_id": chat_id, "mid": mid}, raw=payload, account_required=not dialog)
+        own = next((a for a in attachments if a.kind == "contact" and a.own and a.phone), None)
+        if own is not None:
+            message.contact = {"phone": own.phone[:PHONE_LIMIT]}
         return message, mid
 
     def _message_created(self, payload: dict) -> IncomingMessage | None:
@@ -297,6 +353,13 @@ class MaxAdapter:
             raw=payload, start_code=code, command=None if code else "start")
 
     # --- outgoing --------------------------------------------------------------------------------
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """A long reply as several messages shorter than 4000 characters: the outbox sends them one by one."""
+        from app.channels.telegram import split_text
+
+        return split_text(text, TEXT_LIMIT - 1)
+
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         address = reply.address or {}
         if address.get("chat_id") is not None:
@@ -306,7 +369,7 @@ class MaxAdapter:
         else:
             raise ChannelError("MAX: неизвестный адрес ответа (нет chat_id)", permanent=True)
         body: dict[str, Any] = {"text": fit(reply.text)}
-        if address.get("mid"):
+        if address.get("mid") and reply.part == 0:  # the first part quotes the resident's message
             body["link"] = {"type": "reply", "mid": address["mid"]}
         if reply.buttons:
             rows = [[{"type": "callback", "text": label[:64], "payload": data} for label, data in row]

@@ -37,14 +37,15 @@ documented method for a group to answer a comment, so replies to comments fail p
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import quote
 
 import httpx
 
+from app.channels import content
 from app.channels.base import (
     Attachment,
     BadPayload,
@@ -55,7 +56,10 @@ from app.channels.base import (
     SendResult,
     header,
     parse_command,
+    secret_matches,
 )
+
+log = logging.getLogger(__name__)
 
 NETWORK = "ok"
 SECRET_PARAM = "secret"
@@ -139,7 +143,18 @@ def _attachments(items: Any) -> list[Attachment]:
         if kind in ATTACHMENT_KINDS:
             out.append(Attachment(kind=ATTACHMENT_KINDS[kind], file_id=str(ref), url=url,
                                   name=payload.get("name") or None))
-        else:  # SHARE, LOCATION, CONTACT, MUSIC, PRESENT…
+        elif kind == "SHARE":  # a shared link
+            out.append(Attachment(kind="link", file_id=str(ref)[:200], url=url,
+                                  name=payload.get("title") or payload.get("name") or None,
+                                  text=payload.get("description") or None))
+        elif kind == "LOCATION":  # not in OK's published examples; taken when it comes like MAX's
+            source = payload if "latitude" in payload else item
+            place = content.location(source.get("latitude"), source.get("longitude"))
+            out.extend([place] if place else [])
+        elif kind == "CONTACT":
+            card = content.contact(payload.get("name"), payload.get("phone"))
+            out.extend([card] if card else [])
+        else:  # MUSIC, PRESENT…
             out.append(Attachment(kind="other", file_id=str(ref), name=kind.lower(), url=url))
     return out
 
@@ -178,10 +193,7 @@ class OkAdapter:
         secret = config.get("OK_WEBHOOK_SECRET")
         if not secret:
             return False  # OK signs nothing: without our secret anyone could post events
-        given = header(headers, SECRET_HEADER) or _query(SECRET_PARAM)
-        if not isinstance(given, str) or not given:
-            return False
-        return hmac.compare_digest(given.encode(), str(secret).encode())
+        return secret_matches(header(headers, SECRET_HEADER) or _query(SECRET_PARAM), secret)
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
         if not isinstance(payload, dict):
@@ -193,6 +205,7 @@ class OkAdapter:
             raise BadPayload("OK: no webhookType")
         parser = {"MESSAGE_CREATED": self._message_created, "MESSAGE_CALLBACK": self._callback}.get(kind)
         if parser is None:
+            log.info("OK webhook %s not handled: answered 200", kind)
             return ParsedRequest()  # CHAT_SYSTEM (chat opened, title changed, member joined…): 200, nothing
         try:
             message = parser(payload, _group_ref(config))

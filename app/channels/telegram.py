@@ -1,8 +1,13 @@
 """Telegram through the Bot API: private chats with the bot and comments under the participants' channel posts.
 
 Incoming: Telegram POSTs one Update per request to the webhook (set with `secret_token`; it sends it back in
-`X-Telegram-Bot-Api-Secret-Token`), or `flask telegram poll` fetches them with getUpdates. Updates are read with
-python-telegram-bot's `Update.de_json(payload, bot=None)`; no event loop is needed for that.
+`X-Telegram-Bot-Api-Secret-Token`), or `flask telegram poll` fetches them with getUpdates. The update's kind
+(its one key besides update_id) is looked at first: only `message`, `edited_message` and `callback_query` are
+parsed, with python-telegram-bot's `Message.de_json` / `CallbackQuery.de_json` (no event loop needed), leniently —
+a part the library rejects (a newer or older Bot API's field) is read from the payload instead of refusing the
+message. Every other kind (poll_answer, reactions, membership, kinds added later) is answered 200 and logged.
+Content besides text becomes attachments (app/channels/content.py): files, location/venue (the ticket's place),
+contact, poll; forwarded text is marked «Переслано: …»; see docs/channels.md.
 
 - A private chat with the bot is a `direct` message.
 - Comments under a channel post live in the channel's linked discussion supergroup: every post is copied there
@@ -11,7 +16,8 @@ python-telegram-bot's `Update.de_json(payload, bot=None)`; no event loop is need
   comment also has `reply_to_message` = the copy). Thread key `tg:<group id>:<thread id>`, so every comment of
   one resident under one post joins one ticket. The account is the channel (from the automatic forward) when
   the comment carries it, else the group; a reply to another comment carries only the group (Bot API: a
-  replied-to message never contains its own reply_to_message).
+  replied-to message never contains its own reply_to_message). Such a reply is taken only inside a thread intake
+  already knows (`known_thread_only`): the group's general chat has reply chains too, and they are not appeals.
 - A button press (`callback_query`, e.g. «Проблема решена?» Да / Нет, 1-5) is a `callback` command: the
   presser is the author, the chat of the bot's message is where the answer goes, external id `cb:<query id>`.
   The webhook answers with `answerCallbackQuery` in its response body (Telegram allows one method call in a
@@ -33,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import re
 import time
 import warnings
@@ -41,7 +48,9 @@ from typing import Any, Callable
 
 import httpx
 
+from app.channels import content
 from app.channels.base import (
+    PHONE_LIMIT,
     Attachment,
     BadPayload,
     ChannelError,
@@ -52,6 +61,8 @@ from app.channels.base import (
     header,
     secret_matches,
 )
+
+log = logging.getLogger(__name__)
 
 NETWORK = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -71,6 +82,10 @@ SERVICE_FIELDS = frozenset({
     "write_access_allowed", "proximity_alert_triggered", "boost_added", "chat_background_set", "users_shared",
     "chat_shared", "giveaway_created", "giveaway_completed",
 })
+FILE_LIMIT = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB (getFile)
+# The parts of an Update we take; every other kind (channel posts, poll answers, reactions, membership…) is
+# answered 200 without being parsed, so a shape the client library does not know cannot refuse it.
+HANDLED = ("message", "edited_message", "callback_query")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{3,64})?(?:\s+(.*))?$", re.DOTALL)
 COMMANDS = ("start", "status", "help")
 
@@ -119,32 +134,114 @@ def _command(text: str) -> tuple[str | None, str | None]:
     return match.group(1).lower(), arg or None
 
 
+def _size_note(size: int | None) -> str | None:
+    if size and size > FILE_LIMIT:
+        return (f"больше {FILE_LIMIT // (1024 * 1024)} МБ: Telegram Bot API не отдаёт такие файлы, "
+                "откройте сообщение в Telegram")
+    return None
+
+
+def _file(kind: str, obj, *, name: str | None = None, mime: str | None = None) -> Attachment:
+    size = getattr(obj, "file_size", None)
+    seconds = getattr(obj, "duration", None)
+    if hasattr(seconds, "total_seconds"):  # PTB_TIMEDELTA: durations as timedelta
+        seconds = int(seconds.total_seconds())
+    return Attachment(kind=kind, file_id=obj.file_id, name=name or getattr(obj, "file_name", None),
+                      mime=mime or getattr(obj, "mime_type", None), size=size, duration=seconds,
+                      note=_size_note(size))
+
+
 def _attachments(msg) -> list[Attachment]:
+    """Everything a message carries besides its text, each with what staff need to open it."""
     out: list[Attachment] = []
     if msg.photo:  # the same picture in several sizes, smallest first: keep the largest
         best = max(msg.photo, key=lambda p: ((p.width or 0) * (p.height or 0), p.file_size or 0))
-        out.append(Attachment(kind="photo", file_id=best.file_id, mime="image/jpeg", size=best.file_size))
+        out.append(_file("photo", best, mime="image/jpeg"))
     if msg.animation:  # a GIF/MP4 animation also comes as `document`: take it once
-        a = msg.animation
-        out.append(Attachment(kind="video", file_id=a.file_id, name=a.file_name, mime=a.mime_type, size=a.file_size))
+        out.append(_file("video", msg.animation))
     elif msg.document:
-        d = msg.document
-        out.append(Attachment(kind="document", file_id=d.file_id, name=d.file_name, mime=d.mime_type,
-                              size=d.file_size))
+        out.append(_file("document", msg.document))
     if msg.video:
-        v = msg.video
-        out.append(Attachment(kind="video", file_id=v.file_id, name=v.file_name, mime=v.mime_type, size=v.file_size))
+        out.append(_file("video", msg.video))
     if msg.video_note:
-        out.append(Attachment(kind="video", file_id=msg.video_note.file_id, mime="video/mp4",
-                              size=msg.video_note.file_size))
+        out.append(_file("video", msg.video_note, name="видеосообщение", mime="video/mp4"))
     if msg.voice:
-        v = msg.voice
-        out.append(Attachment(kind="audio", file_id=v.file_id, name="голосовое сообщение", mime=v.mime_type,
-                              size=v.file_size))
+        out.append(_file("voice", msg.voice))
     if msg.audio:
         a = msg.audio
-        out.append(Attachment(kind="audio", file_id=a.file_id, name=a.file_name, mime=a.mime_type, size=a.file_size))
+        title = " — ".join(p for p in (a.performer, a.title) if p) or None
+        out.append(_file("audio", a, name=a.file_name or title))
+    if msg.sticker:
+        out.append(_file("sticker", msg.sticker, name=msg.sticker.emoji or None))
+    if msg.venue is not None and msg.venue.location is not None:
+        v = msg.venue
+        place = content.location(v.location.latitude, v.location.longitude, title=v.title, address=v.address)
+        out.extend([place] if place else [])
+    elif msg.location is not None:
+        place = content.location(msg.location.latitude, msg.location.longitude)
+        out.extend([place] if place else [])
+    if msg.contact is not None:
+        c = msg.contact
+        own = c.user_id is not None and msg.from_user is not None and c.user_id == msg.from_user.id
+        card = content.contact(" ".join(p for p in (c.first_name, c.last_name) if p), c.phone_number, own=own,
+                               ref=f"contact:{c.user_id}" if c.user_id else None)
+        out.extend([card] if card else [])
+    if msg.poll is not None:
+        options = "; ".join(o.text for o in msg.poll.options or [] if o.text)
+        out.append(Attachment(kind="poll", file_id=str(msg.poll.id), name=msg.poll.question or None,
+                              text=options or None))
     return out
+
+
+# Content kinds of a message we take as they are, without more to show than their kind (kept, not dropped).
+OTHER_CONTENT = ("story", "game", "invoice", "giveaway", "giveaway_winners", "paid_media", "checklist")
+# What a message needs to be one; everything else in it is optional and parsed only if it parses.
+CORE_FIELDS = ("message_id", "date", "chat")
+# How Bot API before 7.0 said "forwarded" (no forward_origin yet).
+FORWARD_FIELDS_BEFORE_7 = ("forward_from", "forward_from_chat", "forward_sender_name", "forward_date")
+
+
+def _lenient_message(data: dict):
+    """The Message, leniently: a part the client library rejects (a field of a newer or older Bot API) is left
+    out and named, instead of refusing the whole message. Raises when the message itself is broken."""
+    from telegram import Message
+
+    try:
+        return Message.de_json(data, bot=None), ()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    core = {k: data[k] for k in CORE_FIELDS if k in data}
+    skipped = []
+    for key in data:
+        if key in CORE_FIELDS:
+            continue
+        try:
+            Message.de_json({**core, key: data[key]}, bot=None)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped.append(key)
+    msg = Message.de_json({k: v for k, v in data.items() if k not in skipped}, bot=None)
+    log.info("Telegram message %s: parts parsed as they came (%s)", data.get("message_id"), ", ".join(skipped))
+    return msg, tuple(skipped)
+
+
+def _unparsed(data: dict, skipped: tuple[str, ...]) -> list[Attachment]:
+    """Content the typed parse could not take (skipped) or does not know (OTHER_CONTENT), from the raw dict."""
+    out = []
+    for key in [*skipped, *(k for k in OTHER_CONTENT if k in data)]:
+        value = data.get(key)
+        if key == "poll" and isinstance(value, dict):
+            options = "; ".join(str(o.get("text")) for o in value.get("options") or []
+                                if isinstance(o, dict) and o.get("text"))
+            question = value.get("question") if isinstance(value.get("question"), str) else None
+            out.append(Attachment(kind="poll", file_id=str(value.get("id") or "poll"), name=question,
+                                  text=options or None))
+        elif key in OTHER_CONTENT or key in CONTENT_FIELDS:
+            out.append(Attachment(kind="other", file_id=key, name=key))
+    return out
+
+
+CONTENT_FIELDS = frozenset({"text", "photo", "document", "video", "video_note", "voice", "audio", "sticker",
+                            "animation", "location", "venue", "contact", "poll", "dice", *OTHER_CONTENT})
 
 
 def _author(msg) -> tuple[str, str] | None:
@@ -171,33 +268,42 @@ class TelegramAdapter:
         return secret_matches(header(headers, SECRET_HEADER), config.get("TELEGRAM_WEBHOOK_SECRET"))
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
-        from telegram import Update
+        from telegram import CallbackQuery, Message
 
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int) \
                 or isinstance(payload.get("update_id"), bool):
             raise BadPayload("Telegram: not an Update (no integer update_id)")
+        # The update's kind first: it is the one key besides update_id. Only the parts we handle are parsed.
+        kind = next((k for k in HANDLED if k in payload), None)
+        if kind is None:
+            other = ", ".join(sorted(k for k in payload if k != "update_id")) or "empty"
+            log.info("Telegram update %s not handled (%s): answered 200", payload["update_id"], other)
+            return ParsedRequest()
+        data = payload[kind]
+        if not isinstance(data, dict):
+            raise BadPayload(f"Telegram: {kind} is not an object")
         try:
-            update = Update.de_json(payload, bot=None)
-            message = None
-            if update.callback_query is not None:
-                message = self._callback(update.callback_query, payload)
+            if kind == "callback_query":
+                query = CallbackQuery.de_json(data, bot=None)
+                message = self._callback(query, payload)
                 return ParsedRequest(messages=[message] if message else [], body=json.dumps(
-                    {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}),
+                    {"method": "answerCallbackQuery", "callback_query_id": query.id}),
                     content_type="application/json")
-            if update.message is not None:
-                message = self._message(update.message, payload["message"], payload, config)
-            elif update.edited_message is not None:
-                message = self._message(update.edited_message, payload["edited_message"], payload, config,
-                                        edited=True)
+            msg, skipped = _lenient_message(data)
+            message = self._message(msg, data, payload, config, edited=kind == "edited_message", skipped=skipped)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BadPayload(f"Telegram: malformed update ({exc.__class__.__name__}: {exc})") from exc
-        # channel_post, edited_channel_post, my_chat_member…: not appeals, answer 200.
+            raise BadPayload(f"Telegram: malformed {kind} ({exc.__class__.__name__}: {exc})") from exc
         return ParsedRequest(messages=[message] if message else [])
 
-    def _message(self, msg, data: dict, update: dict, config: dict, edited: bool = False) -> IncomingMessage | None:
+    def _message(self, msg, data: dict, update: dict, config: dict, edited: bool = False,
+                 skipped: tuple[str, ...] = ()) -> IncomingMessage | None:
         if not isinstance(data, dict) or SERVICE_FIELDS.intersection(data):
             return None
         if msg.is_automatic_forward:  # a channel post copied into its discussion group: the post, not a comment
+            return None
+        if edited and msg.location is not None:
+            # A live location moving (an edit every few seconds while shared; a location is never edited
+            # otherwise): the place was taken from the first point, its moves are not the resident's words.
             return None
         author = _author(msg)
         if author is None:
@@ -214,20 +320,31 @@ class TelegramAdapter:
         text = msg.text or msg.caption or ""
         if not text and msg.sticker is not None:
             text = msg.sticker.emoji or ""  # a sticker says what its emoji says (and is noise like it)
-        attachments = _attachments(msg)
-        if not text and not attachments and not any(k in data for k in ("location", "venue", "contact", "poll")):
+        if not text and msg.dice is not None:
+            text = msg.dice.emoji or ""  # a thrown die: an emoji, not an appeal
+        forwarded = msg.forward_origin is not None or any(k in data for k in FORWARD_FIELDS_BEFORE_7)
+        if forwarded and text:  # the resident forwarded someone's message
+            text = content.forwarded(text)
+        quote = msg.quote.text if msg.external_reply is not None and msg.quote is not None else None
+        if quote:  # a reply quoting a message of another chat (a neighbour's, a channel's): part of the appeal
+            text = content.join_text(text, content.forwarded(quote))
+        attachments = _attachments(msg) + _unparsed(data, skipped)
+        if not text and not attachments:
             return None
         external_id = f"{chat.id}:{msg.message_id}"
         incoming = IncomingMessage(network=NETWORK, external_id=external_id, author_id=author[0],
                                    author_name=author[1], text=text, attachments=attachments, sent_at=msg.date,
                                    raw=update, **fields)
+        own = next((a for a in attachments if a.kind == "contact" and a.own and a.phone), None)
+        if own is not None:  # the resident shared their own contact: their phone for the ticket
+            incoming.contact = {"phone": own.phone[:PHONE_LIMIT]}
         if edited:
             edit_date = msg.edit_date or msg.date
             incoming.external_id = f"{external_id}:edit:{int(edit_date.timestamp())}"
             incoming.edit_of = external_id
             incoming.sent_at = edit_date
-        elif msg.text:
-            incoming.command, incoming.command_arg = _command(msg.text)
+        elif msg.text or msg.caption:  # «/status <number>» typed as a photo's caption is the command too
+            incoming.command, incoming.command_arg = _command(msg.text or msg.caption)
             if incoming.command == "start" and incoming.command_arg:
                 incoming.start_code, incoming.command, incoming.command_arg = incoming.command_arg, None, None
         return incoming
@@ -288,6 +405,9 @@ class TelegramAdapter:
             permalink = f"{post_link(group.id, group.username, msg.message_id)}?thread={thread_id}"
         return {
             "kind": "comment",
+            # Under a post only when it answers the post's copy; a reply to another message may be a reply
+            # chain of the group's general chat: taken only inside a thread intake already knows.
+            "known_thread_only": not via_forward and not msg.is_topic_message,
             "account_ref": str(channel.id) if channel is not None else str(group.id),
             "thread_key": f"tg:{group.id}:{thread_id}",
             "reply_to": f"{group.id}:{parent.message_id}" if parent is not None and not via_forward else None,
@@ -297,6 +417,10 @@ class TelegramAdapter:
 
     # --- outgoing --------------------------------------------------------------------------------
     def fetch_file(self, attachment: dict, config: dict) -> tuple[bytes, str]:
+        if isinstance(attachment.get("size"), int) and attachment["size"] > FILE_LIMIT:
+            raise ChannelError(f"Telegram: файл {_size_note(attachment['size'])}", permanent=True)
+        if attachment.get("kind") in ("location", "contact", "poll"):
+            raise ChannelError("Telegram: это не файл", permanent=True)
         return fetch_file(attachment["file_id"], config)
 
     @staticmethod
@@ -308,6 +432,10 @@ class TelegramAdapter:
         address = reply.address or {}
         if not address.get("chat_id"):
             raise ChannelError("Telegram: нет адреса ответа (chat_id)", permanent=True)
+        if int(address["chat_id"]) < 0 and not address.get("message_thread_id"):
+            # Groups are answered only inside a comment thread of ours, never in the general chat.
+            raise ChannelError("Telegram: в общий чат группы не отвечаем, только в ветке комментариев",
+                               permanent=True)
         # Sent as plain text — no parse_mode — so Telegram shows it exactly as written and nothing in it
         # (ticket numbers, "*", "_", "<", links) needs escaping for Markdown or HTML.
         parts = split_text(reply.text)
@@ -499,7 +627,7 @@ def poll(config: dict, handle: Callable[[list[dict]], None], stop_after: int | N
     return offset
 
 
-def fetch_file(file_id: str, config: dict, max_bytes: int = 20 * 1024 * 1024) -> tuple[bytes, str]:
+def fetch_file(file_id: str, config: dict, max_bytes: int = FILE_LIMIT) -> tuple[bytes, str]:
     """Download a resident's file on demand (getFile, then the file URL). The token stays on the server:
     staff get the bytes through our app, never a link containing it."""
     info = call(config, "getFile", {"file_id": file_id})

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
+from app.channels import content
 from app.channels.base import (
     Attachment,
     BadPayload,
@@ -31,6 +33,8 @@ from app.channels.base import (
     parse_command,
     secret_matches,
 )
+
+log = logging.getLogger(__name__)
 
 API_VERSION = "5.199"
 NETWORK = "vk"
@@ -72,28 +76,110 @@ def random_id(key: str) -> int:
     return (int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF) or 1  # 0: no dedupe
 
 
-def _attachments(items: Any) -> list[Attachment]:
-    out = []
+CHAT_PEER_MIN = 2_000_000_000  # peer ids of multi-user chats (беседы) start here
+NESTING_LIMIT = 5  # forwarded messages inside forwarded messages: read this deep
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _largest(sizes: Any) -> str | None:
+    sizes = [s for s in sizes if isinstance(s, dict) and (s.get("url") or s.get("src"))] \
+        if isinstance(sizes, list) else []
+    best = max(sizes, key=lambda s: (s.get("width") or 0) * (s.get("height") or 0), default=None)
+    return (best.get("url") or best.get("src")) if best else None
+
+
+def _attachments(items: Any, depth: int = 0) -> list[Attachment]:
+    """VK attachments → ours, each with what staff need to open it (VK's own file links, or the object's page)."""
+    out: list[Attachment] = []
     for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             continue
-        kind = item.get("type")
+        kind = item["type"]
         obj = item.get(kind) if isinstance(item.get(kind), dict) else {}
-        ref = f"{kind}{obj.get('owner_id', '')}_{obj.get('id', '')}"
+        owner, oid = obj.get("owner_id", obj.get("to_id", obj.get("from_id", ""))), obj.get("id", "")
+        ref = f"{kind}{owner}_{oid}"
         if kind == "photo":
-            sizes = [s for s in obj.get("sizes") or [] if isinstance(s, dict) and s.get("url")]
-            best = max(sizes, key=lambda s: (s.get("width") or 0) * (s.get("height") or 0), default=None)
-            out.append(Attachment(kind="photo", file_id=ref, url=best["url"] if best else None))
+            url = _largest(obj.get("sizes")) or (obj.get("orig_photo") or {}).get("url")
+            out.append(Attachment(kind="photo", file_id=ref, url=url))
+        elif kind == "graffiti":
+            out.append(Attachment(kind="photo", file_id=ref, url=obj.get("url") or None, name="граффити"))
         elif kind == "doc":
             out.append(Attachment(kind="document", file_id=ref, name=obj.get("title"), url=obj.get("url"),
-                                  size=obj.get("size") if isinstance(obj.get("size"), int) else None))
-        elif kind in ("video", "audio", "sticker"):
-            out.append(Attachment(kind=kind, file_id=ref))
+                                  size=_int(obj.get("size"))))
+        elif kind == "audio_message":
+            out.append(Attachment(kind="voice", file_id=ref, url=obj.get("link_mp3") or obj.get("link_ogg"),
+                                  mime="audio/mpeg" if obj.get("link_mp3") else "audio/ogg",
+                                  duration=_int(obj.get("duration")), text=obj.get("transcript") or None))
+        elif kind == "audio":
+            title = " — ".join(str(obj[k]) for k in ("artist", "title") if obj.get(k)) or None
+            out.append(Attachment(kind="audio", file_id=ref, name=title, url=obj.get("url") or None,
+                                  duration=_int(obj.get("duration"))))
+        elif kind == "video":
+            out.append(Attachment(kind="video", file_id=ref, name=obj.get("title") or None,
+                                  url=f"https://vk.com/video{owner}_{oid}" if owner != "" and oid != "" else None,
+                                  duration=_int(obj.get("duration"))))
+        elif kind == "sticker":
+            sid = obj.get("sticker_id", "")
+            out.append(Attachment(kind="sticker", file_id=f"sticker{sid}", url=_largest(obj.get("images")) or None))
+        elif kind == "link":
+            out.append(Attachment(kind="link", file_id=f"link:{obj.get('url') or ''}"[:200],
+                                  url=obj.get("url") or None, name=obj.get("title") or None,
+                                  text=obj.get("description") or obj.get("caption") or None))
+        elif kind == "wall_reply":  # a wall comment shared into the dialog
+            post = obj.get("post_id", "")
+            out.append(Attachment(kind="repost", file_id=ref, text=obj.get("text") or None,
+                                  url=f"https://vk.com/wall{owner}_{post}?reply={oid}" if owner != "" else None))
+        elif kind == "wall":
+            # A repost: the post's own page, its text, and its photos and files as attachments of their own.
+            post = f"wall{owner}_{oid}"
+            out.append(Attachment(kind="repost", file_id=post, url=f"https://vk.com/{post}" if owner != "" else None,
+                                  text=obj.get("text") or None))
+            if depth < NESTING_LIMIT:
+                out.extend(_attachments(obj.get("attachments"), depth + 1))
+                for copied in obj.get("copy_history") or []:  # a repost of a repost
+                    if isinstance(copied, dict):
+                        out.extend(_attachments([{"type": "wall", "wall": copied}], depth + 1))
+        elif kind == "poll":
+            answers = "; ".join(str(a.get("text")) for a in obj.get("answers") or [] if isinstance(a, dict))
+            out.append(Attachment(kind="poll", file_id=ref, name=obj.get("question") or None, text=answers or None))
         elif kind:
             out.append(Attachment(kind="other", file_id=ref, name=kind))
     return out
 
 
+def _geo(geo: Any) -> list[Attachment]:
+    """A message's `geo`: {type: "point", coordinates: {latitude, longitude}, place?: {title, city, country}}."""
+    if not isinstance(geo, dict) or not isinstance(geo.get("coordinates"), dict):
+        return []
+    place = geo.get("place") if isinstance(geo.get("place"), dict) else {}
+    point = content.location(geo["coordinates"].get("latitude"), geo["coordinates"].get("longitude"),
+                             title=place.get("title"), address=place.get("address"))
+    return [point] if point else []
+
+
+def _quoted(msg: dict, group_id: Any, depth: int = 0) -> tuple[list[str], list[Attachment]]:
+    """Forwarded messages and the quoted message (a resident's reply to someone's message): their text,
+    marked as forwarded, and their attachments. Our own messages quoted back are left out."""
+    texts: list[str] = []
+    files: list[Attachment] = []
+    if depth >= NESTING_LIMIT:
+        return texts, files
+    inner = [m for m in msg.get("fwd_messages") or [] if isinstance(m, dict)]
+    quoted = msg.get("reply_message")
+    if isinstance(quoted, dict) and not VkAdapter._is_ours(quoted, group_id):
+        inner.insert(0, quoted)
+    for m in inner:
+        text = m.get("text") if isinstance(m.get("text"), str) else ""
+        if text.strip():
+            texts.append(content.forwarded(text))
+        files.extend(_attachments(m.get("attachments")) + _geo(m.get("geo")))
+        deeper_texts, deeper_files = _quoted({"fwd_messages": m.get("fwd_messages")}, group_id, depth + 1)
+        texts.extend(deeper_texts)
+        files.extend(deeper_files)
+    return texts, files
 
 
 class VkAdapter:
@@ -127,20 +213,21 @@ class VkAdapter:
             if not code:
                 raise BadPayload("VK: confirmation requested but VK_CONFIRMATION is not configured", status=503)
             return ParsedRequest(body=str(code))
-        obj = payload.get("object")
-        if not isinstance(obj, dict):
-            raise BadPayload(f"VK: event {kind} has no object")
         group_id = payload.get("group_id")
         parser = {
             "message_new": self._message_new,
+            "message_edit": self._message_edit,
             "wall_reply_new": self._wall_comment,
             "wall_reply_edit": self._wall_edit,
-            "message_edit": self._message_edit,
             "board_post_new": self._board_comment,
             "photo_comment_new": self._photo_comment,
         }.get(kind)
-        if parser is None:
-            return ParsedRequest()  # other events (deletes, restores, our own replies…): "ok", nothing stored
+        if parser is None:  # other events (deletes, restores, our own replies, joins…): "ok", nothing stored
+            log.info("VK event %s not handled: answered ok", kind)
+            return ParsedRequest()
+        obj = payload.get("object")  # looked at only for events we handle: another's shape is not our concern
+        if not isinstance(obj, dict):
+            raise BadPayload(f"VK: event {kind} has no object")
         try:
             message = parser(obj, group_id, payload)
         except (KeyError, TypeError, ValueError) as exc:
@@ -177,6 +264,9 @@ class VkAdapter:
             peer = int(msg["peer_id"])
         except (KeyError, TypeError, ValueError, OverflowError):  # unreadable (1e400 → null): a dialog's peer
             peer = int(msg["from_id"])                             # is its resident
+        if peer >= CHAT_PEER_MIN:  # a multi-user chat (беседа): its talk is not an appeal, and nothing is posted
+            log.info("VK: message in multi-user chat %s not taken", peer)
+            return None
         local_id = msg.get("conversation_message_id") or msg.get("id")
         if not local_id:
             raise ValueError("no message id")
@@ -195,10 +285,14 @@ class VkAdapter:
         address = {"type": "message", "peer_id": peer}
         if msg.get("id"):
             address["message_id"] = int(msg["id"])
-        return self._base(msg, group_id, payload, external_id=f"msg:{peer}:{local_id}", kind="direct",
-                          thread_key=f"vk:dm:{peer}", reply_to=reply_to, reply_address=address,
-                          command=command if not start_code else None, command_arg=arg if not start_code else None,
-                          start_code=start_code)
+        message = self._base(msg, group_id, payload, external_id=f"msg:{peer}:{local_id}", kind="direct",
+                             thread_key=f"vk:dm:{peer}", reply_to=reply_to, reply_address=address,
+                             command=command if not start_code else None,
+                             command_arg=arg if not start_code else None, start_code=start_code)
+        texts, files = _quoted(msg, group_id)
+        message.text = content.join_text(message.text, *texts)
+        message.attachments = _geo(msg.get("geo")) + message.attachments + files
+        return message
 
     def _message_edit(self, obj: dict, group_id: Any, payload: dict) -> IncomingMessage | None:
         """A resident edited a dialog message: `object` is the message itself (with `update_time`). Stored as an
@@ -267,11 +361,13 @@ class VkAdapter:
         address = reply.address or {}
         kind = address.get("type")
         if kind == "message":
+            if int(address["peer_id"]) >= CHAT_PEER_MIN:
+                raise ChannelError("ВКонтакте: в беседу не отвечаем, только в личные сообщения", permanent=True)
             params = {"peer_id": address["peer_id"], "random_id": random_id(reply.idempotency_key),
                       "message": reply.text}
             if reply.buttons:
                 params["keyboard"] = keyboard(reply.buttons)
-            if address.get("message_id") and int(address["peer_id"]) < 2_000_000_000 and reply.part == 0:
+            if address.get("message_id") and reply.part == 0:
                 params["reply_to"] = address["message_id"]
             result = self._call("messages.send", params, config)
             if isinstance(result, list) and result and isinstance(result[0], dict):  # the peer_ids form

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.demo import data
@@ -67,7 +68,10 @@ def vk_post(r: random.Random, account: Account, text: str) -> Post:
     group_id = int(account.external_id)
     n = next(_ids)
     if r.random() < 0.5:
-        payload = vk.message_new(group_id, user_id, text, conversation_message_id=n, secret=SECRET)
+        # now and then with the place attached (a point in Belogorsk): the ticket gets its place and a map link
+        geo = vk.geo(round(50.92 + r.uniform(-0.02, 0.02), 6), round(128.47 + r.uniform(-0.03, 0.03), 6)) \
+            if r.random() < 0.2 else None
+        payload = vk.message_new(group_id, user_id, text, conversation_message_id=n, secret=SECRET, geo=geo)
     else:
         payload = vk.wall_reply_new(group_id, user_id, text, post_id=r.randint(100, 900), comment_id=n, secret=SECRET)
     return Post("vk", payload, {})
@@ -149,6 +153,17 @@ def wait_for(base_url: str, seconds: float = 60) -> bool:
     return False
 
 
+def _periodic_without_redis(last_run: dict) -> None:
+    """The embedded demo has no Redis, hence no worker and no scheduler: the simulator runs the periodic jobs
+    (held acknowledgements, SLA sweep, snapshots…) between messages, in its own transactions."""
+    if current_app.config.get("REDIS_URL"):
+        return
+    from app.jobs.schedule import run_due_inline
+
+    run_due_inline(last_run)
+    db.session.rollback()  # hold no transaction while we wait
+
+
 def run(base_url: str, every: float, count: int | None, seed: int | None, echo=print, fakes: dict | None = None) -> int:
     """Post `count` messages (forever when None), one every `every` seconds. Returns how many were accepted.
     `fakes`: platform fakes the caller started (and stops); by default they are started here on PORTS."""
@@ -167,6 +182,7 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
             echo(f"Приложение не отвечает на {base_url}")
             return 0
         accepted = 0
+        periodic: dict = {}
         for i in itertools.count(1):
             account = r.choice(accounts)
             text = resident_text(r) if r.random() > 0.1 else r.choice(["Спасибо!", "👍", "Спасибо за работу!"])
@@ -174,6 +190,7 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
             status = send(base_url, post)
             accepted += status == 200
             echo(f"{time.strftime('%H:%M:%S')} → {post.network:8} {status} «{text[:70]}»")
+            _periodic_without_redis(periodic)
             if count is not None and i >= count:
                 break
             time.sleep(every)

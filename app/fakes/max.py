@@ -268,6 +268,30 @@ def file(url: str = "https://fd.oneme.ru/getfile?sig=abc&id=77", filename: str =
             "size": size}
 
 
+def location(latitude: float, longitude: float) -> dict:
+    """A place the resident shared."""
+    return {"type": "location", "latitude": latitude, "longitude": longitude}
+
+
+def contact(name: str, phone: str, user_id: int | None = None) -> dict:
+    """A contact card (vCard; `max_info` when it is a MAX user)."""
+    vcf = f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{name}\r\nTEL;TYPE=cell:{phone}\r\nEND:VCARD"
+    return {"type": "contact", "payload": {"vcf_info": vcf, "max_info": user(user_id, name) if user_id else None}}
+
+
+def audio(url: str = "https://vd.oneme.ru/a?r=voice-fake", transcription: str | None = None) -> dict:
+    """A voice message; MAX may add its own transcription."""
+    item: dict[str, Any] = {"type": "audio", "payload": {"url": url, "token": "audio-" + url[-8:]}}
+    if transcription:
+        item["transcription"] = transcription
+    return item
+
+
+def sticker(code: str = "2fd04f94e") -> dict:
+    return {"type": "sticker", "payload": {"url": f"https://i.oneme.ru/getSmile?smileId={code}&smileType=4",
+                                           "code": code}, "width": 256, "height": 256}
+
+
 def message(chat_id: int, user_id: int, text: str, *, chat_type: str = "dialog", mid: str | None = None,
             seq: int | None = None, name: str = "Ольга Кузнецова", timestamp: int | None = None,
             attachments: list | None = None, reply_to_mid: str | None = None, url: str | None = None,

@@ -539,6 +539,27 @@ def video(file_id: str = "BAACAgIAAxkBAAIBSGZ", file_name: str = "video.mp4", du
             "duration": duration, "file_name": file_name, "mime_type": "video/mp4", "file_size": file_size}
 
 
+def location(latitude: float, longitude: float) -> dict:
+    """`extra` for a shared point."""
+    return {"location": {"latitude": latitude, "longitude": longitude}}
+
+
+def venue(latitude: float, longitude: float, title: str, address: str) -> dict:
+    """`extra` for a venue (Telegram sends its location twice: in `location` and in `venue.location`)."""
+    point = {"latitude": latitude, "longitude": longitude}
+    return {"location": point, "venue": {"location": point, "title": title, "address": address}}
+
+
+def contact(phone_number: str, first_name: str, last_name: str | None = None, user_id: int | None = None) -> dict:
+    """`extra` for a shared contact card (`user_id` when it is a Telegram user's)."""
+    card: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+    if last_name:
+        card["last_name"] = last_name
+    if user_id is not None:
+        card["user_id"] = user_id
+    return {"contact": card}
+
+
 def _update(kind: str, message: dict, update_id: int | None) -> dict:
     return {"update_id": update_id if update_id is not None else next_update_id(), kind: message}
 
@@ -547,10 +568,12 @@ def private_message(user_id: int, text: str | None, *, message_id: int = 1, firs
                     last_name: str | None = "Кузнецова", username: str | None = None, date: int | None = None,
                     photo: list[dict] | None = None, document: dict | None = None, voice: dict | None = None,
                     video: dict | None = None, reply_to_message: dict | None = None,
-                    update_id: int | None = None) -> dict:
-    """A resident wrote to the bot in a private chat. With a photo/document/voice/video, `text` is the caption."""
+                    update_id: int | None = None, extra: dict | None = None) -> dict:
+    """A resident wrote to the bot in a private chat. With a photo/document/voice/video, `text` is the caption.
+    `extra`: other content fields as Telegram names them (`location(…)`, `venue(…)`, `contact(…)`, sticker…)."""
     u = user(user_id, first_name, last_name, username)
     media = {k: v for k, v in (("photo", photo), ("document", document), ("voice", voice), ("video", video)) if v}
+    media.update(extra or {})
     message: dict[str, Any] = {"message_id": message_id, "from": u, "chat": private_chat(u),
                                "date": date or int(time.time())}
     if reply_to_message is not None:

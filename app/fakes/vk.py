@@ -280,10 +280,32 @@ def doc(title: str = "акт.pdf", url: str = "https://vk.com/doc1_2?hash=abc", 
                                    "ext": title.rpartition(".")[2], "url": url, "date": 1767225600, "type": 1}}
 
 
+def audio_message(url: str = "https://psv4.userapi.com/s/v1/amsg/fake/voice.mp3", duration: int = 12,
+                  owner_id: int = 1, message_id: int = 671234502) -> dict:
+    """A voice message attachment (links to its mp3 and ogg)."""
+    return {"type": "audio_message", "audio_message": {
+        "duration": duration, "id": message_id, "owner_id": owner_id, "link_mp3": url,
+        "link_ogg": url.rsplit(".", 1)[0] + ".ogg", "access_key": "3c2b1a0f9e", "waveform": [0, 9, 25, 12, 0]}}
+
+
+def geo(latitude: float, longitude: float, title: str | None = None) -> dict:
+    """A message's `geo` (a point the resident attached)."""
+    place = {"country": "Россия", "city": "Белогорск", "title": title} if title else None
+    return {"type": "point", "coordinates": {"latitude": latitude, "longitude": longitude},
+            **({"place": place} if place else {})}
+
+
+def forwarded(from_id: int, text: str, date: int | None = None) -> dict:
+    """One of `fwd_messages`: a message the resident forwarded from someone else."""
+    return {"date": date or int(time.time()) - 3600, "from_id": from_id, "text": text, "attachments": [],
+            "conversation_message_id": 0, "peer_id": from_id, "id": 0, "fwd_messages": []}
+
+
 def message_new(group_id: int, from_id: int, text: str, *, conversation_message_id: int = 1,
                 message_id: int | None = None, peer_id: int | None = None, date: int | None = None,
                 attachments: list | None = None, payload: str | None = None, ref: str | None = None,
-                reply_message: dict | None = None, secret: str | None = None, event_id: str | None = None) -> dict:
+                reply_message: dict | None = None, secret: str | None = None, event_id: str | None = None,
+                geo: dict | None = None, fwd_messages: list | None = None) -> dict:
     """A resident wrote to the community (`object = {message, client_info}`, API ≥ 5.103)."""
     message = {"date": date or int(time.time()), "from_id": from_id, "id": message_id if message_id is not None
                else conversation_message_id, "out": 0, "version": 10000000 + conversation_message_id,
@@ -296,6 +318,10 @@ def message_new(group_id: int, from_id: int, text: str, *, conversation_message_
         message["ref"] = ref
     if reply_message is not None:
         message["reply_message"] = reply_message
+    if geo is not None:
+        message["geo"] = geo
+    if fwd_messages:
+        message["fwd_messages"] = fwd_messages
     obj = {"message": message, "client_info": {
         "button_actions": ["text", "vkpay", "open_app", "location", "open_link", "callback", "intent_subscribe",
                            "intent_unsubscribe"],

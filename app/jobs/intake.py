@@ -76,6 +76,16 @@ def sweep() -> int:
     return triage()
 
 
+@in_app
+def store_files(message_ids: list[int]) -> int:
+    """Keep copies of residents' files whose platform links expire (services/attachments)."""
+    from app.services import attachments
+
+    done = attachments.store_files(message_ids)
+    db.session.commit()
+    return done
+
+
 def request_vk_names() -> None:
     """After a webhook stored a new VK resident: make sure one names job is on its way (not one per webhook)."""
     if not current_app.config.get("REDIS_URL"):

@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from app.jobs import enqueue, redis_connection
+from app.jobs import enqueue, redis_connection, resolve
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "om:scheduler:lock"
@@ -54,6 +54,24 @@ def tick(last_run: dict, now: float | None = None, lock_ttl: int = 10) -> list[s
             enqueue(p.path, queue=p.queue, job_id="periodic-" + p.path.replace(".", "_"))
             last_run[p.path] = now
             done.append(p.path)
+    return done
+
+
+def run_due_inline(last_run: dict, now: float | None = None) -> list[str]:
+    """Without Redis (the embedded demo): run the due periodic jobs here, one after another, so acknowledgements
+    held for a burst, SLA warnings and the board's snapshots happen as they would with a worker. A job that
+    fails is logged and tried again at its next turn; returns the paths that ran."""
+    now = time.time() if now is None else now
+    done = []
+    for p in PERIODIC:
+        if p.path in last_run and now - last_run[p.path] < p.every:
+            continue
+        last_run[p.path] = now
+        try:
+            resolve(p.path)()
+            done.append(p.path)
+        except Exception:  # noqa: BLE001 — one job's failure stops no other
+            log.exception("periodic job %s failed", p.path)
     return done
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -114,6 +114,10 @@ class Ticket(db.Model):
     network: Mapped[str] = mapped_column(String(20))
     summary: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str | None] = mapped_column(String(300))
+    # The place the resident sent (a location or a venue in a messenger): coordinates and its name/address.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    place_text: Mapped[str | None] = mapped_column(String(300))
     district: Mapped[str | None] = mapped_column(String(120))
     reject_reason: Mapped[str | None] = mapped_column(String(40))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -165,6 +169,15 @@ class Ticket(db.Model):
     @property
     def regime_label(self) -> str:
         return REGIME_LABELS.get(self.regime, self.regime)
+
+    @property
+    def map_url(self) -> str | None:
+        """A map with the resident's pin, when they sent a place."""
+        if self.latitude is None or self.longitude is None:
+            return None
+        from app.channels.content import map_url
+
+        return map_url(self.latitude, self.longitude)
 
     @property
     def is_open(self) -> bool:

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.channels.web import normalise_email
 from app.extensions import db
 from app.models import ROLES, Institution, LoginAttempt, User, utcnow
 from app.services.errors import DomainError, ValidationFailed
@@ -95,6 +96,10 @@ def create_user(username: str, password: str, role: str, *, full_name: str = "",
         raise ValidationFailed("Имя пользователя без пробелов и служебных символов", field="username")
     if len(full_name or "") > 200:
         raise ValidationFailed("ФИО: не больше 200 символов", field="full_name")
+    try:
+        email = normalise_email(email)  # the one rule for an address (the web form's too): no lists, no line breaks
+    except ValueError:
+        raise ValidationFailed("Проверьте адрес электронной почты, например ivanova@mail.ru", field="email") from None
     validate_role(role, institution_id)
     validate_password(password, username, min_length=min_password_length)
     if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
@@ -106,9 +111,16 @@ def create_user(username: str, password: str, role: str, *, full_name: str = "",
     return user
 
 
-def change_own_password(user: User, current: str, new: str, confirm: str) -> None:
-    """A staff member's new password; every other session of theirs ends (the caller logs this one in again)."""
+def change_own_password(user: User, current: str, new: str, confirm: str, ip: str = "-",
+                        now: datetime | None = None) -> None:
+    """A staff member's new password; every other session of theirs ends (the caller logs this one in again).
+    A wrong current password counts as a failed login (caller commits): a stolen session cannot guess it."""
+    now = now or utcnow()
+    if _throttled(user.username, ip, now):
+        raise Throttled("Слишком много неудачных попыток ввода пароля. Повторите через %(n)s мин.",
+                        field="current", n=current_app.config["LOGIN_LOCK_MINUTES"])
     if not user.check_password(current or ""):
+        db.session.add(LoginAttempt(username=user.username.lower()[:64], ip=ip[:64], attempted_at=now))
         raise ValidationFailed("Текущий пароль неверен", field="current")
     validate_password(new, user.username, field="new")
     if new != confirm:

@@ -15,6 +15,7 @@ NETWORK_SECRETS = {
 }
 API_URLS = ("TELEGRAM_API_URL", "VK_API_URL", "MAX_API_URL", "OK_API_URL")
 MIN_TOKEN = 32
+PUBLISHED_SECRETS = frozenset({"demo-secret-0123456789"})  # app/demo/simulate.py: printed by `flask demo-env`
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ def check(config) -> list[Finding]:
     problem = key_problem(config.get("SECRET_KEY"))
     if problem:
         need(True, "SECRET_KEY", f"{problem}: сессии и ссылки жителей можно подделать")
+    if config.get("DEBUG"):
+        need(True, "FLASK_DEBUG", "включён режим отладки: сессии подписаны случайным ключом процесса, ошибки "
+                                  "показывают код — уберите FLASK_DEBUG")
     if not config.get("SESSION_COOKIE_SECURE"):
         need(True, "PREFERRED_URL_SCHEME",
              "cookies без флага Secure: задайте PREFERRED_URL_SCHEME=https (или SESSION_COOKIE_SECURE=1)")
@@ -54,6 +58,9 @@ def check(config) -> list[Finding]:
         if config.get(token) and not config.get(secret):
             need(True, secret, f"{network}: сеть включена ({token}), но вебхук не проверяет подпись — "
                                f"задайте {secret}")
+        elif config.get(secret) and str(config.get(secret)) in PUBLISHED_SECRETS:
+            need(True, secret, f"{network}: секрет вебхука — общеизвестное значение демо (flask demo-env): "
+                               "задайте свой случайный")
         elif config.get(secret) and len(str(config.get(secret))) < 16:
             need(False, secret, f"{network}: секрет вебхука короче 16 символов")
     for name in API_URLS:
@@ -69,3 +76,32 @@ def check(config) -> list[Finding]:
     elif not (config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")):
         need(True, "MAIL_USE_TLS", "почта уходит без шифрования (MAIL_USE_TLS=1 или MAIL_USE_SSL=1)")
     return out
+
+
+def check_accounts() -> list[Finding]:
+    """Active staff accounts of the demo (admin, moderator…) that still have its password «demo» (`flask seed-demo`
+    run on this database): anyone who has read the README can log in with them."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sqlalchemy import func
+
+    from app.demo.data import USERS as DEMO_USERS
+    from app.demo.seed import PASSWORD as DEMO_PASSWORD
+    from app.extensions import db
+    from app.models import User
+
+    names = [name.lower() for name, *_ in DEMO_USERS]  # the seed's accounts only: a scrypt check each
+    try:
+        users = list(db.session.scalars(select(User).where(User.is_active_user.is_(True),
+                                                           func.lower(User.username).in_(names))
+                                        .order_by(User.username)))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        return [Finding(False, "DATABASE_URL",
+                        f"база недоступна, учётные записи не проверены ({exc.__class__.__name__})")]
+    demo = [u.username for u in users if u.check_password(DEMO_PASSWORD)]
+    if not demo:
+        return []
+    return [Finding(True, "USERS", f"пароль демо «{DEMO_PASSWORD}» у пользователей: {', '.join(demo)} — смените его "
+                                   "(/account/password, /admin/users) или отключите их")]

@@ -15,12 +15,13 @@ from urllib.parse import quote
 from flask import Response
 from werkzeug.security import safe_join
 
-from app.channels import get_adapter
+from app.channels import content, get_adapter
 from app.channels.clean import safe_link
 from app.extensions import db
 from app.models import Message, Ticket
 from app.security import FILE_CSP
 from app.services.errors import NotFound
+from app.services.replies import family_ids
 
 # What the first bytes say. Order matters (RIFF is both WebP and WAV).
 INLINE_IMAGES = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -122,7 +123,12 @@ def content_disposition(kind: str, name: str) -> str:
     return header
 
 
-def serve(content: bytes, item: dict, fallback_name: str, cache: str = "private, max-age=3600") -> Response:
+# Residents' files are personal data, like the staff pages (no-store): no copy in the browser's cache that a next
+# user of the computer could open from the history after the logout.
+FILE_CACHE = "private, no-store"
+
+
+def serve(content: bytes, item: dict, fallback_name: str, cache: str = FILE_CACHE) -> Response:
     """A resident's file as a response: checked type, inline or attachment, its name, nosniff, a sandboxing CSP."""
     content_type, inline = decide(content, item.get("mime"))
     name = file_name(item, content_type, fallback_name)
@@ -146,19 +152,27 @@ class Found:
 
 
 def attachment(ticket: Ticket, message_id: int, index: int, config) -> Found:
-    """The `index`-th file of a message of `ticket` (or of a ticket merged into it) — the caller has checked the
-    user may see `ticket`. Web-form photos come from our storage (UPLOAD_DIR), other networks' files through the
-    adapter's `fetch_file` (ChannelError when the network fails), else by link to the network's own hosts.
-    NotFound for anything else."""
+    """The `index`-th file of a message of `ticket` (or of a ticket merged into it, at any depth: the files its
+    timeline shows) — the caller has checked the user may see `ticket`. A place is our own map link built from its
+    coordinates; copies kept at intake and web-form photos come from our storage (UPLOAD_DIR); other networks'
+    files through the adapter's `fetch_file` (ChannelError when the network fails), else by link to the
+    network's own hosts. NotFound for anything else."""
     message = db.session.get(Message, message_id)
     if message is None or message.ticket_id is None or index >= len(message.attachments or []):
         raise NotFound("Файл не найден")
-    if message.ticket_id != ticket.id and db.session.get(Ticket, message.ticket_id).duplicate_of_id != ticket.id:
+    if message.ticket_id != ticket.id and message.ticket_id not in family_ids(ticket):
         raise NotFound("Файл не найден")
     item = message.attachments[index]
     found = Found(item=item, fallback_name=f"{ticket.number}-{message_id}-{index + 1}")
-    if message.network == "web":
-        path = safe_join(config["UPLOAD_DIR"], str(item.get("file_id") or ""))
+    if item.get("kind") == "location":
+        point = content.coordinates(item.get("latitude"), item.get("longitude"))
+        if point is None:
+            raise NotFound("Файл не найден")
+        found.url = content.map_url(*point)
+        return found
+    stored = item.get("stored")  # a copy kept at intake (the platform's link expires)
+    if stored or message.network == "web":
+        path = safe_join(config["UPLOAD_DIR"], str(stored or item.get("file_id") or ""))
         if path is None or not os.path.isfile(path):
             raise NotFound("Файл не найден")
         with open(path, "rb") as fh:

@@ -24,8 +24,8 @@ from app.channels.base import ChannelError, OutgoingReply
 from app.channels.telegram import TelegramAdapter
 from app.extensions import db
 from app.jobs import enqueue_after_commit, resolve
-from app.models import STATUS_LABELS, Message, Notification, Reply, Ticket, User, utcnow
-from app.services import sla
+from app.models import STATUS_LABELS, ControlOrder, Message, Notification, Reply, Ticket, User, utcnow
+from app.services import access, sla
 from app.services.errors import InvalidTransition
 
 MAX_ATTEMPTS = 6  # failed calls per part before giving up (a platform's rate limit does not count)
@@ -247,6 +247,9 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             state = reply.state
             db.session.commit()
             return state  # sent already, given up, in flight or unconfirmed: never twice; or not yet its time
+        gone = _staff_recipient_gone(reply)
+        if gone:
+            return _finish_failed(reply, gone)
         try:
             adapter = get_adapter(reply.network, outbound=True)
         except (KeyError, ImportError):
@@ -283,6 +286,25 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             return _finish_sent(reply, now)
         reply.state = "pending"
         db.session.commit()
+
+
+def _staff_recipient_gone(reply: Reply) -> str | None:
+    """Why a staff push or mail may no longer go (checked before every part: it may have waited for working hours
+    or a 429): its user was deactivated, the Telegram chat it is addressed to is no longer theirs, or the user may
+    no longer see its ticket or order (moved to another institution or role, the ticket reassigned)."""
+    if reply.notification_id is None:
+        return None
+    note = db.session.get(Notification, reply.notification_id)
+    user = note.user if note is not None else None
+    if user is None or not user.is_active_user:
+        return "Сотрудник отключён: не отправлено"
+    if reply.network == "telegram" and str((reply.address or {}).get("chat_id")) != str(user.telegram_chat_id):
+        return "Сотрудник отвязал этот чат Telegram: не отправлено"
+    if (note.ticket is not None and not access.can_view(user, note.ticket)) or (
+            note.control_order_id is not None and not access.can_view_order(
+                user, db.session.get(ControlOrder, note.control_order_id))):
+        return "Сотрудник больше не видит это обращение или поручение: не отправлено"
+    return None
 
 
 def _finish_sent(reply: Reply, now: datetime) -> str:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.channels import content
 from app.channels.clean import safe_link
 from app.extensions import db
 from app.formatting import local_dt
@@ -143,12 +144,29 @@ def _control_title(p: dict) -> tuple[str, str]:
 
 
 FILE_KINDS = {"photo": _l("фото"), "document": _l("документ"), "video": _l("видео"), "audio": _l("аудио"),
-              "sticker": _l("стикер")}
+              "sticker": _l("стикер"), "voice": _l("голосовое сообщение"), "location": _l("геометка"),
+              "contact": _l("контакт"), "link": _l("ссылка"), "repost": _l("репост"), "poll": _l("опрос")}
 
 
 def _file_label(a: dict) -> str:
+    """«голосовое сообщение 0:12», «документ: акт.pdf», «геометка: ул. Кирова, 35», and what staff should know."""
     kind = str(FILE_KINDS.get(a.get("kind"), _("файл")))
-    return f"{kind}: {a['name']}" if a.get("name") else kind
+    what = content.detail(a) or (a.get("name") or "" if a.get("kind") not in FILE_KINDS else "")
+    label = f"{kind}: {what}" if what else kind
+    length = content.duration(a.get("duration")) if a.get("kind") in ("voice", "audio", "video") else ""
+    label = f"{label} {length}" if length else label
+    extra = a.get("text") if a.get("kind") in ("voice", "repost", "poll", "link") else None
+    if extra:
+        label += f" — {content.short(str(extra))}"
+    return f"{label} ({a['note']})" if a.get("note") else label
+
+
+def _openable(network: str, a: dict) -> bool:
+    """Whether staff can open it through the app: a kept copy, a link, or a file the network serves on demand
+    (not a contact card or a poll, not a Telegram file over the Bot API's limit)."""
+    if a.get("stored") or a.get("url"):
+        return True
+    return network in ("web", "telegram") and a.get("kind") not in ("contact", "poll") and not a.get("note")
 
 
 def build(ticket: Ticket) -> list[Entry]:
@@ -169,8 +187,7 @@ def build(ticket: Ticket) -> list[Entry]:
             known = {a.get("file_id") for a in (original.attachments or [])} if original is not None else set()
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket.number)
-        files = [(_file_label(a), m.id, i,
-                  m.network in ("web", "telegram") or bool(safe_link(a.get("url"), m.network)))
+        files = [(_file_label(a), m.id, i, _openable(m.network, a))
                  for i, a in enumerate(m.attachments or []) if not (known and a.get("file_id") in known)]
         entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
                              files))

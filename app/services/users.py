@@ -46,6 +46,9 @@ def set_active(actor: User, user: User, active: bool) -> None:
 
 def reset_password(actor: User, user: User, password: str) -> None:
     ensure_admin(actor)
+    if user.id == actor.id:  # one's own password needs the current one (/account/password), an admin's too
+        raise ValidationFailed("Свой пароль меняйте на странице «Смена пароля»: там нужен текущий пароль",
+                               field="password")
     auth.validate_password(password, user.username)
     user.set_password(password)
     user.end_sessions()

@@ -182,6 +182,24 @@ def test_hot_spots_found_on_planted_clusters_only():
     assert [i.title for i in items][0].startswith("Дороги: ул. Ленина")
 
 
+def test_summaries_that_name_attachments_are_no_wording_hot_spot():
+    """Unrelated appeals with only a file, a video or a place are summarised by what they are («[документ:
+    document.pdf]», «[видео: video.mp4 0:12]», «[геометка: 50.92123, 128.47346]»): that is not the residents'
+    wording, and three of them are no recurring problem."""
+    from app.channels import content
+
+    items = [
+        {"kind": "document", "file_id": "d", "name": "document.pdf"},
+        {"kind": "video", "file_id": "v", "name": "video.mp4", "duration": 12},
+        {"kind": "location", "file_id": "g", "latitude": 50.92123, "longitude": 128.47346},
+    ]
+    hours = iter(range(1, 100))
+    for item in items:
+        for _ in range(3):
+            make_ticket(content.summary("", [item]), created_at=NOW - timedelta(hours=next(hours)))
+    assert hotspots.detect(NOW) == 0
+
+
 @pytest.mark.parametrize("text,street", [
     ("ул. Ленина, 12", "ул. Ленина"), ("на улице Ленина дом 5", "ул. Ленина"), ("пер. Садовый 3", "пер. Садовый"),
     ("ул. 50 лет Комсомола, 4", "ул. 50 лет Комсомола"), ("г. Белогорск, ул. Кирова, 1", "ул. Кирова"),

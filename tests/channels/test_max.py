@@ -274,7 +274,7 @@ def test_attachments_resident_and_time_come_from_the_update(client, account):
     act = payloads.file(url="https://fd.oneme.ru/getfile?id=9", filename="акт осмотра.pdf", size=48213)
     hook(client, in_chat("", attachments=[shot, act], timestamp=1_767_250_800_000))
     ticket = db.session.scalar(db.select(Ticket))
-    assert ticket.summary == "[фото]"
+    assert ticket.summary == "[фото] [документ: акт осмотра.pdf]"
     message = ticket.messages[0]
     assert message.attachments == [
         {"kind": "photo", "file_id": "img-tok-1", "url": "https://i.oneme.ru/i?r=big"},
@@ -311,3 +311,19 @@ def test_wrong_token_is_a_permanent_failure(client, account, max_config, fake_ma
     hook(client, in_chat("Нет воды на Кирова, 45"))
     reply = db.session.scalar(db.select(Reply))
     assert reply.state == "failed" and "ключ бота MAX недействителен" in reply.last_error
+
+
+def test_a_long_answer_reaches_the_max_resident_whole_in_parts(client, max_config, fake_max):
+    """The outbox tracks parts one by one (issue 10), so MAX's 4000-character limit no longer cuts staff's answer:
+    it goes as parts, the first quoting the resident's message, none sent twice."""
+    hook(client, dm("Третий день нет горячей воды в доме Кирова, 45"))
+    ticket = db.session.scalar(db.select(Ticket))
+    answer = " ".join(f"Пункт {i}: проверено." for i in range(1, 800))  # ~16 000 characters
+    reply = replies.notify(ticket, "staff", text=answer, author=make_user("moderator"))
+    db.session.commit()
+    sent = [m for m in fake_max.messages if "Пункт" in m["text"]]
+    assert len(sent) == 5 and all(len(m["text"]) < 4000 for m in sent)
+    assert " ".join(m["text"] for m in sent).count("проверено.") == 799 and "Пункт 799: проверено." in sent[-1]["text"]
+    assert sent[0]["link"] is not None and all(m["link"] is None for m in sent[1:])
+    db.session.refresh(reply)
+    assert reply.state == "sent" and len(reply.parts) == 5

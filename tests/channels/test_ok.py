@@ -215,7 +215,7 @@ def test_status_command_and_attachments(client, account, fake_ok):
     shot = payloads.image(url="https://i.mycdn.me/i?r=big", image_id="img77")
     hook(client, msg("", attachments=[shot, payloads.file(name="акт.pdf", file_id="f1")], timestamp=1_767_250_800_000))
     ticket = db.session.scalar(db.select(Ticket))
-    assert ticket.summary == "[фото]"
+    assert ticket.summary == "[фото] [документ: акт.pdf]"
     assert ticket.messages[0].attachments == [
         {"kind": "photo", "file_id": "img77", "url": "https://i.mycdn.me/i?r=big"},
         {"kind": "document", "file_id": "f1", "name": "акт.pdf", "url": "https://dl.mycdn.me/f/acts/77.pdf"},

@@ -172,7 +172,7 @@ def test_caption_is_the_text_and_documents_and_voice_are_kept(client, bot_accoun
     assert doc_ticket.messages[0].attachments == [{"kind": "document", "file_id": "BQAC-act", "name": "акт.pdf",
                                                    "mime": "application/pdf", "size": 48_213}]
     assert voice_ticket.messages[0].attachments[0]["file_id"] == "AwAC-v"
-    assert voice_ticket.messages[0].attachments[0]["kind"] == "audio"
+    assert voice_ticket.messages[0].attachments[0]["kind"] == "voice"
 
 
 def test_start_with_a_code_pre_routes_the_residents_next_appeal(client, bot_account, fake_tg):
@@ -217,7 +217,7 @@ def test_malformed_update_is_400_and_kept_for_the_admin(client, bot_account):
         assert resp.status_code == 400, payload
     rejections = db.session.scalars(db.select(IntakeRejection).order_by(IntakeRejection.id)).all()
     assert [r.network for r in rejections] == ["telegram"] * 3
-    assert "not an Update" in rejections[0].reason and "malformed update" in rejections[1].reason
+    assert "not an Update" in rejections[0].reason and "malformed message" in rejections[1].reason
     assert json.loads(rejections[0].body)["message"]["text"] == "Яма"
     assert count(Message) == 0
 
@@ -383,3 +383,22 @@ def test_staff_open_a_residents_photo_fetched_from_telegram_on_demand(client, fa
     fake_tg.stop()
     gone = staff.get(link)
     assert gone.status_code == 502 and "Файл недоступен" in gone.get_data(as_text=True)
+
+
+def test_a_live_location_moving_is_not_an_edit_of_the_residents_words(client, bot_account):
+    """A live location (Bot API `live_period`) sends an `edited_message` with new coordinates every few seconds for
+    as long as it is shared: the place is taken once (the first point), the moves are not timeline events."""
+    point = {"latitude": 50.921234, "longitude": 128.473456, "live_period": 900}
+    shared = updates.private_message(RESIDENT, None, message_id=40, extra={"location": point})
+    assert hook(client, shared).status_code == 200
+    for i in range(1, 30):
+        moved = json.loads(json.dumps(shared))
+        moved["update_id"] = updates.next_update_id()
+        moved["edited_message"] = moved.pop("message")
+        moved["edited_message"]["location"] = {**point, "latitude": 50.921234 + i / 10000, "heading": 90}
+        moved["edited_message"]["edit_date"] = moved["edited_message"]["date"] + i * 5
+        assert hook(client, moved).status_code == 200
+    ticket = db.session.scalar(db.select(Ticket))
+    assert (ticket.latitude, ticket.longitude) == (50.921234, 128.473456)
+    assert count(Message) == 1
+    assert not db.session.scalars(db.select(TicketEvent).where(TicketEvent.kind == "message_edited")).all()

@@ -237,7 +237,7 @@ def test_attachments_keep_the_largest_photo_and_the_document(client, account):
     act = payloads.doc(title="акт осмотра.pdf", url="https://vk.com/doc1_2?hash=abc", owner_id=PEER, doc_id=66)
     hook(client, dm("", cmid=9, attachments=[shot, act]))
     ticket = db.session.scalar(db.select(Ticket))
-    assert ticket.summary == "[фото]"
+    assert ticket.summary == "[фото] [документ: акт осмотра.pdf]"
     assert ticket.messages[0].attachments == [
         {"kind": "photo", "file_id": f"photo{PEER}_55", "url": "https://sun9-7.userapi.com/impg/big.jpg"},
         {"kind": "document", "file_id": f"doc{PEER}_66", "name": "акт осмотра.pdf", "size": 48213,

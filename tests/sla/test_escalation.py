@@ -1,5 +1,6 @@
 """SLA escalation: warnings and breaches recorded once (two sweeps, two workers), notifications, the page."""
 import os
+import secrets
 import subprocess
 import sys
 from datetime import timedelta
@@ -178,7 +179,7 @@ def test_two_workers_at_once_record_each_fact_once(app, redis_url):
         jobs.enqueue("app.jobs.escalation.sweep", queue="default", job_id="esc-1")
         jobs.enqueue("app.jobs.escalation.sweep", queue="default", job_id="esc-2")
         env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
-               "SECRET_KEY": app.config["SECRET_KEY"]}
+               "SECRET_KEY": secrets.token_urlsafe(48)}  # the suite's own key is public: refused
         procs = [subprocess.Popen([sys.executable, "worker.py", "--burst", "default"], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for p in procs:

@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -40,6 +40,8 @@ def login():
             error, status = exc.message, exc.status_code if exc.status_code == 429 else 401
         else:
             db.session.commit()
+            # A new session on login: nothing from before it (a CSRF token planted with the cookie) lives on.
+            session.clear()
             login_user(user, remember=form.remember.data)
             target = request.args.get("next", "")
             if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
@@ -69,12 +71,13 @@ def change_password():
         status = 422
         if form.validate():
             try:
-                auth.change_own_password(current_user, form.current.data, form.new.data, form.confirm.data)
+                auth.change_own_password(current_user, form.current.data, form.new.data, form.confirm.data,
+                                         request.remote_addr or "-")
             except DomainError as exc:
-                db.session.rollback()
-                field = getattr(form, exc.field or "", None)
-                if field is not None:
-                    field.errors = [*field.errors, exc.message]
+                db.session.commit()  # nothing changed but a failed attempt: kept, it throttles the next guess
+                field = getattr(form, exc.field or "", None) or form.current
+                field.errors = [*field.errors, exc.message]
+                status = exc.status_code if exc.status_code == 429 else status
             else:
                 db.session.commit()
                 login_user(current_user._get_current_object())  # this session goes on under the new version

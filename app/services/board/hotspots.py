@@ -57,9 +57,15 @@ def street_of(text: str | None) -> str | None:
     return f"{kind} {name[:1].upper()}{name[1:]}"
 
 
+# «[документ: акт.pdf]», «[видео 0:12]», «[геометка: …]»: what a message without words carried, named by
+# channels.content.summary — not the resident's wording, so never compared as such.
+_CONTENT_LABEL = re.compile(r"\[[^\[\]]*\]")
+
+
 def normalise(text: str) -> str:
-    """The wording of a summary for comparison: its words (any script, app/services/text.py) without stop words."""
-    return " ".join(w for w in text_words(text) if w not in STOP and len(w) > 2)
+    """The wording of a summary for comparison: its words (any script, app/services/text.py) without stop words
+    and without the bracketed names of attachments."""
+    return " ".join(w for w in text_words(_CONTENT_LABEL.sub(" ", text or "")) if w not in STOP and len(w) > 2)
 
 
 class _Union:

@@ -6,9 +6,10 @@
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.channels.base import IncomingMessage
 from app.channels.clean import clean_message, clean_str, redact_headers, redact_text
@@ -16,6 +17,9 @@ from app.extensions import db
 from app.jobs import enqueue_after_commit
 from app.models import Account, IntakeRejection, Message, Resident, utcnow
 from app.models.base import fit_column, fit_values, insert_or_ignore
+from app.services import attachments
+
+log = logging.getLogger(__name__)
 
 
 def _resident_id(m: IncomingMessage, now: datetime) -> tuple[int, bool]:
@@ -48,25 +52,48 @@ def _account_id(m: IncomingMessage, thread_key: str | None) -> int | None:
     return None
 
 
+def _thread_known(network: str, thread_key: str | None) -> bool:
+    """A comment thread of ours intake has already taken a message from (`thread_key` as stored: fitted)."""
+    return bool(thread_key) and db.session.scalar(select(Message.id).where(
+        Message.network == network, Message.thread_key == thread_key).limit(1)) is not None
+
+
+def _own_phone(resident_id: int, m: IncomingMessage) -> None:
+    """A resident who shared their own contact card: their phone, when we had none."""
+    phone = (m.contact.get("phone") or "")[:40] if m.network not in ("web", "api") else ""
+    if phone:
+        db.session.execute(update(Resident).where(Resident.id == resident_id, Resident.phone.is_(None))
+                           .values(phone=phone))
+
+
 def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list[int]:
     """Store the messages; a message seen before is skipped. Returns the ids of new rows. Caller commits.
     Every value is fitted to its column (app/models/base.py): text is cut, keys are hashed when too long."""
     now = now or utcnow()
     new_ids = []
+    with_files: list[tuple[int, str, list[dict]]] = []
     unnamed = False  # a new VK resident: callbacks carry no names, users.get fills them in (jobs/intake.vk_names)
     for m in messages:
         clean_message(m)  # NUL, lone surrogates, impossible dates, links to other hosts: see channels.clean
-        resident_id, created = _resident_id(m, now)
-        unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         values = fit_values(Message, dict(
             network=m.network, external_id=m.external_id, kind=m.kind, text=m.text or "",
             attachments=[a.as_dict() for a in m.attachments], permalink=(m.permalink or None),
             thread_key=m.thread_key, reply_to_external_id=m.reply_to, raw=m.raw, reply_address=m.reply_address,
-            received_at=m.sent_at or now, resident_id=resident_id,
+            received_at=m.sent_at or now,
             command=m.command or ("start" if m.start_code else None),
             command_arg=(m.command_arg or m.start_code),
         ))
+        if m.known_thread_only and not _thread_known(m.network, values["thread_key"]):
+            log.info("%s: %s is group chat outside our comment threads: not taken", m.network, m.external_id)
+            continue
         values["account_id"] = _account_id(m, values["thread_key"])
+        if m.account_required and values["account_id"] is None:
+            log.info("%s: %s is in a group chat that is not our account: not taken", m.network, m.external_id)
+            continue
+        values["resident_id"], created = _resident_id(m, now)
+        unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
+        if not created:
+            _own_phone(values["resident_id"], m)
         if m.edit_of:
             edit_of = fit_column(Message.__table__.c.external_id, m.edit_of)
             values["edit_of_id"] = db.session.scalar(select(Message.id).where(
@@ -76,8 +103,12 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         mid = db.session.execute(stmt).scalar()
         if mid is not None:
             new_ids.append(mid)
+            with_files.append((mid, m.network, values["attachments"]))
     if new_ids:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_triage", queue="intake", inline=True)
+    files = attachments.ids_to_store(with_files)
+    if files:  # links that expire (VK, MAX, OK): keep a copy
+        enqueue_after_commit(db.session(), "app.jobs.intake.store_files", files, queue="default")
     if unnamed:
         enqueue_after_commit(db.session(), "app.jobs.intake.request_vk_names", queue="default", inline=True)
     return new_ids

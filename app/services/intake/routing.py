@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from app.channels import content
 from app.extensions import db
 from app.models import Category
 from app.services.text import has_words, normalise, words
@@ -22,8 +23,14 @@ NOISE_LABELS = {
 # zero-width characters; words in any script.
 _THANKS_WORD = (r"(?:спасибо|спасибочки|спс|благодарю|благодарим|благодарствую|thanks?|thank\s+you|thx|"
                 r"рахмат|рәхмәт|баһыыба)")
-_THANKS = re.compile(r"^[\W_]*(?:(?:большое|огромное|сердечное|всем)[\W_]+)?" + _THANKS_WORD +
-                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}))*[\W_]*$",
+# «Да», «Ок», «Всё хорошо» — the words residents type to «Проблема решена?» instead of pressing a button.
+_YES_WORD = (r"(?:да|ага|угу|ок|окей|ok|okay|хорошо|отлично|супер|понятно|ясно|принято|"
+             r"вс[её]\s+(?:хорошо|отлично|нормально|сделали)|решена|решено|сделали|сделано)")
+_YES = re.compile(r"^[\W_]*" + _YES_WORD + r"(?:[\W_]+" + _YES_WORD + r")*[\W_]*$", re.IGNORECASE)
+_THANKS = re.compile(r"^[\W_]*(?:" + _YES_WORD + r"[\W_]+)*(?:(?:большое|огромное|сердечное|всем)[\W_]+)?" +
+                     _THANKS_WORD +
+                     r"(?:[\W_]+(?:вам|тебе|большое|огромное|всем|вам\s+большое|за\s+[\w\s-]{1,60}|" + _YES_WORD +
+                     r"))*[\W_]*$",
                      re.IGNORECASE)
 # A thanks followed by «но», «не», «однако»… is a complaint («Спасибо, но яма осталась»): never taken for thanks.
 THANKS_MAX = 200  # a longer message says more than thanks (and the pattern is never run on long text)
@@ -32,19 +39,14 @@ _URL = re.compile(r"(https?://|www\.)\S+|\b\S+\.(ru|com|net|рф|shop|store)\b",
 _AD_WORDS = re.compile(r"\b(скидк|акци[яи]|заработ|доход|кредит|займ|промокод|купить|продам|подпис(ывайтесь|ка)|"
                        r"казино|ставки|выезд бесплатно|ремонт холодильник)", re.IGNORECASE)
 # Attachments that are not content: a sticker (or a reaction) says what an emoji says.
-NOT_CONTENT = frozenset({"sticker", "reaction"})
 
 
 def has_content(attachments) -> bool:
     """Whether the attachments (dicts or Attachment objects, or a plain bool) carry content (a photo, a
-    document, a voice message…); stickers and reactions do not."""
+    document, a voice message…); stickers and reactions do not (one rule: `channels.content.is_content`)."""
     if isinstance(attachments, bool) or attachments is None:
         return bool(attachments)
-    for a in attachments:
-        kind = a.get("kind") if isinstance(a, dict) else getattr(a, "kind", None)
-        if kind not in NOT_CONTENT:
-            return True
-    return False
+    return content.is_content(attachments)
 
 
 def is_thanks(text: str | None) -> bool:
@@ -54,12 +56,17 @@ def is_thanks(text: str | None) -> bool:
     return not (set(words(clean)) & _NOT_THANKS)
 
 
+def is_yes(text: str | None) -> bool:
+    """Only «да», «ок», «всё хорошо», «решена»…: the answer to «Проблема решена?» typed instead of pressed."""
+    clean = normalise(text)
+    return bool(clean) and len(clean) <= THANKS_MAX and _YES.match(clean) is not None
+
+
 def noise_reason(text: str, attachments=False) -> str | None:
     """Why this message is not an appeal, or None when it may be one. A photo alone is an appeal; a sticker,
     a reaction or emoji alone is not, on every network. `attachments`: the message's attachments (or a bool)."""
     stripped = normalise(text)
-    content = has_content(attachments)
-    if content:
+    if has_content(attachments):
         return None
     if not stripped:
         return "emoji" if attachments else "empty"  # a lone sticker

@@ -7,6 +7,7 @@ run it; a worker killed mid-batch rolls back its transaction and the messages ar
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 
@@ -14,6 +15,8 @@ from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
+from app.channels import content
+from app.channels.base import parse_command
 from app.extensions import db
 from app.jobs import enqueue_after_commit
 from app.models import OPEN_STATUSES, Institution, Message, Ticket, TicketEvent, utcnow
@@ -22,6 +25,8 @@ from app.services.errors import ValidationFailed
 from app.services.intake import routing
 from app.services.replies import main_ticket, residents_of  # noqa: F401  (intake.residents_of: older callers)
 from app.services.text import has_words
+
+log = logging.getLogger(__name__)
 
 TRIAGE_BATCH = 200
 
@@ -76,12 +81,17 @@ def triage_message(m: Message, now: datetime | None = None) -> Ticket | None:
             m.ticket = ticket
             workflow.record(ticket, "message_edited", resident=m.resident, at=m.received_at,
                             text=m.text, message_id=m.id)
+            _set_place(ticket, m)
             _text_arrived(ticket, m, routing_text(m), now)
             return ticket
-    elif m.command:
+        # Triaged as if new: «/status <number>» corrected by an edit is answered, not made a ticket of its number
+        # (adapters never mark an edit as a command; only /status is worth answering again).
+        m.command, m.command_arg = parse_command(m.text, ("status",))
+    if m.command:
         handled, text = _command(m, now)
         if handled:
             return m.ticket
+        m.noise_reason = None  # the command was answered, or was no command: what is left is the resident's
     reason = routing.noise_reason(text, m.attachments)
     if reason:
         m.noise_reason = reason
@@ -107,8 +117,10 @@ def _join(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     """A follow-up of the resident: part of their ticket (a waiting or resolved ticket goes back to work)."""
     m.noise_reason = None
     m.ticket = ticket
+    _set_place(ticket, m)
     workflow.record(ticket, "message", resident=m.resident, at=m.received_at, message_id=m.id)
-    thanks = ticket.status == "resolved" and routing.is_thanks(text)  # «Спасибо» with a photo: kept, not reopened
+    # «Спасибо» (with a photo too), «Да, спасибо», «Да» typed to «Проблема решена?»: kept, not reopened
+    thanks = ticket.status == "resolved" and (routing.is_thanks(text) or routing.is_yes(text))
     if ticket.status in ("waiting_resident", "resolved") and not thanks:
         workflow.change_status(ticket, "in_progress", None, resident=m.resident, now=now,
                                comment="Житель ответил")
@@ -179,6 +191,15 @@ def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
     return route, institution
 
 
+def _set_place(ticket: Ticket, m: Message) -> None:
+    """The first place a resident sends (a location or venue) becomes the ticket's place."""
+    place = content.place_of(m.attachments or [])
+    if place is None or ticket.latitude is not None:
+        return
+    ticket.latitude, ticket.longitude = place["latitude"], place["longitude"]
+    ticket.place_text = (place["text"] or "")[:300] or None
+
+
 def _record_route(ticket: Ticket, route: routing.Route, institution: Institution | None, now: datetime) -> None:
     if route.category is not None:
         workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,
@@ -216,14 +237,15 @@ def _text_arrived(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
         return
     ticket.summary = text.strip()
     route, institution = _route(first, text)
-    changed = route.category is not None and route.category.id != ticket.category_id
-    if changed:
+    changed = False
+    if route.category is not None and route.category.id != ticket.category_id:
         ticket.category = route.category
-        sla.set_deadlines(ticket, route.category, ticket.created_at)
+        changed = True
     if institution is not None and institution.id != ticket.institution_id:
         ticket.institution = institution
         changed = True
-    if changed:
+    if changed:  # the deadlines of the new category, on the new institution's working calendar
+        sla.set_deadlines(ticket, ticket.category, ticket.created_at)
         _record_route(ticket, route, ticket.institution, now)
 
 
@@ -249,11 +271,12 @@ def send_due_acks(now: datetime | None = None, limit: int = 500) -> int:
 def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool = True) -> Ticket:
     text = routing_text(m) if text is None else text
     route, institution = _route(m, text)
-    summary = text.strip() or ("[фото]" if m.attachments else "")
+    summary = content.summary(text, m.attachments or [])
     address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
     ticket = tickets.create_ticket(network=m.network, summary=summary, resident=m.resident, institution=institution,
                                    category=route.category, account=m.account, messages=[m], created_at=now,
                                    address=address, regime=_regime_of(m, address))
+    _set_place(ticket, m)
     db.session.flush()
     _record_route(ticket, route, institution, now)
     window = burst_window()
@@ -287,7 +310,7 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         if institution is not None and m.resident is not None:
             m.resident.preferred_institution_id = institution.id
         replies.bot_answer(m, "start", institution=institution)
-        return True, ""
+        return _content_left(m)
     if m.command == "status":
         number, _, rest = arg.partition(" ") if arg else ("", "", "")
         number = number.strip()
@@ -299,8 +322,8 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         replies.bot_answer(m, "status", ticket=ticket, number=number,
                            main=main_ticket(ticket) if ticket is not None and ticket.status == "merged" else None)
         rest = rest.strip()
-        if not rest or routing.noise_reason(rest, m.attachments):
-            return True, ""
+        if not (rest or content.is_content(m.attachments)) or routing.noise_reason(rest, m.attachments):
+            return True, ""  # nothing but the command (a photo or a place sent with it is the resident's)
         main = main_ticket(ticket)
         if main is not None and m.resident_id is not None and m.resident_id in residents_of(main):
             _join(main, m, rest, now)  # «/status <number> <more text>»: the text is added to that ticket
@@ -310,7 +333,13 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         return False, routing_text(m)  # a long text after /start or /help: the resident's words
     m.noise_reason = "command"
     replies.bot_answer(m, "help")
-    return True, ""
+    return _content_left(m)
+
+
+def _content_left(m: Message) -> tuple[bool, str]:
+    """After a command is answered: a photo, a file or a place sent with it is still the resident's (VK and MAX
+    let a command's text carry them) and is triaged like any message; a command alone is done."""
+    return (False, "") if content.is_content(m.attachments) else (True, "")
 
 
 def _institution_from_code(code: str) -> Institution | None:
