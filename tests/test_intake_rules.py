@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from app.channels import get_adapter
 from app.channels.base import Attachment, IncomingMessage
 from app.extensions import db
-from app.fakes import telegram as updates
 from app.fakes import max as max_payloads
 from app.fakes import ok as ok_payloads
+from app.fakes import telegram as updates
 from app.fakes import vk as vk_payloads
 from app.models import (
     INTAKE_MODELS,
@@ -41,7 +41,8 @@ from app.services import board, intake, tickets, timeline, verdict, workflow
 from app.services.intake import routing
 from tests.factories import make_account, make_category, make_institution, make_resident, make_user
 from tests.telegram_support import SECRET as TG_SECRET
-from tests.vk_support import GROUP, SECRET as VK_SECRET
+from tests.vk_support import GROUP
+from tests.vk_support import SECRET as VK_SECRET
 
 TG_USER = 48151623
 TG_USER_B = 48151624

@@ -25,7 +25,8 @@ from tests.test_intake_rules import (
     vk_dm,
     vk_texts,
 )
-from tests.vk_support import GROUP, SECRET as VK_SECRET
+from tests.vk_support import GROUP
+from tests.vk_support import SECRET as VK_SECRET
 
 LAT, LON = 50.921234, 128.473456
 GROUP_CHAT, CHANNEL = -1001987654321, -1001122334455

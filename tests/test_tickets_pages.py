@@ -6,7 +6,6 @@ from app.models import Reply, Ticket
 from tests.factories import make_category, make_institution, make_ticket, make_user
 from tests.helpers import body
 
-
 HX = {"HX-Request": "true"}
 
 

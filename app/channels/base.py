@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-
 PHONE_LIMIT = 40  # Resident.phone: a shared contact's phone becomes the resident's only within it
 
 

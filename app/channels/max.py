@@ -61,6 +61,7 @@ from app.channels.base import (
     parse_command,
     secret_matches,
 )
+from app.channels.telegram import split_text
 
 log = logging.getLogger(__name__)
 
@@ -356,8 +357,6 @@ class MaxAdapter:
     @staticmethod
     def split(text: str) -> list[str]:
         """A long reply as several messages shorter than 4000 characters: the outbox sends them one by one."""
-        from app.channels.telegram import split_text
-
         return split_text(text, TEXT_LIMIT - 1)
 
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:

@@ -46,8 +46,8 @@ from app.models import (
     utcnow,
 )
 from app.services import auth, sla, verdict, workflow
-from app.services.board import hotspots
 from app.services import tickets as ticket_ops
+from app.services.board import hotspots
 
 SEED = 2026
 PASSWORD = "demo"

@@ -11,7 +11,7 @@ from app.channels.vk import NAMES_BATCH, VkAdapter
 from app.extensions import db
 from app.jobs import enqueue, redis_connection
 from app.jobs.context import in_app
-from app.services import intake
+from app.services import attachments, intake
 from app.services import vk_names as names
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,6 @@ def sweep() -> int:
 @in_app
 def store_files(message_ids: list[int]) -> int:
     """Keep copies of residents' files whose platform links expire (services/attachments)."""
-    from app.services import attachments
-
     done = attachments.store_files(message_ids)
     db.session.commit()
     return done

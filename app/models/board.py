@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
+
 class BoardSnapshot(db.Model):
     """The board's figures for a standard period, computed by a job so the page answers at once."""
 

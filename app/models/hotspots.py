@@ -11,6 +11,7 @@ from app.models.base import UTCDateTime, utcnow
 from app.models.org import Institution
 from app.models.ticket import Category, Ticket
 
+
 class HotSpot(db.Model):
     """A recurring problem found automatically: the same category at the same street, or the same wording,
     several times within a few days. Refreshed by a job (app.services.board.hotspots)."""

@@ -9,6 +9,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.channels.content import map_url
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.org import Account, Direction, Institution
@@ -175,8 +176,6 @@ class Ticket(db.Model):
         """A map with the resident's pin, when they sent a place."""
         if self.latitude is None or self.longitude is None:
             return None
-        from app.channels.content import map_url
-
         return map_url(self.latitude, self.longitude)
 
     @property

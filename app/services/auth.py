@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
 from functools import lru_cache
 
 from flask import current_app

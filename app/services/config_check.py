@@ -4,6 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.demo.data import USERS as DEMO_USERS
+from app.demo.seed import PASSWORD as DEMO_PASSWORD
+from app.extensions import db
+from app.models import User
 from app.security import key_problem
 
 # network: (what turns it on, the secret that authenticates its webhook)
@@ -81,16 +88,6 @@ def check(config) -> list[Finding]:
 def check_accounts() -> list[Finding]:
     """Active staff accounts of the demo (admin, moderator…) that still have its password «demo» (`flask seed-demo`
     run on this database): anyone who has read the README can log in with them."""
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from sqlalchemy import func
-
-    from app.demo.data import USERS as DEMO_USERS
-    from app.demo.seed import PASSWORD as DEMO_PASSWORD
-    from app.extensions import db
-    from app.models import User
-
     names = [name.lower() for name, *_ in DEMO_USERS]  # the seed's accounts only: a scrypt check each
     try:
         users = list(db.session.scalars(select(User).where(User.is_active_user.is_(True),

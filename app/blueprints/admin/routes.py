@@ -18,8 +18,8 @@ from app.htmx import form_errors, parse_id, render, wants_fragment
 from app.models import Category, Institution, SlaPolicy, User, utcnow
 from app.models.calendar import CALENDAR_KIND_LABELS
 from app.services import admin, tickets, users
-from app.services.sla import calendar
 from app.services.errors import DomainError
+from app.services.sla import calendar
 
 bp = Blueprint("admin", __package__, url_prefix="/admin")
 

@@ -8,8 +8,8 @@ from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Message, Ticket
 from app.services import access, intake, queue, tickets
-from app.services.intake import routing
 from app.services.errors import DomainError, NotFound
+from app.services.intake import routing
 
 bp = Blueprint("queue", __package__, url_prefix="/queue")
 

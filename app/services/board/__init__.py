@@ -22,6 +22,22 @@ The names below are the package's face — `board.report`, `board.Period`, … �
 """
 from __future__ import annotations
 
+from app.services.board.figures import (  # noqa: F401
+    _COUNTS,
+    NOISE_REASONS,
+    Figures,
+    _add_other_answers,
+    _aggregate_columns,
+    _conditions,
+    _dialect,
+    _figures,
+    _join_condition,
+    _portable_medians,
+    _seconds,
+    aggregate,
+    aggregate_sets,
+    counted,
+)
 from app.services.board.periods import (  # noqa: F401
     DEFAULT_PERIOD,
     EARLIEST,
@@ -38,28 +54,12 @@ from app.services.board.periods import (  # noqa: F401
     standard_period,
     today,
 )
-from app.services.board.figures import (  # noqa: F401
-    Figures,
-    NOISE_REASONS,
-    _COUNTS,
-    _add_other_answers,
-    _aggregate_columns,
-    _conditions,
-    _dialect,
-    _figures,
-    _join_condition,
-    _portable_medians,
-    _seconds,
-    aggregate,
-    aggregate_sets,
-    counted,
-)
 from app.services.board.ranks import (  # noqa: F401
     MIN_VOLUME,
-    RankRow,
     SMOOTHING,
     TARGET_GOOD_SHARE,
     TARGET_MEAN_DAYS,
+    RankRow,
     _smoothed,
     ranking,
 )

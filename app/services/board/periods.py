@@ -15,7 +15,6 @@ from app.extensions import db
 from app.htmx import parse_id
 from app.models import Direction, Institution, Ticket, utcnow
 
-
 PERIOD_KINDS = {
     "today": _l("Сегодня"),
     "week": _l("Неделя"),

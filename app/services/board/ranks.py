@@ -10,7 +10,6 @@ from app.extensions import db
 from app.models import Direction, Institution
 from app.services.board.figures import Figures
 
-
 # Fair ranking: institutions with fewer resolved tickets than this are listed, not ranked; every institution's
 # results are blended with SMOOTHING tickets "as good as the city average" (a Bayesian average), so one ticket
 # answered in four minutes does not top the table.
