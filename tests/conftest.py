@@ -13,7 +13,8 @@ from app import create_app
 from app.extensions import db
 from config import TestConfig
 
-pytest_plugins = ["tests.telegram_support", "tests.vk_support", "tests.smtp_support"]  # fake APIs, local SMTP
+pytest_plugins = ["tests.telegram_support", "tests.vk_support", "tests.smtp_support",
+                  "tests.intake_support"]  # fake APIs, local SMTP
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 

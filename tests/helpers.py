@@ -34,3 +34,16 @@ def committed(value):
     `committed(escalation.sweep(now)).warnings` — after-commit work (outbox deliveries) runs here."""
     db.session.commit()
     return value
+
+
+def resolve(ticket, text: str = "Трубу заменили, вода есть", now=None):
+    """Resolve `ticket` with the answer `text` as a moderator (through «В работе» when it is new); committed."""
+    from app.services import tickets, workflow
+    from tests.factories import make_user
+
+    mod = make_user("moderator")
+    if ticket.status == "new":
+        workflow.change_status(ticket, "in_progress", mod, now=now)
+    tickets.change_status(ticket, "resolved", mod, comment=text, now=now)
+    db.session.commit()
+    return ticket

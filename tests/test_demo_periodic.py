@@ -9,11 +9,11 @@ from app.extensions import db
 from app.fakes import telegram as updates
 from app.jobs import schedule
 from app.models import utcnow
-from tests.test_intake_rules import TG_USER, burst, only_ticket, tg, tg_texts  # noqa: F401 (fixture)
+from tests.test_intake_rules import TG_USER, only_ticket, tg, tg_texts
 
 
 def test_without_redis_the_held_acknowledgement_goes_out_once_its_window_has_passed(
-        app, client, tg_config, fake_tg, burst):  # noqa: F811
+        app, client, tg_config, fake_tg, burst):
     assert not app.config.get("REDIS_URL")
     tg(client, updates.private_message(TG_USER, "Во дворе ул. Лесная, 7 не вывозят мусор", message_id=70))
     ticket = only_ticket()

@@ -37,9 +37,10 @@ from app.models import (
     utcnow,
 )
 from app.models.base import bounded_columns
-from app.services import board, intake, tickets, timeline, verdict, workflow
+from app.services import board, intake, tickets, timeline, verdict
 from app.services.intake import routing
-from tests.factories import make_account, make_category, make_institution, make_resident, make_user
+from tests import helpers
+from tests.factories import make_category, make_institution, make_resident, make_user
 from tests.telegram_support import SECRET as TG_SECRET
 from tests.vk_support import GROUP
 from tests.vk_support import SECRET as VK_SECRET
@@ -87,36 +88,7 @@ def vk_texts(fake_vk, peer=VK_USER) -> list[str]:
 
 
 def resolve(ticket, text="Яму засыпали", now=None):
-    mod = make_user("moderator")
-    if ticket.status == "new":
-        workflow.change_status(ticket, "in_progress", mod, now=now)
-    tickets.change_status(ticket, "resolved", mod, comment=text, now=now)
-    db.session.commit()
-    return ticket
-
-
-@pytest.fixture
-def vk_account(vk_config):
-    acc = make_account(make_institution(name="Администрация г. Белогорск (ВК)"), network="vk")
-    acc.external_id = str(GROUP)
-    db.session.flush()
-    return acc
-
-
-@pytest.fixture
-def burst(app):
-    app.config["BURST_WINDOW_SECONDS"] = 120
-    yield timedelta(seconds=120)
-    app.config["BURST_WINDOW_SECONDS"] = 0
-
-
-@pytest.fixture
-def lamps():
-    light = make_institution(name="МБУ «Горсвет» г. Белогорск")
-    cat = make_category("Уличное освещение", institution=light)
-    cat.keywords = "фонар освещ"
-    db.session.commit()
-    return cat
+    return helpers.resolve(ticket, text, now)
 
 
 # === 1. Network text into bounded columns ===============================================================

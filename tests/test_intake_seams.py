@@ -9,10 +9,9 @@ import pytest
 from app.extensions import db
 from app.fakes import telegram as updates
 from app.fakes import vk as vk_payloads
-from app.models import Message, Reply, Resident, Ticket
-from app.services import intake, replies, tickets
+from app.models import Message, Reply, Resident
+from app.services import tickets
 from tests.factories import make_user
-from tests.telegram_support import SECRET as TG_SECRET
 from tests.test_intake_rules import (
     TG_USER,
     VK_USER,
@@ -30,33 +29,6 @@ from tests.vk_support import SECRET as VK_SECRET
 
 LAT, LON = 50.921234, 128.473456
 GROUP_CHAT, CHANNEL = -1001987654321, -1001122334455
-
-
-@pytest.fixture
-def vk_account(vk_config):
-    from tests.factories import make_account, make_institution
-
-    acc = make_account(make_institution(name="Администрация г. Белогорск (ВК)"), network="vk")
-    acc.external_id = str(GROUP)
-    db.session.flush()
-    return acc
-
-
-@pytest.fixture
-def burst(app):
-    app.config["BURST_WINDOW_SECONDS"] = 120
-    yield
-    app.config["BURST_WINDOW_SECONDS"] = 0
-
-
-@pytest.fixture
-def lamps():
-    from tests.factories import make_category, make_institution
-
-    cat = make_category("Уличное освещение", institution=make_institution(name="МБУ «Горсвет» г. Белогорск"))
-    cat.keywords = "фонар освещ"
-    db.session.commit()
-    return cat
 
 
 def tg_forward(user_id, text, message_id):

@@ -15,6 +15,7 @@ from app.jobs import housekeeping
 from app.jobs.schedule import PERIODIC
 from app.models import Message, Reply, Ticket, TicketEvent, utcnow
 from app.services import intake, tickets, timeline, verdict, workflow
+from tests import helpers
 from tests.factories import make_account, make_institution, make_user
 from tests.helpers import hook
 
@@ -30,12 +31,7 @@ def only_ticket() -> Ticket:
 
 
 def resolve(ticket, text="Трубу заменили, вода есть", now=None):
-    mod = make_user("moderator")
-    if ticket.status == "new":
-        workflow.change_status(ticket, "in_progress", mod, now=now)
-    tickets.change_status(ticket, "resolved", mod, comment=text, now=now)
-    db.session.commit()
-    return ticket
+    return helpers.resolve(ticket, text, now)
 
 
 @pytest.fixture
