@@ -110,3 +110,15 @@ def redis_url():
 
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The outbox's clock, set by the test (clock(moment) → moment): the delivery jobs run in-process after each
+    commit and read it."""
+    from app.services import replies
+
+    def set_to(moment):
+        monkeypatch.setattr(replies, "utcnow", lambda: moment)
+        return moment
+    return set_to

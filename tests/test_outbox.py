@@ -25,15 +25,6 @@ STAFF_CHAT = 55507777
 RESIDENT = 4242
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """The outbox's clock, set by the test: the delivery jobs run in-process after each commit and read it."""
-    def set_to(moment):
-        monkeypatch.setattr(replies, "utcnow", lambda: moment)
-        return moment
-    return set_to
-
-
 def deliver_due(now):
     """What the periodic delivery sweep does at `now`, in-process: settle dead `sending` rows, deliver due rows."""
     replies.recover_stale(now)

@@ -10,13 +10,12 @@ from app.models import Notification, Reply
 from app.services import staff_telegram, users
 from tests.factories import make_user
 from tests.test_intake_security import fakes, networks  # noqa: F401 — fixtures
-from tests.test_outbox import (  # noqa: F401 — clock is a fixture
+from tests.test_outbox import (
     MONDAY_NOON,
     STAFF_CHAT,
     _control_order,
     _sla_warning,
     _weekly_digest,
-    clock,
     deliver_due,
 )
 

@@ -35,14 +35,6 @@ def hold(app):
     app.config["STAFF_PUSH_WORKING_HOURS_ONLY"] = False
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    def set_to(moment):
-        monkeypatch.setattr(replies, "utcnow", lambda: moment)
-        return moment
-    return set_to
-
-
 def friday_ticket(inst):
     """Registered Friday 04.12.2026 17:00 city time, 9 working hours to answer (the city's 9–18 with lunch)."""
     cat = make_category(institution=inst, policy=make_policy(first=60, resolution=9 * 60, business_hours=True))
