@@ -12,10 +12,11 @@ from app.fakes import vk as vk_payloads
 from app.models import Message, Reply, Resident
 from app.services import tickets
 from tests.factories import make_user
-from tests.test_intake_rules import (
+from tests.test_intake_rules import (  # noqa: F401 (merged: the same fixture)
     TG_USER,
     VK_USER,
     all_tickets,
+    merged,
     only_ticket,
     resolve,
     tg,
@@ -96,17 +97,6 @@ def test_thanks_forwarded_after_resolution_does_not_reopen(client, tg_config, fa
 
 
 # --- merged tickets and the other content types --------------------------------------------------------
-@pytest.fixture
-def merged(client, tg_config, fake_tg, vk_account, fake_vk):
-    tg(client, updates.private_message(TG_USER, "Нет света в подъезде дома ул. Слияния, 1", message_id=1))
-    vk(client, vk_dm("Нет света в подъезде дома ул. Слияния, 1", cmid=1))
-    x, y = all_tickets()
-    mod = make_user("moderator")
-    tickets.merge(x, y, mod)
-    db.session.commit()
-    return x, y, mod
-
-
 def test_a_contact_card_shared_by_a_merged_ticket_resident_joins_the_main_ticket(client, merged, fake_tg):
     x, y, mod = merged
     tg(client, updates.private_message(TG_USER, None, message_id=2, extra=updates.contact(

@@ -82,13 +82,19 @@ def update_category(category_id: int):
     form = CategoryRulesForm(prefix=f"c{category.id}")
     error, notice = _save(form, lambda: admin.update_category_rules(
         current_user, category, form.keywords.data or "", form.default_institution_id.data))
+    return _answer_row("admin/categories.html", "admin/_category.html", "admin.categories",
+                       lambda: _category_rows((category.id, form)), error, notice, c=category, form=form)
+
+
+def _answer_row(page: str, fragment: str, list_endpoint: str, rows, error, notice, **row):
+    """The answer to a row's form: with HTMX the row alone (422 with its errors); without JavaScript the whole
+    list again — `rows()` with the failed form kept, or a redirect to the list (303) after a save."""
     if wants_fragment():
-        return render("admin/categories.html", "admin/_category.html", status=422 if error else 200,
-                      c=category, form=form, error=error, notice=notice)
-    flash(error or notice, "error" if error else "ok")  # without JavaScript: the whole list again
+        return render(page, fragment, status=422 if error else 200, error=error, notice=notice, **row)
+    flash(error or notice, "error" if error else "ok")
     if error:
-        return render_template("admin/categories.html", rows=_category_rows((category.id, form))), 422
-    return redirect(url_for("admin.categories"), 303)
+        return render_template(page, rows=rows()), 422
+    return redirect(url_for(list_endpoint), 303)
 
 
 def _policy_rows(failed: tuple[int, object] | None = None) -> list:
@@ -110,13 +116,8 @@ def update_policy(policy_id: int):
         current_user, policy, form.first_response_minutes.data, form.resolution_minutes.data,
         bool(form.business_hours.data), form.warning_percent.data),
         "Сохранено. Новые сроки действуют для новых обращений.")
-    if wants_fragment():
-        return render("admin/sla.html", "admin/_policy.html", status=422 if error else 200,
-                      p=policy, form=form, error=error, notice=notice)
-    flash(error or notice, "error" if error else "ok")  # without JavaScript: the whole list again
-    if error:
-        return render_template("admin/sla.html", rows=_policy_rows((policy.id, form))), 422
-    return redirect(url_for("admin.sla_policies"), 303)
+    return _answer_row("admin/sla.html", "admin/_policy.html", "admin.sla_policies",
+                       lambda: _policy_rows((policy.id, form)), error, notice, p=policy, form=form)
 
 
 def _year() -> int:
