@@ -122,6 +122,12 @@ class Config:
     # the recipient's institution (round-the-clock institutions get them at once). 0: push at any hour.
     STAFF_PUSH_WORKING_HOURS_ONLY = _env("STAFF_PUSH_WORKING_HOURS_ONLY", "1") not in ("0", "false", "no", "")
 
+    # --- the participants' network (issue 12) ------------------------------------------------------------
+    # Fernet keys (comma-separated; the first encrypts, all decrypt: rotation) for the participants' account
+    # tokens and secrets at rest. Unset: derived from SECRET_KEY (flask check-config warns).
+    ACCOUNT_SECRETS_KEY = _env("ACCOUNT_SECRETS_KEY")
+    COLLECT_EVERY_HOURS = float(_env("COLLECT_EVERY_HOURS", "6"))  # the participants' figures, every N hours
+
     WTF_CSRF_TIME_LIMIT = None
     # --- sessions and headers (docs/security.md) ----------------------------------------------------------
     PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http")  # https in production: cookies become Secure

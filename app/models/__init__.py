@@ -7,7 +7,17 @@ from app.models.calendar import CALENDAR_KIND_LABELS, CALENDAR_KINDS, CalendarDa
 from app.models.control import CONTROL_OPEN_STATES, CONTROL_STATES, ControlOrder, ControlOrderEvent
 from app.models.escalation import SLA_MARK_KINDS, Notification, SlaMark
 from app.models.hotspots import HotSpot, HotSpotTicket
-from app.models.org import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Direction, Institution
+from app.models.org import (
+    ACCOUNT_NETWORKS,
+    NETWORK_LABELS,
+    NETWORKS,
+    Account,
+    AccountSnapshot,
+    Direction,
+    Institution,
+    Post,
+    slugify,
+)
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.ticket import (
     MESSAGE_KINDS,
@@ -39,7 +49,7 @@ for _model in INTAKE_MODELS:
 __all__ = [
     "CALENDAR_KINDS", "CALENDAR_KIND_LABELS", "CalendarDay",
     "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
-    "AccountSnapshot", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
+    "AccountSnapshot", "ACCOUNT_NETWORKS", "Post", "slugify", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
     "REGIME_LABELS", "REGIMES",
     "Category", "IntakeRejection", "RefusedRequest",

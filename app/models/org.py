@@ -1,10 +1,12 @@
 """Directions, participant institutions, their network accounts and account statistics."""
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -18,7 +20,26 @@ NETWORK_LABELS = {
     "max": "MAX",
     "web": _l("Веб-форма"),
     "api": "API",
+    "other": _l("Другая сеть"),
 }
+# A participant's account: the four networks we collect from, or a plain link to another network (no statistics).
+ACCOUNT_NETWORKS = (*NETWORKS, "other")
+
+
+_TRANSLIT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+                     ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r",
+                      "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"]))
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    """«МБОУ СОШ № 3» → "mbou-sosh-3": Latin letters, digits and hyphens (the participant's public address)."""
+    latin = "".join(_TRANSLIT.get(ch, ch) for ch in (text or "").lower())
+    return re.sub(r"[^a-z0-9]+", "-", latin).strip("-")[:limit].strip("-")
+
+
+def new_feedback_code() -> str:
+    """A participant's deep-link code: short, unguessable enough, valid in t.me ?start= and vk.me ?ref=."""
+    return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y").lower()
 
 
 class Direction(db.Model):
@@ -49,6 +70,22 @@ class Institution(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # --- the participant of «Открытый муниципалитет» (public directory, issue 12) ---
+    slug: Mapped[str] = mapped_column(String(80), unique=True)  # /participants/<slug>
+    # False: publishes in the project but is never sent residents' appeals (a shop in «бизнес»).
+    receives_appeals: Mapped[bool] = mapped_column(default=True, server_default="1")
+    site: Mapped[str | None] = mapped_column(String(300))
+    # The logo in UPLOAD_DIR (relative path) and the type recorded when it was checked at upload.
+    logo_path: Mapped[str | None] = mapped_column(String(200))
+    logo_type: Mapped[str | None] = mapped_column(String(40))
+    # The SM-specialist: staff only, never on a public page or in the open API.
+    smm_name: Mapped[str | None] = mapped_column(String(200))
+    smm_contacts: Mapped[str | None] = mapped_column(String(300))
+    # The participant's own code in deep links and QR codes (t.me/<bot>?start=<code>, /appeal?p=<code>).
+    feedback_code: Mapped[str | None] = mapped_column(String(32), unique=True, default=new_feedback_code)
+    # Its public page shows how it answers residents (counted appeals only).
+    public_feedback: Mapped[bool] = mapped_column(default=True, server_default="1")
+
     direction: Mapped[Direction] = relationship(back_populates="institutions")
     accounts: Mapped[list["Account"]] = relationship(back_populates="institution")
 
@@ -56,13 +93,29 @@ class Institution(db.Model):
         return f"<Institution {self.short_name}>"
 
 
+@event.listens_for(Institution, "before_insert")
+def _default_slug(mapper, connection, target: Institution) -> None:
+    """A participant created without a slug gets one from its short name; a taken one gets a suffix."""
+    if target.slug:
+        return
+    base = slugify(target.short_name or target.name or "") or "uchastnik"
+    slug, table = base, Institution.__table__
+    while connection.scalar(table.select().with_only_columns(table.c.id).where(table.c.slug == slug).limit(1)):
+        slug = f"{base[:52]}-{secrets.token_hex(3)}"
+    target.slug = slug
+
+
 class Account(db.Model):
+    """A participant's account in a network. `followers` / `posts` are the latest collected figures (the
+    history is in AccountSnapshot, one row a day). Tokens and secrets are stored encrypted (services/secretbox)
+    and never shown again after entry."""
+
     __tablename__ = "accounts"
     __table_args__ = (UniqueConstraint("network", "handle"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
-    network: Mapped[str] = mapped_column(String(20))
+    network: Mapped[str] = mapped_column(String(20))  # ACCOUNT_NETWORKS
     handle: Mapped[str] = mapped_column(String(120))
     external_id: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(300))
@@ -70,6 +123,28 @@ class Account(db.Model):
     followers: Mapped[int] = mapped_column(default=0)
     posts: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+    label: Mapped[str | None] = mapped_column(String(60))  # "other": the network's name (Дзен, RuTube…)
+    # The avatar in UPLOAD_DIR (relative path) and its checked type; public pages serve it from the app.
+    avatar_path: Mapped[str | None] = mapped_column(String(200))
+    avatar_type: Mapped[str | None] = mapped_column(String(40))
+    # "api": `posts` is the platform's total; "seen": the posts we have seen since `connected_at` (no API total).
+    posts_source: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    # Collection: the last success, the last failure with the platform's reason, since when it fails.
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collect_error: Mapped[str | None] = mapped_column(String(500))
+    collect_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Credentials of this community (VK community token, Callback secret and confirmation code; OK group
+    # token; a VK user token for photo posts), encrypted at rest; what the token may do, as checked when saved.
+    token_enc: Mapped[str | None] = mapped_column(Text)
+    user_token_enc: Mapped[str | None] = mapped_column(Text)
+    secret_enc: Mapped[str | None] = mapped_column(Text)
+    confirmation_code: Mapped[str | None] = mapped_column(String(64))
+    token_rights: Mapped[str | None] = mapped_column(String(500))
+    token_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     institution: Mapped[Institution] = relationship(back_populates="accounts")
     snapshots: Mapped[list["AccountSnapshot"]] = relationship(back_populates="account")
@@ -81,9 +156,40 @@ class AccountSnapshot(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    taken_on: Mapped[date]
+    taken_on: Mapped[date]  # the city-time day; a second collection the same day updates the row
     followers: Mapped[int]
     posts: Mapped[int]
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(10), default="collector", server_default="collector")  # | import
 
     account: Mapped[Account] = relationship(back_populates="snapshots")
+
+
+class Post(db.Model):
+    """A publication of a participant's account: seen as it came (Telegram channel_post, VK wall_post_new…),
+    found by a backfill, or published through the app; one row per (account, platform post id).
+    Metrics are None where the platform gives none (Telegram's Bot API has no views)."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("account_id", "external_id"),
+                      Index("ix_posts_account_published", "account_id", "published_at"),
+                      Index("ix_posts_published", "published_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text, default="")
+    permalink: Mapped[str | None] = mapped_column(Text)
+    media_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    views: Mapped[int | None]
+    reactions: Mapped[int | None]
+    comments: Mapped[int | None]
+    reposts: Mapped[int | None]
+    metrics_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(10), default="network", server_default="network")  # |backfill|app
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship()
 

@@ -13,13 +13,15 @@ from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.org import Institution
 
-ROLES = ("admin", "moderator", "executor", "head", "analyst")
+ROLES = ("admin", "moderator", "executor", "head", "analyst", "press", "smm")
 ROLE_LABELS = {
     "admin": _l("Администратор"),
     "moderator": _l("Модератор"),
     "executor": _l("Исполнитель"),
     "head": _l("Глава"),
     "analyst": _l("Аналитик"),
+    "press": _l("Пресс-служба"),
+    "smm": _l("SMM-специалист участника"),  # bound to one participant (institution_id), manages its accounts
 }
 
 
@@ -41,6 +43,9 @@ class User(UserMixin, db.Model):
     # Part of the id kept in sessions and remember cookies: raising it (logout, deactivation, a new password)
     # ends every session of the user, copies of the cookie included.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # A one-time link to set the password (users created in bulk): only the hash of the token is kept.
+    password_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    password_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     institution: Mapped[Institution | None] = relationship()
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.channels.content import map_url
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
-from app.models.org import Account, Direction, Institution
+from app.models.org import Account, Direction, Institution, Post
 from app.models.people import Resident, User
 
 # --- vocabulary -------------------------------------------------------------------------------
@@ -212,6 +212,8 @@ class Message(db.Model):
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(128), info={"key": True})
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # The participant's publication this comment answers (ticket page: «комментарий к публикации «…»»).
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -231,6 +233,7 @@ class Message(db.Model):
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account | None] = relationship()
+    post: Mapped[Post | None] = relationship()
     resident: Mapped[Resident | None] = relationship()
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
 

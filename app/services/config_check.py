@@ -12,6 +12,7 @@ from app.demo.seed import PASSWORD as DEMO_PASSWORD
 from app.extensions import db
 from app.models import User
 from app.security import key_problem
+from app.services import secretbox
 
 # network: (what turns it on, the secret that authenticates its webhook)
 NETWORK_SECRETS = {
@@ -76,6 +77,11 @@ def check(config) -> list[Finding]:
     for token in [t.strip() for t in str(config.get("INGEST_API_TOKENS") or "").split(",") if t.strip()]:
         if len(token) < MIN_TOKEN:
             need(True, "INGEST_API_TOKENS", f"токен API короче {MIN_TOKEN} символов ({token[:4]}…)")
+    if not config.get("ACCOUNT_SECRETS_KEY"):
+        need(False, "ACCOUNT_SECRETS_KEY", "не задан: токены аккаунтов участников шифруются ключом, выведенным из "
+                                           "SECRET_KEY (смена SECRET_KEY сделает их нечитаемыми)")
+    elif not secretbox.valid_keys(config.get("ACCOUNT_SECRETS_KEY")):
+        need(True, "ACCOUNT_SECRETS_KEY", "не ключ Fernet (32 байта в base64url; несколько — через запятую)")
     if not config.get("MAIL_SERVER"):
         need(False, "MAIL_SERVER", "почта выключена: еженедельная сводка главе не уходит")
     elif not (config.get("MAIL_FROM") or config.get("MAIL_USERNAME")):
