@@ -297,8 +297,11 @@ def test_check_config_lists_what_production_lacks(app):
     ready = {"SECRET_KEY": "s" * 48, "SESSION_COOKIE_SECURE": True, "PUBLIC_BASE_URL": "https://om.belogorsk.ru",
              "SQLALCHEMY_DATABASE_URI": "postgresql://x", "REDIS_URL": "redis://x", "MAIL_SERVER": "smtp.city.ru",
              "MAIL_FROM": "om@city.ru", "MAIL_USE_TLS": True, "TELEGRAM_BOT_TOKEN": "t",
-             "TELEGRAM_WEBHOOK_SECRET": "a-long-webhook-secret"}
+             "TELEGRAM_WEBHOOK_SECRET": "a-long-webhook-secret",
+             "ACCOUNT_SECRETS_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="}
     assert check(ready) == []
+    assert check({**ready, "ACCOUNT_SECRETS_KEY": "not-a-key"})[0].setting == "ACCOUNT_SECRETS_KEY"
+    assert check({**ready, "ACCOUNT_SECRETS_KEY": ""})[0].critical is False  # derived from SECRET_KEY: a warning
     runner = app.test_cli_runner()
     result = runner.invoke(args=["check-config"])
     assert result.exit_code == 1 and "PUBLIC_BASE_URL" in result.output and "КРИТИЧНО" in result.output
