@@ -173,7 +173,7 @@ def test_unknown_inactive_or_foreign_codes_are_404(client, bots, school):
     foreign = make_account(other, network="vk")
     db.session.commit()
     base = f"/participants/{school.slug}/qr"
-    for url in (f"/participants/no-such-school/qr/form.png", f"{base}/account-{foreign.id}.png",
+    for url in ("/participants/no-such-school/qr/form.png", f"{base}/account-{foreign.id}.png",
                 *(f"{base}/account-{i}.svg" for i in school.hidden_accounts), f"{base}/account-99999999999.png",
                 f"{base}/bot-ok.png", f"{base}/bot-.png", f"{base}/form.gif", f"{base}/form", f"{base}/FORM.png",
                 f"{base}/account-1x.png", f"{base}/form.png.png",

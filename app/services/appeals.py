@@ -57,8 +57,9 @@ class Submitted:
 
 def submit(submission: str, fields: dict, photos, ip: str, now: datetime) -> Submitted:
     """Store the checked photos and hand the appeal to intake (the web adapter's parse, then intake.accept).
-    `fields`: text, address, name, phone, email, participant (a checked code or None); `photos`: items with data, ext, name, mime. If anything fails
-    the files written are removed and the error raised. The caller commits."""
+    `fields`: text, address, name, phone, email, participant (a checked code or None); `photos`: items with
+    data, ext, name, mime. If anything fails the files written are removed and the error raised. The caller
+    commits."""
     upload_dir = current_app.config["UPLOAD_DIR"]
     done = Submitted()
     try:

@@ -13,7 +13,6 @@ The channels turn the first three into a `/start <code>` command; intake's triag
 from __future__ import annotations
 
 import re
-
 from urllib.parse import urlencode
 
 from flask import current_app, has_request_context, request, url_for
