@@ -213,7 +213,7 @@ def test_poster_lists_every_code_with_its_address_in_text(client, bots, school):
     assert "Пишите нам" in page and "МАОУ «Школа № 3 г. Белогорск»" in page and "ул. Ленина, 12" in page
     for what, text in expected(school).items():
         assert f'src="/participants/{school.slug}/qr/{what}.svg"' in page, what
-        assert f">{text.replace('&', '&amp;')}<" in page, what  # the address written out
+        assert f">{text.replace('?', '<wbr>?')}<" in page, what  # the address written out (a line may break at «?»)
     for caption in ("Написать в бот Telegram", "Форма обращения на сайте", "Telegram-канал «Школа № 3 — новости»",
                     "Сообщество ВКонтакте «Школа № 3»", "Дзен «Школа № 3»"):
         assert caption in page
