@@ -90,6 +90,7 @@ class Config:
     VK_CONFIRMATION = _env("VK_CONFIRMATION")
     VK_API_URL = _env("VK_API_URL", "https://api.vk.com/method")
     MAX_BOT_TOKEN = _env("MAX_BOT_TOKEN")
+    MAX_BOT_NAME = _env("MAX_BOT_NAME")  # the bot's nick in max.ru/<name>?start=<code> (participants' QR codes)
     MAX_WEBHOOK_SECRET = _env("MAX_WEBHOOK_SECRET")
     MAX_API_URL = _env("MAX_API_URL", "https://platform-api.max.ru")
     OK_ACCESS_TOKEN = _env("OK_ACCESS_TOKEN")

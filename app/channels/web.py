@@ -83,6 +83,11 @@ def author_id_for(email: str | None, phone: str | None, fallback: str | None = N
     return f"anon:{uuid.uuid4()}"
 
 
+def _code(value: Any) -> str | None:
+    """A participant's deep-link code from the form (the view has checked it; intake checks it again)."""
+    return value.strip()[:32] or None if isinstance(value, str) else None
+
+
 def _contact(name: str, phone: str | None, email: str | None) -> dict[str, Any]:
     return {"name": name, "phone": phone, "email": email, "consent": True}
 
@@ -162,6 +167,8 @@ class WebAdapter:
             attachments=list(payload.get("attachments") or []), reply_address=dict(REPLY_ADDRESS),
             raw={"address": address, "ip": payload.get("ip")}, contact=_contact(name, phone, email),
         )
+        if code := _code(payload.get("participant")):
+            message.raw["participant"] = code  # /appeal?p=<code>: intake routes it to that participant
         return ParsedRequest(messages=[message], status=201)
 
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:

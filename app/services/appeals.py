@@ -15,8 +15,8 @@ from app.channels import get_adapter
 from app.channels.base import Attachment
 from app.channels.web import remove_stored, store_image
 from app.extensions import db
-from app.models import Message
-from app.services import intake
+from app.models import Institution, Message
+from app.services import deeplinks, intake
 
 
 def limits() -> tuple[int, int]:
@@ -34,6 +34,16 @@ def too_many(ip: str, now: datetime) -> bool:
     return len(times) >= per_day or sum(1 for t in times if t >= now - timedelta(hours=1)) >= per_hour
 
 
+def participant(code: str | None) -> Institution | None:
+    """The participant a QR code's `/appeal?p=<code>` sends the appeal to: only one that receives appeals (an
+    unknown code, or a participant that only publishes, leaves the appeal routed as usual)."""
+    return deeplinks.routable(deeplinks.participant_by_code(code))
+
+
+def code_of(institution: Institution | None) -> str | None:
+    return institution.feedback_code if institution is not None else None
+
+
 def by_submission(submission: str) -> Message | None:
     """The stored message of a form submission (its id travels in the form: a double click counts once)."""
     return db.session.scalar(select(Message).where(Message.network == "web", Message.external_id == submission))
@@ -47,8 +57,9 @@ class Submitted:
 
 def submit(submission: str, fields: dict, photos, ip: str, now: datetime) -> Submitted:
     """Store the checked photos and hand the appeal to intake (the web adapter's parse, then intake.accept).
-    `fields`: text, address, name, phone, email; `photos`: items with data, ext, name, mime. If anything fails
-    the files written are removed and the error raised. The caller commits."""
+    `fields`: text, address, name, phone, email, participant (a checked code or None); `photos`: items with
+    data, ext, name, mime. If anything fails the files written are removed and the error raised. The caller
+    commits."""
     upload_dir = current_app.config["UPLOAD_DIR"]
     done = Submitted()
     try:

@@ -41,6 +41,8 @@ def _one_newline(value):
 
 class AppealForm(FlaskForm):
     submission_id = HiddenField()
+    # The participant's code from a QR code (`/appeal?p=<code>`): checked again on submit (services/appeals).
+    participant = HiddenField(filters=[lambda v: v.strip()[:32] if isinstance(v, str) else v])
     text = TextAreaField(_l("Суть обращения"), filters=[_one_newline], validators=[
         DataRequired(_l("Опишите, что случилось")),
         Length(max=MAX_TEXT, message=_l("Не больше 10 000 знаков: сократите текст"))])

@@ -29,7 +29,10 @@ PUBLISHED_NETWORKS = ("web", "api")
 
 
 def _appeal_page(form: AppealForm, status: int = 200, error: str | None = None):
-    return render_template("public/appeal.html", form=form, error=error, max_total_mb=MAX_TOTAL_BYTES // 2**20), status
+    participant = appeals.participant(form.participant.data)  # an unknown code: the form works without it
+    form.participant.data = appeals.code_of(participant)
+    return render_template("public/appeal.html", form=form, error=error, participant=participant,
+                           max_total_mb=MAX_TOTAL_BYTES // 2**20), status
 
 
 @bp.route("/appeal", methods=["GET", "POST"])
@@ -44,6 +47,7 @@ def appeal():
         return _appeal_page(AppealForm(formdata=None), 413, _("Слишком большой объём: все фотографии вместе — "
                                                                 "не больше 25 МБ"))
     if not form.is_submitted():
+        form.participant.data = request.args.get("p", type=str)
         return _appeal_page(form)
 
     submission = form.submission
@@ -60,7 +64,8 @@ def appeal():
         return _appeal_page(form, 422, _("Проверьте поля, отмеченные ниже"))
 
     fields = {"text": form.text.data, "address": form.address.data, "name": form.name.data,
-              "phone": form.phone.data or None, "email": form.email.data or None}
+              "phone": form.phone.data or None, "email": form.email.data or None,
+              "participant": appeals.code_of(appeals.participant(form.participant.data))}
     done = None
     try:
         done = appeals.submit(submission, fields, form.checked_photos, ip, now)

@@ -20,11 +20,11 @@ from app.channels.base import parse_command
 from app.extensions import db
 from app.jobs import enqueue_after_commit
 from app.models import OPEN_STATUSES, Institution, Message, Ticket, TicketEvent, utcnow
-from app.services import access, replies, sla, staff_telegram, tickets, verdict, workflow
+from app.services import access, deeplinks, replies, sla, staff_telegram, tickets, verdict, workflow
 from app.services.errors import ValidationFailed
 from app.services.intake import routing
 from app.services.replies import main_ticket, residents_of  # noqa: F401  (intake.residents_of: older callers)
-from app.services.text import has_words
+from app.services.text import has_words, normalise
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +177,23 @@ def _regime_of(m: Message, address: str | None) -> str:
     return "59fz" if full_name and (address or resident.email) else "local"
 
 
-def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
-    """Category by the words; institution by the resident's deep link, else the account, else the category."""
-    route = routing.categorize(text)
+def _came_through(m: Message) -> Institution | None:
+    """The participant whose code brought the resident: the web form's hidden field (`/appeal?p=<code>`, kept in
+    the message), else the bot's deep link (`/start <code>`, VK `ref`, MAX `bot_started` payload) remembered on
+    the resident of that network until another code."""
+    if m.kind == "form":
+        return deeplinks.participant_by_code((m.raw or {}).get("participant"))
     resident = m.resident
-    institution = None
     if resident is not None and resident.preferred_institution_id:
-        institution = db.session.get(Institution, resident.preferred_institution_id)
+        return db.session.get(Institution, resident.preferred_institution_id)
+    return None
+
+
+def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
+    """Category by the words; institution by the participant's code the resident came through (when it receives
+    appeals), else the account, else the category."""
+    route = routing.categorize(text)
+    institution = deeplinks.routable(_came_through(m))
     if institution is None and m.account is not None:
         institution = m.account.institution
     if institution is None and route.category is not None:
@@ -297,19 +307,25 @@ def _command(m: Message, now: datetime) -> tuple[bool, str]:
         m.noise_reason = "command"
         verdict.handle(m)  # a button press: «Проблема решена?» Да / Нет, a rating 1-5
         return True, ""
-    if m.command == "start" and arg and m.network == "telegram" and staff_telegram.is_link_code(arg):
+    participant = deeplinks.participant_by_code(arg) if m.command == "start" and arg else None
+    if (m.command == "start" and participant is None and m.network == "telegram"
+            and staff_telegram.is_link_code(arg)):
         # a staff member linking their Telegram (code from /notifications): no ticket, no resident flow.
         # Only from Telegram: the code sent in another network binds nothing (a plain /start greeting there).
+        # A participant's code is looked up first: its random code may begin with the staff codes' «u» too.
         m.noise_reason = "command"
         user = staff_telegram.link(arg, (m.reply_address or {}).get("chat_id"))
         replies.bot_answer(m, "staff_linked", user=user)
         return True, ""
     if m.command == "start" and (not arg or _CODE.match(arg)):
         m.noise_reason = "command"
-        institution = _institution_from_code(arg) if arg else None
-        if institution is not None and m.resident is not None:
-            m.resident.preferred_institution_id = institution.id
-        replies.bot_answer(m, "start", institution=institution)
+        if participant is not None and m.resident is not None:  # the resident's appeals here go to it
+            m.resident.preferred_institution_id = participant.id
+        words = _start_words(m, arg)
+        if words:  # VK: the first message written after vk.me/…?ref=<code> is the resident's own appeal
+            m.noise_reason = None
+            return False, words
+        replies.bot_answer(m, "start", institution=deeplinks.routable(participant))
         return _content_left(m)
     if m.command == "status":
         number, _, rest = arg.partition(" ") if arg else ("", "", "")
@@ -342,9 +358,16 @@ def _content_left(m: Message) -> tuple[bool, str]:
     return (False, "") if content.is_content(m.attachments) else (True, "")
 
 
-def _institution_from_code(code: str) -> Institution | None:
-    """Deep-link codes are `i<institution id>` (printed in the QR codes of the participants' directory)."""
-    code = code.strip().lower()
-    if code.startswith("i") and code[1:].isdigit():
-        return db.session.get(Institution, int(code[1:]))
-    return None
+# What the «Начать» button (VK, MAX) or a typed «start» sends: a greeting, not the resident's words.
+_START_WORDS = frozenset({"начать", "старт", "start", "begin", "начало"})
+
+
+def _start_words(m: Message, code: str) -> str:
+    """The resident's own words in a message that started the bot with a code, besides the command and the code:
+    Telegram and MAX send `/start <code>` alone; VK sends the code (`ref`) with whatever the resident wrote."""
+    text = (m.text or "").strip()
+    if text.startswith("/"):
+        return ""  # `/start <code>` (Telegram, MAX bot_started, typed)
+    if not code or not has_words(text) or normalise(text).strip(" !.").lower() in _START_WORDS:
+        return ""
+    return text
