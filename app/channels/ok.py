@@ -51,6 +51,7 @@ from app.channels.base import (
     BadPayload,
     ChannelError,
     IncomingMessage,
+    IncomingPost,
     OutgoingReply,
     ParsedRequest,
     SendResult,
@@ -364,7 +365,11 @@ def comment_message(comment: dict, topic_id: str, group_id: str | None) -> Incom
         permalink=permalink, attachments=_attachments(comment.get("attachments")), sent_at=_comment_time(comment),
         reply_address={"type": "comment", "topic_id": topic_id, "comment_id": cid, "group_id": group_id,
                        "permalink": permalink},
-        raw={"discussionId": topic_id, "discussionType": "GROUP_TOPIC", "comment": comment})
+        raw={"discussionId": topic_id, "discussionType": "GROUP_TOPIC", "comment": comment},
+        # The group's post (topic) the comment is under: OK's webhook has no post events, so the post is known
+        # from its comments (and from collection); its text comes with collection.
+        post=IncomingPost(network=NETWORK, external_id=topic_id, account_ref=group_id, permalink=permalink)
+        if group_id else None)
 
 
 def poll_comments(config: dict, topic_ids: Iterable[str | int], group_id: str | int | None = None,
