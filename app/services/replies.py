@@ -27,8 +27,8 @@ from app.jobs import enqueue_after_commit, resolve
 from app.models import STATUS_LABELS, ControlOrder, Message, Notification, Reply, Ticket, User, utcnow
 from app.services import access, sla
 from app.services.accounts import credentials
-from app.services.secretbox import SecretUnreadable
 from app.services.errors import InvalidTransition
+from app.services.secretbox import SecretUnreadable
 
 MAX_ATTEMPTS = 6  # failed calls per part before giving up (a platform's rate limit does not count)
 MAX_RATE_LIMITED = 50  # waits the platform may ask for (retry_after) before we give up on a message

@@ -12,11 +12,14 @@ import pytest
 
 from app.extensions import db
 from app.fakes import max as fmax
+from app.fakes import ok as fok
 from app.fakes import telegram as ftg
 from app.fakes import vk as fvk
 from app.fakes.max import FakeMax
+from app.fakes.ok import FakeOk
 from app.models import Account, Message, Post, RefusedRequest, Reply, Ticket
-from app.services import refusals, replies
+from app.services import refusals
+from app.services.accounts import credentials
 from app.services.accounts import posts as account_posts
 from app.services.secretbox import encrypt
 from tests.factories import make_account, make_institution, make_user
@@ -205,8 +208,8 @@ def test_seen_posts_count_new_posts_once(client, tg_channel):
 
 def test_a_post_published_through_the_app_comes_back_and_is_matched(client, tg_channel):
     sent_at = datetime.now(timezone.utc).replace(microsecond=0)
-    pid, created = account_posts.upsert_post(tg_channel.id, "700", published_at=sent_at, text="Анонс: день открытых дверей",
-                                             source="app")
+    pid, created = account_posts.upsert_post(tg_channel.id, "700", published_at=sent_at,
+                                             text="Анонс: день открытых дверей", source="app")
     db.session.commit()
     assert created
     hook(client, ftg.channel_post(CHANNEL, "Анонс: день открытых дверей", post_id=700, username="school3_blg",
@@ -381,10 +384,73 @@ def test_residents_of_a_participants_community_are_answered_with_its_token(clien
     vk_hook(client, fvk.message_new(PARTICIPANT_GROUP, 1234567, "Во дворе школы не горят фонари"),
             secret=PARTICIPANT_SECRET)
     vk_hook(client, fvk.message_new(CITY_GROUP, 7654321, "На Кирова открыт люк"))
-    db.session.commit()
-    for reply in db.session.scalars(db.select(Reply).where(Reply.state == "pending")).all():
-        replies.deliver(reply.id)
+    db.session.commit()  # the acknowledgements are delivered after commit (inline in tests)
     sends = fake_vk.calls_of("messages.send")
     tokens = {c["params"]["peer_id"]: c["token"] for c in sends}
     assert tokens.get("1234567") == PARTICIPANT_TOKEN
     assert tokens.get("7654321") == CITY_TOKEN
+
+
+# --- OK: a group's own token -------------------------------------------------------------------------------
+OK_CITY_TOKEN, OK_GROUP_TOKEN = "tkn1-city", "tkn1-school-3-group"
+OK_SECRET, OK_GROUP = "ok-posts-secret", "70000005550001"
+
+
+@pytest.fixture
+def ok_group(app, participant):
+    keys = ("OK_ACCESS_TOKEN", "OK_WEBHOOK_SECRET", "OK_API_URL", "OK_GROUP_ID", "HTTP_TIMEOUT")
+    saved = {k: app.config.get(k) for k in keys}
+    with FakeOk(token=OK_CITY_TOKEN) as fake:
+        fake.tokens.add(OK_GROUP_TOKEN)
+        app.config.update(OK_ACCESS_TOKEN=OK_CITY_TOKEN, OK_WEBHOOK_SECRET=OK_SECRET, OK_API_URL=fake.base_url,
+                          OK_GROUP_ID=None, HTTP_TIMEOUT=5)
+        acc = make_account(participant, network="ok")
+        acc.external_id, acc.token_enc = OK_GROUP, encrypt(OK_GROUP_TOKEN)
+        db.session.commit()
+        yield fake, acc
+    app.config.update(saved)
+
+
+def test_residents_of_an_ok_group_are_answered_with_its_token(client, app, ok_group):
+    fake, acc = ok_group
+    resp = client.post(fok.hook_path(OK_SECRET, OK_GROUP),
+                       json=fok.message_created(fok.chat_id(1), 575000111, "Не работает светофор у школы"))
+    assert resp.status_code == 200
+    db.session.commit()  # the acknowledgement is delivered after commit (inline in tests)
+    sends = [c for c in fake.calls if c["path"].startswith("/graph/me/messages")]
+    assert sends and {c["params"]["access_token"] for c in sends} == {OK_GROUP_TOKEN}
+    assert credentials.ok_group_config(OK_GROUP, app.config)["OK_REST_ACCESS_TOKEN"] == OK_GROUP_TOKEN
+    assert credentials.ok_group_config("70000000000000", app.config) is app.config
+
+
+def test_a_reply_whose_community_token_no_key_opens_fails_with_the_reason(client, fake_vk, school_vk):
+    school_vk.token_enc = "gAAAAA-not-a-fernet-token"
+    db.session.commit()
+    vk_hook(client, fvk.message_new(PARTICIPANT_GROUP, 1234567, "Во дворе школы не горят фонари"),
+            secret=PARTICIPANT_SECRET)
+    [reply] = db.session.scalars(db.select(Reply)).all()
+    assert reply.state == "failed" and "ACCOUNT_SECRETS_KEY" in reply.last_error
+    assert fake_vk.calls_of("messages.send") == []  # never another community's token
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+def test_a_posts_link_to_another_host_is_dropped_and_junk_never_brings_a_500(client, tg_channel, max_channel,
+                                                                           city_vk):
+    max_hook(client, fmax.channel_post(MAX_CHANNEL, "Пост", mid="mid.01", url="https://evil.example/phish"))
+    [post] = posts_of(max_channel)
+    assert post.permalink is None and post.text == "Пост"
+    for junk in ({"channel_post": {"message_id": 5}}, {"channel_post": "text"},
+                 {"channel_post": {"message_id": "x", "chat": {"id": CHANNEL, "type": "channel"}, "date": 1}},
+                 {"edited_channel_post": {"message_id": 6, "chat": {"id": CHANNEL, "type": "channel"},
+                                          "date": 1e20, "text": "a\u0000b", "media_group_id": True}}):
+        resp = hook(client, {"update_id": ftg.next_update_id(), **junk})
+        assert resp.status_code in (200, 400)
+    resp = client.post("/hooks/vk", json={**fvk.wall_post_new(CITY_GROUP, "x", post_id=1), "object": {"id": "z"},
+                                          "secret": CITY_SECRET})
+    assert resp.status_code == 400
+    resp = max_hook(client, {"update_type": "message_created", "message": {
+        "recipient": {"chat_id": MAX_CHANNEL, "chat_type": "channel"}, "body": {"mid": 5}}})
+    assert resp.status_code == 400
+    db.session.expire_all()
+    edited = db.session.scalar(db.select(Post).where(Post.account_id == tg_channel.id, Post.external_id == "6"))
+    assert edited is not None and edited.text == "ab"  # cleaned; a date that is no date is the received time
