@@ -12,7 +12,8 @@ Updates (shapes from the Bot API docs / maxapi 1.2.3, see /work/shared/STACK-NOT
   it); in a group chat it is a `comment` on that account (`account_ref` = the chat id, which is
   `Account.external_id` of the participant's MAX chat). Thread: `max:<chat_id>`. Posts in a channel
   (`chat_type` "channel") are the participant's own publications — residents cannot post there — and are
-  not stored; neither are messages from bots (`sender.is_bot`) or without a sender.
+  returned as IncomingPosts (`channel_post()`: stored as posts, never appeals; `message_edited` there is an
+  edit of the post). Messages from bots (`sender.is_bot`) or without a sender are not stored.
 - `message_edited` (same message object, the new text) → an edit of `body.mid`, stored as
   `<mid>:edit:<update timestamp>` so a re-delivered edit is stored once and a later edit again.
 - `message_callback` (an inline button, e.g. «Проблема решена?») → `command="callback"`,

@@ -27,6 +27,9 @@ Group messages (apiok.ru «Bot API для групп», graph.user.subscribe / g
   HTTP 429 → retry after Retry-After; `error_code` bodies are mapped below (flood control → retry, token and
   permission errors → permanent); 5xx and network errors → retried.
 
+Posts: the group Bot API's webhook has no event for the group's own publications (topics), so OK posts are known
+from collection and from the comments polled under them (a comment carries its topic as IncomingMessage.post).
+
 Comments under group posts: the Bot API covers chats only, and OK offers no webhook or callback for
 comments. `poll_comments()` reads them with the REST method `discussions.getComments` (signed with
 OK_APPLICATION_KEY / OK_APPLICATION_SECRET_KEY and a token allowed to read the group) and turns each into an

@@ -5,7 +5,9 @@ Incoming: Telegram POSTs one Update per request to the webhook (set with `secret
 (its one key besides update_id) is looked at first: only `message`, `edited_message` and `callback_query` are
 parsed, with python-telegram-bot's `Message.de_json` / `CallbackQuery.de_json` (no event loop needed), leniently —
 a part the library rejects (a newer or older Bot API's field) is read from the payload instead of refusing the
-message. Every other kind (poll_answer, reactions, membership, kinds added later) is answered 200 and logged.
+message. `channel_post` / `edited_channel_post` (a participant's channel, the bot its admin) are the participant's
+publications: returned as IncomingPosts (`channel_post()`), stored as posts, never appeals. Every other kind
+(poll_answer, reactions, membership, kinds added later) is answered 200 and logged.
 Content besides text becomes attachments (app/channels/content.py): files, location/venue (the ticket's place),
 contact, poll; forwarded text is marked «Переслано: …»; see docs/channels.md.
 
@@ -22,8 +24,9 @@ contact, poll; forwarded text is marked «Переслано: …»; see docs/ch
   presser is the author, the chat of the bot's message is where the answer goes, external id `cb:<query id>`.
   The webhook answers with `answerCallbackQuery` in its response body (Telegram allows one method call in a
   webhook's answer), so the button stops spinning; `flask telegram poll` calls answerCallbackQuery itself.
-- Channel posts, the automatic forwards themselves, service messages and other update kinds (membership
-  changes…) are not appeals: answered 200, nothing stored.
+- The automatic forwards themselves, service messages and other update kinds (membership changes…) are not
+  appeals: answered 200, nothing stored. A comment carries the post it answers (`IncomingMessage.post`, from the
+  automatic forward: the channel, the post's id, text and date), so intake links it to the post.
 - An edit is a message of its own (`<chat>:<message>:edit:<edit_date>`) pointing at the original (`edit_of`).
 
 External ids are `<chat id>:<message id>`: Telegram numbers messages per chat, so that pair is unique, and a

@@ -6,6 +6,11 @@ event with exactly `ok` — anything else makes VK deliver the event again (and 
 switch the server off). VK says of `event_id` "if it passed twice or more — ignore it": our external ids
 are built from the object's own ids, so a re-delivery hits the unique key and is stored once.
 
+`wall_post_new` (the community published a post) is returned as an IncomingPost (`wall_post()`: stored as a
+post with its views, likes, comments and reposts, never an appeal); a wall comment carries the post it answers.
+The secret a callback is checked against is the community's own when it is a participant's community with one
+(services/accounts/credentials gives the adapter that config).
+
 Replies: `messages.send` to the resident's dialog, `wall.createComment` under a wall comment, both with
 the community token. `random_id` / `guid` are derived from the reply's idempotency key, so a retry after
 a timeout is not posted twice. Topic (`board.createComment`) and photo (`photos.createComment`) comments

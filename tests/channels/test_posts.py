@@ -5,11 +5,13 @@ community is checked against its own secret and answered with its own token (Pos
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.channels.base import IncomingPost
 from app.extensions import db
 from app.fakes import max as fmax
 from app.fakes import ok as fok
@@ -24,6 +26,7 @@ from app.services.accounts import posts as account_posts
 from app.services.secretbox import encrypt
 from tests.factories import make_account, make_institution, make_user
 from tests.helpers import body, count, hook
+from tests.support import wipe_tables
 from tests.vk_support import GROUP as CITY_GROUP
 from tests.vk_support import SECRET as CITY_SECRET
 from tests.vk_support import TOKEN as CITY_TOKEN
@@ -454,3 +457,41 @@ def test_a_posts_link_to_another_host_is_dropped_and_junk_never_brings_a_500(cli
     db.session.expire_all()
     edited = db.session.scalar(db.select(Post).where(Post.account_id == tg_channel.id, Post.external_id == "6"))
     assert edited is not None and edited.text == "ab"  # cleaned; a date that is no date is the received time
+
+
+@pytest.mark.no_db_rollback
+def test_two_deliveries_at_once_make_one_post_and_count_it_once(app):
+    """Telegram and a retry (or the app's own record and the webhook) write the same post in two transactions at
+    the same moment on PostgreSQL: one row, counted once."""
+    try:
+        acc = make_account(make_institution(name="Канал для гонки"), network="telegram")
+        acc.external_id, acc.posts_source = str(CHANNEL), "seen"
+        acc.connected_at = datetime.now(timezone.utc) - timedelta(days=1)
+        db.session.commit()
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def worker(n: int):
+            try:
+                with app.app_context():
+                    barrier.wait()
+                    post = IncomingPost(network="telegram", external_id="900", account_ref=str(CHANNEL),
+                                        published_at=datetime.now(timezone.utc), text=f"Пост {n}", media_count=0)
+                    account_posts.store([post])
+                    db.session.commit()
+                    db.session.remove()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        db.session.expire_all()
+        assert db.session.scalar(db.select(db.func.count(Post.id))) == 1
+        assert db.session.get(Account, acc.id).posts == 1
+    finally:
+        db.session.rollback()
+        wipe_tables()
