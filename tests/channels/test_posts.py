@@ -495,3 +495,11 @@ def test_two_deliveries_at_once_make_one_post_and_count_it_once(app):
     finally:
         db.session.rollback()
         wipe_tables()
+
+
+def test_telegram_post_found_by_the_channels_address(client, tg_config, participant):
+    acc = make_account(participant, network="telegram")
+    acc.url = "https://t.me/School3_BLG/"
+    db.session.commit()
+    hook(client, ftg.channel_post(CHANNEL, "Кружки", post_id=10, username="school3_blg"))
+    assert [p.text for p in posts_of(acc)] == ["Кружки"]

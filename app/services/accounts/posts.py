@@ -36,6 +36,7 @@ FIELDS = frozenset({"published_at", "edited_at", "text", "permalink", "media_cou
 METRICS = ("views", "reactions", "comments", "reposts")
 SOURCES = ("network", "backfill", "app")
 INSERT_ONLY = ("source",)  # how a post first reached us stays (an app-published post stays "app")
+PUBLIC_HOSTS = {"telegram": ("t.me", "telegram.me")}  # an account's address by its public name
 
 
 def _external_id(value: str) -> str:
@@ -96,8 +97,8 @@ def upsert_post(account_id: int, external_id: str, **fields) -> tuple[int, bool]
 # --- which account -----------------------------------------------------------------------------------------
 def find_account(network: str, ref: str | None, handle: str | None = None) -> Account | None:
     """The participant's account a post belongs to: by the network's id (Account.external_id: the channel's chat
-    id, the VK group id…), else by its public name (Telegram @username = Account.handle), whose account then
-    learns its id. None: not an account of ours."""
+    id, the VK group id…), else by its public name (Telegram @username = Account.handle, or its address
+    t.me/<name>), whose account then learns its id. None: not an account of ours."""
     if ref:
         found = db.session.scalar(select(Account).where(Account.network == network,
                                                         Account.external_id == str(ref)).order_by(Account.id).limit(1))
@@ -105,9 +106,12 @@ def find_account(network: str, ref: str | None, handle: str | None = None) -> Ac
             return found
     name = (handle or "").strip().lstrip("@").lower()
     if name:
+        addresses = [f"{scheme}{host}/{name}" for scheme in ("https://", "http://", "")
+                     for host in PUBLIC_HOSTS.get(network, ())]
         found = db.session.scalar(select(Account).where(
-            Account.network == network, func.lower(Account.handle).in_([name, f"@{name}"])).order_by(Account.id)
-            .limit(1))
+            Account.network == network, or_(func.lower(Account.handle).in_([name, f"@{name}"]),
+                                            func.lower(func.rtrim(Account.url, "/")).in_(addresses)))
+            .order_by(Account.id).limit(1))
         if found is not None:
             if not found.external_id and ref:
                 found.external_id = str(ref)[:64]
