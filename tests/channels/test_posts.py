@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.channels.base import IncomingPost
+from app.channels.telegram_cli import telegram_cli
 from app.extensions import db
 from app.fakes import max as fmax
 from app.fakes import ok as fok
@@ -24,6 +25,7 @@ from app.services import refusals
 from app.services.accounts import credentials
 from app.services.accounts import posts as account_posts
 from app.services.secretbox import encrypt
+from app.services.timeline import post_preview
 from tests.factories import make_account, make_institution, make_user
 from tests.helpers import body, count, hook
 from tests.support import wipe_tables
@@ -316,8 +318,6 @@ def test_a_comment_of_a_community_we_do_not_know_links_no_post(client, vk_config
 
 
 def test_post_preview_cuts_at_a_word():
-    from app.services.timeline import post_preview
-
     assert post_preview("Коротко") == "Коротко"
     long = "слово " * 40
     cut = post_preview(long)
@@ -503,3 +503,10 @@ def test_telegram_post_found_by_the_channels_address(client, tg_config, particip
     db.session.commit()
     hook(client, ftg.channel_post(CHANNEL, "Кружки", post_id=10, username="school3_blg"))
     assert [p.text for p in posts_of(acc)] == ["Кружки"]
+
+
+def test_polling_stores_channel_posts_as_the_webhook_does(app, tg_channel, fake_tg, tmp_path):
+    fake_tg.push(ftg.channel_post(CHANNEL, "Пост, полученный опросом", post_id=44, username="school3_blg"))
+    result = app.test_cli_runner().invoke(telegram_cli, ["poll", "--once", "--state-file", str(tmp_path / "o.json")])
+    assert result.exit_code == 0, result.output
+    assert [p.text for p in posts_of(tg_channel)] == ["Пост, полученный опросом"] and count(Message) == 0
