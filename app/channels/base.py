@@ -35,6 +35,32 @@ class Attachment:
 
 
 @dataclass
+class IncomingPost:
+    """A publication of a participant's account as a network reports it (Telegram `channel_post`, VK
+    `wall_post_new`, a MAX channel message), or the post a resident's comment answers, as far as the comment
+    tells (then often only its id and link). Stored by services/accounts/posts, one row per (account, post id);
+    never an appeal."""
+
+    network: str
+    external_id: str  # the platform's post id within the account (Telegram message id, VK post id, MAX mid, OK topic)
+    account_ref: str | None = None  # Account.external_id (channel chat id, VK group id, MAX chat id, OK group id)
+    account_handle: str | None = None  # the account's public name (Telegram @username), when the id is not known
+    published_at: datetime | None = None
+    edited_at: datetime | None = None  # set for an edit of the post
+    text: str | None = None  # None: not told (a comment names its post without its text)
+    permalink: str | None = None
+    media_count: int | None = None
+    views: int | None = None  # metrics where the payload carries them (VK); None: not told
+    reactions: int | None = None
+    comments: int | None = None
+    reposts: int | None = None
+    # One item of an album (Telegram sends each photo of a media group as a message of its own, with consecutive
+    # ids): its message id. The album is one post (`external_id` "album:<media_group_id>"), its link the first
+    # item's, its media count first…last item.
+    album_item: int | None = None
+
+
+@dataclass
 class IncomingMessage:
     """A resident's message or comment as every network looks to the rest of the system."""
 
@@ -63,6 +89,8 @@ class IncomingMessage:
     # A group chat message that is an appeal only when the chat is one of our accounts (MAX: a participant's chat
     # registered in the app); in any other group the bot is a guest, takes nothing and posts nothing.
     account_required: bool = False
+    # A comment under a participant's publication: the post it answers (intake links Message.post_id to it).
+    post: IncomingPost | None = None
 
 
 @dataclass
@@ -87,9 +115,11 @@ class SendResult:
 
 @dataclass
 class ParsedRequest:
-    """What a webhook request turned into: messages to store, and the exact answer the platform expects."""
+    """What a webhook request turned into: residents' messages to store, the participants' own publications
+    (stored as posts, never as appeals), and the exact answer the platform expects."""
 
     messages: list[IncomingMessage] = field(default_factory=list)
+    posts: list[IncomingPost] = field(default_factory=list)
     body: str = "ok"
     status: int = 200
     content_type: str = "text/plain; charset=utf-8"
@@ -124,7 +154,8 @@ class ChannelAdapter(Protocol):
         """The request really comes from the platform (its secret)."""
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
-        """Platform payload → IncomingMessages (+ the answer the platform expects). Raises BadPayload."""
+        """Platform payload → IncomingMessages and IncomingPosts (+ the answer the platform expects).
+        Raises BadPayload."""
 
     def send(self, reply: OutgoingReply, config: dict) -> SendResult:
         """Deliver a reply; return the platform's message id. Raises ChannelError."""

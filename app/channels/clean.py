@@ -260,7 +260,24 @@ def clean_message(message, config: dict | None = None):
         attachment.url = url
     if message.permalink is not None:
         message.permalink = safe_link(message.permalink, message.network, config)
+    if is_dataclass(getattr(message, "post", None)):
+        clean_post(message.post, config)
     return message
+
+
+def clean_post(post, config: dict | None = None):
+    """Clean an IncomingPost in place (strings, times, its link by the same rule as messages') and return it."""
+    for f in fields(post):
+        value = getattr(post, f.name)
+        if f.name in ("published_at", "edited_at"):
+            setattr(post, f.name, sane_time(value))
+        elif isinstance(value, str):
+            setattr(post, f.name, clean_str(value))
+        elif isinstance(value, bool) or (value is not None and not isinstance(value, (int, str))):
+            setattr(post, f.name, None)  # counts are whole numbers; anything else is "not told"
+    if post.permalink is not None:
+        post.permalink = safe_link(post.permalink, post.network, config)
+    return post
 
 
 # --- secrets ---------------------------------------------------------------------------------------------

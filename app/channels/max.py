@@ -12,7 +12,8 @@ Updates (shapes from the Bot API docs / maxapi 1.2.3, see /work/shared/STACK-NOT
   it); in a group chat it is a `comment` on that account (`account_ref` = the chat id, which is
   `Account.external_id` of the participant's MAX chat). Thread: `max:<chat_id>`. Posts in a channel
   (`chat_type` "channel") are the participant's own publications — residents cannot post there — and are
-  not stored; neither are messages from bots (`sender.is_bot`) or without a sender.
+  returned as IncomingPosts (`channel_post()`: stored as posts, never appeals; `message_edited` there is an
+  edit of the post). Messages from bots (`sender.is_bot`) or without a sender are not stored.
 - `message_edited` (same message object, the new text) → an edit of `body.mid`, stored as
   `<mid>:edit:<update timestamp>` so a re-delivered edit is stored once and a later edit again.
 - `message_callback` (an inline button, e.g. «Проблема решена?») → `command="callback"`,
@@ -54,6 +55,7 @@ from app.channels.base import (
     BadPayload,
     ChannelError,
     IncomingMessage,
+    IncomingPost,
     OutgoingReply,
     ParsedRequest,
     SendResult,
@@ -203,6 +205,34 @@ def _error_text(resp: httpx.Response) -> str:
     return str(body)[:200]
 
 
+def _chat_type(payload: dict) -> str | None:
+    msg = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    recipient = msg.get("recipient") if isinstance(msg.get("recipient"), dict) else {}
+    return recipient.get("chat_type") if isinstance(recipient.get("chat_type"), str) else None
+
+
+def channel_post(payload: dict, edited: bool = False) -> IncomingPost | None:
+    """A message in a channel (`recipient.chat_type` "channel") is the participant's publication: residents
+    cannot write there. Its id is `body.mid`, its link the message's `url` (kept only when it is MAX's own,
+    by intake's link rule), its media the body's attachments (buttons are not media). MAX gives no views."""
+    msg = _dict(payload, "message")
+    recipient, body = _dict(msg, "recipient"), _dict(msg, "body")
+    mid = body.get("mid")
+    if not isinstance(mid, str) or not mid:
+        raise ValueError("no body.mid")
+    chat_id = _id(recipient["chat_id"])
+    text = body.get("text") or ""
+    if not isinstance(text, str):
+        raise ValueError("body.text is not a string")
+    items = body.get("attachments") if isinstance(body.get("attachments"), list) else []
+    media = sum(1 for a in items if isinstance(a, dict) and a.get("type") not in ("inline_keyboard", None))
+    url = msg.get("url") if isinstance(msg.get("url"), str) and msg.get("url") else None
+    published = _utc_ms(msg.get("timestamp") or payload.get("timestamp"))
+    return IncomingPost(network=NETWORK, external_id=mid, account_ref=str(chat_id), published_at=published,
+                        edited_at=_utc_ms(payload.get("timestamp")) or published if edited else None,
+                        text=text, permalink=url, media_count=media)
+
+
 PERMANENT = {
     400: "MAX отклонил сообщение",
     401: "ключ бота MAX недействителен или отозван",
@@ -237,6 +267,9 @@ class MaxAdapter:
             log.info("MAX update %s not handled: answered 200", kind)
             return ParsedRequest()
         try:
+            if kind in ("message_created", "message_edited") and _chat_type(payload) == "channel":
+                post = channel_post(payload, edited=kind == "message_edited")
+                return ParsedRequest(posts=[post] if post else [])
             message = parser(payload)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadPayload(f"MAX: malformed {kind} ({exc.__class__.__name__}: {exc})") from exc

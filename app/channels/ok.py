@@ -27,6 +27,9 @@ Group messages (apiok.ru «Bot API для групп», graph.user.subscribe / g
   HTTP 429 → retry after Retry-After; `error_code` bodies are mapped below (flood control → retry, token and
   permission errors → permanent); 5xx and network errors → retried.
 
+Posts: the group Bot API's webhook has no event for the group's own publications (topics), so OK posts are known
+from collection and from the comments polled under them (a comment carries its topic as IncomingMessage.post).
+
 Comments under group posts: the Bot API covers chats only, and OK offers no webhook or callback for
 comments. `poll_comments()` reads them with the REST method `discussions.getComments` (signed with
 OK_APPLICATION_KEY / OK_APPLICATION_SECRET_KEY and a token allowed to read the group) and turns each into an
@@ -51,6 +54,7 @@ from app.channels.base import (
     BadPayload,
     ChannelError,
     IncomingMessage,
+    IncomingPost,
     OutgoingReply,
     ParsedRequest,
     SendResult,
@@ -364,7 +368,11 @@ def comment_message(comment: dict, topic_id: str, group_id: str | None) -> Incom
         permalink=permalink, attachments=_attachments(comment.get("attachments")), sent_at=_comment_time(comment),
         reply_address={"type": "comment", "topic_id": topic_id, "comment_id": cid, "group_id": group_id,
                        "permalink": permalink},
-        raw={"discussionId": topic_id, "discussionType": "GROUP_TOPIC", "comment": comment})
+        raw={"discussionId": topic_id, "discussionType": "GROUP_TOPIC", "comment": comment},
+        # The group's post (topic) the comment is under: OK's webhook has no post events, so the post is known
+        # from its comments (and from collection); its text comes with collection.
+        post=IncomingPost(network=NETWORK, external_id=topic_id, account_ref=group_id, permalink=permalink)
+        if group_id else None)
 
 
 def poll_comments(config: dict, topic_ids: Iterable[str | int], group_id: str | int | None = None,

@@ -5,7 +5,9 @@ Incoming: Telegram POSTs one Update per request to the webhook (set with `secret
 (its one key besides update_id) is looked at first: only `message`, `edited_message` and `callback_query` are
 parsed, with python-telegram-bot's `Message.de_json` / `CallbackQuery.de_json` (no event loop needed), leniently —
 a part the library rejects (a newer or older Bot API's field) is read from the payload instead of refusing the
-message. Every other kind (poll_answer, reactions, membership, kinds added later) is answered 200 and logged.
+message. `channel_post` / `edited_channel_post` (a participant's channel, the bot its admin) are the participant's
+publications: returned as IncomingPosts (`channel_post()`), stored as posts, never appeals. Every other kind
+(poll_answer, reactions, membership, kinds added later) is answered 200 and logged.
 Content besides text becomes attachments (app/channels/content.py): files, location/venue (the ticket's place),
 contact, poll; forwarded text is marked «Переслано: …»; see docs/channels.md.
 
@@ -22,8 +24,9 @@ contact, poll; forwarded text is marked «Переслано: …»; see docs/ch
   presser is the author, the chat of the bot's message is where the answer goes, external id `cb:<query id>`.
   The webhook answers with `answerCallbackQuery` in its response body (Telegram allows one method call in a
   webhook's answer), so the button stops spinning; `flask telegram poll` calls answerCallbackQuery itself.
-- Channel posts, the automatic forwards themselves, service messages and other update kinds (membership
-  changes…) are not appeals: answered 200, nothing stored.
+- The automatic forwards themselves, service messages and other update kinds (membership changes…) are not
+  appeals: answered 200, nothing stored. A comment carries the post it answers (`IncomingMessage.post`, from the
+  automatic forward: the channel, the post's id, text and date), so intake links it to the post.
 - An edit is a message of its own (`<chat>:<message>:edit:<edit_date>`) pointing at the original (`edit_of`).
 
 External ids are `<chat id>:<message id>`: Telegram numbers messages per chat, so that pair is unique, and a
@@ -43,7 +46,7 @@ import logging
 import re
 import time
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import httpx
@@ -55,6 +58,7 @@ from app.channels.base import (
     BadPayload,
     ChannelError,
     IncomingMessage,
+    IncomingPost,
     OutgoingReply,
     ParsedRequest,
     SendResult,
@@ -67,7 +71,9 @@ log = logging.getLogger(__name__)
 NETWORK = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]  # what we ask Telegram for (webhook, polling)
+# What we ask Telegram for (webhook, polling): residents' messages, button presses, and the posts of the
+# participants' channels where the bot is an administrator (content accounting).
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "channel_post", "edited_channel_post"]
 CALLBACK_DATA_LIMIT = 64  # bytes of callback_data
 MAX_TEXT = 4096  # sendMessage's limit, in characters
 TELEGRAM_SERVICE_USER = 777000  # "Telegram": the author of automatic forwards into discussion groups
@@ -86,6 +92,10 @@ FILE_LIMIT = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB (getFile)
 # The parts of an Update we take; every other kind (channel posts, poll answers, reactions, membership…) is
 # answered 200 without being parsed, so a shape the client library does not know cannot refuse it.
 HANDLED = ("message", "edited_message", "callback_query")
+POSTS = ("channel_post", "edited_channel_post")  # a participant's channel published or edited a post
+# Content of a channel post that counts as one piece of media (a post has at most one; an album is several posts).
+MEDIA_FIELDS = ("photo", "video", "animation", "document", "audio", "voice", "video_note", "sticker", "poll",
+                "paid_media", "location", "venue", "contact")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{3,64})?(?:\s+(.*))?$", re.DOTALL)
 COMMANDS = ("start", "status", "help")
 
@@ -274,6 +284,10 @@ class TelegramAdapter:
                 or isinstance(payload.get("update_id"), bool):
             raise BadPayload("Telegram: not an Update (no integer update_id)")
         # The update's kind first: it is the one key besides update_id. Only the parts we handle are parsed.
+        post_kind = next((k for k in POSTS if k in payload), None)
+        if post_kind is not None:
+            post = channel_post(payload[post_kind], edited=post_kind == "edited_channel_post")
+            return ParsedRequest(posts=[post] if post else [])
         kind = next((k for k in HANDLED if k in payload), None)
         if kind is None:
             other = ", ".join(sorted(k for k in payload if k != "update_id")) or "empty"
@@ -394,16 +408,24 @@ class TelegramAdapter:
         thread_id = msg.message_thread_id or (parent.message_id if via_forward else None)
         if thread_id is None or (parent is None and not msg.is_topic_message):
             return None  # the group's general chat, not under a post
-        channel, post_id = None, None
+        channel, post_id, post = None, None, None
         if via_forward:
             origin = parent.forward_origin
             channel = parent.sender_chat or getattr(origin, "chat", None)
             post_id = getattr(origin, "message_id", None)
         if channel is not None and post_id:
             permalink = f"{post_link(channel.id, channel.username, post_id)}?comment={msg.message_id}"
+            # The copy the comment answers carries the post itself: its text, date and media.
+            post = IncomingPost(network=NETWORK, external_id=str(post_id), account_ref=str(channel.id),
+                                account_handle=channel.username or None,
+                                published_at=getattr(origin, "date", None) or parent.date,
+                                text=parent.text or parent.caption or "",
+                                permalink=post_link(channel.id, channel.username, post_id),
+                                media_count=_media_count(parent))
         else:
             permalink = f"{post_link(group.id, group.username, msg.message_id)}?thread={thread_id}"
         return {
+            "post": post,
             "kind": "comment",
             # Under a post only when it answers the post's copy; a reply to another message may be a reply
             # chain of the group's general chat: taken only inside a thread intake already knows.
@@ -483,6 +505,56 @@ class TelegramAdapter:
             # never call it): close the HTTP client ourselves, in this loop.
             await request.shutdown()
         return first_id
+
+
+# --- the participants' channel posts --------------------------------------------------------------
+def _media_count(msg) -> int:
+    """Pieces of media of a typed Message (the automatic forward a comment answers)."""
+    return sum(1 for name in MEDIA_FIELDS if getattr(msg, name, None))
+
+
+def _int_field(data: dict, key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _stamp(value: Any):
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc) if value is not None else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def channel_post(data: Any, edited: bool = False) -> IncomingPost | None:
+    """A `channel_post` / `edited_channel_post` (a Message in a channel) → the participant's publication.
+
+    Read from the payload itself (a post is not parsed with the client library: no shape of a newer Bot API
+    can refuse it). Telegram's Bot API gives no views or reactions for posts. Each item of an album comes as a
+    post of its own with the album's `media_group_id`: they make one post. Service messages (a pinned post, a
+    changed title) are not publications. Raises BadPayload for what is not a channel message."""
+    if not isinstance(data, dict) or not isinstance(data.get("chat"), dict):
+        raise BadPayload("Telegram: a channel post without its chat")
+    chat = data["chat"]
+    chat_id, message_id = _int_field(chat, "id"), _int_field(data, "message_id")
+    if chat_id is None or message_id is None:
+        raise BadPayload("Telegram: a channel post without a chat id or message id")
+    if SERVICE_FIELDS.intersection(data):
+        return None
+    username = chat.get("username") if isinstance(chat.get("username"), str) and chat.get("username") else None
+    text = data.get("text") if isinstance(data.get("text"), str) else data.get("caption")
+    text = text if isinstance(text, str) else ""
+    media = sum(1 for name in MEDIA_FIELDS if data.get(name))
+    group = data.get("media_group_id")
+    album = isinstance(group, (str, int)) and not isinstance(group, bool) and str(group) != ""
+    published = _stamp(data.get("date"))
+    return IncomingPost(
+        network=NETWORK, external_id=f"album:{group}" if album else str(message_id), account_ref=str(chat_id),
+        account_handle=username, published_at=published,
+        edited_at=(_stamp(data.get("edit_date")) or published) if edited else None,
+        # An album item without a caption says nothing of the album's text (the captioned item does).
+        text=None if album and not text else text,
+        permalink=post_link(chat_id, username, message_id), media_count=media,
+        album_item=message_id if album else None)
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:

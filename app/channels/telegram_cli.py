@@ -70,6 +70,7 @@ def poll_command(once: bool, timeout: int, state_file: str | None) -> None:
     from app.channels import telegram
     from app.extensions import db
     from app.services import intake
+    from app.services.accounts import posts as account_posts
 
     config = current_app.config
     _require_token(config)
@@ -79,15 +80,18 @@ def poll_command(once: bool, timeout: int, state_file: str | None) -> None:
     state = {"offset": load_offset(path, bot), "updates": 0, "new": 0, "rejected": 0, "unsaved": False}
 
     def handle(updates: list[dict]) -> None:
-        messages, rejected = [], 0
+        messages, posts, rejected = [], [], 0
         for update in updates:
             try:
-                messages += adapter.parse(clean_payload(update), config).messages
+                parsed = adapter.parse(clean_payload(update), config)
+                messages += parsed.messages
+                posts += parsed.posts
             except BadPayload as exc:
                 rejected += 1
                 intake.reject("telegram", exc.reason, json.dumps(update, ensure_ascii=False),
                               {"Source": "getUpdates"})
         new = intake.accept(messages)
+        account_posts.store(posts)
         db.session.commit()
         for update in updates:  # button presses: stop the spinner (a webhook does it in its answer)
             query = update.get("callback_query")

@@ -6,6 +6,11 @@ event with exactly `ok` — anything else makes VK deliver the event again (and 
 switch the server off). VK says of `event_id` "if it passed twice or more — ignore it": our external ids
 are built from the object's own ids, so a re-delivery hits the unique key and is stored once.
 
+`wall_post_new` (the community published a post) is returned as an IncomingPost (`wall_post()`: stored as a
+post with its views, likes, comments and reposts, never an appeal); a wall comment carries the post it answers.
+The secret a callback is checked against is the community's own when it is a participant's community with one
+(services/accounts/credentials gives the adapter that config).
+
 Replies: `messages.send` to the resident's dialog, `wall.createComment` under a wall comment, both with
 the community token. `random_id` / `guid` are derived from the reply's idempotency key, so a retry after
 a timeout is not posted twice. Topic (`board.createComment`) and photo (`photos.createComment`) comments
@@ -27,6 +32,7 @@ from app.channels.base import (
     BadPayload,
     ChannelError,
     IncomingMessage,
+    IncomingPost,
     OutgoingReply,
     ParsedRequest,
     SendResult,
@@ -214,6 +220,15 @@ class VkAdapter:
                 raise BadPayload("VK: confirmation requested but VK_CONFIRMATION is not configured", status=503)
             return ParsedRequest(body=str(code))
         group_id = payload.get("group_id")
+        if kind == "wall_post_new":  # the community published a post: content accounting, never an appeal
+            post = payload.get("object")
+            if not isinstance(post, dict):
+                raise BadPayload("VK: event wall_post_new has no object")
+            try:
+                found = wall_post(post, group_id)
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                raise BadPayload(f"VK: malformed wall_post_new object ({exc.__class__.__name__}: {exc})") from exc
+            return ParsedRequest(posts=[found] if found else [])
         parser = {
             "message_new": self._message_new,
             "message_edit": self._message_edit,
@@ -321,6 +336,9 @@ class VkAdapter:
         message = self._base(obj, group_id, payload, external_id=ext, kind="comment",
                              thread_key=f"vk:wall:{owner}_{post}", reply_to=reply_to, permalink=permalink,
                              reply_address={"type": "wall", "owner_id": owner, "post_id": post, "comment_id": cid})
+        if owner < 0:  # a post of a community's wall: the comment names it by id only (no text, no date)
+            message.post = IncomingPost(network=NETWORK, external_id=str(post), account_ref=str(-owner),
+                                        permalink=f"https://vk.com/wall{owner}_{post}")
         if edit:
             message.edit_of = ext
             message.external_id = f"{ext}:edit:{_edit_mark(obj)}"
@@ -436,6 +454,53 @@ class VkAdapter:
         if "response" not in body:
             raise ChannelError("ВКонтакте ответил без поля response")
         return body["response"]
+
+
+# wall_post_new's `post_type`: only "post" is published. "suggest" is a post a resident proposed (not on the
+# wall until an admin publishes it, which brings wall_post_new again as "post"), "postponed" is scheduled.
+PUBLISHED = {"post", "reply", "copy", None}
+
+
+def _count(obj: Any) -> int | None:
+    """VK's `{"count": N}` metric; None when the payload does not carry it."""
+    value = obj.get("count") if isinstance(obj, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def wall_post(obj: dict, group_id: Any) -> IncomingPost | None:
+    """wall_post_new's object (a wall post: id, owner_id, from_id, date, text, attachments, post_type, views,
+    likes, comments, reposts, copy_history) → the community's publication. A repost made by the community is
+    its post (its own text, and the reposted post's text when it adds none). Suggested and scheduled posts are
+    not published yet: None. `wall_repost` (someone reposted the community's post to their own wall) is not
+    a post of the community and is not taken."""
+    post_type = obj.get("post_type") if isinstance(obj.get("post_type"), str) else None
+    if post_type not in PUBLISHED:
+        log.info("VK: wall post of type %s not taken (not published)", post_type)
+        return None
+    post_id = int(obj["id"])
+    owner = int(obj.get("owner_id") or -abs(int(group_id)))
+    if owner >= 0:
+        return None  # a post on a person's wall: not a community's publication
+    author = obj.get("from_id")
+    if isinstance(author, int) and author != owner:
+        log.info("VK: wall post %s_%s written by %s, not by the community: not taken", owner, post_id, author)
+        return None  # a resident's post on an open wall is not the participant's publication
+    text = obj.get("text") or ""
+    if not isinstance(text, str):
+        raise ValueError("text is not a string")
+    media = [a for a in obj.get("attachments") or [] if isinstance(a, dict)]
+    for copied in obj.get("copy_history") or []:
+        if isinstance(copied, dict):
+            media += [a for a in copied.get("attachments") or [] if isinstance(a, dict)]
+            if not text.strip() and isinstance(copied.get("text"), str):
+                text = copied["text"]
+    edited = _utc(obj.get("edited")) if obj.get("edited") else None
+    return IncomingPost(
+        network=NETWORK, external_id=str(post_id), account_ref=str(-owner), published_at=_utc(obj.get("date")),
+        edited_at=edited, text=text, permalink=f"https://vk.com/wall{owner}_{post_id}",
+        media_count=sum(1 for a in media if a.get("type") not in ("link", None)),
+        views=_count(obj.get("views")), reactions=_count(obj.get("likes")), comments=_count(obj.get("comments")),
+        reposts=_count(obj.get("reposts")))
 
 
 NAMES_BATCH = 1000  # users.get: user_ids "maximum 1000"

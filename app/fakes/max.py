@@ -353,6 +353,34 @@ def bot_started(chat_id: int, user_id: int, payload: str | None = None, *, name:
     return obj
 
 
+def channel_message(chat_id: int, text: str, *, mid: str | None = None, seq: int | None = None,
+                    timestamp: int | None = None, attachments: list | None = None, url: str | None = None,
+                    author_id: int = 590001, author_name: str = "Администратор Канала") -> dict:
+    """A post in a channel (`chat_type` "channel"): written by one of its admins, shown on behalf of the channel;
+    `url` is the post's public link (https://max.ru/c/<chat id>/<mid>)."""
+    seq = seq if seq is not None else next(_seq)
+    mid = mid or make_mid(chat_id, seq)
+    obj: dict[str, Any] = {
+        "sender": user(author_id, author_name), "recipient": {"chat_id": chat_id, "chat_type": "channel"},
+        "timestamp": timestamp if timestamp is not None else _now_ms(),
+        "body": {"mid": mid, "seq": seq, "text": text, "attachments": attachments or []},
+        "url": url or f"https://max.ru/c/{chat_id}/{mid}", "stat": {"views": 0}}
+    return obj
+
+
+def channel_post(chat_id: int, text: str, *, timestamp: int | None = None, **kw) -> dict:
+    """The participant published a post in its MAX channel (the bot is an administrator of it)."""
+    msg = channel_message(chat_id, text, timestamp=timestamp, **kw)
+    return {"update_type": "message_created", "timestamp": msg["timestamp"], "message": msg, "user_locale": "ru"}
+
+
+def edited_channel_post(chat_id: int, text: str, *, mid: str, timestamp: int | None = None, **kw) -> dict:
+    """The participant edited its channel post `mid`; `timestamp` is the edit's time."""
+    edited_at = timestamp if timestamp is not None else _now_ms()
+    msg = channel_message(chat_id, text, mid=mid, timestamp=edited_at - 60_000, **kw)
+    return {"update_type": "message_edited", "timestamp": edited_at, "message": msg}
+
+
 def message_removed(chat_id: int, user_id: int, mid: str, *, timestamp: int | None = None) -> dict:
     return {"update_type": "message_removed", "timestamp": timestamp if timestamp is not None else _now_ms(),
             "message_id": mid, "chat_id": chat_id, "user_id": user_id}

@@ -72,6 +72,7 @@ class FakeOk(LoopbackServer):
     def __init__(self, token: str | None = None, application_key: str | None = None,
                  application_secret_key: str | None = None, host: str = "127.0.0.1", port: int = 0):
         self.token = token  # when set, other access_tokens get error 102
+        self.tokens: set[str] = set()  # more valid tokens: the participants' groups' own
         self.application_key, self.application_secret_key = application_key, application_secret_key
         self.calls: list[dict] = []  # every request: {"method", "path", "params", "body"}
         self.sent: list[dict] = []  # every message posted: {"chat_id", "message_id", "text", "reply_to", …}
@@ -128,7 +129,7 @@ class FakeOk(LoopbackServer):
             if path == "/fb.do" or path.startswith("/api/"):
                 return self._rest(params)
             token = params.get("access_token")
-            if not token or (self.token is not None and token != self.token):
+            if not token or (self.token is not None and token != self.token and token not in self.tokens):
                 return _error(102)
             if method == "POST" and (path == "/graph/me/messages" or path.startswith("/graph/me/messages/")):
                 return self._send(unquote(path[len("/graph/me/messages/"):]) if path != "/graph/me/messages"

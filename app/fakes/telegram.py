@@ -599,13 +599,43 @@ def status(user_id: int, number: str, **kwargs) -> dict:
     return private_message(user_id, f"/status {number}", **kwargs)
 
 
-def channel_post(channel_id: int, text: str, *, post_id: int = 15, title: str = "Администрация г. Белогорск",
-                 username: str | None = None, date: int | None = None, update_id: int | None = None) -> dict:
-    """The participant published a post in its channel (delivered to bots that are channel admins)."""
+def _channel_message(channel_id: int, text: str | None, post_id: int, title: str, username: str | None,
+                     date: int | None, photo: list[dict] | None, media_group_id: str | None,
+                     author_signature: str | None) -> dict:
     chat = channel_chat(channel_id, title, username)
-    message = {"message_id": post_id, "sender_chat": chat, "chat": chat, "date": date or int(time.time()),
-               **_text_fields(text)}
+    message: dict[str, Any] = {"message_id": post_id, "sender_chat": chat, "chat": chat,
+                               "date": date or int(time.time())}
+    if author_signature:
+        message["author_signature"] = author_signature
+    if media_group_id:
+        message["media_group_id"] = media_group_id
+    if photo:
+        message["photo"] = photo
+    message.update(_text_fields(text, caption=bool(photo)))
+    return message
+
+
+def channel_post(channel_id: int, text: str | None, *, post_id: int = 15, title: str = "Администрация г. Белогорск",
+                 username: str | None = None, date: int | None = None, photo: list[dict] | None = None,
+                 media_group_id: str | None = None, author_signature: str | None = None,
+                 update_id: int | None = None) -> dict:
+    """The participant published a post in its channel (delivered to bots that are channel admins). With a photo
+    `text` is its caption; each photo of an album is a post of its own with the album's `media_group_id`
+    (consecutive message ids; the caption usually on the first)."""
+    message = _channel_message(channel_id, text, post_id, title, username, date, photo, media_group_id,
+                               author_signature)
     return _update("channel_post", message, update_id)
+
+
+def edited_channel_post(channel_id: int, text: str | None, *, post_id: int = 15,
+                        title: str = "Администрация г. Белогорск", username: str | None = None,
+                        date: int | None = None, edit_date: int | None = None, photo: list[dict] | None = None,
+                        media_group_id: str | None = None, update_id: int | None = None) -> dict:
+    """The participant edited post `post_id` of its channel: the post with its new text and `edit_date`."""
+    date = date or int(time.time()) - 60
+    message = _channel_message(channel_id, text, post_id, title, username, date, photo, media_group_id, None)
+    message["edit_date"] = edit_date or max(int(time.time()), date + 1)
+    return _update("edited_channel_post", message, update_id)
 
 
 def auto_forward_message(group_id: int, channel_id: int, *, post_id: int = 15, forward_id: int = 70,

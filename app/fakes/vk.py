@@ -58,6 +58,7 @@ class FakeVk(LoopbackServer):
 
     def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0):
         self.token = token  # when set, other access_tokens get error 5
+        self.tokens: set[str] = set()  # more valid tokens: the participants' communities' own (add_token)
         self.calls: list[dict] = []  # every request: {"method", "params"} (without the token)
         self.sent: list[dict] = []  # what was posted: {"method", "id", **params}
         self.users: dict[int, dict] = {}  # users.get: id → the user object VK returns
@@ -89,6 +90,11 @@ class FakeVk(LoopbackServer):
         with self._lock:
             self.users[int(user_id)] = user
 
+    def add_token(self, token: str) -> None:
+        """Accept `token` too (a participant's community token); calls record which token they carried."""
+        with self._lock:
+            self.tokens.add(token)
+
     def add_group(self, group_id: int, name: str) -> None:
         """Register a community for groups.getById (positive id, as VK numbers them)."""
         gid = abs(int(group_id))
@@ -116,8 +122,8 @@ class FakeVk(LoopbackServer):
         """One API call → the JSON VK would answer (HTTP 200 in every case, as VK does)."""
         token = params.pop("access_token", None)
         with self._lock:
-            self.calls.append({"method": method, "params": dict(params), "at": time.time()})
-            if self.token is not None and token != self.token:
+            self.calls.append({"method": method, "params": dict(params), "at": time.time(), "token": token})
+            if self.token is not None and token != self.token and token not in self.tokens:
                 return _error(5, method, params)
             if not token:
                 return _error(5, method, params, "User authorization failed: no access_token passed.")
@@ -394,6 +400,47 @@ def photo_comment_new(group_id: int, from_id: int, text: str, *, photo_id: int =
     if attachments:
         obj["attachments"] = attachments
     return callback("photo_comment_new", obj, group_id, secret, event_id)
+
+
+def wall_post(group_id: int, text: str, *, post_id: int = 1, date: int | None = None,
+              attachments: list | None = None, views: int | None = 0, likes: int = 0, comments: int = 0,
+              reposts: int = 0, post_type: str = "post", from_id: int | None = None,
+              copy_history: list | None = None, edited: int | None = None) -> dict:
+    """A wall post object as wall_post_new and wall.get give it (API 5.199): on the community's wall, on behalf
+    of the community unless `from_id` says who wrote it."""
+    owner = -abs(group_id)
+    obj: dict[str, Any] = {
+        "id": post_id, "owner_id": owner, "from_id": from_id if from_id is not None else owner,
+        "created_by": 1001, "date": date or int(time.time()), "marked_as_ads": 0, "post_type": post_type,
+        "text": text, "can_edit": 1, "can_delete": 1, "can_pin": 1, "attachments": attachments or [],
+        "post_source": {"type": "vk"},
+        "comments": {"count": comments, "can_post": 1, "groups_can_post": True},
+        "likes": {"count": likes, "user_likes": 0, "can_like": 1, "can_publish": 1},
+        "reposts": {"count": reposts, "user_reposted": 0},
+        "is_favorite": False, "donut": {"is_donut": False}, "short_text_rate": 0.8, "hash": f"h{post_id:08x}"}
+    if views is not None:
+        obj["views"] = {"count": views}
+    if copy_history:
+        obj["copy_history"] = copy_history
+    if edited:
+        obj["edited"] = edited
+    return obj
+
+
+def wall_post_new(group_id: int, text: str, *, secret: str | None = None, event_id: str | None = None,
+                  **kw) -> dict:
+    """The community published a post on its wall (kw: post_id, date, attachments, views, likes, comments,
+    reposts, post_type — "suggest" for a resident's proposed post —, from_id, copy_history, edited)."""
+    return callback("wall_post_new", wall_post(group_id, text, **kw), group_id, secret, event_id)
+
+
+def wall_repost(group_id: int, reposter_id: int, *, post_id: int = 1, repost_id: int = 55,
+                secret: str | None = None) -> dict:
+    """Someone reposted the community's post `post_id` to their own wall: the repost (their post)."""
+    original = wall_post(group_id, "Пост сообщества", post_id=post_id)
+    obj = {"id": repost_id, "owner_id": reposter_id, "from_id": reposter_id, "date": int(time.time()),
+           "post_type": "post", "text": "", "copy_history": [original], "attachments": []}
+    return callback("wall_repost", obj, group_id, secret)
 
 
 def wall_reply_delete(group_id: int, user_id: int, *, post_id: int = 1, comment_id: int = 10,

@@ -26,7 +26,9 @@ from app.extensions import db
 from app.jobs import enqueue_after_commit, resolve
 from app.models import STATUS_LABELS, ControlOrder, Message, Notification, Reply, Ticket, User, utcnow
 from app.services import access, sla
+from app.services.accounts import credentials
 from app.services.errors import InvalidTransition
+from app.services.secretbox import SecretUnreadable
 
 MAX_ATTEMPTS = 6  # failed calls per part before giving up (a platform's rate limit does not count)
 MAX_RATE_LIMITED = 50  # waits the platform may ask for (retry_after) before we give up on a message
@@ -237,8 +239,8 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
     """Send a pending outbox row, part by part. Returns its state afterwards. Commits (several times: `sending`
     before each platform call, the result after it), so call it from a job, not inside a request's work."""
     now = now or utcnow()
-    config = current_app.config
     while True:
+        config = current_app.config
         reply = _locked(reply_id, skip_locked=True)
         if reply is None:
             db.session.commit()
@@ -254,6 +256,10 @@ def deliver(reply_id: int, now: datetime | None = None) -> str:
             adapter = get_adapter(reply.network, outbound=True)
         except (KeyError, ImportError):
             return _finish_failed(reply, "Отправка в эту сеть не поддерживается")
+        try:  # a participant's community answers its residents with its own token, when it has one
+            config = credentials.send_config(reply, config)
+        except SecretUnreadable as exc:
+            return _finish_failed(reply, f"Токен сообщества: {exc}")
         if not adapter.is_enabled(config):
             return _finish_failed(reply, "Сеть не подключена: нет токена в настройках")
         parts = _parts(adapter, reply.text)

@@ -20,6 +20,7 @@ from app.models import (
     REJECT_REASONS,
     STATUS_LABELS,
     Message,
+    Post,
     Reply,
     Ticket,
     TicketEvent,
@@ -39,6 +40,32 @@ class Entry:
     extra: str = ""
     files: list = field(default_factory=list)  # (label, message id, index, has a link)
     resend_id: int | None = None  # a reply whose delivery is unconfirmed: staff may send it again
+    # A resident's comment under a participant's publication: the post's first words and its link (or "").
+    post: tuple[str, str] | None = None
+
+
+POST_PREVIEW = 80  # characters of a post's text named on the ticket
+
+
+def post_preview(text: str | None, limit: int = POST_PREVIEW) -> str:
+    """A post's first ~80 characters, on one line, cut at a word with «…»."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:—-") + "…"
+
+
+def _posts(messages: list[Message]) -> dict[int, tuple[str, str]]:
+    """post id → (preview, safe link) for the posts the messages comment on."""
+    ids = {m.post_id for m in messages if m.post_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Post.id, Post.text, Post.permalink, Post.account_id)
+                              .where(Post.id.in_(ids))).all()
+    networks = {m.post_id: m.network for m in messages if m.post_id is not None}
+    return {r.id: (post_preview(r.text), safe_link(r.permalink, networks[r.id]) or "") for r in rows}
 
 
 def _when(value: str | None) -> str:
@@ -177,6 +204,7 @@ def build(ticket: Ticket) -> list[Entry]:
                                   .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
     # An edit shows once: as the resident's message, titled as an edit, with only the files the original lacked.
     originals = {m.id: m for m in messages}
+    posts = _posts(messages)
     for m in messages:
         who = (m.resident.name if m.resident else "") or _("Житель")
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
@@ -190,7 +218,7 @@ def build(ticket: Ticket) -> list[Entry]:
         files = [(_file_label(a), m.id, i, _openable(m.network, a))
                  for i, a in enumerate(m.attachments or []) if not (known and a.get("file_id") in known)]
         entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
-                             files))
+                             files, post=posts.get(m.post_id) if m.post_id is not None else None))
     events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                 .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
                                 .order_by(TicketEvent.id)).all()

@@ -4,13 +4,15 @@ real webhook with its secret, and what must come of it.
 One JSON file per row in tests/channels/payloads/<network>/<content type or update kind>.json:
 
     {"note"?: why this row exists,
-     "expect": {"outcome": "ticket" | "noise" | "ignored" | "edit" | "command", …checks below},
+     "expect": {"outcome": "ticket" | "noise" | "ignored" | "edit" | "command" | "post", …checks below},
      "before"?: [names of rows of the same network posted first (the message an edit edits…)],
      "topic"?: the group post polled (OK comments),
      "update": what the platform POSTs (ids and names invented, shapes as the platform sends them)}
 
 A file without "expect", or with a key the test does not know, fails — so a new content type shows up here
-as a failing row, not as a lost appeal. OK comments have no webhook: `ok/comments_*.json` hold what
+as a failing row, not as a lost appeal. "post" is a participant's own publication: one Post row (checked by
+"post": {text, permalink, media_count, views, reactions, comments, reposts, edited}), no message; a comment's
+"post_linked" checks its Message.post_id. OK comments have no webhook: `ok/comments_*.json` hold what
 discussions.getComments returns ("via": "poll"), taken as `flask ok poll-comments` takes them.
 """
 import json
@@ -23,33 +25,36 @@ from app.extensions import db
 from app.fakes.max import FakeMax
 from app.fakes.ok import FakeOk
 from app.fakes.telegram import FakeTelegram
-from app.models import Message, Resident, Ticket, TicketEvent
+from app.models import Message, Post, Resident, Ticket, TicketEvent
 from app.services import intake
 from tests.factories import make_account, make_institution
 
 ROOT = Path(__file__).parent / "payloads"
 ROWS = sorted(ROOT.glob("*/*.json"))
-OUTCOMES = {"ticket", "noise", "ignored", "edit", "command"}
+OUTCOMES = {"ticket", "noise", "ignored", "edit", "command", "post"}
 CHECKS = {"outcome", "text_contains", "text_lacks", "summary", "attachments", "place", "resident_phone", "kind",
           "command", "body_contains", "noise_reason", "attachment_note_contains", "attachment_url_contains",
-          "via"}
+          "via", "post", "post_linked"}
+POST_CHECKS = {"text", "permalink", "media_count", "views", "reactions", "comments", "reposts", "edited",
+               "external_id"}
 
 # What the issue asks the matrix to cover, per network: a missing row fails too.
 REQUIRED = {
     "telegram": {"text", "photo", "album_item", "document", "video", "voice", "video_note", "audio", "sticker",
                  "animation", "location", "venue", "contact", "poll", "dice", "edited_message", "channel_post",
                  "edited_channel_post", "poll_answer", "my_chat_member", "callback_query", "message_reaction",
-                 "supergroup_general_chat", "channel_comment", "forwarded"},
+                 "supergroup_general_chat", "channel_comment", "forwarded", "channel_post_album_item"},
     "vk": {"message_new_text", "message_new_photo", "message_new_doc", "message_new_audio_message",
            "message_new_sticker", "message_new_geo", "message_new_fwd_messages", "message_new_reply_message",
            "message_new_wall_repost", "message_new_link", "message_new_video", "message_edit", "wall_reply_new",
            "wall_reply_edit", "board_post_new", "photo_comment_new", "multi_user_chat", "message_reply",
-           "group_join"},
+           "group_join", "wall_post_new", "wall_post_new_suggest", "wall_repost"},
     "max": {"message_created_text", "message_created_image", "message_created_video",
             "message_created_audio_transcription", "message_created_file", "message_created_sticker",
             "message_created_contact", "message_created_location", "message_created_share",
             "message_created_forward", "message_edited", "message_callback", "bot_started", "user_added",
-            "message_created_group_chat", "message_created_foreign_group_chat"},
+            "message_created_group_chat", "message_created_foreign_group_chat", "channel_post",
+            "channel_post_edited"},
     "ok": {"message_text", "message_photo", "message_sticker", "message_share", "message_file", "message_callback",
            "chat_system", "comments_get_comments"},
 }
@@ -60,6 +65,7 @@ MAX_TOKEN, MAX_SECRET = "max-matrix-token-3f9a", "max-matrix-secret-5b1c"
 OK_TOKEN, OK_SECRET, OK_GROUP = "tkn1-matrix-token", "ok-matrix-secret-91c4", "70000001234567"
 TG_CHANNEL = "-1001234567890"
 MAX_CHAT = "-70012345678"  # a participant's MAX group chat registered as an account
+MAX_CHANNEL = "-72000111222"  # a participant's MAX channel registered as an account
 
 
 def load(path: Path) -> dict:
@@ -85,7 +91,8 @@ def networks(app):
             HTTP_TIMEOUT=5)
         city = make_institution(name="Администрация г. Белогорск")
         for network, external_id in (("telegram", TG_TOKEN.partition(":")[0]), ("telegram", TG_CHANNEL),
-                                     ("vk", str(VK_GROUP)), ("max", MAX_CHAT), ("ok", OK_GROUP)):
+                                     ("vk", str(VK_GROUP)), ("max", MAX_CHAT), ("max", MAX_CHANNEL),
+                                     ("ok", OK_GROUP)):
             acc = make_account(city, network=network)
             acc.external_id = external_id
         db.session.flush()
@@ -131,6 +138,7 @@ def test_payload_row(path, client, networks):
         assert resp is None or resp.status_code == 200, name
     seen = set(db.session.scalars(db.select(Message.id)))
     tickets_before = set(db.session.scalars(db.select(Ticket.id)))
+    posts_before = set(db.session.scalars(db.select(Post.id)))
 
     resp = deliver(client, network, case)
     if resp is not None:
@@ -146,6 +154,13 @@ def test_payload_row(path, client, networks):
     outcome = expect["outcome"]
     if outcome == "ignored":
         assert new == [] and new_tickets == []
+        assert not set(db.session.scalars(db.select(Post.id))) - posts_before, "a post was stored"
+        return
+    if outcome == "post":  # the participant's own publication: a post (new, or the same row updated), no message
+        assert new == [] and new_tickets == []
+        rows = db.session.scalars(db.select(Post)).all()
+        assert len(rows) == 1, [(p.external_id, p.text) for p in rows]
+        check_post(rows[0], expect.get("post", {}))
         return
     assert len(new) == 1, [m.external_id for m in new]
     message = new[0]
@@ -192,6 +207,18 @@ def test_payload_row(path, client, networks):
         assert message.kind == expect["kind"]
     if "resident_phone" in expect:
         assert db.session.get(Resident, message.resident_id).phone == expect["resident_phone"]
+    if "post_linked" in expect:
+        assert message.post_id is not None
+        check_post(db.session.get(Post, message.post_id), expect["post_linked"])
+
+
+def check_post(post: Post, expect: dict) -> None:
+    assert set(expect) <= POST_CHECKS, f"unknown post checks {set(expect) - POST_CHECKS}"
+    for key in ("text", "permalink", "media_count", "views", "reactions", "comments", "reposts", "external_id"):
+        if key in expect:
+            assert getattr(post, key) == expect[key], (key, getattr(post, key))
+    if "edited" in expect:
+        assert (post.edited_at is not None) == expect["edited"]
 
 
 def test_every_network_has_its_rows_and_every_row_its_expectation():

@@ -338,7 +338,8 @@ def test_poll_refuses_while_a_webhook_is_set_and_set_webhook_uses_the_secret(app
     assert result.exit_code == 0 and "https://city.example.org/hooks/telegram" in result.output
     assert fake_tg.webhook["url"] == "https://city.example.org/hooks/telegram"
     assert fake_tg.webhook["secret_token"] == SECRET
-    assert fake_tg.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    assert fake_tg.webhook["allowed_updates"] == ["message", "edited_message", "callback_query", "channel_post",
+                                               "edited_channel_post"]
 
     refused = runner.invoke(telegram_cli, ["poll", "--once", "--state-file", str(tmp_path / "o.json")])
     assert refused.exit_code != 0 and "delete-webhook" in refused.output

@@ -5,11 +5,13 @@ Order of work, so that nobody without the secret can make us store anything:
 1. only the platforms' webhooks exist here (the web form lives at /appeal, the API at /api/v1): else 404;
 2. the body is bounded (WEBHOOK_MAX_BODY, 413);
 3. a secret carried in a header (Telegram, MAX) or the address (OK) is checked before the body is parsed;
-   VK's secret is in the JSON body, so a VK body that is not JSON is unauthenticated. Unauthenticated
+   VK's secret is in the JSON body, so a VK body that is not JSON is unauthenticated; a participant's VK
+   community is checked against its own secret (services/accounts/credentials). Unauthenticated
    requests are only counted (services.refusals: a number on /admin and a log line with the address);
 4. JSON is read with a depth limit; an authenticated body that is not JSON, or that the adapter refuses,
    is kept for /admin/rejections (secrets redacted) and answered 4xx; nothing raises a 500;
-5. the payload is cleaned (channels.clean) and parsed; messages are stored and answered 200.
+5. the payload is cleaned (channels.clean) and parsed; messages (residents') and posts (the participants'
+   own publications, services/accounts/posts) are stored in one transaction and answered 200.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from app.channels.base import BadPayload
 from app.channels.clean import NotJson, clean_payload, load_json
 from app.extensions import csrf, db
 from app.services import intake, refusals
+from app.services.accounts import credentials
+from app.services.accounts import posts as account_posts
 
 bp = Blueprint("webhooks", __package__, url_prefix="/hooks")
 
@@ -93,8 +97,11 @@ def hook(network: str):
         log.warning("%s webhook: %s", network, exc.reason)
         _reject(network, exc.reason, raw, headers)
         return _text(f"bad request: {exc.reason}", 400)
-    if secret_in_body and not adapter.verify(headers, payload, config):
-        return _refused(network, "wrong or missing secret")
+    if secret_in_body:
+        # VK: a participant's community is checked against its own secret (and confirmed with its own code)
+        config = credentials.webhook_config(network, payload, config)
+        if not adapter.verify(headers, payload, config):
+            return _refused(network, "wrong or missing secret")
 
     payload = clean_payload(payload)
     try:
@@ -111,6 +118,7 @@ def hook(network: str):
         return _text(f"bad request: {reason}", 400)
     try:
         intake.accept(parsed.messages)
+        account_posts.store(parsed.posts)  # the participants' own publications: posts, never appeals
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()

@@ -18,6 +18,7 @@ from app.jobs import enqueue_after_commit
 from app.models import Account, IntakeRejection, Message, Resident, utcnow
 from app.models.base import fit_column, fit_values, insert_or_ignore
 from app.services import attachments
+from app.services.accounts import posts
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ def accept(messages: list[IncomingMessage], now: datetime | None = None) -> list
         if m.account_required and values["account_id"] is None:
             log.info("%s: %s is in a group chat that is not our account: not taken", m.network, m.external_id)
             continue
+        # A comment under a participant's publication: linked to the post (stored from the comment if new).
+        values["post_id"] = posts.link_comment(m.post, values["received_at"]) if m.post is not None else None
         values["resident_id"], created = _resident_id(m, now)
         unnamed = unnamed or (created and m.network == "vk" and not m.author_name)
         if not created:
