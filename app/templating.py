@@ -7,7 +7,7 @@ from app import models
 from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
 from app.formatting import board_time, fmt_value, local_dt, plural_ru
-from app.services import access, control, notifications, workflow
+from app.services import access, control, notifications, openstats, workflow
 from app.services.sla import countdown
 
 
@@ -30,6 +30,8 @@ def register(app: Flask) -> None:
         "control_stamp": control.stamp, "control_actions_for": control.allowed_actions,
         "control_due": control.describe_due, "CONTROL_STEP_LABELS": control.STEP_LABELS,
         "can_issue_orders": access.can_issue_orders, "can_see_orders": access.can_see_orders,
+        # a participant's public page: how it answers residents (None: not published)
+        "participant_feedback": openstats.participant_feedback,
     })
 
     @app.context_processor
