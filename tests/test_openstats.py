@@ -404,7 +404,7 @@ def test_figures_are_kept_and_served_from_the_snapshot(client, at_now):
     _city(random.Random(5), n=40)
     db.session.commit()
     assert client.get("/stats").status_code == 200
-    key = f"open|{openstats.parse({}, NOW).period.key}|{board.Scope().key}"
+    key = f"open|{openstats.parse({}, NOW).period.key}|{board.Scope().key}|{openstats.SHAPE}"
     snap = db.session.get(BoardSnapshot, key)
     assert snap is not None  # kept by the job (in-process here)
     # a young snapshot is what the page shows, whatever happened since
@@ -427,11 +427,14 @@ def test_fresh_computations_are_bounded(app, client, at_now, redis_url, monkeypa
     filters = openstats.parse({"period": "quarter"}, NOW)
     old = openstats.compute(filters.period, filters.scope, NOW)
     old["current"]["received"] = 424242
-    db.session.add(BoardSnapshot(key=f"open|{filters.period.key}|{filters.scope.key}",
+    db.session.add(BoardSnapshot(key=f"open|{filters.period.key}|{filters.scope.key}|{openstats.SHAPE}",
                                  computed_at=NOW - timedelta(hours=5), data=old))
     db.session.commit()
     resp = client.get("/stats", query_string={"period": "quarter"})
     assert resp.status_code == 200 and "424\u202f242" in resp.get_data(as_text=True)
+    # a participant's block is never refused (its page must not fail): one key per participant a day
+    inst = make_institution()
+    assert openstats.participant_feedback(inst, now=NOW)["received"] == 0
 
 
 def test_the_page_in_english(app, client, at_now):

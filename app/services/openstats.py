@@ -115,12 +115,20 @@ def may_compute() -> bool:
     return n <= limit
 
 
-def _served(key: str, compute, now: datetime):
-    """The snapshot `key` when young enough, else computed now (within the budget) and kept by a job."""
+# Part of every snapshot key: a change in the shape of the published dict starts new keys (an old snapshot
+# is never served to a template that expects the new shape).
+SHAPE = "v1"
+
+
+def _served(key: str, compute, now: datetime, bounded: bool = True):
+    """The snapshot `key` when young enough, else computed now and kept by a job. `bounded`: the computation
+    takes one from the minute's budget (the visitor chooses the view); a participant's block is not bounded
+    (one key per participant a day, and the participant's page must not fail)."""
+    key = f"{key}|{SHAPE}"
     snap = db.session.get(BoardSnapshot, key)
     if _fresh(snap, now, current_app.config["STATS_MAX_AGE"]):
         return snap.data
-    if not may_compute():
+    if bounded and not may_compute():
         if snap is not None:
             return snap.data  # older than usual, but the same view
         raise Busy("Статистику сейчас запрашивают слишком часто. Повторите через минуту.")
@@ -239,7 +247,7 @@ def participant_feedback(institution, period: Period | None = None, now: datetim
                            "from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")},
                 "computed_at": now.isoformat(), **_public(f.as_dict())}
 
-    return _served(f"feedback|{inst.id}|{period.key}", compute_one, now)
+    return _served(f"feedback|{inst.id}|{period.key}", compute_one, now, bounded=False)
 
 
 # --- downloads -----------------------------------------------------------------------------------------
