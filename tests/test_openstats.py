@@ -451,3 +451,36 @@ def test_the_page_in_english(app, client, at_now):
     assert "Open statistics of residents" in html and "By rubric" in html
     assert "Unknown period — showing the current month" in html
     assert "Открытая статистика" not in html
+
+
+def test_the_job_keeps_the_common_views_and_every_participant(client, at_now, monkeypatch):
+    tickets, insts, _dirs, _cats = _city(random.Random(21), n=120)
+    shy = insts[1]
+    shy.public_feedback = False
+    db.session.commit()
+    steps = list(openstats.refresh_steps(NOW))
+    db.session.commit()
+    assert steps[0] == "feedback" and len(steps) == 1 + len(openstats.REFRESHED_KINDS)
+    period = openstats.feedback_period(NOW)
+
+    def no_computing(*_a, **_k):
+        raise AssertionError("served from the job's snapshot, not computed")
+
+    monkeypatch.setattr(openstats.board, "aggregate", no_computing)
+    monkeypatch.setattr(openstats, "compute", no_computing)
+    for inst in (insts[0], insts[2]):
+        fb = openstats.participant_feedback(inst, now=NOW)
+        exp = _expected([t for t in tickets if t.institution_id == inst.id], *period.bounds(board.city_tz()))
+        _same(fb, {k: exp[k] for k in ("received", "resolved", "on_time", "sla_share", "rated", "rating_avg")},
+              inst.short_name)
+    assert openstats.participant_feedback(shy, now=NOW) is None
+    for kind in openstats.REFRESHED_KINDS:
+        assert client.get("/stats", query_string={"period": kind}).status_code == 200
+
+
+def test_the_refresh_job_is_scheduled_and_runs():
+    from app.jobs import schedule, stats
+
+    assert any(p.path == "app.jobs.stats.refresh" and p.queue == "low" for p in schedule.PERIODIC)
+    make_institution()
+    assert stats.refresh() == 1 + len(openstats.REFRESHED_KINDS)

@@ -25,6 +25,7 @@ import csv
 import io
 import logging
 import time as clock
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -234,7 +235,8 @@ def participant_feedback(institution, period: Period | None = None, now: datetim
     """How a participant answers residents — appeals received, resolved, the share resolved on time, the mean
     rating — over `period` (default: the last 12 months); counted appeals only. None when the participant does
     not receive appeals or does not publish this (`Institution.receives_appeals`, `public_feedback`).
-    `institution`: an Institution or its id. Kept STATS_MAX_AGE like the city's figures."""
+    `institution`: an Institution or its id. Served from the snapshot `refresh_steps` keeps for every
+    participant; computed here (and kept) only when it is missing or old."""
     inst = institution if isinstance(institution, Institution) else db.session.get(Institution, int(institution))
     if inst is None or not inst.receives_appeals or not inst.public_feedback:
         return None
@@ -242,12 +244,45 @@ def participant_feedback(institution, period: Period | None = None, now: datetim
     period = period or feedback_period(now)
 
     def compute_one() -> dict:
-        f = board.aggregate(PUBLIC, *period.bounds(board.city_tz()), Scope(institution_id=inst.id), None, now)[None]
-        return {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(),
-                           "from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")},
-                "computed_at": now.isoformat(), **_public(f.as_dict())}
+        scope = Scope(institution_id=inst.id)
+        return _feedback(board.aggregate(PUBLIC, *period.bounds(board.city_tz()), scope, None, now)[None],
+                         period, now)
 
-    return _served(f"feedback|{inst.id}|{period.key}", compute_one, now, bounded=False)
+    return _served(_feedback_key(inst.id, period), compute_one, now, bounded=False)
+
+
+def _feedback_key(institution_id: int, period: Period) -> str:
+    return f"feedback|{institution_id}|{period.key}"
+
+
+def _feedback(f: board.Figures, period: Period, now: datetime) -> dict:
+    return {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(),
+                       "from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")},
+            "computed_at": now.isoformat(), **_public(f.as_dict())}
+
+
+# --- kept fresh by a job -------------------------------------------------------------------------------
+REFRESHED_KINDS = ("month", "quarter", "year")
+
+
+def refresh_steps(now: datetime | None = None) -> Iterator[str]:
+    """What most visitors ask for, computed ahead (the job `app.jobs.stats.refresh`, every 5 minutes; it commits
+    at each yield): every publishing participant's block at once (one grouped pass), then the city's month,
+    quarter and year (whose board parts come from the board's own snapshots)."""
+    now = now or utcnow()
+    period = feedback_period(now)
+    figures = board.aggregate(PUBLIC, *period.bounds(board.city_tz()), Scope(), Ticket.institution_id, now)
+    for inst_id in db.session.scalars(select(Institution.id).where(Institution.receives_appeals.is_(True),
+                                                                   Institution.public_feedback.is_(True))):
+        board.keep(f"{_feedback_key(inst_id, period)}|{SHAPE}",
+                   _feedback(figures.get(inst_id, board.Figures()), period, now), now)
+    yield "feedback"
+    on = board.today(now)
+    for kind in REFRESHED_KINDS:
+        p, scope = board.standard_period(kind, on), Scope()
+        key = f"open|{p.key}|{scope.key}|{SHAPE}"
+        board.keep(key, compute(p, scope, now), now)
+        yield key
 
 
 # --- downloads -----------------------------------------------------------------------------------------
