@@ -64,6 +64,11 @@ class Config:
     BOARD_POLL_SECONDS = int(_env("BOARD_POLL_SECONDS", "60"))  # the board refreshes its figures
     BOARD_LONG_SNAPSHOT_MAX_AGE = int(_env("BOARD_LONG_SNAPSHOT_MAX_AGE", "900"))  # the same for a quarter or a year
     BOARD_PREVIOUS_MAX_AGE = int(_env("BOARD_PREVIOUS_MAX_AGE", "3600"))  # seconds the previous period is kept
+    # Open statistics (/stats, a participant's «Как отвечает жителям»): seconds computed figures are served (the job
+    # app.jobs.stats.refresh renews the common ones every 5 min), and fresh computations allowed per minute
+    # city-wide (Redis; 0: no bound) — a public page cannot load the database.
+    STATS_MAX_AGE = int(_env("STATS_MAX_AGE", "900"))
+    STATS_COMPUTE_PER_MINUTE = int(_env("STATS_COMPUTE_PER_MINUTE", "6"))
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(_env("LOGIN_LOCK_MINUTES", "15"))
     PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "8"))  # staff passwords set by /admin/users or oneself

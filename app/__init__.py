@@ -74,10 +74,11 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.public import bp as public_bp
     from app.blueprints.qr import bp as qr_bp
     from app.blueprints.queue import bp as queue_bp
+    from app.blueprints.stats import bp as stats_bp
     from app.blueprints.tickets import bp as tickets_bp
     from app.blueprints.webhooks import bp as webhooks_bp
     from app.blueprints.workspace import bp as workspace_bp
 
     for bp in (auth_bp, queue_bp, tickets_bp, workspace_bp, webhooks_bp, admin_bp, public_bp, api_bp,
-               notifications_bp, control_bp, board_bp, qr_bp):
+               notifications_bp, control_bp, board_bp, qr_bp, stats_bp):
         app.register_blueprint(bp)

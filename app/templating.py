@@ -7,7 +7,7 @@ from app import models
 from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
 from app.formatting import board_time, fmt_value, local_dt, plural_ru
-from app.services import access, control, notifications, qr, workflow
+from app.services import access, control, notifications, openstats, qr, workflow
 from app.services.sla import countdown
 
 
@@ -32,6 +32,8 @@ def register(app: Flask) -> None:
         "can_issue_orders": access.can_issue_orders, "can_see_orders": access.can_see_orders,
         # a participant's QR codes (templates/qr/_codes.html, included by the participant's page)
         "qr_codes": qr.codes,
+        # a participant's public page: how it answers residents (None: not published)
+        "participant_feedback": openstats.participant_feedback,
     })
 
     @app.context_processor

@@ -267,8 +267,8 @@ def load_reference(conn, rng: random.Random, data) -> dict:
     for i, (direction, name, short, slug, address) in enumerate(data.INSTITUTIONS, 1):
         phone = f"8 ({data.PHONE_CODE}) {rng.randint(20000, 59999)}"
         cur.execute("""INSERT INTO institutions (id, direction_id, name, short_name, address, phone, is_active,
-                                                 created_at) VALUES (%s, %s, %s, %s, %s, %s, true, %s)""",
-                    (i, directions[direction], name, short, address, phone, now - timedelta(days=900)))
+                                                 created_at, slug) VALUES (%s, %s, %s, %s, %s, %s, true, %s, %s)""",
+                    (i, directions[direction], name, short, address, phone, now - timedelta(days=900), f"{slug}-{i}"))
         institutions[slug] = i
         inst_direction[i] = direction
         inst_short[i] = short

@@ -32,6 +32,7 @@ PERIODIC = (
     Periodic("app.jobs.control.sweep_late", "default", 300),  # late control orders, each escalated once
     Periodic("app.jobs.board.refresh_snapshots", "low", 60),  # the board's figures of the standard periods
     Periodic("app.jobs.board.refresh_direction_snapshots", "low", 600),  # each direction's quarter and year
+    Periodic("app.jobs.stats.refresh", "low", 300),  # open statistics: participants' blocks, the city's /stats
     Periodic("app.jobs.board.detect_hotspots", "low", 600),  # recurring problems (same street, same wording)
     Periodic("app.jobs.board.weekly_digest", "low", 3600),  # the head's digest, once a week from Monday 08:00
     Periodic("app.jobs.housekeeping.purge_login_attempts", "low", 24 * 3600),
