@@ -297,7 +297,8 @@ def test_check_config_lists_what_production_lacks(app):
     ready = {"SECRET_KEY": "s" * 48, "SESSION_COOKIE_SECURE": True, "PUBLIC_BASE_URL": "https://om.belogorsk.ru",
              "SQLALCHEMY_DATABASE_URI": "postgresql://x", "REDIS_URL": "redis://x", "MAIL_SERVER": "smtp.city.ru",
              "MAIL_FROM": "om@city.ru", "MAIL_USE_TLS": True, "TELEGRAM_BOT_TOKEN": "t",
-             "TELEGRAM_WEBHOOK_SECRET": "a-long-webhook-secret"}
+             "TELEGRAM_WEBHOOK_SECRET": "a-long-webhook-secret",
+             "ACCOUNT_SECRETS_KEY": "kVqJ6m0mV3y2sYyqkQx0b2a0T1ZbZ1Vw5dY2m8QxJXo="}  # issue 12: a key of its own
     assert check(ready) == []
     runner = app.test_cli_runner()
     result = runner.invoke(args=["check-config"])

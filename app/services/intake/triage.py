@@ -178,16 +178,17 @@ def _regime_of(m: Message, address: str | None) -> str:
 
 
 def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
-    """Category by the words; institution by the resident's deep link, else the account, else the category."""
+    """Category by the words; institution by the resident's deep link, else the account, else the category —
+    each only when it receives appeals (`tickets.receiving`)."""
     route = routing.categorize(text)
     resident = m.resident
     institution = None
     if resident is not None and resident.preferred_institution_id:
-        institution = db.session.get(Institution, resident.preferred_institution_id)
+        institution = tickets.receiving(db.session.get(Institution, resident.preferred_institution_id))
     if institution is None and m.account is not None:
-        institution = m.account.institution
+        institution = tickets.receiving(m.account.institution)
     if institution is None and route.category is not None:
-        institution = route.category.default_institution
+        institution = tickets.receiving(route.category.default_institution)
     return route, institution
 
 
