@@ -127,6 +127,9 @@ class Config:
     # tokens and secrets at rest. Unset: derived from SECRET_KEY (flask check-config warns).
     ACCOUNT_SECRETS_KEY = _env("ACCOUNT_SECRETS_KEY")
     COLLECT_EVERY_HOURS = float(_env("COLLECT_EVERY_HOURS", "6"))  # the participants' figures, every N hours
+    # VK service key (app settings) for reading communities' figures (groups.getById, wall.get; 3 requests/s);
+    # unset: the city's community token VK_ACCESS_TOKEN (20 requests/s). A community's own token wins.
+    VK_SERVICE_TOKEN = _env("VK_SERVICE_TOKEN")
 
     WTF_CSRF_TIME_LIMIT = None
     # --- sessions and headers (docs/security.md) ----------------------------------------------------------
