@@ -238,6 +238,23 @@ def _blank_secrets(form):
     return form
 
 
+@bp.post("/<int:institution_id>/accounts/<int:account_id>/bot")
+def account_bot(institution_id: int, account_id: int):
+    """Telegram and MAX: does the city's bot administer the channel?"""
+    inst = _participant(institution_id)
+    acc = registry.get(current_user, inst, account_id)
+    try:
+        if not ActiveForm().validate():
+            raise DomainError(_("Обновите страницу и повторите"))
+        rights = registry.check_bot(current_user, inst, acc, current_app.config)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _account_page(inst, acc, 422, error=exc.message)
+    flash(rights, "ok")
+    return redirect(url_for("participants_admin.account", institution_id=inst.id, account_id=acc.id), 303)
+
+
 @bp.post("/<int:institution_id>/accounts/<int:account_id>/clear")
 def account_clear(institution_id: int, account_id: int):
     inst = _participant(institution_id)

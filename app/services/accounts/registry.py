@@ -110,7 +110,7 @@ def add(actor: User, inst: Institution, address: str, external_id: str, config,
                       external_id=str(found.external_id)[:64] if found.external_id else None,
                       url=found.url, title=(found.title or found.handle)[:300],
                       followers=max(0, int(found.followers or 0)),
-                      posts_source="api" if found.network in ("vk", "ok") else "seen",
+                      posts_source="seen" if found.network in platforms.POSTS_SEEN else "api",
                       connected_at=now or utcnow(), is_active=True)
     db.session.add(account)
     db.session.flush()
@@ -227,6 +227,20 @@ def save_credentials(actor: User, inst: Institution, account: Account, config, *
     if code:
         account.confirmation_code = code
     return "; ".join(str(r) for r in (rights, user_rights) if r) or None
+
+
+def check_bot(actor: User, inst: Institution, account: Account, config, now: datetime | None = None) -> str:
+    """Telegram and MAX: ask the platform whether the city's bot administers the channel; the answer is kept
+    as what the account's access allows (token_rights, token_checked_at)."""
+    access.ensure_can_manage_accounts(actor, inst)
+    if account.network not in BOT_NETWORKS:
+        raise ValidationFailed("Этот аккаунт работает через свой токен, а не через бота города", field="token")
+    try:
+        rights = platforms.check_token(account.network, account.external_id, None, config)
+    except platforms.PlatformError as exc:
+        raise _platform_failed(exc, "token") from exc
+    account.token_rights, account.token_checked_at = str(rights or "")[:500] or None, now or utcnow()
+    return account.token_rights or ""
 
 
 CLEARABLE = {"token": ("token_enc", "token_rights", "token_checked_at"), "user_token": ("user_token_enc",),
