@@ -84,8 +84,9 @@ def validate_role(role: str, institution_id: int | None) -> None:
         raise ValidationFailed("Роль должна быть одной из: %(roles)s", field="role", roles=", ".join(ROLES))
     if role in BOUND_ROLES:
         if institution_id is None or db.session.get(Institution, institution_id) is None:
-            raise ValidationFailed("Исполнителю нужно учреждение" if role == "executor" else
-                                   "SMM-специалисту нужен участник, чьи аккаунты он ведёт", field="institution_id")
+            if role == "executor":
+                raise ValidationFailed("Исполнителю нужно учреждение", field="institution_id")
+            raise ValidationFailed("SMM-специалисту нужен участник, чьи аккаунты он ведёт", field="institution_id")
     elif institution_id is not None:
         raise ValidationFailed("Учреждение указывается только для исполнителя и SMM-специалиста",
                                field="institution_id")
