@@ -241,3 +241,13 @@ def test_registry_refuses_another_participants_account(school, vk_club):
     with pytest.raises(Exception) as exc:
         registry.get(make_user("smm", institution=other), school, vk_club.id)
     assert getattr(exc.value, "status_code", None) == 404
+
+
+def test_a_huge_follower_count_is_bounded_not_a_500(client, login, school, platform):
+    platform.found = platforms.Resolved(network="vk", external_id="218000777", handle="club218000777",
+                                        url="https://vk.com/club218000777", title="Школа", followers=10**12)
+    c = login(make_user("press"))
+    resp = c.post(f"/admin/participants/{school.id}/accounts",
+                  data={"address": "vk.com/club218000777", "external_id": "218000777"})
+    assert resp.status_code == 303
+    assert db.session.scalar(db.select(Account.followers)) == 2**31 - 1

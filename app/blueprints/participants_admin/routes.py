@@ -3,6 +3,7 @@ Thin views: the rules are in services/participants.py, services/accounts/registr
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from app.blueprints.participants_admin.forms import (
     ActiveForm,
@@ -173,6 +174,10 @@ def account_add(institution_id: int):
     except DomainError as exc:
         db.session.rollback()
         _field_error(address_form, exc)
+        return _accounts_page(inst, 422, address_form=address_form)
+    except IntegrityError:  # the same account saved by someone else a moment ago
+        db.session.rollback()
+        address_form.address.errors = [_("Этот аккаунт уже добавлен")]
         return _accounts_page(inst, 422, address_form=address_form)
     flash(_("Аккаунт «%(title)s» добавлен", title=account.title), "ok")
     return redirect(url_for("participants_admin.account", institution_id=inst.id, account_id=account.id), 303)

@@ -33,6 +33,7 @@ KIND_MESSAGES = {
     "garbage": "Платформа ответила непонятно: повторите позже",
 }
 MAX_TOKEN = 1000
+MAX_COUNT = 2**31 - 1  # the column is a PostgreSQL integer
 
 
 def _platform_failed(exc: platforms.PlatformError, field: str) -> ValidationFailed:
@@ -109,7 +110,7 @@ def add(actor: User, inst: Institution, address: str, external_id: str, config,
     account = Account(institution_id=inst.id, network=found.network, handle=found.handle,
                       external_id=str(found.external_id)[:64] if found.external_id else None,
                       url=found.url, title=(found.title or found.handle)[:300],
-                      followers=max(0, int(found.followers or 0)),
+                      followers=min(max(0, int(found.followers or 0)), MAX_COUNT),
                       posts_source="seen" if found.network in platforms.POSTS_SEEN else "api",
                       connected_at=now or utcnow(), is_active=True)
     db.session.add(account)
