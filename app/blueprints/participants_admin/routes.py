@@ -79,6 +79,10 @@ def _save_participant(form, inst):
         db.session.rollback()
         _field_error(form, exc)
         return None
+    except IntegrityError:  # the same name or page address saved by someone else a moment ago
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, _("Участник с таким названием или адресом страницы уже есть")]
+        return None
     participants.remove_file(upload_dir, old_logo)
     return inst
 
