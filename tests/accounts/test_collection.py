@@ -72,7 +72,7 @@ def test_collect_records_a_snapshot_and_the_figures(nets, pace, four, uploads):
     summary = collection.collect_all(now=NOW, pacing=pace)
     assert len(summary.collected) == 4 and not summary.failed
     db.session.expire_all()
-    for i, (net, acc) in enumerate(four.items()):
+    for i, acc in enumerate(four.values()):
         [snap] = snapshots(acc)
         assert snap.taken_on.isoformat() == "2026-11-30" and snap.source == "collector"
         assert snap.followers == acc.followers and acc.followers >= 1000 + i * 111  # the fake's figures move up
@@ -185,7 +185,7 @@ def test_success_clears_the_failure(nets, pace):
 
 def test_the_failure_is_told_once_to_its_smm_and_the_press(nets, pace):
     inst = make_institution()
-    acc = account(nets, "max", -7000099, institution=inst)
+    account(nets, "max", -7000099, institution=inst)
     nets.max.trouble(-7000099, "no_rights")
     smm = make_user("smm")
     smm.institution_id = inst.id

@@ -12,9 +12,9 @@ import tempfile
 
 import httpx
 
+from app.channels import telegram as tg_channel
 from app.channels.base import ChannelError
 from app.channels.clean import safe_link
-from app.channels.telegram import fetch_file
 from app.services.files import EXTENSIONS, INLINE_IMAGES, sniff
 
 log = logging.getLogger(__name__)
@@ -22,30 +22,39 @@ MAX_BYTES = 2 * 1024 * 1024
 FOLDER = "avatars"
 
 
-def fetch(network: str, url: str | None, config: dict) -> tuple[bytes, str] | None:
-    """(content, media type) of an avatar, or None (not from the platform's hosts, too big, not an image, away)."""
+def fetch(network: str, url: str | None, config: dict, client: httpx.Client | None = None) -> tuple[bytes, str] | None:
+    """(content, media type) of an avatar, or None (not from the platform's hosts, too big, not an image, away).
+    `client`: a shared httpx.Client (many avatars: one connection pool, one TLS context)."""
     if not url:
         return None
+    own = client is None
+    client = client or httpx.Client()
     try:
-        if url.startswith("tg-file:"):
-            content, _ = fetch_file(url[len("tg-file:"):], config, max_bytes=MAX_BYTES)
-        else:
-            if not safe_link(url, network, config):
+        if url.startswith("tg-file:"):  # getFile, then the file under base_file_url (the token stays here)
+            info = tg_channel.call(config, "getFile", {"file_id": url[len("tg-file:"):]}, client=client)
+            path = (info or {}).get("file_path") if isinstance(info, dict) else None
+            if not path:
                 return None
-            chunks, size = [], 0
-            with httpx.stream("GET", url, timeout=float(config.get("HTTP_TIMEOUT") or 10),
-                              follow_redirects=False) as resp:
-                if resp.status_code != 200:
+            url = f"{tg_channel.file_url(config)}{config.get('TELEGRAM_BOT_TOKEN') or ''}/{path}"
+        elif not safe_link(url, network, config):
+            return None
+        chunks, size = [], 0
+        with client.stream("GET", url, timeout=float(config.get("HTTP_TIMEOUT") or 10),
+                           follow_redirects=False) as resp:
+            if resp.status_code != 200:
+                return None
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BYTES:
                     return None
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BYTES:
-                        return None
-                    chunks.append(chunk)
-            content = b"".join(chunks)
+                chunks.append(chunk)
+        content = b"".join(chunks)
     except (httpx.HTTPError, ChannelError, OSError) as exc:
         log.info("avatar of a %s account not fetched: %s", network, exc)
         return None
+    finally:
+        if own:
+            client.close()
     kind = sniff(content)
     return (content, kind) if kind in INLINE_IMAGES else None
 

@@ -22,11 +22,12 @@ from datetime import date, datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+import httpx
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.extensions import db
-from app.models import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Notification, User, utcnow
+from app.models import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Notification, Post, User, utcnow
 from app.models.base import insert_or_ignore
 from app.services import replies
 from app.services.accounts import avatars
@@ -39,12 +40,13 @@ from app.services.accounts.platforms import (
     Target,
     collect_many,
 )
-from app.services.accounts.posts import seen_since, upsert_posts
+from app.services.accounts.platforms import telegram as tg_platform
+from app.services.accounts.posts import upsert_many
 from app.services.secretbox import SecretUnreadable, decrypt
 
 log = logging.getLogger(__name__)
 FAILURE_NOTICE_AFTER = timedelta(hours=24)
-COMMIT_EVERY = 50  # accounts written between commits
+BATCH = 200  # accounts written a statement (and a commit)
 AVATAR_THREADS = 8
 ERROR_MAX = 500  # Account.collect_error
 
@@ -78,15 +80,26 @@ def label(account: Account) -> str:
     return (account.title or account.handle or f"#{account.id}")[:120]
 
 
-def upsert_snapshot(account_id: int, day: date, followers: int, posts: int, collected_at: datetime | None,
-                    source: str = "collector") -> None:
-    """The account's row of `day`: inserted, or updated when the day has one (safe under concurrent runs)."""
-    stmt = insert_or_ignore(AccountSnapshot).values(account_id=account_id, taken_on=day, followers=int(followers),
-                                                    posts=int(posts), collected_at=collected_at, source=source)
-    db.session.execute(stmt.on_conflict_do_update(
+def _snapshot_statement():
+    stmt = insert_or_ignore(AccountSnapshot)
+    return stmt.on_conflict_do_update(
         index_elements=["account_id", "taken_on"],
         set_={"followers": stmt.excluded.followers, "posts": stmt.excluded.posts,
-              "collected_at": stmt.excluded.collected_at, "source": stmt.excluded.source}))
+              "collected_at": stmt.excluded.collected_at, "source": stmt.excluded.source})
+
+
+def upsert_snapshots(rows: list[dict]) -> None:
+    """Rows {account_id, taken_on, followers, posts, collected_at, source}: each account's row of its day,
+    inserted or updated (INSERT … ON CONFLICT DO UPDATE: safe under concurrent runs). The caller commits."""
+    if rows:
+        db.session.execute(_snapshot_statement(), rows)
+
+
+def upsert_snapshot(account_id: int, day: date, followers: int, posts: int, collected_at: datetime | None,
+                    source: str = "collector") -> None:
+    """The account's row of `day`: inserted, or updated when the day has one."""
+    upsert_snapshots([{"account_id": account_id, "taken_on": day, "followers": int(followers), "posts": int(posts),
+                       "collected_at": collected_at, "source": source}])
 
 
 def _accounts(network: str | None, account_id: int | None, ids: list[int] | None) -> list[Account]:
@@ -127,9 +140,8 @@ def collect_all(network: str | None = None, account_id: int | None = None, progr
             early[account.id] = PlatformError(f"Сохранённый ключ доступа не открывается: {exc}.", "bad_token")
     wanted = {a.id for a in accounts.values() if not a.avatar_path}
     db.session.commit()  # hold no transaction while the platforms answer
-    written = 0
     if early:
-        written += _write(accounts, early, now, day, summary, {}, progress)
+        _write(accounts, early, now, day, summary, {}, progress)
     with ThreadPoolExecutor(max(1, len(by_network))) as pool:
         futures = {pool.submit(collect_many, net, targets, config, pacing=pacing,
                                avatars={t.account_id for t in targets} & wanted): net
@@ -142,8 +154,8 @@ def collect_all(network: str | None = None, account_id: int | None = None, progr
                 log.exception("collection of %s failed", net)
                 results = {t.account_id: PlatformError(f"Сбор не удался ({exc.__class__.__name__}): сообщите "
                                                        "администратору.", "garbage") for t in by_network[net]}
-            images = _avatars(results, wanted, accounts, config)
-            written += _write(accounts, results, now, day, summary, images, progress)
+            images = _avatars(results, wanted, accounts, config, pacing)
+            _write(accounts, results, now, day, summary, images, progress)
     summary.notified = notify_failures(now)
     db.session.commit()
     summary.seconds = time.monotonic() - started
@@ -155,71 +167,112 @@ def collect_account(account_id: int, *, now: datetime | None = None, pacing: Pac
     return collect_all(account_id=account_id, now=now, pacing=pacing)
 
 
-def _avatars(results: dict, wanted: set[int], accounts: dict[int, Account], config) -> dict[int, tuple]:
+def _avatars(results: dict, wanted: set[int], accounts: dict[int, Account], config, pacing: Pacing) -> dict:
+    """account id → (content, type) of the avatars wanted, fetched AVATAR_THREADS at a time (a Telegram photo is
+    a Bot API call: paced with the bot's other calls)."""
     jobs = {aid: (accounts[aid].network, fig.avatar_url) for aid, fig in results.items()
             if aid in wanted and isinstance(fig, Figures) and fig.avatar_url}
     if not jobs:
         return {}
-    with ThreadPoolExecutor(AVATAR_THREADS) as pool:
-        fetched = dict(zip(jobs, pool.map(lambda job: avatars.fetch(job[0], job[1], config), jobs.values()),
-                           strict=True))
+    def fetch(job: tuple[str, str]):
+        if job[1].startswith("tg-file:"):
+            pacing.for_token("telegram", str(config.get("TELEGRAM_BOT_TOKEN") or ""), tg_platform.RATE).wait()
+        return avatars.fetch(job[0], job[1], config, client)
+
+    with httpx.Client() as client, ThreadPoolExecutor(AVATAR_THREADS) as pool:
+        fetched = dict(zip(jobs, pool.map(fetch, jobs.values()), strict=True))
     return {aid: got for aid, got in fetched.items() if got}
 
 
 def _write(accounts: dict[int, Account], results: dict, now: datetime, day: date, summary: Summary,
            images: dict[int, tuple], progress) -> int:
-    done = 0
-    for account_id, result in results.items():
-        account = accounts.get(account_id)
-        if account is None:
-            continue
-        outcome = Outcome(account.id, account.network, label(account))
+    """Write a network's results, BATCH accounts a statement; a batch the database refuses is written again
+    account by account, so only the account whose row is refused is marked."""
+    items = [(accounts[aid], result) for aid, result in results.items() if aid in accounts]
+    for start in range(0, len(items), BATCH):
+        chunk = items[start:start + BATCH]
         try:
             with db.session.begin_nested():
-                if isinstance(result, Figures):
-                    record_success(account, result, now, day, images.get(account_id))
-                else:
-                    record_failure(account, result, now)
-                    outcome.error, outcome.kind = result.message, result.kind
-        except Exception as exc:  # noqa: BLE001 — the database refused this account's row: keep it on the account
-            log.exception("collection: account %s not written", account_id)  # its savepoint was rolled back
-            error = PlatformError(f"Показатели получены, но не записаны ({exc.__class__.__name__}): сообщите "
-                                  "администратору.", "garbage")
-            with db.session.begin_nested():
-                record_failure(db.session.get(Account, account_id), error, now)
-            outcome.error, outcome.kind = error.message, error.kind
-        (summary.failed if outcome.error else summary.collected).append(outcome)
-        done += 1
-        if done % COMMIT_EVERY == 0:
-            db.session.commit()
+                _write_batch(chunk, now, day, images)
+        except Exception:  # noqa: BLE001 — find the account the database refuses
+            log.exception("collection: a batch of %d accounts not written; writing them one by one", len(chunk))
+            for account, result in chunk:
+                _write_one(account, result, now, day, images)
+        db.session.commit()
+        for account, _ in chunk:
+            outcome = Outcome(account.id, account.network, label(account), account.collect_error,
+                              None if account.collect_error is None else _kind(results[account.id]))
+            (summary.failed if outcome.error else summary.collected).append(outcome)
         if progress is not None:
-            progress(1)
-    db.session.commit()
-    return done
+            progress(len(chunk))
+    return len(items)
+
+
+def _kind(result) -> str:
+    return result.kind if isinstance(result, PlatformError) else "garbage"
+
+
+def _write_one(account: Account, result, now: datetime, day: date, images: dict[int, tuple]) -> None:
+    try:
+        with db.session.begin_nested():
+            _write_batch([(account, result)], now, day, images)
+    except Exception as exc:  # noqa: BLE001 — the database refused this account's row: keep it on the account
+        log.exception("collection: account %s not written", account.id)
+        with db.session.begin_nested():
+            record_failure(db.session.get(Account, account.id), PlatformError(
+                f"Показатели получены, но не записаны ({exc.__class__.__name__}): сообщите администратору.",
+                "garbage"), now)
+
+
+def _seen_counts(accounts: list[Account]) -> dict[int, int]:
+    """Posts published since each account was connected (one query for all)."""
+    if not accounts:
+        return {}
+    rows = db.session.execute(
+        select(Post.account_id, func.count(Post.id)).join(Account, Account.id == Post.account_id)
+        .where(Post.account_id.in_([a.id for a in accounts]),
+               or_(Account.connected_at.is_(None), Post.published_at >= Account.connected_at))
+        .group_by(Post.account_id)).all()
+    return {aid: n for aid, n in rows}
+
+
+def _write_batch(items: list[tuple[Account, object]], now: datetime, day: date, images: dict[int, tuple]) -> None:
+    done = [(a, f) for a, f in items if isinstance(f, Figures)]
+    seen = _seen_counts([a for a, f in done if a.network in POSTS_SEEN or f.posts_total is None])
+    snapshots, posts = [], []
+    for account, figures in done:
+        if account.network in POSTS_SEEN or figures.posts_total is None:
+            count, source = seen.get(account.id, 0), "seen"
+        else:
+            count, source = figures.posts_total, "api"
+        snapshots.append({"account_id": account.id, "taken_on": day, "followers": int(figures.followers),
+                          "posts": int(count), "collected_at": now, "source": "collector"})
+        posts += [{"account_id": account.id, "external_id": p.external_id, "published_at": p.published_at,
+                   "text": p.text, "permalink": p.permalink, "media_count": p.media_count, "views": p.views,
+                   "reactions": p.reactions, "comments": p.comments, "reposts": p.reposts, "metrics_at": now,
+                   "source": "backfill"} for p in figures.posts]
+        account.followers, account.posts, account.posts_source = figures.followers, count, source
+        account.collected_at = now
+        account.collect_error = None
+        account.failing_since = None
+        account.failure_notified_at = None
+        if not account.title and figures.title:
+            account.title = figures.title[:300]
+        image = images.get(account.id)
+        if image is not None:
+            account.avatar_path = avatars.save(account.id, image[0], image[1], current_app.config["UPLOAD_DIR"])
+            account.avatar_type = image[1]
+    upsert_snapshots(snapshots)
+    upsert_many(posts)
+    for account, result in items:
+        if isinstance(result, PlatformError):
+            record_failure(account, result, now)
+    db.session.flush()
 
 
 def record_success(account: Account, figures: Figures, now: datetime, day: date, image: tuple | None = None) -> None:
-    if account.network in POSTS_SEEN or figures.posts_total is None:
-        posts, source = seen_since(account.id, account.connected_at), "seen"
-    else:
-        posts, source = figures.posts_total, "api"
-    upsert_snapshot(account.id, day, figures.followers, posts, now)
-    if figures.posts:
-        upsert_posts(account.id, [{"external_id": p.external_id, "published_at": p.published_at, "text": p.text,
-                                   "permalink": p.permalink, "media_count": p.media_count, "views": p.views,
-                                   "reactions": p.reactions, "comments": p.comments, "reposts": p.reposts,
-                                   "metrics_at": now, "source": "backfill"} for p in figures.posts])
-    account.followers, account.posts, account.posts_source = figures.followers, posts, source
-    account.collected_at = now
-    account.collect_error = None
-    account.failing_since = None
-    account.failure_notified_at = None
-    if not account.title and figures.title:
-        account.title = figures.title[:300]
-    if image is not None:
-        content, kind = image
-        account.avatar_path = avatars.save(account.id, content, kind, current_app.config["UPLOAD_DIR"])
-        account.avatar_type = kind
+    """One account's figures written (the day's snapshot, the account, its recent posts, its avatar)."""
+    _write_batch([(account, figures)], now, day, {account.id: image} if image else {})
 
 
 def record_failure(account: Account, error: PlatformError, now: datetime) -> None:
