@@ -8,12 +8,15 @@ from app.jobs import enqueue
 from app.jobs.context import in_app
 from app.services.accounts import collection
 
-CHUNK = 100  # accounts per job (VK packs 24 a request; the others are paced per bot or token)
+# Accounts per job: a network's accounts go in one job (its calls paced per token in one process), split only
+# beyond this many.
+CHUNK = 1000
 
 
 @in_app
 def collect_due() -> int:
-    """Periodic: enqueue the accounts due for collection, CHUNK ids a job per network. Returns how many."""
+    """Periodic: enqueue the accounts due for collection, one job per network (CHUNK ids at most). Returns how
+    many accounts."""
     due = collection.due_ids()
     db.session.rollback()
     by_network: dict[str, list[int]] = {}
