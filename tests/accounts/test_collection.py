@@ -231,3 +231,21 @@ def test_cli_collect_prints_progress_and_a_summary(nets, four, app):
     assert "Собрано: 1 из 1" in result.output
     result = app.test_cli_runner().invoke(args=["accounts", "collect", "--account", "999999"])
     assert result.exit_code != 0 and "Нет аккаунтов" in result.output
+
+
+def test_a_row_the_database_refuses_marks_only_that_account(nets, pace, monkeypatch):
+    inst = make_institution()
+    accs = [account(nets, "vk", 3400000 + i, institution=inst) for i in range(3)]
+    refused = accs[1].id
+    real = collection.upsert_many
+
+    def picky(posts):
+        if any(p["account_id"] == refused for p in posts):
+            raise ValueError("the database refuses this row")
+        return real(posts)
+
+    monkeypatch.setattr(collection, "upsert_many", picky)
+    summary = collection.collect_all(network="vk", now=NOW, pacing=pace)
+    assert [f.account_id for f in summary.failed] == [refused]
+    assert "не записаны" in accs[1].collect_error and not snapshots(accs[1])
+    assert snapshots(accs[0]) and snapshots(accs[2]) and accs[0].collect_error is None

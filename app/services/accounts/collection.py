@@ -6,7 +6,8 @@ token by `platforms`), then writes account by account, each in a savepoint: one 
 private, deleted, 5xx, garbage, a timeout, even a row the database refuses — is stored on that account
 (`collect_error` with the platform's reason, `collect_error_at`, `failing_since`) and stops nothing else. A
 success clears the failure. The snapshot is an INSERT … ON CONFLICT (account_id, taken_on) DO UPDATE: a second
-run the same day updates the row, and two runs at once cannot make two rows. Commits as it goes.
+run the same day updates the row, and two runs at once cannot make two rows. Like the outbox, it commits as it
+goes: no transaction is held while the platforms answer, and what was written stays written.
 
 When an account has failed for a day (`failing_since` older than FAILURE_NOTICE_AFTER), its participant's `smm`
 users and every `press` user are told once per failure spell (in-app notification, and Telegram through the
