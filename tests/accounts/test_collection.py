@@ -249,3 +249,12 @@ def test_a_row_the_database_refuses_marks_only_that_account(nets, pace, monkeypa
     assert [f.account_id for f in summary.failed] == [refused]
     assert "не записаны" in accs[1].collect_error and not snapshots(accs[1])
     assert snapshots(accs[0]) and snapshots(accs[2]) and accs[0].collect_error is None
+
+
+def test_a_public_channel_answers_to_its_name_when_the_id_does_not(nets, pace):
+    acc = account(nets, "telegram", -1005550001, followers=700)
+    acc.handle = "tg1005550001"  # its @username in the fake
+    acc.external_id = "-1009999999"  # an id the platform does not answer to
+    collection.collect_all(network="telegram", now=NOW, pacing=pace)
+    assert acc.collect_error is None and acc.followers == 700
+    assert [c["params"]["chat_id"] for c in nets.telegram.calls[:2]] == [-1009999999, "@tg1005550001"]
