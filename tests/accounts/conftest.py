@@ -25,6 +25,7 @@ class Nets:
     ok: FakeOk
     max: FakeMax
     config: dict
+    now: list  # [Unix time] the fakes' figures are computed at (tests move it: figures grow)
 
     def fake(self, network: str):
         return getattr(self, network)
@@ -59,6 +60,9 @@ def nets(app):
             FakeOk(token=OK_TOKEN, application_key="CBAFAKE", application_secret_key="s3cr3t") as ok, \
             FakeMax(token=MAX_TOKEN) as mx:
         vk.add_token(VK_SERVICE, kind="service")
+        now = [1_795_000_000.0]
+        for fake in (tg, vk, ok, mx):
+            fake.audience.clock = lambda: now[0]
         config = {"TELEGRAM_BOT_TOKEN": TG_TOKEN, "TELEGRAM_API_URL": tg.base_url,
                   "VK_ACCESS_TOKEN": VK_TOKEN, "VK_SERVICE_TOKEN": None, "VK_API_URL": vk.base_url,
                   "OK_REST_ACCESS_TOKEN": OK_TOKEN, "OK_APPLICATION_KEY": "CBAFAKE",
@@ -67,6 +71,6 @@ def nets(app):
         saved = {k: app.config.get(k) for k in config}
         app.config.update(config)
         try:
-            yield Nets(tg, vk, ok, mx, config)
+            yield Nets(tg, vk, ok, mx, config, now)
         finally:
             app.config.update(saved)

@@ -46,29 +46,17 @@ def _row(account_id: int, external_id: str, fields: dict[str, Any]) -> dict[str,
             row[key] = max(0, int(row[key]))
     if any(row.get(k) is not None for k in METRICS) and row.get("metrics_at") is None:
         row["metrics_at"] = utcnow()
-    row.setdefault("media_count", 0)
+    if row.get("media_count") is None:
+        row["media_count"] = 0
     row.setdefault("created_at", utcnow())
     return row
 
 
-def upsert_posts(account_id: int, posts: list[dict[str, Any]]) -> int:
-    """Insert or update many posts of one account: each dict has `external_id` and any of FIELDS (+ source).
-    Returns how many rows were written. The caller commits."""
-    rows: dict[str, dict] = {}
-    for post in posts:
-        fields = dict(post)
-        row = _row(account_id, fields.pop("external_id"), fields)
-        rows[row["external_id"]] = row  # one row per post id in one statement (PostgreSQL requires it)
-    if not rows:
-        return 0
-    keys = set().union(*(r.keys() for r in rows.values()))
-    for row in rows.values():  # one statement needs the same columns in every row
-        for key in keys - row.keys():
-            row[key] = None
-    stmt = insert_or_ignore(Post).values(list(rows.values()))
+def _statement(keys: set[str]):
+    stmt = insert_or_ignore(Post)
     new = stmt.excluded
     update: dict[str, Any] = {}
-    for key in keys - {"account_id", "external_id", "source", "created_at", "published_at"}:
+    for key in sorted(keys - {"account_id", "external_id", "source", "created_at", "published_at"}):
         column = getattr(Post, key)
         if key in (*METRICS, "metrics_at", "edited_at", "permalink"):
             update[key] = func.coalesce(getattr(new, key), column)  # None never erases what we know
@@ -76,8 +64,31 @@ def upsert_posts(account_id: int, posts: list[dict[str, Any]]) -> int:
             update[key] = func.coalesce(func.nullif(new.text, ""), column)
         else:
             update[key] = getattr(new, key)
-    db.session.execute(stmt.on_conflict_do_update(index_elements=["account_id", "external_id"], set_=update))
+    return stmt.on_conflict_do_update(index_elements=["account_id", "external_id"], set_=update)
+
+
+def upsert_many(posts: list[dict[str, Any]]) -> int:
+    """Insert or update posts of any accounts: each dict has `account_id`, `external_id` and any of FIELDS (+
+    source). One statement executed for all rows (PostgreSQL batches them). Returns how many rows were written.
+    The caller commits."""
+    rows: dict[tuple[int, str], dict] = {}
+    for post in posts:
+        fields = dict(post)
+        row = _row(int(fields.pop("account_id")), fields.pop("external_id"), fields)
+        rows[(row["account_id"], row["external_id"])] = row  # one row per post (a batch must not repeat one)
+    if not rows:
+        return 0
+    keys = set().union(*(r.keys() for r in rows.values()))
+    for row in rows.values():  # one statement needs the same columns in every row
+        for key in keys - row.keys():
+            row[key] = None
+    db.session.execute(_statement(keys), list(rows.values()))
     return len(rows)
+
+
+def upsert_posts(account_id: int, posts: list[dict[str, Any]]) -> int:
+    """upsert_many for the posts of one account."""
+    return upsert_many([{**post, "account_id": account_id} for post in posts])
 
 
 def upsert_post(account_id: int, external_id: str, **fields: Any) -> int:

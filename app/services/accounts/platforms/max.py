@@ -106,8 +106,13 @@ def check_token(external_id: str, config: dict, pacing: Pacing = PACING) -> str:
 
 def _one(t: Target, config: dict, pacing: Pacing, client: httpx.Client) -> Figures:
     pacer = pacing.for_token("max", str(config.get("MAX_BOT_TOKEN") or ""), RATE)
-    chat = retrying(lambda: get(f"/chats/{quote(str(t.external_id or t.handle), safe='@-')}", config,
-                                client=client), pacer)
+    try:
+        chat = retrying(lambda: get(f"/chats/{quote(str(t.external_id or t.handle), safe='@-')}", config,
+                                    client=client), pacer)
+    except PlatformError as exc:  # a public channel the bot is not in may answer only to its link
+        if exc.kind not in ("not_found", "no_rights") or not t.handle or not t.external_id:
+            raise
+        chat = retrying(lambda: get(f"/chats/{quote(t.handle, safe='@')}", config, client=client), pacer)
     _check(chat, t.handle or t.external_id)
     count = as_int(chat.get("participants_count"))
     if count is None:

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from app.channels.telegram import _retry_seconds, _run, api_url, bot_id, file_url
+from app.services.accounts.platforms.address import TG_USERNAME
 from app.services.accounts.platforms.base import (
     MAX_WAIT,
     PACING,
@@ -160,11 +161,21 @@ def collect_many(targets: list[Target], config: dict, pacing: Pacing = PACING,
         gate = asyncio.Semaphore(CONCURRENCY)
         out: dict[int, Figures | PlatformError] = {}
 
-        async def one(t: Target):
+        async def count_of(t: Target):
+            """By the channel's id; a public channel the bot has not joined may answer only to its @username."""
             chat_id = _chat_id(t.external_id or t.handle)
+            try:
+                return chat_id, await _paced(pacer, lambda: bot.get_chat_member_count(chat_id))
+            except PlatformError as exc:
+                if exc.kind != "not_found" or not TG_USERNAME.match(t.handle or "") or isinstance(chat_id, str):
+                    raise
+                by_name = f"@{t.handle}"
+                return by_name, await _paced(pacer, lambda: bot.get_chat_member_count(by_name))
+
+        async def one(t: Target):
             async with gate:
                 try:
-                    count = await _paced(pacer, lambda: bot.get_chat_member_count(chat_id))
+                    chat_id, count = await count_of(t)
                     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                         raise PlatformError("Telegram ответил на getChatMemberCount не числом.", "garbage")
                     fig = Figures(followers=count)
