@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # `make run PORT=8080`: the demo on another port (the platform fakes keep theirs: app/demo/simulate.py PORTS).
 PORT ?= 5000
 
-.PHONY: run test install translations chromium bench bench-board clean serve
+.PHONY: run test install translations chromium bench bench-board bench-collect clean serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test: install chromium
 
 bench: install
 	$(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
+
+# Collecting 550 participants' accounts against the local fakes (own database om_bench_collect; ≤ 60 s target).
+bench-collect: install
+	$(BIN)/python bench/collect_bench.py $(BENCH_ARGS)
 
 # The head's board at 1 M tickets (same om_bench database; writes hot spots and snapshots there).
 bench-board: install

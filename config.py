@@ -133,6 +133,13 @@ class Config:
     # tokens and secrets at rest. Unset: derived from SECRET_KEY (flask check-config warns).
     ACCOUNT_SECRETS_KEY = _env("ACCOUNT_SECRETS_KEY")
     COLLECT_EVERY_HOURS = float(_env("COLLECT_EVERY_HOURS", "6"))  # the participants' figures, every N hours
+    # A participant's logo (PNG, JPEG or WebP, checked by its bytes) is refused beyond this size.
+    PARTICIPANT_LOGO_MAX_BYTES = int(_env("PARTICIPANT_LOGO_MAX_BYTES", str(512 * 1024)))
+    # Days a one-time «set your password» link (users created from a CSV, or a new link from /admin/users) lives.
+    PASSWORD_LINK_DAYS = int(_env("PASSWORD_LINK_DAYS", "7"))
+    # VK service key (app settings) for reading communities' figures (groups.getById, wall.get; 3 requests/s);
+    # unset: the city's community token VK_ACCESS_TOKEN (20 requests/s). A community's own token wins.
+    VK_SERVICE_TOKEN = _env("VK_SERVICE_TOKEN")
 
     WTF_CSRF_TIME_LIMIT = None
     # --- sessions and headers (docs/security.md) ----------------------------------------------------------

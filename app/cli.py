@@ -139,3 +139,6 @@ def register(app: Flask) -> None:
     from app.cli_sla import sla_cli
 
     app.cli.add_command(sla_cli)
+    from app.cli_accounts import accounts_cli
+
+    app.cli.add_command(accounts_cli)

@@ -49,8 +49,8 @@ def make_category(name: str | None = None, institution: Institution | None = Non
 def make_user(role: str = "moderator", institution: Institution | None = None, username: str | None = None,
               password: str = "secret") -> User:
     u = User(username=username or f"{role}{next(_seq)}", role=role, full_name=f"Сотрудник {role}",
-             institution=institution if role == "executor" else None)
-    if role == "executor" and institution is None:
+             institution=institution if role in ("executor", "smm") else None)
+    if role in ("executor", "smm") and institution is None:
         u.institution = make_institution()
     u.set_password(password)
     db.session.add(u)

@@ -88,3 +88,44 @@ def test_read_only_roles_get_no_bulk_controls(login):
     make_ticket()
     head_page = login(make_user("head")).get("/queue").get_data(as_text=True)
     assert 'name="ids"' not in head_page and 'id="bulk"' not in head_page
+
+
+# --- the press service and a participant's SMM specialist (issue 12) see no resident's ticket ---------------------
+@pytest.mark.parametrize("role", ["press", "smm"])
+@pytest.mark.parametrize("url", STAFF_GET_URLS + ["/queue/noise", "/board", "/control", "/queue/export"])
+def test_press_and_smm_see_no_ticket_even_of_their_own_participant(login, two_institutions, role, url):
+    mine, other, own, foreign = two_institutions
+    client = login(make_user(role, institution=mine))  # smm of «Водоканал», whose ticket `own` is
+    resp = client.get(url.format(number=own.number))
+    text = resp.get_data(as_text=True)
+    assert resp.status_code in (403, 404), (url, resp.status_code)
+    assert own.number not in text and "Течёт труба" not in text and "холодно" not in text
+
+
+@pytest.mark.parametrize("role", ["press", "smm"])
+@pytest.mark.parametrize("url", STAFF_POST_URLS)
+def test_press_and_smm_change_no_ticket(login, two_institutions, role, url):
+    mine, other, own, foreign = two_institutions
+    client = login(make_user(role, institution=mine))
+    data = {"version": own.version, "status": "in_progress", "institution_id": mine.id, "text": "x",
+            "merge_into": foreign.number, "category_id": 1, "action": "reject", "reason": "spam", "ids": [own.id]}
+    resp = client.post(url.format(number=own.number), data=data)
+    assert resp.status_code in (403, 404)
+    db.session.expire_all()
+    assert db.session.get(Ticket, own.id).status == "assigned"
+
+
+def test_participant_rules(two_institutions):
+    mine, other = two_institutions[:2]
+    admin, press, smm = make_user("admin"), make_user("press"), make_user("smm", institution=mine)
+    assert access.can_manage_participants(admin) and access.can_manage_participants(press)
+    assert not access.can_manage_participants(smm)
+    assert access.can_manage_accounts(press, other) and access.can_manage_accounts(smm, mine)
+    assert not access.can_manage_accounts(smm, other)
+    for role in ("moderator", "head", "analyst", "executor"):
+        user = make_user(role, institution=mine)
+        assert not access.can_manage_participants(user) and not access.can_manage_accounts(user, mine), role
+    for user in (press, smm):
+        assert not access.can_see_queue(user) and not access.sees_tickets(user)
+        assert not access.can_see_board(user) and not access.can_see_personal_data(user)
+        assert not access.can_view(user, two_institutions[2]) and not access.can_see_orders(user)

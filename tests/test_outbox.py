@@ -382,7 +382,10 @@ def test_nothing_sends_around_the_outbox():
     app_dir = Path(__file__).resolve().parent.parent / "app"
     sending = re.compile(r"adapter\.send\(|\bsend_mail\(|sendMessage|\.send_message\(|smtplib\.SMTP")
     allowed = {"services/replies.py": {"adapter.send("}, "services/mailer.py": {"send_mail(", ".send_message(",
-                                                                                  "smtplib.SMTP"}}
+                                                                                  "smtplib.SMTP"},
+               # One-time «set your password» links (issue 12): mailed at once, never kept in the outbox's rows
+               # (only the token's hash may be at rest); the admin sees on the page whether each was sent.
+               "services/users.py": {"send_mail("}}
     offenders = []
     for path in app_dir.rglob("*.py"):
         rel = path.relative_to(app_dir).as_posix()

@@ -21,12 +21,16 @@ PARAMS = ("action", "active", "address", "after", "answer", "before", "business_
           "next", "note", "number", "overdue", "page", "password", "period", "phone", "priority", "promised", "q",
           "reason", "regime", "remember", "resolution_minutes", "role", "rows", "sla", "sort", "source", "stamp",
           "state", "status", "submission_id", "text", "ticket_id", "to", "topic", "username", "v", "version", "view",
-          "warning_percent", "year")
+          "warning_percent", "year",
+          # participants and their accounts (issue 12)
+          "confirmation_code", "direction_id", "external_id", "file", "label", "public_feedback", "receives",
+          "receives_appeals", "remove_logo", "secret", "short_name", "site", "slug", "smm_contacts", "smm_name",
+          "token", "url", "user_token", "which")
 # Every parameter at once just beyond PostgreSQL integer / bigint, and a real-looking small id.
 UNIFORM = [{name: value for name in PARAMS} for value in ("2147483648", "-2147483649", "9223372036854775808", "1")]
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 SKIP_POST = {"auth.logout"}  # ends the sweeping client's session; tested in tests/test_security.py
-ROLES = ("anonymous", "admin", "moderator", "executor", "head", "analyst")
+ROLES = ("anonymous", "admin", "moderator", "executor", "head", "analyst", "press", "smm")
 
 
 def junk_params(shift: int) -> dict:
@@ -58,7 +62,7 @@ def assert_secure(resp, what):
 def people():
     inst = make_institution()
     ticket = make_ticket(institution=inst)
-    users = {role: make_user(role, institution=inst if role == "executor" else None) for role in ROLES[1:]}
+    users = {role: make_user(role, institution=inst if role in ("executor", "smm") else None) for role in ROLES[1:]}
     db.session.commit()
     return ticket, users
 

@@ -126,6 +126,30 @@ def start_fakes(networks: list[str], ports: dict[str, int] | None = None) -> dic
     return started
 
 
+def tell_fakes(fakes: dict) -> int:
+    """Tell each started fake the participants' accounts of its network with their current figures, so the fakes
+    answer the statistics methods for them (`flask accounts collect` in the demo) with numbers close to the
+    seeded ones, growing slowly from there. Returns how many accounts were told."""
+    told = 0
+    for acc in db.session.scalars(select(Account).where(Account.network.in_(list(fakes)),
+                                                        Account.external_id.isnot(None))):
+        fake, title, ext = fakes[acc.network], acc.title or acc.handle, acc.external_id
+        try:
+            if acc.network == "vk":
+                fake.add_group(int(ext), title, screen_name=acc.handle, members=acc.followers, posts=acc.posts)
+            elif acc.network == "telegram":
+                fake.add_channel(int(ext), title, acc.handle, members=acc.followers)
+            elif acc.network == "ok":
+                fake.add_group(ext, title, acc.handle, members=acc.followers, themes=acc.posts)
+            elif acc.network == "max":
+                fake.add_chat(int(ext), title, acc.handle, members=acc.followers)
+            told += 1
+        except ValueError:
+            continue  # an id that is not a number: the collector marks that account
+    db.session.rollback()  # hold no transaction
+    return told
+
+
 def bound_ports(fakes: dict) -> dict[str, int]:
     """The port each started fake really listens on."""
     return {network: int(fake.base_url.split(":")[2].split("/")[0]) for network, fake in fakes.items()}
@@ -177,6 +201,7 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
         return 0
     own = fakes is None
     fakes = start_fakes(networks) if own else fakes
+    tell_fakes(fakes)
     try:
         if not wait_for(base_url):
             echo(f"Приложение не отвечает на {base_url}")

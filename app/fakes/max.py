@@ -30,8 +30,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
+from app.fakes.figures import GARBAGE, Audience, Troubles, avatar_png
 from app.fakes.server import LoopbackServer
 
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
@@ -77,6 +78,10 @@ class FakeMax(LoopbackServer):
         self._rules: list[dict] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        # statistics (issue 12): chats GET /chats/{chatId|link} knows, figures that move, troubles
+        self.chats: dict[int, dict] = {}
+        self.audience = Audience("max")
+        self.troubles = Troubles()
         self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
@@ -94,6 +99,51 @@ class FakeMax(LoopbackServer):
         with self._lock:
             self._rules.clear()
 
+    def add_chat(self, chat_id: int, title: str, link: str | None = None, *, type_: str = "channel",
+                 members: int | None = None, bot_admin: bool = True, status: str = "active") -> None:
+        """A chat GET /chats/{chatId} and /chats/{link} know. `members`: its participants now (growing from there)."""
+        chat = {"chat_id": int(chat_id), "type": type_, "status": status, "title": title,
+                "icon": {"url": f"{self.origin}/avatar/{abs(int(chat_id))}.png"}, "last_event_time": _now_ms(),
+                "owner_id": 590_000_777, "is_public": True, "description": f"Канал: {title}",
+                "_bot_admin": bot_admin}
+        if link:
+            chat["link"] = f"https://max.ru/{link}"
+        with self._lock:
+            self.chats[int(chat_id)] = chat
+        if members is not None:
+            self.audience.set(int(chat_id), members)
+
+    def trouble(self, chat_id, how: str, times: int | None = None) -> None:
+        """Make one chat fail (app/fakes/figures.TROUBLES) in GET /chats/…"""
+        self.troubles.add(int(chat_id), how, times)
+
+    def _chat(self, ref: str, member: bool) -> tuple[int, Any, dict]:
+        ref = unquote(ref)
+        if ref.lstrip("-").isdigit():
+            chat = self.chats.get(int(ref))
+        else:
+            name = ref.lstrip("@").lower()
+            chat = next((c for c in self.chats.values()
+                         if str(c.get("link") or "").rstrip("/").rpartition("/")[2].lower() == name), None)
+        how = self.troubles.take(chat["chat_id"]) if chat else None
+        if chat is None or how in ("unknown", "deleted"):
+            return _error(404)
+        if how == "5xx":
+            return _error(503)
+        if how == "garbage":
+            return 200, GARBAGE, {}
+        if how == "429":
+            return 429, {"code": "too.many.requests", "message": "Too many requests"}, {"Retry-After": "2"}
+        if how in ("no_rights", "private"):
+            return _error(403)
+        if member:
+            return 200, {"user_id": self.bot_user_id, "name": self.bot_name, "is_admin": chat["_bot_admin"],
+                         "is_owner": False, "permissions": ["write", "read_all_messages"] if chat["_bot_admin"]
+                         else None, "join_time": _now_ms()}, {}
+        out = {k: v for k, v in chat.items() if not k.startswith("_")}
+        out["participants_count"] = self.audience.followers(chat["chat_id"])
+        return 200, out, {}
+
     @property
     def messages(self) -> list[dict]:
         return list(self.sent)
@@ -108,6 +158,8 @@ class FakeMax(LoopbackServer):
         with self._lock:
             self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
                                "at": time.time()})
+            if method == "GET" and path.startswith("/avatar/"):
+                return 200, avatar_png(f"max{path}"), {}
             token = headers.get("authorization")
             if not token or (self.token is not None and token != self.token):
                 return _error(401)
@@ -118,6 +170,12 @@ class FakeMax(LoopbackServer):
                              "username": "city_bot", "is_bot": True, "last_activity_time": _now_ms()}, {}
             if path == "/subscriptions":
                 return self._subscriptions(method, params, body)
+            if method == "GET" and path.startswith("/chats/"):
+                rest = path[len("/chats/"):]
+                if rest.endswith("/members/me"):
+                    return self._chat(rest[:-len("/members/me")], member=True)
+                if "/" not in rest:
+                    return self._chat(rest, member=False)
             if method == "POST" and path == "/answers":
                 if not params.get("callback_id"):
                     return _error(400, message="callback_id is required")
@@ -216,10 +274,11 @@ class FakeMax(LoopbackServer):
             def do_DELETE(self):  # noqa: N802
                 self._serve("DELETE")
 
-            def _answer(self, status: int, body: dict, extra: dict) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
+            def _answer(self, status: int, body: Any, extra: dict) -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", "application/json; charset=utf-8" if not isinstance(body, bytes)
+                                 else "image/png" if body.startswith(b"\x89PNG") else "text/html")
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in extra.items():
                     self.send_header(key, value)

@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from app.fakes.figures import GARBAGE, Audience, Troubles, avatar_png
 from app.fakes.server import LoopbackServer
 
 _seq = itertools.count(int(time.time()) % 100_000 * 1000)
@@ -81,6 +82,10 @@ class FakeOk(LoopbackServer):
         self._rules: list[dict] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        # statistics (issue 12): groups for url.getInfo / group.getInfo / group.getCounters
+        self.groups: dict[str, dict] = {}  # group id → {"uid", "name", "shortname", "private", "pic_avatar"}
+        self.audience = Audience("ok")
+        self.troubles = Troubles()
         self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
@@ -101,6 +106,78 @@ class FakeOk(LoopbackServer):
     @property
     def messages(self) -> list[dict]:
         return list(self.sent)
+
+    def add_group(self, group_id, name: str, shortname: str | None = None, *, members: int | None = None,
+                  themes: int | None = None, private: bool = False) -> None:
+        """A group the REST methods know. `members` / `themes`: its figures now (they grow from there)."""
+        gid = str(group_id)
+        with self._lock:
+            self.groups[gid] = {"uid": gid, "name": name, "shortname": shortname or "", "private": private,
+                                "pic_avatar": f"{self.origin}/avatar/{gid}.png", "status": "ACTIVE"}
+        if members is not None:
+            self.audience.set(gid, members, themes)
+
+    def trouble(self, group_id, how: str, times: int | None = None) -> None:
+        """Make one group fail (app/fakes/figures.TROUBLES) in the REST methods that name it."""
+        self.troubles.add(str(group_id), how, times)
+
+    def _find_group(self, ref: str) -> tuple[dict | None, tuple | None]:
+        group = self.groups.get(ref)
+        how = self.troubles.take(ref) if group else None
+        if group is None or how in ("unknown", "deleted"):
+            return None, _error(300, "NOT_FOUND : Group not found")
+        if how == "5xx":
+            return None, (500, {"error": "Internal Server Error"}, {})
+        if how == "garbage":
+            return None, (200, GARBAGE, {})
+        if how == "429":
+            return None, (429, {"error": "Too Many Requests"}, {"Retry-After": "2"})
+        if how == "no_rights":
+            return None, _error(10, "PERMISSION_DENIED : Access to the group is denied")
+        if how == "private":
+            return {**group, "private": True}, None
+        return group, None
+
+    def _url_info(self, params: dict) -> tuple:
+        path = [p for p in (params.get("url") or "").split("://", 1)[-1].split("/")[1:] if p]
+        if len(path) >= 2 and path[0] == "profile":
+            return 200, {"type": "USER", "objectId": int(path[1]) if path[1].isdigit() else 0}, {}
+        if len(path) >= 2 and path[0] == "group":
+            gid = path[1]
+        else:
+            gid = next((g for g, v in self.groups.items() if path and v["shortname"] == path[0]), None)
+        if not gid or gid not in self.groups:
+            return _error(300, "NOT_FOUND : Object not found by url")
+        return 200, {"type": "GROUP", "objectId": int(gid)}, {}
+
+    def _group_info(self, params: dict) -> tuple:
+        out = []
+        for gid in [g for g in (params.get("uids") or "").split(",") if g]:
+            group, failed = self._find_group(gid)
+            if failed is not None:
+                status, body, _ = failed
+                if status != 200 or isinstance(body, bytes) or body.get("error_code") == 10:
+                    return failed
+                continue  # an unknown group is left out, as OK does
+            item = {k: v for k, v in group.items() if k != "status"}
+            item["members_count"] = self.audience.followers(gid)
+            out.append(item)
+        return 200, out, {}
+
+    def _counters(self, params: dict) -> tuple:
+        gid = params.get("group_id") or ""
+        group, failed = self._find_group(gid)
+        if failed:
+            return failed
+        if group.get("private"):
+            return _error(10, "PERMISSION_DENIED : Group is private")
+        wanted = (params.get("counterTypes") or "members").split(",")
+        counters = {}
+        if "members" in wanted:
+            counters["members"] = self.audience.followers(gid)
+        if "themes" in wanted:
+            counters["themes"] = self.audience.posts(gid)
+        return 200, {"counters": counters}, {}
 
     def add_comment(self, topic_id: str | int, author_id: str | int, text: str, *,
                     author_name: str = "Ольга Кузнецова", comment_id: str | None = None,
@@ -126,6 +203,8 @@ class FakeOk(LoopbackServer):
         with self._lock:
             self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
                                "at": time.time()})
+            if method == "GET" and path.startswith("/avatar/"):
+                return 200, avatar_png(f"ok{path}"), {}
             if path == "/fb.do" or path.startswith("/api/"):
                 return self._rest(params)
             token = params.get("access_token")
@@ -184,6 +263,10 @@ class FakeOk(LoopbackServer):
 
             if params.get("sig") != rest_signature(params, token, self.application_secret_key):
                 return _error(104)
+        stats = {"url.getInfo": self._url_info, "group.getInfo": self._group_info,
+                 "group.getCounters": self._counters}.get(params.get("method") or "")
+        if stats is not None:
+            return stats(params)
         if params.get("method") != "discussions.getComments":
             return _error(3, f"METHOD : Method {params.get('method')} not supported by the fake")
         topic = params.get("discussionId")
@@ -236,9 +319,10 @@ class FakeOk(LoopbackServer):
                 self._serve("POST")
 
             def _answer(self, status: int, body: Any, extra: dict) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Type", "application/json;charset=utf-8" if not isinstance(body, bytes)
+                                 else "image/png" if body.startswith(b"\x89PNG") else "text/html")
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in extra.items():
                     self.send_header(key, value)

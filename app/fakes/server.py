@@ -22,6 +22,11 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
 
     @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{self.path_prefix}"

@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from app.fakes.figures import GARBAGE, Audience, Troubles, avatar_png
 from app.fakes.server import POLL_INTERVAL
 
 DEFAULT_TOKEN = "123456789:fake-token"
@@ -73,6 +74,10 @@ class FakeTelegram:
         self._pattern_retry = 5
         self._cond = threading.Condition()
         self._connections: set[socket.socket] = set()
+        # statistics (issue 12): channels for getChat / getChatMemberCount, figures that move, troubles
+        self.chats: dict[int, dict] = {}  # chat id → {"id", "type", "title", "username"?, "bot_status"}
+        self.audience = Audience("telegram")
+        self.troubles = Troubles()
         self._server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
@@ -175,6 +180,29 @@ class FakeTelegram:
             self.file_types[path] = content_type
         return path
 
+    def add_channel(self, chat_id: int, title: str, username: str | None = None, *, type_: str = "channel",
+                    members: int | None = None, photo: bool = True, bot_status: str = "administrator") -> None:
+        """A chat getChat / getChatMemberCount know (a channel by default; type_="private" for a person).
+        `members`: its subscribers now (they grow from there); default: derived from the id. `bot_status`: what
+        getChatMember says of our bot there."""
+        chat: dict[str, Any] = {"id": int(chat_id), "type": type_, "title": title, "bot_status": bot_status}
+        if username:
+            chat["username"] = username
+        if photo:
+            chat["photo"] = {"small_file_id": f"AQADAgAD{abs(int(chat_id))}s", "small_file_unique_id": f"s{chat_id}",
+                             "big_file_id": f"AQADAgAD{abs(int(chat_id))}b", "big_file_unique_id": f"b{chat_id}"}
+        with self._cond:
+            self.chats[int(chat_id)] = chat
+        if photo:
+            self.add_file(chat["photo"]["big_file_id"], avatar_png(f"tg{chat_id}"),
+                          f"profile_photos/file_{abs(int(chat_id))}.jpg", "image/jpeg")
+        if members is not None:
+            self.audience.set(int(chat_id), members)
+
+    def trouble(self, chat_id, how: str, times: int | None = None) -> None:
+        """Make one channel fail (app/fakes/figures.TROUBLES) in getChat / getChatMemberCount / getChatMember."""
+        self.troubles.add(int(chat_id), how, times)
+
     def messages_to(self, chat_id: Any) -> list[dict]:
         return [m for m in self.sent if m["chat_id"] == _chat_id(chat_id)]
 
@@ -197,7 +225,8 @@ class FakeTelegram:
             "setwebhook": self._set_webhook, "deletewebhook": self._delete_webhook,
             "getwebhookinfo": self._get_webhook_info, "getfile": self._get_file, "close": self._ok_true,
             "answercallbackquery": self._answer_callback_query,
-            "logout": self._ok_true,
+            "logout": self._ok_true, "getchat": self._get_chat, "getchatmembercount": self._member_count,
+            "getchatmember": self._chat_member,
         }.get(method.lower())
         if handler is None:
             return _error(404, "Not Found")
@@ -218,6 +247,61 @@ class FakeTelegram:
                     self._rules.remove(rule)
             return rule
         return None
+
+    def _find_chat(self, params: dict) -> tuple[dict | None, tuple[int, dict] | None]:
+        ref = params.get("chat_id")
+        with self._cond:
+            if isinstance(ref, str):
+                chat = next((c for c in self.chats.values()
+                             if c.get("username", "").lower() == ref.lstrip("@").lower()), None)
+            else:
+                chat = self.chats.get(ref)
+        how = self.troubles.take(chat["id"]) if chat else None
+        if chat is None or how in ("unknown", "deleted"):
+            return None, _error(400, "Bad Request: chat not found")
+        if how == "429":
+            return None, _error(429, "Too Many Requests: retry after 3", {"retry_after": 3})
+        if how == "5xx":
+            return None, _error(502, "Bad Gateway")
+        if how == "garbage":
+            return None, (-1, {})  # the handler answers an HTML page
+        if how in ("no_rights", "private"):
+            return None, _error(403, "Forbidden: bot is not a member of the channel chat")
+        return chat, None
+
+    def _get_chat(self, params: dict) -> tuple[int, dict]:
+        chat, failed = self._find_chat(params)
+        if failed:
+            return failed
+        info = {k: v for k, v in chat.items() if k != "bot_status"}
+        info.update(accent_color_id=chat["id"] % 7, max_reaction_count=11,
+                    accepted_gift_types={"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
+                                         "premium_subscription": False, "gifts_from_channels": False})
+        if chat["type"] == "channel":
+            info["description"] = f"Официальный канал: {chat['title']}"
+        return _ok(info)
+
+    def _member_count(self, params: dict) -> tuple[int, dict]:
+        chat, failed = self._find_chat(params)
+        if failed:
+            return failed
+        if chat["type"] == "private":
+            return _error(400, "Bad Request: there are no administrators in the private chat")
+        return _ok(self.audience.followers(chat["id"]))
+
+    def _chat_member(self, params: dict) -> tuple[int, dict]:
+        chat, failed = self._find_chat(params)
+        if failed:
+            return failed
+        status = chat.get("bot_status") or "left"
+        member: dict[str, Any] = {"user": self._bot_user(), "status": status}
+        if status == "administrator":
+            member.update(can_be_edited=False, is_anonymous=False, can_manage_chat=True, can_delete_messages=True,
+                          can_manage_video_chats=True, can_restrict_members=True, can_promote_members=False,
+                          can_change_info=True, can_invite_users=True, can_post_stories=False,
+                          can_edit_stories=False, can_delete_stories=False, can_post_messages=True,
+                          can_edit_messages=True)
+        return _ok(member)
 
     def _bot_user(self) -> dict:
         return {"id": self.bot_id, "is_bot": True, "first_name": "Открытый муниципалитет", "username": BOT_USERNAME}
@@ -394,6 +478,9 @@ class FakeTelegram:
                 self._answer(*fake.handle(unquote(match.group(1)), match.group(2), params))
 
             def _answer(self, status: int, body: dict) -> None:
+                if status == -1:  # a garbled answer (FakeTelegram.trouble "garbage")
+                    self._raw(200, GARBAGE, "text/html")
+                    return
                 self._raw(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
 
             def _raw(self, status: int, data: bytes, ctype: str) -> None:

@@ -24,12 +24,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
+from app.fakes.figures import GARBAGE, Audience, Troubles, avatar_png
 from app.fakes.server import LoopbackServer
 
 API_VERSION = "5.199"
@@ -43,6 +46,9 @@ ERROR_MESSAGES = {
     10: "Internal server error",
     15: "Access denied",
     100: "One of the parameters specified was missing or invalid",
+    13: "Runtime error occurred during code invocation: Too many API calls",
+    18: "User was deleted or banned",
+    30: "This profile is private",
     113: "Invalid user id",
     212: "Access to post comments denied",
     901: "Can't send messages for users without permission",
@@ -58,7 +64,6 @@ class FakeVk(LoopbackServer):
 
     def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0):
         self.token = token  # when set, other access_tokens get error 5
-        self.tokens: set[str] = set()  # more valid tokens: the participants' communities' own (add_token)
         self.calls: list[dict] = []  # every request: {"method", "params"} (without the token)
         self.sent: list[dict] = []  # what was posted: {"method", "id", **params}
         self.users: dict[int, dict] = {}  # users.get: id → the user object VK returns
@@ -67,6 +72,15 @@ class FakeVk(LoopbackServer):
         self._seen: dict[tuple, int] = {}
         self._ids = itertools.count(101)
         self._lock = threading.Lock()
+        # statistics (issue 12): figures that move, per-account troubles, registered tokens, execute sizes
+        self.audience = Audience("vk")
+        self.troubles = Troubles()
+        self.tokens: dict[str, dict] = {}  # token → {"kind", "group_id"?, "permissions"|"mask"}
+        self.old_shape = False  # groups.getById answers a bare list, as API versions before 5.194 did
+        self.executes: list[int] = []  # API calls inside each execute request
+        self.limits: dict[str, float] = {}  # token → requests a second; beyond it error 6, as VK answers
+        self.too_fast = 0  # error 6 answers given for exceeding `limits`
+        self._recent: dict[str, deque] = {}
         self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
@@ -90,17 +104,39 @@ class FakeVk(LoopbackServer):
         with self._lock:
             self.users[int(user_id)] = user
 
-    def add_token(self, token: str) -> None:
-        """Accept `token` too (a participant's community token); calls record which token they carried."""
-        with self._lock:
-            self.tokens.add(token)
-
-    def add_group(self, group_id: int, name: str) -> None:
-        """Register a community for groups.getById (positive id, as VK numbers them)."""
+    def add_group(self, group_id: int, name: str, *, screen_name: str | None = None, is_closed: int = 0,
+                  deactivated: str | None = None, type_: str = "group", members: int | None = None,
+                  posts: int | None = None, photo: str | None = None) -> None:
+        """Register a community for groups.getById / wall.get (positive id, as VK numbers them). `members` /
+        `posts`: its figures now (they grow from there); default: derived from the id."""
         gid = abs(int(group_id))
+        group: dict[str, Any] = {"id": gid, "name": name, "screen_name": screen_name or f"club{gid}",
+                                 "is_closed": is_closed, "type": type_,
+                                 "photo_200": photo or f"{self.origin}/avatar/{gid}.png"}
+        if deactivated:
+            group["deactivated"] = deactivated
         with self._lock:
-            self.groups[gid] = {"id": gid, "name": name, "screen_name": f"club{gid}", "is_closed": 0,
-                                "type": "group"}
+            self.groups[gid] = group
+        if members is not None:
+            self.audience.set(gid, members, posts)
+
+    def add_token(self, token: str, kind: str = "community", *, group_id: int | None = None,
+                  permissions: tuple[str, ...] = ("messages", "manage", "wall"), mask: int = 0,
+                  rate: float | None = None) -> None:
+        """A token VK knows: a community's (`group_id`, its permissions) or a user's (`mask` of rights)."""
+        bits = {"stories": 1, "photos": 4, "app_widget": 64, "messages": 4096, "docs": 131072, "manage": 262144,
+                "wall": 8192, "stats": 1048576}
+        with self._lock:
+            self.tokens[token] = {"kind": kind, "group_id": group_id, "mask": mask,
+                                  "permissions": [{"setting": bits.get(p, 0), "name": p} for p in permissions]}
+            if rate is not None:
+                self.limits[token] = rate
+
+    def trouble(self, group_id, how: str, times: int | None = None) -> None:
+        """Make one community fail (app/fakes/figures.TROUBLES): "5xx" / "garbage" answer the whole request that
+        names it with HTTP 500 / HTML; "429" is error 6; "private", "deleted", "unknown", "no_rights" as VK shows
+        them in groups.getById and wall.get."""
+        self.troubles.add(abs(int(group_id)), how, times)
 
     def calls_of(self, method: str) -> list[dict]:
         return [c for c in self.calls if c["method"] == method]
@@ -127,18 +163,53 @@ class FakeVk(LoopbackServer):
                 return _error(5, method, params)
             if not token:
                 return _error(5, method, params, "User authorization failed: no access_token passed.")
-            rule = self._matching_rule(method, params)
-            if rule is not None:
-                return _error(rule["code"], method, params, rule["msg"])
-            if method == "messages.send":
-                return self._messages_send(params)
-            if method == "wall.createComment":
-                return self._create_comment(params)
-            if method == "users.get":
-                return self._users_get(params)
-            if method == "groups.getById":
-                return self._groups_get_by_id(params)
-            return _error(3, method, params)
+            if self._too_fast(token):
+                return _error(6, method, params)
+            return self._call(method, params, token)
+
+    def _too_fast(self, token: str) -> bool:
+        rate = self.limits.get(token)
+        if not rate:
+            return False
+        now = time.monotonic()
+        recent = self._recent.setdefault(token, deque())
+        while recent and now - recent[0] >= 1.0:
+            recent.popleft()
+        if len(recent) >= rate:
+            self.too_fast += 1
+            return True
+        recent.append(now)
+        return False
+
+    def _call(self, method: str, params: dict, token: str) -> dict:
+        rule = self._matching_rule(method, params)
+        if rule is not None:
+            return _error(rule["code"], method, params, rule["msg"])
+        if method == "execute":
+            return self._execute(params, token)
+        if method == "wall.get":
+            return self._wall_get(params)
+        if method == "groups.getTokenPermissions":
+            known = self.tokens.get(token)
+            if not known or known["kind"] != "community":
+                return _error(15, method, params, "Access denied: this method is available with group auth only")
+            mask = sum(p["setting"] for p in known["permissions"])
+            return {"response": {"mask": mask, "permissions": known["permissions"]}}
+        if method == "account.getAppPermissions":
+            known = self.tokens.get(token)
+            if not known or known["kind"] != "user":
+                return _error(27, method, params, "Group authorization failed: method is unavailable with "
+                                                  "group auth.")
+            return {"response": known["mask"]}
+        if method == "messages.send":
+            return self._messages_send(params)
+        if method == "wall.createComment":
+            return self._create_comment(params)
+        if method == "users.get":
+            return self._users_get(params)
+        if method == "groups.getById":
+            return self._groups_get_by_id(params, token)
+        return _error(3, method, params)
 
     def _matching_rule(self, method: str, params: dict) -> dict | None:
         for rule in self._rules:
@@ -202,18 +273,125 @@ class FakeVk(LoopbackServer):
                                                     "deactivated": "deleted"}))
         return {"response": out}
 
-    def _groups_get_by_id(self, params: dict) -> dict:
-        ids = [i.strip() for i in (params.get("group_ids") or params.get("group_id") or "").split(",") if i.strip()]
-        if not ids or len(ids) > 500:
+    def _group_id(self, ref: str) -> int | None:
+        """A group id, "club123" / "public123" / "event123", or a registered screen name → the id."""
+        ref = ref.strip().lstrip("-")
+        if ref.isdigit():
+            return int(ref)
+        m = re.match(r"^(?:club|public|event)(\d+)$", ref)
+        if m:
+            return int(m.group(1))
+        return next((gid for gid, g in self.groups.items() if g.get("screen_name") == ref), None)
+
+    def _group(self, gid: int, fields: str) -> dict | None:
+        group = self.groups.get(gid)
+        how = self.troubles.peek(gid)
+        if group is None or how == "unknown":
+            return None
+        group = dict(group)
+        if how == "deleted":
+            group = {"id": gid, "name": "DELETED", "screen_name": f"club{gid}", "type": "group",
+                     "deactivated": "deleted", "is_closed": 0}
+        elif how == "private":
+            group["is_closed"] = 1
+        if "members_count" in fields and not group.get("deactivated"):
+            group["members_count"] = self.audience.followers(gid)
+        if "photo_200" not in fields:
+            group.pop("photo_200", None)
+        return group
+
+    def _groups_get_by_id(self, params: dict, token: str | None = None) -> dict:
+        refs = [i.strip() for i in (params.get("group_ids") or params.get("group_id") or "").split(",") if i.strip()]
+        if not refs and token in self.tokens and self.tokens[token].get("group_id"):
+            refs = [str(self.tokens[token]["group_id"])]  # a community token: its own community
+        if not refs or len(refs) > 500:
             return _error(100, "groups.getById", params, "One of the parameters specified was missing or invalid: "
                                                          "group_ids is undefined or too long (maximum 500)")
-        found = [dict(self.groups[int(i)]) for i in ids if i.isdigit() and int(i) in self.groups]
-        return {"response": {"groups": found, "profiles": []}}
+        fields = params.get("fields") or ""
+        found = []
+        for ref in refs:
+            gid = self._group_id(ref)
+            group = self._group(gid, fields) if gid is not None else None
+            if group is not None:
+                found.append(group)
+        if not found and len(refs) == 1:  # a single unknown id or a person's screen name
+            return _error(100, "groups.getById", params, "Invalid group id")
+        return {"response": found if self.old_shape else {"groups": found, "profiles": []}}
+
+    def _wall_get(self, params: dict) -> dict:
+        owner = params.get("owner_id") or ""
+        if not owner.startswith("-") or not owner[1:].isdigit():
+            return _error(100, "wall.get", params, "One of the parameters specified was missing or invalid: owner_id "
+                                                   "is not a community")
+        gid = int(owner[1:])
+        how = self.troubles.peek(gid)
+        if gid not in self.groups or how == "unknown":
+            return _error(100, "wall.get", params, "One of the parameters specified was missing or invalid: "
+                                                   "owner_id is incorrect")
+        group = self.groups[gid]
+        if how == "no_rights":
+            return _error(7, "wall.get", params)
+        if how in ("private", "deleted") or group.get("is_closed") or group.get("deactivated"):
+            return _error(15, "wall.get", params, "Access denied: this wall available only for community members")
+        count = max(1, min(int(params.get("count") or 20) if (params.get("count") or "").isdigit() else 20, 100))
+        items = []
+        for p in self.audience.recent(gid, count):
+            items.append({"id": p["n"], "owner_id": -gid, "from_id": -gid, "date": p["date"], "post_type": "post",
+                          "text": f"Новости: запись №{p['n']} сообщества «{group['name']}»",
+                          "attachments": [] if p["n"] % 3 else [{"type": "photo", "photo": {"id": p["n"]}}],
+                          "comments": {"count": p["comments"], "can_post": 1}, "likes": {"count": p["likes"]},
+                          "reposts": {"count": p["reposts"]}, "views": {"count": p["views"]}})
+        return {"response": {"count": self.audience.posts(gid), "items": items}}
+
+    _CALL = re.compile(r"API\.([A-Za-z]+\.[A-Za-z]+)\((\{[^()]*\})?\)")
+
+    def _execute(self, params: dict, token: str) -> dict:
+        """VKScript of the form `return [API.m({json}), …];` — at most 25 calls, a failed call is `false` plus an
+        entry in execute_errors (as VK answers)."""
+        code = params.get("code") or ""
+        calls = self._CALL.findall(code)
+        self.executes.append(len(calls))
+        if not calls or not code.strip().startswith("return"):
+            return _error(12, "execute", params, "Unable to compile code")
+        if len(calls) > 25:
+            return _error(13, "execute", params)
+        results, errors = [], []
+        for method, raw in calls:
+            try:
+                args = {k: str(v) for k, v in json.loads(raw or "{}").items()}
+            except ValueError:
+                return _error(12, "execute", params, "Unable to compile code")
+            answer = self._call(method, args, token) if method != "execute" else _error(12, method, args)
+            if "error" in answer:
+                results.append(False)
+                errors.append({"method": method, "error_code": answer["error"]["error_code"],
+                               "error_msg": answer["error"]["error_msg"]})
+            else:
+                results.append(answer["response"])
+        body: dict[str, Any] = {"response": results if len(results) > 1 or code.strip().startswith("return [")
+                                else results[0]}
+        if errors:
+            body["execute_errors"] = errors
+        return body
+
+    def request_trouble(self, raw: str) -> str | None:
+        """"5xx", "garbage" or "429" when a request names a community told to fail that way (taken once)."""
+        for gid in {int(x) for x in re.findall(r"(?<![\d])(\d{3,})(?![\d])", raw)}:
+            if self.troubles.peek(gid) in ("5xx", "garbage", "429"):
+                return self.troubles.take(gid)
+        return None
 
     def _handler(self):
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming) — the communities' photos
+                m = re.match(r"^/avatar/(\d+)\.png$", self.path.partition("?")[0])
+                if m:
+                    self._raw(200, avatar_png(f"vk{m.group(1)}"), "image/png")
+                else:
+                    self._answer(404, {"error": "not found"})
+
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode("utf-8", "replace")
@@ -223,7 +401,24 @@ class FakeVk(LoopbackServer):
                 if not path.startswith("/method/"):
                     self._answer(404, {"error": "not found"})
                     return
+                how = fake.request_trouble(raw + "&" + query)
+                if how == "5xx":
+                    self._answer(500, {"error": "Internal Server Error"})
+                    return
+                if how == "garbage":
+                    self._raw(200, GARBAGE, "text/html")
+                    return
+                if how == "429":
+                    self._answer(200, _error(6, path[len("/method/"):], {}))
+                    return
                 self._answer(200, fake.handle(path[len("/method/"):], params))
+
+            def _raw(self, status: int, data: bytes, ctype: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _answer(self, status: int, body: dict) -> None:
                 data = json.dumps(body, ensure_ascii=False).encode()

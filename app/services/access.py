@@ -64,6 +64,12 @@ def ensure_can_work(user: User, ticket: Ticket) -> None:
         raise NotAllowed("У вас нет права менять это обращение")
 
 
+def sees_tickets(user: User) -> bool:
+    """Whether the user sees any resident's ticket at all (the press service and smm specialists do not)."""
+    return can_see_queue(user) or bool(user and getattr(user, "is_authenticated", False) and user.role == "executor"
+                                       and user.institution_id is not None)
+
+
 def can_see_queue(user: User) -> bool:
     return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)
 
@@ -154,3 +160,42 @@ def can_see_board(user: User) -> bool:
 def sees_every_ticket(user: User) -> bool:
     """Whether ticket_condition() lets this user see every ticket (then city-wide figures may be shared)."""
     return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)
+
+
+# --- participants of «Открытый муниципалитет» and their accounts (issue 12) -------------------------------
+# The press service manages every participant and account; a participant's SMM specialist (role smm, bound to
+# one institution) manages only its own accounts. Neither sees residents' tickets: they are not in SEE_ALL,
+# MANAGE or WORK, so ticket_condition() is false for them.
+PARTICIPANTS = {"admin", "press"}
+
+
+def can_manage_participants(user: User | None) -> bool:
+    """The participants' list, creating and editing participants (names, site, logo, flags)."""
+    return _authenticated(user) and user.role in PARTICIPANTS
+
+
+def ensure_can_manage_participants(user: User | None) -> None:
+    if not can_manage_participants(user):
+        raise NotAllowed("Раздел доступен администратору и пресс-службе")
+
+
+def can_manage_accounts(user: User | None, institution) -> bool:
+    """A participant's accounts and their credentials: admin and press for any, smm for its own only."""
+    if not _authenticated(user) or institution is None:
+        return False
+    if user.role in PARTICIPANTS:
+        return True
+    return user.role == "smm" and user.institution_id is not None and user.institution_id == institution.id
+
+
+def ensure_can_manage_accounts(user: User | None, institution):
+    # Another participant's accounts: the same answer as a missing participant.
+    if not can_manage_accounts(user, institution):
+        raise NotFound("Участник не найден")
+    return institution
+
+
+def can_see_participants(user: User | None) -> bool:
+    """The staff's «Участники» section: admin and press see the list; smm its own participant."""
+    return can_manage_participants(user) or (_authenticated(user) and user.role == "smm"
+                                              and user.institution_id is not None)

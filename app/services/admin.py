@@ -77,8 +77,13 @@ def update_category_rules(actor: User, category: Category, keywords: str, defaul
     words = " ".join(w for w in keywords.replace(",", " ").split() if w)
     if len(words) > 5000:
         raise ValidationFailed("Слишком длинный список слов (до 5000 символов)", field="keywords")
-    if default_institution_id is not None and db.session.get(Institution, default_institution_id) is None:
-        raise ValidationFailed("Учреждение не найдено", field="default_institution_id")
+    if default_institution_id is not None:
+        inst = db.session.get(Institution, default_institution_id)
+        if inst is None:
+            raise ValidationFailed("Учреждение не найдено", field="default_institution_id")
+        if not inst.receives_appeals:
+            raise ValidationFailed("«%(who)s» не получает обращения жителей: выберите другое учреждение",
+                                   field="default_institution_id", who=inst.short_name)
     category.keywords = words
     category.default_institution_id = default_institution_id
 

@@ -75,14 +75,21 @@ def validate_password(password: str | None, username: str = "", *, min_length: i
     return password
 
 
+# Roles bound to one institution: the executor works its tickets, the smm specialist manages its accounts.
+BOUND_ROLES = ("executor", "smm")
+
+
 def validate_role(role: str, institution_id: int | None) -> None:
     if role not in ROLES:
         raise ValidationFailed("Роль должна быть одной из: %(roles)s", field="role", roles=", ".join(ROLES))
-    if role == "executor":
+    if role in BOUND_ROLES:
         if institution_id is None or db.session.get(Institution, institution_id) is None:
-            raise ValidationFailed("Исполнителю нужно учреждение", field="institution_id")
+            if role == "executor":
+                raise ValidationFailed("Исполнителю нужно учреждение", field="institution_id")
+            raise ValidationFailed("SMM-специалисту нужен участник, чьи аккаунты он ведёт", field="institution_id")
     elif institution_id is not None:
-        raise ValidationFailed("Учреждение указывается только для исполнителя", field="institution_id")
+        raise ValidationFailed("Учреждение указывается только для исполнителя и SMM-специалиста",
+                               field="institution_id")
 
 
 def create_user(username: str, password: str, role: str, *, full_name: str = "",

@@ -23,6 +23,7 @@ from app.channels.telegram import TelegramAdapter
 from app.channels.vk import VkAdapter
 from app.extensions import db
 from app.models import Institution
+from app.services import tickets
 
 # What a code may look like before we ask the database (t.me ?start= allows 1-64 of A-Za-z0-9_-).
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -48,9 +49,7 @@ def participant_by_code(code: str | None) -> Institution | None:
 
 def routable(institution: Institution | None) -> Institution | None:
     """The participant, if appeals that came through its code go to it (active and receiving appeals)."""
-    if institution is not None and institution.is_active and institution.receives_appeals:
-        return institution
-    return None
+    return tickets.receiving(institution)
 
 
 def _name(value) -> str | None:

@@ -57,6 +57,14 @@ def get_by_number(user: User, number: str) -> Ticket:
 
 
 # --- creation -----------------------------------------------------------------------------------
+def receiving(institution: Institution | None) -> Institution | None:
+    """The institution when it may be sent residents' appeals, else None. A participant that only publishes
+    (`receives_appeals` off: a shop in «бизнес») is never given a ticket: triage, the category's default and
+    the staff's assignment all ask here."""
+    return institution if institution is not None and institution.is_active and institution.receives_appeals \
+        else None
+
+
 def create_ticket(*, network: str, summary: str, resident: Resident | None = None,
                   institution: Institution | None = None, category: Category | None = None,
                   account=None, priority: str = "normal", address: str | None = None,
@@ -69,6 +77,7 @@ def create_ticket(*, network: str, summary: str, resident: Resident | None = Non
     created_at = created_at or utcnow()
     if institution is None and category is not None:
         institution = category.default_institution
+    institution = receiving(institution)
     ticket = Ticket(number=next_number(created_at.astimezone(sla.city_calendar().tz).year),
                     network=network, summary=summary.strip(), resident=resident, institution=institution,
                     category=category, account=account, priority=priority, address=address,
@@ -94,6 +103,9 @@ def assign(ticket: Ticket, institution: Institution, actor: User, expected_versi
     if ticket.status not in ("new", "assigned", "in_progress"):
         raise ValidationFailed("Обращение в статусе «%(status)s» нельзя передать исполнителю",
                                status=ticket.status_label)
+    if receiving(institution) is None:
+        raise ValidationFailed("«%(who)s» не получает обращения жителей: выберите другое учреждение",
+                               field="institution_id", who=institution.short_name)
     old = ticket.institution
     if old is not None and old.id == institution.id and ticket.status != "new":
         raise ValidationFailed("Обращение уже передано: %(who)s", field="institution_id", who=institution.short_name)

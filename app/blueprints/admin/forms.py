@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    FileField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -23,7 +24,7 @@ class CategoryRulesForm(FlaskForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.default_institution_id.choices = institution_choices(_l("— не задан —"))
+        self.default_institution_id.choices = institution_choices(_l("— не задан —"), receiving_only=True)
 
 
 class PolicyForm(FlaskForm):
@@ -59,7 +60,7 @@ class UserCreateForm(FlaskForm):
     full_name = StringField(_l("ФИО"), validators=[Length(max=200)])
     email = StringField(_l("Эл. почта"), validators=[Length(max=200)])
     role = SelectField(_l("Роль"))
-    institution_id = SelectField(_l("Учреждение (для исполнителя)"), coerce=_int_or_none)
+    institution_id = SelectField(_l("Учреждение (для исполнителя и SMM-специалиста)"), coerce=_int_or_none)
     password = PasswordField(_l("Пароль"), validators=[InputRequired(_l("Введите пароль"))])
 
     def __init__(self, *a, **kw):
@@ -84,3 +85,15 @@ class UserPasswordForm(FlaskForm):
 
 class UserActiveForm(FlaskForm):
     active = HiddenField()
+
+
+class UsersImportForm(FlaskForm):
+    file = FileField(_l("CSV-файл: участник (адрес страницы или точное название); ФИО; e-mail или @имя в Telegram"))
+
+
+class UsersImportConfirmForm(FlaskForm):
+    rows = HiddenField()  # the file's text, checked again before anything is created
+
+
+class UserLinkForm(FlaskForm):
+    pass

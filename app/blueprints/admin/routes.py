@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -10,8 +10,11 @@ from app.blueprints.admin.forms import (
     PolicyForm,
     UserActiveForm,
     UserCreateForm,
+    UserLinkForm,
     UserPasswordForm,
     UserRoleForm,
+    UsersImportConfirmForm,
+    UsersImportForm,
 )
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render, wants_fragment
@@ -270,3 +273,72 @@ def user_password(user_id: int):
     form = UserPasswordForm(prefix=f"p{u.id}")
     return _user_row(u, lambda: users.reset_password(current_user, u, form.password.data), "password_form", form,
                      _("Пароль изменён, сеансы пользователя завершены"))
+
+
+# --- SMM specialists from a CSV, one-time links ---------------------------------------------------------------
+def _link(token: str) -> str:
+    return url_for("auth.set_password", token=token, _external=True)
+
+
+@bp.get("/users/import")
+def users_import():
+    return render_template("admin/users_import.html", form=UsersImportForm(formdata=None), rows=None)
+
+
+@bp.post("/users/import")
+def users_import_preview():
+    """Step 1: the file's rows with their errors; nothing is created."""
+    form = UsersImportForm()
+    upload = request.files.get("file")
+    try:
+        if not form.validate() or upload is None or not upload.filename:
+            raise DomainError(_("Выберите CSV-файл"), field="file")
+        data = upload.stream.read(users.CSV_MAX_BYTES + 1)
+        rows = users.parse_smm_csv(data)
+    except DomainError as exc:
+        field_error(form, exc)
+        return render_template("admin/users_import.html", form=form, rows=None), 422
+    confirm = UsersImportConfirmForm(formdata=None, rows=data.decode("utf-8-sig"))
+    return render_template("admin/users_import.html", form=form, rows=rows, confirm=confirm)
+
+
+@bp.post("/users/import/create")
+def users_import_create():
+    """Step 2: the rows checked again; every row without errors becomes an smm user with a one-time link."""
+    form = UsersImportConfirmForm()
+    try:
+        if not form.validate():
+            raise DomainError(_("Загрузите файл ещё раз"))
+        rows = users.parse_smm_csv(form.rows.data or "")
+        created = users.create_smm_users(current_user, rows)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return render_template("admin/users_import.html", form=UsersImportForm(formdata=None), rows=None), 422
+    links = [(user, _link(token)) for user, token in created]
+    mailed = users.mail_password_links(links)
+    resp = make_response(render_template("admin/users_links.html", links=links, mailed=mailed,
+                                         skipped=[r for r in rows if not r.ok]))
+    resp.headers["Cache-Control"] = "no-store"  # the links are shown once
+    return resp
+
+
+@bp.post("/users/<int:user_id>/link")
+def user_link(user_id: int):
+    """A new one-time link for an existing user (the previous one stops working)."""
+    u = tickets.require(User, user_id, "Пользователь не найден")
+    form = UserLinkForm()
+    try:
+        if not form.validate():
+            raise DomainError(_("Обновите страницу и повторите"))
+        token = users.issue_password_link(current_user, u)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _users_page(status=422, error=exc.message)
+    links = [(u, _link(token))]
+    resp = make_response(render_template("admin/users_links.html", links=links,
+                                         mailed=users.mail_password_links(links), skipped=[]))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

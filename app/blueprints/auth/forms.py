@@ -15,3 +15,8 @@ class PasswordChangeForm(FlaskForm):
     current = PasswordField(_l("Текущий пароль"), validators=[DataRequired(_l("Введите текущий пароль"))])
     new = PasswordField(_l("Новый пароль"), validators=[DataRequired(_l("Введите новый пароль"))])
     confirm = PasswordField(_l("Новый пароль ещё раз"), validators=[DataRequired(_l("Повторите новый пароль"))])
+
+
+class SetPasswordForm(FlaskForm):
+    new = PasswordField(_l("Новый пароль"), validators=[DataRequired(_l("Введите новый пароль"))])
+    confirm = PasswordField(_l("Новый пароль ещё раз"), validators=[DataRequired(_l("Повторите новый пароль"))])

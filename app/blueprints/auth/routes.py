@@ -1,12 +1,12 @@
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.blueprints.auth.forms import LoginForm, PasswordChangeForm
+from app.blueprints.auth.forms import LoginForm, PasswordChangeForm, SetPasswordForm
 from app.extensions import db
-from app.services import auth
+from app.services import auth, users
 from app.services.errors import DomainError
 
 bp = Blueprint("auth", __package__)
@@ -15,6 +15,11 @@ bp = Blueprint("auth", __package__)
 def home_for(user) -> str:
     if user.role == "executor":
         return url_for("workspace.index")
+    if user.role == "press":
+        return url_for("participants_admin.index")
+    if user.role == "smm":  # its own participant's accounts (none bound: the notifications, the one page left)
+        return url_for("participants_admin.accounts", institution_id=user.institution_id) \
+            if user.institution_id else url_for("notifications.index")
     return url_for("board.index") if user.role in ("head", "analyst") else url_for("queue.index")
 
 
@@ -84,3 +89,30 @@ def change_password():
                 flash(_("Пароль изменён. Другие сеансы завершены."), "ok")
                 return redirect(url_for("auth.change_password"), 303)
     return render_template("auth/password.html", form=form), status
+
+
+@bp.route("/account/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """The one-time link of a user created by an admin: a new password twice; the link is then spent.
+    A wrong, used or expired link is a 404."""
+    user = users.user_by_password_token(token)
+    form = SetPasswordForm()
+    status = 200
+    if form.is_submitted():
+        status = 422
+        if form.validate():
+            try:
+                users.set_password_by_link(token, form.new.data, form.confirm.data)
+            except DomainError as exc:
+                db.session.rollback()
+                field = getattr(form, exc.field or "", None) or form.new
+                field.errors = [*field.errors, exc.message]
+            else:
+                db.session.commit()
+                if current_user.is_authenticated:
+                    logout_user()
+                flash(_("Пароль задан. Войдите с логином «%(name)s» и новым паролем.", name=user.username), "ok")
+                return redirect(url_for("auth.login"), 303)
+    resp = make_response(render_template("auth/set_password.html", form=form, user=user), status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -26,8 +26,13 @@ def _int_or_none(value):
     return n
 
 
-def institution_choices(blank: str):
-    rows = db.session.execute(select(Institution.id, Institution.short_name).order_by(Institution.short_name))
+def institution_choices(blank: str, receiving_only: bool = False):
+    """(id, short name) of the institutions; `receiving_only`: only those that receive residents' appeals (the
+    choices of an assignment — a participant that only publishes is never sent a ticket)."""
+    stmt = select(Institution.id, Institution.short_name).order_by(Institution.short_name)
+    if receiving_only:
+        stmt = stmt.where(Institution.receives_appeals.is_(True))
+    rows = db.session.execute(stmt)
     return [("", blank)] + [(str(i), n) for i, n in rows]
 
 
@@ -114,5 +119,5 @@ class BulkForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.institution_id.choices = institution_choices(_l("— учреждение —"))
+        self.institution_id.choices = institution_choices(_l("— учреждение —"), receiving_only=True)
         self.category_id.choices = category_choices(_l("— рубрика —"))

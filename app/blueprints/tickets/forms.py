@@ -25,7 +25,7 @@ class AssignForm(VersionedForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.institution_id.choices = institution_choices(_l("— выберите учреждение —"))
+        self.institution_id.choices = institution_choices(_l("— выберите учреждение —"), receiving_only=True)
 
 
 class CategoryForm(VersionedForm):

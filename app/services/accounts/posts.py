@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
 
@@ -37,6 +38,7 @@ METRICS = ("views", "reactions", "comments", "reposts")
 SOURCES = ("network", "backfill", "app")
 INSERT_ONLY = ("source",)  # how a post first reached us stays (an app-published post stays "app")
 PUBLIC_HOSTS = {"telegram": ("t.me", "telegram.me")}  # an account's address by its public name
+TEXT_MAX = 20_000  # a post's text kept (VK allows 16,384; Telegram 4,096)
 
 
 def _external_id(value: str) -> str:
@@ -209,3 +211,81 @@ def link_comment(post: IncomingPost | None, when: datetime | None = None) -> int
     if created:
         _seen(account, fields["published_at"])
     return pid
+
+
+# --- many at once (collection's backfill: one statement for a batch of accounts) ---------------------------
+# The same rules as upsert_post for what collection gives: the first `source` kept, `published_at` never moved,
+# None never erases a figure, an empty text never erases a text.
+def _bulk_row(account_id: int, external_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - FIELDS
+    if unknown:
+        raise ValueError(f"unknown post fields: {sorted(unknown)}")
+    external_id = _external_id(str(external_id).strip())
+    if not external_id:
+        raise ValueError("a post without its platform id")
+    source = fields.get("source") or "network"
+    if source not in SOURCES:
+        raise ValueError(f"source is one of {SOURCES}")
+    row = {"account_id": account_id, "external_id": external_id, "source": source}
+    for key in sorted(FIELDS - {"source"}):
+        if key in fields:
+            row[key] = fields[key]
+    row["text"] = str(row.get("text") or "")[:TEXT_MAX]
+    if row.get("published_at") is None:
+        row["published_at"] = utcnow()
+    for key in (*METRICS, "media_count"):
+        if row.get(key) is not None:
+            row[key] = max(0, int(row[key]))
+    if any(row.get(k) is not None for k in METRICS) and row.get("metrics_at") is None:
+        row["metrics_at"] = utcnow()
+    if row.get("media_count") is None:
+        row["media_count"] = 0
+    row.setdefault("created_at", utcnow())
+    return row
+
+
+def _bulk_statement(keys: set[str]):
+    stmt = insert_or_ignore(Post)
+    new = stmt.excluded
+    changes: dict[str, Any] = {}
+    for key in sorted(keys - {"account_id", "external_id", "source", "created_at", "published_at"}):
+        column = getattr(Post, key)
+        if key in (*METRICS, "metrics_at", "edited_at", "permalink"):
+            changes[key] = func.coalesce(getattr(new, key), column)  # None never erases what we know
+        elif key == "text":
+            changes[key] = func.coalesce(func.nullif(new.text, ""), column)
+        else:
+            changes[key] = getattr(new, key)
+    return stmt.on_conflict_do_update(index_elements=["account_id", "external_id"], set_=changes)
+
+
+def upsert_many(posts: list[dict[str, Any]]) -> int:
+    """Insert or update posts of any accounts: each dict has `account_id`, `external_id` and any of FIELDS (+
+    source). One statement executed for all rows (PostgreSQL batches them). Returns how many rows were written.
+    The caller commits."""
+    rows: dict[tuple[int, str], dict] = {}
+    for post in posts:
+        fields = dict(post)
+        row = _bulk_row(int(fields.pop("account_id")), fields.pop("external_id"), fields)
+        rows[(row["account_id"], row["external_id"])] = row  # one row per post (a batch must not repeat one)
+    if not rows:
+        return 0
+    keys = set().union(*(r.keys() for r in rows.values()))
+    for row in rows.values():  # one statement needs the same columns in every row
+        for key in keys - row.keys():
+            row[key] = None
+    db.session.execute(_bulk_statement(keys), list(rows.values()))
+    return len(rows)
+
+
+def upsert_posts(account_id: int, posts: list[dict[str, Any]]) -> int:
+    """upsert_many for the posts of one account."""
+    return upsert_many([{**post, "account_id": account_id} for post in posts])
+
+
+def seen_since(account_id: int, since: datetime | None) -> int:
+    """The account's posts published since it was connected (where no API gives a post total)."""
+    query = db.select(func.count(Post.id)).where(Post.account_id == account_id)
+    if since is not None:
+        query = query.where(Post.published_at >= since)
+    return db.session.scalar(query) or 0

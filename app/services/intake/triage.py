@@ -193,11 +193,11 @@ def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
     """Category by the words; institution by the participant's code the resident came through (when it receives
     appeals), else the account, else the category."""
     route = routing.categorize(text)
-    institution = deeplinks.routable(_came_through(m))
+    institution = tickets.receiving(_came_through(m))
     if institution is None and m.account is not None:
-        institution = m.account.institution
+        institution = tickets.receiving(m.account.institution)
     if institution is None and route.category is not None:
-        institution = route.category.default_institution
+        institution = tickets.receiving(route.category.default_institution)
     return route, institution
 
 
