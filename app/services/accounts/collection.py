@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
+from app.jobs import redis_connection
 from app.models import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Notification, Post, User, utcnow
 from app.models.base import insert_or_ignore
 from app.services import replies
@@ -128,6 +129,8 @@ def collect_all(network: str | None = None, account_id: int | None = None, progr
     `progress(n)` is told each time n more accounts are written. Returns what was collected and what failed."""
     started = time.monotonic()
     config = current_app.config
+    if pacing is PACING and config.get("REDIS_URL"):
+        PACING.share(redis_connection())  # workers and the CLI on one token keep to one window
     now = now or utcnow()
     day = city_day(now)
     summary = Summary()
