@@ -182,3 +182,25 @@ def test_other_network_has_no_token(nets, pace):
     with pytest.raises(PlatformError) as err:
         check_token("other", "1", "x", nets.config, pacing=pace)
     assert err.value.kind == "wrong_network"
+
+
+def test_the_window_is_shared_between_processes_through_redis(redis_url):
+    """Two processes' pacers on one token (here two Pacing objects on one Redis) keep to one limit together."""
+    import redis
+
+    from app.services.accounts.platforms import Pacing
+    from tests.accounts.conftest import FakeClock
+
+    clock = FakeClock()
+    conn = redis.Redis.from_url(redis_url)
+    first, second = Pacing(clock=clock, sleep=clock.sleep), Pacing(clock=clock, sleep=clock.sleep)
+    first.share(conn, clock=clock)
+    second.share(conn, clock=clock)
+    a, b = first.for_token("vk", "tok", 20.0), second.for_token("vk", "tok", 20.0)
+    assert a.per_second == 17  # 85 % of 20
+    taken = [a.reserve() == 0 for _ in range(10)] + [b.reserve() == 0 for _ in range(10)]
+    assert taken.count(True) == 17 and b.reserve() > 0  # the second process waits for the first one's calls
+    clock.now += 1.0
+    assert b.reserve() == 0
+    other = second.for_token("vk", "another token", 20.0)
+    assert other.reserve() == 0

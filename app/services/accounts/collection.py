@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
+from app.jobs import redis_connection
 from app.models import NETWORK_LABELS, NETWORKS, Account, AccountSnapshot, Notification, Post, User, utcnow
 from app.models.base import insert_or_ignore
 from app.services import replies
@@ -128,6 +129,8 @@ def collect_all(network: str | None = None, account_id: int | None = None, progr
     `progress(n)` is told each time n more accounts are written. Returns what was collected and what failed."""
     started = time.monotonic()
     config = current_app.config
+    if pacing is PACING and config.get("REDIS_URL"):
+        PACING.share(redis_connection())  # workers and the CLI on one token keep to one window
     now = now or utcnow()
     day = city_day(now)
     summary = Summary()
@@ -192,6 +195,8 @@ def _write(accounts: dict[int, Account], results: dict, now: datetime, day: date
     items = [(accounts[aid], result) for aid, result in results.items() if aid in accounts]
     for start in range(0, len(items), BATCH):
         chunk = items[start:start + BATCH]
+        # the last commit expired them: one query loads the batch again (not one per account)
+        db.session.scalars(select(Account).where(Account.id.in_([a.id for a, _ in chunk]))).all()
         try:
             with db.session.begin_nested():
                 _write_batch(chunk, now, day, images)
@@ -199,11 +204,11 @@ def _write(accounts: dict[int, Account], results: dict, now: datetime, day: date
             log.exception("collection: a batch of %d accounts not written; writing them one by one", len(chunk))
             for account, result in chunk:
                 _write_one(account, result, now, day, images)
-        db.session.commit()
         for account, _ in chunk:
             outcome = Outcome(account.id, account.network, label(account), account.collect_error,
                               None if account.collect_error is None else _kind(results[account.id]))
             (summary.failed if outcome.error else summary.collected).append(outcome)
+        db.session.commit()
         if progress is not None:
             progress(len(chunk))
     return len(items)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +19,7 @@ from typing import Any, Callable
 
 import httpx
 
+log = logging.getLogger(__name__)
 KINDS = ("wrong_network", "not_found", "private", "no_rights", "bad_token", "rate_limited", "unavailable",
          "garbage")
 RETRIES = 3  # a rate-limited call is tried again at most this many times
@@ -94,8 +97,8 @@ class Pacer:
     clock and the sleeper are injectable (tests never sleep)."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.rate = rate
+                 sleep: Callable[[float], None] = time.sleep, *, key: str = "", shared: SharedWindow | None = None):
+        self.rate, self.key, self.shared = rate, key, shared
         self.per_second = max(1, int(rate * SAFETY)) if rate > 0 else 0
         self.clock, self.sleep = clock, sleep
         self._sent: deque[float] = deque()
@@ -116,6 +119,10 @@ class Pacer:
                     self._sent.popleft()
                 if len(self._sent) >= self.per_second:
                     return max(1.0 - (now - self._sent[0]), 0.001)
+                if self.shared is not None:  # other processes on the same token (RQ workers, the CLI)
+                    wait = self.shared.take(self.key, self.per_second)
+                    if wait > 0:
+                        return wait
                 self._sent.append(now)
                 self.busiest = max(self.busiest, len(self._sent))
             self.calls += 1
@@ -140,19 +147,63 @@ class Pacer:
                 self.sleep(delay)  # an injected sleeper (tests)
 
 
+class SharedWindow:
+    """The same sliding one-second window per token kept in Redis, so processes on one token (RQ workers, the
+    CLI) share it: a sorted set of the calls of the last second, checked and added to in one Lua script. The time
+    is the callers' wall clock (`clock`); if Redis fails, each process keeps to its own window (logged once)."""
+
+    SCRIPT = """
+local key, now, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 1)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(math.max(1 - (now - tonumber(oldest[2])), 0.001))
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, 2000)
+return '0'
+"""
+
+    def __init__(self, redis, clock: Callable[[], float] = time.time, prefix: str = "om:pace:"):
+        self.redis, self.clock, self.prefix = redis, clock, prefix
+        self._script = redis.register_script(self.SCRIPT)
+        self._failed = False
+
+    def take(self, key: str, limit: int) -> float:
+        now = self.clock()
+        try:
+            return float(self._script(keys=[self.prefix + key], args=[repr(now), limit,
+                                                                      f"{now!r}:{uuid.uuid4().hex[:8]}"]))
+        except Exception:  # noqa: BLE001 — Redis away: the process's own window still holds
+            if not self._failed:
+                log.warning("shared pacing unavailable (Redis): each process paces on its own", exc_info=True)
+                self._failed = True
+            return 0.0
+
+
 class Pacing:
-    """The pacers of one process (or of one test), one per (network, token)."""
+    """The pacers of one process (or of one test), one per (network, token); with `share(redis)` their windows
+    are kept in Redis too."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.clock, self.sleep = clock, sleep
+        self.shared: SharedWindow | None = None
         self._pacers: dict[str, Pacer] = {}
         self._lock = threading.Lock()
+
+    def share(self, redis, clock: Callable[[], float] = time.time) -> None:
+        """Keep every token's window in Redis as well (once per process; later calls change nothing)."""
+        with self._lock:
+            if self.shared is None:
+                self.shared = SharedWindow(redis, clock)
+                for pacer in self._pacers.values():
+                    pacer.shared = self.shared
 
     def for_token(self, network: str, token: str | None, rate: float) -> Pacer:
         key = f"{network}:{hashlib.sha256((token or '').encode()).hexdigest()[:16]}"
         with self._lock:
             if key not in self._pacers:
-                self._pacers[key] = Pacer(rate, self.clock, self.sleep)
+                self._pacers[key] = Pacer(rate, self.clock, self.sleep, key=key, shared=self.shared)
             return self._pacers[key]
 
     @property
