@@ -89,8 +89,18 @@ def content_security_policy(frame_ancestors: str) -> str:
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
+# The public pages a city site may frame: the appeal form and status page, the participants' directory, open
+# statistics, QR codes. Never a staff page.
+EMBEDDABLE_BLUEPRINTS = frozenset({"public", "participants", "stats", "qr"})
+
+
 def _embeddable() -> bool:
-    return request.blueprint == "public"  # the appeal form and the status page; never a staff page
+    return request.blueprint in EMBEDDABLE_BLUEPRINTS
+
+
+def embed_requested() -> bool:
+    """`?embed=1` on an embeddable page: the page without the app's header (base.html), for a frame."""
+    return request.args.get("embed") == "1" and _embeddable()
 
 
 def set_security_headers(response):
