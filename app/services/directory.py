@@ -2,11 +2,13 @@
 
 Built for 550 accounts × 5 years of daily snapshots (≈ 1 M rows) and 1 M posts (bench/participants_bench.py):
 - current figures are the denormalised Account.followers / posts (the collector writes them with the snapshot);
-- growth over 30 days: one probe of the unique index (account_id, taken_on) per account — the snapshot on or
-  before that day, as a correlated LIMIT 1 subquery (PostgreSQL and SQLite alike);
-- posts this month: a count on ix_posts_account_published for the active accounts;
-- the growth chart: one row per account and week (DISTINCT ON on PostgreSQL, SQLite's bare column of max());
-- latest posts: the newest few of each account through ix_posts_account_published, merged here.
+- growth over 30 days: that day's snapshots in one range of ix_account_snapshots_taken_on, and for an account
+  not collected that day a LIMIT 1 probe of the unique (account_id, taken_on) for the last one before it;
+- posts this month: an index-only count on ix_posts_published, less the few posts of hidden accounts;
+- the growth chart: a short history day by day, a long one by the Sunday snapshots (one point a week), read on
+  the unique index without a sort; the last point is today's current figures;
+- latest posts: the newest few of each account through ix_posts_account_published, merged here;
+- words repeated for hundreds of accounts (network names, «подписчиков») are translated once per request.
 No state is kept in the process: every web process answers the same.
 
 Nothing personal leaves this module: the SM-specialist's name and contacts (Institution.smm_*), tokens and
@@ -17,15 +19,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Date, func, literal, select
-from sqlalchemy.dialects.postgresql import distinct_on
 
-from app.channels.clean import safe_link
+from app.channels.clean import allowed_hosts
 from app.extensions import db
 from app.models import ACCOUNT_NETWORKS, NETWORK_LABELS, Account, AccountSnapshot, Direction, Institution, Post, utcnow
 
@@ -62,14 +65,33 @@ def network_label(network: str, label: str | None = None) -> str:
     return str(NETWORK_LABELS.get(network, network))
 
 
-def public_link(url: str | None, network: str) -> str | None:
-    """A link a public page may show: http(s) to the network's own hosts; for «other» any plain http(s) link
-    (no userinfo, no spaces, quotes or control characters). None otherwise: the page then shows no link."""
+_PLAIN_LINK = re.compile(r"https?://[a-z0-9.-]+(?::\d{1,5})?(?:[/?#][^\x00-\x20\x7f\\\"'<>`]*)?", re.IGNORECASE)
+
+
+def _host_pattern(network: str) -> re.Pattern:
+    """An http(s) link to one of the network's hosts (or a subdomain) — what safe_link accepts, as one regex,
+    built once per set of hosts (hundreds of accounts on a page)."""
+    hosts = allowed_hosts(network) or ()
+    return _host_regex(tuple(hosts))
+
+
+@lru_cache(maxsize=32)
+def _host_regex(hosts: tuple[str, ...]) -> re.Pattern:
+    names = "|".join(re.escape(h) for h in hosts) or "(?!)"
+    return re.compile(rf"https?://(?:[a-z0-9-]+\.)*(?:{names})\.?(?::\d{{1,5}})?(?:[/?#][^\x00-\x20\x7f\\\"'<>`]*)?",
+                      re.IGNORECASE)
+
+
+def public_link(url: str | None, network: str, patterns: dict | None = None) -> str | None:
+    """A link a public page may show: http(s) to the network's own hosts (as safe_link); for «other» any plain
+    http(s) link (no userinfo, spaces, quotes or control characters). None otherwise: the page shows no link.
+    `patterns`: network → its hosts' regex, when the caller checks many links."""
     if not url or not isinstance(url, str) or len(url) > 2000:
         return None
     if network in ("telegram", "vk", "ok", "max"):
-        return safe_link(url, network, log_refusal=False)
-    if _URL_UNSAFE.search(url):
+        pattern = patterns[network] if patterns else _host_pattern(network)
+        return url if pattern.fullmatch(url) else None
+    if not _PLAIN_LINK.fullmatch(url) or _URL_UNSAFE.search(url):
         return None
     try:
         parts = urlsplit(url)
@@ -87,7 +109,7 @@ def clean_query(value: str | None) -> str:
 
 
 # --- rows -------------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class AccountRow:
     id: int
     network: str
@@ -101,10 +123,8 @@ class AccountRow:
     collected_at: datetime | None
     has_avatar: bool
     stats: bool  # «other» networks are plain links: no figures
-
-    @property
-    def network_name(self) -> str:
-        return network_label(self.network, self.label)
+    network_name: str = ""
+    followers_text: str = ""  # «1 500 подписчиков», in the page's language
 
 
 @dataclass
@@ -134,12 +154,44 @@ _INSTITUTION_COLUMNS = (Institution.id, Institution.slug, Institution.name, Inst
                         Direction.sort_order)
 
 
-def _account(row) -> AccountRow:
-    return AccountRow(id=row.id, network=row.network, label=row.label or "", url=public_link(row.url, row.network),
-                      title=row.title, followers=row.followers or 0, posts=row.posts or 0,
+def thousands(n: int | None) -> str:
+    """1500 → «1 500» (a no-break space between thousands, as Russian writes them)."""
+    return f"{n or 0:,}".replace(",", "\u00a0")
+
+
+class _Words:
+    """The words a page repeats for hundreds of accounts, translated once per request."""
+
+    def __init__(self):
+        self.networks = {n: str(NETWORK_LABELS.get(n, n)) for n in ACCOUNT_NETWORKS}
+        self.forms = (_("подписчик"), _("подписчика"), _("подписчиков"))
+        self.russian = str(get_locale() or "ru").split("_")[0] == "ru"
+        self.links = {n: _host_pattern(n) for n in ("telegram", "vk", "ok", "max")}
+
+    def followers(self, n: int) -> str:
+        one, few, many = self.forms
+        if not self.russian:
+            word = one if n == 1 else many
+        elif n % 10 == 1 and n % 100 != 11:
+            word = one
+        elif 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            word = few
+        else:
+            word = many
+        return f"{thousands(n)} {word}"
+
+
+def _account(row, words: _Words) -> AccountRow:
+    followers = row.followers or 0
+    return AccountRow(id=row.id, network=row.network, label=row.label or "",
+                      url=public_link(row.url, row.network, words.links),
+                      title=row.title, followers=followers, posts=row.posts or 0,
                       posts_source=row.posts_source or "api", connected_at=row.connected_at,
                       collected_at=row.collected_at, has_avatar=bool(row.avatar_path),
-                      stats=row.network != "other")
+                      stats=row.network != "other",
+                      network_name=row.label if row.network == "other" and row.label else
+                      words.networks.get(row.network, row.network),
+                      followers_text=words.followers(followers))
 
 
 def _participant(row) -> ParticipantRow:
@@ -161,8 +213,9 @@ def participants(slug: str | None = None) -> list[ParticipantRow]:
     acc = select(*_ACCOUNT_COLUMNS).where(Account.is_active.is_(True))
     acc = acc.where(Account.institution_id == rows[0].id) if slug is not None else \
         acc.join(Institution, Account.institution_id == Institution.id).where(Institution.is_active.is_(True))
+    words = _Words()
     for r in db.session.execute(acc.order_by(Account.followers.desc(), Account.id)):
-        by_id[r.institution_id].accounts.append(_account(r))
+        by_id[r.institution_id].accounts.append(_account(r, words))
     rows.sort(key=lambda p: (p.direction_order, p.direction_name, -p.followers, p.short_name.casefold()))
     return rows
 
@@ -186,29 +239,56 @@ def public_rows(p: ParticipantRow) -> tuple[Institution, list[Account]]:
 
 
 # --- figures ----------------------------------------------------------------------------------------------
-def posts_since(account_ids: list[int], since: datetime) -> int:
-    if not account_ids:
-        return 0
-    return db.session.scalar(select(func.count()).select_from(Post)
-                             .where(Post.account_id.in_(account_ids), Post.published_at >= since)) or 0
+def _shown_accounts():
+    """SQL: the ids of the accounts a public page shows with figures (active, of an active participant, not a
+    plain link) — a subquery, so no list of hundreds of ids travels with each statement."""
+    return (select(Account.id).join(Institution, Account.institution_id == Institution.id)
+            .where(Account.is_active.is_(True), Institution.is_active.is_(True), Account.network != "other"))
 
 
-def followers_on(account_ids: list[int], day: date) -> dict[int, int]:
-    """Each account's followers in its last snapshot on or before `day` (accounts without one are left out)."""
-    if not account_ids:
+def posts_since(account_ids: list[int] | None, since: datetime) -> int:
+    """Posts of these accounts (None: every shown account) published since `since`. For every account: all posts
+    on ix_posts_published (an index-only range) less the few of hidden accounts."""
+    if account_ids is not None:
+        if not account_ids:
+            return 0
+        return db.session.scalar(select(func.count()).select_from(Post)
+                                 .where(Post.account_id.in_(account_ids), Post.published_at >= since)) or 0
+    total = db.session.scalar(select(func.count()).select_from(Post).where(Post.published_at >= since)) or 0
+    hidden = select(Account.id).where(Account.id.not_in(_shown_accounts()))
+    return total - (db.session.scalar(select(func.count()).select_from(Post)
+                                      .where(Post.account_id.in_(hidden), Post.published_at >= since)) or 0)
+
+
+def followers_on(account_ids: list[int] | None, day: date) -> dict[int, int]:
+    """Each account's (None: every shown account's) followers in its last snapshot on or before `day`, accounts
+    without one left out. The snapshots of that very day: one range of ix_account_snapshots_taken_on (every
+    account) or of the unique (account_id, taken_on); for the accounts not collected that day, a LIMIT 1 probe
+    each on the unique index."""
+    if account_ids is not None and not account_ids:
         return {}
-    then = (select(AccountSnapshot.followers)
-            .where(AccountSnapshot.account_id == Account.id, AccountSnapshot.taken_on <= day)
-            .order_by(AccountSnapshot.taken_on.desc()).limit(1).correlate(Account).scalar_subquery())
-    rows = db.session.execute(select(Account.id, then).where(Account.id.in_(account_ids)))
-    return {account_id: followers for account_id, followers in rows if followers is not None}
+    stmt = select(AccountSnapshot.account_id, AccountSnapshot.followers).where(AccountSnapshot.taken_on == day)
+    if account_ids is not None:
+        stmt = stmt.where(AccountSnapshot.account_id.in_(account_ids))
+    wanted = account_ids if account_ids is not None else list(db.session.scalars(_shown_accounts()))
+    that_day = dict(db.session.execute(stmt).all())
+    found = {i: that_day[i] for i in wanted if i in that_day}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        then = (select(AccountSnapshot.followers)
+                .where(AccountSnapshot.account_id == Account.id, AccountSnapshot.taken_on < day)
+                .order_by(AccountSnapshot.taken_on.desc()).limit(1).correlate(Account).scalar_subquery())
+        rows = db.session.execute(select(Account.id, then).where(Account.id.in_(missing)))
+        found.update({account_id: followers for account_id, followers in rows if followers is not None})
+    return found
 
 
-def growth(accounts: list[AccountRow], today: date, days: int = GROWTH_DAYS) -> int | None:
+def growth(accounts: list[AccountRow], today: date, days: int = GROWTH_DAYS, everyone: bool = False) -> int | None:
     """Subscribers gained in `days` days: now minus the snapshot on or before that day, for the accounts that had
-    one then (an account connected since adds nothing). None when no account has a history that long."""
+    one then (an account connected since adds nothing). None when no account has a history that long.
+    `everyone`: `accounts` are all the shown accounts (the statement selects them itself)."""
     counted = [a for a in accounts if a.stats]
-    then = followers_on([a.id for a in counted], today - timedelta(days=days))
+    then = followers_on(None if everyone else [a.id for a in counted], today - timedelta(days=days))
     if not then:
         return None
     return sum(a.followers - then[a.id] for a in counted if a.id in then)
@@ -281,8 +361,8 @@ def directory(args, now: datetime | None = None) -> DirectoryPage:
         "participants": len(everyone),
         "accounts": len(accounts),
         "followers": sum(a.followers for a in counted),
-        "posts_month": posts_since([a.id for a in counted], city_midnight(today.replace(day=1))),
-        "growth": growth(accounts, today),
+        "posts_month": posts_since(None, city_midnight(today.replace(day=1))),
+        "growth": growth(accounts, today, everyone=True),
     }
     per_direction: dict[str, int] = {}
     for p in everyone:
@@ -348,63 +428,59 @@ def latest_posts(accounts: list[AccountRow], limit: int = LATEST_POSTS) -> list[
     return found[:limit]
 
 
-def _bucket(days: int):
-    """SQL for the number of the `days`-long period since EPOCH that a snapshot's day falls in."""
+def _weekday_filter():
+    """SQL: the snapshot's day is a Sunday (the last day of a Monday-based week)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return ((AccountSnapshot.taken_on - literal(EPOCH, Date)) / days).label("bucket")
-    return func.cast((func.julianday(AccountSnapshot.taken_on) - func.julianday(EPOCH.isoformat())) / days,
-                     db.Integer).label("bucket")
+        return ((AccountSnapshot.taken_on - literal(EPOCH, Date)) % 7) == 6
+    return func.cast(func.julianday(AccountSnapshot.taken_on) - func.julianday(EPOCH.isoformat()), db.Integer) % 7 == 6
 
 
-def growth_history(accounts: list[AccountRow]) -> dict:
-    """Subscribers over time: {"dates": [...], "series": {network: [...], "all": [...]}} with one point a day for a
-    short history, else one a week (each account's last snapshot in the week; a week without one keeps the
-    account's previous figure, so a missed collection is no dip)."""
+def growth_history(accounts: list[AccountRow], today: date | None = None) -> dict:
+    """Subscribers over time: {"dates": [...], "series": {"all": [...], network: [...]}, "step": 1 | 7}. A short
+    history (≤ DAILY_CHART_DAYS) day by day; a longer one week by week — each week's Sunday snapshot, read on the
+    unique index (account_id, taken_on) without a sort; the last point is today's current figures. A day without
+    a snapshot keeps the account's previous figure, so a missed collection is no dip."""
     counted = [a for a in accounts if a.stats]
     ids = [a.id for a in counted]
     empty = {"dates": [], "series": {}, "step": 1}
     if not ids:
         return empty
+    today = today or city_today()
     first = db.session.scalar(select(func.min(AccountSnapshot.taken_on)).where(AccountSnapshot.account_id.in_(ids)))
     if first is None:
         return empty
-    if isinstance(first, str):  # SQLite without type information on an aggregate
+    if isinstance(first, str):  # SQLite gives an aggregate of dates back as text
         first = date.fromisoformat(first)
-    last = city_today()
-    step = 1 if (last - first).days <= DAILY_CHART_DAYS else 7
-    bucket = _bucket(step)
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        stmt = (select(AccountSnapshot.account_id, bucket, AccountSnapshot.followers)
-                .where(AccountSnapshot.account_id.in_(ids))
-                .ext(distinct_on(AccountSnapshot.account_id, bucket))
-                .order_by(AccountSnapshot.account_id, bucket, AccountSnapshot.taken_on.desc()))
-    else:  # SQLite: a bare column next to max() comes from the row holding the max
-        stmt = (select(AccountSnapshot.account_id, bucket, AccountSnapshot.followers,
-                       func.max(AccountSnapshot.taken_on))
-                .where(AccountSnapshot.account_id.in_(ids))
-                .group_by(AccountSnapshot.account_id, bucket))
-    values: dict[int, dict[int, int]] = {}
-    buckets: set[int] = set()
-    for row in db.session.execute(stmt):
-        values.setdefault(row[0], {})[int(row[1])] = row[2]
-        buckets.add(int(row[1]))
-    if not buckets:
-        return empty
-    order = list(range(min(buckets), max(buckets) + 1))
-    networks = {a.id: a.network for a in counted}
+    step = 1 if (today - first).days <= DAILY_CHART_DAYS else 7
+    stmt = select(AccountSnapshot.account_id, AccountSnapshot.taken_on, AccountSnapshot.followers) \
+        .where(AccountSnapshot.account_id.in_(ids), AccountSnapshot.taken_on < today)
+    if step == 7:
+        stmt = stmt.where(_weekday_filter())
+    points: dict[int, dict[date, int]] = {}
+    days: set[date] = set()
+    for account_id, day, followers in db.session.execute(stmt):
+        points.setdefault(account_id, {})[day] = followers
+        days.add(day)
+    if step == 1:
+        dates = [first + timedelta(days=i) for i in range((today - first).days)]
+    else:
+        sunday = first + timedelta(days=6 - first.weekday())
+        dates = [sunday + timedelta(weeks=i) for i in range((today - sunday).days // 7 + 1) if
+                 sunday + timedelta(weeks=i) < today]
+    dates.append(today)  # the current figures
     series: dict[str, list[int | None]] = {}
-    for account_id, points in values.items():
-        net = series.setdefault(networks[account_id], [None] * len(order))
+    total: list[int | None] = [None] * len(dates)
+    for a in counted:
+        own = points.get(a.id, {})
+        own[today] = a.followers
+        line = series.setdefault(a.network, [None] * len(dates))
         latest = None
-        for i, b in enumerate(order):
-            latest = points.get(b, latest)
+        for i, day in enumerate(dates):
+            latest = own.get(day, latest)
             if latest is not None:
-                net[i] = (net[i] or 0) + latest
-    total = [sum(s[i] or 0 for s in series.values()) if any(s[i] is not None for s in series.values()) else None
-             for i in range(len(order))]
-    dates = [min(EPOCH + timedelta(days=(b + 1) * step - 1), last) for b in order]
-    ordered = {n: series[n] for n in ACCOUNT_NETWORKS if n in series}
+                line[i] = (line[i] or 0) + latest
+                total[i] = (total[i] or 0) + latest
+    ordered = {n: series[n] for n in ACCOUNT_NETWORKS if n in series and any(v is not None for v in series[n])}
     return {"dates": dates, "series": {"all": total, **ordered} if len(ordered) > 1 else ordered, "step": step}
 
 
