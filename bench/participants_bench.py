@@ -14,7 +14,6 @@ test: nothing asserts a time; a response that is not 200 is an error (exit 1).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import statistics
@@ -172,7 +171,8 @@ def main() -> int:
         "/participants?direction=…&network=…&q=…": lambda: "/participants?direction=culture&network=vk&q=1",
         "/participants/<slug>": lambda: f"/participants/{rng.choice(slugs)}",
         "/api/v1/participants": lambda: "/api/v1/participants",
-        "/api/v1/accounts/<id>/snapshots (365 d)": lambda: f"/api/v1/accounts/{rng.randint(1, args.accounts)}/snapshots",
+        "/api/v1/accounts/<id>/snapshots (365 d)":
+            lambda: f"/api/v1/accounts/{rng.randint(1, args.accounts)}/snapshots",
     }
     client = app.test_client()
     errors = 0
