@@ -86,7 +86,8 @@ def test_seed_builds_the_demo_city_and_a_second_run_adds_nothing():
     for s in db.session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.taken_on)):
         snapshots[s.account_id].append(s)
     days = [r.taken_on for r in snapshots[accounts[0].id]]
-    assert len(days) >= 365 and all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))  # daily, a year and more
+    # daily, a year and more
+    assert len(days) >= 365 and all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))
     for a in accounts:
         rows = snapshots[a.id]
         assert len(rows) >= (365 if a.network != "max" else 90)
