@@ -484,7 +484,7 @@ def growth_history(accounts: list[AccountRow], today: date | None = None) -> dic
     return {"dates": dates, "series": {"all": total, **ordered} if len(ordered) > 1 else ordered, "step": step}
 
 
-def chart(history: dict, width: int = 720, height: int = 240, left: int = 56, right: int = 12, top: int = 12,
+def chart(history: dict, width: int = 560, height: int = 240, left: int = 58, right: int = 14, top: int = 12,
           bottom: int = 30) -> dict | None:
     """SVG geometry of the growth chart: polylines, y ticks and a few date labels (the template draws them)."""
     dates, series = history["dates"], history["series"]
@@ -506,9 +506,9 @@ def chart(history: dict, width: int = 720, height: int = 240, left: int = 56, ri
         last = next((v for v in reversed(values) if v is not None), None)
         first = next((v for v in values if v is not None), None)
         lines.append({"key": key, "name": _("все сети") if key == "all" else network_label(key), "points": pts,
-                      "last": last, "first": first})
-    ticks = [{"y": y(v), "value": v} for v in sorted({0, round(peak / 2), peak})]
-    count = min(6, n)
+                      "last": thousands(last), "first": thousands(first)})
+    ticks = [{"y": y(v), "value": thousands(v)} for v in sorted({0, round(peak / 2), peak})]
+    count = min(4, n)
     idx = sorted({round(i * (n - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
     labels = [{"x": x(i), "text": dates[i].strftime("%d.%m.%y"),
                "anchor": "start" if i == 0 else ("end" if i == n - 1 else "middle")} for i in idx]
@@ -517,8 +517,8 @@ def chart(history: dict, width: int = 720, height: int = 240, left: int = 56, ri
             "step": history["step"]}
 
 
-def week_bars(weeks: list[dict], width: int = 720, height: int = 160, left: int = 36, bottom: int = 26,
-              top: int = 14) -> dict:
+def week_bars(weeks: list[dict], width: int = 560, height: int = 170, left: int = 30, bottom: int = 26,
+              top: int = 16) -> dict:
     peak = max([w["posts"] for w in weeks] + [1])
     step = (width - left - 8) / max(len(weeks), 1)
     bars = []
@@ -528,7 +528,8 @@ def week_bars(weeks: list[dict], width: int = 720, height: int = 160, left: int 
                      "y": round(height - bottom - h, 1), "h": round(h, 1), "posts": w["posts"],
                      "cx": round(left + i * step + step / 2, 1), "label": w["week"].strftime("%d.%m")})
     mean = sum(w["posts"] for w in weeks) / len(weeks) if weeks else 0
-    return {"width": width, "height": height, "bars": bars, "text_y": height - 8, "mean": round(mean, 1),
+    return {"width": width, "height": height, "bars": bars, "text_y": height - 8,
+            "mean": f"{mean:.1f}".replace(".", ",") if str(get_locale() or "ru").startswith("ru") else f"{mean:.1f}",
             "peak": peak, "top": top, "base": height - bottom, "left": left}
 
 
