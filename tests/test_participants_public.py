@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import body
+from tests.test_i18n import compiled_catalogue, english  # noqa: F401 — the English interface for a test
 
 pytest_plugins = ["tests.participants_support"]
 
@@ -131,3 +132,11 @@ JUNK = st.one_of(st.text(max_size=300), st.sampled_from(["", "0", "-1", "1e400",
 def test_junk_query_params_never_500(client, network, params, path):
     resp = client.get(path.format(vk=network["vk"].id), query_string=params)
     assert resp.status_code < 500, (path, params, resp.status_code)
+
+
+def test_directory_in_english(client, network, english):
+    html = body(client.get("/participants"))
+    assert "Participants of «Open Municipality»" in html and "subscribers in all" in html
+    assert "1\u00a0500 subscribers" in html and "Search by name" in html
+    html = body(client.get("/participants/t-school-3"))
+    assert "Subscriber growth" in html and "the network's API gives no total" in html
