@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Date, func, literal, select
+from sqlalchemy import Date, func, literal, or_, select, union_all
 
 from app.channels.clean import allowed_hosts
 from app.extensions import db
@@ -382,20 +382,25 @@ def directory(args, now: datetime | None = None) -> DirectoryPage:
 
 
 # --- a participant's page ---------------------------------------------------------------------------------
-def posts_per_week(account_ids: list[int], today: date, weeks: int = POSTS_WEEKS) -> list[dict]:
-    """Posts of these accounts in each of the last `weeks` weeks (Monday to Sunday; the current one too)."""
+def posts_per_week(account_ids: list[int], today: date, weeks: int = POSTS_WEEKS) -> tuple[list[dict], int]:
+    """Posts of these accounts in each of the last `weeks` weeks (Monday to Sunday; the current one too), and
+    this month's posts — one read of ix_posts_account_published (the month starts within the 12 weeks)."""
     monday = today - timedelta(days=today.weekday())
     first = monday - timedelta(weeks=weeks - 1)
+    month = today.replace(day=1)
     counts = [0] * weeks
+    this_month = 0
     if account_ids:
         stmt = select(Post.published_at).where(Post.account_id.in_(account_ids),
-                                               Post.published_at >= city_midnight(first))
+                                               Post.published_at >= city_midnight(min(first, month)))
         tz = city_tz()
         for (moment,) in db.session.execute(stmt):
-            index = (moment.astimezone(tz).date() - first).days // 7
+            day = moment.astimezone(tz).date()
+            index = (day - first).days // 7
             if 0 <= index < weeks:
                 counts[index] += 1
-    return [{"week": first + timedelta(weeks=i), "posts": n} for i, n in enumerate(counts)]
+            this_month += day >= month
+    return [{"week": first + timedelta(weeks=i), "posts": n} for i, n in enumerate(counts)], this_month
 
 
 @dataclass
@@ -411,19 +416,24 @@ class PostRow:
 
 
 def latest_posts(accounts: list[AccountRow], limit: int = LATEST_POSTS) -> list[PostRow]:
-    """The newest posts of these accounts: each account's newest `limit` (its index), merged."""
+    """The newest posts of these accounts: each account's newest `limit` on ix_posts_account_published, in one
+    UNION ALL statement, merged here."""
+    counted = {a.id: a for a in accounts if a.stats}
+    if not counted:
+        return []
+    columns = (Post.account_id, Post.published_at, Post.text, Post.permalink, Post.views, Post.reactions,
+               Post.comments)
+    parts = [select(*columns).where(Post.account_id == account_id).order_by(Post.published_at.desc())
+             .limit(limit).subquery() for account_id in counted]
+    stmt = union_all(*[select(*part.c) for part in parts]) if len(parts) > 1 else select(*parts[0].c)
     found = []
-    for a in accounts:
-        if not a.stats:
-            continue
-        stmt = (select(Post.published_at, Post.text, Post.permalink, Post.views, Post.reactions, Post.comments)
-                .where(Post.account_id == a.id).order_by(Post.published_at.desc()).limit(limit))
-        for r in db.session.execute(stmt):
-            text = " ".join(_CONTROL.sub(" ", r.text or "").split())
-            found.append(PostRow(network=a.network, network_name=a.network_name, published_at=r.published_at,
-                                 text=text[:280] + ("…" if len(text) > 280 else ""),
-                                 url=public_link(r.permalink, a.network), views=r.views, reactions=r.reactions,
-                                 comments=r.comments))
+    for r in db.session.execute(stmt):
+        a = counted[r.account_id]
+        text = " ".join(_CONTROL.sub(" ", r.text or "").split())
+        found.append(PostRow(network=a.network, network_name=a.network_name, published_at=r.published_at,
+                             text=text[:280] + ("…" if len(text) > 280 else ""),
+                             url=public_link(r.permalink, a.network), views=r.views, reactions=r.reactions,
+                             comments=r.comments))
     found.sort(key=lambda p: p.published_at, reverse=True)
     return found[:limit]
 
@@ -446,27 +456,25 @@ def growth_history(accounts: list[AccountRow], today: date | None = None) -> dic
     if not ids:
         return empty
     today = today or city_today()
-    first = db.session.scalar(select(func.min(AccountSnapshot.taken_on)).where(AccountSnapshot.account_id.in_(ids)))
-    if first is None:
-        return empty
-    if isinstance(first, str):  # SQLite gives an aggregate of dates back as text
-        first = date.fromisoformat(first)
-    step = 1 if (today - first).days <= DAILY_CHART_DAYS else 7
+    recent = today - timedelta(days=DAILY_CHART_DAYS)
+    # One statement: every day of the last DAILY_CHART_DAYS and the Sundays before — the history decides which.
     stmt = select(AccountSnapshot.account_id, AccountSnapshot.taken_on, AccountSnapshot.followers) \
-        .where(AccountSnapshot.account_id.in_(ids), AccountSnapshot.taken_on < today)
-    if step == 7:
-        stmt = stmt.where(_weekday_filter())
+        .where(AccountSnapshot.account_id.in_(ids), AccountSnapshot.taken_on < today,
+               or_(AccountSnapshot.taken_on >= recent, _weekday_filter()))
     points: dict[int, dict[date, int]] = {}
-    days: set[date] = set()
+    first = None
     for account_id, day, followers in db.session.execute(stmt):
         points.setdefault(account_id, {})[day] = followers
-        days.add(day)
+        first = day if first is None or day < first else first
+    if first is None:
+        return empty
+    step = 1 if first >= recent else 7
     if step == 1:
         dates = [first + timedelta(days=i) for i in range((today - first).days)]
     else:
-        sunday = first + timedelta(days=6 - first.weekday())
-        dates = [sunday + timedelta(weeks=i) for i in range((today - sunday).days // 7 + 1) if
-                 sunday + timedelta(weeks=i) < today]
+        sunday = first + timedelta(days=(6 - first.weekday()) % 7)
+        dates = [sunday + timedelta(weeks=i) for i in range((today - sunday).days // 7 + 1)
+                 if sunday + timedelta(weeks=i) < today]
     dates.append(today)  # the current figures
     series: dict[str, list[int | None]] = {}
     total: list[int | None] = [None] * len(dates)
@@ -500,9 +508,11 @@ def chart(history: dict, width: int = 560, height: int = 240, left: int = 58, ri
     def y(v):
         return round(top + span_y * (1 - v / peak), 1)
 
+    xs = [x(i) for i in range(n)]
+    scale = span_y / peak
     lines = []
     for key, values in series.items():
-        pts = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values) if v is not None)
+        pts = " ".join(f"{xs[i]},{top + span_y - v * scale:.1f}" for i, v in enumerate(values) if v is not None)
         last = next((v for v in reversed(values) if v is not None), None)
         first = next((v for v in values if v is not None), None)
         lines.append({"key": key, "name": _("все сети") if key == "all" else network_label(key), "points": pts,
@@ -546,9 +556,9 @@ def participant_page(p: ParticipantRow, now: datetime | None = None) -> Particip
     today = city_today(now)
     counted = [a for a in p.accounts if a.stats]
     ids = [a.id for a in counted]
-    weeks = posts_per_week(ids, today)
+    weeks, this_month = posts_per_week(ids, today)
     totals = {"followers": p.followers, "accounts": len(p.accounts), "growth": growth(p.accounts, today),
-              "posts_month": posts_since(ids, city_midnight(today.replace(day=1)))}
+              "posts_month": this_month}
     return ParticipantPage(participant=p, totals=totals, weeks=week_bars(weeks),
                            chart=chart(growth_history(p.accounts)), posts=latest_posts(p.accounts))
 
