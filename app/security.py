@@ -8,7 +8,7 @@ import re
 import secrets
 import sys
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from werkzeug.routing import IntegerConverter
 
 MIN_KEY_LENGTH = 32
@@ -100,7 +100,7 @@ def _embeddable() -> bool:
 
 def embed_requested() -> bool:
     """`?embed=1` on an embeddable page: the page without the app's header (base.html), for a frame."""
-    return request.args.get("embed") == "1" and _embeddable()
+    return has_request_context() and request.args.get("embed") == "1" and _embeddable()
 
 
 def set_security_headers(response):

@@ -140,3 +140,11 @@ def test_directory_in_english(client, network, english):
     assert "1\u00a0500 subscribers" in html and "Search by name" in html
     html = body(client.get("/participants/t-school-3"))
     assert "Subscriber growth" in html and "the network's API gives no total" in html
+
+
+def test_templates_still_render_outside_a_request(app):
+    """Jobs render message templates with no request: the embed flag is simply off there."""
+    from flask import render_template_string
+
+    with app.app_context():
+        assert render_template_string("{{ embed }}") == "False"
