@@ -182,16 +182,13 @@ class _Words:
 
 
 def _account(row, words: _Words) -> AccountRow:
-    followers = row.followers or 0
-    return AccountRow(id=row.id, network=row.network, label=row.label or "",
-                      url=public_link(row.url, row.network, words.links),
-                      title=row.title, followers=followers, posts=row.posts or 0,
-                      posts_source=row.posts_source or "api", connected_at=row.connected_at,
-                      collected_at=row.collected_at, has_avatar=bool(row.avatar_path),
-                      stats=row.network != "other",
-                      network_name=row.label if row.network == "other" and row.label else
-                      words.networks.get(row.network, row.network),
-                      followers_text=words.followers(followers))
+    (account_id, _institution_id, network, label, url, title, followers, posts, posts_source, connected_at,
+     collected_at, avatar_path) = row  # positional: hundreds of rows a page
+    followers = followers or 0
+    name = label if network == "other" and label else words.networks.get(network, network)
+    return AccountRow(account_id, network, label or "", public_link(url, network, words.links), title, followers,
+                      posts or 0, posts_source or "api", connected_at, collected_at, bool(avatar_path),
+                      network != "other", name, words.followers(followers))
 
 
 def _participant(row) -> ParticipantRow:
@@ -215,7 +212,7 @@ def participants(slug: str | None = None) -> list[ParticipantRow]:
         acc.join(Institution, Account.institution_id == Institution.id).where(Institution.is_active.is_(True))
     words = _Words()
     for r in db.session.execute(acc.order_by(Account.followers.desc(), Account.id)):
-        by_id[r.institution_id].accounts.append(_account(r, words))
+        by_id[r[1]].accounts.append(_account(r, words))
     rows.sort(key=lambda p: (p.direction_order, p.direction_name, -p.followers, p.short_name.casefold()))
     return rows
 
@@ -260,20 +257,19 @@ def posts_since(account_ids: list[int] | None, since: datetime) -> int:
                                       .where(Post.account_id.in_(hidden), Post.published_at >= since)) or 0)
 
 
-def followers_on(account_ids: list[int] | None, day: date) -> dict[int, int]:
-    """Each account's (None: every shown account's) followers in its last snapshot on or before `day`, accounts
-    without one left out. The snapshots of that very day: one range of ix_account_snapshots_taken_on (every
-    account) or of the unique (account_id, taken_on); for the accounts not collected that day, a LIMIT 1 probe
-    each on the unique index."""
-    if account_ids is not None and not account_ids:
+def followers_on(account_ids: list[int], day: date, every_shown: bool = False) -> dict[int, int]:
+    """Each account's followers in its last snapshot on or before `day`, accounts without one left out. The
+    snapshots of that very day: with `every_shown` (the ids are all the shown accounts) one range of
+    ix_account_snapshots_taken_on, else the unique (account_id, taken_on) for these ids; for an account not
+    collected that day, a LIMIT 1 probe on the unique index."""
+    if not account_ids:
         return {}
     stmt = select(AccountSnapshot.account_id, AccountSnapshot.followers).where(AccountSnapshot.taken_on == day)
-    if account_ids is not None:
+    if not every_shown:
         stmt = stmt.where(AccountSnapshot.account_id.in_(account_ids))
-    wanted = account_ids if account_ids is not None else list(db.session.scalars(_shown_accounts()))
     that_day = dict(db.session.execute(stmt).all())
-    found = {i: that_day[i] for i in wanted if i in that_day}
-    missing = [i for i in wanted if i not in found]
+    found = {i: that_day[i] for i in account_ids if i in that_day}
+    missing = [i for i in account_ids if i not in found]
     if missing:
         then = (select(AccountSnapshot.followers)
                 .where(AccountSnapshot.account_id == Account.id, AccountSnapshot.taken_on < day)
@@ -288,7 +284,7 @@ def growth(accounts: list[AccountRow], today: date, days: int = GROWTH_DAYS, eve
     one then (an account connected since adds nothing). None when no account has a history that long.
     `everyone`: `accounts` are all the shown accounts (the statement selects them itself)."""
     counted = [a for a in accounts if a.stats]
-    then = followers_on(None if everyone else [a.id for a in counted], today - timedelta(days=days))
+    then = followers_on([a.id for a in counted], today - timedelta(days=days), every_shown=everyone)
     if not then:
         return None
     return sum(a.followers - then[a.id] for a in counted if a.id in then)
