@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import body
-from tests.test_i18n import compiled_catalogue, english  # noqa: F401 — the English interface for a test
+from tests.test_i18n import MO, PO, TRANSLATIONS, set_language
 
 pytest_plugins = ["tests.participants_support"]
 
@@ -134,7 +136,22 @@ def test_junk_query_params_never_500(client, network, params, path):
     assert resp.status_code < 500, (path, params, resp.status_code)
 
 
-def test_directory_in_english(client, network, english):
+@pytest.fixture
+def in_english(app):
+    """The English interface for one test (the catalogue compiled if needed, as tests/test_i18n.py does)."""
+    if not MO.exists() or MO.stat().st_mtime < PO.stat().st_mtime:
+        done = subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(TRANSLATIONS)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        app.extensions["babel"].instance.domain_instance.cache.clear()
+    set_language(app, "en")
+    try:
+        yield
+    finally:
+        set_language(app, "ru")
+
+
+def test_directory_in_english(client, network, in_english):
     html = body(client.get("/participants"))
     assert "Participants of «Open Municipality»" in html and "subscribers in all" in html
     assert "1\u00a0500 subscribers" in html and "Search by name" in html
@@ -148,3 +165,18 @@ def test_templates_still_render_outside_a_request(app):
 
     with app.app_context():
         assert render_template_string("{{ embed }}") == "False"
+
+
+def test_posts_this_month_count_only_shown_accounts(client, network):
+    from app.extensions import db
+    from app.models import Post, utcnow
+    from app.services import directory
+
+    db.session.add(Post(account_id=network["gone"].id, external_id="gone-1", published_at=utcnow(), text="скрыт"))
+    db.session.add(Post(account_id=network["hidden"].id, external_id="hidden-1", published_at=utcnow(), text="скрыт"))
+    db.session.commit()
+    since = directory.city_midnight(directory.city_today().replace(day=1))
+    shown = {network["vk"].id, network["tg"].id, network["ok"].id}
+    expected = sum(1 for p in db.session.scalars(db.select(Post)) if p.account_id in shown and p.published_at >= since)
+    html = body(client.get("/participants"))
+    assert re.findall(r'class="fig-value">([^<]+)<', html)[3] == str(expected)

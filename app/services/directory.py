@@ -243,14 +243,10 @@ def _shown_accounts():
             .where(Account.is_active.is_(True), Institution.is_active.is_(True), Account.network != "other"))
 
 
-def posts_since(account_ids: list[int] | None, since: datetime) -> int:
-    """Posts of these accounts (None: every shown account) published since `since`. For every account: all posts
-    on ix_posts_published (an index-only range) less the few of hidden accounts."""
-    if account_ids is not None:
-        if not account_ids:
-            return 0
-        return db.session.scalar(select(func.count()).select_from(Post)
-                                 .where(Post.account_id.in_(account_ids), Post.published_at >= since)) or 0
+def posts_this_month(today: date) -> int:
+    """Posts of every shown account published since the city month began: all posts on ix_posts_published (an
+    index-only range) less the few of hidden accounts."""
+    since = city_midnight(today.replace(day=1))
     total = db.session.scalar(select(func.count()).select_from(Post).where(Post.published_at >= since)) or 0
     hidden = select(Account.id).where(Account.id.not_in(_shown_accounts()))
     return total - (db.session.scalar(select(func.count()).select_from(Post)
@@ -357,7 +353,7 @@ def directory(args, now: datetime | None = None) -> DirectoryPage:
         "participants": len(everyone),
         "accounts": len(accounts),
         "followers": sum(a.followers for a in counted),
-        "posts_month": posts_since(None, city_midnight(today.replace(day=1))),
+        "posts_month": posts_this_month(today),
         "growth": growth(accounts, today, everyone=True),
     }
     per_direction: dict[str, int] = {}
