@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # `make run PORT=8080`: the demo on another port (the platform fakes keep theirs: app/demo/simulate.py PORTS).
 PORT ?= 5000
 
-.PHONY: run test install translations chromium bench bench-board bench-collect clean serve
+.PHONY: run test install translations chromium bench bench-board bench-collect bench-participants clean serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench-collect: install
 # The head's board at 1 M tickets (same om_bench database; writes hot spots and snapshots there).
 bench-board: install
 	$(BIN)/python bench/board_bench.py $(BENCH_ARGS)
+
+# The public directory at 550 accounts × 5 years of daily snapshots and 1 M posts (its own om_bench_participants
+# database; `BENCH_ARGS=--keep` reuses the data already generated).
+bench-participants: install
+	$(BIN)/python bench/participants_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -154,8 +154,10 @@ class Config:
     # A signed session cookie is honoured this long after it was written (the login): a copied cookie, or a staff
     # computer left logged in without «Запомнить меня», does not stay open for Flask's default 31 days.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "12")))
-    # Sites allowed to embed the public pages (/appeal, /status) in a frame, space- or comma-separated origins
-    # (https://belogorsk.ru). Empty: no page may be framed (frame-ancestors 'none', X-Frame-Options DENY).
+    # Sites allowed to embed the public pages (/appeal, /status, /participants…, /stats, QR codes; ?embed=1 drops
+    # the header) in a frame and to read the open JSON API (/api/v1/participants…) by CORS, space- or
+    # comma-separated origins (https://belogorsk.ru). Empty: no page may be framed (frame-ancestors 'none',
+    # X-Frame-Options DENY), no CORS.
     EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")
     TESTING = False
 

@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.board import bp as board_bp
     from app.blueprints.control import bp as control_bp
     from app.blueprints.notifications import bp as notifications_bp
+    from app.blueprints.participants import bp as participants_bp
     from app.blueprints.participants_admin import bp as participants_admin_bp
     from app.blueprints.public import bp as public_bp
     from app.blueprints.qr import bp as qr_bp
@@ -81,5 +82,5 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.workspace import bp as workspace_bp
 
     for bp in (auth_bp, queue_bp, tickets_bp, workspace_bp, webhooks_bp, admin_bp, public_bp, api_bp,
-               notifications_bp, control_bp, board_bp, qr_bp, stats_bp, participants_admin_bp):
+               notifications_bp, control_bp, board_bp, qr_bp, stats_bp, participants_admin_bp, participants_bp):
         app.register_blueprint(bp)

@@ -8,7 +8,7 @@ import re
 import secrets
 import sys
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from werkzeug.routing import IntegerConverter
 
 MIN_KEY_LENGTH = 32
@@ -89,8 +89,18 @@ def content_security_policy(frame_ancestors: str) -> str:
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
+# The public pages a city site may frame: the appeal form and status page, the participants' directory, open
+# statistics, QR codes. Never a staff page.
+EMBEDDABLE_BLUEPRINTS = frozenset({"public", "participants", "stats", "qr"})
+
+
 def _embeddable() -> bool:
-    return request.blueprint == "public"  # the appeal form and the status page; never a staff page
+    return request.blueprint in EMBEDDABLE_BLUEPRINTS
+
+
+def embed_requested() -> bool:
+    """`?embed=1` on an embeddable page: the page without the app's header (base.html), for a frame."""
+    return has_request_context() and request.args.get("embed") == "1" and _embeddable()
 
 
 def set_security_headers(response):

@@ -7,6 +7,7 @@ from app import models
 from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
 from app.formatting import board_time, fmt_value, local_dt, plural_ru
+from app.security import embed_requested
 from app.services import access, control, notifications, openstats, qr, workflow
 from app.services.sla import countdown
 
@@ -50,4 +51,5 @@ def register(app: Flask) -> None:
             "unread_notifications": notifications.unread_count,
             "city_name": current_app.config["CITY_NAME"],
             "now": models.utcnow(),
+            "embed": embed_requested(),  # ?embed=1 on a public page: no header (base.html)
         }

@@ -19,6 +19,7 @@ from app.models import (
     Direction,
     Institution,
     Message,
+    Post,
     Ticket,
     TicketEvent,
     User,
@@ -75,17 +76,29 @@ def test_seed_builds_the_demo_city_and_a_second_run_adds_nothing():
     for inst in db.session.scalars(select(Institution)):
         assert inst.accounts, f"{inst.name} has no account"
         assert inst.address.startswith("Амурская обл., г. Белогорск, ") and inst.phone.startswith("+7 (41641) ")
-    accounts = db.session.scalars(select(Account)).all()
-    assert {a.network for a in accounts} == set(NETWORKS)
-    assert 50_000 <= sum(a.followers for a in accounts) <= 66_000
+    every = db.session.scalars(select(Account)).all()
+    accounts = [a for a in every if a.network != "other"]
+    assert {a.network for a in every} == {*NETWORKS, "other"}  # plain links to other networks too
+    assert all(a.followers == 0 and a.label for a in every if a.network == "other")
+    assert 330_000 <= sum(a.followers for a in accounts) <= 343_000  # «336,5 тысячи подписчиков»
+    assert {i.slug for i in db.session.scalars(select(Institution))} == {row[3] for row in data.INSTITUTIONS}
     snapshots = defaultdict(list)
     for s in db.session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.taken_on)):
         snapshots[s.account_id].append(s)
+    days = [r.taken_on for r in snapshots[accounts[0].id]]
+    # daily, a year and more
+    assert len(days) >= 365 and all((b - a).days == 1 for a, b in zip(days, days[1:], strict=False))
     for a in accounts:
         rows = snapshots[a.id]
-        assert len(rows) == 12
+        assert len(rows) >= (365 if a.network != "max" else 90)
         assert [r.followers for r in rows] == sorted(r.followers for r in rows)  # growing
-        assert rows[-1].followers == a.followers
+        assert rows[-1].followers == a.followers and rows[-1].posts == a.posts
+    posts = db.session.scalars(select(Post)).all()
+    assert len(posts) > 50 * len(accounts)  # a year of posts for each account
+    assert all(p.permalink.startswith("https://") and p.text for p in posts[:500])
+    assert all((p.views is not None) == (p.account.network in ("vk", "ok")) for p in posts[:2000])
+    seen = [a for a in accounts if a.posts_source == "seen"]
+    assert seen and all(a.network in ("telegram", "max") for a in seen)
     assert count(Category) == 15
     assert all(c.keywords and c.direction_id and c.sla_policy_id for c in db.session.scalars(select(Category)))
 

@@ -212,7 +212,7 @@ DIRECTION_POPULARITY = {
     "zhkh": 1.0, "education": 0.9, "culture": 1.1, "sport": 0.8, "public": 0.55, "social": 0.9, "business": 0.7,
     "government": 1.3,
 }
-TOTAL_FOLLOWERS = 58_000  # all accounts together, as in the project's seed document
+TOTAL_FOLLOWERS = 336_500  # all accounts together: «336,5 тысячи подписчиков» of the project's seed document
 
 # network: (chance an institution has it, relative audience, weekly growth range)
 NETWORK_PROFILE = {
@@ -222,6 +222,81 @@ NETWORK_PROFILE = {
     "max": (0.26, 0.25, (0.030, 0.070)),
 }
 NETWORK_ORDER = ("vk", "ok", "telegram", "max")
+
+# --- the public directory's history (issue 12) ----------------------------------------------------------
+HISTORY_DAYS = 400  # daily figures of each account (a MAX channel: since it was opened)
+# How fast a direction's audience grows, relative to the network's weekly range: schools and shops gain the most
+# (parents' chats move to the pages; promotions), utilities the least (people subscribe when the water is off).
+DIRECTION_GROWTH = {
+    "zhkh": 0.7, "education": 1.35, "culture": 1.15, "sport": 1.0, "public": 0.8, "social": 0.9, "business": 1.5,
+    "government": 1.05,
+}
+# Month (1-12) → growth factor of a direction: school starts in September, culture in the winter holidays,
+# sport in the summer, utilities in the heating season.
+SEASON = {
+    "education": {6: 0.3, 7: 0.2, 8: 0.8, 9: 2.6, 10: 1.4},
+    "culture": {12: 1.6, 1: 1.5, 7: 0.7},
+    "sport": {5: 1.4, 6: 1.6, 7: 1.5, 8: 1.3, 12: 0.7},
+    "zhkh": {10: 1.8, 11: 1.5, 1: 1.3, 6: 0.6},
+    "business": {11: 1.4, 12: 1.8, 3: 1.3},
+}
+# Post templates per direction: «{n}» a number, «{day}» a weekday, «{month}» a month, «{street}» a street.
+POST_TEMPLATES = {
+    "zhkh": ["Плановое отключение холодной воды на {street} {day} с 9:00 до 17:00.",
+             "Бригады продолжают ремонт теплотрассы на {street}. Спасибо за терпение!",
+             "Показания счётчиков принимаем до 25-го числа. Как передать онлайн — в карточках.",
+             "Итоги недели: заявок жителей выполнено — {n}, все порывы устранены.",
+             "Напоминаем: вывоз крупногабаритного мусора {day} — график по микрорайонам."],
+    "education": ["Поздравляем наших учеников с победой в городской олимпиаде! Призёров — {n}.",
+                  "Родительское собрание состоится {day} в 18:00.",
+                  "Фотоотчёт с открытого урока по робототехнике.",
+                  "Приём заявлений в первый класс: сроки и документы — в карточках.",
+                  "В {month} — неделя безопасности: беседы о правилах дорожного движения."],
+    "culture": ["Афиша на {month}: концерты, спектакли, мастер-классы. Вход на часть событий свободный.",
+                "Творческий вечер в малом зале — {day}, начало в 18:30.",
+                "Новая выставка открылась! Местных художников — {n}.",
+                "Набор в кружки и студии на новый сезон открыт.",
+                "Спасибо всем, кто пришёл на праздник! Фото — в альбоме."],
+    "sport": ["Результаты первенства города: у наших спортсменов медалей — {n}!",
+              "Расписание секций на {month} обновлено.",
+              "Открытая тренировка для всех желающих — {day}, приходите!",
+              "Каток / стадион работает по новому графику — подробности в карточках.",
+              "Сдаём нормы ГТО: запись открыта до конца месяца."],
+    "public": ["Волонтёры собрали коробки помощи: всего {n}. Спасибо всем неравнодушным!",
+               "Приглашаем на субботник на {street} {day}.",
+               "Итоги встречи с жителями микрорайона: главное за 5 минут.",
+               "Ищем волонтёров на городской праздник в {month}.",
+               "Отчёт о проектах за квартал."],
+    "social": ["Приём граждан по вопросам социальной поддержки — {day} с 9:00.",
+               "Как оформить выплату: пошаговая инструкция.",
+               "Для старшего поколения: занятия скандинавской ходьбой в парке.",
+               "Горячая линия работает ежедневно. Звоните, если нужна помощь.",
+               "В {month} — акция «Тёплый дом»: помощь получили семьи, всего {n}."],
+    "business": ["Скидки выходного дня: до {n}% на сезонные товары.",
+                 "Мы открылись после ремонта — ждём вас!",
+                 "Новое поступление: смотрите в карточках.",
+                 "Розыгрыш среди подписчиков: итоги {day}.",
+                 "График работы в праздничные дни {month}."],
+    "government": ["Глава города провёл приём граждан: обращений — {n}, по каждому даны поручения.",
+                   "Благоустройство: на {street} завершён ремонт тротуара.",
+                   "Заседание городского Совета состоится {day}. Повестка — на сайте.",
+                   "Как подать обращение онлайн: бот и форма на сайте.",
+                   "Итоги недели в городе: главное за 5 минут."],
+}
+WEEKDAYS_IN = ["в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье"]
+MONTHS_IN = ["январе", "феврале", "марте", "апреле", "мае", "июне", "июле", "августе", "сентябре", "октябре",
+             "ноябре", "декабре"]
+# Plain links to other networks (no statistics): participant slug → (label, url).
+OTHER_LINKS = {
+    "adm_belogorsk": ("Дзен", "https://dzen.ru/adm_belogorsk"),
+    "press_blg": ("RuTube", "https://rutube.ru/channel/25511870/"),
+    "dk_belogorsk": ("RuTube", "https://rutube.ru/channel/25511871/"),
+    "museum_blg": ("Дзен", "https://dzen.ru/museum_blg"),
+    "park_blg": ("Дзен", "https://dzen.ru/park_blg"),
+    "stadion_lokomotiv": ("RuTube", "https://rutube.ru/channel/25511872/"),
+    "obrkom_blg": ("Дзен", "https://dzen.ru/obrkom_blg"),
+    "samberi_blg": ("Сайт магазина", "https://samberi.example.ru/"),
+}
 
 # --- SLA policies and rubrics ------------------------------------------------------------------
 POLICY_SOCIAL = "Соцсети: 1 ч / 9 рабочих ч"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from app.models import (
     Direction,
     Institution,
     Message,
+    Post,
     Reply,
     Resident,
     SlaPolicy,
@@ -53,7 +55,6 @@ SEED = 2026
 PASSWORD = "demo"
 DEMO_PREFIX = "demo-"
 COMMIT_EVERY = 200
-SNAPSHOT_WEEKS = 12
 
 # Share of each status among the demo tickets (every status appears once there are 8 tickets or more).
 STATUS_SHARES = {
@@ -162,6 +163,7 @@ def _district_of(address: str) -> str:
 
 def _seed_institutions(rng, directions, summary):
     existing = {i.name: i for i in db.session.scalars(select(Institution))}
+    taken_slugs = {i.slug for i in existing.values()}
     by_slug: dict[str, Institution] = {}
     districts: dict[str, str] = {}
     for direction, name, short, slug, fixed_address in data.INSTITUTIONS:
@@ -175,11 +177,15 @@ def _seed_institutions(rng, directions, summary):
             street_part = f"{street}, {house}"
         inst = existing.get(name)
         if inst is None:
-            inst = Institution(direction=directions[direction], name=name, short_name=short[:120],
-                               address=f"Амурская обл., г. Белогорск, {street_part}", phone=phone)
+            inst = Institution(direction=directions[direction], name=name, short_name=short[:120], slug=slug,
+                               address=f"Амурская обл., г. Белогорск, {street_part}", phone=phone,
+                               receives_appeals=direction != "business")
             db.session.add(inst)
             existing[name] = inst
             summary.created["institutions"] += 1
+        elif inst.slug != slug and slug not in taken_slugs:  # made before slugs were part of the demo
+            inst.slug = slug
+        taken_slugs.add(slug)
         by_slug[slug] = inst
         districts[slug] = district
     return by_slug, districts
@@ -227,8 +233,6 @@ def _seed_accounts(rng, institutions, summary) -> dict[int, list[Account]]:
                 "external_id": _external_id(rng, network), "title_full": rng.random() < 0.5,
             })
     scale = data.TOTAL_FOLLOWERS / sum(p["weight"] for p in plans)
-    today = utcnow().astimezone(sla.city_calendar().tz).date()
-    monday = today - timedelta(days=today.weekday())
     accounts: dict[int, list[Account]] = defaultdict(list)  # institutions were flushed: ids are known
     for p in plans:
         inst = institutions[p["slug"]]
@@ -241,18 +245,143 @@ def _seed_accounts(rng, institutions, summary) -> dict[int, list[Account]]:
                               external_id=p["external_id"],
                               url=_account_url(p["network"], p["slug"], p["external_id"]),
                               title=inst.name if p["title_full"] else inst.short_name,
-                              followers=followers, posts=posts)
+                              followers=followers, posts=posts,
+                              posts_source="seen" if p["network"] in SEEN_NETWORKS else "api")
             db.session.add(account)
             existing[key] = account
             summary.created["accounts"] += 1
-            for k in range(SNAPSHOT_WEEKS - 1, -1, -1):  # weekly, on Mondays, the last one is this week
-                db.session.add(AccountSnapshot(
-                    account=account, taken_on=monday - timedelta(weeks=k),
-                    followers=max(1, round(followers / (1 + p["growth"]) ** k)),
-                    posts=max(0, posts - round(k * p["posts_per_week"]))))
-                summary.created["snapshots"] += 1
+        p["account"] = account
         accounts[inst.id].append(account)
+    for slug, (label, url) in data.OTHER_LINKS.items():  # plain links: no figures, never a ticket's channel
+        key = ("other", f"{slug}_{label.lower().replace(' ', '_')}"[:120])
+        if key not in existing:
+            existing[key] = Account(institution=institutions[slug], network="other", handle=key[1], url=url,
+                                    title=label, label=label, followers=0, posts=0)
+            db.session.add(existing[key])
+            summary.created["accounts"] += 1
+    db.session.flush()
+    _seed_history(plans, summary)
     return accounts
+
+
+# Networks whose API gives no total of posts: the count is of the posts the app has seen since it connected.
+SEEN_NETWORKS = ("telegram", "max")
+
+
+def _seed_history(plans: list[dict], summary: Summary) -> None:
+    """Daily figures for HISTORY_DAYS (a MAX channel: since it opened) and a year of posts, for the accounts that
+    have none yet (bulk inserts: fast on SQLite). Growth differs by network, direction and season; the last day's
+    figures are the account's current ones. A generator of its own, so the tickets' story does not move."""
+    today = utcnow().astimezone(sla.city_calendar().tz).date()
+    have_days = defaultdict(set)
+    for account_id, day in db.session.execute(select(AccountSnapshot.account_id, AccountSnapshot.taken_on)):
+        have_days[account_id].add(day)
+    have_posts = set(db.session.scalars(select(Post.account_id).where(Post.external_id.like(f"{DEMO_PREFIX}%"))
+                                        .distinct()))
+    snapshots, posts = [], []
+    now = utcnow()
+    for p in plans:
+        account = p["account"]
+        rng = random.Random(f"{SEED}-history-{account.network}-{account.handle}")
+        direction = account.institution.direction.code
+        days = data.HISTORY_DAYS if account.network != "max" else min(data.HISTORY_DAYS, p["age_weeks"] * 7)
+        if account.id in have_posts and len(have_days[account.id]) >= days:
+            continue  # made by an earlier run
+        daily = _daily_followers(rng, account.followers, p["growth"] * data.DIRECTION_GROWTH.get(direction, 1.0),
+                                 data.SEASON.get(direction, {}), today, days)
+        post_days = _post_days(rng, p["posts_per_week"], today, min(days, 365))
+        if account.id not in have_posts:
+            posts += _demo_posts(rng, account, direction, post_days, now)
+            summary.created["posts"] += len(post_days)
+        if account.posts_source == "seen":
+            account.posts = len(post_days)
+            account.connected_at = city_midnight(today - timedelta(days=min(days, 365)))
+        account.collected_at = account.collected_at or now
+        published = sorted(post_days)
+        if len(have_days[account.id]) >= days:
+            continue
+        account_id, total, have = account.id, account.posts, have_days[account.id]
+        for k, followers in enumerate(daily):
+            day = today - timedelta(days=k)
+            if day in have:
+                continue
+            later = len(published) - bisect_right(published, day)  # posts after this day
+            snapshots.append({"account_id": account_id, "taken_on": day, "followers": followers,
+                              "posts": max(0, total - later), "collected_at": now, "source": "import"})
+    for table, rows in ((AccountSnapshot.__table__, snapshots), (Post.__table__, posts)):  # Core: no ORM per row
+        for start in range(0, len(rows), 10_000):
+            db.session.execute(table.insert(), rows[start:start + 10_000])
+    summary.created["snapshots"] += len(snapshots)
+
+
+def city_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=sla.city_calendar().tz).astimezone(timezone.utc)
+
+
+def _daily_followers(rng: random.Random, current: int, weekly: float, season: dict, today: date,
+                     days: int) -> list[int]:
+    """Followers on today, yesterday, … (`days` values, never growing backwards): each day back removes a
+    day's growth — the weekly rate, the month's factor, a weekday rhythm and noise."""
+    out, value = [], float(current)
+    for k in range(days):
+        day = today - timedelta(days=k)
+        out.append(max(1, round(value)))
+        rhythm = 1.25 if day.weekday() < 5 else 0.6
+        rate = weekly / 7 * season.get(day.month, 1.0) * rhythm * rng.uniform(0.2, 1.8)
+        if rng.random() < 0.01:
+            rate += rng.uniform(0.005, 0.02)  # a repost by the city's page: a jump
+        value /= 1 + rate
+    return out
+
+
+def _post_days(rng: random.Random, per_week: float, today: date, days: int) -> list[date]:
+    found = []
+    for k in range(days):
+        day = today - timedelta(days=k)
+        expected = per_week / 7 * (1.2 if day.weekday() < 5 else 0.5)
+        while expected > 0:
+            if rng.random() < min(expected, 1.0):
+                found.append(day)
+            expected -= 1.0
+    return found
+
+
+def _demo_posts(rng: random.Random, account: Account, direction: str, days: list[date], now: datetime) -> list[dict]:
+    """A post on each of `days`, from the direction's templates; views, reactions, comments and reposts where the
+    network's API gives them (VK, OK). ~100 thousand rows: plain locals and rng.random() in the loop."""
+    templates = data.POST_TEMPLATES.get(direction) or data.POST_TEMPLATES["government"]
+    weekdays, streets = data.WEEKDAYS_IN, [street for street, _, _ in data.STREETS]
+    rows = []
+    offset = utcnow().astimezone(sla.city_calendar().tz).utcoffset()
+    account_id, followers = account.id, account.followers
+    metrics = account.network in ("vk", "ok")
+    link = _post_link(account, 0)[:-1]  # «…/wall-1_» + n
+    r = rng.random
+    for n, day in enumerate(sorted(days), 1):
+        moment = datetime(day.year, day.month, day.day, 8 + int(r() * 13), int(r() * 60), tzinfo=timezone.utc) \
+            - offset
+        if moment > now:
+            moment = now - timedelta(minutes=1 + int(r() * 50))
+        text = templates[int(r() * len(templates))].format(
+            n=2 + int(r() * 39), day=weekdays[int(r() * 7)], month=data.MONTHS_IN[day.month - 1],
+            street=streets[int(r() * len(streets))])
+        views = round(followers * (0.08 + r() * 0.52)) if metrics else None
+        rows.append({"account_id": account_id, "external_id": f"{DEMO_PREFIX}{n}", "published_at": moment,
+                     "text": text, "permalink": f"{link}{n}", "media_count": int(r() * 5),
+                     "views": views, "reactions": round(views * (0.01 + r() * 0.07)) if metrics else None,
+                     "comments": int(r() * 13) if metrics else None, "reposts": int(r() * 7) if metrics else None,
+                     "metrics_at": now if metrics else None, "source": "backfill", "created_at": now})
+    return rows
+
+
+def _post_link(account: Account, n: int) -> str:
+    if account.network == "vk":
+        return f"https://vk.com/wall-{account.external_id}_{n}"
+    if account.network == "ok":
+        return f"https://ok.ru/group/{account.external_id}/topic/15500000{n}"
+    if account.network == "telegram":
+        return f"https://t.me/{account.handle}/{n}"
+    return f"https://max.ru/{account.handle}/{n}"
 
 
 def _seed_categories(directions, institutions, summary):
@@ -898,7 +1027,8 @@ def _count_totals(summary: Summary) -> None:
     now = utcnow()
     summary.totals = {
         "directions": count(Direction), "institutions": count(Institution), "accounts": count(Account),
-        "snapshots": count(AccountSnapshot), "policies": count(SlaPolicy), "categories": count(Category),
+        "snapshots": count(AccountSnapshot), "posts": count(Post), "policies": count(SlaPolicy),
+        "categories": count(Category),
         "users": count(User), "tickets": count(Ticket),
     }
     summary.followers = db.session.scalar(select(func.coalesce(func.sum(Account.followers), 0)))
@@ -914,7 +1044,7 @@ def _print_summary(s: Summary, echo) -> None:
     echo(f"  направлений: {t['directions']} (новых {c['directions']})")
     echo(f"  учреждений: {t['institutions']} (новых {c['institutions']})")
     echo(f"  аккаунтов в соцсетях: {t['accounts']} (новых {c['accounts']}), подписчиков всего {followers}, "
-         f"недельных снимков статистики: {t['snapshots']}")
+         f"ежедневных снимков статистики: {t['snapshots']}, публикаций: {t['posts']}")
     echo(f"  рубрик: {t['categories']} (новых {c['categories']}), политик SLA: {t['policies']} "
          f"(новых {c['policies']})")
     echo(f"  пользователей: {t['users']} (новых {c['users']}); вход: "

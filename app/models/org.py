@@ -152,7 +152,8 @@ class Account(db.Model):
 
 class AccountSnapshot(db.Model):
     __tablename__ = "account_snapshots"
-    __table_args__ = (UniqueConstraint("account_id", "taken_on"),)
+    # by day: the public directory reads one day's snapshots of every account (growth over 30 days)
+    __table_args__ = (UniqueConstraint("account_id", "taken_on"), Index("ix_account_snapshots_taken_on", "taken_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))

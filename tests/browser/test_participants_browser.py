@@ -1,65 +1,95 @@
-"""The participants' staff pages in a real browser under the strict CSP (issue 12): the press service adds a
-participant with a logo, an smm specialist sets its password through a one-time link and adds a link to another
-network. The `page` fixture fails a test on any CSP console message."""
+"""The public directory in a real browser under the strict CSP: a resident on a phone finds a participant by its
+direction and opens it (accounts, the growth chart); the embed variant inside an <iframe> of an allowed site."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from playwright.sync_api import expect
 
-from app.extensions import db
-from app.services import users
-from tests.factories import make_direction, make_institution, make_user
-
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")  # 1×1
+from tests.browser.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_rollback]
+pytest_plugins = ["tests.participants_support"]
 
 
-def log_in(page, live_server, username, password):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("Имя пользователя").fill(username)
-    page.get_by_label("Пароль", exact=True).fill(password)
-    page.get_by_role("button", name="Войти").click()
+def watched(browser, **options):
+    """A page whose CSP violations and script errors are collected (as the `page` fixture does)."""
+    context = browser.new_context(locale="ru-RU", **options)
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda msg: problems.append(f"{msg.type}: {msg.text}")
+          if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text else None)
+    pg.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    return context, pg, problems
 
 
-def test_press_adds_a_participant_with_a_logo(app, live_server, page, tmp_path):
-    saved, app.config["UPLOAD_DIR"] = app.config["UPLOAD_DIR"], str(tmp_path)
+def test_a_resident_on_a_phone_finds_a_participant_by_direction(live_server, browser, network):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, problems = watched(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
+                                      has_touch=True, device_scale_factor=2)
     try:
-        make_direction("Образование")
-        make_user("press", username="press", password="long-password-1")
-        db.session.commit()
-        log_in(page, live_server, "press", "long-password-1")
-        expect(page.get_by_role("heading", name="Участники")).to_be_visible()
-        expect(page.get_by_role("link", name="Очередь")).to_have_count(0)
-        page.get_by_role("link", name="Добавить участника").click()
-        page.get_by_label("Официальное название").fill("МБОУ «Средняя школа № 5»")
-        page.get_by_label("Краткое название").fill("Школа № 5")
-        page.get_by_label("Направление").select_option(label="Образование")
-        page.get_by_label("Сайт (http:// или https://)").fill("https://school5.ru")
-        page.get_by_label("Логотип (PNG, JPEG или WebP)").set_input_files(
-            files=[{"name": "logo.png", "mimeType": "image/png", "buffer": PNG}])
-        page.get_by_role("button", name="Сохранить").click()
-        expect(page.locator(".flash.ok")).to_contain_text("Участник «Школа № 5» добавлен")
-        logo = page.locator("img.logo")
-        expect(logo).to_be_visible()
-        assert page.evaluate("document.querySelector('img.logo').naturalWidth") == 1  # served and decoded
+        page.goto(f"{live_server}/participants")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Участники проекта")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        page.screenshot(path=str(ARTIFACTS / "participants-phone.png"), full_page=True)
+        page.get_by_role("navigation", name="Направления").get_by_role("link", name="Тест-Культура").click()
+        expect(page.get_by_role("heading", name="Музей")).to_be_visible()
+        expect(page.get_by_role("heading", name="Школа № 3")).to_have_count(0)
+        page.get_by_role("link", name="Музей").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Музей")
+        expect(page.get_by_role("link", name="Одноклассники")).to_have_attribute("href", "https://ok.ru/group/5500")
+        expect(page.locator("figure.growth svg polyline")).to_have_count(1)  # one network: its line only
+        page.goto(f"{live_server}/participants/t-school-3")
+        expect(page.locator("figure.growth svg polyline.line-all")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "participant-phone.png"), full_page=True)
+        page.goto(f"{live_server}/participants")
+        page.get_by_label("Поиск по названию").fill("школа")  # the search form: a plain GET
+        page.get_by_role("button", name="Показать").click()
+        expect(page.get_by_role("heading", name="Школа № 3")).to_be_visible()
+        expect(page.get_by_role("heading", name="Музей")).to_have_count(0)
     finally:
-        app.config["UPLOAD_DIR"] = saved
+        context.close()
+    assert not problems, problems
 
 
-def test_smm_sets_its_password_by_the_link_and_adds_a_link(live_server, page):
-    school = make_institution(name="Детская библиотека")
-    admin = make_user("admin")
-    smm = make_user("smm", institution=school, username="lib_smm")
-    token = users.issue_password_link(admin, smm)
-    db.session.commit()
-    page.goto(f"{live_server}/account/set-password/{token}")
-    page.get_by_label("Новый пароль", exact=True).fill("Bibl-parol-2026")
-    page.get_by_label("Новый пароль ещё раз").fill("Bibl-parol-2026")
-    page.get_by_role("button", name="Задать пароль").click()
-    expect(page.locator(".flash.ok")).to_contain_text("Пароль задан")
-    log_in(page, live_server, "lib_smm", "Bibl-parol-2026")
-    expect(page.get_by_role("heading", name="Аккаунты: Детская библиотека")).to_be_visible()
-    page.get_by_label("Сеть (Дзен, RuTube…)").fill("Дзен")
-    page.get_by_label("Ссылка (http:// или https://)").fill("https://dzen.ru/library")
-    page.get_by_role("button", name="Добавить ссылку").click()
-    expect(page.locator("table.accounts")).to_contain_text("https://dzen.ru/library")
+class _Host(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self):  # noqa: N802 — http.server's name
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_embed_variant_inside_a_frame_of_an_allowed_site(live_server, browser, network, app):
+    ARTIFACTS.mkdir(exist_ok=True)
+    host = ThreadingHTTPServer(("127.0.0.1", 0), _Host)  # the city site: another origin, port from the OS
+    origin = f"http://127.0.0.1:{host.server_port}"
+    _Host.body = (f'<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Сайт города</title></head>'
+                  f'<body><h1>Сайт города</h1><iframe title="Участники проекта" width="380" height="900" '
+                  f'src="{live_server}/participants?embed=1"></iframe></body></html>').encode()
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    app.config["EMBED_ALLOWED_ORIGINS"] = origin
+    context, page, problems = watched(browser, viewport={"width": 420, "height": 1000})
+    try:
+        page.goto(origin + "/")
+        frame = page.frame_locator("iframe")
+        expect(frame.get_by_role("heading", level=1)).to_contain_text("Участники проекта")
+        expect(frame.locator("header.topbar")).to_have_count(0)  # no app header inside the city's page
+        frame.get_by_role("link", name="Школа № 3").click()
+        expect(frame.get_by_role("heading", level=1)).to_have_text("Школа № 3")
+        expect(frame.locator("figure.growth svg")).to_be_visible()
+        assert "embed=1" in page.frames[1].url  # the links keep the frame's variant
+        page.screenshot(path=str(ARTIFACTS / "participants-embed.png"), full_page=True)
+    finally:
+        context.close()
+        host.shutdown()
+        app.config["EMBED_ALLOWED_ORIGINS"] = ""
+    assert not problems, problems
