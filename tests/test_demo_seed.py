@@ -105,11 +105,13 @@ def test_seed_builds_the_demo_city_and_a_second_run_adds_nothing():
     # staff
     users = {u.username: u for u in db.session.scalars(select(User))}
     assert {name: u.role for name, u in users.items()} == {
-        "admin": "admin", "moderator": "moderator", "head": "head", "analyst": "analyst", "executor": "executor"}
+        "admin": "admin", "moderator": "moderator", "head": "head", "analyst": "analyst", "executor": "executor",
+        "press": "press", "smm": "smm"}
     assert all(u.check_password("demo") for u in users.values())
     executor = users["executor"]
     assert executor.institution.direction.code == "zhkh" and "Водоканал" in executor.institution.name
     assert users["moderator"].full_name == "Анна Смирнова"
+    assert users["smm"].institution.slug == "school3_blg" and users["press"].institution is None  # an SM-specialist
 
     # tickets
     tickets = db.session.scalars(select(Ticket)).all()

@@ -141,6 +141,8 @@ def test_create_and_edit_a_participant(client, login):
     ({"site": "https://" + "a" * 300 + ".ru"}, "Сайт: не больше 300"),
     ({"slug": "Школа 5"}, "от 2 до 80 латинских букв"),
     ({"slug": "a" * 81}, "от 2 до 80 латинских букв"),
+    ({"slug": "a/b"}, "от 2 до 80 латинских букв"),
+    ({"slug": "x"}, "от 2 до 80 латинских букв"),
     ({"direction_id": ""}, "Выберите направление"),
     ({"name": ""}, "Заполните поле"),
 ])
@@ -151,6 +153,16 @@ def test_bad_values_get_a_clear_message_and_nothing_is_saved(client, login, extr
     resp = c.post("/admin/participants/new", data=card(d, **extra))
     assert resp.status_code == 422 and message in body(resp)
     assert count(Institution) == before
+
+
+def test_the_demo_participants_slugs_can_be_kept_when_their_card_is_edited(client, login):
+    """The seeded participants have slugs like «school3_blg»: saving their card unchanged must work."""
+    inst = make_institution(name="Школа № 3")
+    inst.slug = "school3_blg"
+    c = login(make_user("press"))
+    data = card(inst.direction, name=inst.name, short_name=inst.short_name, slug="school3_blg")
+    assert c.post(f"/admin/participants/{inst.id}", data=data).status_code == 303
+    assert inst.slug == "school3_blg"
 
 
 def test_a_taken_slug_is_named(client, login):

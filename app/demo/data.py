@@ -200,6 +200,7 @@ INSTITUTIONS: list[tuple[str, str, str, str, str | None]] = [
 
 CITY_HALL = "adm_belogorsk"  # residents who do not know where to write, write here
 EXECUTOR_INSTITUTION = "vodokanal_blg"
+SMM_INSTITUTION = "school3_blg"
 
 # How well known an institution's pages are (relative to an ordinary one); everyone else is 1.
 POPULARITY = {
@@ -351,6 +352,8 @@ USERS = [
     ("head", "head", "Глава города", None),
     ("analyst", "analyst", "Аналитик", None),
     ("executor", "executor", "Сергей Иванов", EXECUTOR_INSTITUTION),
+    ("press", "press", "Пресс-служба администрации", None),
+    ("smm", "smm", "Ольга Кравцова", SMM_INSTITUTION),  # the SM-specialist of one school
 ]
 
 # --- people ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from app.services import access
 from app.services.errors import NotFound, ValidationFailed
 from app.services.files import sniff
 
-SLUG = re.compile(r"^[a-z0-9-]{2,80}$")
+SLUG = re.compile(r"[a-z0-9_-]{2,80}")  # fullmatch: no trailing newline
 LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}  # never SVG: it can carry a script
 LOGO_DIR = "participants"
 LIST_LIMIT = 500
@@ -92,9 +92,10 @@ def valid_slug(value, institution: Institution | None) -> str | None:
     value = str(value or "").strip().lower()
     if not value:
         return None  # a new participant gets one from its short name (models/org.py), an edited keeps its own
-    if not SLUG.match(value):
-        raise ValidationFailed("Адрес страницы: от 2 до 80 латинских букв, цифр и дефисов, например mbou-sosh-3",
-                               field="slug")
+    if not SLUG.fullmatch(value):
+        raise ValidationFailed(
+            "Адрес страницы: от 2 до 80 латинских букв, цифр, дефисов и подчёркиваний, например mbou-sosh-3",
+            field="slug")
     taken = db.session.scalar(select(Institution.id).where(Institution.slug == value))
     if taken is not None and (institution is None or taken != institution.id):
         raise ValidationFailed("Адрес страницы «%(slug)s» уже занят другим участником", field="slug", slug=value)

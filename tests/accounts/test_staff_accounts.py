@@ -102,3 +102,26 @@ def test_the_city_bot_is_checked_on_a_telegram_channel(client, login, nets, scho
     assert "не администратор" in body(resp)
     db.session.refresh(acc)
     assert acc.token_checked_at is not None and acc.token_enc is None
+
+
+def test_update_figures_now_asks_the_platform_and_shows_its_reason_when_it_fails(client, login, nets, school):
+    """«Обновить показатели» on the account's page: the same collection as the periodic job, for this account."""
+    nets.vk.add_group(131, "МБОУ СОШ № 3", screen_name="school3x", members=1534)
+    c = login(make_user("smm", institution=school))
+    assert confirm(c, school, "https://vk.com/school3x", "131").status_code == 303
+    account = db.session.scalar(db.select(Account).where(Account.external_id == "131"))
+    page = body(c.get(f"/admin/participants/{school.id}/accounts/{account.id}"))
+    assert "Обновить показатели" in page
+    nets.vk.audience.set(131, 1600, 40)
+    done = c.post(f"/admin/participants/{school.id}/accounts/{account.id}/collect", follow_redirects=True)
+    assert done.status_code == 200 and "Показатели обновлены" in body(done)
+    db.session.expire_all()
+    assert db.session.get(Account, account.id).followers >= 1600
+    nets.vk.trouble(131, "private", times=None)
+    failed = c.post(f"/admin/participants/{school.id}/accounts/{account.id}/collect")
+    assert failed.status_code == 422 and 'class="flash error"' in body(failed)
+    db.session.expire_all()
+    assert db.session.get(Account, account.id).collect_error
+    other = make_institution(name="Другая школа")
+    stranger = login(make_user("smm", institution=other))
+    assert stranger.post(f"/admin/participants/{school.id}/accounts/{account.id}/collect").status_code == 404

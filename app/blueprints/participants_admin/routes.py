@@ -16,9 +16,10 @@ from app.blueprints.participants_admin.forms import (
     ParticipantForm,
 )
 from app.extensions import db
+from app.models import Account
 from app.security import FILE_CSP
 from app.services import access, participants
-from app.services.accounts import registry
+from app.services.accounts import collection, registry
 from app.services.errors import DomainError
 
 bp = Blueprint("participants_admin", __package__, url_prefix="/admin/participants")
@@ -211,7 +212,7 @@ def _account_page(inst, account, status: int = 200, form=None, rights: str | Non
                            bot_networks=registry.BOT_NETWORKS, clear_form=ClearForm(formdata=None),
                            active_form=ActiveForm(formdata=None, active="0" if account.is_active else "1"),
                            bot=current_app.config.get("TELEGRAM_BOT_USERNAME"),
-                           max_bot=current_app.config.get("MAX_BOT_USERNAME")), status
+                           max_bot=current_app.config.get("MAX_BOT_NAME")), status
 
 
 @bp.get("/<int:institution_id>/accounts/<int:account_id>")
@@ -261,6 +262,23 @@ def account_bot(institution_id: int, account_id: int):
         db.session.rollback()
         return _account_page(inst, acc, 422, error=exc.message)
     flash(rights, "ok")
+    return redirect(url_for("participants_admin.account", institution_id=inst.id, account_id=acc.id), 303)
+
+
+@bp.post("/<int:institution_id>/accounts/<int:account_id>/collect")
+def account_collect(institution_id: int, account_id: int):
+    """«Обновить»: ask the platform for the account's figures now (the same path as the periodic collection)."""
+    inst = _participant(institution_id)
+    acc = registry.get(current_user, inst, account_id)
+    if not ActiveForm().validate():
+        return _account_page(inst, acc, 422, error=_("Обновите страницу и повторите"))
+    if acc.network == "other" or not acc.is_active:
+        return _account_page(inst, acc, 422, error=_("Этот аккаунт не собирается: ссылка без статистики или он "
+                                                     "отключён"))
+    summary = collection.collect_account(acc.id)
+    if summary.failed:
+        return _account_page(inst, db.session.get(Account, acc.id), 422, error=summary.failed[0].error)
+    flash(_("Показатели обновлены"), "ok")
     return redirect(url_for("participants_admin.account", institution_id=inst.id, account_id=acc.id), 303)
 
 
