@@ -135,11 +135,14 @@ def test_the_web_form_still_takes_appeals_at_appeal(client):
 
 
 def test_every_route_that_creates_data_without_a_session_checks_its_own_secret(app):
-    """The only CSRF-exempt POST routes are the webhooks (platform secret) and the ingest API (bearer token)."""
+    """The only CSRF-exempt POST routes are the webhooks (platform secret), the ingest API (bearer token) and the
+    appeal form, which checks its own token (the session's, or inside a frame one signed for its submission:
+    tests/test_public_form.py)."""
     from app.extensions import csrf
 
     exempt = {name for name in csrf._exempt_views}
-    allowed = {"app.blueprints.webhooks.routes.hook", "app.blueprints.api.routes.messages"}
+    allowed = {"app.blueprints.webhooks.routes.hook", "app.blueprints.api.routes.messages",
+               "app.blueprints.public.routes.appeal"}
     assert exempt <= allowed, exempt - allowed
 
 

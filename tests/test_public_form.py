@@ -310,7 +310,7 @@ def test_the_form_needs_its_csrf_token(app, csrf_on, uploads):
     client = app.test_client()
     data = form()
     no_token = post(client, data)
-    assert no_token.status_code == 400 and count(Message) == 0
+    assert no_token.status_code == 400 and count(Message) == 0 and "Форма устарела" in body(no_token)
     page = body(client.get("/appeal"))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     ok = post(client, dict(data, csrf_token=token))
@@ -330,3 +330,37 @@ def test_staff_open_the_residents_photo_from_the_ticket_page(client, uploads, lo
     assert staff.get(link[:-1] + "5").status_code == 404
     outsider = login(make_user("executor"))
     assert outsider.get(link).status_code == 404
+
+
+def _hidden(page: str, name: str) -> str:
+    tag = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', page).group(0)
+    return re.search(r'value="([^"]*)"', tag).group(1)
+
+
+def test_inside_the_city_sites_frame_the_form_posts_without_the_session_and_stays_embedded(app, uploads):
+    """`/appeal?embed=1` in a cross-site iframe: the browser sends no session cookie (SameSite=Lax), so the form
+    carries a token signed for its own submission; the receipt has no app header either."""
+    app.config["WTF_CSRF_ENABLED"] = True  # as in production
+    try:
+        page = body(app.test_client().get("/appeal?embed=1"))
+        assert 'action="/appeal?embed=1"' in page and "topbar" not in page
+        submission, token = _hidden(page, "submission_id"), _hidden(page, "frame_token")
+        frame = app.test_client(use_cookies=False)  # what the browser sends from inside another site's frame
+        post_in_frame = lambda data: frame.post("/appeal?embed=1", data=data, content_type="multipart/form-data",  # noqa: E731
+                                                environ_base={"REMOTE_ADDR": "203.0.113.9"})
+        for bad in ("", "forged", token + "x"):
+            refused = post_in_frame(form(submission_id=submission, frame_token=bad))
+            assert refused.status_code == 400 and "Форма устарела" in body(refused) and count(Message) == 0
+        other = post_in_frame(form(submission_id=str(uuid.uuid4()), frame_token=token))  # another form's token
+        assert other.status_code == 400 and count(Message) == 0
+        resp = post_in_frame(form(submission_id=submission, frame_token=token))
+        assert resp.status_code == 303 and resp.headers["Location"].endswith("?embed=1") and count(Message) == 1
+        receipt = frame.get(resp.headers["Location"])
+        assert receipt.status_code == 200 and "topbar" not in body(receipt)
+        assert 'href="/appeal?embed=1"' in body(receipt)  # «Написать ещё одно обращение» stays in the frame
+        outside = app.test_client(use_cookies=False).post("/appeal", data=form(), content_type="multipart/form-data")
+        assert outside.status_code == 400 and count(Message) == 1  # outside a frame the session's CSRF still rules
+        plain = body(app.test_client().get("/appeal"))
+        assert 'action="/appeal"' in plain and "embed=1" not in plain
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False

@@ -41,7 +41,9 @@ def test_press_adds_a_participant_with_a_logo(app, live_server, page, tmp_path):
         expect(page.locator(".flash.ok")).to_contain_text("Участник «Школа № 5» добавлен")
         logo = page.locator("img.logo")
         expect(logo).to_be_visible()
-        assert page.evaluate("document.querySelector('img.logo').naturalWidth") == 1  # served and decoded
+        # served and decoded (waits for the image to load: visible comes before decoded on a busy machine)
+        page.wait_for_function("() => { const i = document.querySelector('img.logo'); return i && i.complete; }")
+        assert page.evaluate("document.querySelector('img.logo').naturalWidth") == 1
     finally:
         app.config["UPLOAD_DIR"] = saved
 

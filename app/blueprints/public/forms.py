@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import BooleanField, HiddenField, MultipleFileField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -42,6 +44,9 @@ def _one_newline(value):
 class AppealForm(FlaskForm):
     submission_id = HiddenField()
     # The participant's code from a QR code (`/appeal?p=<code>`): checked again on submit (services/appeals).
+    # Inside the city site's frame the session cookie (SameSite=Lax) does not come along, so the session's CSRF
+    # token cannot be checked: the form carries a token signed for its own submission id instead (frame_token).
+    frame_token = HiddenField()
     participant = HiddenField(filters=[lambda v: v.strip()[:32] if isinstance(v, str) else v])
     text = TextAreaField(_l("Суть обращения"), filters=[_one_newline], validators=[
         DataRequired(_l("Опишите, что случилось")),
@@ -112,3 +117,25 @@ class StatusLookupForm(FlaskForm):
 
     number = StringField(_l("Номер обращения"), validators=[
         DataRequired(_l("Введите номер обращения")), Length(max=32, message=_l("Такого номера не бывает"))])
+
+
+FRAME_TOKEN_MAX_AGE = 24 * 3600  # a form left open in the frame for a day still posts
+
+
+def _frame_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="appeal-form-in-frame")
+
+
+def sign_for_frame(form: AppealForm) -> None:
+    """Give the embedded form its token: the submission id signed with the app's key (no session needed)."""
+    form.frame_token.data = _frame_signer().dumps(form.submission)
+
+
+def frame_token_ok(form: AppealForm) -> bool:
+    """The embedded form came from our page, for this very submission, within a day. An anonymous form has no
+    session to protect; this keeps scripted posts from other sites from using a visitor's browser blindly."""
+    try:
+        signed = _frame_signer().loads(str(form.frame_token.data or ""), max_age=FRAME_TOKEN_MAX_AGE)
+    except BadSignature:
+        return False
+    return signed == form.submission

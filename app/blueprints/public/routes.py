@@ -8,17 +8,34 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms.validators import ValidationError
 
-from app.blueprints.public.forms import MAX_TOTAL_BYTES, AppealForm, StatusLookupForm
-from app.extensions import db
+from app.blueprints.public.forms import (
+    MAX_TOTAL_BYTES,
+    AppealForm,
+    StatusLookupForm,
+    frame_token_ok,
+    sign_for_frame,
+)
+from app.extensions import csrf, db
 from app.models import Message, Reply, Ticket, utcnow
+from app.security import embed_requested
 from app.services import appeals, verdict
 
 bp = Blueprint("public", __package__)
+
+
+@bp.url_defaults
+def _stay_embedded(endpoint: str, values: dict) -> None:
+    """Inside the city site's frame (`?embed=1`) every link, form and redirect of these pages stays embedded: the
+    receipt after sending the form has no app header either."""
+    if "embed" not in values and embed_requested():
+        values["embed"] = "1"
 
 
 MAX_BODY = MAX_TOTAL_BYTES + 1024 * 1024  # the photos and the text fields
@@ -29,6 +46,8 @@ PUBLISHED_NETWORKS = ("web", "api")
 
 
 def _appeal_page(form: AppealForm, status: int = 200, error: str | None = None):
+    if embed_requested():
+        sign_for_frame(form)
     participant = appeals.participant(form.participant.data)  # an unknown code: the form works without it
     form.participant.data = appeals.code_of(participant)
     return render_template("public/appeal.html", form=form, error=error, participant=participant,
@@ -36,13 +55,15 @@ def _appeal_page(form: AppealForm, status: int = 200, error: str | None = None):
 
 
 @bp.route("/appeal", methods=["GET", "POST"])
+@csrf.exempt  # checked by the form itself: the session's CSRF token, or inside a frame its signed frame_token
 def appeal():
     if request.method == "POST" and (request.content_length or 0) > MAX_BODY:
         return _appeal_page(AppealForm(formdata=None), 413, _("Слишком большой объём: все фотографии вместе — "
                                                                 "не больше 25 МБ"))
     request.max_content_length = MAX_BODY  # a body without Content-Length is cut off at the same size
+    embedded = embed_requested()
     try:
-        form = AppealForm()
+        form = AppealForm(meta={"csrf": False}) if embedded else AppealForm()
     except RequestEntityTooLarge:
         return _appeal_page(AppealForm(formdata=None), 413, _("Слишком большой объём: все фотографии вместе — "
                                                                 "не больше 25 МБ"))
@@ -50,6 +71,8 @@ def appeal():
         form.participant.data = request.args.get("p", type=str)
         return _appeal_page(form)
 
+    if not (frame_token_ok(form) if embedded else _session_csrf_ok()):
+        return _appeal_page(form, 400, _("Форма устарела: обновите страницу и отправьте обращение ещё раз"))
     submission = form.submission
     if appeals.by_submission(submission) is not None:  # a double click or a reload of the POST: the first one counts
         return redirect(url_for("public.appeal_done", submission=submission), 303)
@@ -78,6 +101,16 @@ def appeal():
     if not done.new_ids:  # the same submission raced in from a second request: keep only its files
         appeals.discard(done)
     return redirect(url_for("public.appeal_done", submission=submission), 303)
+
+
+def _session_csrf_ok() -> bool:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
 
 
 def _receipt(submission: str) -> tuple[Message, Ticket | None]:
