@@ -3,11 +3,14 @@ a string, a superscript digit, a fraction, null): that account is marked with a 
 nothing half-written, no exception out of the collection (issue 12, item 8)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AccountSnapshot, Post
+from app.models import Account, AccountSnapshot, Post
+from app.services import verdict
 from app.services.accounts import collection
 from app.services.accounts.platforms.base import as_count, as_int
 from tests.accounts.test_collection import EXT, NOW, account, snapshots, uploads  # noqa: F401
@@ -65,3 +68,42 @@ def test_huge_post_metrics_keep_the_account_and_drop_the_metric(nets, pace):
     views = db.session.scalars(select(Post.views).where(Post.account_id == acc.id)).all()
     assert views and all(v is None for v in views)
     assert db.session.scalar(select(AccountSnapshot.followers).where(AccountSnapshot.account_id == acc.id)) > 0
+
+
+# --- the kind: str.isdigit() says yes to «²», «١٢», «５»; int() refuses «²» ---------------------------------------
+def test_every_isdigit_check_in_the_app_is_ascii_only():
+    """A sweep: each `x.isdigit()` in app/ comes with `x.isascii()` on its line (per-character checks aside), so a
+    value that passed the check can always go to int()."""
+    root = Path(__file__).resolve().parents[2] / "app"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "fakes" in path.parts:
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if ".isdigit()" in line and "isascii()" not in line and "ch.isdigit()" not in line \
+                    and not line.lstrip().startswith(("#", '"', "or «")):
+                offenders.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize("row", ["2026-01-01;https://vk.com/h_vk;²;1", "2026-01-01;https://vk.com/h_vk;5;١٢"])
+def test_history_with_odd_digits_is_a_reported_row(app, tmp_path, row):
+    acc = account_row("h_vk")
+    history = tmp_path / "h.csv"
+    history.write_text(row + "\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["accounts", "import-history", str(history)])
+    assert result.exit_code == 1 and not isinstance(result.exception, ValueError), result.output
+    assert "не целое неотрицательное число" in result.output
+    assert not snapshots(acc)
+
+
+def test_a_verdict_button_with_odd_digits_is_ignored():
+    assert verdict.parse("v:²:yes") is None and verdict.parse("v:12:yes") == (12, "yes")
+
+
+def account_row(handle: str) -> Account:
+    acc = Account(institution=make_institution(), network="vk", handle=handle, url=f"https://vk.com/{handle}",
+                  external_id="1")
+    db.session.add(acc)
+    db.session.commit()
+    return acc

@@ -92,7 +92,7 @@ def resolve(handle: str, config: dict, token: str | None = None, pacing: Pacing 
     if kind == "USER" or kind == "PROFILE":
         raise PlatformError(f"«ok.ru/{handle}» — страница человека в Одноклассниках, а нужна группа.",
                             "wrong_network")
-    if kind != "GROUP" or not gid.isdigit():
+    if kind != "GROUP" or not (gid.isascii() and gid.isdigit()):
         raise PlatformError(f"Группы Одноклассников «{handle}» нет: проверьте адрес.", "not_found")
     found = retrying(lambda: call("group.getInfo", {"uids": gid, "fields": "uid,name,shortname,pic_avatar,"
                                                                              "members_count,private,status"},
@@ -127,7 +127,7 @@ def check_token(external_id: str, token: str, config: dict, pacing: Pacing = PAC
 def _one(t: Target, config: dict, pacing: Pacing, client: httpx.Client, avatar: bool) -> Figures:
     tok = t.token or default_token(config)
     pacer = pacing.for_token("ok", tok, RATE)
-    if not str(t.external_id).isdigit():
+    if not (str(t.external_id).isascii() and str(t.external_id).isdigit()):
         raise PlatformError("У группы Одноклассников нет числового id: добавьте её заново по адресу.", "not_found")
     body = retrying(lambda: call("group.getCounters", {"group_id": t.external_id, "counterTypes": "members,themes"},
                                  tok, config, client=client), pacer)

@@ -246,7 +246,7 @@ def collect_many(targets: list[Target], config: dict, pacing: Pacing = PACING) -
     out: dict[int, Figures | PlatformError] = {}
     by_token: dict[tuple[str, str], list[Target]] = {}
     for t in targets:
-        if not str(t.external_id).isdigit():
+        if not (str(t.external_id).isascii() and str(t.external_id).isdigit()):
             out[t.account_id] = PlatformError("У аккаунта ВКонтакте нет числового id сообщества: добавьте его "
                                               "заново по адресу.", "not_found")
             continue
