@@ -15,6 +15,7 @@ def create_app(config_class: type = Config) -> Flask:
     from app import security
 
     security.ensure_secret_key(app)  # refuses to start without a real key outside debug and tests
+    security.quiet_url_loggers()  # no bot token in a log line at INFO
     app.url_map.converters["int"] = security.DbIntConverter  # ids beyond PostgreSQL integer: 404
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.undefined = StrictUndefined
