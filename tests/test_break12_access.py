@@ -4,11 +4,13 @@ admin-only CSV import of users and on residents' data; platform-sourced titles a
 public pages; tokens never shown back."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from app import create_app  # noqa: F401 — the app fixture's factory, for the url map
 from app.extensions import db
 from app.models import Account, Post, utcnow
+from app.services import users
 from app.services.secretbox import encrypt
 from tests.factories import make_institution, make_user
 
@@ -85,3 +87,41 @@ def test_markup_from_a_platform_is_text_and_tokens_never_shown(client, login, tw
                 f"{two['acc_b'].id}", "/admin/participants"]:
         body = c.get(url).get_data(as_text=True)
         assert TOKEN not in body and "<script>alert" not in body, url
+
+
+def test_a_set_password_link_leaks_nowhere_and_works_once(app, client, login, two):
+    admin = make_user("admin")
+    smm = make_user("smm", institution=two["a"])
+    token = users.issue_password_link(admin, smm)
+    db.session.commit()
+    page = client.get(f"/account/set-password/{token}")
+    assert page.status_code == 200
+    assert page.headers["Referrer-Policy"] in ("no-referrer", "same-origin")
+    assert page.headers["Cache-Control"] == "no-store"
+    body = page.get_data(as_text=True)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", body)  # nothing loaded from elsewhere
+    done = client.post(f"/account/set-password/{token}", data={"new": "a-long-new-pass-1", "confirm":
+                                                                 "a-long-new-pass-1"})
+    assert done.status_code == 303
+    assert client.get(f"/account/set-password/{token}").status_code == 404  # spent
+    assert client.get(f"/account/set-password/{token[:-1]}").status_code == 404
+
+
+@pytest.mark.parametrize("origin", ["https://city.example.ru.evil.com", "null", "https://evil.example",
+                                    "https://city.example.ru/path", "http://city.example.ru"])
+def test_cors_only_for_the_allowed_origin_and_never_with_credentials(app, client, two, origin):
+    saved = app.config.get("EMBED_ALLOWED_ORIGINS")
+    app.config["EMBED_ALLOWED_ORIGINS"] = "https://city.example.ru"
+    try:
+        good = client.get("/api/v1/participants", headers={"Origin": "https://city.example.ru"})
+        assert good.headers["Access-Control-Allow-Origin"] == "https://city.example.ru"
+        bad = client.get("/api/v1/participants", headers={"Origin": origin})
+        assert "Access-Control-Allow-Origin" not in bad.headers
+        for resp in (good, bad):
+            assert "Access-Control-Allow-Credentials" not in resp.headers
+        framed = client.get("/participants?embed=1")
+        assert "frame-ancestors 'self' https://city.example.ru" in framed.headers["Content-Security-Policy"]
+        staff = client.get("/admin/participants")
+        assert "frame-ancestors 'none'" in staff.headers.get("Content-Security-Policy", "frame-ancestors 'none'")
+    finally:
+        app.config["EMBED_ALLOWED_ORIGINS"] = saved
