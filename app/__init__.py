@@ -15,6 +15,7 @@ def create_app(config_class: type = Config) -> Flask:
     from app import security
 
     security.ensure_secret_key(app)  # refuses to start without a real key outside debug and tests
+    security.quiet_url_loggers()  # no bot token in a log line at INFO
     app.url_map.converters["int"] = security.DbIntConverter  # ids beyond PostgreSQL integer: 404
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.undefined = StrictUndefined
@@ -56,7 +57,8 @@ def register_extensions(app: Flask) -> None:
     def load_user(session_id: str):
         """«<id>:<session version>»: a session from before a logout, deactivation or new password is refused."""
         user_id, _, version = str(session_id).partition(":")
-        if not (user_id.isdigit() and version.isdigit()) or int(user_id) > 2**31 - 1:
+        if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()) \
+                or int(user_id) > 2**31 - 1:
             return None
         user = db.session.get(models.User, int(user_id))
         if user is None or not user.is_active or str(user.session_version or 1) != version:

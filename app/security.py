@@ -3,6 +3,7 @@
 See docs/security.md for the whole picture (what is protected and how, what a deployer sets)."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -119,6 +120,19 @@ def set_security_headers(response):
     if response.mimetype == "text/html" and "_user_id" in session and "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"  # staff pages hold residents' personal data: no copies on the way
     return response
+
+
+# --- secrets in logs -------------------------------------------------------------------------------------
+# httpx (and python-telegram-bot through it) logs every request's URL at INFO; the Bot API's URL carries the bot
+# token (/bot<token>/getChat, /file/bot<token>/…). A deployment that turns INFO on must not write it out.
+URL_LOGGERS = ("httpx", "httpcore")
+
+
+def quiet_url_loggers() -> None:
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def register(app: Flask) -> None:

@@ -108,7 +108,7 @@ def _clean_scalar(key: Any, value: Any) -> Any:
 
 def _unix_time(value: Any) -> int:
     """A sane non-negative integer Unix time, or 0 (read as «no date»)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0

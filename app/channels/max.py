@@ -84,7 +84,7 @@ def _id(value: Any) -> int:
         raise ValueError("id is a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     raise ValueError(f"not an id: {value!r}")
 

@@ -116,7 +116,7 @@ def bot_id(config: dict) -> str | None:
     """The bot's own user id: the part of the token before the colon ("123456789:AA…")."""
     token = str(config.get("TELEGRAM_BOT_TOKEN") or "")
     head = token.partition(":")[0]
-    return head if head.isdigit() else None
+    return head if head.isascii() and head.isdigit() else None
 
 
 def _timeout(config: dict) -> float:

@@ -998,7 +998,7 @@ def _cap(s: str) -> str:
 
 def _suffix(external_id: str) -> int:
     tail = external_id[len(DEMO_PREFIX):]
-    return int(tail) if tail.isdigit() else 0
+    return int(tail) if tail.isascii() and tail.isdigit() else 0
 
 
 def _rating(r: random.Random, late: bool) -> int:

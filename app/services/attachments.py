@@ -77,7 +77,7 @@ def download(network: str, url: str, config) -> tuple[bytes, str]:
                     continue
                 resp.raise_for_status()
                 declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
+                if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
                     raise TooLarge()
                 chunks, size = [], 0
                 for chunk in resp.iter_bytes():

@@ -68,7 +68,7 @@ def bot_link(network: str, code: str, config: dict | None = None) -> str | None:
         group = _name(config.get("VK_GROUP_ID"))
         if not group or not VkAdapter().is_enabled(config):
             return None
-        return f"https://vk.me/{'club' + group if group.isdigit() else group}?ref={code}"
+        return f"https://vk.me/{'club' + group if group.isascii() and group.isdigit() else group}?ref={code}"
     if network == "max":
         bot = _name(config.get("MAX_BOT_NAME"))
         return f"https://max.ru/{bot}?start={code}" if bot and MaxAdapter().is_enabled(config) else None

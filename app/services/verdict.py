@@ -53,7 +53,7 @@ def payload(ticket_id: int, answer: str) -> str:
 def parse(data: str | None) -> tuple[int, str] | None:
     """`v:<ticket id>:<answer>` → (ticket id, answer); None for anything else."""
     parts = (data or "").strip().split(":")
-    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit() or len(parts[1]) > 12:
+    if len(parts) != 3 or parts[0] != PREFIX or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 12:
         return None
     if parts[2] not in VERDICTS + RATINGS:
         return None

@@ -163,7 +163,7 @@ def calendar_day_delete(day: str):
     except DomainError as exc:
         db.session.rollback()
         return _calendar_page(_year(), error=exc.message, status=422)
-    return redirect(url_for("admin.calendar_page", year=day[:4] if day[:4].isdigit() else None))
+    return redirect(url_for("admin.calendar_page", year=day[:4] if day[:4].isascii() and day[:4].isdigit() else None))
 
 
 @bp.post("/calendar/import")

@@ -92,7 +92,10 @@ def account_snapshots(account_id: int):
     today = directory.city_today()
     try:
         end = _day("to", today)
-        start = _day("from", end - timedelta(days=directory.SNAPSHOTS_DEFAULT_DAYS - 1))
+        # `to` near 0001-01-01: a year back from it would be before the calendar's start (OverflowError → 500).
+        default_start = max(date.min + timedelta(days=directory.SNAPSHOTS_DEFAULT_DAYS), end) \
+            - timedelta(days=directory.SNAPSHOTS_DEFAULT_DAYS - 1)
+        start = _day("from", min(default_start, end))
     except _BadDate as exc:
         return _error(400, f"Параметр {exc.args[0]} — дата в формате ГГГГ-ММ-ДД, например 2026-01-31")
     if start > end:

@@ -52,7 +52,7 @@ def _date(text: str) -> date | None:
 
 def _number(text: str) -> int | None:
     text = re.sub(r"[\s\u00a0\u202f]", "", text or "")
-    return int(text) if text.isdigit() and int(text) <= MAX_FIGURE else None
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_FIGURE else None
 
 
 def _norm_url(url: str) -> str:

@@ -89,7 +89,7 @@ def _handle(net: str, path: list[str], text: str) -> tuple[str, str] | None:
     if net == "vk":
         return ("vk", head) if VK_SCREEN.match(head) else None
     if net == "ok":
-        if head == "group" and len(path) > 1 and path[1].isdigit():
+        if head == "group" and len(path) > 1 and path[1].isascii() and path[1].isdigit():
             return ("ok", f"group/{path[1]}")
         if head in ("profile",):
             raise PlatformError("Это страница человека в Одноклассниках, а нужна группа: вставьте адрес группы "

@@ -267,13 +267,25 @@ def status_error(resp: httpx.Response, platform: str) -> PlatformError | None:
 
 
 def as_int(value: Any) -> int | None:
+    """A non-negative integer from a platform's answer (an int or ASCII digits), else None. Never raises: «²»
+    or «١٢» pass str.isdigit() but not int()."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
+
+
+COUNT_MAX = 2**31 - 1  # the figures' columns are PostgreSQL `integer`
+
+
+def as_count(value: Any) -> int | None:
+    """A subscriber, post or metric count: as_int, and None above COUNT_MAX (a platform's nonsense is marked on
+    its account as «no number», never a row the database refuses)."""
+    n = as_int(value)
+    return n if n is not None and n <= COUNT_MAX else None
 
 
 def clip(text: Any, limit: int) -> str:

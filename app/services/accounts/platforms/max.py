@@ -17,6 +17,7 @@ from app.services.accounts.platforms.base import (
     PlatformError,
     Resolved,
     Target,
+    as_count,
     as_int,
     clip,
     json_body,
@@ -89,7 +90,7 @@ def resolve(handle: str, config: dict, pacing: Pacing = PACING) -> Resolved:
         raise PlatformError("MAX ответил без chat_id: повторим позже.", "garbage")
     link = clip(str(chat.get("link") or "").rstrip("/").rpartition("/")[2] or handle, 120)
     return Resolved(network="max", external_id=str(chat["chat_id"]), handle=link, url=f"https://max.ru/{link}",
-                    title=clip(chat.get("title") or link, 300), followers=as_int(chat.get("participants_count")),
+                    title=clip(chat.get("title") or link, 300), followers=as_count(chat.get("participants_count")),
                     avatar_url=_icon(chat))
 
 
@@ -114,7 +115,7 @@ def _one(t: Target, config: dict, pacing: Pacing, client: httpx.Client) -> Figur
             raise
         chat = retrying(lambda: get(f"/chats/{quote(t.handle, safe='@')}", config, client=client), pacer)
     _check(chat, t.handle or t.external_id)
-    count = as_int(chat.get("participants_count"))
+    count = as_count(chat.get("participants_count"))
     if count is None:
         raise PlatformError("MAX ответил без participants_count: повторим при следующем сборе.", "garbage")
     return Figures(followers=count, avatar_url=_icon(chat), title=clip(chat.get("title"), 300) or None)

@@ -18,6 +18,7 @@ from app.services.accounts.platforms.base import (
     PlatformError,
     Resolved,
     Target,
+    as_count,
     as_int,
     clip,
     json_body,
@@ -91,7 +92,7 @@ def resolve(handle: str, config: dict, token: str | None = None, pacing: Pacing 
     if kind == "USER" or kind == "PROFILE":
         raise PlatformError(f"«ok.ru/{handle}» — страница человека в Одноклассниках, а нужна группа.",
                             "wrong_network")
-    if kind != "GROUP" or not gid.isdigit():
+    if kind != "GROUP" or not (gid.isascii() and gid.isdigit()):
         raise PlatformError(f"Группы Одноклассников «{handle}» нет: проверьте адрес.", "not_found")
     found = retrying(lambda: call("group.getInfo", {"uids": gid, "fields": "uid,name,shortname,pic_avatar,"
                                                                              "members_count,private,status"},
@@ -103,7 +104,7 @@ def resolve(handle: str, config: dict, token: str | None = None, pacing: Pacing 
     short = clip(group.get("shortname") or f"group/{gid}", 120)
     avatar = group.get("pic_avatar")
     return Resolved(network="ok", external_id=gid, handle=short, url=f"https://ok.ru/{short}",
-                    title=clip(group.get("name") or short, 300), followers=as_int(group.get("members_count")),
+                    title=clip(group.get("name") or short, 300), followers=as_count(group.get("members_count")),
                     avatar_url=avatar if isinstance(avatar, str) else None)
 
 
@@ -126,15 +127,15 @@ def check_token(external_id: str, token: str, config: dict, pacing: Pacing = PAC
 def _one(t: Target, config: dict, pacing: Pacing, client: httpx.Client, avatar: bool) -> Figures:
     tok = t.token or default_token(config)
     pacer = pacing.for_token("ok", tok, RATE)
-    if not str(t.external_id).isdigit():
+    if not (str(t.external_id).isascii() and str(t.external_id).isdigit()):
         raise PlatformError("У группы Одноклассников нет числового id: добавьте её заново по адресу.", "not_found")
     body = retrying(lambda: call("group.getCounters", {"group_id": t.external_id, "counterTypes": "members,themes"},
                                  tok, config, client=client), pacer)
     counters = body.get("counters") if isinstance(body, dict) else None
-    members = as_int(counters.get("members")) if isinstance(counters, dict) else None
+    members = as_count(counters.get("members")) if isinstance(counters, dict) else None
     if members is None:
         raise PlatformError("Одноклассники ответили на group.getCounters без числа участников.", "garbage")
-    fig = Figures(followers=members, posts_total=as_int(counters.get("themes")))
+    fig = Figures(followers=members, posts_total=as_count(counters.get("themes")))
     if avatar:
         found = retrying(lambda: call("group.getInfo", {"uids": t.external_id, "fields": "uid,name,pic_avatar"},
                                       tok, config, client=client), pacer)

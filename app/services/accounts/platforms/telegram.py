@@ -20,6 +20,7 @@ from app.services.accounts.platforms.base import (
     PlatformError,
     Resolved,
     Target,
+    as_count,
     clip,
     timeout,
 )
@@ -121,7 +122,8 @@ def resolve(handle: str, config: dict, pacing: Pacing = PACING) -> Resolved:
         raise
     username = clip(chat.username or handle, 120)
     return Resolved(network="telegram", external_id=str(chat.id), handle=username, url=f"https://t.me/{username}",
-                    title=clip(chat.title or username, 300), followers=count if isinstance(count, int) else None,
+                    title=clip(chat.title or username, 300),
+                    followers=as_count(count) if isinstance(count, int) else None,
                     avatar_url=None)  # the photo is a file of the Bot API: fetched by the collection (avatars)
 
 
@@ -176,7 +178,7 @@ def collect_many(targets: list[Target], config: dict, pacing: Pacing = PACING,
             async with gate:
                 try:
                     chat_id, count = await count_of(t)
-                    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                    if as_count(count) is None or not isinstance(count, int):
                         raise PlatformError("Telegram ответил на getChatMemberCount не числом.", "garbage")
                     fig = Figures(followers=count)
                     if t.account_id in avatars:

@@ -20,6 +20,7 @@ from app.services.accounts.platforms.base import (
     PostFigures,
     Resolved,
     Target,
+    as_count,
     as_int,
     clip,
     json_body,
@@ -133,7 +134,7 @@ def resolve(handle: str, config: dict, token: str | None = None, pacing: Pacing 
     _check_group(group, handle)
     screen = clip(group.get("screen_name") or f"club{group['id']}", 120)
     return Resolved(network="vk", external_id=str(group["id"]), handle=screen, url=f"https://vk.com/{screen}",
-                    title=clip(group.get("name") or screen, 300), followers=as_int(group.get("members_count")),
+                    title=clip(group.get("name") or screen, 300), followers=as_count(group.get("members_count")),
                     avatar_url=group.get("photo_200") if isinstance(group.get("photo_200"), str) else None)
 
 
@@ -181,7 +182,7 @@ def _post(item: dict, gid: str) -> PostFigures | None:
         return None
 
     def count(key: str) -> int | None:
-        return as_int(item[key].get("count")) if isinstance(item.get(key), dict) else None
+        return as_count(item[key].get("count")) if isinstance(item.get(key), dict) else None
 
     attachments = item.get("attachments") if isinstance(item.get("attachments"), list) else []
     return PostFigures(external_id=str(pid), published_at=datetime.fromtimestamp(ts, tz=timezone.utc),
@@ -198,18 +199,18 @@ def _figures(target: Target, groups: dict[str, dict], wall: Any, wall_error: Pla
         raise PlatformError(f"Сообщества ВКонтакте id {gid} нет (ВКонтакте его не вернул): проверьте адрес "
                             "аккаунта.", "not_found")
     _check_group(group, group.get("name") or gid)
-    followers = as_int(group.get("members_count"))
+    followers = as_count(group.get("members_count"))
     if followers is None:
         raise PlatformError("ВКонтакте не сообщил число подписчиков сообщества (members_count).", "garbage")
     if wall_error is not None:
         raise wall_error
-    if not isinstance(wall, dict) or as_int(wall.get("count")) is None:
+    if not isinstance(wall, dict) or as_count(wall.get("count")) is None:
         raise PlatformError("ВКонтакте ответил на wall.get без числа записей: повторим при следующем сборе.",
                             "garbage")
     items = wall.get("items") if isinstance(wall.get("items"), list) else []
     posts = [p for p in (_post(i, gid) for i in items if isinstance(i, dict)) if p is not None]
     photo = group.get("photo_200")
-    return Figures(followers=followers, posts_total=as_int(wall.get("count")), posts=posts,
+    return Figures(followers=followers, posts_total=as_count(wall.get("count")), posts=posts,
                    avatar_url=photo if isinstance(photo, str) else None,
                    title=clip(group.get("name"), 300) or None)
 
@@ -245,7 +246,7 @@ def collect_many(targets: list[Target], config: dict, pacing: Pacing = PACING) -
     out: dict[int, Figures | PlatformError] = {}
     by_token: dict[tuple[str, str], list[Target]] = {}
     for t in targets:
-        if not str(t.external_id).isdigit():
+        if not (str(t.external_id).isascii() and str(t.external_id).isdigit()):
             out[t.account_id] = PlatformError("У аккаунта ВКонтакте нет числового id сообщества: добавьте его "
                                               "заново по адресу.", "not_found")
             continue
