@@ -69,7 +69,24 @@ def test_an_account_is_added_only_after_its_title_is_confirmed(client, login, sc
     assert acc.title == "Школа № 5 Белогорска" and acc.followers == 1234
     assert platform.calls == ["https://vk.com/club218000777"] * 2  # resolved again: the hidden fields are not trusted
     listing = body(c.get(f"/admin/participants/{school.id}/accounts"))
-    assert "Школа № 5 Белогорска" in listing and "1234" in listing
+    assert "Школа № 5 Белогорска" in listing and "1\u202f234" in listing  # thousands apart, as on the board
+
+
+def test_subscribers_are_shown_with_thousands_apart_on_the_staff_pages(client, login, school, vk_club, platform):
+    """«подписчиков: 7887» read as a code: the confirmation, the list and the account's page say «7 887»."""
+    vk_club.followers = 7887
+    db.session.commit()
+    platform.found = platforms.Resolved(network="vk", external_id="218000999", handle="club218000999",
+                                        url="https://vk.com/club218000999", title="Спортшкола", followers=12345,
+                                        avatar_url=None)
+    c = login(make_user("press"))
+    confirm = body(c.post(f"/admin/participants/{school.id}/accounts/resolve",
+                          data={"address": "https://vk.com/club218000999"}))
+    listing = body(c.get(f"/admin/participants/{school.id}/accounts"))
+    page = body(c.get(f"/admin/participants/{school.id}/accounts/{vk_club.id}"))
+    assert "7\u202f887" in listing and "подписчиков: 7\u202f887" in page
+    assert "7887" not in listing and "7887" not in page
+    assert "Это тот аккаунт?" in confirm and "подписчиков: 12\u202f345" in confirm
 
 
 def test_a_confirmation_for_another_account_saves_nothing(client, login, school, platform):

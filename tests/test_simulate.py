@@ -79,3 +79,21 @@ def test_make_run_serves_on_the_port_given_and_prints_it(args, port):
     assert f"flask run --host 127.0.0.1 --port {port}" in dry
     assert f"flask simulate --url http://127.0.0.1:{port}" in dry
     assert f"http://127.0.0.1:{port}" in dry and ("5000" in dry) == (port == 5000)
+
+
+def test_the_demo_offers_the_feedback_bots_qr_codes(app, client, demo_fakes):
+    """`make run`: a participant's page shows «Написать в бот Telegram» and the MAX bot, not only the web form."""
+    env = simulate.demo_env(simulate.bound_ports(demo_fakes))
+    saved = {k: app.config.get(k) for k in env}
+    app.config.update(env)
+    try:
+        inst = make_institution()
+        db.session.commit()
+        page = client.get(f"/participants/{inst.slug}").get_data(as_text=True)
+        assert f"https://t.me/belogorsk_obrashcheniya_bot?start={inst.feedback_code}" in page
+        assert f"https://max.ru/belogorsk_obrashcheniya?start={inst.feedback_code}" in page
+        assert client.get(f"/participants/{inst.slug}/qr/bot-telegram.png").status_code == 200
+    finally:
+        app.config.update(saved)
+        db.session.rollback()
+        wipe_tables()

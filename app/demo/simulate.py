@@ -34,6 +34,8 @@ def demo_env(ports: dict[str, int]) -> dict[str, str]:
     return {
         "TELEGRAM_BOT_TOKEN": "123456789:demo-token", "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{ports['telegram']}/bot",
+        # the bots' public names: the participants' «Пишите нам» QR codes and the accounts page name the bot
+        "TELEGRAM_BOT_USERNAME": "belogorsk_obrashcheniya_bot", "MAX_BOT_NAME": "belogorsk_obrashcheniya",
         "VK_ACCESS_TOKEN": "demo-token", "VK_SECRET": SECRET, "VK_CONFIRMATION": "demo-confirmation",
         "VK_API_URL": f"http://127.0.0.1:{ports['vk']}/method",
         "MAX_BOT_TOKEN": "demo-token", "MAX_WEBHOOK_SECRET": SECRET, "MAX_API_URL": f"http://127.0.0.1:{ports['max']}",

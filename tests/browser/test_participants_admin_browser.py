@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.services import users
-from tests.factories import make_direction, make_institution, make_user
+from tests.factories import make_account, make_direction, make_institution, make_user
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")  # 1×1
@@ -65,3 +65,18 @@ def test_smm_sets_its_password_by_the_link_and_adds_a_link(live_server, page):
     page.get_by_label("Ссылка (http:// или https://)").fill("https://dzen.ru/library")
     page.get_by_role("button", name="Добавить ссылку").click()
     expect(page.locator("table.accounts")).to_contain_text("https://dzen.ru/library")
+
+
+def test_smm_accounts_page_fits_a_phone(live_server, page):
+    """On a phone the accounts table scrolls in its own box; the page itself is not wider than the screen."""
+    school = make_institution(name="МУП «Водоканал» г. Белогорск")
+    acc = make_account(school, network="vk")
+    acc.title, acc.handle, acc.followers = "МУП «Водоканал» г. Белогорск", "vodokanal_blg", 7887
+    acc.url = "https://vk.com/vodokanal_blg"
+    make_user("smm", institution=school, username="vod_smm", password="long-password-2")
+    db.session.commit()
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, "vod_smm", "long-password-2")
+    expect(page.get_by_role("heading", name="Аккаунты: МУП «Водоканал»")).to_be_visible()
+    expect(page.locator("table.accounts")).to_contain_text("7\u202f887")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
