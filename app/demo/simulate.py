@@ -149,7 +149,29 @@ def tell_fakes(fakes: dict) -> int:
         except ValueError:
             continue  # an id that is not a number: the collector marks that account
     db.session.rollback()  # hold no transaction
+    for network, (ext, title, handle, members) in NOT_YET_ADDED.items():  # for trying «Добавить аккаунт»
+        fake = fakes.get(network)
+        if fake is None:
+            continue
+        if network == "vk":
+            fake.add_group(int(ext), title, screen_name=handle, members=members)
+        elif network == "telegram":
+            fake.add_channel(int(ext), title, handle, members=members)
+        elif network == "ok":
+            fake.add_group(ext, title, handle, members=members)
+        elif network == "max":
+            fake.add_chat(int(ext), title, handle, members=members)
     return told
+
+
+# Accounts the demo's fakes know but no participant has yet: paste vk.com/yunost_blg_demo, @yunost_blg_demo,
+# ok.ru/yunost_blg_demo or max.ru/yunost_blg_demo on a participant's accounts page to add one.
+NOT_YET_ADDED = {
+    "vk": ("239000001", "Молодёжный центр «Юность»", "yunost_blg_demo", 2140),
+    "telegram": ("-1002390000001", "Молодёжный центр «Юность»", "yunost_blg_demo", 860),
+    "ok": ("70000099000001", "Молодёжный центр «Юность»", "yunost_blg_demo", 530),
+    "max": ("239000001", "Молодёжный центр «Юность»", "yunost_blg_demo", 310),
+}
 
 
 def bound_ports(fakes: dict) -> dict[str, int]:

@@ -12,7 +12,7 @@ from app.demo import simulate
 from app.extensions import db
 from app.fakes.figures import Audience, derived
 from app.models import Account, AccountSnapshot
-from app.services.accounts import collection
+from app.services.accounts import collection, platforms
 from tests.factories import make_institution
 
 
@@ -91,3 +91,24 @@ def test_a_platform_that_never_answers_marks_its_accounts(app, nets, pace):
         silent.close()
     assert "не ответил вовремя" in mute.collect_error and mute.failing_since is not None
     assert ok_acc.collect_error is None and ok_acc.followers == 500
+
+
+def test_the_demo_fakes_know_accounts_no_participant_has_yet_so_adding_one_can_be_tried(app):
+    """make run: a press or smm user pastes vk.com/yunost_blg_demo (or the Telegram, OK, MAX one) and sees the
+    title to confirm — the seeded accounts all answer «уже добавлен»."""
+    fakes = simulate.start_fakes(list(simulate.DRIVERS), ports={n: 0 for n in simulate.DRIVERS})
+    env = simulate.demo_env(simulate.bound_ports(fakes))
+    saved = {k: app.config.get(k) for k in env}
+    try:
+        simulate.tell_fakes(fakes)
+        app.config.update(env)
+        for network, address in (("vk", "https://vk.com/yunost_blg_demo"), ("telegram", "@yunost_blg_demo"),
+                                 ("ok", "https://ok.ru/yunost_blg_demo"), ("max", "https://max.ru/yunost_blg_demo")):
+            found = platforms.resolve(address, app.config)
+            ext, title, _, members = simulate.NOT_YET_ADDED[network]
+            assert (found.network, found.title) == (network, title), address
+            assert found.external_id.lstrip("-") == ext.lstrip("-")
+    finally:
+        app.config.update(saved)
+        for fake in fakes.values():
+            fake.stop()
