@@ -8,4 +8,6 @@ collecting its figures.
 - `posts` — `upsert_post`: the one way a Post row is written (collector backfill and webhooks alike).
 - `history` — `flask accounts import-history`: past figures from a CSV.
 - `avatars` — the account's avatar, fetched from the platform's own hosts and checked by its magic bytes.
+- `registry` — the staff's side: adding an account (resolve, confirm), its credentials (checked, encrypted).
+- `credentials` — a community's own secret, confirmation code and token for its webhook and replies.
 """
