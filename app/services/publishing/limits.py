@@ -46,6 +46,10 @@ OK_PHOTOS_MAX = 10
 MAX_TEXT_LIMIT = 4000
 MAX_PHOTOS_MAX = 12
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
+# Link previews: Telegram `link_preview_options.is_disabled` (Bot API); MAX `disable_link_preview`, a query parameter
+# of POST /messages inherited from TamTam (tamtam-chat/tamtam-bot-api-schema v0.1.10); VK — one link may be passed
+# in wall.post `attachments` (dev.vk.com/method/wall.post); OK — a `{"type": "link", "url": …}` media item of
+# mediatopic.post: UNVERIFIED (not found in apiok.ru pages we could reach).
 # The compose form (issue 13 item 1) allows up to 10 photos; more is refused for every network.
 COMPOSE_PHOTOS_MAX = 10
 
