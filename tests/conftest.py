@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import db
 from config import TestConfig
+from tests.test_i18n import english_interface
 
 pytest_plugins = ["tests.telegram_support", "tests.vk_support", "tests.smtp_support",
                   "tests.intake_support"]  # fake APIs, local SMTP
@@ -122,3 +123,10 @@ def clock(monkeypatch):
         monkeypatch.setattr(replies, "utcnow", lambda: moment)
         return moment
     return set_to
+
+
+@pytest.fixture
+def in_english(app):
+    """The English interface for one test (the catalogue compiled if needed, as tests/test_i18n.py does)."""
+    with english_interface(app):
+        yield

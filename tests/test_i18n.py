@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_babel
@@ -36,6 +37,21 @@ def compiled_catalogue(app):
 def set_language(app, code: str) -> None:
     app.config["LANGUAGE"] = code
     flask_babel.refresh()  # forget the locale already chosen in this app context
+
+
+@contextmanager
+def english_interface(app):
+    """The English interface inside the block: the catalogue compiled first when the .po is newer."""
+    if not MO.exists() or MO.stat().st_mtime < PO.stat().st_mtime:
+        done = subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(TRANSLATIONS)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        app.extensions["babel"].instance.domain_instance.cache.clear()
+    set_language(app, "en")
+    try:
+        yield
+    finally:
+        set_language(app, "ru")
 
 
 @pytest.fixture

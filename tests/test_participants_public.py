@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import body
-from tests.test_i18n import MO, PO, TRANSLATIONS, set_language
 
 pytest_plugins = ["tests.participants_support"]
 
@@ -134,21 +131,6 @@ JUNK = st.one_of(st.text(max_size=300), st.sampled_from(["", "0", "-1", "1e400",
 def test_junk_query_params_never_500(client, network, params, path):
     resp = client.get(path.format(vk=network["vk"].id), query_string=params)
     assert resp.status_code < 500, (path, params, resp.status_code)
-
-
-@pytest.fixture
-def in_english(app):
-    """The English interface for one test (the catalogue compiled if needed, as tests/test_i18n.py does)."""
-    if not MO.exists() or MO.stat().st_mtime < PO.stat().st_mtime:
-        done = subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(TRANSLATIONS)],
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        app.extensions["babel"].instance.domain_instance.cache.clear()
-    set_language(app, "en")
-    try:
-        yield
-    finally:
-        set_language(app, "ru")
 
 
 def test_directory_in_english(client, network, in_english):
