@@ -18,6 +18,7 @@ from app.models.org import (
     Post,
     slugify,
 )
+from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.ticket import (
     MESSAGE_KINDS,
@@ -56,4 +57,5 @@ __all__ = [
     "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
     "CONTROL_STATES", "CONTROL_OPEN_STATES", "ControlOrderEvent", "HotSpot", "HotSpotTicket", "BoardSnapshot",
     "SLA_MARK_KINDS", "SlaMark", "Notification", "INTAKE_MODELS", "VerdictAnswer",
+    "PUBLICATION_STATES", "DELIVERY_STATES", "Publication", "PublicationPhoto", "Delivery",
 ]

@@ -85,6 +85,8 @@ class Institution(db.Model):
     feedback_code: Mapped[str | None] = mapped_column(String(32), unique=True, default=new_feedback_code)
     # Its public page shows how it answers residents (counted appeals only).
     public_feedback: Mapped[bool] = mapped_column(default=True, server_default="1")
+    # Cross-posting (issue 13): its SM-specialist's posts wait for the press service's approval.
+    posts_need_approval: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     direction: Mapped[Direction] = relationship(back_populates="institutions")
     accounts: Mapped[list["Account"]] = relationship(back_populates="institution")
@@ -145,6 +147,12 @@ class Account(db.Model):
     confirmation_code: Mapped[str | None] = mapped_column(String(64))
     token_rights: Mapped[str | None] = mapped_column(String(500))
     token_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # May the app publish here (issue 13)? As last checked with the platform: True / False / None (not checked);
+    # `publish_reason`: why not, or what is limited (a VK community token posts text only), in Russian.
+    publish_ok: Mapped[bool | None] = mapped_column()
+    publish_photos_ok: Mapped[bool | None] = mapped_column()
+    publish_reason: Mapped[str | None] = mapped_column(String(500))
+    publish_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     institution: Mapped[Institution] = relationship(back_populates="accounts")
     snapshots: Mapped[list["AccountSnapshot"]] = relationship(back_populates="account")
