@@ -42,7 +42,7 @@ run: install
 	$(BIN)/flask seed-demo
 	@echo ""
 	@echo "  Открытый муниципалитет: http://127.0.0.1:$(PORT)"
-	@echo "  Логины (пароль demo): admin, moderator, head, analyst, executor, press, smm"
+	@echo "  Логины (пароль demo): admin, moderator, head, analyst, executor, press, smm, smm_cbs"
 	@echo "  Жители пишут в сети (имитация, журнал: instance/simulate.log)"
 	@echo ""
 	@eval "$$($(BIN)/flask demo-env)"; \

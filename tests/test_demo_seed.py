@@ -106,7 +106,7 @@ def test_seed_builds_the_demo_city_and_a_second_run_adds_nothing():
     users = {u.username: u for u in db.session.scalars(select(User))}
     assert {name: u.role for name, u in users.items()} == {
         "admin": "admin", "moderator": "moderator", "head": "head", "analyst": "analyst", "executor": "executor",
-        "press": "press", "smm": "smm"}
+        "press": "press", "smm": "smm", "smm_cbs": "smm"}
     assert all(u.check_password("demo") for u in users.values())
     executor = users["executor"]
     assert executor.institution.direction.code == "zhkh" and "Водоканал" in executor.institution.name
@@ -178,3 +178,24 @@ def test_seed_demo_command(app):
     assert "учреждений: 137" in result.output
     assert "обращений: создано 30" in result.output
     assert count(Ticket) == 30
+
+
+def test_the_demo_has_published_scheduled_and_waiting_posts_of_both_publishers():
+    from app.models import Delivery, Publication
+
+    seed.run(tickets=10, days=10, echo=quiet)
+    pubs = db.session.scalars(select(Publication)).all()
+    by_author = {(p.author.username, p.state) for p in pubs}
+    assert {("smm", "done"), ("smm", "scheduled"), ("press", "done"), ("press", "scheduled"),
+            ("smm_cbs", "awaiting_approval")} <= by_author
+    # the SM-specialist's posts go to her school's accounts only, the library's waits for the press service
+    smm_posts = [p for p in pubs if p.author.username == "smm"]
+    assert {d.account.institution.slug for p in smm_posts for d in p.deliveries} == {data.SMM_INSTITUTION}
+    waiting = next(p for p in pubs if p.state == "awaiting_approval")
+    assert waiting.institution.posts_need_approval and {d.state for d in waiting.deliveries} == {"waiting"}
+    published = [d for d in db.session.scalars(select(Delivery).where(Delivery.state == "published"))]
+    assert published and all(d.permalink and d.post is not None and d.post.source == "app" for d in published)
+    # the trouble kinds are shown with a reason
+    assert {d.state for d in db.session.scalars(select(Delivery))} >= {"failed", "unconfirmed", "scheduled"}
+    assert all(d.last_error for d in db.session.scalars(select(Delivery).where(
+        Delivery.state.in_(("failed", "unconfirmed")))))

@@ -201,6 +201,7 @@ INSTITUTIONS: list[tuple[str, str, str, str, str | None]] = [
 CITY_HALL = "adm_belogorsk"  # residents who do not know where to write, write here
 EXECUTOR_INSTITUTION = "vodokanal_blg"
 SMM_INSTITUTION = "school3_blg"
+APPROVAL_INSTITUTION = "cbs_blg"  # its posts are published after the press service's approval
 
 # How well known an institution's pages are (relative to an ordinary one); everyone else is 1.
 POPULARITY = {
@@ -354,6 +355,8 @@ USERS = [
     ("executor", "executor", "Сергей Иванов", EXECUTOR_INSTITUTION),
     ("press", "press", "Пресс-служба администрации", None),
     ("smm", "smm", "Ольга Кравцова", SMM_INSTITUTION),  # the SM-specialist of one school
+    # the library's SM-specialist: its participant's posts wait for the press service's approval
+    ("smm_cbs", "smm", "Марина Лебедева", APPROVAL_INSTITUTION),
 ]
 
 # --- people ----------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.demo import data
 from app.demo.control_orders import seed_control_orders
+from app.demo.publications import seed_publications
 from app.extensions import db
 from app.models import (
     OPEN_STATUSES,
@@ -39,6 +40,7 @@ from app.models import (
     Institution,
     Message,
     Post,
+    Publication,
     Reply,
     Resident,
     SlaPolicy,
@@ -106,6 +108,11 @@ def run(tickets: int = 2000, days: int = 90, echo=click.echo) -> Summary:
         _TicketSeeder(ref, days, summary).run(tickets, progress=echo is click.echo)
         db.session.commit()
         summary.created["control_orders"] += seed_control_orders(ref.users)
+        db.session.commit()
+        approval = ref.institutions.get(data.APPROVAL_INSTITUTION)
+        if approval is not None and not approval.posts_need_approval:
+            approval.posts_need_approval = True
+        summary.created["publications"] += seed_publications(ref.users, ref.institutions)
         db.session.commit()
         hotspots.detect()  # the board's recurring problems, as the periodic job would find them
         db.session.commit()
@@ -1029,7 +1036,7 @@ def _count_totals(summary: Summary) -> None:
         "directions": count(Direction), "institutions": count(Institution), "accounts": count(Account),
         "snapshots": count(AccountSnapshot), "posts": count(Post), "policies": count(SlaPolicy),
         "categories": count(Category),
-        "users": count(User), "tickets": count(Ticket),
+        "users": count(User), "tickets": count(Ticket), "publications": count(Publication),
     }
     summary.followers = db.session.scalar(select(func.coalesce(func.sum(Account.followers), 0)))
     summary.open_tickets = db.session.scalar(select(func.count(Ticket.id))
@@ -1049,6 +1056,7 @@ def _print_summary(s: Summary, echo) -> None:
          f"(новых {c['policies']})")
     echo(f"  пользователей: {t['users']} (новых {c['users']}); вход: "
          f"{', '.join(u[0] for u in data.USERS)}, пароль «{PASSWORD}»")
+    echo(f"  постов кросспостинга: {t['publications']} (новых {c['publications']})")
     if s.tickets_created:
         echo(f"  обращений: создано {s.tickets_created}, уже было {s.tickets_present} "
              f"(всего в базе {t['tickets']}; открытых {s.open_tickets}, из них просрочено {s.overdue_tickets})")
