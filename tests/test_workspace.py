@@ -115,9 +115,15 @@ def test_moderators_have_no_workspace(login):
     assert client.post(f"/my/{t.number}/status", data={"status": "in_progress", "version": 1}).status_code == 403
 
 
-def test_summary_matches_the_counts(login):
+def test_summary_matches_the_counts(login, monkeypatch):
+    """The month is the city's: on the first hours of a city month (UTC evening of the month's last day) tickets
+    resolved an hour ago belong to the previous month, so the page's clock is pinned to the middle of a month."""
+    from app.blueprints.workspace import routes as workspace_routes
+    from app.services.workspace import month_start
+
     inst, other = make_institution(), make_institution()
-    now = utcnow()
+    now = month_start(utcnow()) + timedelta(days=14, hours=5)
+    monkeypatch.setattr(workspace_routes, "utcnow", lambda: now)
     for i, late in enumerate([False, False, True]):  # resolved this month: two on time, one late
         t = make(inst, status="resolved", due=now - timedelta(minutes=30))
         t.resolved_at = now - timedelta(minutes=60 if not late else 10 - i)
@@ -133,11 +139,10 @@ def test_summary_matches_the_counts(login):
 
     db.session.expire_all()
     rows = list(db.session.scalars(select(Ticket).where(Ticket.institution_id == inst.id)))
-    from app.services.workspace import month_start
     since = month_start(now)
     resolved = [t for t in rows if t.resolved_at and t.resolved_at >= since]
     on_time = [t for t in resolved if t.resolved_at <= t.resolution_due_at]
-    overdue = [t for t in rows if t.is_overdue(utcnow())]
+    overdue = [t for t in rows if t.is_overdue(now)]
     assert (len(resolved), len(on_time), len(overdue)) == (4, 3, 1)
     assert re.search(r'id="sum-resolved">\s*4<', html)
     assert re.search(r'id="sum-percent">\s*75 %', html) and "3 из 4" in html

@@ -18,8 +18,8 @@ from app.models.org import (
     Post,
     slugify,
 )
-from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
+from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.ticket import (
     MESSAGE_KINDS,
     OPEN_STATUSES,
