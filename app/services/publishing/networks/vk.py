@@ -71,7 +71,12 @@ def _who(channel: Channel) -> str:
 
 
 def _error(code: int, msg: str, channel: Channel, *, uncertain: bool = False) -> PublishError:
-    msg = clip(msg, 200)
+    exc = _worded(code, clip(msg, 200), channel, uncertain)
+    exc.code, exc.platform_message = code, clip(msg, 200)
+    return exc
+
+
+def _worded(code: int, msg: str, channel: Channel, uncertain: bool) -> PublishError:
     if code in RATE_LIMITED:
         wait = RATE_LIMITED[code]
         return PublishError(f"{_who(channel)}: ВКонтакте просит подождать (ошибка {code}: {msg}) — повторим через "
