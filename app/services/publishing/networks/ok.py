@@ -301,6 +301,10 @@ def _topic_ids(parts: Sequence[Any]) -> list[str]:
     return ids
 
 
+def _cannot(channel: Channel, detail: str = "") -> PublishError:
+    return PublishError(f"Группа Одноклассников «{channel.name}»: {CANNOT_EDIT}{detail}.", "no_rights")
+
+
 def edit(channel: Channel, parts: Sequence[Any], plan: Plan, config: dict, pacing: Pacing = PACING) -> None:
     """A text topic: mediatopic.edit with the new text (and link). A topic with photos is refused: the photos'
     upload tokens are spent, and OK's edit replaces the whole attachment."""
@@ -310,8 +314,7 @@ def edit(channel: Channel, parts: Sequence[Any], plan: Plan, config: dict, pacin
         raise PublishError(f"{_who(channel)}: нет номера опубликованной темы — изменить нечего.", "not_found")
     part = plan.parts[0] if plan.parts else None
     if part is None or part.photos:
-        raise PublishError(f"Группа Одноклассников «{channel.name}»: {CANNOT_EDIT} (тему с фото API Одноклассников изменить не даёт).",
-                           "no_rights")
+        raise _cannot(channel, " (тему с фото API Одноклассников изменить не даёт)")
     link = part.options.get("link") if "link" in (part.options.get("media") or []) else None
     attachment = json.dumps({"media": _media(part.text, [], link)}, ensure_ascii=False)
     try:
@@ -319,10 +322,10 @@ def edit(channel: Channel, parts: Sequence[Any], plan: Plan, config: dict, pacin
                        pacing)
     except PublishError as exc:
         if exc.code in (3, 100):  # no such method / the topic cannot be edited this way
-            raise PublishError(f"Группа Одноклассников «{channel.name}»: {CANNOT_EDIT}. ({exc.message})", "no_rights") from exc
+            raise _cannot(channel, f" ({exc.message.rstrip('.')})") from exc
         raise
     if answer is False or (isinstance(answer, dict) and answer.get("success") is False):
-        raise PublishError(f"Группа Одноклассников «{channel.name}»: {CANNOT_EDIT}.", "no_rights")
+        raise _cannot(channel)
 
 
 def delete(channel: Channel, parts: Sequence[Any], config: dict, pacing: Pacing = PACING) -> None:
