@@ -27,7 +27,8 @@ error, never a crash):
   mediatopic.edit does not exist (error 3) or refuses, the staff read that Одноклассники do not allow the change.
 
 `uploaded["ok"]`: the upload tokens of the photos (["tok…", …]), recorded right after the upload so a retry posts
-without uploading again (they live ~24 h, ttl_ms); dropped when OK refuses the post, so the next try uploads anew.
+without uploading again (they live ~24 h, ttl_ms); dropped when OK refuses the post's parameters (error 100), so the
+next try uploads anew.
 Sent: external_id = the topic id, ids = [topic id], permalink https://ok.ru/group/<gid>/topic/<id>. OK has no
 idempotency key: a dropped connection after mediatopic.post is `uncertain` (the outbox never re-sends blindly).
 """
@@ -201,6 +202,11 @@ def check_rights(channel: Channel, config: dict, pacing: Pacing = PACING) -> Rig
 
 
 # --- sending ------------------------------------------------------------------------------------------------------
+def _file_name(photo: PhotoFile, number: int) -> str:
+    """An ASCII file name for the multipart part («photo1.jpg»): upload servers need no Cyrillic from us."""
+    return f"photo{number}.{photo.filename.rsplit('.', 1)[-1]}"
+
+
 def _upload(gid: str, files: list[PhotoFile], channel: Channel, config: dict, pacing: Pacing,
             client: httpx.Client) -> list[str]:
     """photosV2.getUploadUrl, then every file in one multipart POST (pic1…picN) → the photos' upload tokens."""
@@ -211,7 +217,7 @@ def _upload(gid: str, files: list[PhotoFile], channel: Channel, config: dict, pa
             or len(ids) != len(files):
         raise PublishError(f"{_who(channel)}: Одноклассники не дали адрес загрузки фото — повторим позже.", "garbage")
     try:
-        form = {f"pic{n}": (photo.filename, photo.read(), photo.content_type) for n, photo in enumerate(files, 1)}
+        form = {f"pic{n}": (_file_name(photo, n), photo.read(), photo.content_type) for n, photo in enumerate(files, 1)}
     except OSError as exc:
         raise PublishError(f"{_who(channel)}: не удалось прочитать фото из хранилища ({exc.__class__.__name__}) — "
                            "проверьте, что хранилище файлов доступно этому обработчику.", "unavailable") from exc
@@ -282,8 +288,8 @@ def send_part(channel: Channel, plan: Plan, k: int, photos: Sequence[PhotoFile],
             answer = _call("mediatopic.post", {"type": "GROUP_THEME", "gid": gid, "attachment": attachment},
                            channel, config, pacing, sending=True, client=client)
         except PublishError as exc:
-            if files and not exc.uncertain and exc.kind != "rate_limited":
-                uploaded.pop("ok", None)  # OK refused: the tokens may have expired; the next try uploads anew
+            if files and exc.code == 100:
+                uploaded.pop("ok", None)  # OK refused the parameters: the tokens may have expired — upload anew
             raise
     topic = _topic_id(answer, channel)
     return Sent(external_id=topic, permalink=f"https://ok.ru/group/{gid}/topic/{topic}", ids=[topic])

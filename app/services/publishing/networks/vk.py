@@ -262,6 +262,11 @@ def check_rights(channel: Channel, config: dict, pacing: Pacing = PACING) -> Rig
 
 
 # --- sending ------------------------------------------------------------------------------------------------------
+def _file_name(photo: PhotoFile, number: int) -> str:
+    """An ASCII file name for the multipart part («photo1.jpg»): upload servers need no Cyrillic from us."""
+    return f"photo{number}.{photo.filename.rsplit('.', 1)[-1]}"
+
+
 _servers: dict[tuple[str, int], tuple[str, float]] = {}  # (user token, gid) → (upload_url, monotonic time)
 _servers_lock = threading.Lock()
 
@@ -315,7 +320,7 @@ def _upload(url: str, photo: PhotoFile, number: int, channel: Channel, config: d
             client: httpx.Client) -> dict:
     """One file to VK's upload server (multipart field `photo`) → {server, photo, hash}."""
     try:
-        resp = client.post(url, files={"photo": (photo.filename, photo.read(), photo.content_type)},
+        resp = client.post(url, files={"photo": (_file_name(photo, number), photo.read(), photo.content_type)},
                            timeout=max(timeout(config), 30.0))
     except OSError as exc:
         raise PublishError(f"{_who(channel)}: не удалось прочитать фото №{number} из хранилища "
