@@ -168,7 +168,7 @@ def _no_key(channel: Channel) -> str:
 # --- rights -------------------------------------------------------------------------------------------------------
 def _community_check(channel: Channel, gid: int, config: dict, pacing: Pacing) -> str | None:
     """None when the community token may post on this wall, else the Russian reason."""
-    code = "return [API.groups.getById(), API.groups.getTokenPermissions()];"
+    code = "return [API.groups.getById({}), API.groups.getTokenPermissions({})];"
     body = _call("execute", {"code": code}, channel.token, "community", channel, config, pacing)
     result, errors = _execute_results(body, channel)
     if not isinstance(result, list) or len(result) != 2:
