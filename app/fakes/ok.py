@@ -97,6 +97,7 @@ class FakeOk(LoopbackServer):
         self.audience = Audience("ok")
         self.troubles = Troubles()
         # publishing (issue 13)
+        self.clock = time.time  # what `calls[…]["at"]` records (a test's injected clock, to check a pace on it)
         self.topics: list[dict] = []  # every topic posted: {"id", "gid", "text", "photos", "link", "deleted", …}
         self.uploads: list[dict] = []  # every file the upload server received
         self.app_permissions = {"VALUABLE_ACCESS", "GROUP_CONTENT", "PHOTO_CONTENT"}  # what the app was granted
@@ -428,7 +429,7 @@ class FakeOk(LoopbackServer):
         """One request → (HTTP status, JSON body, extra headers), as api.ok.ru answers it."""
         with self._lock:
             self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
-                               "at": time.time()})
+                               "at": self.clock()})
             if method == "GET" and path.startswith("/avatar/"):
                 return 200, avatar_png(f"ok{path}"), {}
             if path == "/fb.do" or path.startswith("/api/"):

@@ -94,6 +94,7 @@ class FakeVk(LoopbackServer):
         self.too_fast = 0  # error 6 answers given for exceeding `limits`
         self._recent: dict[str, deque] = {}
         # publishing (issue 13)
+        self.clock = time.time  # what `calls[…]["at"]` records (a test's injected clock, to check a pace on it)
         self.posts: list[dict] = []  # every wall post made: {"id", "owner_id", "text", "attachments", "guid", …}
         self.uploads: list[dict] = []  # every file received by the upload server: {"gid", "filename", "size", …}
         self.photos: dict[str, dict] = {}  # "photo-<gid>_<id>" → the saved photo
@@ -206,7 +207,7 @@ class FakeVk(LoopbackServer):
         """One API call → the JSON VK would answer (HTTP 200 in every case, as VK does)."""
         token = params.pop("access_token", None)
         with self._lock:
-            self.calls.append({"method": method, "params": dict(params), "at": time.time(), "token": token})
+            self.calls.append({"method": method, "params": dict(params), "at": self.clock(), "token": token})
             if self.token is not None and token != self.token and token not in self.tokens:
                 return _error(5, method, params)
             if not token:

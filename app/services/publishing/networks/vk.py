@@ -416,7 +416,11 @@ def send_part(channel: Channel, plan: Plan, k: int, photos: Sequence[PhotoFile],
     if len(saved) == len(files) and all(saved):
         uploaded["vk"] = saved  # the outbox keeps it even if wall.post failed: a retry does not upload again
     elif result.get("post") in (False, None):
-        raise _error_of(errors, "photos.saveWallPhoto", channel)
+        failed = _error_of(errors, "photos.saveWallPhoto", channel)
+        if failed.kind == "not_found":  # VK did not take an uploaded photo (its hash, its server): upload again
+            raise PublishError(f"{_who(channel)}: ВКонтакте не сохранил загруженное фото ({failed.code}: "
+                               f"{failed.platform_message}) — загрузим заново при следующей попытке.", "unavailable")
+        raise failed
     if result.get("post") is False:
         raise _error_of(errors, "wall.post", channel)
     return _sent(gid, result.get("post"), channel)
