@@ -1,7 +1,9 @@
 """What the VK and OK publishing tests share: an injected clock for the pacers, photo files on disk, channels."""
 from __future__ import annotations
 
+import socket
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -49,3 +51,39 @@ def photo_files(directory: Path, count: int) -> list[PhotoFile]:
         path.write_bytes(data)
         files.append(PhotoFile(str(path), "image/png", len(data), f"фото {n + 1}.png"))
     return files
+
+
+class Silent:
+    """A server on 127.0.0.1 that accepts connections and never answers (a platform that took the request and went
+    quiet): `url` for the settings. Used with a short HTTP_TIMEOUT."""
+
+    def __init__(self):
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        self._socket.settimeout(0.1)
+        self._held: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._held.append(self._socket.accept()[0])
+            except OSError:
+                continue
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for conn in self._held:
+            conn.close()
+        self._socket.close()

@@ -11,7 +11,7 @@ from app.fakes.ok import FakeOk
 from app.services.publishing.limits import plan_for
 from app.services.publishing.networks import Channel, PublishError, module
 from app.services.publishing.networks import ok as net
-from tests.publishing.net_support import make_pacing, photo_files
+from tests.publishing.net_support import Silent, make_pacing, photo_files
 
 GID = "70000001234567"
 CITY = "tkn1-city-rest"
@@ -198,6 +198,13 @@ def test_a_connection_dropped_after_mediatopic_post_is_uncertain(ok, config, pac
         send(config, pace)
     assert err.value.uncertain and NAME in err.value.message and "отправить ещё раз" in err.value.message
     assert len(ok.topics_of(GID)) == 1  # OK accepted it: the outbox must not re-send blindly
+
+
+def test_a_timeout_after_mediatopic_post_is_uncertain(config, pace):
+    with Silent() as quiet:
+        with pytest.raises(PublishError) as err:
+            send({**config, "OK_API_URL": quiet.url, "HTTP_TIMEOUT": 0.3}, pace)
+    assert err.value.uncertain and "не ответили вовремя" in err.value.message and NAME in err.value.message
 
 
 def test_a_dropped_upload_slot_call_is_not_uncertain(ok, config, pace, tmp_path):

@@ -9,7 +9,7 @@ from app.fakes.vk import FakeVk, _VkScript
 from app.services.publishing.limits import plan_for
 from app.services.publishing.networks import Channel, PublishError, module
 from app.services.publishing.networks import vk as net
-from tests.publishing.net_support import make_pacing, photo_files
+from tests.publishing.net_support import Silent, make_pacing, photo_files
 
 GID = 3100123
 CITY = "vk1.a.city-token"
@@ -279,6 +279,13 @@ def test_a_refused_connection_is_not_uncertain(config, pace):
     with pytest.raises(PublishError) as err:
         send({**config, "VK_API_URL": url}, pace)
     assert err.value.kind == "unavailable" and not err.value.uncertain
+
+
+def test_a_timeout_after_wall_post_is_uncertain(config, pace):
+    with Silent() as quiet:
+        with pytest.raises(PublishError) as err:
+            send({**config, "VK_API_URL": quiet.url + "/method", "HTTP_TIMEOUT": 0.3}, pace)
+    assert err.value.uncertain and "не ответил вовремя" in err.value.message and NAME in err.value.message
 
 
 def test_a_server_error_is_unavailable_not_uncertain(vk, config, pace):
