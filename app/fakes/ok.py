@@ -10,6 +10,14 @@
   `add_comment()`, paged with `anchor`/`has_more`. The signature is checked when the fake knows the
   application's secret key (`rest_signature` of app.channels.ok is the algorithm).
 
+- Publishing (issue 13, REST): `users.getCurrentUser`, `group.getUserGroupsByIds` (needs GROUP_CONTENT),
+  `photosV2.getUploadUrl` (PHOTO_CONTENT) with an upload server at `/upload/photos` (multipart pic1…picN →
+  `{"photos": {id: {"token"}}}`), `mediatopic.post` (GROUP_THEME; GROUP_CONTENT and a poster's role),
+  `mediatopic.edit`, `mediatopic.deleteTopic`. `deny("GROUP_CONTENT"[, group_id])` takes a permission from the
+  application, `add_admin(gid, token, status)` says who may post, `topics_of(gid)` what a group holds,
+  `fail_method(m, error_code=…|status=429, retry_after=…)` and `drop_after(m)` (carried out, then no answer) inject
+  faults. The REST methods accept the participants' group tokens (`tokens`) as well as `token`.
+
 Errors are OK's `{"error_code", "error_msg", "error_data"}`. A wrong token gets error 102; `fail()` makes the
 next sends to a chat answer an HTTP status (429 with `Retry-After`, 403, 5xx) and/or an `error_code`:
 
@@ -29,8 +37,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import socket
 import threading
 import time
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
@@ -86,6 +96,17 @@ class FakeOk(LoopbackServer):
         self.groups: dict[str, dict] = {}  # group id → {"uid", "name", "shortname", "private", "pic_avatar"}
         self.audience = Audience("ok")
         self.troubles = Troubles()
+        # publishing (issue 13)
+        self.clock = time.time  # what `calls[…]["at"]` records (a test's injected clock, to check a pace on it)
+        self.topics: list[dict] = []  # every topic posted: {"id", "gid", "text", "photos", "link", "deleted", …}
+        self.uploads: list[dict] = []  # every file the upload server received
+        self.app_permissions = {"VALUABLE_ACCESS", "GROUP_CONTENT", "PHOTO_CONTENT"}  # what the app was granted
+        self.denied: set[tuple[str, str]] = set()  # (permission, group id) refused for one group only
+        self.members: dict[str, dict[str, dict]] = {}  # group id → uid → {"status", "role"}
+        self._slots: dict[str, list[str]] = {}  # upload key → photo ids awaiting their files
+        self._photo_tokens: dict[str, str] = {}  # upload token → photo id
+        self._method_rules: list[dict] = []
+        self._drops: list[dict] = []
         self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
@@ -197,12 +218,218 @@ class FakeOk(LoopbackServer):
             self.comments.setdefault(str(topic_id), []).append(comment)
         return comment
 
+    # --- publishing (issue 13) -------------------------------------------------------------------
+    def add_admin(self, group_id, token: str, status: str = "ADMIN", role: tuple[str, ...] = ()) -> None:
+        """The owner of `token` is a member of the group with this status (ADMIN, MODERATOR, ACTIVE…) and roles.
+        A group with no member registered lets every token post (as before issue 13)."""
+        with self._lock:
+            self.members.setdefault(str(group_id), {})[self.uid_of(token)] = {"status": status, "role": list(role)}
+
+    def deny(self, permission: str, group_id=None) -> None:
+        """The application lacks `permission` (GROUP_CONTENT, PHOTO_CONTENT, VALUABLE_ACCESS) — for every group, or
+        only where `group_id` is concerned."""
+        with self._lock:
+            if group_id is None:
+                self.app_permissions.discard(permission)
+            else:
+                self.denied.add((permission, str(group_id)))
+
+    def fail_method(self, method: str, *, error_code: int | None = None, status: int = 200, times: int | None = 1,
+                    retry_after: float | None = None, message: str | None = None) -> None:
+        """Answer the next `times` REST calls of `method` with an `error_code` and/or an HTTP `status`
+        (`fail_method("mediatopic.post", status=429, retry_after=2)`, `…, error_code=8` FLOOD_BLOCKED)."""
+        with self._lock:
+            self._method_rules.append({"method": method, "error_code": error_code, "status": status,
+                                       "times": times, "retry_after": retry_after, "message": message})
+
+    def drop_after(self, method: str, times: int = 1) -> None:
+        """The next `times` REST calls of `method` are carried out, then the connection closes without an answer."""
+        with self._lock:
+            self._drops.append({"method": method, "times": times})
+
+    def _take_drop(self, method: str | None) -> bool:
+        with self._lock:
+            for rule in self._drops:
+                if rule["method"] == method:
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self._drops.remove(rule)
+                    return True
+        return False
+
+    def topics_of(self, group_id) -> list[dict]:
+        """The group's topics now (not deleted), oldest first: {"id", "gid", "text", "photos", "link", "media"}."""
+        return [t for t in self.topics if t["gid"] == str(group_id) and not t["deleted"]]
+
+    def api_requests(self, token: str | None = None) -> int:
+        """REST requests received (uploads are not API calls), of `token` when given."""
+        return sum(1 for c in self.calls if c["path"] == "/fb.do" and (token is None
+                                                                          or c["params"].get("access_token") == token))
+
+    @staticmethod
+    def uid_of(token: str) -> str:
+        return str(570_000_000_000 + int(hashlib.sha1(token.encode()).hexdigest()[:8], 16))
+
+    def _allowed(self, permission: str, gid: str | None = None) -> bool:
+        return permission in self.app_permissions and (permission, str(gid)) not in self.denied
+
+    def _poster(self, gid: str, token: str) -> bool:
+        members = self.members.get(gid)
+        if not members:
+            return True
+        me = members.get(self.uid_of(token)) or {}
+        return me.get("status") in ("ADMIN", "MODERATOR") or bool({"EDITOR", "MODERATOR"} & set(me.get("role") or []))
+
+    def _method_rule(self, method: str) -> tuple | None:
+        for rule in self._method_rules:
+            if rule["method"] != method:
+                continue
+            if rule["times"] is not None:
+                rule["times"] -= 1
+                if rule["times"] <= 0:
+                    self._method_rules.remove(rule)
+            extra = {"Retry-After": str(rule["retry_after"])} if rule["retry_after"] is not None else {}
+            if rule["error_code"] is not None:
+                return rule["status"], {"error_code": rule["error_code"], "error_data": None, "error_msg":
+                                        rule["message"] or ERROR_MESSAGES.get(rule["error_code"], "UNKNOWN")}, extra
+            return rule["status"], {"error": rule["message"] or f"HTTP {rule['status']}"}, extra
+        return None
+
+    def _publishing(self, method: str, params: dict, token: str) -> tuple | None:
+        handler = {"users.getCurrentUser": self._current_user, "group.getUserGroupsByIds": self._memberships,
+                   "photosV2.getUploadUrl": self._upload_url, "mediatopic.post": self._topic_post,
+                   "mediatopic.edit": self._topic_edit, "mediatopic.deleteTopic": self._topic_delete}.get(method)
+        return handler(params, token) if handler else None
+
+    def _current_user(self, params: dict, token: str) -> tuple:
+        return 200, {"uid": self.uid_of(token), "first_name": "Ирина", "last_name": "Смирнова", "name":
+                     "Ирина Смирнова"}, {}
+
+    def _memberships(self, params: dict, token: str) -> tuple:
+        gid = params.get("group_id") or ""
+        if not self._allowed("GROUP_CONTENT", gid) or not self._allowed("VALUABLE_ACCESS", gid):
+            return _error(10, "PERMISSION_DENIED : Application has no GROUP_CONTENT permission")
+        if gid not in self.groups:
+            return _error(300, "NOT_FOUND : Group not found")
+        out = []
+        members = self.members.get(gid)
+        for uid in [u for u in (params.get("uids") or "").split(",") if u]:
+            me = (members or {}).get(uid) or ({"status": "ADMIN", "role": []} if not members else None)
+            if me is not None:
+                out.append({"groupId": gid, "userId": uid, "status": me["status"], "role": me["role"]})
+        return 200, {"memberships": out}, {}
+
+    def _upload_url(self, params: dict, token: str) -> tuple:
+        gid = params.get("gid") or ""
+        if not self._allowed("PHOTO_CONTENT", gid):
+            return _error(10, "PERMISSION_DENIED : Application has no PHOTO_CONTENT permission")
+        if gid and gid not in self.groups:
+            return _error(300, "NOT_FOUND : Group not found")
+        count = int(params["count"]) if (params.get("count") or "1").isdigit() else 0
+        if not 1 <= count <= 100:
+            return _error(100, "PARAM : count is invalid")
+        ids = [f"{hashlib.sha1(f'{gid}:{next(self._seq)}'.encode()).hexdigest()[:20]}" for _ in range(count)]
+        key = hashlib.sha1(",".join(ids).encode()).hexdigest()[:12]
+        self._slots[key] = ids
+        return 200, {"photo_ids": ids, "upload_url": f"{self.origin}/upload/photos?key={key}",
+                     "expires_ms": _now_ms() + 86_400_000, "ttl_ms": 86_400_000}, {}
+
+    def upload(self, path: str, content_type: str, data: bytes) -> tuple:
+        """The upload server: multipart pic1…picN → {"photos": {<photo_id>: {"token"}}}."""
+        query = dict(parse_qsl(path.partition("?")[2]))
+        with self._lock:
+            ids = self._slots.pop(query.get("key") or "", None)
+        if ids is None:
+            return 400, {"error_code": 100, "error_msg": "PARAM : upload url is invalid or expired"}, {}
+        message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+        files = [p for p in message.walk() if (p.get_param("name", header="content-disposition") or "")
+                 .startswith("pic")] if message.is_multipart() else []
+        if len(files) != len(ids) or not all(p.get_payload(decode=True) for p in files):
+            return 400, {"error_code": 100, "error_msg": f"PARAM : expected {len(ids)} files, got {len(files)}"}, {}
+        photos = {}
+        with self._lock:
+            for pid, part in zip(ids, files, strict=True):
+                token = hashlib.sha1(f"tok:{pid}".encode()).hexdigest()
+                self._photo_tokens[token] = pid
+                photos[pid] = {"token": token}
+                self.uploads.append({"photo_id": pid, "filename": part.get_filename(), "content_type":
+                                     part.get_content_type(), "size": len(part.get_payload(decode=True))})
+        return 200, {"photos": photos}, {}
+
+    def _attachment(self, params: dict) -> tuple[dict | None, tuple | None]:
+        try:
+            attachment = json.loads(params.get("attachment") or "")
+        except ValueError:
+            return None, _error(100, "PARAM : attachment is not valid JSON")
+        media = attachment.get("media") if isinstance(attachment, dict) else None
+        if not isinstance(media, list) or not media:
+            return None, _error(100, "PARAM : attachment.media is required")
+        out = {"text": "", "photos": [], "link": None, "media": media}
+        for item in media:
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "text":
+                out["text"] += str(item.get("text") or "")
+            elif kind == "photo":
+                for photo in item.get("list") or []:
+                    pid = self._photo_tokens.get(str((photo or {}).get("id")))
+                    if pid is None:
+                        return None, _error(100, "PARAM : invalid photo token")
+                    out["photos"].append(pid)
+            elif kind == "link":
+                out["link"] = item.get("url")
+            else:
+                return None, _error(100, f"PARAM : unsupported media type {kind}")
+        return out, None
+
+    def _topic_post(self, params: dict, token: str) -> tuple:
+        gid = params.get("gid") or ""
+        if params.get("type") not in ("GROUP_THEME", "GROUP_THEME_PROMO") or not gid:
+            return _error(100, "PARAM : gid and type=GROUP_THEME are required")
+        if not self._allowed("GROUP_CONTENT", gid):
+            return _error(10, "PERMISSION_DENIED : Application has no GROUP_CONTENT permission")
+        if gid not in self.groups:
+            return _error(300, "NOT_FOUND : Group not found")
+        if not self._poster(gid, token):
+            return _error(10, "PERMISSION_DENIED : User is not allowed to post to the group")
+        content, bad = self._attachment(params)
+        if bad:
+            return bad
+        topic = {"id": str(155_000_000_000 + next(self._seq)), "gid": gid, "deleted": False, "edited": None,
+                 "date_ms": _now_ms(), **content}
+        self.topics.append(topic)
+        return 200, topic["id"], {}
+
+    def _find_topic(self, params: dict) -> dict | None:
+        return next((t for t in self.topics if t["id"] == params.get("topic_id") and not t["deleted"]
+                     and params.get("gid") in (None, t["gid"])), None)
+
+    def _topic_edit(self, params: dict, token: str) -> tuple:
+        topic = self._find_topic(params)
+        if topic is None:
+            return _error(300, "NOT_FOUND : Topic not found")
+        if not self._allowed("GROUP_CONTENT", topic["gid"]) or not self._poster(topic["gid"], token):
+            return _error(10, "PERMISSION_DENIED : Editing the topic is not allowed")
+        content, bad = self._attachment(params)
+        if bad:
+            return bad
+        topic.update(edited=_now_ms(), **content)
+        return 200, {"success": True}, {}
+
+    def _topic_delete(self, params: dict, token: str) -> tuple:
+        topic = self._find_topic(params)
+        if topic is None:
+            return _error(300, "NOT_FOUND : Topic not found")
+        if not self._allowed("GROUP_CONTENT", topic["gid"]) or not self._poster(topic["gid"], token):
+            return _error(10, "PERMISSION_DENIED : Deleting the topic is not allowed")
+        topic["deleted"] = True
+        return 200, {"success": True}, {}
+
     # --- the API ---------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, Any, dict]:
         """One request → (HTTP status, JSON body, extra headers), as api.ok.ru answers it."""
         with self._lock:
             self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
-                               "at": time.time()})
+                               "at": self.clock()})
             if method == "GET" and path.startswith("/avatar/"):
                 return 200, avatar_png(f"ok{path}"), {}
             if path == "/fb.do" or path.startswith("/api/"):
@@ -254,7 +481,7 @@ class FakeOk(LoopbackServer):
 
     def _rest(self, params: dict[str, str]) -> tuple[int, Any, dict]:
         token = params.get("access_token")
-        if not token or (self.token is not None and token != self.token):
+        if not token or (self.token is not None and token != self.token and token not in self.tokens):
             return _error(102)
         if self.application_key is not None and params.get("application_key") != self.application_key:
             return _error(101, "PARAM_API_KEY : Application key is invalid")
@@ -263,6 +490,12 @@ class FakeOk(LoopbackServer):
 
             if params.get("sig") != rest_signature(params, token, self.application_secret_key):
                 return _error(104)
+        failed = self._method_rule(params.get("method") or "")
+        if failed is not None:
+            return failed
+        published = self._publishing(params.get("method") or "", params, token)
+        if published is not None:
+            return published
         stats = {"url.getInfo": self._url_info, "group.getInfo": self._group_info,
                  "group.getCounters": self._counters}.get(params.get("method") or "")
         if stats is not None:
@@ -298,7 +531,11 @@ class FakeOk(LoopbackServer):
 
             def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                data = self.rfile.read(length) if length else b""
+                if method == "POST" and self.path.startswith("/upload/"):
+                    self._answer(*fake.upload(self.path, self.headers.get("Content-Type") or "", data))
+                    return
+                raw = data.decode("utf-8", "replace")
                 path, _, query = self.path.partition("?")
                 params = dict(parse_qsl(query, keep_blank_values=True))
                 body: Any = None
@@ -310,7 +547,15 @@ class FakeOk(LoopbackServer):
                         return
                 elif raw:
                     params.update(parse_qsl(raw, keep_blank_values=True))
-                self._answer(*fake.handle(method, path, params, body))
+                answer = fake.handle(method, path, params, body)
+                if path == "/fb.do" and fake._take_drop(params.get("method")):  # accepted, then no answer
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                self._answer(*answer)
 
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 self._serve("GET")

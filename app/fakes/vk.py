@@ -14,6 +14,16 @@ answers as a deleted page does (`DELETED`), an unregistered community is left ou
         ...
         assert vk.messages[0]["peer_id"] == "2000123"
 
+Publishing (issue 13): `photos.getWallUploadServer` (error 27 with a community token, as VK answers), an upload
+server at `/upload/wall/<gid>` (multipart field `photo` → `{server, photo, hash}`), `photos.saveWallPhoto`,
+`wall.post` (the same `guid` on the same wall → the same post, nothing new), `wall.edit`, `wall.delete`,
+`wall.getById`, and `execute` running VKScript with `var` statements, `+`, member access and API calls inside
+object literals. Tokens are told apart as VK does: `add_token(t, group_id=…)` a community's (its permissions),
+`add_token(t, kind="user", mask=…, admin_of=(gid, …))` a community admin's user token. `wall(gid)` is what a wall
+holds now, `uploads` every file received, `api_requests(token)` the API requests a token made (an execute is one);
+`drop_after("wall.post")` accepts the next such call and then closes the connection without an answer (the crash
+case), `fail(6, method="wall.post")` answers an error instead.
+
 The builders (`confirmation`, `message_new`, `wall_reply_new`, `wall_reply_edit`, `board_post_new`,
 `photo_comment_new`) return what VK POSTs to the callback server (shapes from VKCOM/vk-api-schema,
 callback/objects.json, API 5.199): `{type, group_id, event_id, v, secret?, object}`. The same arguments
@@ -25,9 +35,11 @@ import hashlib
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
@@ -81,6 +93,16 @@ class FakeVk(LoopbackServer):
         self.limits: dict[str, float] = {}  # token → requests a second; beyond it error 6, as VK answers
         self.too_fast = 0  # error 6 answers given for exceeding `limits`
         self._recent: dict[str, deque] = {}
+        # publishing (issue 13)
+        self.clock = time.time  # what `calls[…]["at"]` records (a test's injected clock, to check a pace on it)
+        self.posts: list[dict] = []  # every wall post made: {"id", "owner_id", "text", "attachments", "guid", …}
+        self.uploads: list[dict] = []  # every file received by the upload server: {"gid", "filename", "size", …}
+        self.photos: dict[str, dict] = {}  # "photo-<gid>_<id>" → the saved photo
+        self._pending: dict[str, dict] = {}  # upload hash → what photos.saveWallPhoto may save (once)
+        self._drops: list[dict] = []
+        self._local = threading.local()
+        self._photo_ids = itertools.count(457239100)
+        self._post_ids = itertools.count(1001)
         self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
@@ -122,12 +144,14 @@ class FakeVk(LoopbackServer):
 
     def add_token(self, token: str, kind: str = "community", *, group_id: int | None = None,
                   permissions: tuple[str, ...] = ("messages", "manage", "wall"), mask: int = 0,
-                  rate: float | None = None) -> None:
-        """A token VK knows: a community's (`group_id`, its permissions) or a user's (`mask` of rights)."""
+                  rate: float | None = None, admin_of: tuple[int, ...] = (), admin_level: int = 3) -> None:
+        """A token VK knows: a community's (`group_id`, its permissions) or a user's (`mask` of rights; `admin_of`:
+        the communities that user administers, at `admin_level` 1 moderator / 2 editor / 3 administrator)."""
         bits = {"stories": 1, "photos": 4, "app_widget": 64, "messages": 4096, "docs": 131072, "manage": 262144,
                 "wall": 8192, "stats": 1048576}
         with self._lock:
             self.tokens[token] = {"kind": kind, "group_id": group_id, "mask": mask,
+                                  "admin_of": {abs(int(g)) for g in admin_of}, "admin_level": admin_level,
                                   "permissions": [{"setting": bits.get(p, 0), "name": p} for p in permissions]}
             if rate is not None:
                 self.limits[token] = rate
@@ -140,6 +164,31 @@ class FakeVk(LoopbackServer):
 
     def calls_of(self, method: str) -> list[dict]:
         return [c for c in self.calls if c["method"] == method]
+
+    def api_requests(self, token: str | None = None) -> int:
+        """API requests received (an execute is one request however many calls it runs), of `token` when given."""
+        return sum(1 for c in self.calls if token is None or c["token"] == token)
+
+    def wall(self, group_id) -> list[dict]:
+        """The posts on a community's wall now (not deleted), oldest first."""
+        owner = -abs(int(group_id))
+        return [p for p in self.posts if p["owner_id"] == owner and not p["deleted"]]
+
+    def drop_after(self, method: str, times: int = 1) -> None:
+        """The next `times` requests that call `method` (also inside an execute) are carried out and then the
+        connection is closed without an answer: the platform accepted, the caller never heard."""
+        with self._lock:
+            self._drops.append({"method": method, "times": times})
+
+    def _take_drop(self, methods: list[str]) -> bool:
+        with self._lock:
+            for rule in self._drops:
+                if rule["method"] in methods:
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self._drops.remove(rule)
+                    return True
+        return False
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -158,7 +207,7 @@ class FakeVk(LoopbackServer):
         """One API call → the JSON VK would answer (HTTP 200 in every case, as VK does)."""
         token = params.pop("access_token", None)
         with self._lock:
-            self.calls.append({"method": method, "params": dict(params), "at": time.time(), "token": token})
+            self.calls.append({"method": method, "params": dict(params), "at": self.clock(), "token": token})
             if self.token is not None and token != self.token and token not in self.tokens:
                 return _error(5, method, params)
             if not token:
@@ -182,11 +231,19 @@ class FakeVk(LoopbackServer):
         return False
 
     def _call(self, method: str, params: dict, token: str) -> dict:
+        methods = getattr(self._local, "methods", None)
+        if methods is not None:
+            methods.append(method)
         rule = self._matching_rule(method, params)
         if rule is not None:
             return _error(rule["code"], method, params, rule["msg"])
         if method == "execute":
             return self._execute(params, token)
+        publishing = {"photos.getWallUploadServer": self._wall_upload_server, "photos.saveWallPhoto": self._save_photo,
+                      "wall.post": self._wall_post, "wall.edit": self._wall_edit, "wall.delete": self._wall_delete,
+                      "wall.getById": self._wall_get_by_id}.get(method)
+        if publishing is not None:
+            return publishing(method, params, token)
         if method == "wall.get":
             return self._wall_get(params)
         if method == "groups.getTokenPermissions":
@@ -309,10 +366,16 @@ class FakeVk(LoopbackServer):
                                                          "group_ids is undefined or too long (maximum 500)")
         fields = params.get("fields") or ""
         found = []
+        known = self.tokens.get(token or "") or {}
         for ref in refs:
             gid = self._group_id(ref)
             group = self._group(gid, fields) if gid is not None else None
             if group is not None:
+                if "is_admin" in fields and known.get("kind") == "user":
+                    admin = gid in known.get("admin_of", ())
+                    group["is_admin"] = int(admin)
+                    if admin:
+                        group["admin_level"] = known.get("admin_level", 3)
                 found.append(group)
         if not found and len(refs) == 1:  # a single unknown id or a person's screen name
             return _error(100, "groups.getById", params, "Invalid group id")
@@ -349,6 +412,8 @@ class FakeVk(LoopbackServer):
         """VKScript of the form `return [API.m({json}), …];` — at most 25 calls, a failed call is `false` plus an
         entry in execute_errors (as VK answers)."""
         code = params.get("code") or ""
+        if re.search(r"\bvar\s", code):
+            return _VkScript(self, token, params).run(code)
         calls = self._CALL.findall(code)
         self.executes.append(len(calls))
         if not calls or not code.strip().startswith("return"):
@@ -374,6 +439,182 @@ class FakeVk(LoopbackServer):
             body["execute_errors"] = errors
         return body
 
+    # --- publishing (issue 13) -------------------------------------------------------------------
+    def _wall_owner(self, method: str, params: dict) -> tuple[int | None, dict | None]:
+        owner = str(params.get("owner_id") or "")
+        if not owner.startswith("-") or not owner[1:].isdigit():
+            return None, _error(100, method, params, "One of the parameters specified was missing or invalid: "
+                                                     "owner_id is not a community")
+        gid = int(owner[1:])
+        if gid not in self.groups and self.groups:
+            return None, _error(100, method, params, "One of the parameters specified was missing or invalid: "
+                                                     "owner_id is incorrect")
+        return gid, None
+
+    def _may_post(self, method: str, params: dict, token: str, gid: int) -> dict | None:
+        """None when `token` may write on the community's wall, else VK's error."""
+        known = self.tokens.get(token)
+        if known is None:  # the fake's own token (not registered): lenient, as before issue 13
+            return None
+        if known["kind"] == "community":
+            names = {p["name"] for p in known["permissions"]}
+            if known.get("group_id") not in (None, gid) or "wall" not in names:
+                return _error(15, method, params, "Access denied: no access to call this method")
+            return None
+        if known["kind"] == "user":
+            if not known["mask"] & 8192:
+                return _error(15, method, params, "Access denied: no access to call this method")
+            if gid not in known.get("admin_of", ()):
+                return _error(214, method, params, "Access to adding post denied: you are not a community editor")
+            return None
+        return _error(27, method, params, "Group authorization failed: method is unavailable with service token.")
+
+    def _wall_upload_server(self, method: str, params: dict, token: str) -> dict:
+        known = self.tokens.get(token)
+        if known is None or known["kind"] != "user":
+            return _error(27, method, params, "Group authorization failed: method is unavailable with group auth.")
+        gid = int(params["group_id"]) if str(params.get("group_id") or "").isdigit() else None
+        if gid is None:
+            return _error(100, method, params, "One of the parameters specified was missing or invalid: group_id")
+        if not known["mask"] & 4:
+            return _error(15, method, params, "Access denied: no access to call this method")
+        if gid not in known.get("admin_of", ()):
+            return _error(15, method, params, "Access denied: you are not a community editor")
+        key = hashlib.sha1(f"{token}:{gid}".encode()).hexdigest()[:12]
+        return {"response": {"album_id": -14, "upload_url": f"{self.origin}/upload/wall/{gid}/{key}",
+                             "user_id": abs(hash(token)) % 10**8}}
+
+    def upload(self, path: str, content_type: str, data: bytes) -> tuple[int, dict]:
+        """The upload server: multipart field `photo` → {server, photo, hash} (HTTP 200, as VK's upload servers)."""
+        m = re.match(r"^/upload/wall/(\d+)/", path)
+        if not m:
+            return 404, {"error": "not found"}
+        message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+        part = next((p for p in message.walk() if p.get_param("name", header="content-disposition") == "photo"),
+                    None) if message.is_multipart() else None
+        payload = part.get_payload(decode=True) if part is not None else None
+        if not payload:
+            return 200, {"server": 851234, "photo": "[]", "hash": hashlib.md5(b"").hexdigest()}
+        with self._lock:
+            n = len(self.uploads) + 1
+            photo = json.dumps([{"markers_restarted": True, "photo": f"{hashlib.sha1(payload).hexdigest()[:10]}:w",
+                                 "sizes": [], "latitude": 0, "longitude": 0, "kid": f"k{n:06d}"}])
+            digest = hashlib.md5(f"{n}:{photo}".encode()).hexdigest()
+            self._pending[digest] = {"gid": int(m.group(1)), "photo": photo, "server": "851234"}
+            self.uploads.append({"gid": int(m.group(1)), "filename": part.get_filename(), "size": len(payload),
+                                 "content_type": part.get_content_type(), "hash": digest})
+        return 200, {"server": 851234, "photo": photo, "hash": digest}
+
+    def _save_photo(self, method: str, params: dict, token: str) -> dict:
+        known = self.tokens.get(token)
+        if known is None or known["kind"] != "user":
+            return _error(27, method, params, "Group authorization failed: method is unavailable with group auth.")
+        pending = self._pending.get(params.get("hash") or "")
+        gid = int(params["group_id"]) if str(params.get("group_id") or "").isdigit() else None
+        if pending is None or pending["gid"] != gid or pending["photo"] != params.get("photo") \
+                or pending["server"] != str(params.get("server")):
+            return _error(100, method, params, "One of the parameters specified was missing or invalid: photo or "
+                                               "hash is invalid")
+        del self._pending[params["hash"]]
+        pid = next(self._photo_ids)
+        photo = {"album_id": -14, "date": int(time.time()), "id": pid, "owner_id": -gid, "access_key": f"ak{pid:x}",
+                 "sizes": [{"type": "x", "width": 604, "height": 453,
+                            "url": f"{self.origin}/photos/{gid}/{pid}.jpg"}], "text": "", "has_tags": False}
+        self.photos[f"photo-{gid}_{pid}"] = photo
+        return {"response": [photo]}
+
+    def _attachments(self, method: str, params: dict) -> tuple[list[str], dict | None]:
+        items = [a.strip() for a in (params.get("attachments") or "").split(",") if a.strip()]
+        links = [a for a in items if a.startswith(("http://", "https://"))]
+        if len(links) > 1:
+            return [], _error(100, method, params, "One of the parameters specified was missing or invalid: only one "
+                                                   "link is allowed")
+        if len(items) > 10:
+            return [], _error(100, method, params, "One of the parameters specified was missing or invalid: too many "
+                                                   "attachments")
+        for item in items:
+            if item not in links and item not in self.photos:
+                return [], _error(100, method, params, f"One of the parameters specified was missing or invalid: "
+                                                       f"attachment {item} is invalid")
+        return items, None
+
+    def _find_post(self, method: str, params: dict, gid: int) -> tuple[dict | None, dict | None]:
+        pid = int(params["post_id"]) if str(params.get("post_id") or "").isdigit() else None
+        post = next((p for p in self.posts if p["owner_id"] == -gid and p["id"] == pid and not p["deleted"]), None)
+        if post is None:
+            return None, _error(100, method, params, "One of the parameters specified was missing or invalid: "
+                                                     "post_id is invalid")
+        return post, None
+
+    def _wall_post(self, method: str, params: dict, token: str) -> dict:
+        gid, bad = self._wall_owner(method, params)
+        if bad:
+            return bad
+        bad = self._may_post(method, params, token, gid)
+        if bad:
+            return bad
+        items, bad = self._attachments(method, params)
+        if bad:
+            return bad
+        if not params.get("message") and not items:
+            return _error(100, method, params, "One of the parameters specified was missing or invalid: message is "
+                                               "empty or invalid")
+        guid = params.get("guid")
+        if guid:
+            same = next((p for p in self.posts if p["owner_id"] == -gid and p["guid"] == guid), None)
+            if same is not None:
+                return {"response": {"post_id": same["id"]}}
+        known = self.tokens.get(token) or {}
+        post = {"id": next(self._post_ids), "owner_id": -gid, "from_group": params.get("from_group"),
+                "text": params.get("message") or "", "attachments": items, "guid": guid, "deleted": False,
+                "token_kind": known.get("kind", "community"), "date": int(time.time()), "edited": None}
+        self.posts.append(post)
+        return {"response": {"post_id": post["id"]}}
+
+    def _wall_edit(self, method: str, params: dict, token: str) -> dict:
+        gid, bad = self._wall_owner(method, params)
+        if bad:
+            return bad
+        bad = self._may_post(method, params, token, gid)
+        if bad:
+            return bad
+        post, bad = self._find_post(method, params, gid)
+        if bad:
+            return bad
+        items, bad = self._attachments(method, params)
+        if bad:
+            return bad
+        post.update(text=params.get("message") or "", attachments=items, edited=int(time.time()))
+        return {"response": {"post_id": post["id"]}}
+
+    def _wall_delete(self, method: str, params: dict, token: str) -> dict:
+        gid, bad = self._wall_owner(method, params)
+        if bad:
+            return bad
+        bad = self._may_post(method, params, token, gid)
+        if bad:
+            return bad
+        post, bad = self._find_post(method, params, gid)
+        if bad:
+            return bad
+        post["deleted"] = True
+        return {"response": 1}
+
+    def _wall_get_by_id(self, method: str, params: dict, token: str) -> dict:
+        items = []
+        for ref in (params.get("posts") or "").split(","):
+            m = re.match(r"^-(\d+)_(\d+)$", ref.strip())
+            post = next((p for p in self.posts if m and p["owner_id"] == -int(m.group(1))
+                         and p["id"] == int(m.group(2)) and not p["deleted"]), None)
+            if post is not None:
+                attachments = [{"type": "photo", "photo": self.photos[a]} for a in post["attachments"]
+                               if a in self.photos]
+                attachments += [{"type": "link", "link": {"url": a}} for a in post["attachments"]
+                                if a.startswith(("http://", "https://"))]
+                items.append(wall_post(-post["owner_id"], post["text"], post_id=post["id"], date=post["date"],
+                                       attachments=attachments))
+        return {"response": {"items": items}}
+
     def request_trouble(self, raw: str) -> str | None:
         """"5xx", "garbage" or "429" when a request names a community told to fail that way (taken once)."""
         for gid in {int(x) for x in re.findall(r"(?<![\d])(\d{3,})(?![\d])", raw)}:
@@ -394,7 +635,11 @@ class FakeVk(LoopbackServer):
 
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8", "replace")
+                data = self.rfile.read(length)
+                if self.path.startswith("/upload/"):
+                    self._answer(*fake.upload(self.path, self.headers.get("Content-Type") or "", data))
+                    return
+                raw = data.decode("utf-8", "replace")
                 path, _, query = self.path.partition("?")
                 params = dict(parse_qsl(query, keep_blank_values=True))
                 params.update(parse_qsl(raw, keep_blank_values=True))
@@ -411,7 +656,16 @@ class FakeVk(LoopbackServer):
                 if how == "429":
                     self._answer(200, _error(6, path[len("/method/"):], {}))
                     return
-                self._answer(200, fake.handle(path[len("/method/"):], params))
+                fake._local.methods = []
+                answer = fake.handle(path[len("/method/"):], params)
+                if fake._take_drop(fake._local.methods):  # accepted, then the connection drops: no answer
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                self._answer(200, answer)
 
             def _raw(self, status: int, data: bytes, ctype: str) -> None:
                 self.send_response(status)
@@ -432,6 +686,196 @@ class FakeVk(LoopbackServer):
                 pass
 
         return Handler
+
+
+class _VkScript:
+    """Just enough VKScript for the fakes' `execute`: `var x = expr;` and `return expr;` statements; expressions of
+    string / number / true / false / null literals, variables, object and array literals, `a.b` and `a[0]`, `+`
+    (concatenation when either side is a string), unary minus and `API.section.method(expr)` calls (at most 25; a
+    failed call is `false` plus an entry in execute_errors, as VK answers)."""
+
+    _TOKEN = re.compile(r'\s*(?:(?P<str>")|(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)'
+                        r'|(?P<op>[{}\[\](),:;.+=-]))')
+
+    def __init__(self, fake: FakeVk, token: str, params: dict):
+        self.fake, self.token, self.params = fake, token, params
+        self.calls = 0
+        self.errors: list[dict] = []
+        self.vars: dict[str, Any] = {}
+
+    class Fail(Exception):
+        pass
+
+    def run(self, code: str) -> dict:
+        self.code, self.pos = code, 0
+        try:
+            result = self._program()
+        except self.Fail as exc:
+            self.fake.executes.append(self.calls)
+            if "Too many" in str(exc):
+                return _error(13, "execute", self.params)
+            return _error(12, "execute", self.params, "Unable to compile code")
+        self.fake.executes.append(self.calls)
+        body: dict[str, Any] = {"response": result}
+        if self.errors:
+            body["execute_errors"] = self.errors
+        return body
+
+    # tokens
+    def _peek(self) -> tuple[str, str] | None:
+        m = self._TOKEN.match(self.code, self.pos)
+        if not m:
+            if self.code[self.pos:].strip():
+                raise self.Fail("syntax")
+            return None
+        kind = m.lastgroup
+        if kind == "str":
+            return ("str", "\"")
+        return (kind, m.group(kind))
+
+    def _next(self) -> tuple[str, Any]:
+        m = self._TOKEN.match(self.code, self.pos)
+        if not m:
+            raise self.Fail("syntax")
+        kind = m.lastgroup
+        if kind == "str":
+            try:
+                value, end = json.decoder.scanstring(self.code, m.end())
+            except ValueError as exc:
+                raise self.Fail("string") from exc
+            self.pos = end
+            return ("str", value)
+        self.pos = m.end()
+        value = m.group(kind)
+        return (kind, float(value) if kind == "num" and "." in value else int(value) if kind == "num" else value)
+
+    def _expect(self, op: str) -> None:
+        if self._next() != ("op", op):
+            raise self.Fail(f"expected {op}")
+
+    # statements
+    def _program(self) -> Any:
+        while self._peek() is not None:
+            kind, word = self._next()
+            if (kind, word) == ("name", "var"):
+                _, name = self._next()
+                self._expect("=")
+                self.vars[name] = self._expr()
+            elif (kind, word) == ("name", "return"):
+                return self._expr()
+            else:
+                raise self.Fail("statement")
+            if self._peek() == ("op", ";"):
+                self._next()
+        return None
+
+    # expressions
+    def _expr(self) -> Any:
+        value = self._unary()
+        while self._peek() == ("op", "+"):
+            self._next()
+            right = self._unary()
+            if isinstance(value, str) or isinstance(right, str):
+                value = self._text(value) + self._text(right)
+            else:
+                value = (value or 0) + (right or 0)
+        return value
+
+    @staticmethod
+    def _text(value: Any) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    def _unary(self) -> Any:
+        if self._peek() == ("op", "-"):
+            self._next()
+            value = self._unary()
+            return -value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return self._postfix(self._primary())
+
+    def _postfix(self, value: Any) -> Any:
+        while True:
+            peek = self._peek()
+            if peek == ("op", "."):
+                self._next()
+                _, key = self._next()
+                if key == "length" and isinstance(value, (list, str)):
+                    value = len(value)
+                else:
+                    value = value.get(key) if isinstance(value, dict) else None
+            elif peek == ("op", "["):
+                self._next()
+                index = self._expr()
+                self._expect("]")
+                if isinstance(value, list) and isinstance(index, int) and 0 <= index < len(value):
+                    value = value[index]
+                elif isinstance(value, dict):
+                    value = value.get(str(index))
+                else:
+                    value = None
+            else:
+                return value
+
+    def _primary(self) -> Any:
+        kind, value = self._next()
+        if kind in ("str", "num"):
+            return value
+        if kind == "name":
+            if value in ("true", "false", "null"):
+                return {"true": True, "false": False, "null": None}[value]
+            if value == "API":
+                return self._api()
+            return self.vars.get(value)
+        if (kind, value) == ("op", "("):
+            inner = self._expr()
+            self._expect(")")
+            return inner
+        if (kind, value) == ("op", "{"):
+            obj: dict[str, Any] = {}
+            while self._peek() != ("op", "}"):
+                k_kind, key = self._next()
+                if k_kind not in ("str", "name"):
+                    raise self.Fail("key")
+                self._expect(":")
+                obj[key] = self._expr()
+                if self._peek() == ("op", ","):
+                    self._next()
+            self._next()
+            return obj
+        if (kind, value) == ("op", "["):
+            items = []
+            while self._peek() != ("op", "]"):
+                items.append(self._expr())
+                if self._peek() == ("op", ","):
+                    self._next()
+            self._next()
+            return items
+        raise self.Fail("expression")
+
+    def _api(self) -> Any:
+        self._expect(".")
+        _, section = self._next()
+        self._expect(".")
+        _, name = self._next()
+        self._expect("(")
+        args = {} if self._peek() == ("op", ")") else self._expr()
+        self._expect(")")
+        method = f"{section}.{name}"
+        self.calls += 1
+        if self.calls > 25:
+            raise self.Fail("Too many API calls")
+        if not isinstance(args, dict) or method == "execute":
+            answer = _error(100, method, {})
+        else:
+            answer = self.fake._call(method, {k: self._text(v) for k, v in args.items() if v is not None}, self.token)
+        if "error" in answer:
+            self.errors.append({"method": method, "error_code": answer["error"]["error_code"],
+                                "error_msg": answer["error"]["error_msg"]})
+            return False
+        return answer["response"]
 
 
 def _error(code: int, method: str, params: dict, msg: str | None = None) -> dict:

@@ -31,7 +31,11 @@ SAFETY = 0.85
 
 class PlatformError(Exception):
     """What a platform said, for a person: `message` is a Russian sentence naming what happened and what to do;
-    `kind` one of KINDS; `retry_after` the seconds the platform asked us to wait (rate limits), else None."""
+    `kind` one of KINDS; `retry_after` the seconds the platform asked us to wait (rate limits), else None.
+    `code` / `platform_message`: the platform's own error code and text when it answered one (VK, OK)."""
+
+    code: int | None = None
+    platform_message: str = ""
 
     def __init__(self, message: str, kind: str = "unavailable", retry_after: float | None = None):
         super().__init__(message)

@@ -49,10 +49,13 @@ def error_from(body: dict, status: int) -> PlatformError:
     code = as_int(body.get("error_code")) or 0
     msg = clip(body.get("error_msg"), 200)
     if code in RATE_LIMITED:
-        return PlatformError(f"Одноклассники просят подождать (ошибка {code}: {msg}).", "rate_limited",
-                             RATE_LIMITED[code])
-    kind, reason = ERRORS.get(code, ("unavailable", "ошибка Одноклассников, повторим при следующем сборе"))
-    return PlatformError(f"Одноклассники: {reason} (ошибка {code}: {msg}).", kind)
+        exc = PlatformError(f"Одноклассники просят подождать (ошибка {code}: {msg}).", "rate_limited",
+                            RATE_LIMITED[code])
+    else:
+        kind, reason = ERRORS.get(code, ("unavailable", "ошибка Одноклассников, повторим при следующем сборе"))
+        exc = PlatformError(f"Одноклассники: {reason} (ошибка {code}: {msg}).", kind)
+    exc.code, exc.platform_message = code, msg  # the publishing modules word errors by code (their own sentences)
+    return exc
 
 
 def default_token(config: dict) -> str:

@@ -63,9 +63,12 @@ def error_from(err: Any) -> PlatformError:
     code = as_int(err.get("error_code")) or 0
     msg = clip(err.get("error_msg"), 200)
     if code in RATE_LIMITED:
-        return PlatformError(f"ВКонтакте просит подождать (ошибка {code}: {msg}).", "rate_limited", RATE_LIMITED[code])
-    kind, reason = ERRORS.get(code, ("unavailable", "ошибка ВКонтакте, повторим при следующем сборе"))
-    return PlatformError(f"ВКонтакте: {reason} (ошибка {code}: {msg}).", kind)
+        exc = PlatformError(f"ВКонтакте просит подождать (ошибка {code}: {msg}).", "rate_limited", RATE_LIMITED[code])
+    else:
+        kind, reason = ERRORS.get(code, ("unavailable", "ошибка ВКонтакте, повторим при следующем сборе"))
+        exc = PlatformError(f"ВКонтакте: {reason} (ошибка {code}: {msg}).", kind)
+    exc.code, exc.platform_message = code, msg  # the publishing modules word errors by code (their own sentences)
+    return exc
 
 
 def default_token(config: dict) -> tuple[str, str]:
