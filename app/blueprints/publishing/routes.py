@@ -151,6 +151,8 @@ def describe(network: str, part: limits.Part, index: int) -> str:
 # --- one post ------------------------------------------------------------------------------------------------------
 def _detail_page(pub, status=200, **context):
     context.setdefault("reason_form", ReasonForm(formdata=None))
+    context.setdefault("error", None)
+    context.setdefault("results", {})
     context.setdefault("text_form", TextForm(formdata=None, text=pub.text))
     return render_template("publishing/detail.html", pub=pub, action_form=ActionForm(formdata=None),
                            plans=posts.plans(pub), can_edit=posts.can_edit(pub),
