@@ -185,3 +185,12 @@ def test_participant_form_has_the_approval_setting(world, login):
     client = login(world.users.press)
     page = html(client.get(f"/admin/participants/{world.school.id}"))
     assert "после согласования пресс-службой" in page
+
+
+def test_pages_in_english(world, login, in_english):
+    client = login(world.users.smm)
+    page = html(client.get("/posts/new"))
+    assert "Where to publish" in page and "Publish" in page and "Куда публикуем" not in page
+    resp = client.post("/posts/preview", data={"text": "Слово " * 250, "photo_sizes": "1,2",
+                                               "accounts": [world.acc["s_telegram"].id]})
+    assert "an album of 2 photos without a caption + a separate message with the text" in html(resp)
