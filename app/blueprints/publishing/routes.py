@@ -169,8 +169,12 @@ def detail(publication_id: int):
 def status(publication_id: int):
     """HTMX polling of the deliveries' states while anything is scheduled or being sent."""
     pub = posts.get(current_user, publication_id)
-    return render_template("publishing/_deliveries.html", pub=pub, live=posts.is_live(pub),
-                           action_form=ActionForm(formdata=None), names=limits.NETWORK_NAMES)
+    live = posts.is_live(pub)
+    resp = Response(render_template("publishing/_deliveries.html", pub=pub, live=live,
+                                    action_form=ActionForm(formdata=None), names=limits.NETWORK_NAMES))
+    if not live and request.headers.get("HX-Request"):
+        resp.headers["HX-Refresh"] = "true"  # all settled: the whole page again (its actions change with the state)
+    return resp
 
 
 @bp.route("/<int:publication_id>/edit", methods=["GET", "POST"])
