@@ -48,3 +48,6 @@ def test_smm_composes_sees_the_split_publishes_and_watches_the_states(live_serve
     expect(page.locator("#deliveries tr[data-state=published]")).to_have_count(4, timeout=10000)
     expect(page.locator("#deliveries").get_by_role("link", name="открыть")).to_have_count(4)
     page.screenshot(path=str(ARTIFACTS / "publishing-post.png"), full_page=True)
+    page.get_by_role("link", name="Календарь", exact=True).click()
+    expect(page.locator(".post-calendar .day.today")).to_contain_text("Приглашаем на концерт")
+    page.screenshot(path=str(ARTIFACTS / "publishing-calendar.png"), full_page=True)

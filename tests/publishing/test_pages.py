@@ -153,6 +153,8 @@ def test_published_post_edit_and_delete_show_per_account_results(world, login):
     page = html(client.post(f"/posts/{pub.id}/text", data={"text": "Стало"}))
     assert "Одноклассники не дают править пост" in page and "изменение применено" in page
     page = html(client.post(f"/posts/{pub.id}/delete"))
+    assert "Отметьте «Да, удалить везде»" in page and world.calls.delete == []
+    page = html(client.post(f"/posts/{pub.id}/delete", data={"confirm": "yes"}))
     assert "удалено" in page and world.calls.delete == [pub.id]
 
 

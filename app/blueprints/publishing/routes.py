@@ -279,7 +279,11 @@ def edit_published(publication_id: int):
 
 @bp.post("/<int:publication_id>/delete")
 def delete_published(publication_id: int):
-    return _after(publication_id, lambda pub, form: posts.delete_published(current_user, pub), ActionForm())
+    def delete(pub, form):
+        if form.confirm.data != "yes":
+            raise ValidationFailed("Отметьте «Да, удалить везде», чтобы удалить пост")
+        return posts.delete_published(current_user, pub)
+    return _after(publication_id, delete, ActionForm())
 
 
 @bp.get("/photos/<int:photo_id>")

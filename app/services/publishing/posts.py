@@ -460,7 +460,7 @@ def update(actor: User, pub: Publication, *, text: str, photos=None, remove_phot
         pub.deliveries.remove(delivery)
     db.session.flush()
     pub.text, pub.link_preview, pub.scheduled_at = text, bool(link_preview), at
-    pub.institution_id = pub.institution_id if actor.role != "smm" else actor.institution_id
+    pub.institution_id = _institution_of(pub.author, accounts)
     pub.rejection_reason = None
     pub.deliveries = [Delivery(account_id=a.id, account=a, network=a.network, state="waiting") for a in accounts]
     db.session.flush()
