@@ -196,3 +196,37 @@ def test_pages_in_english(world, login, in_english):
     resp = client.post("/posts/preview", data={"text": "Слово " * 250, "photo_sizes": "1,2",
                                                "accounts": [world.acc["s_telegram"].id]})
     assert "an album of 2 photos without a caption + a separate message with the text" in html(resp)
+
+
+def test_ten_photos_fit_the_compose_form_with_csrf_on(app, world, login):
+    """Larger than MAX_CONTENT_LENGTH (27 MB, residents' five photos): the compose form takes 3 × 9.5 MB."""
+    from app.models import PublicationPhoto
+
+    big = png_bytes() + b"\0" * (9 * 1024 * 1024 + 512 * 1024)
+    client = login(world.users.smm)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = html(client.get("/posts/new"))
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        resp = client.post("/posts/new", content_type="multipart/form-data",
+                           data={"csrf_token": token, "text": "Большие фото", "go": "now",
+                                 "accounts": [world.acc["s_vk"].id],
+                                 "photos": [file(big, f"{n}.png") for n in range(3)]})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert resp.status_code == 303, html(resp)[:500]
+    assert db.session.scalar(select(db.func.count(PublicationPhoto.id))) == 3
+
+
+def test_press_chooses_any_account_or_a_whole_direction(world, login):
+    client = login(world.users.press)
+    page = html(client.get("/posts/new"))
+    assert f'data-check-all=".dir-{world.cul.id}"' in page and "выбрать все: П-Культура" in page
+    assert "Школа № 5 telegram" in page and "Музей telegram" in page
+    ids = [world.acc[f"m_{n}"].id for n in ("telegram", "vk", "ok", "max")]
+    resp = client.post("/posts/new", data={"text": "Ночь музеев", "accounts": ids, "go": "now"})
+    assert resp.status_code == 303
+    pub = db.session.scalar(select(Publication).where(Publication.text == "Ночь музеев"))
+    assert pub.institution_id == world.museum.id and len(pub.deliveries) == 4
+    assert "Ночь музеев" in html(login(world.users.smm2).get("/posts"))
+    assert "Ночь музеев" not in html(login(world.users.smm).get("/posts"))

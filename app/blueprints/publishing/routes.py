@@ -21,7 +21,22 @@ from app.services.publishing import limits, posts
 bp = Blueprint("publishing", __package__, url_prefix="/posts")
 
 UPLOAD_LIMIT = posts.PHOTOS_MAX * posts.PHOTO_MAX_BYTES + 2 * 1024 * 1024  # ten photos and the form
+FORM_PARTS = 5000
 TABS = ("all", "mine", "approval")
+
+
+def _upload_limit():
+    """Ten photos fit in the compose form: its requests may be larger than MAX_CONTENT_LENGTH (residents' five).
+    Runs before every other before_request (CSRFProtect reads the form, and with it the body, in its own)."""
+    if request.endpoint in ("publishing.compose", "publishing.edit"):
+        request.max_content_length = UPLOAD_LIMIT
+    if request.endpoint in ("publishing.compose", "publishing.edit", "publishing.preview"):
+        request.max_form_parts = FORM_PARTS  # a checkbox per account: the press service may tick hundreds
+
+
+@bp.record_once
+def _first(state):
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _upload_limit)
 
 
 @bp.before_request
@@ -29,8 +44,6 @@ TABS = ("all", "mine", "approval")
 def require_section():
     if not access.can_publish(current_user):
         abort(403)
-    if request.endpoint in ("publishing.compose", "publishing.edit"):
-        request.max_content_length = UPLOAD_LIMIT
 
 
 def _field_error(form, exc: DomainError) -> None:
@@ -50,7 +63,7 @@ def _uploads(form) -> list[posts.Upload]:
 
 
 def _chosen() -> list[str]:
-    return [v[:20] for v in request.form.getlist("accounts")[:2000]]
+    return [v[:20] for v in request.form.getlist("accounts")[:FORM_PARTS]]
 
 
 def _local_input(moment) -> str:
