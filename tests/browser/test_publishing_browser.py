@@ -36,6 +36,9 @@ def test_smm_composes_sees_the_split_publishes_and_watches_the_states(live_serve
                                                                 "сообщение с текстом")
     expect(preview.locator("article.telegram")).to_contain_text("уйдёт отдельным сообщением после фото")
     expect(preview.locator("article.vk")).to_contain_text("запись на стене сообщества, фото: 2")
+    vk = world.acc["s_vk"]
+    page.locator(f"li:has(#rights-{vk.id})").get_by_role("button", name="проверить права").click()
+    expect(page.locator(f"#rights-{vk.id}")).to_contain_text("у ключа нет права wall")  # CSRF on: the header
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "publishing-compose.png"), full_page=True)
     page.get_by_role("button", name="Опубликовать").click()

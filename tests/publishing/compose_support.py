@@ -30,7 +30,7 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200 + b"\xff\xd9"
 @pytest.fixture
 def calls(monkeypatch):
     """The outbox's contract, recorded: release() schedules the waiting rows, cancel() cancels the unsent ones."""
-    log = SimpleNamespace(release=[], cancel=[], resend=[], edit=[], delete=[])
+    log = SimpleNamespace(rights=[], release=[], cancel=[], resend=[], edit=[], delete=[])
 
     def release(pub):
         log.release.append(pub.id)
@@ -62,7 +62,16 @@ def calls(monkeypatch):
         db.session.commit()
         return out
 
-    for name, fn in (("release", release), ("cancel", cancel), ("resend", resend), ("apply_edit", apply_edit),
+    def check_rights(account):
+        log.rights.append(account.id)
+        from app.services.publishing.networks import Rights
+
+        ok = account.network != "vk"
+        account.publish_ok, account.publish_photos_ok = ok, ok
+        account.publish_reason = None if ok else f"ВКонтакте «{account.title}»: у ключа нет права wall — выдайте его"
+        return Rights(ok, ok, account.publish_reason or "можно")
+
+    for name, fn in (("check_rights", check_rights), ("release", release), ("cancel", cancel), ("resend", resend), ("apply_edit", apply_edit),
                      ("apply_delete", apply_delete)):
         monkeypatch.setattr(outbox, name, fn)
     return log

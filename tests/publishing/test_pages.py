@@ -230,3 +230,15 @@ def test_press_chooses_any_account_or_a_whole_direction(world, login):
     assert pub.institution_id == world.museum.id and len(pub.deliveries) == 4
     assert "Ночь музеев" in html(login(world.users.smm2).get("/posts"))
     assert "Ночь музеев" not in html(login(world.users.smm).get("/posts"))
+
+
+def test_check_rights_from_the_compose_page(world, login):
+    client = login(world.users.smm)
+    assert "проверить права" in html(client.get("/posts/new"))
+    resp = client.post(f"/posts/accounts/{world.acc['s_vk'].id}/rights", headers={"HX-Request": "true"})
+    assert resp.status_code == 200 and "у ключа нет права wall" in html(resp)
+    resp = client.post(f"/posts/accounts/{world.acc['s_telegram'].id}/rights")
+    assert "может публиковать" in html(resp)
+    assert "у ключа нет права wall" in html(client.get("/posts/new"))  # stored on the account
+    assert client.post(f"/posts/accounts/{world.acc['m_vk'].id}/rights").status_code == 404
+    assert world.calls.rights == [world.acc["s_vk"].id, world.acc["s_telegram"].id]

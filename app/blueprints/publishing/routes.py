@@ -351,3 +351,18 @@ def calendar():
                            participant=participant, choices=choices, prev_day=prev_day, next_day=next_day,
                            today=posts.to_city(posts.utcnow()).date(), moment=posts.moment,
                            everywhere=access.publishes_everywhere(current_user))
+
+
+# --- rights -------------------------------------------------------------------------------------------------------
+@bp.post("/accounts/<int:account_id>/rights")
+def rights(account_id: int):
+    """HTMX «проверить права»: may the app publish to this account, and if not, why (the platform asked now)."""
+    if not ActionForm().validate():
+        return render_template("publishing/_rights.html", account=None, error=_("Обновите страницу и повторите")), 422
+    try:
+        account, _answer = posts.check_rights(current_user, account_id)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template("publishing/_rights.html", account=None, error=exc.message), exc.status_code
+    return render_template("publishing/_rights.html", account=account, error=None)

@@ -146,6 +146,15 @@ def parse_accounts(user: User, spec: str) -> list[Account]:
     return chosen
 
 
+def check_rights(user: User, account_id: int):
+    """Ask the platform now whether the app may publish to one of the user's accounts (the outbox stores the answer
+    on the account: publish_ok, publish_photos_ok, publish_reason). Caller commits."""
+    account = next((a for a in targets(user) if a.id == account_id), None)
+    if account is None:
+        raise NotFound("Аккаунт не найден")
+    return account, outbox.check_rights(account)
+
+
 def _accounts(user: User, account_ids) -> list[Account]:
     by_id = {a.id: a for a in targets(user)}
     chosen: list[Account] = []
