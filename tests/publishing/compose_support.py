@@ -13,6 +13,7 @@ import pytest
 from app.extensions import db
 from app.models import Account, Direction, Institution
 from app.services.publishing import outbox
+from app.services.publishing.networks import Rights
 from tests.factories import make_user
 
 
@@ -64,8 +65,6 @@ def calls(monkeypatch):
 
     def check_rights(account):
         log.rights.append(account.id)
-        from app.services.publishing.networks import Rights
-
         ok = account.network != "vk"
         account.publish_ok, account.publish_photos_ok = ok, ok
         account.publish_reason = None if ok else f"ВКонтакте «{account.title}»: у ключа нет права wall — выдайте его"

@@ -242,3 +242,12 @@ def test_check_rights_from_the_compose_page(world, login):
     assert "у ключа нет права wall" in html(client.get("/posts/new"))  # stored on the account
     assert client.post(f"/posts/accounts/{world.acc['m_vk'].id}/rights").status_code == 404
     assert world.calls.rights == [world.acc["s_vk"].id, world.acc["s_telegram"].id]
+
+
+def test_a_double_click_on_publish_makes_one_post(world, login):
+    client = login(world.users.smm)
+    key = re.search(r'name="form_key" type="hidden" value="([0-9a-f]{32})"', html(client.get("/posts/new"))).group(1)
+    data = {"text": "Один раз", "accounts": [world.acc["s_vk"].id], "go": "now", "form_key": key}
+    first, second = client.post("/posts/new", data=data), client.post("/posts/new", data=data)
+    assert first.status_code == second.status_code == 303 and first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(db.func.count(Publication.id))) == 1 and len(world.calls.release) == 1

@@ -10,6 +10,8 @@ class ComposeForm(FlaskForm):
     remove_photos = BooleanField(_l("Убрать фото"))
     link_preview = BooleanField(_l("Превью ссылок (карточку ссылки строит сама соцсеть)"), default=True)
     at = StringField(_l("Опубликовать в (местное время; пусто — сейчас)"))
+    # A new post's idempotency key (made when the page opens): a double click on «Опубликовать» makes one post.
+    form_key = HiddenField()
 
 
 class ReasonForm(FlaskForm):

@@ -3,6 +3,7 @@ Thin views: the rules are in services/publishing/posts.py and services/access.py
 from __future__ import annotations
 
 import calendar as month_calendar
+import uuid
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -103,13 +104,14 @@ def _at(form):
 def compose():
     form = ComposeForm()
     if request.method == "GET":
+        form.form_key.data = uuid.uuid4().hex
         return _compose_page(form, chosen=[request.args.get("account", "")[:20]])
     chosen = _chosen()
     if not form.validate():
         return _compose_page(form, 422, chosen=chosen)
     try:
         result = posts.create(current_user, text=form.text.data or "", photos=_uploads(form), account_ids=chosen,
-                              at=_at(form), link_preview=bool(form.link_preview.data))
+                              at=_at(form), link_preview=bool(form.link_preview.data), key=_form_key(form))
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -119,6 +121,11 @@ def compose():
     flash(_("Пост отправлен на согласование пресс-службе") if pub.state == "awaiting_approval"
           else _("Пост запланирован") if pub.scheduled_at else _("Пост публикуется"), "ok")
     return redirect(url_for("publishing.detail", publication_id=pub.id), 303)
+
+
+def _form_key(form) -> str | None:
+    raw = form.form_key.data or ""
+    return f"form-{raw}" if len(raw) == 32 and all(c in "0123456789abcdef" for c in raw) else None
 
 
 def _int(value, default: int = 0, top: int = 10**9) -> int:
