@@ -72,6 +72,7 @@ def test_an_htmx_swap_gets_the_error_message_and_a_boosted_page_the_whole_error_
 
 
 # --- cross-posting (issue 13): every /posts form and parameter with junk, as smm and press ------------------------
+from app.services.publishing import posts  # noqa: E402
 from tests.publishing import compose_support  # noqa: E402
 
 calls, uploads, world = compose_support.calls, compose_support.uploads, compose_support.world
@@ -79,8 +80,6 @@ calls, uploads, world = compose_support.calls, compose_support.uploads, compose_
 
 @pytest.mark.parametrize("junk", JUNK)
 def test_publishing_forms_and_parameters(login, world, junk):
-    from app.services.publishing import posts
-
     pub = posts.create(world.users.smm, text="Пост", account_ids=[world.acc["s_vk"].id]).publication
     delivery = pub.deliveries[0]
     data = {"text": junk, "accounts": [junk, str(world.acc["s_vk"].id)], "at": junk, "go": junk, "link_preview": junk,
