@@ -241,3 +241,16 @@ def test_calendar_puts_a_post_on_its_city_day(world):
     assert posts.calendar(u.smm2, start, 7)[at.date()] == []
     assert [p.id for p in posts.calendar(u.press, start, 7, world.school)[at.date()]] == [pub.id]
     assert posts.calendar(u.press, start, 7, world.museum)[at.date()] == []
+
+
+def test_press_editing_a_waiting_post_approves_it(world):
+    world.school.posts_need_approval = True
+    acc, u = world.acc, world.users
+    pub = posts.create(u.smm, text="Черновик", account_ids=[acc["s_vk"].id]).publication
+    db.session.commit()
+    posts.update(u.press, pub, text="Поправила пресс-служба", account_ids=[acc["s_vk"].id])
+    db.session.commit()
+    assert pub.state == "scheduled" and pub.approved_by_id == u.press.id and world.calls.release == [pub.id]
+    assert pub.institution_id == world.school.id
+    assert not db.session.scalars(select(Notification).where(Notification.publication_id == pub.id,
+                                                             Notification.read_at.is_(None))).all()

@@ -473,7 +473,11 @@ def update(actor: User, pub: Publication, *, text: str, photos=None, remove_phot
     pub.rejection_reason = None
     pub.deliveries = [Delivery(account_id=a.id, account=a, network=a.network, state="waiting") for a in accounts]
     db.session.flush()
+    was_waiting = pub.state in ("awaiting_approval", "rejected")
     _go(actor, pub)
+    if was_waiting and pub.state == "scheduled" and access.can_approve(actor) and actor.id != pub.author_id:
+        pub.approved_by_id, pub.approved_at = actor.id, now  # the press service edited it: that is its approval
+        _close_requests(pub, now)
     pub.removed_paths = removed
     return pub
 
