@@ -54,3 +54,18 @@ def test_smm_composes_sees_the_split_publishes_and_watches_the_states(live_serve
     page.get_by_role("link", name="Календарь", exact=True).click()
     expect(page.locator(".post-calendar .day.today")).to_contain_text("Приглашаем на концерт")
     page.screenshot(path=str(ARTIFACTS / "publishing-calendar.png"), full_page=True)
+
+
+def test_press_ticks_a_whole_direction(live_server, page, world):
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Имя пользователя").fill(world.users.press.username)
+    page.get_by_label("Пароль", exact=True).fill("secret")
+    page.get_by_role("button", name="Войти").click()
+    page.goto(f"{live_server}/posts/new")
+    page.get_by_label("Текст").fill("Ночь музеев")
+    page.locator("summary", has_text="П-Культура").click()
+    page.get_by_label("выбрать все: П-Культура").check()
+    expect(page.locator(f"input.dir-{world.cul.id}:checked")).to_have_count(4)
+    expect(page.locator(f"input.dir-{world.edu.id}:checked")).to_have_count(0)
+    expect(page.locator("#preview article")).to_have_count(4)
+    page.screenshot(path=str(ARTIFACTS / "publishing-press-compose.png"), full_page=True)
