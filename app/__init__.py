@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.participants import bp as participants_bp
     from app.blueprints.participants_admin import bp as participants_admin_bp
     from app.blueprints.public import bp as public_bp
+    from app.blueprints.publishing import bp as publishing_bp
     from app.blueprints.qr import bp as qr_bp
     from app.blueprints.queue import bp as queue_bp
     from app.blueprints.stats import bp as stats_bp
@@ -84,5 +85,6 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.workspace import bp as workspace_bp
 
     for bp in (auth_bp, queue_bp, tickets_bp, workspace_bp, webhooks_bp, admin_bp, public_bp, api_bp,
-               notifications_bp, control_bp, board_bp, qr_bp, stats_bp, participants_admin_bp, participants_bp):
+               notifications_bp, control_bp, board_bp, qr_bp, stats_bp, participants_admin_bp, participants_bp,
+               publishing_bp):
         app.register_blueprint(bp)

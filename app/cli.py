@@ -142,3 +142,6 @@ def register(app: Flask) -> None:
     from app.cli_accounts import accounts_cli
 
     app.cli.add_command(accounts_cli)
+    from app.cli_posts import posts_cli
+
+    app.cli.add_command(posts_cli)

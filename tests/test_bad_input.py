@@ -69,3 +69,31 @@ def test_an_htmx_swap_gets_the_error_message_and_a_boosted_page_the_whole_error_
     boosted = client.get("/tickets/НЕТ-1", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert swap.status_code == boosted.status_code == 404
     assert "<html" not in swap.get_data(as_text=True) and "<html" in boosted.get_data(as_text=True)
+
+
+# --- cross-posting (issue 13): every /posts form and parameter with junk, as smm and press ------------------------
+from app.services.publishing import posts  # noqa: E402
+from tests.publishing import compose_support  # noqa: E402
+
+calls, uploads, world = compose_support.calls, compose_support.uploads, compose_support.world
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_publishing_forms_and_parameters(login, world, junk):
+    pub = posts.create(world.users.smm, text="Пост", account_ids=[world.acc["s_vk"].id]).publication
+    delivery = pub.deliveries[0]
+    data = {"text": junk, "accounts": [junk, str(world.acc["s_vk"].id)], "at": junk, "go": junk, "link_preview": junk,
+            "photo_sizes": junk, "kept_sizes": junk, "remove_photos": junk, "reason": junk, "csrf_token": junk}
+    for user in (world.users.smm, world.users.press):
+        client = login(user)
+        for url in ("/posts", "/posts/calendar", "/posts/new", f"/posts/{pub.id}", f"/posts/{pub.id}/edit"):
+            resp = client.get(url, query_string={"tab": junk, "view": junk, "date": junk, "participant": junk,
+                                                 "account": junk})
+            assert resp.status_code < 500, (url, junk)
+            assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
+        for url in ("/posts/new", "/posts/preview", f"/posts/{pub.id}/edit", f"/posts/{pub.id}/reject",
+                    f"/posts/{pub.id}/text", f"/posts/{pub.id}/deliveries/{delivery.id}/resend",
+                    f"/posts/{pub.id}/approve", f"/posts/{pub.id}/delete", f"/posts/{pub.id}/cancel"):
+            resp = client.post(url, data=data, headers={"HX-Request": "true"})
+            assert resp.status_code < 500, (url, junk, resp.status_code)
+            assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)

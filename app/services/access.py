@@ -199,3 +199,33 @@ def can_see_participants(user: User | None) -> bool:
     """The staff's «Участники» section: admin and press see the list; smm its own participant."""
     return can_manage_participants(user) or (_authenticated(user) and user.role == "smm"
                                               and user.institution_id is not None)
+
+
+# --- cross-posting (issue 13) ---------------------------------------------------------------------------------
+# An smm specialist publishes to its participant's accounts and sees its participant's posts; the press service and
+# admins publish anywhere (whole directions too), see every post and approve the posts that wait for them.
+PUBLISH_EVERYWHERE = {"admin", "press"}
+APPROVE = {"admin", "press"}
+
+
+def can_publish(user: User | None) -> bool:
+    if not _authenticated(user):
+        return False
+    return user.role in PUBLISH_EVERYWHERE or (user.role == "smm" and user.institution_id is not None)
+
+
+def publishes_everywhere(user: User | None) -> bool:
+    return _authenticated(user) and user.role in PUBLISH_EVERYWHERE
+
+
+def can_view_publication(user: User | None, pub) -> bool:
+    """smm: its participant's posts (and its own); press and admin: all. Anyone else: none (a 404, as missing)."""
+    if pub is None or not can_publish(user):
+        return False
+    if user.role in PUBLISH_EVERYWHERE:
+        return True
+    return pub.institution_id == user.institution_id or pub.author_id == user.id
+
+
+def can_approve(user: User | None) -> bool:
+    return _authenticated(user) and user.role in APPROVE

@@ -114,6 +114,7 @@ class ParticipantData:
     receives_appeals: bool = True
     public_feedback: bool = True
     slug: str = ""
+    posts_need_approval: bool = False  # issue 13: the participant's posts wait for the press service
 
 
 def _apply(inst: Institution, data: ParticipantData) -> None:
@@ -132,6 +133,7 @@ def _apply(inst: Institution, data: ParticipantData) -> None:
     inst.smm_contacts = _text(data.smm_contacts, "smm_contacts", "Контакты SMM-специалиста", 300)
     inst.receives_appeals = bool(data.receives_appeals)
     inst.public_feedback = bool(data.public_feedback)
+    inst.posts_need_approval = bool(data.posts_need_approval)
     if slug:
         inst.slug = slug
 

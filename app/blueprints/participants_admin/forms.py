@@ -35,6 +35,7 @@ class ParticipantForm(FlaskForm):
     receives_appeals = BooleanField(_l("Получает обращения жителей"), default=True)
     public_feedback = BooleanField(_l("Показывать на публичной странице, как отвечает жителям"), default=True)
     slug = StringField(_l("Адрес страницы (латиница, цифры, дефис)"))
+    posts_need_approval = BooleanField(_l("Посты публикуются после согласования пресс-службой"))
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)

@@ -55,7 +55,8 @@ def _data(form) -> participants.ParticipantData:
         name=form.name.data or "", short_name=form.short_name.data or "", direction_id=form.direction_id.data,
         address=form.address.data or "", site=form.site.data or "", smm_name=form.smm_name.data or "",
         smm_contacts=form.smm_contacts.data or "", receives_appeals=bool(form.receives_appeals.data),
-        public_feedback=bool(form.public_feedback.data), slug=form.slug.data or "")
+        public_feedback=bool(form.public_feedback.data), slug=form.slug.data or "",
+        posts_need_approval=bool(form.posts_need_approval.data))
 
 
 def _save_participant(form, inst):
