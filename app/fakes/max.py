@@ -228,7 +228,7 @@ class FakeMax(LoopbackServer):
                 body: Any) -> tuple[int, dict, dict]:
         with self._lock:
             self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
-                               "at": time.time()})
+                               "at": self.clock()})
             if method == "GET" and path.startswith("/avatar/"):
                 return 200, avatar_png(f"max{path}"), {}
             token = headers.get("authorization")
@@ -345,7 +345,7 @@ class FakeMax(LoopbackServer):
         image, `{"token"}` otherwise. One file per URL."""
         with self._lock:
             self.calls.append({"method": "POST", "path": f"/upload/{slot}", "params": {}, "body": len(raw),
-                               "at": time.time()})
+                               "at": self.clock()})
             info = self.upload_slots.get(slot)
             if info is None or info["used"]:
                 return _error(400, "upload.invalid", "Upload URL is invalid or already used")

@@ -276,7 +276,7 @@ class FakeTelegram:
 
     def _handle(self, token: str, method: str, params: dict[str, Any], files: dict[str, bytes]) -> tuple[int, dict]:
         with self._cond:
-            self.calls.append({"method": method, "params": params, "at": time.time()})
+            self.calls.append({"method": method, "params": params, "at": self.clock()})
             if self.token is not None and token != self.token:
                 return _error(401, "Unauthorized")
             rule = self._matching_rule(method, params)
