@@ -101,15 +101,16 @@ class FakeMax(LoopbackServer):
     # --- controls --------------------------------------------------------------------------------
     def fail(self, status: int, chat_id: int | str | None = None, times: int | None = 1,
              retry_after: float | None = None, code: str | None = None, message: str | None = None,
-             on: str = "POST /messages") -> None:
+             on: str = "POST /messages", skip: int = 0) -> None:
         """Answer HTTP `status` to the next `times` sends (None: always), only for `chat_id` when given:
         `fail(429, chat_id=123, retry_after=2)`, `fail(403, chat_id=123, times=None)`. `on`: the call that fails
-        ("POST /messages", "PUT /messages", "DELETE /messages", "POST /uploads", "GET /members/me")."""
+        ("POST /messages", "PUT /messages", "DELETE /messages", "POST /uploads", "GET /members/me"); `skip`: let
+        that many matching calls through first."""
         default_code, default_msg = ERRORS.get(status, ("error", "Error"))
         with self._lock:
             self._rules.append({"status": status, "chat_id": None if chat_id is None else str(chat_id),
                                 "times": times, "retry_after": retry_after, "code": code or default_code,
-                                "message": message or default_msg, "on": on})
+                                "message": message or default_msg, "on": on, "skip": skip})
 
     def drop(self, chat_id: int | str | None = None, times: int | None = 1, on: str = "POST /messages") -> None:
         """The next `times` calls `on` (for `chat_id` when given) are carried out — the message is posted — and
@@ -411,6 +412,9 @@ class FakeMax(LoopbackServer):
     def _matching_rule(self, target: str, on: str = "POST /messages") -> dict | None:
         for rule in self._rules:
             if rule.get("on", "POST /messages") != on or rule["chat_id"] not in (None, target):
+                continue
+            if rule.get("skip"):
+                rule["skip"] -= 1
                 continue
             if rule["times"] is not None:
                 rule["times"] -= 1

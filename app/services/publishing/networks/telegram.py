@@ -67,7 +67,7 @@ def _pacers(channel: Channel, config: dict, pacing: Pacing) -> tuple[Pacer, Pace
 
 def _chat_ref(channel: Channel) -> int | str:
     value = str(channel.external_id or "").strip()
-    if value.lstrip("-").isdigit():
+    if value.isascii() and value.lstrip("-").isdigit():
         return int(value)
     return f"@{(channel.handle or value).lstrip('@')}"
 
@@ -91,7 +91,7 @@ def _permalink(channel: Channel, message_id: str, username: str | None = None) -
     if name and TG_USERNAME.match(name):
         return f"https://t.me/{name}/{message_id}"
     ref = str(channel.external_id or "")
-    if ref.startswith("-100") and ref[1:].isdigit():
+    if ref.startswith("-100") and ref.isascii() and ref[1:].isdigit():
         return f"https://t.me/c/{_short_id(int(ref))}/{message_id}"
     return None
 
@@ -364,7 +364,7 @@ def _ids(parts: Any) -> list[list[str]]:
     out = []
     for item in parts or []:
         values = item if isinstance(item, (list, tuple)) else [item]
-        out.append([str(v) for v in values if str(v).strip().isdigit()])
+        out.append([str(v) for v in values if str(v).strip().isascii() and str(v).strip().isdigit()])
     return out
 
 
