@@ -309,3 +309,37 @@ def test_the_per_chat_pace(mx, config, pacing, clock):
         assert all(later - earlier >= 1.0 / max_net.CHAT_RATE for earlier, later in zip(times, times[1:]))
         assert all(times[i + 2] - times[i] >= 1.0 for i in range(len(times) - 2))  # never 3 within a second
     assert clock.now - start < 7
+
+
+@pytest.mark.parametrize("status, kind", [
+    (400, "not_found"), (401, "bad_token"), (403, "no_rights"), (404, "not_found"), (429, "rate_limited"),
+    (500, "unavailable"), (503, "unavailable"),
+])
+@pytest.mark.parametrize("action", ["edit", "delete", "rights"])
+def test_edit_delete_and_rights_errors_are_sentences_never_uncertain(mx, config, pacing, tmp_path, status, kind,
+                                                                     action):
+    parts = _published(config, pacing, tmp_path, "Текст")
+    on = {"edit": "PUT /messages", "delete": "DELETE /messages", "rights": "GET /members/me"}[action]
+    mx.fail(status, on=on, retry_after=900 if status == 429 else None)
+    try:
+        if action == "edit":
+            max_net.edit(school(), parts, plan_for("max", "Другой"), config, pacing=pacing)
+        elif action == "delete":
+            if status == 404:
+                max_net.delete(school(), parts, config, pacing=pacing)  # gone already: fine
+                return
+            max_net.delete(school(), parts, config, pacing=pacing)
+        else:
+            rights = max_net.check_rights(school(), config, pacing=pacing)
+            assert kind in ("no_rights", "not_found", "bad_token") and not rights.can_post
+            assert "Школа № 3" in rights.reason
+            return
+    except PublishError as exc:
+        assert exc.kind == kind and not exc.uncertain and "Школа № 3" in exc.message and CYRILLIC.search(exc.message)
+    else:
+        pytest.fail("no PublishError")
+
+
+def test_the_module_never_touches_the_database():
+    source = open(max_net.__file__, encoding="utf-8").read()
+    assert "app.models" not in source and "app.extensions" not in source and "db.session" not in source

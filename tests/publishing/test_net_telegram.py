@@ -403,3 +403,39 @@ def test_one_message_a_second_per_channel(tg, config, pacing, clock, tmp_path):
     publish(text_plan, [], config, pacing)
     album_at, text_at = [c["at"] for c in tg.calls if c["params"].get("chat_id") == PUBLIC][-2:]
     assert text_at - album_at >= 3.0 - 1e-9
+
+
+@pytest.mark.parametrize("code, description, kind", [
+    (403, "Forbidden: bot is not a member of the channel chat", "no_rights"),
+    (400, "Bad Request: message can't be edited", "no_rights"),
+    (400, "Bad Request: chat not found", "not_found"),
+    (401, "Unauthorized", "bad_token"),
+    (429, "Too Many Requests: retry after 900", "rate_limited"),
+    (502, "Bad Gateway", "unavailable"),
+    (-1, "garbage", "garbage"),
+])
+@pytest.mark.parametrize("action", ["edit", "delete", "rights"])
+def test_edit_delete_and_rights_errors_are_sentences_never_uncertain(tg, config, pacing, tmp_path, code,
+                                                                     description, kind, action):
+    parts = _published(tg, config, pacing, tmp_path, "Текст")
+    method = {"edit": "editMessageText", "delete": "deleteMessage", "rights": "getChatMember"}[action]
+    tg.fail(code, description, method=method, parameters={"retry_after": 900} if code == 429 else None)
+    try:
+        if action == "edit":
+            tg_net.edit(public(), parts, plan_for("telegram", "Другой"), config, pacing=pacing)
+        elif action == "delete":
+            tg_net.delete(public(), parts, config, pacing=pacing)
+        else:
+            rights = tg_net.check_rights(public(), config, pacing=pacing)
+            assert kind in ("no_rights", "not_found", "bad_token") and not rights.can_post
+            assert "Школа № 3" in rights.reason
+            return
+    except PublishError as exc:
+        assert exc.kind == kind and not exc.uncertain and "Школа № 3" in exc.message and CYRILLIC.search(exc.message)
+    else:
+        pytest.fail("no PublishError")
+
+
+def test_the_module_never_touches_the_database():
+    source = open(tg_net.__file__, encoding="utf-8").read()
+    assert "app.models" not in source and "app.extensions" not in source and "db.session" not in source

@@ -136,8 +136,10 @@ def _request(client: httpx.Client, method: str, url: str, channel: Channel, conf
         raise PublishError(f"Бот города не может публиковать в {where} ({detail}): добавьте бота в канал "
                            "администратором с правом писать сообщения.", "no_rights")
     if resp.status_code == 404:
-        raise PublishError(f"MAX не находит {where} или его сообщение ({detail}): проверьте, что канал существует и "
-                           "бот в нём администратор.", "not_found")
+        gone = PublishError(f"MAX не находит {where} или его сообщение ({detail}): проверьте, что канал существует и "
+                            "бот в нём администратор.", "not_found")
+        gone.status = 404  # DELETE: the message is gone already
+        raise gone
     if resp.status_code >= 500:
         if sending:
             raise PublishError(f"MAX ответил ошибкой сервера при {what} в {where} ({detail}): неизвестно, вышел ли "
@@ -361,7 +363,7 @@ def delete(channel: Channel, parts: Any, config: dict, pacing: Pacing = PACING) 
                                                              config, what="удалении поста",
                                                              params={"message_id": mid}))
                 except PublishError as exc:
-                    if exc.kind == "not_found":
+                    if getattr(exc, "status", None) == 404:
                         continue  # already deleted
                     raise
                 _changed(answer, channel, "MAX не дал удалить сообщение в {where}{detail}: бот может удалять свои "
