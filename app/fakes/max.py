@@ -5,7 +5,14 @@ platform-api.max.ru does (JSON, token in the `Authorization` header):
 
 - `POST /messages?chat_id=…` (or `?user_id=…`) `{"text", "link"?, "attachments"?}` → `{"message": {...}}`
   with a new `body.mid`; text of 4000 characters or more is refused with 400 as MAX does;
-- `GET /me`, `GET|POST|DELETE /subscriptions`, `POST /answers?callback_id=…` for completeness.
+- `GET /me`, `GET|POST|DELETE /subscriptions`, `POST /answers?callback_id=…` for completeness;
+- cross-posting (issue 13): `POST /uploads?type=image` → `{"url"}` on this server, the file POSTed there (multipart,
+  one file per URL) → `{"photos": {<id>: {"token"}}}`; `POST /messages` with `{"type": "image", "payload":
+  {"token"}}` attachments (`not_ready()`: «attachment.not.ready» first) and `disable_link_preview`; `PUT` and
+  `DELETE /messages?message_id=` (`{"success": false, "message"}` for messages older than 48 hours, `backdate`);
+  `GET /chats/{id}/members/me` with the bot's admin flag and permissions (`add_chat(bot_admin, bot_member,
+  permissions)`). `received(chat)` is what a chat shows; `drop()` carries a call out and closes the connection
+  without an answer; `fail(…, on="PUT /messages")` targets other calls.
 
 Errors are MAX's `{"code", "message"}` with the HTTP status: a wrong token gets 401, and `fail()` makes the
 next calls for a chat answer 429 (with `Retry-After`), 403, 404 or 5xx:

@@ -4,7 +4,16 @@
 api.telegram.org does — `{"ok": true, "result": …}` or `{"ok": false, "error_code", "description",
 "parameters"?}` with the same HTTP status — for getMe, sendMessage, getUpdates, setWebhook, deleteWebhook,
 getWebhookInfo and getFile (files added with `add_file` are served under `/file/bot<token>/<path>`). Bodies are
-read as JSON or as form fields (python-telegram-bot posts forms, nested objects JSON-encoded in a field).
+read as JSON, as form fields (python-telegram-bot posts forms, nested objects JSON-encoded in a field) or as
+multipart/form-data (uploads; `attach://<name>` refers to a file part).
+
+Cross-posting (issue 13): to a channel added with `add_channel` the fake answers sendMessage, sendPhoto,
+sendMediaGroup (2–10 photos), editMessageText, editMessageCaption and deleteMessage as Telegram does — message ids
+counted per channel, text ≤ 4096 and caption ≤ 1024 UTF-16 units («message is too long», «message caption is too
+long»), «message is not modified», «message can't be deleted» after 48 hours (`backdate`), 403 when the bot is not
+an admin there, «need administrator rights» without can_post_messages (`add_channel(can_post=False)`).
+`received(chat)` is what the channel shows (one record per message, photos as bytes); `drop(method)` carries a
+call out and then closes the connection without an answer; `fail`/`rate_limit` inject errors and 429s.
 
     with FakeTelegram(token="123456789:test-token") as tg:
         app.config["TELEGRAM_API_URL"] = tg.base_url          # "http://127.0.0.1:<port>/bot"
