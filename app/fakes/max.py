@@ -62,6 +62,7 @@ ERRORS = {
 
 _seq = itertools.count(int(time.time()) % 100_000 * 1000)
 DROPPED = -2  # handle()'s status for «carried out, then the connection dropped without an answer» (drop())
+HUNG = -3  # …and for «carried out, then no answer until the client gives up» (drop(hang=True))
 UPLOAD_TYPES = ("image", "video", "audio", "file")
 NOT_READY = ("attachment.not.ready", "Key: errors.process.attachment.file.not.processed")
 
@@ -102,6 +103,7 @@ class FakeMax(LoopbackServer):
         self.clock: Callable[[], float] = time.time  # the timestamps of messages (DELETE's refusal of old ones)
         self.delete_window = 48 * 3600  # seconds a message can still be deleted (see delete_message)
         self._drops: list[dict] = []
+        self._released = threading.Event()  # wakes the calls drop(hang=True) holds (set by stop())
         self._not_ready = 0
         self._serve(host, port, self._handler())
 
@@ -119,11 +121,18 @@ class FakeMax(LoopbackServer):
                                 "times": times, "retry_after": retry_after, "code": code or default_code,
                                 "message": message or default_msg, "on": on, "skip": skip})
 
-    def drop(self, chat_id: int | str | None = None, times: int | None = 1, on: str = "POST /messages") -> None:
+    def drop(self, chat_id: int | str | None = None, times: int | None = 1, on: str = "POST /messages",
+             hang: bool = False) -> None:
         """The next `times` calls `on` (for `chat_id` when given) are carried out — the message is posted — and
-        then the connection is closed without an answer: a crash between the platform's acceptance and ours."""
+        then the connection is closed without an answer: a crash between the platform's acceptance and ours.
+        `hang`: no answer at all until the client times out (the connection is closed at stop())."""
         with self._lock:
-            self._drops.append({"chat_id": None if chat_id is None else str(chat_id), "times": times, "on": on})
+            self._drops.append({"chat_id": None if chat_id is None else str(chat_id), "times": times, "on": on,
+                                "hang": hang})
+
+    def stop(self) -> None:
+        self._released.set()
+        super().stop()
 
     def not_ready(self, times: int = 1) -> None:
         """The next `times` messages with attachments are refused with `attachment.not.ready` (HTTP 400), as MAX
@@ -215,11 +224,13 @@ class FakeMax(LoopbackServer):
         """One request → (HTTP status, JSON body, extra headers), as MAX answers it; status DROPPED: no answer,
         the connection is closed (`drop()`)."""
         status, out, extra = self._handle(method, path, params, headers, body)
-        if 200 <= status < 300 and path in ("/messages", "/uploads") and self._take_drop(method, path, params):
-            return DROPPED, {}, {}
+        rule = self._take_drop(method, path, params) if 200 <= status < 300 and path in ("/messages", "/uploads") \
+            else None
+        if rule is not None:
+            return (HUNG if rule["hang"] else DROPPED), {}, {}
         return status, out, extra
 
-    def _take_drop(self, method: str, path: str, params: dict) -> bool:
+    def _take_drop(self, method: str, path: str, params: dict) -> dict | None:
         target = str(params.get("chat_id") or params.get("message_id") or "")
         with self._lock:
             for rule in self._drops:
@@ -229,8 +240,8 @@ class FakeMax(LoopbackServer):
                     rule["times"] -= 1
                     if rule["times"] <= 0:
                         self._drops.remove(rule)
-                return True
-        return False
+                return rule
+        return None
 
     def _handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str],
                 body: Any) -> tuple[int, dict, dict]:
@@ -466,6 +477,9 @@ class FakeMax(LoopbackServer):
                 self._serve("PUT")
 
             def _answer(self, status: int, body: Any, extra: dict) -> None:
+                if status == HUNG:  # FakeMax.drop(hang=True): no answer until the client gives up
+                    fake._released.wait(30)
+                    status = DROPPED
                 if status == DROPPED:  # FakeMax.drop: carried out; no answer ever comes
                     self.close_connection = True
                     try:

@@ -58,6 +58,7 @@ _INT_FIELDS = {"message_thread_id", "offset", "limit", "timeout", "message_id", 
 TEXT_LIMIT, CAPTION_LIMIT, ALBUM_MIN, ALBUM_MAX = 4096, 1024, 2, 10
 DELETE_WINDOW = 48 * 3600  # deleteMessage: "a message can only be deleted if it was sent less than 48 hours ago"
 DROPPED = -2  # handle()'s status for «accepted, then the connection dropped without an answer»
+HUNG = -3  # …and for «accepted, then no answer until the client gives up» (drop(hang=True))
 
 
 def _chat_id(value: Any) -> int | str:
@@ -93,6 +94,7 @@ class FakeTelegram:
         self._chat_message_ids: dict[Any, itertools.count] = {}
         self._media_groups = itertools.count(13_000_000_000_000_000)
         self._drops: list[dict] = []
+        self._released = threading.Event()  # wakes the calls drop(hang=True) holds (set by stop())
         self._rules: list[dict] = []
         self._pattern: list[bool] = []  # rate_limit_pattern: the next sendMessage calls, True → 429
         self._pattern_retry = 5
@@ -125,6 +127,7 @@ class FakeTelegram:
 
     def stop(self) -> None:
         """Stop listening and drop open keep-alive connections: afterwards Telegram is simply unreachable."""
+        self._released.set()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
@@ -233,12 +236,14 @@ class FakeTelegram:
     def messages_to(self, chat_id: Any) -> list[dict]:
         return [m for m in self.sent if m["chat_id"] == _chat_id(chat_id)]
 
-    def drop(self, method: str = "sendMessage", chat_id: Any = None, times: int | None = 1) -> None:
+    def drop(self, method: str = "sendMessage", chat_id: Any = None, times: int | None = 1,
+             hang: bool = False) -> None:
         """The next `times` calls of `method` (for `chat_id` when given) are carried out — the post is made — and
-        then the connection is closed without an answer: a crash between the platform's acceptance and ours."""
+        then the connection is closed without an answer: a crash between the platform's acceptance and ours.
+        `hang`: no answer at all until the client times out (the connection is closed at stop())."""
         with self._cond:
             self._drops.append({"method": method, "chat_id": None if chat_id is None else _chat_id(chat_id),
-                                "times": times})
+                                "times": times, "hang": hang})
 
     def received(self, chat_id: Any, *, deleted: bool = False) -> list[dict]:
         """What the channel `chat_id` (id or "@username") shows, in order: one record per message (see
@@ -265,11 +270,12 @@ class FakeTelegram:
         connection (`drop()`)."""
         params = _normalise(params)
         status, body = self._handle(token, method, params, files or {})
-        if status == 200 and self._take_drop(method, params):
-            return DROPPED, {}
+        rule = self._take_drop(method, params) if status == 200 else None
+        if rule is not None:
+            return (HUNG if rule["hang"] else DROPPED), {}
         return status, body
 
-    def _take_drop(self, method: str, params: dict) -> bool:
+    def _take_drop(self, method: str, params: dict) -> dict | None:
         with self._cond:
             for rule in self._drops:
                 if rule["method"].lower() != method.lower():
@@ -280,8 +286,8 @@ class FakeTelegram:
                     rule["times"] -= 1
                     if rule["times"] <= 0:
                         self._drops.remove(rule)
-                return True
-        return False
+                return rule
+        return None
 
     def _handle(self, token: str, method: str, params: dict[str, Any], files: dict[str, bytes]) -> tuple[int, dict]:
         with self._cond:
@@ -758,6 +764,9 @@ class FakeTelegram:
                 self._answer(*fake.handle(unquote(match.group(1)), match.group(2), params, files))
 
             def _answer(self, status: int, body: dict) -> None:
+                if status == HUNG:  # FakeTelegram.drop(hang=True): no answer until the client gives up
+                    fake._released.wait(30)
+                    status = DROPPED
                 if status == DROPPED:  # FakeTelegram.drop: the call was carried out; no answer ever comes
                     self.close_connection = True
                     try:

@@ -211,6 +211,13 @@ def test_a_dropped_upload_is_not_uncertain(mx, config, pacing, tmp_path):
     assert not err.value.uncertain and err.value.kind == "unavailable"
 
 
+def test_no_answer_in_time_after_sending_is_uncertain(mx, config, pacing):
+    mx.drop(chat_id=SCHOOL, hang=True)
+    with pytest.raises(PublishError) as err:
+        publish(plan_for("max", "Текст"), [], dict(config, HTTP_TIMEOUT=0.3), pacing)
+    assert err.value.uncertain and "не ответил вовремя" in err.value.message and len(mx.received(SCHOOL)) == 1
+
+
 def test_a_refused_connection_is_not_uncertain(pacing):
     config = {"MAX_BOT_TOKEN": TOKEN, "MAX_API_URL": dead_url(), "HTTP_TIMEOUT": 2}
     with pytest.raises(PublishError) as err:

@@ -243,6 +243,22 @@ def test_a_dropped_connection_after_acceptance_is_uncertain(tg, config, pacing, 
     assert len(tg.received(PUBLIC)) == max(photos, 1)  # it did go out
 
 
+def test_no_answer_in_time_after_sending_is_uncertain(tg, config, pacing):
+    """Telegram took the message and never answered: the read timeout (PTB's TimedOut) leaves its fate unknown."""
+    tg.drop("sendMessage", chat_id=PUBLIC, hang=True)
+    with pytest.raises(PublishError) as err:
+        publish(plan_for("telegram", "Текст"), [], dict(config, HTTP_TIMEOUT=0.3), pacing)
+    assert err.value.uncertain and "не ответил вовремя" in err.value.message and len(tg.received(PUBLIC)) == 1
+
+
+def test_no_answer_in_time_to_a_deletion_is_not_uncertain(tg, config, pacing, tmp_path):
+    parts = _published(tg, config, pacing, tmp_path, "Текст")
+    tg.drop("deleteMessage", hang=True)
+    with pytest.raises(PublishError) as err:
+        tg_net.delete(public(), parts, dict(config, HTTP_TIMEOUT=0.3), pacing=pacing)
+    assert not err.value.uncertain and err.value.kind == "unavailable"
+
+
 def test_a_refused_connection_is_not_uncertain(pacing):
     config = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": dead_url() + "/bot", "HTTP_TIMEOUT": 2}
     with pytest.raises(PublishError) as err:
