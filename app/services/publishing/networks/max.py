@@ -78,6 +78,10 @@ def _of(channel: Channel) -> str:
     return f"канала MAX «{channel.name}»"
 
 
+def _in(channel: Channel) -> str:
+    return f"канале MAX «{channel.name}»"
+
+
 def _pacers(channel: Channel, config: dict, pacing: Pacing) -> tuple[Pacer, Pacer]:
     token = _token(config)
     return (pacing.for_token("max-chat", f"{token}|{channel.external_id}", CHAT_RATE),
@@ -99,25 +103,27 @@ def _body(resp: httpx.Response) -> Any:
 
 
 def _request(client: httpx.Client, method: str, url: str, channel: Channel, config: dict, *, sending: bool = False,
-             what: str = "публикации", **kwargs) -> dict:
-    """One call → its JSON object, or PublishError (or _NotReady) as the module docstring says."""
+             what: str = "публикации в канал", **kwargs) -> dict:
+    """One call → its JSON object, or PublishError (or _NotReady) as the module docstring says. `what`: the
+    action in the prepositional case with its preposition («публикации в канал», «правке поста в канале»)."""
     where = _where(channel)
+    at = f"{what} MAX «{channel.name}»"
     headers = {"Authorization": _token(config)}
     try:
         resp = client.request(method, url, headers=headers, timeout=timeout(config), **kwargs)
     except httpx.HTTPError as exc:
         what_happened = "не ответил вовремя" if isinstance(exc, httpx.TimeoutException) else "недоступен"
         if sending and not isinstance(exc, _NOT_SENT):
-            raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}) при {what} в {where}: неизвестно, "
+            raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}) при {at}: неизвестно, "
                                "вышел ли пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз».",
                                "unavailable", uncertain=True) from exc
-        raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}), {what} в {where} не выполнена: повторим "
+        raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}) при {at}: запрос не дошёл — повторим "
                            "автоматически.", "unavailable") from exc
     body = _body(resp)
     if resp.status_code == 200:
         if isinstance(body, dict):
             return body
-        raise PublishError(f"MAX ответил не JSON при {what} в {where}" + (
+        raise PublishError(f"MAX ответил не JSON при {at}" + (
             ": неизвестно, вышел ли пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз»."
             if sending else ": повторим автоматически."), "garbage", uncertain=sending)
     data = body if isinstance(body, dict) else {}
@@ -130,8 +136,8 @@ def _request(client: httpx.Client, method: str, url: str, channel: Channel, conf
         raise PublishError(f"MAX просит подождать {seconds:g} с перед следующей публикацией в {where} "
                            f"({detail}): повторим автоматически.", "rate_limited", seconds)
     if resp.status_code == 401:
-        raise PublishError(f"MAX не принял токен бота города ({detail}), поэтому {what} в {where} не выполнена: "
-                           "администратору — проверьте MAX_BOT_TOKEN.", "bad_token")
+        raise PublishError(f"MAX не принял токен бота города при {at} ({detail}): администратору — проверьте "
+                           "MAX_BOT_TOKEN.", "bad_token")
     if resp.status_code == 403:
         raise PublishError(f"Бот города не может публиковать в {where} ({detail}): добавьте бота в канал "
                            "администратором с правом писать сообщения.", "no_rights")
@@ -142,12 +148,12 @@ def _request(client: httpx.Client, method: str, url: str, channel: Channel, conf
         raise gone
     if resp.status_code >= 500:
         if sending:
-            raise PublishError(f"MAX ответил ошибкой сервера при {what} в {where} ({detail}): неизвестно, вышел ли "
+            raise PublishError(f"MAX ответил ошибкой сервера при {at} ({detail}): неизвестно, вышел ли "
                                "пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз».",
                                "unavailable", uncertain=True)
-        raise PublishError(f"MAX ответил ошибкой сервера при {what} в {where} ({detail}): повторим автоматически.",
+        raise PublishError(f"MAX ответил ошибкой сервера при {at} ({detail}): повторим автоматически.",
                            "unavailable")
-    raise PublishError(f"MAX отклонил {what} в {where} ({detail}): проверьте текст и фото поста; если повторяется — "
+    raise PublishError(f"MAX отказал при {at} ({detail}): проверьте текст и фото поста; если повторяется — "
                        "сообщите администратору.", "not_found")
 
 
@@ -196,7 +202,7 @@ def check_rights(channel: Channel, config: dict, pacing: Pacing = PACING) -> Rig
     def go() -> dict:
         with httpx.Client() as client:
             return _paced((None, bot_pacer), lambda: _request(client, "GET", url, channel, config,
-                                                              what="проверке прав"))
+                                                              what="проверке прав в канале"))
 
     try:
         member = _guarded(go, channel, sending=False)
@@ -240,16 +246,16 @@ def _token_of(answer: dict) -> str | None:
 def _upload(client: httpx.Client, photo: PhotoFile, channel: Channel, config: dict, bot: Pacer) -> str:
     where = _where(channel)
     slot = _paced((None, bot), lambda: _request(client, "POST", f"{_base(config)}/uploads", channel, config,
-                                                what="загрузке фото", params={"type": "image"}))
+                                                what="загрузке фото для канала", params={"type": "image"}))
     url = slot.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise PublishError(f"MAX не дал адрес для загрузки фото в {where}: повторим автоматически.", "garbage")
     try:
         data = photo.read()
     except OSError as exc:
-        raise PublishError(f"Фото поста для {where} не прочитать из хранилища ({exc.__class__.__name__}): повторим "
+        raise PublishError(f"Фото поста для {_of(channel)} не прочитать из хранилища ({exc.__class__.__name__}): повторим "
                            "автоматически; если повторяется — сообщите администратору.", "unavailable") from exc
-    answer = _request(client, "POST", url, channel, config, what="загрузке фото",
+    answer = _request(client, "POST", url, channel, config, what="загрузке фото для канала",
                       files={"data": (photo.filename, data, photo.content_type)})
     token = _token_of(answer)
     if token is None:
@@ -326,7 +332,7 @@ def _mids(parts: Any) -> list[list[str]]:
 def _changed(answer: dict, channel: Channel, refused: str) -> None:
     if answer.get("success") is False:
         detail = clip(answer.get("message"), 200)
-        raise PublishError(refused.format(where=_where(channel), detail=f" ({detail})" if detail else ""), "no_rights")
+        raise PublishError(refused.format(where=_in(channel), detail=f" ({detail})" if detail else ""), "no_rights")
 
 
 def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing = PACING) -> None:
@@ -334,7 +340,7 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
     of messages cannot be applied by editing."""
     mids = _mids(parts)
     if plan.refused or len(mids) != len(plan.parts) or any(len(m) != 1 for m in mids):
-        raise PublishError(f"Пост в {_where(channel)} нельзя изменить правкой: после изменений он состоит из другого "
+        raise PublishError(f"Пост в {_in(channel)} нельзя изменить правкой: после изменений он состоит из другого "
                            "числа сообщений, чем опубликованный — удалите его и опубликуйте заново.", "no_rights")
     pacers = _pacers(channel, config, pacing)
 
@@ -342,7 +348,7 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
         with httpx.Client() as client:
             for (mid,), part in zip(mids, plan.parts):
                 answer = _paced(pacers, lambda: _request(client, "PUT", f"{_base(config)}/messages", channel, config,
-                                                         what="правке поста", params={"message_id": mid},
+                                                         what="правке поста в канале", params={"message_id": mid},
                                                          json={"text": part.text}))
                 _changed(answer, channel, "MAX не дал изменить сообщение в {where}{detail}: измените пост в канале "
                                           "вручную или удалите его и опубликуйте заново.")
@@ -360,7 +366,7 @@ def delete(channel: Channel, parts: Any, config: dict, pacing: Pacing = PACING) 
             for mid in mids:
                 try:
                     answer = _paced(pacers, lambda: _request(client, "DELETE", f"{_base(config)}/messages", channel,
-                                                             config, what="удалении поста",
+                                                             config, what="удалении поста в канале",
                                                              params={"message_id": mid}))
                 except PublishError as exc:
                     if getattr(exc, "status", None) == 404:

@@ -86,6 +86,10 @@ def _of(channel: Channel) -> str:
     return f"канала Telegram «{channel.name}»"
 
 
+def _in(channel: Channel) -> str:
+    return f"канале Telegram «{channel.name}»"
+
+
 def _permalink(channel: Channel, message_id: str, username: str | None = None) -> str | None:
     name = username or (channel.handle or "").lstrip("@")
     if name and TG_USERNAME.match(name):
@@ -148,14 +152,14 @@ def error_from(exc: BaseException, channel: Channel, config: dict, *, sending: b
                             "администратором канала с правом публиковать сообщения.", "no_rights")
     if isinstance(exc, BadRequest):
         if "can't be deleted" in low or "message can not be deleted" in low:
-            return PublishError(f"Telegram не дал удалить сообщение в {where}: бот может удалять свои сообщения "
+            return PublishError(f"Telegram не дал удалить сообщение в {_in(channel)}: бот может удалять свои сообщения "
                                 "в канале только в течение 48 часов после публикации — удалите пост в канале "
                                 "вручную.", "no_rights")
         if "can't be edited" in low:
-            return PublishError(f"Telegram не дал изменить сообщение в {where} ({message}): измените пост в "
+            return PublishError(f"Telegram не дал изменить сообщение в {_in(channel)} ({message}): измените пост в "
                                 "канале вручную или удалите его и опубликуйте заново.", "no_rights")
         if "to edit not found" in low or "to delete not found" in low:
-            return PublishError(f"Сообщения поста в {where} больше нет (его удалили в канале): изменить его "
+            return PublishError(f"Сообщения поста в {_in(channel)} больше нет (его удалили в канале): изменить его "
                                 "нельзя — опубликуйте пост заново.", "not_found")
         if "chat not found" in low:
             return PublishError(f"Telegram не находит {where} ({message}): проверьте, что канал существует и бот "
@@ -271,7 +275,7 @@ def _files(photos: list[PhotoFile], channel: Channel) -> list[tuple[bytes, str]]
     try:
         return [(p.read(), p.filename) for p in photos]
     except OSError as exc:
-        raise PublishError(f"Фото поста для {_where(channel)} не прочитать из хранилища ({exc.__class__.__name__}): "
+        raise PublishError(f"Фото поста для {_of(channel)} не прочитать из хранилища ({exc.__class__.__name__}): "
                            "повторим автоматически; если повторяется — сообщите администратору.",
                            "unavailable") from exc
 
@@ -289,16 +293,16 @@ def send_part(channel: Channel, plan: Plan, k: int, photos: list[PhotoFile], con
     from telegram.error import BadRequest
 
     if plan.refused or not 0 <= k < len(plan.parts):
-        raise PublishError(f"Для {_where(channel)} нет такой части поста (№{k + 1}): пост нельзя отправить в "
+        raise PublishError(f"Для {_of(channel)} нет такой части поста (№{k + 1}): пост нельзя отправить в "
                            "Telegram — проверьте его и опубликуйте заново.", "wrong_network")
     part = plan.parts[k]
     if part.method not in SEND_METHODS:
-        raise PublishError(f"Часть поста для {_where(channel)} — не метод Telegram ({part.method}): пост нельзя "
+        raise PublishError(f"Часть поста для {_of(channel)} — не метод Telegram ({part.method}): пост нельзя "
                            "отправить — опубликуйте его заново.", "wrong_network")
     uploaded = uploaded if uploaded is not None else {}
     pics = list(photos)[:part.photos]
     if len(pics) < part.photos:
-        raise PublishError(f"У поста для {_where(channel)} не хватает фото ({len(pics)} из {part.photos}): "
+        raise PublishError(f"У поста для {_of(channel)} не хватает фото ({len(pics)} из {part.photos}): "
                            "добавьте фото или опубликуйте пост заново.", "not_found")
     chat_ref = _chat_ref(channel)
     pacers = _pacers(channel, config, pacing)
@@ -378,11 +382,10 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
     any time; a plan of another shape (more or fewer messages, other photos) cannot be applied by editing."""
     from telegram import LinkPreviewOptions
 
-    where = _where(channel)
     ids = _ids(parts)
     if plan.refused or len(ids) != len(plan.parts) or any(
             len(got) != _expected(part) for got, part in zip(ids, plan.parts)):
-        raise PublishError(f"Пост в {where} нельзя изменить правкой: после изменений он состоит из других "
+        raise PublishError(f"Пост в {_in(channel)} нельзя изменить правкой: после изменений он состоит из других "
                            "сообщений или фото, чем опубликованный — удалите его и опубликуйте заново.", "no_rights")
     chat_ref = _chat_ref(channel)
     pacers = _pacers(channel, config, pacing)
