@@ -103,11 +103,13 @@ def _body(resp: httpx.Response) -> Any:
 
 
 def _request(client: httpx.Client, method: str, url: str, channel: Channel, config: dict, *, sending: bool = False,
-             what: str = "публикации в канал", **kwargs) -> dict:
+             what: str = "публикации в канал", auto: bool = True, **kwargs) -> dict:
     """One call → its JSON object, or PublishError (or _NotReady) as the module docstring says. `what`: the
-    action in the prepositional case with its preposition («публикации в канал», «правке поста в канале»)."""
+    action in the prepositional case with its preposition («публикации в канал», «правке поста в канале»);
+    `auto`: the outbox tries it again (a send, an upload), else the person does (an edit, a deletion, a check)."""
     where = _where(channel)
     at = f"{what} MAX «{channel.name}»"
+    later = "повторим автоматически" if auto else "попробуйте ещё раз позже"
     headers = {"Authorization": _token(config)}
     try:
         resp = client.request(method, url, headers=headers, timeout=timeout(config), **kwargs)
@@ -117,15 +119,15 @@ def _request(client: httpx.Client, method: str, url: str, channel: Channel, conf
             raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}) при {at}: неизвестно, "
                                "вышел ли пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз».",
                                "unavailable", uncertain=True) from exc
-        raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}) при {at}: запрос не дошёл — повторим "
-                           "автоматически.", "unavailable") from exc
+        raise PublishError(f"MAX {what_happened} ({exc.__class__.__name__}) при {at}: запрос не дошёл — "
+                           f"{later}.", "unavailable") from exc
     body = _body(resp)
     if resp.status_code == 200:
         if isinstance(body, dict):
             return body
         raise PublishError(f"MAX ответил не JSON при {at}" + (
             ": неизвестно, вышел ли пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз»."
-            if sending else ": повторим автоматически."), "garbage", uncertain=sending)
+            if sending else f": {later}."), "garbage", uncertain=sending)
     data = body if isinstance(body, dict) else {}
     code, text = clip(data.get("code"), 60), clip(data.get("message"), 200)
     detail = f"HTTP {resp.status_code}" + (f", {code}" if code else "") + (f": {text}" if text else "")
@@ -133,8 +135,8 @@ def _request(client: httpx.Client, method: str, url: str, channel: Channel, conf
         raise _NotReady(detail)
     if resp.status_code == 429:
         seconds = _retry_after(resp)
-        raise PublishError(f"MAX просит подождать {seconds:g} с перед следующей публикацией в {where} "
-                           f"({detail}): повторим автоматически.", "rate_limited", seconds)
+        raise PublishError(f"MAX просит подождать {seconds:g} с при {at} ({detail}): {later}.", "rate_limited",
+                           seconds)
     if resp.status_code == 401:
         raise PublishError(f"MAX не принял токен бота города при {at} ({detail}): администратору — проверьте "
                            "MAX_BOT_TOKEN.", "bad_token")
@@ -151,7 +153,7 @@ def _request(client: httpx.Client, method: str, url: str, channel: Channel, conf
             raise PublishError(f"MAX ответил ошибкой сервера при {at} ({detail}): неизвестно, вышел ли "
                                "пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз».",
                                "unavailable", uncertain=True)
-        raise PublishError(f"MAX ответил ошибкой сервера при {at} ({detail}): повторим автоматически.",
+        raise PublishError(f"MAX ответил ошибкой сервера при {at} ({detail}): {later}.",
                            "unavailable")
     raise PublishError(f"MAX отказал при {at} ({detail}): проверьте текст и фото поста; если повторяется — "
                        "сообщите администратору.", "not_found")
@@ -183,7 +185,7 @@ def _guarded(fn, channel: Channel, *, sending: bool):
         log.exception("unexpected error publishing to MAX %s", channel.external_id)
         raise PublishError(f"Неожиданная ошибка при публикации в {_where(channel)} ({exc.__class__.__name__})"
                            + (": неизвестно, вышел ли пост — проверьте канал." if sending else
-                              ": повторим автоматически; если повторяется — сообщите администратору."),
+                              ": попробуйте ещё раз позже; если повторяется — сообщите администратору."),
                            "garbage", uncertain=sending) from exc
 
 
@@ -202,7 +204,7 @@ def check_rights(channel: Channel, config: dict, pacing: Pacing = PACING) -> Rig
     def go() -> dict:
         with httpx.Client() as client:
             return _paced((None, bot_pacer), lambda: _request(client, "GET", url, channel, config,
-                                                              what="проверке прав в канале"))
+                                                              what="проверке прав в канале", auto=False))
 
     try:
         member = _guarded(go, channel, sending=False)
@@ -253,8 +255,9 @@ def _upload(client: httpx.Client, photo: PhotoFile, channel: Channel, config: di
     try:
         data = photo.read()
     except OSError as exc:
-        raise PublishError(f"Фото поста для {_of(channel)} не прочитать из хранилища ({exc.__class__.__name__}): повторим "
-                           "автоматически; если повторяется — сообщите администратору.", "unavailable") from exc
+        raise PublishError(f"Фото поста для {_of(channel)} не прочитать из хранилища ({exc.__class__.__name__}): "
+                           "повторим автоматически; если повторяется — сообщите администратору.",
+                           "unavailable") from exc
     answer = _request(client, "POST", url, channel, config, what="загрузке фото для канала",
                       files={"data": (photo.filename, data, photo.content_type)})
     token = _token_of(answer)
@@ -348,8 +351,8 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
         with httpx.Client() as client:
             for (mid,), part in zip(mids, plan.parts):
                 answer = _paced(pacers, lambda: _request(client, "PUT", f"{_base(config)}/messages", channel, config,
-                                                         what="правке поста в канале", params={"message_id": mid},
-                                                         json={"text": part.text}))
+                                                         what="правке поста в канале", auto=False,
+                                                         params={"message_id": mid}, json={"text": part.text}))
                 _changed(answer, channel, "MAX не дал изменить сообщение в {where}{detail}: измените пост в канале "
                                           "вручную или удалите его и опубликуйте заново.")
 
@@ -366,7 +369,7 @@ def delete(channel: Channel, parts: Any, config: dict, pacing: Pacing = PACING) 
             for mid in mids:
                 try:
                     answer = _paced(pacers, lambda: _request(client, "DELETE", f"{_base(config)}/messages", channel,
-                                                             config, what="удалении поста в канале",
+                                                             config, what="удалении поста в канале", auto=False,
                                                              params={"message_id": mid}))
                 except PublishError as exc:
                     if getattr(exc, "status", None) == 404:

@@ -137,10 +137,12 @@ def error_from(exc: BaseException, channel: Channel, config: dict, *, sending: b
     where, bot = _where(channel), _bot_label(config)
     message = getattr(exc, "message", "") or str(exc)
     low = message.lower()
+    # a send is retried by the outbox; an edit, a deletion or a check is tried again by the person
+    later = "повторим автоматически" if sending else "попробуйте ещё раз позже"
     if isinstance(exc, RetryAfter):
         seconds = _retry_seconds(exc)
-        return PublishError(f"Telegram просит подождать {seconds:g} с перед следующей публикацией в {where}: "
-                            "повторим автоматически.", "rate_limited", seconds)
+        return PublishError(f"Telegram просит подождать {seconds:g} с перед следующим запросом для {_of(channel)}: "
+                            f"{later}.", "rate_limited", seconds)
     if isinstance(exc, InvalidToken):
         return PublishError(f"Telegram не принял токен бота города ({message}), поэтому в {where} ничего не "
                             "опубликовано: администратору — проверьте TELEGRAM_BOT_TOKEN.", "bad_token")
@@ -178,20 +180,21 @@ def error_from(exc: BaseException, channel: Channel, config: dict, *, sending: b
             return PublishError(f"Telegram {what} при публикации в {where}: неизвестно, вышел ли пост — проверьте "
                                 "канал и, если поста нет, нажмите «отправить ещё раз».", "unavailable",
                                 uncertain=True)
-        return PublishError(f"Telegram {what}, публикация в {where} не отправлена: повторим автоматически.",
-                            "unavailable")
+        if sending:
+            return PublishError(f"Telegram {what}, публикация в {where} не отправлена: повторим автоматически.",
+                                "unavailable")
+        return PublishError(f"Telegram {what}, запрос для {_of(channel)} не выполнен: {later}.", "unavailable")
     if isinstance(exc, TelegramError):
         kind = "garbage" if "invalid server response" in low else "unavailable"
         if sending:
             return PublishError(f"Telegram ответил непонятно при публикации в {where} ({message}): неизвестно, "
                                 "вышел ли пост — проверьте канал и, если поста нет, нажмите «отправить ещё раз».",
                                 kind, uncertain=True)
-        return PublishError(f"Ошибка Telegram при работе с каналом «{channel.name}» ({message}): повторим "
-                            "автоматически.", kind)
+        return PublishError(f"Ошибка Telegram при работе с каналом «{channel.name}» ({message}): {later}.", kind)
     log.exception("unexpected error publishing to Telegram %s", channel.external_id)
-    return PublishError(f"Неожиданная ошибка при публикации в {where} ({exc.__class__.__name__})"
+    return PublishError(f"Неожиданная ошибка при работе с каналом Telegram «{channel.name}» ({exc.__class__.__name__})"
                         + (": неизвестно, вышел ли пост — проверьте канал." if sending else
-                           ": повторим автоматически; если повторяется — сообщите администратору."),
+                           f": {later}; если повторяется — сообщите администратору."),
                         "garbage", uncertain=sending)
 
 
