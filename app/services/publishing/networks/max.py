@@ -349,10 +349,10 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
 
     def go() -> None:
         with httpx.Client() as client:
-            for (mid,), part in zip(mids, plan.parts):
-                answer = _paced(pacers, lambda: _request(client, "PUT", f"{_base(config)}/messages", channel, config,
-                                                         what="правке поста в канале", auto=False,
-                                                         params={"message_id": mid}, json={"text": part.text}))
+            for (mid,), part in zip(mids, plan.parts, strict=True):
+                answer = _paced(pacers, lambda mid=mid, text=part.text: _request(
+                    client, "PUT", f"{_base(config)}/messages", channel, config, what="правке поста в канале",
+                    auto=False, params={"message_id": mid}, json={"text": text}))
                 _changed(answer, channel, "MAX не дал изменить сообщение в {where}{detail}: измените пост в канале "
                                           "вручную или удалите его и опубликуйте заново.")
 
@@ -368,9 +368,9 @@ def delete(channel: Channel, parts: Any, config: dict, pacing: Pacing = PACING) 
         with httpx.Client() as client:
             for mid in mids:
                 try:
-                    answer = _paced(pacers, lambda: _request(client, "DELETE", f"{_base(config)}/messages", channel,
-                                                             config, what="удалении поста в канале", auto=False,
-                                                             params={"message_id": mid}))
+                    answer = _paced(pacers, lambda mid=mid: _request(
+                        client, "DELETE", f"{_base(config)}/messages", channel, config, what="удалении поста в канале",
+                        auto=False, params={"message_id": mid}))
                 except PublishError as exc:
                     if getattr(exc, "status", None) == 404:
                         continue  # already deleted

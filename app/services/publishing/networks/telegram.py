@@ -387,7 +387,7 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
 
     ids = _ids(parts)
     if plan.refused or len(ids) != len(plan.parts) or any(
-            len(got) != _expected(part) for got, part in zip(ids, plan.parts)):
+            len(got) != _expected(part) for got, part in zip(ids, plan.parts, strict=True)):
         raise PublishError(f"Пост в {_in(channel)} нельзя изменить правкой: после изменений он состоит из других "
                            "сообщений или фото, чем опубликованный — удалите его и опубликуйте заново.", "no_rights")
     chat_ref = _chat_ref(channel)
@@ -405,16 +405,16 @@ def edit(channel: Channel, parts: Any, plan: Plan, config: dict, pacing: Pacing 
     async def go():
         bot, request = _bot(config)
         try:
-            for got, part in zip(ids, plan.parts):
+            for got, part in zip(ids, plan.parts, strict=True):
                 message_id = int(got[0])
                 if part.method == "sendMessage":
                     options = (part.options or {}).get("link_preview_options") or {}
                     preview = LinkPreviewOptions(is_disabled=bool(options.get("is_disabled")))
-                    await one(lambda: bot.edit_message_text(part.text, chat_id=chat_ref, message_id=message_id,
-                                                            link_preview_options=preview))
+                    await one(lambda text=part.text, mid=message_id, preview=preview: bot.edit_message_text(
+                        text, chat_id=chat_ref, message_id=mid, link_preview_options=preview))
                 elif part.text or len(plan.parts) == 1:  # an empty caption of a split post stays empty
-                    await one(lambda: bot.edit_message_caption(chat_id=chat_ref, message_id=message_id,
-                                                               caption=part.text))
+                    await one(lambda text=part.text, mid=message_id: bot.edit_message_caption(
+                        chat_id=chat_ref, message_id=mid, caption=text))
         finally:
             await request.shutdown()
 
@@ -433,7 +433,7 @@ def delete(channel: Channel, parts: Any, config: dict, pacing: Pacing = PACING) 
         try:
             for message_id in ids:
                 try:
-                    await _call(pacers, lambda: bot.delete_message(chat_ref, message_id), channel, config,
+                    await _call(pacers, lambda mid=message_id: bot.delete_message(chat_ref, mid), channel, config,
                                 sending=False)
                 except PublishError as exc:
                     cause = exc.__cause__
