@@ -350,3 +350,29 @@ def test_edit_delete_and_rights_errors_are_sentences_never_uncertain(mx, config,
 def test_the_module_never_touches_the_database():
     source = open(max_net.__file__, encoding="utf-8").read()
     assert "app.models" not in source and "app.extensions" not in source and "db.session" not in source
+
+
+@pytest.mark.parametrize("answer", [{"message": "x"}, {"message": {"body": "x"}}, {"message": {"body": {"mid": 5}}},
+                                    [], "junk", {}])
+def test_an_odd_answer_after_sending_is_an_uncertain_sentence(mx, config, pacing, monkeypatch, answer):
+    monkeypatch.setattr(mx, "_send", lambda params, body: (200, answer, {}))
+    with pytest.raises(PublishError) as err:
+        publish(plan_for("max", "Текст"), [], config, pacing)
+    assert err.value.uncertain and err.value.kind == "garbage" and "Школа № 3" in err.value.message
+
+
+@pytest.mark.parametrize("answer", [{"url": 5}, {"url": "ftp://x"}, {}])
+def test_an_odd_upload_answer_is_said(mx, config, pacing, monkeypatch, tmp_path, answer):
+    monkeypatch.setattr(mx, "_upload_url", lambda params: (200, answer, {}))
+    with pytest.raises(PublishError) as err:
+        publish(plan_for("max", "Фото", 1), photo_files(tmp_path, 1), config, pacing)
+    assert err.value.kind == "garbage" and not err.value.uncertain and mx.received(SCHOOL) == []
+
+
+@pytest.mark.parametrize("answer", [{"photos": {}}, {"photos": {"a": {"token": 5}}}, {"token": ""}, {"photos": []}])
+def test_an_upload_without_a_token_is_said(mx, config, pacing, monkeypatch, tmp_path, answer):
+    monkeypatch.setattr(mx, "upload", lambda slot, ctype, raw: (200, answer, {}))
+    uploaded: dict = {}
+    with pytest.raises(PublishError) as err:
+        publish(plan_for("max", "Фото", 1), photo_files(tmp_path, 1), config, pacing, uploaded=uploaded)
+    assert err.value.kind == "garbage" and "токен" in err.value.message and uploaded.get("max_tokens") in (None, [])

@@ -455,3 +455,13 @@ def test_edit_delete_and_rights_errors_are_sentences_never_uncertain(tg, config,
 def test_the_module_never_touches_the_database():
     source = open(tg_net.__file__, encoding="utf-8").read()
     assert "app.models" not in source and "app.extensions" not in source and "db.session" not in source
+
+
+@pytest.mark.parametrize("result", ["junk", {"message_id": "x"}, [], None, {"chat": 5}])
+def test_an_odd_answer_after_sending_is_an_uncertain_sentence(tg, config, pacing, monkeypatch, result):
+    """Telegram says ok with a result nobody can read: a PublishError (uncertain: it may have posted), never
+    another exception."""
+    monkeypatch.setattr(tg, "_send_message", lambda params: (200, {"ok": True, "result": result}))
+    with pytest.raises(PublishError) as err:
+        publish(plan_for("telegram", "Текст"), [], config, pacing)
+    assert err.value.uncertain and "Школа № 3" in err.value.message
