@@ -387,7 +387,9 @@ def test_nothing_sends_around_the_outbox():
                # (only the token's hash may be at rest); the admin sees on the page whether each was sent.
                "services/users.py": {"send_mail("},
                # Cross-posting (issue 13): the plan names the Bot API method it will use; it sends nothing.
-               "services/publishing/limits.py": {"sendMessage"}}
+               "services/publishing/limits.py": {"sendMessage"},
+               # …and the Telegram publishing module makes those calls, driven by the publishing outbox.
+               "services/publishing/networks/telegram.py": {"sendMessage", ".send_message("}}
     offenders = []
     for path in app_dir.rglob("*.py"):
         rel = path.relative_to(app_dir).as_posix()

@@ -5,7 +5,14 @@ platform-api.max.ru does (JSON, token in the `Authorization` header):
 
 - `POST /messages?chat_id=…` (or `?user_id=…`) `{"text", "link"?, "attachments"?}` → `{"message": {...}}`
   with a new `body.mid`; text of 4000 characters or more is refused with 400 as MAX does;
-- `GET /me`, `GET|POST|DELETE /subscriptions`, `POST /answers?callback_id=…` for completeness.
+- `GET /me`, `GET|POST|DELETE /subscriptions`, `POST /answers?callback_id=…` for completeness;
+- cross-posting (issue 13): `POST /uploads?type=image` → `{"url"}` on this server, the file POSTed there (multipart,
+  one file per URL) → `{"photos": {<id>: {"token"}}}`; `POST /messages` with `{"type": "image", "payload":
+  {"token"}}` attachments (`not_ready()`: «attachment.not.ready» first) and `disable_link_preview`; `PUT` and
+  `DELETE /messages?message_id=` (`{"success": false, "message"}` for messages older than 48 hours, `backdate`);
+  `GET /chats/{id}/members/me` with the bot's admin flag and permissions (`add_chat(bot_admin, bot_member,
+  permissions)`). `received(chat)` is what a chat shows; `drop()` carries a call out and closes the connection
+  without an answer; `fail(…, on="PUT /messages")` targets other calls.
 
 Errors are MAX's `{"code", "message"}` with the HTTP status: a wrong token gets 401, and `fail()` makes the
 next calls for a chat answer 429 (with `Retry-After`), 403, 404 or 5xx:
@@ -24,12 +31,16 @@ two different messages (a new `seq`/`mid`); to model MAX re-delivering an update
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import socket
 import threading
 import time
+from email import message_from_bytes
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote
 
 from app.fakes.figures import GARBAGE, Audience, Troubles, avatar_png
@@ -50,6 +61,10 @@ ERRORS = {
 }
 
 _seq = itertools.count(int(time.time()) % 100_000 * 1000)
+DROPPED = -2  # handle()'s status for «carried out, then the connection dropped without an answer» (drop())
+HUNG = -3  # …and for «carried out, then no answer until the client gives up» (drop(hang=True))
+UPLOAD_TYPES = ("image", "video", "audio", "file")
+NOT_READY = ("attachment.not.ready", "Key: errors.process.attachment.file.not.processed")
 
 
 def _now_ms() -> int:
@@ -82,30 +97,78 @@ class FakeMax(LoopbackServer):
         self.chats: dict[int, dict] = {}
         self.audience = Audience("max")
         self.troubles = Troubles()
+        # cross-posting (issue 13): uploads and what each channel shows
+        self.uploaded: dict[str, bytes] = {}  # attachment token → the uploaded bytes
+        self.upload_slots: dict[str, dict] = {}  # upload URL id → {"type", "used"}
+        self.clock: Callable[[], float] = time.time  # the timestamps of messages (DELETE's refusal of old ones)
+        self.delete_window = 48 * 3600  # seconds a message can still be deleted (see delete_message)
+        self._drops: list[dict] = []
+        self._released = threading.Event()  # wakes the calls drop(hang=True) holds (set by stop())
+        self._not_ready = 0
         self._serve(host, port, self._handler())
 
     # --- controls --------------------------------------------------------------------------------
     def fail(self, status: int, chat_id: int | str | None = None, times: int | None = 1,
-             retry_after: float | None = None, code: str | None = None, message: str | None = None) -> None:
+             retry_after: float | None = None, code: str | None = None, message: str | None = None,
+             on: str = "POST /messages", skip: int = 0) -> None:
         """Answer HTTP `status` to the next `times` sends (None: always), only for `chat_id` when given:
-        `fail(429, chat_id=123, retry_after=2)`, `fail(403, chat_id=123, times=None)`."""
+        `fail(429, chat_id=123, retry_after=2)`, `fail(403, chat_id=123, times=None)`. `on`: the call that fails
+        ("POST /messages", "PUT /messages", "DELETE /messages", "POST /uploads", "GET /members/me"); `skip`: let
+        that many matching calls through first."""
         default_code, default_msg = ERRORS.get(status, ("error", "Error"))
         with self._lock:
             self._rules.append({"status": status, "chat_id": None if chat_id is None else str(chat_id),
                                 "times": times, "retry_after": retry_after, "code": code or default_code,
-                                "message": message or default_msg})
+                                "message": message or default_msg, "on": on, "skip": skip})
+
+    def drop(self, chat_id: int | str | None = None, times: int | None = 1, on: str = "POST /messages",
+             hang: bool = False) -> None:
+        """The next `times` calls `on` (for `chat_id` when given) are carried out — the message is posted — and
+        then the connection is closed without an answer: a crash between the platform's acceptance and ours.
+        `hang`: no answer at all until the client times out (the connection is closed at stop())."""
+        with self._lock:
+            self._drops.append({"chat_id": None if chat_id is None else str(chat_id), "times": times, "on": on,
+                                "hang": hang})
+
+    def stop(self) -> None:
+        self._released.set()
+        super().stop()
+
+    def not_ready(self, times: int = 1) -> None:
+        """The next `times` messages with attachments are refused with `attachment.not.ready` (HTTP 400), as MAX
+        answers while it still processes an uploaded file."""
+        with self._lock:
+            self._not_ready = times
+
+    def received(self, chat_id: int | str, *, deleted: bool = False) -> list[dict]:
+        """What chat `chat_id` shows, in order: {"mid", "text", "photos" (bytes each), "attachments",
+        "disable_link_preview", "format", "timestamp", "edits", "deleted"}."""
+        with self._lock:
+            return [dict(m) for m in self.sent if str(m.get("chat_id")) == str(chat_id)
+                    and (deleted or not m.get("deleted"))]
+
+    def backdate(self, chat_id: int | str, hours: float = 49) -> None:
+        """Make the chat's messages `hours` older (DELETE /messages refuses them after delete_window)."""
+        with self._lock:
+            for m in self.sent:
+                if str(m.get("chat_id")) == str(chat_id):
+                    m["timestamp"] -= int(hours * 3600 * 1000)
 
     def clear_failures(self) -> None:
         with self._lock:
             self._rules.clear()
 
     def add_chat(self, chat_id: int, title: str, link: str | None = None, *, type_: str = "channel",
-                 members: int | None = None, bot_admin: bool = True, status: str = "active") -> None:
-        """A chat GET /chats/{chatId} and /chats/{link} know. `members`: its participants now (growing from there)."""
+                 members: int | None = None, bot_admin: bool = True, status: str = "active",
+                 bot_member: bool = True, permissions: list[str] | None = None) -> None:
+        """A chat GET /chats/{chatId} and /chats/{link} know. `members`: its participants now (growing from there).
+        The bot there: a member (`bot_member`), an admin (`bot_admin`) with `permissions` (default: write and
+        read_all_messages). Posting to a known channel needs the bot to be its admin with «write»."""
         chat = {"chat_id": int(chat_id), "type": type_, "status": status, "title": title,
                 "icon": {"url": f"{self.origin}/avatar/{abs(int(chat_id))}.png"}, "last_event_time": _now_ms(),
                 "owner_id": 590_000_777, "is_public": True, "description": f"Канал: {title}",
-                "_bot_admin": bot_admin}
+                "_bot_admin": bot_admin, "_bot_member": bot_member,
+                "_permissions": permissions if permissions is not None else ["write", "read_all_messages"]}
         if link:
             chat["link"] = f"https://max.ru/{link}"
         with self._lock:
@@ -137,9 +200,13 @@ class FakeMax(LoopbackServer):
         if how in ("no_rights", "private"):
             return _error(403)
         if member:
-            return 200, {"user_id": self.bot_user_id, "name": self.bot_name, "is_admin": chat["_bot_admin"],
-                         "is_owner": False, "permissions": ["write", "read_all_messages"] if chat["_bot_admin"]
-                         else None, "join_time": _now_ms()}, {}
+            if not chat.get("_bot_member", True):
+                return _error(403, "chat.denied", "Bot is not a member of the chat")
+            return 200, {"user_id": self.bot_user_id, "first_name": self.bot_name, "name": self.bot_name,
+                         "username": "city_bot", "is_bot": True, "last_activity_time": _now_ms(),
+                         "is_admin": chat["_bot_admin"], "is_owner": False,
+                         "permissions": list(chat["_permissions"]) if chat["_bot_admin"] else None,
+                         "join_time": _now_ms()}, {}
         out = {k: v for k, v in chat.items() if not k.startswith("_")}
         out["participants_count"] = self.audience.followers(chat["chat_id"])
         return 200, out, {}
@@ -154,10 +221,33 @@ class FakeMax(LoopbackServer):
     # --- the API ---------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str],
                body: Any) -> tuple[int, dict, dict]:
-        """One request → (HTTP status, JSON body, extra headers), as MAX answers it."""
+        """One request → (HTTP status, JSON body, extra headers), as MAX answers it; status DROPPED: no answer,
+        the connection is closed (`drop()`)."""
+        status, out, extra = self._handle(method, path, params, headers, body)
+        rule = self._take_drop(method, path, params) if 200 <= status < 300 and path in ("/messages", "/uploads") \
+            else None
+        if rule is not None:
+            return (HUNG if rule["hang"] else DROPPED), {}, {}
+        return status, out, extra
+
+    def _take_drop(self, method: str, path: str, params: dict) -> dict | None:
+        target = str(params.get("chat_id") or params.get("message_id") or "")
+        with self._lock:
+            for rule in self._drops:
+                if rule["on"] != f"{method} {path}" or rule["chat_id"] not in (None, target):
+                    continue
+                if rule["times"] is not None:
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self._drops.remove(rule)
+                return rule
+        return None
+
+    def _handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str],
+                body: Any) -> tuple[int, dict, dict]:
         with self._lock:
             self.calls.append({"method": method, "path": path, "params": dict(params), "body": body,
-                               "at": time.time()})
+                               "at": self.clock()})
             if method == "GET" and path.startswith("/avatar/"):
                 return 200, avatar_png(f"max{path}"), {}
             token = headers.get("authorization")
@@ -165,6 +255,10 @@ class FakeMax(LoopbackServer):
                 return _error(401)
             if method == "POST" and path == "/messages":
                 return self._send(params, body)
+            if path == "/messages" and method in ("PUT", "DELETE"):
+                return self._change(method, params, body)
+            if method == "POST" and path == "/uploads":
+                return self._upload_url(params)
             if method == "GET" and path == "/me":
                 return 200, {"user_id": self.bot_user_id, "first_name": self.bot_name, "name": self.bot_name,
                              "username": "city_bot", "is_bot": True, "last_activity_time": _now_ms()}, {}
@@ -173,6 +267,9 @@ class FakeMax(LoopbackServer):
             if method == "GET" and path.startswith("/chats/"):
                 rest = path[len("/chats/"):]
                 if rest.endswith("/members/me"):
+                    rule = self._matching_rule(rest[:-len("/members/me")], "GET /members/me")
+                    if rule is not None:
+                        return self._rule_answer(rule)
                     return self._chat(rest[:-len("/members/me")], member=True)
                 if "/" not in rest:
                     return self._chat(rest, member=False)
@@ -200,13 +297,22 @@ class FakeMax(LoopbackServer):
             return _error(400, message="link: invalid NewMessageLink")
         rule = self._matching_rule(target)
         if rule is not None:
-            extra = {"Retry-After": str(rule["retry_after"])} if rule["retry_after"] is not None else {}
-            return rule["status"], {"code": rule["code"], "message": rule["message"]}, extra
+            return self._rule_answer(rule)
+        known = self.chats.get(int(params["chat_id"])) if params.get("chat_id") else None
+        if known is not None and known["type"] == "channel" and (
+                not known.get("_bot_member", True) or not known["_bot_admin"]
+                or "write" not in (known.get("_permissions") or [])):
+            return _error(403, "chat.denied", "You are not allowed to write to this chat")
+        photos, failed = self._attached(body.get("attachments"))
+        if failed:
+            return failed
         seq = next(self._seq)
         chat_id = int(params["chat_id"]) if params.get("chat_id") else int(target) * 10 + 1
         mid = make_mid(chat_id, seq)
         record = {"mid": mid, "text": text, "link": link, "attachments": body.get("attachments") or [],
-                  "body": body}
+                  "body": body, "photos": photos, "format": body.get("format"),
+                  "disable_link_preview": params.get("disable_link_preview"),
+                  "timestamp": int(self.clock() * 1000), "edits": [], "deleted": False}
         record["chat_id" if params.get("chat_id") else "user_id"] = int(target)
         self.sent.append(record)
         message = {
@@ -218,7 +324,93 @@ class FakeMax(LoopbackServer):
         }
         if link:
             message["link"] = {"type": link["type"], "chat_id": chat_id, "message": {"mid": link["mid"]}}
+        if known is not None and known["type"] == "channel":
+            message["recipient"]["chat_type"] = "channel"
+            message["url"] = f"https://max.ru/c/{chat_id}/{mid}"
         return 200, {"message": message}, {}
+
+    def _rule_answer(self, rule: dict) -> tuple[int, dict, dict]:
+        extra = {"Retry-After": str(rule["retry_after"])} if rule["retry_after"] is not None else {}
+        return rule["status"], {"code": rule["code"], "message": rule["message"]}, extra
+
+    def _attached(self, attachments: Any) -> tuple[list[bytes], tuple[int, dict, dict] | None]:
+        """The bytes of the uploaded images a message attaches (by token), or MAX's refusal."""
+        photos: list[bytes] = []
+        items = attachments if isinstance(attachments, list) else []
+        images = [a for a in items if isinstance(a, dict) and a.get("type") == "image"]
+        if images and self._not_ready > 0:
+            self._not_ready -= 1
+            return [], _error(400, *NOT_READY)
+        for item in images:
+            token = (item.get("payload") or {}).get("token") if isinstance(item.get("payload"), dict) else None
+            if token not in self.uploaded:
+                return [], _error(400, "attachment.not.found", "Attachment token is invalid or expired")
+            photos.append(self.uploaded[token])
+        return photos, None
+
+    def _upload_url(self, params: dict) -> tuple[int, dict, dict]:
+        kind = params.get("type")
+        if kind not in UPLOAD_TYPES:
+            return _error(400, message="type: must be one of image, video, audio, file")
+        rule = self._matching_rule("", "POST /uploads")
+        if rule is not None:
+            return self._rule_answer(rule)
+        slot = hashlib.sha1(f"{kind}:{len(self.upload_slots)}:{time.time()}".encode()).hexdigest()[:20]
+        self.upload_slots[slot] = {"type": kind, "used": False}
+        return 200, {"url": f"{self.origin}/upload/{slot}?sig={slot[::-1]}"}, {}
+
+    def upload(self, slot: str, content_type: str, raw: bytes) -> tuple[int, Any, dict]:
+        """A file POSTed (multipart, field «data») to an upload URL: `{"photos": {<hash>: {"token"}}}` for an
+        image, `{"token"}` otherwise. One file per URL."""
+        with self._lock:
+            self.calls.append({"method": "POST", "path": f"/upload/{slot}", "params": {}, "body": len(raw),
+                               "at": self.clock()})
+            info = self.upload_slots.get(slot)
+            if info is None or info["used"]:
+                return _error(400, "upload.invalid", "Upload URL is invalid or already used")
+            try:
+                data = _multipart_file(content_type, raw)
+            except ValueError:
+                return _error(400, "upload.invalid", "Expected multipart/form-data with a file")
+            info["used"] = True
+            digest = hashlib.sha256(data).hexdigest()
+            token = f"tok{len(self.uploaded) + 1:04d}{digest[:24]}"
+            self.uploaded[token] = data
+            if info["type"] == "image":
+                return 200, {"photos": {digest[:40]: {"token": token}}}, {}
+            return 200, {"token": token}, {}
+
+    def _change(self, method: str, params: dict, body: Any) -> tuple[int, dict, dict]:
+        """PUT /messages?message_id= (edit) and DELETE /messages?message_id= → {"success": true} or
+        {"success": false, "message"}."""
+        mid = params.get("message_id") or ""
+        if not mid:
+            return _error(400, message="message_id is required")
+        rule = self._matching_rule(mid, f"{method} /messages")
+        if rule is not None:
+            return self._rule_answer(rule)
+        record = next((m for m in self.sent if m["mid"] == mid and not m.get("deleted")), None)
+        if record is None:
+            return _error(404, "not.found", f"Message {mid} not found")
+        if method == "DELETE":
+            if self.clock() * 1000 - record.get("timestamp", 0) >= self.delete_window * 1000:
+                return 200, {"success": False, "message": "Message can't be deleted: it is too old"}, {}
+            record["deleted"] = True
+            return 200, {"success": True}, {}
+        if not isinstance(body, dict):
+            return _error(400, message="Request body must be a NewMessageBody object")
+        text = body.get("text")
+        if text is not None and len(str(text)) >= 4000:
+            return _error(400, message="text: size must be less than 4000")
+        if "attachments" in body and body["attachments"] is not None:
+            photos, failed = self._attached(body["attachments"])
+            if failed:
+                return failed
+            record.update(attachments=body["attachments"], photos=photos)
+        if text is not None:
+            record["edits"].append(record["text"])
+            record["text"] = str(text)
+        return 200, {"success": True}, {}
 
     def _subscriptions(self, method: str, params: dict, body: Any) -> tuple[int, dict, dict]:
         if method == "GET":
@@ -235,9 +427,12 @@ class FakeMax(LoopbackServer):
             return 200, {"success": True}, {}
         return _error(405, "method.not.allowed", "Method not allowed")
 
-    def _matching_rule(self, target: str) -> dict | None:
+    def _matching_rule(self, target: str, on: str = "POST /messages") -> dict | None:
         for rule in self._rules:
-            if rule["chat_id"] not in (None, target):
+            if rule.get("on", "POST /messages") != on or rule["chat_id"] not in (None, target):
+                continue
+            if rule.get("skip"):
+                rule["skip"] -= 1
                 continue
             if rule["times"] is not None:
                 rule["times"] -= 1
@@ -254,8 +449,12 @@ class FakeMax(LoopbackServer):
 
             def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                data = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
+                if method == "POST" and path.startswith("/upload/"):
+                    self._answer(*fake.upload(path[len("/upload/"):], self.headers.get("Content-Type") or "", data))
+                    return
+                raw = data.decode("utf-8", "replace")
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
@@ -274,7 +473,20 @@ class FakeMax(LoopbackServer):
             def do_DELETE(self):  # noqa: N802
                 self._serve("DELETE")
 
+            def do_PUT(self):  # noqa: N802
+                self._serve("PUT")
+
             def _answer(self, status: int, body: Any, extra: dict) -> None:
+                if status == HUNG:  # FakeMax.drop(hang=True): no answer until the client gives up
+                    fake._released.wait(30)
+                    status = DROPPED
+                if status == DROPPED:  # FakeMax.drop: carried out; no answer ever comes
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
                 data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8" if not isinstance(body, bytes)
@@ -289,6 +501,19 @@ class FakeMax(LoopbackServer):
                 pass
 
         return Handler
+
+
+def _multipart_file(content_type: str, raw: bytes) -> bytes:
+    """The file part of a multipart/form-data upload (MAX's upload URL takes one file, field «data»)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ValueError("not multipart")
+    message = message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw, policy=HTTP)
+    if not message.is_multipart():
+        raise ValueError("not multipart")
+    for part in message.iter_parts():
+        if part.get_filename() is not None:
+            return part.get_payload(decode=True) or b""
+    raise ValueError("no file part")
 
 
 def _error(status: int, code: str | None = None, message: str | None = None) -> tuple[int, dict, dict]:

@@ -4,7 +4,16 @@
 api.telegram.org does — `{"ok": true, "result": …}` or `{"ok": false, "error_code", "description",
 "parameters"?}` with the same HTTP status — for getMe, sendMessage, getUpdates, setWebhook, deleteWebhook,
 getWebhookInfo and getFile (files added with `add_file` are served under `/file/bot<token>/<path>`). Bodies are
-read as JSON or as form fields (python-telegram-bot posts forms, nested objects JSON-encoded in a field).
+read as JSON, as form fields (python-telegram-bot posts forms, nested objects JSON-encoded in a field) or as
+multipart/form-data (uploads; `attach://<name>` refers to a file part).
+
+Cross-posting (issue 13): to a channel added with `add_channel` the fake answers sendMessage, sendPhoto,
+sendMediaGroup (2–10 photos), editMessageText, editMessageCaption and deleteMessage as Telegram does — message ids
+counted per channel, text ≤ 4096 and caption ≤ 1024 UTF-16 units («message is too long», «message caption is too
+long»), «message is not modified», «message can't be deleted» after 48 hours (`backdate`), 403 when the bot is not
+an admin there, «need administrator rights» without can_post_messages (`add_channel(can_post=False)`).
+`received(chat)` is what the channel shows (one record per message, photos as bytes); `drop(method)` carries a
+call out and then closes the connection without an answer; `fail`/`rate_limit` inject errors and 429s.
 
     with FakeTelegram(token="123456789:test-token") as tg:
         app.config["TELEGRAM_API_URL"] = tg.base_url          # "http://127.0.0.1:<port>/bot"
@@ -29,8 +38,10 @@ import socket
 import sys
 import threading
 import time
+from email import message_from_bytes
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote
 
 from app.fakes.figures import GARBAGE, Audience, Troubles, avatar_png
@@ -41,8 +52,13 @@ BOT_USERNAME = "open_municipality_bot"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # Fields python-telegram-bot sends JSON-encoded inside a form body.
 _JSON_FIELDS = {"reply_parameters", "reply_markup", "allowed_updates", "entities", "link_preview_options",
-                "caption_entities"}
-_INT_FIELDS = {"message_thread_id", "offset", "limit", "timeout"}
+                "caption_entities", "media"}
+_INT_FIELDS = {"message_thread_id", "offset", "limit", "timeout", "message_id", "user_id"}
+# Bot API limits the fake enforces on channel posts (core.telegram.org/bots/api), counted in UTF-16 code units
+TEXT_LIMIT, CAPTION_LIMIT, ALBUM_MIN, ALBUM_MAX = 4096, 1024, 2, 10
+DELETE_WINDOW = 48 * 3600  # deleteMessage: "a message can only be deleted if it was sent less than 48 hours ago"
+DROPPED = -2  # handle()'s status for «accepted, then the connection dropped without an answer»
+HUNG = -3  # …and for «accepted, then no answer until the client gives up» (drop(hang=True))
 
 
 def _chat_id(value: Any) -> int | str:
@@ -69,6 +85,16 @@ class FakeTelegram:
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1001)
+        # cross-posting (issue 13): what each channel received, in order — one record per message (an album is
+        # one record per photo, with its media_group_id): {"message_id", "chat_id", "method", "text", "caption",
+        # "photo" (bytes), "file_id", "media_group_id", "link_preview_options", "date", "edits", "deleted"}
+        self.posts: list[dict] = []
+        self.uploads: dict[str, bytes] = {}  # file_id → the bytes uploaded with it (sendPhoto by file_id reuses)
+        self.clock: Callable[[], float] = time.time  # the date of posts (deleteMessage's 48 hours)
+        self._chat_message_ids: dict[Any, itertools.count] = {}
+        self._media_groups = itertools.count(13_000_000_000_000_000)
+        self._drops: list[dict] = []
+        self._released = threading.Event()  # wakes the calls drop(hang=True) holds (set by stop())
         self._rules: list[dict] = []
         self._pattern: list[bool] = []  # rate_limit_pattern: the next sendMessage calls, True → 429
         self._pattern_retry = 5
@@ -101,6 +127,7 @@ class FakeTelegram:
 
     def stop(self) -> None:
         """Stop listening and drop open keep-alive connections: afterwards Telegram is simply unreachable."""
+        self._released.set()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
@@ -181,11 +208,14 @@ class FakeTelegram:
         return path
 
     def add_channel(self, chat_id: int, title: str, username: str | None = None, *, type_: str = "channel",
-                    members: int | None = None, photo: bool = True, bot_status: str = "administrator") -> None:
+                    members: int | None = None, photo: bool = True, bot_status: str = "administrator",
+                    can_post: bool = True) -> None:
         """A chat getChat / getChatMemberCount know (a channel by default; type_="private" for a person).
         `members`: its subscribers now (they grow from there); default: derived from the id. `bot_status`: what
-        getChatMember says of our bot there."""
-        chat: dict[str, Any] = {"id": int(chat_id), "type": type_, "title": title, "bot_status": bot_status}
+        getChatMember says of our bot there; `can_post`: an administrator bot's can_post_messages (a channel
+        where the bot is an admin without the right to post). Posting to a known channel checks both."""
+        chat: dict[str, Any] = {"id": int(chat_id), "type": type_, "title": title, "bot_status": bot_status,
+                                "can_post": can_post}
         if username:
             chat["username"] = username
         if photo:
@@ -206,12 +236,62 @@ class FakeTelegram:
     def messages_to(self, chat_id: Any) -> list[dict]:
         return [m for m in self.sent if m["chat_id"] == _chat_id(chat_id)]
 
-    # --- the API ---------------------------------------------------------------------------------
-    def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict]:
-        """One Bot API call → (HTTP status, JSON body) as api.telegram.org answers."""
-        params = _normalise(params)
+    def drop(self, method: str = "sendMessage", chat_id: Any = None, times: int | None = 1,
+             hang: bool = False) -> None:
+        """The next `times` calls of `method` (for `chat_id` when given) are carried out — the post is made — and
+        then the connection is closed without an answer: a crash between the platform's acceptance and ours.
+        `hang`: no answer at all until the client times out (the connection is closed at stop())."""
         with self._cond:
-            self.calls.append({"method": method, "params": params, "at": time.time()})
+            self._drops.append({"method": method, "chat_id": None if chat_id is None else _chat_id(chat_id),
+                                "times": times, "hang": hang})
+
+    def received(self, chat_id: Any, *, deleted: bool = False) -> list[dict]:
+        """What the channel `chat_id` (id or "@username") shows, in order: one record per message (see
+        `posts`); deleted messages only with deleted=True."""
+        chat = self._known_chat(_chat_id(chat_id))
+        key = chat["id"] if chat else _chat_id(chat_id)
+        with self._cond:
+            return [dict(p) for p in self.posts if p["chat_id"] == key and (deleted or not p["deleted"])]
+
+    def backdate(self, chat_id: Any, hours: float = 49, message_id: int | None = None) -> None:
+        """Make the channel's posts (or one) `hours` older: deleteMessage refuses them after 48 hours."""
+        chat = self._known_chat(_chat_id(chat_id))
+        key = chat["id"] if chat else _chat_id(chat_id)
+        with self._cond:
+            for post in self.posts:
+                if post["chat_id"] == key and message_id in (None, post["message_id"]):
+                    post["date"] -= int(hours * 3600)
+
+    # --- the API ---------------------------------------------------------------------------------
+    def handle(self, token: str, method: str, params: dict[str, Any],
+               files: dict[str, bytes] | None = None) -> tuple[int, dict]:
+        """One Bot API call → (HTTP status, JSON body) as api.telegram.org answers. `files`: the multipart file
+        parts by field name (sendPhoto / sendMediaGroup uploads). Status DROPPED: answer nothing, drop the
+        connection (`drop()`)."""
+        params = _normalise(params)
+        status, body = self._handle(token, method, params, files or {})
+        rule = self._take_drop(method, params) if status == 200 else None
+        if rule is not None:
+            return (HUNG if rule["hang"] else DROPPED), {}
+        return status, body
+
+    def _take_drop(self, method: str, params: dict) -> dict | None:
+        with self._cond:
+            for rule in self._drops:
+                if rule["method"].lower() != method.lower():
+                    continue
+                if rule["chat_id"] is not None and params.get("chat_id") != rule["chat_id"]:
+                    continue
+                if rule["times"] is not None:
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self._drops.remove(rule)
+                return rule
+        return None
+
+    def _handle(self, token: str, method: str, params: dict[str, Any], files: dict[str, bytes]) -> tuple[int, dict]:
+        with self._cond:
+            self.calls.append({"method": method, "params": params, "at": self.clock()})
             if self.token is not None and token != self.token:
                 return _error(401, "Unauthorized")
             rule = self._matching_rule(method, params)
@@ -228,6 +308,11 @@ class FakeTelegram:
             "logout": self._ok_true, "getchat": self._get_chat, "getchatmembercount": self._member_count,
             "getchatmember": self._chat_member,
         }.get(method.lower())
+        publishing = {"sendphoto": self._send_photo, "sendmediagroup": self._send_media_group,
+                      "editmessagetext": self._edit_text, "editmessagecaption": self._edit_caption,
+                      "deletemessage": self._delete_message}.get(method.lower())
+        if publishing is not None:
+            return publishing(params, files)
         if handler is None:
             return _error(404, "Not Found")
         return handler(params)
@@ -299,8 +384,9 @@ class FakeTelegram:
             member.update(can_be_edited=False, is_anonymous=False, can_manage_chat=True, can_delete_messages=True,
                           can_manage_video_chats=True, can_restrict_members=True, can_promote_members=False,
                           can_change_info=True, can_invite_users=True, can_post_stories=False,
-                          can_edit_stories=False, can_delete_stories=False, can_post_messages=True,
-                          can_edit_messages=True)
+                          can_edit_stories=False, can_delete_stories=False,
+                          can_post_messages=bool(chat.get("can_post", True)),
+                          can_edit_messages=bool(chat.get("can_post", True)))
         return _ok(member)
 
     def _bot_user(self) -> dict:
@@ -317,6 +403,9 @@ class FakeTelegram:
         chat_id, text = params.get("chat_id"), params.get("text")
         if chat_id in (None, ""):
             return _error(400, "Bad Request: chat_id is empty")
+        channel = self._known_chat(chat_id)
+        if channel is not None and channel["type"] == "channel":
+            return self._post_text(channel, params)
         if not isinstance(text, str) or not text.strip():
             return _error(400, "Bad Request: message text is empty")
         if len(text) > 4096:
@@ -342,6 +431,199 @@ class FakeTelegram:
         if record["message_thread_id"] is not None:
             result["message_thread_id"] = record["message_thread_id"]
         return _ok(result)
+
+    # --- cross-posting (issue 13): channel posts ----------------------------------------------------------
+    def _known_chat(self, ref: Any) -> dict | None:
+        with self._cond:
+            if isinstance(ref, str):
+                return next((c for c in self.chats.values()
+                             if c.get("username", "").lower() == ref.lstrip("@").lower()), None)
+            return self.chats.get(ref)
+
+    def _channel(self, params: dict) -> tuple[dict | None, tuple[int, dict] | None]:
+        """The channel a publishing method targets, with the bot's right to post there checked."""
+        ref = params.get("chat_id")
+        if ref in (None, ""):
+            return None, _error(400, "Bad Request: chat_id is empty")
+        chat = self._known_chat(ref)
+        if chat is None:
+            return None, _error(400, "Bad Request: chat not found")
+        if chat.get("bot_status") not in ("administrator", "creator"):
+            return None, _error(403, "Forbidden: bot is not a member of the channel chat")
+        if not chat.get("can_post", True):
+            return None, _error(400, "Bad Request: need administrator rights in the channel chat")
+        return chat, None
+
+    def _message_json(self, record: dict) -> dict:
+        chat = self._known_chat(record["chat_id"]) or {"id": record["chat_id"], "title": "Канал"}
+        chat_json = channel_chat(chat["id"], chat.get("title") or "Канал", chat.get("username"))
+        out: dict[str, Any] = {"message_id": record["message_id"], "sender_chat": chat_json, "chat": chat_json,
+                               "date": record["date"]}
+        if record.get("edit_date"):
+            out["edit_date"] = record["edit_date"]
+        if record["media_group_id"]:
+            out["media_group_id"] = record["media_group_id"]
+        if record["file_id"]:
+            out["photo"] = photo_sizes(record["file_id"], file_size=len(record["photo"] or b""))
+            if record["caption"]:
+                out["caption"] = record["caption"]
+        else:
+            out["text"] = record["text"]
+            if record["link_preview_options"]:
+                out["link_preview_options"] = record["link_preview_options"]
+        return out
+
+    def _record(self, chat: dict, method: str, *, text: str = "", caption: str = "", photo: bytes | None = None,
+                file_id: str | None = None, media_group_id: str | None = None,
+                link_preview_options: dict | None = None) -> dict:
+        """One message of the channel (call with self._cond held)."""
+        counter = self._chat_message_ids.setdefault(chat["id"], itertools.count(2))  # 1: «channel created»
+        record = {"message_id": next(counter), "chat_id": chat["id"], "method": method, "text": text,
+                  "caption": caption, "photo": photo, "file_id": file_id, "media_group_id": media_group_id,
+                  "link_preview_options": link_preview_options, "date": int(self.clock()), "edits": [],
+                  "deleted": False}
+        self.posts.append(record)
+        return record
+
+    def _post_text(self, chat: dict, params: dict) -> tuple[int, dict]:
+        chat, failed = self._channel(params)
+        if failed:
+            return failed
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "Bad Request: message text is empty")
+        if _utf16(text.strip()) > TEXT_LIMIT:
+            return _error(400, "Bad Request: message is too long")
+        preview = params.get("link_preview_options")
+        if isinstance(preview, str):
+            return _error(400, "Bad Request: can't parse link preview options JSON object")
+        with self._cond:
+            record = self._record(chat, "sendMessage", text=text.strip(), link_preview_options=preview)
+            self.sent.append({"message_id": record["message_id"], "chat_id": params["chat_id"], "text": record["text"],
+                              "reply_parameters": None, "message_thread_id": None,
+                              "parse_mode": params.get("parse_mode"), "reply_markup": params.get("reply_markup"),
+                              "date": record["date"]})
+            return _ok(self._message_json(record))
+
+    def _photo_bytes(self, value: Any, files: dict[str, bytes], field: str) -> tuple[bytes | None, str | None]:
+        """(bytes, file_id when sent by file_id) of a photo parameter, or (None, the error description)."""
+        if isinstance(value, str) and value.startswith("attach://"):
+            data = files.get(value[len("attach://"):])
+            return (data, None) if data else (None, "Bad Request: invalid file attachment")
+        if value in (None, "") and files.get(field):
+            return files[field], None
+        if isinstance(value, str) and value in self.uploads:
+            return self.uploads[value], value
+        return None, "Bad Request: wrong file identifier/HTTP URL specified"
+
+    def _new_file_id(self, data: bytes) -> str:
+        file_id = f"AgACAgIAAxkDAAI{len(self.uploads) + 1:06d}{hashlib.sha1(data).hexdigest()[:8]}"
+        self.uploads[file_id] = data
+        return file_id
+
+    def _send_photo(self, params: dict, files: dict[str, bytes]) -> tuple[int, dict]:
+        chat, failed = self._channel(params)
+        if failed:
+            return failed
+        caption = str(params.get("caption") or "").strip()
+        if _utf16(caption) > CAPTION_LIMIT:
+            return _error(400, "Bad Request: message caption is too long")
+        data, problem = self._photo_bytes(params.get("photo"), files, "photo")
+        if data is None:
+            return _error(400, problem or "Bad Request: there is no photo in the request")
+        with self._cond:
+            file_id = problem or self._new_file_id(data)
+            record = self._record(chat, "sendPhoto", caption=caption, photo=data, file_id=file_id)
+            return _ok(self._message_json(record))
+
+    def _send_media_group(self, params: dict, files: dict[str, bytes]) -> tuple[int, dict]:
+        chat, failed = self._channel(params)
+        if failed:
+            return failed
+        media = params.get("media")
+        if not isinstance(media, list):
+            return _error(400, "Bad Request: can't parse media JSON object")
+        if len(media) < ALBUM_MIN or len(media) > ALBUM_MAX:
+            return _error(400, "Bad Request: wrong number of media items: must be 2-10")
+        items = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") != "photo":
+                return _error(400, "Bad Request: unsupported media type in the album")
+            caption = str(item.get("caption") or "").strip()
+            if _utf16(caption) > CAPTION_LIMIT:
+                return _error(400, "Bad Request: message caption is too long")
+            data, problem = self._photo_bytes(item.get("media"), files, "")
+            if data is None:
+                return _error(400, problem or "Bad Request: invalid file attachment")
+            items.append((caption, data, problem))
+        with self._cond:
+            group = str(next(self._media_groups))
+            records = [self._record(chat, "sendMediaGroup", caption=caption, photo=data,
+                                    file_id=known or self._new_file_id(data), media_group_id=group)
+                       for caption, data, known in items]
+            return _ok([self._message_json(r) for r in records])
+
+    def _posted(self, params: dict) -> tuple[dict | None, tuple[int, dict] | None]:
+        chat, failed = self._channel(params)
+        if failed:
+            return None, failed
+        with self._cond:
+            record = next((p for p in self.posts if p["chat_id"] == chat["id"] and not p["deleted"]
+                           and p["message_id"] == params.get("message_id")), None)
+        return record, None
+
+    def _edit_text(self, params: dict, files: dict[str, bytes]) -> tuple[int, dict]:
+        record, failed = self._posted(params)
+        if failed:
+            return failed
+        if record is None:
+            return _error(400, "Bad Request: message to edit not found")
+        if record["file_id"]:
+            return _error(400, "Bad Request: there is no text in the message to edit")
+        text = str(params.get("text") or "").strip()
+        if not text:
+            return _error(400, "Bad Request: message text is empty")
+        if _utf16(text) > TEXT_LIMIT:
+            return _error(400, "Bad Request: message is too long")
+        preview = params.get("link_preview_options")
+        with self._cond:
+            if text == record["text"] and preview == record["link_preview_options"]:
+                return _error(400, "Bad Request: message is not modified: specified new message content and reply "
+                                   "markup are exactly the same as a current content and reply markup of the message")
+            record["edits"].append(record["text"])
+            record.update(text=text, link_preview_options=preview, edit_date=int(self.clock()))
+            return _ok(self._message_json(record))
+
+    def _edit_caption(self, params: dict, files: dict[str, bytes]) -> tuple[int, dict]:
+        record, failed = self._posted(params)
+        if failed:
+            return failed
+        if record is None:
+            return _error(400, "Bad Request: message to edit not found")
+        if not record["file_id"]:
+            return _error(400, "Bad Request: there is no caption in the message to edit")
+        caption = str(params.get("caption") or "").strip()
+        if _utf16(caption) > CAPTION_LIMIT:
+            return _error(400, "Bad Request: message caption is too long")
+        with self._cond:
+            if caption == record["caption"]:
+                return _error(400, "Bad Request: message is not modified: specified new message content and reply "
+                                   "markup are exactly the same as a current content and reply markup of the message")
+            record["edits"].append(record["caption"])
+            record.update(caption=caption, edit_date=int(self.clock()))
+            return _ok(self._message_json(record))
+
+    def _delete_message(self, params: dict, files: dict[str, bytes]) -> tuple[int, dict]:
+        record, failed = self._posted(params)
+        if failed:
+            return failed
+        if record is None:
+            return _error(400, "Bad Request: message to delete not found")
+        with self._cond:
+            if self.clock() - record["date"] >= DELETE_WINDOW:
+                return _error(400, "Bad Request: message can't be deleted")
+            record["deleted"] = True
+        return _ok(True)
 
     def _answer_callback_query(self, params: dict) -> tuple[int, dict]:
         if not params.get("callback_query_id"):
@@ -464,8 +746,12 @@ class FakeTelegram:
                     return
                 params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
                 ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                files: dict[str, bytes] = {}
                 try:
-                    if ctype == "application/json" and body:
+                    if ctype == "multipart/form-data" and body:
+                        fields, files = _multipart(self.headers.get("Content-Type") or "", body)
+                        params.update(fields)
+                    elif ctype == "application/json" and body:
                         data = json.loads(body)
                         if not isinstance(data, dict):
                             raise ValueError("not an object")
@@ -475,9 +761,19 @@ class FakeTelegram:
                 except (ValueError, UnicodeDecodeError):
                     self._answer(*_error(400, "Bad Request: can't parse request body"))
                     return
-                self._answer(*fake.handle(unquote(match.group(1)), match.group(2), params))
+                self._answer(*fake.handle(unquote(match.group(1)), match.group(2), params, files))
 
             def _answer(self, status: int, body: dict) -> None:
+                if status == HUNG:  # FakeTelegram.drop(hang=True): no answer until the client gives up
+                    fake._released.wait(30)
+                    status = DROPPED
+                if status == DROPPED:  # FakeTelegram.drop: the call was carried out; no answer ever comes
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
                 if status == -1:  # a garbled answer (FakeTelegram.trouble "garbage")
                     self._raw(200, GARBAGE, "text/html")
                     return
@@ -525,6 +821,31 @@ def _normalise(params: dict[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(key), str):
             out[key] = out[key].lower() in ("true", "1")
     return out
+
+
+def _utf16(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
+    """A multipart/form-data body (python-telegram-bot's uploads) → (text fields, file parts by field name)."""
+    message = message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body,
+                                 policy=HTTP)
+    if not message.is_multipart():
+        raise ValueError("not a multipart body")
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[name] = data
+        else:
+            fields[name] = data.decode("utf-8")
+    return fields, files
 
 
 def _ok(result: Any) -> tuple[int, dict]:
