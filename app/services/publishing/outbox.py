@@ -100,11 +100,12 @@ def rollup(current: str, rows: Iterable[tuple[str, int]]) -> str:
     return "done"
 
 
-def publication_state(publication: Publication) -> str:
-    """rollup() of the publication as stored now (flushes pending changes first)."""
+def publication_state(publication: Publication, current: str | None = None) -> str:
+    """rollup() of the publication as stored now (flushes pending changes first); `current` instead of its
+    stored state (release: a draft or an approved post enters the engine's states)."""
     rows = db.session.execute(select(Delivery.state, Delivery.attempts)
                               .where(Delivery.publication_id == publication.id)).all()
-    return rollup(publication.state, [(s, a or 0) for s, a in rows])
+    return rollup(current or publication.state, [(s, a or 0) for s, a in rows])
 
 
 def _settle(publication_id: int, now: datetime, published: bool = False) -> Publication | None:
@@ -191,7 +192,8 @@ def release(publication: Publication, now: datetime | None = None) -> None:
         delivery.uploaded = _restarted(delivery)
         scheduled += 1
     db.session.flush()
-    publication.state = publication_state(publication)
+    if publication.state in ("draft", "awaiting_approval", "rejected", "scheduled"):
+        publication.state = publication_state(publication, "scheduled")
     if not scheduled:
         return
     if due_at <= now:
@@ -306,7 +308,20 @@ def _claim(delivery_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _reload(delivery_id: int) -> Delivery:
+def _lock_publications(ids: Iterable[int]) -> None:
+    for pid in sorted(set(ids)):
+        db.session.get(Publication, pid, with_for_update=True, populate_existing=True)
+
+
+def _reload(delivery_id: int) -> Delivery | None:
+    """The row, locked — its publication's row first: every transaction that changes a delivery and then settles
+    the publication takes the locks in that order (a second UPDATE of a row in one transaction re-checks all its
+    foreign keys, taking a share lock on the publication: two workers each holding one and wanting the other's
+    exclusive lock would deadlock)."""
+    pid = db.session.scalar(select(Delivery.publication_id).where(Delivery.id == delivery_id))
+    if pid is None:
+        return None
+    _lock_publications([pid])
     return db.session.get(Delivery, delivery_id, populate_existing=True, with_for_update=True)
 
 
@@ -517,9 +532,10 @@ def recover_stale(now: datetime | None = None, limit: int = 500) -> dict[str, in
     """Rows a dead worker left `sending`: VK (guid) → scheduled again, now; the others → unconfirmed (whether the
     platform accepted the call is unknown: the author decides). Commits."""
     now = now or utcnow()
-    rows = db.session.scalars(select(Delivery).where(Delivery.state == "sending",
-                                                     Delivery.sending_at < now - sending_stale())
-                              .order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)).all()
+    stale = (Delivery.state == "sending", Delivery.sending_at < now - sending_stale())
+    _lock_publications(db.session.scalars(select(Delivery.publication_id).where(*stale).limit(limit)))
+    rows = db.session.scalars(select(Delivery).where(*stale).order_by(Delivery.id).limit(limit)
+                              .with_for_update(skip_locked=True)).all()
     counts = {"retried": 0, "unconfirmed": 0}
     touched: set[int] = set()
     unsure = []
