@@ -327,8 +327,14 @@ def _reload(delivery_id: int) -> Delivery | None:
 
 def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None = None) -> str:
     """Send one scheduled, due delivery, part by part. Returns its state afterwards ("missing" for no such row).
-    Commits several times (the claim, `sending` before each call, each result), so run it from a job."""
-    now = now or utcnow()
+    Commits several times (the claim, `sending` before each call, each result), so run it from a job. `now`: a
+    fixed clock (tests); else each step reads the time (a post with photos may take a while to go)."""
+    fixed = now
+
+    def moment() -> datetime:
+        return fixed or utcnow()
+
+    now = moment()
     if not _claim(delivery_id, now):
         state = db.session.scalar(select(Delivery.state).where(Delivery.id == delivery_id))
         db.session.commit()
@@ -364,21 +370,22 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
         done = list(delivery.parts or [])
         k = len(done)
         if k >= len(plan.parts):
-            return _finish_published(delivery, account, publication, photos, now)
-        delivery.state, delivery.sending_at, delivery.guid = "sending", now, guid
+            return _finish_published(delivery, account, publication, photos, moment())
+        delivery.state, delivery.sending_at, delivery.guid = "sending", moment(), guid
         uploaded = _for_module(delivery)
         db.session.commit()  # durable before the platform is asked: a crash after its «accepted» is visible
         try:
             sent = module.send_part(channel, plan, k, photos, config, guid=guid, uploaded=uploaded, pacing=pacing)
         except PublishError as exc:
-            return _after_error(delivery_id, exc, uploaded, now, k)
+            return _after_error(delivery_id, exc, uploaded, moment(), k)
         except PlatformError as exc:
-            return _after_error(delivery_id, PublishError(exc.message, exc.kind, exc.retry_after), uploaded, now, k)
+            return _after_error(delivery_id, PublishError(exc.message, exc.kind, exc.retry_after), uploaded,
+                                moment(), k)
         except Exception as exc:  # noqa: BLE001 — a module's bug or an unmapped transport error mid-call:
             log.exception("publishing: delivery %s part %s failed unexpectedly", delivery_id, k)
             return _after_error(delivery_id, PublishError(
                 f"{account_label(account)}: сбой при отправке ({exc.__class__.__name__}) — неизвестно, дошёл ли "
-                "пост.", "unavailable", uncertain=True), uploaded, now, k)
+                "пост.", "unavailable", uncertain=True), uploaded, moment(), k)
         delivery = _reload(delivery_id)
         _store_uploaded(delivery, uploaded)
         _record_part(delivery, sent, k)
