@@ -13,6 +13,8 @@ def publish_due(publication_id: int) -> dict:
     """Deliver the publication's due copies (threads per network; commits as it goes)."""
     outcome = outbox.publish_due(int(publication_id))
     db.session.commit()
+    if outcome.get("left"):  # its time budget ran out: the rest in a job of its own
+        enqueue("app.jobs.publishing.publish_due", int(publication_id), queue=outbox.QUEUE)
     return outcome
 
 

@@ -475,6 +475,14 @@ def test_delete_cancels_the_rows_not_yet_out(smm, fakenet, outbox_jobs, pub_cloc
     assert outbox.publish_due(pub.id, now=NOW + timedelta(hours=1)) == {}
 
 
+def test_a_job_out_of_time_leaves_the_rest_for_the_next(smm, fakenet, outbox_jobs, pub_clock):
+    accounts = four(smm)
+    pub = released(make_publication(smm, accounts))
+    assert outbox.publish_due(pub.id, now=NOW, budget=0) == {"left": 4}
+    assert fakenet.calls == [] and set(states(pub).values()) == {"scheduled"}
+    assert outbox.publish_due(pub.id, now=NOW) == {"published": 4}
+
+
 # --- the periodic sweep -----------------------------------------------------------------------------------------
 def test_the_sweep_is_a_periodic_job_every_minute():
     from app.jobs.schedule import PERIODIC

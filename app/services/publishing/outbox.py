@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -584,10 +585,12 @@ def due_deliveries(publication_id: int, now: datetime) -> list[tuple[int, str]]:
 
 
 def publish_due(publication_id: int, now: datetime | None = None, pacing: Pacing | None = None,
-                threads: int | None = None) -> dict[str, int]:
+                threads: int | None = None, budget: float | None = None) -> dict[str, int]:
     """Deliver the publication's due rows: PUBLISH_THREADS threads per network (0: one after another here), each
     thread in an application context of its own, each row claimed one by one (a twin job or another scheduler
-    publishes nothing twice). Returns {state: rows} of what this call delivered."""
+    publishes nothing twice). `budget`: seconds after which no new row is started (PUBLISH_JOB_BUDGET; a worker's
+    job has a time limit) — the rows left are counted as "left" for the job to go on with. Returns {state: rows}
+    of the rows this call touched (a row another worker had: its state then)."""
     now_given = now
     now = now or utcnow()
     rows = due_deliveries(publication_id, now)
@@ -596,41 +599,50 @@ def publish_due(publication_id: int, now: datetime | None = None, pacing: Pacing
         threads = int(current_app.config.get("PUBLISH_THREADS", 4) or 0)
         if db.engine.dialect.name != "postgresql":
             threads = 0  # SQLite (the embedded demo): one writer at a time
+    if budget is None:
+        budget = float(current_app.config.get("PUBLISH_JOB_BUDGET", 120) or 0) or None
+    deadline = time.monotonic() + budget if budget is not None else None
     pacing = _pacing(pacing)
-    outcome: dict[str, int] = {}
-    if threads <= 0 or len(rows) <= 1:
-        for delivery_id, _ in rows:
-            state = deliver(delivery_id, now=now_given, pacing=pacing)
-            outcome[state] = outcome.get(state, 0) + 1
-        return outcome
-    by_network: dict[str, list[int]] = {}
-    for delivery_id, network in rows:
-        by_network.setdefault(network, []).append(delivery_id)
-    chunks = []
-    for ids in by_network.values():
-        n = min(threads, len(ids))
-        chunks += [ids[i::n] for i in range(n)]
-    app = current_app._get_current_object()
 
     def run(ids: list[int]) -> list[str]:
         states = []
-        with app.app_context():
+        for delivery_id in ids:
+            if deadline is not None and time.monotonic() >= deadline:
+                states.append("left")
+                continue
             try:
-                for delivery_id in ids:
-                    try:
-                        states.append(deliver(delivery_id, now=now_given, pacing=pacing))
-                    except Exception:  # noqa: BLE001 — one row's trouble stops no other (recover_stale settles it)
-                        log.exception("publishing: delivery %s broke", delivery_id)
-                        db.session.rollback()
-                        states.append("error")
-            finally:
-                db.session.remove()
+                states.append(deliver(delivery_id, now=now_given, pacing=pacing))
+            except Exception:  # noqa: BLE001 — one row's trouble stops no other (recover_stale settles it)
+                log.exception("publishing: delivery %s broke", delivery_id)
+                db.session.rollback()
+                states.append("error")
         return states
 
-    with ThreadPoolExecutor(len(chunks), thread_name_prefix="publish") as pool:
-        for states in pool.map(run, chunks):
-            for state in states:
-                outcome[state] = outcome.get(state, 0) + 1
+    app = current_app._get_current_object()
+
+    def run_in_app(ids: list[int]) -> list[str]:
+        with app.app_context():
+            try:
+                return run(ids)
+            finally:
+                db.session.remove()
+
+    if threads <= 0 or len(rows) <= 1:
+        results = [run([delivery_id for delivery_id, _ in rows])]
+    else:
+        by_network: dict[str, list[int]] = {}
+        for delivery_id, network in rows:
+            by_network.setdefault(network, []).append(delivery_id)
+        chunks = []
+        for ids in by_network.values():
+            n = min(threads, len(ids))
+            chunks += [ids[i::n] for i in range(n)]
+        with ThreadPoolExecutor(len(chunks), thread_name_prefix="publish") as pool:
+            results = list(pool.map(run_in_app, chunks))
+    outcome: dict[str, int] = {}
+    for states in results:
+        for state in states:
+            outcome[state] = outcome.get(state, 0) + 1
     return outcome
 
 
