@@ -243,6 +243,17 @@ def test_a_missing_right_fails_that_account_with_the_sentence_and_the_others_are
         delivery_of(later, tg).last_error
 
 
+def test_a_module_breaking_mid_call_leaves_that_copy_unconfirmed_and_stops_no_other(smm, fakenet, outbox_jobs,
+                                                                                     pub_clock):
+    tg, vk, ok, mx = four(smm)
+    pub = released(make_publication(smm, [tg, vk, ok, mx]))
+    fakenet.then(tg, RuntimeError("a bug"))
+    fakenet.then(vk, RuntimeError("a bug"))
+    outbox.publish_due(pub.id, now=NOW)
+    assert states(pub) == {tg.id: "unconfirmed", vk.id: "scheduled", ok.id: "published", mx.id: "published"}
+    assert "сбой при отправке (RuntimeError)" in delivery_of(pub, tg).last_error
+
+
 def test_an_unreadable_secret_fails_with_a_sentence(smm, fakenet, outbox_jobs, pub_clock):
     vk = make_account(smm.institution, "vk")
     vk.token_enc = "not-a-fernet-token"

@@ -220,6 +220,8 @@ def resend(delivery: Delivery, now: datetime | None = None) -> None:
         raise InvalidTransition("Этот пост нельзя отправить ещё раз: он не ждёт решения (не «не подтверждено» "
                                 "и не «не отправлено»).")
     now = now or utcnow()
+    db.session.flush()
+    _lock_publications([delivery.publication_id])  # the workers' lock order: publication, then delivery
     delivery.state, delivery.next_attempt_at, delivery.sending_at = "scheduled", now, None
     delivery.last_error = None
     delivery.guid = delivery.guid or guid_for(delivery.publication_id, delivery.account_id)
