@@ -476,6 +476,24 @@ def test_edit_and_delete_apply_where_the_platform_allows_and_say_where_not(smm, 
         tuple(map(tuple, delivery_of(pub, tg).parts))}
 
 
+def test_an_edit_before_publishing_re_decides_which_accounts_the_post_can_go_to(smm, fakenet, outbox_jobs,
+                                                                                pub_clock):
+    vk, tg = make_account(smm.institution, "vk"), make_account(smm.institution, "telegram")
+    off = make_account(smm.institution, "max", publish_ok=False, publish_reason="бот не в канале")
+    at = NOW + timedelta(days=1)
+    pub = released(make_publication(smm, [vk, tg, off], text="Очень длинный текст. " * 900, scheduled_at=at))
+    assert states(pub) == {vk.id: "refused", tg.id: "scheduled", off.id: "refused"}
+    pub = fresh(pub)
+    pub.text = "Короткий текст."
+    assert outbox.replan(pub) == {"refused": 0, "scheduled": 1}
+    db.session.commit()
+    assert states(pub) == {vk.id: "scheduled", tg.id: "scheduled", off.id: "refused"}  # rights still missing
+    assert delivery_of(pub, vk).next_attempt_at == at and delivery_of(pub, vk).last_error is None
+    pub.text = "Очень длинный текст. " * 900
+    assert outbox.apply_edit(fresh(pub)) == {}  # nothing out yet: no copy to edit
+    assert states(pub) == {vk.id: "refused", tg.id: "scheduled", off.id: "refused"}
+
+
 def test_delete_cancels_the_rows_not_yet_out(smm, fakenet, outbox_jobs, pub_clock):
     tg, vk = make_account(smm.institution, "telegram"), make_account(smm.institution, "vk")
     pub = released(make_publication(smm, [tg, vk]))

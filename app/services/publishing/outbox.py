@@ -727,14 +727,46 @@ def _change_each(publication: Publication, action: str, now: datetime, pacing: P
     return results
 
 
+def replan(publication: Publication, now: datetime | None = None) -> dict[str, int]:
+    """The text or the photos changed before the copies went out: a scheduled row the new post cannot go to is
+    `refused` (with the reason), a row refused before that now can go is `scheduled` again (at the publication's
+    moment). Rights-refusals stay as long as the account's rights do. Returns {"refused": n, "scheduled": n}.
+    Caller commits (the due rows are enqueued after it)."""
+    now = now or utcnow()
+    db.session.flush()
+    _lock_publications([publication.id])
+    db.session.refresh(publication)
+    counts = {"refused": 0, "scheduled": 0}
+    for delivery in publication.deliveries:
+        if delivery.state not in ("scheduled", "refused"):
+            continue
+        reason = refusal(publication, delivery.account)
+        if delivery.state == "scheduled" and reason:
+            delivery.state, delivery.last_error, delivery.next_attempt_at = "refused", reason[:ERROR_MAX], None
+            counts["refused"] += 1
+        elif delivery.state == "refused" and not reason:
+            delivery.state, delivery.last_error = "scheduled", None
+            delivery.next_attempt_at = publication.scheduled_at or now
+            delivery.guid = delivery.guid or guid_for(publication.id, delivery.account_id)
+            delivery.uploaded = _restarted(delivery)
+            counts["scheduled"] += 1
+    _settle(publication.id, now)
+    if counts["scheduled"] and (publication.scheduled_at or now) <= now:
+        enqueue_after_commit(db.session(), "app.jobs.publishing.publish_due", publication.id, queue=QUEUE,
+                             job_id=f"publish-due-{publication.id}")
+    return counts
+
+
 def apply_edit(publication: Publication, now: datetime | None = None,
                pacing: Pacing | None = None) -> dict[int, str | None]:
     """Apply the publication's new text to every published copy where the platform allows it; {delivery id: None
     (applied) or the Russian reason it could not be}. Stored on each delivery (change_error). Commits.
-    Rows not yet out simply go with the new text (the plan is made when each is sent)."""
+    Rows not yet out go with the new text (the plan is made when each is sent; `replan` re-decides which can)."""
     now = now or utcnow()
     pid = publication.id
-    results = _change_each(publication, "edit", now, pacing)
+    replan(publication, now)
+    db.session.commit()
+    results = _change_each(db.session.get(Publication, pid), "edit", now, pacing)
     pub = db.session.get(Publication, pid, populate_existing=True)
     if results:
         pub.edited_at = now
