@@ -18,6 +18,7 @@ postgresql://postgres@127.0.0.1:5432/om_bench_publish).
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import secrets
 import sys
@@ -54,13 +55,21 @@ def _key(net: str, call: dict) -> tuple[str, str | None]:
     return "bot", None if chat is None else str(chat)
 
 
+def _upload(call: dict) -> bool:
+    """A file sent to an upload server (not an API call: no token's rate applies)."""
+    return call.get("method") == "upload" or str(call.get("path") or "").startswith("/upload/")
+
+
 def _method(net: str, call: dict) -> str:
     if net in ("vk", "telegram"):
         return str(call.get("method"))
     params = call.get("params") or {}
     if net == "ok" and params.get("method"):
         return str(params["method"])
-    return f"{call.get('method')} {str(call.get('path', '')).split('?')[0]}"
+    path = str(call.get("path", "")).split("?")[0]
+    if _upload(call):
+        path = "/upload/…"
+    return f"{call.get('method')} {path}".strip()
 
 
 def report(net: str, calls: list[dict]) -> list[str]:
@@ -72,7 +81,7 @@ def report(net: str, calls: list[dict]) -> list[str]:
         if at is None:
             continue
         token, chat = _key(net, call)
-        if call.get("method") != "upload":  # a file to an upload server: not an API call
+        if not _upload(call):  # a file to an upload server: not an API call
             by_token[token].append(at)
         if chat is not None:
             by_chat[chat].append(at)
@@ -209,7 +218,8 @@ def main() -> int:
                     vk.add_group(ext, title, screen_name=f"vkbench{k}")
                     community, user = f"vk1.a.bench-{k}", f"vk2.user-bench-{k}"
                     vk.add_token(community, kind="community", group_id=ext, rate=20)
-                    vk.add_token(user, kind="user", mask=4 | 8192 | 262144, rate=3)  # photos, wall, manage
+                    admin = {"admin_of": (ext,)} if "admin_of" in inspect.signature(vk.add_token).parameters else {}
+                    vk.add_token(user, kind="user", mask=4 | 8192 | 262144, rate=3, **admin)  # photos, wall
                     account.token_enc, account.user_token_enc = encrypt(community), encrypt(user)
                 elif net == "ok":
                     ok.add_group(ext, title, f"okbench{k}")
@@ -266,7 +276,9 @@ def main() -> int:
         for net in NETS:
             for line in report(net, stub_calls[net] if args.stub else list(fakes[net].calls)):
                 print(line)
-        print(f"   VK execute sizes {dict(Counter(vk.executes))}, error 6 answers: {vk.too_fast}")
+        files = ", ".join(f"{net} {len(getattr(fakes[net], 'uploads', []))}" for net in ("vk", "ok"))
+        print(f"   files to the upload servers: {files}; VK execute sizes {dict(Counter(vk.executes))}, error 6 "
+              f"answers: {vk.too_fast}")
         sent: dict[str, int] = defaultdict(int)
         for key, pacer in pacing.pacers.items():
             sent[key.split(":")[0]] = max(sent[key.split(":")[0]], pacer.busiest)
