@@ -426,6 +426,14 @@ def test_check_rights_stores_the_answer(smm, fakenet, pub_clock):
     assert outbox.check_rights(other).can_post is False and other.publish_ok is False
 
 
+def test_a_rights_check_the_platform_did_not_answer_changes_nothing_stored(smm, fakenet, pub_clock):
+    tg = make_account(smm.institution, "telegram", publish_ok=True, publish_photos_ok=True)
+    fakenet.rights[tg.id] = PublishError("Telegram не ответил вовремя: попробуйте ещё раз позже.", "unavailable")
+    got = outbox.check_rights(tg)
+    assert got.can_post is False and "попробуйте ещё раз позже" in got.reason
+    assert (tg.publish_ok, tg.publish_photos_ok, tg.publish_checked_at) == (True, True, None)
+
+
 def test_check_rights_with_the_network_not_yet_installed_stores_nothing(smm, monkeypatch, pub_clock):
     from app.services.publishing import networks
 

@@ -651,7 +651,8 @@ def publish_due(publication_id: int, now: datetime | None = None, pacing: Pacing
 # --- rights -------------------------------------------------------------------------------------------------
 def check_rights(account: Account, now: datetime | None = None, pacing: Pacing | None = None) -> Rights:
     """Ask the platform whether the app may publish to `account`; store the answer on it (publish_ok,
-    publish_photos_ok, publish_reason, publish_checked_at). Caller commits."""
+    publish_photos_ok, publish_reason, publish_checked_at). A platform that did not answer (5xx, a timeout, a rate
+    limit, garbage) changes nothing stored: the returned Rights say so. Caller commits."""
     now = now or utcnow()
     name = account_label(account)
     if account.network not in networks.NETWORKS:
@@ -669,6 +670,8 @@ def check_rights(account: Account, now: datetime | None = None, pacing: Pacing |
             rights = Rights(False, False, f"{name}: {exc}.")
         except PlatformError as exc:
             rights = Rights(False, False, exc.message or f"{name}: сеть не ответила на проверку прав.")
+            if exc.kind in ("rate_limited", "unavailable", "garbage"):
+                return rights  # the platform did not answer: what we knew of the account stands
     account.publish_ok = bool(rights.can_post)
     account.publish_photos_ok = bool(rights.can_post and rights.can_post_photos)
     account.publish_reason = (rights.reason or "")[:REASON_MAX] or None
