@@ -254,6 +254,20 @@ def test_a_module_breaking_mid_call_leaves_that_copy_unconfirmed_and_stops_no_ot
     assert "сбой при отправке (RuntimeError)" in delivery_of(pub, tg).last_error
 
 
+def test_a_photo_upload_refused_forbids_photos_only_and_text_posts_still_go(smm, fakenet, outbox_jobs, pub_clock,
+                                                                            upload_dir):
+    vk = make_account(smm.institution, "vk")
+    pub = released(make_publication(smm, [vk], photos=1, upload_dir=upload_dir))
+    why = f"ВКонтакте «{vk.title}»: загрузка фото запрещена (ошибка 27) — нужен ключ администратора."
+    fakenet.then(vk, PublishError(why, "no_rights"))
+    outbox.publish_due(pub.id, now=NOW)
+    account = db.session.get(Account, vk.id)
+    assert (account.publish_ok, account.publish_photos_ok, account.publish_reason) == (None, False, why)
+    photo_post = released(make_publication(smm, [vk], photos=1, upload_dir=upload_dir))
+    text_post = released(make_publication(smm, [vk]))
+    assert delivery_of(photo_post, vk).state == "refused" and delivery_of(text_post, vk).state == "scheduled"
+
+
 def test_an_unreadable_secret_fails_with_a_sentence(smm, fakenet, outbox_jobs, pub_clock):
     vk = make_account(smm.institution, "vk")
     vk.token_enc = "not-a-fernet-token"
@@ -518,6 +532,19 @@ def test_a_job_out_of_time_leaves_the_rest_for_the_next(smm, fakenet, outbox_job
     assert outbox.publish_due(pub.id, now=NOW, budget=0) == {"left": 4}
     assert fakenet.calls == [] and set(states(pub).values()) == {"scheduled"}
     assert outbox.publish_due(pub.id, now=NOW) == {"published": 4}
+
+
+def test_the_job_hands_the_rest_to_a_job_of_its_own_when_its_time_ran_out(app, smm, fakenet, outbox_jobs,
+                                                                          pub_clock, monkeypatch):
+    from app.jobs import publishing as job
+
+    accounts = four(smm)
+    pub = released(make_publication(smm, accounts))
+    asked = []
+    monkeypatch.setattr(job, "enqueue", lambda *a, **k: asked.append((a, k)))
+    monkeypatch.setitem(app.config, "PUBLISH_JOB_BUDGET", -1)  # spent before the first copy
+    assert job.publish_due(pub.id) == {"left": 4}
+    assert asked == [(("app.jobs.publishing.publish_due", pub.id), {"queue": "default"})]
 
 
 # --- the periodic sweep -----------------------------------------------------------------------------------------
