@@ -10,7 +10,8 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # `make run PORT=8080`: the demo on another port (the platform fakes keep theirs: app/demo/simulate.py PORTS).
 PORT ?= 5000
 
-.PHONY: run test install translations chromium bench bench-board bench-collect bench-participants clean serve
+.PHONY: run test install translations chromium bench bench-board bench-collect bench-participants bench-publish clean \
+	serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +70,11 @@ bench-board: install
 # database; `BENCH_ARGS=--keep` reuses the data already generated).
 bench-participants: install
 	$(BIN)/python bench/participants_bench.py $(BENCH_ARGS)
+
+# Cross-posting one post with 5 photos to 100 accounts across the four networks against the local fakes (own
+# database om_bench_publish; ≤ 60 s target). `BENCH_ARGS=--stub`: the engine alone, without the network modules.
+bench-publish: install
+	$(BIN)/python bench/bench_publish.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -110,6 +110,10 @@ class Config:
     APPEAL_LIMIT_PER_DAY = int(_env("APPEAL_LIMIT_PER_DAY", "20"))  # comma-separated tokens for POST /api/v1/messages
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "10"))
+    # Cross-posting (issue 13): threads per network delivering one post's copies (0: one after another).
+    PUBLISH_THREADS = int(_env("PUBLISH_THREADS", "4"))
+    # …and the seconds after which one job starts no new copy (the rest go in the next job; RQ's job timeout is 180 s).
+    PUBLISH_JOB_BUDGET = float(_env("PUBLISH_JOB_BUDGET", "120"))
     # Residents' files whose VK / MAX / OK links expire are copied into UPLOAD_DIR after intake, up to this size.
     ATTACHMENT_STORE = _env("ATTACHMENT_STORE", "1") not in ("0", "false", "no")
     ATTACHMENT_STORE_MAX_BYTES = int(_env("ATTACHMENT_STORE_MAX_BYTES", str(20 * 1024 * 1024)))
@@ -177,3 +181,4 @@ class TestConfig(Config):
     MAIL_SERVER = None  # e-mail off unless a test starts the local SMTP server (tests/smtp_support.py)
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3
+    PUBLISH_THREADS = 0  # in-process jobs share the test's one connection: copies one after another

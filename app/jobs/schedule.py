@@ -28,6 +28,8 @@ PERIODIC = (
     Periodic("app.jobs.intake.sweep", "intake", 30),  # untriaged messages (Redis was down, a worker died)
     Periodic("app.jobs.intake.vk_names", "default", 300),  # VK residents still unnamed (VK failed, job lost)
     Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
+    # cross-posting: scheduled posts whose moment came, retries due, copies a dead worker left «sending»
+    Periodic("app.jobs.publishing.sweep", "default", 60),
     Periodic("app.jobs.escalation.sweep", "default", 60),  # SLA warnings and breaches, each recorded once
     Periodic("app.jobs.control.sweep_late", "default", 300),  # late control orders, each escalated once
     Periodic("app.jobs.board.refresh_snapshots", "low", 60),  # the board's figures of the standard periods
