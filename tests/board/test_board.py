@@ -320,7 +320,9 @@ def test_ranking_drills_down_to_the_institutions_tickets(login):
     a = make_ticket("Нет воды", institution=mine, created_at=utcnow() - timedelta(hours=3))
     b = make_ticket("Нет света", institution=other, created_at=utcnow() - timedelta(hours=3))
     client = login(make_user("head"))
-    html = client.get("/board").get_data(as_text=True)
+    from tests.board.test_board_export import last_weeks
+
+    html = client.get("/board", query_string=last_weeks()).get_data(as_text=True)
     link = f"/queue?status=all&amp;institution={mine.id}"
     assert link in html
     listing = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
