@@ -118,7 +118,9 @@ def compose():
         _field_error(form, exc)
         return _compose_page(form, 422, chosen=chosen)
     pub = result.publication
+    db.session.refresh(pub)  # without a queue (the embedded demo) the copies went out already
     flash(_("Пост отправлен на согласование пресс-службе") if pub.state == "awaiting_approval"
+          else _("Пост опубликован") if pub.state == "done"
           else _("Пост запланирован") if pub.scheduled_at else _("Пост публикуется"), "ok")
     return redirect(url_for("publishing.detail", publication_id=pub.id), 303)
 
