@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -86,7 +87,7 @@ def index():
 def _compose_page(form, status=200, pub=None, chosen=()):
     return render_template("publishing/compose.html", form=form, pub=pub, groups=posts.grouped_targets(current_user),
                            chosen={str(c) for c in chosen}, everywhere=access.publishes_everywhere(current_user),
-                           tz=posts.city_tz().key, names=limits.NETWORK_NAMES), status
+                           tz=posts.city_tz().key, names=limits.network_names()), status
 
 
 def _at(form):
@@ -148,7 +149,7 @@ def preview():
         photos = _sizes(request.form.get("kept_sizes"))
     result = posts.preview(current_user, request.form.get("text", ""), photos, _chosen(),
                            request.form.get("link_preview") in ("y", "on", "1", "true"))
-    return render_template("publishing/_preview.html", preview=result, names=limits.NETWORK_NAMES,
+    return render_template("publishing/_preview.html", preview=result, names=limits.network_names(),
                            describe=describe)
 
 
@@ -161,12 +162,13 @@ def describe(network: str, part: limits.Part, index: int) -> str:
             return _("фото с подписью") if part.text else _("фото без подписи")
         return (_("альбом из %(n)s фото с подписью", n=part.photos) if part.text
                 else _("альбом из %(n)s фото без подписи", n=part.photos))
+    photos = ngettext(", фото: %(num)s", ", фото: %(num)s", part.photos) if part.photos else ""
     if network == "vk":
-        return _("запись на стене сообщества") + (_(", фото: %(n)s", n=part.photos) if part.photos else "")
+        return _("запись на стене сообщества") + photos
     if network == "ok":
-        return _("тема в группе") + (_(", фото: %(n)s", n=part.photos) if part.photos else "")
+        return _("тема в группе") + photos
     if part.photos:
-        return _("сообщение в канал, фото: %(n)s", n=part.photos)
+        return ngettext("сообщение в канал, фото: %(num)s", "сообщение в канал, фото: %(num)s", part.photos)
     return _("отдельное сообщение с текстом") if index > 0 else _("сообщение в канал")
 
 
@@ -179,7 +181,7 @@ def _detail_page(pub, status=200, **context):
     return render_template("publishing/detail.html", pub=pub, action_form=ActionForm(formdata=None),
                            plans=posts.plans(pub), can_edit=posts.can_edit(pub),
                            can_approve=access.can_approve(current_user), live=posts.is_live(pub),
-                           names=limits.NETWORK_NAMES, **context), status
+                           names=limits.network_names(), **context), status
 
 
 @bp.get("/<int:publication_id>")
@@ -193,7 +195,7 @@ def status(publication_id: int):
     pub = posts.get(current_user, publication_id)
     live = posts.is_live(pub)
     resp = Response(render_template("publishing/_deliveries.html", pub=pub, live=live,
-                                    action_form=ActionForm(formdata=None), names=limits.NETWORK_NAMES))
+                                    action_form=ActionForm(formdata=None), names=limits.network_names()))
     if not live and request.headers.get("HX-Request"):
         resp.headers["HX-Refresh"] = "true"  # all settled: the whole page again (its actions change with the state)
     return resp

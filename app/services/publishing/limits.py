@@ -1,8 +1,9 @@
 """What each network will actually receive for one composed post, and what its limits change.
 
 `plan_all(text, photos, networks, link_preview)` returns a `Plan` per network: the calls in order (`parts`, each
-with its API method and its text), the warnings to show before publishing (Russian sentences; nothing is ever cut
-silently) and `refused` — a Russian reason when the post cannot go to that network at all.
+with its API method and its text), the warnings to show before publishing (sentences in the interface language, see
+«Language» below; nothing is ever cut silently) and `refused` — a reason when the post cannot go to that network at
+all.
 
 Length is counted the way Telegram counts it: in UTF-16 code units (Bot API: "0-1024 characters after entities
 parsing"; entity offsets are UTF-16). A Cyrillic letter is 1 unit, an emoji outside the BMP (😀) is 2, and an emoji
@@ -13,12 +14,20 @@ The text is stripped of leading and trailing whitespace (Telegram does the same)
 paragraph break, else a line break, else the end of a sentence, else a space, else — a single «word» longer than
 the limit — at the limit itself; the whitespace at a split point is dropped, every other character is kept in
 order.
+
+Language: the sentences are written in Russian (the source language) and marked for translation. Inside a Flask app
+whose interface is another language (a request, or an app context with LANGUAGE=en) they come out translated
+(flask_babel); with no app context — the unit tests, a script — or under the Russian interface they are the Russian
+source, %-formatted, with the Russian plural forms. So the preview follows the interface language, and a reason the
+delivery engine stores (Delivery.last_error) is in the language of the process that made it.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import flask_babel
 
 # ---------------------------------------------------------------------------------------------------------------
 # Limits, all in one place. Lengths are in UTF-16 code units (see the module docstring).
@@ -54,7 +63,8 @@ MAX_PHOTO_BYTES = 50 * 1024 * 1024
 COMPOSE_PHOTOS_MAX = 10
 
 NETWORKS = ("telegram", "vk", "ok", "max")
-NETWORK_NAMES = {"telegram": "Telegram", "vk": "ВКонтакте", "ok": "Одноклассники", "max": "MAX"}
+NETWORK_NAMES = {"telegram": "Telegram", "vk": "ВКонтакте", "ok": "Одноклассники", "max": "MAX"}  # Russian source
+SOURCE_LANGUAGE = "ru"
 
 _URL = re.compile(r"https?://[^\s<>\"«»]+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…][\"»”)\]]*\s+")
@@ -83,6 +93,48 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     refused: str | None = None
     link_preview: str = ""  # what the link-preview switch does on this network, in words
+
+
+def _translating() -> bool:
+    """True inside a Flask app whose interface language is not the source (Russian) one."""
+    try:
+        locale = flask_babel.get_locale()
+    except Exception:  # noqa: BLE001 — an app without Flask-Babel: the source language
+        return False
+    return locale is not None and locale.language != SOURCE_LANGUAGE
+
+
+def _(message: str, **params) -> str:
+    """`message` (Russian) in the interface language, %-formatted with `params`; the Russian source when there is
+    no app context or the interface is Russian (see the module docstring)."""
+    if _translating():
+        try:
+            return flask_babel.gettext(message, **params)
+        except (KeyError, ValueError, TypeError):  # a broken translation: the source rather than a 500
+            pass
+    return message % params if params else message
+
+
+def ngettext(singular: str, plural: str, num: int, **params) -> str:
+    """The form for `num` (available as %(num)s). Russian source forms: `singular` for 1, 21, 31… (not 11), `plural`
+    for every other number — the sentences here need only these two (фото is indeclinable)."""
+    if _translating():
+        try:
+            return flask_babel.ngettext(singular, plural, num, **params)
+        except (KeyError, ValueError, TypeError):
+            pass
+    form = singular if num % 10 == 1 and num % 100 != 11 else plural
+    return form % {"num": num, **params}
+
+
+def network_name(network: str) -> str:
+    """The network's name in the interface language («ВКонтакте» is «VK» in English)."""
+    return _(NETWORK_NAMES[network]) if network in NETWORK_NAMES else network
+
+
+def network_names() -> dict[str, str]:
+    """{network: name in the interface language} for the templates."""
+    return {network: network_name(network) for network in NETWORK_NAMES}
 
 
 def utf16_len(text: str) -> int:
@@ -141,12 +193,6 @@ def _number(value: int) -> str:
     return f"{value:,}".replace(",", "\u00a0")
 
 
-def _messages(count: int) -> str:
-    if count % 10 == 1 and count % 100 != 11:
-        return f"{count} сообщением"
-    return f"{count} сообщениями"
-
-
 def _normalise_photos(photos: int | Sequence[Photo] | None) -> list[Photo]:
     if photos is None:
         return []
@@ -158,8 +204,9 @@ def _normalise_photos(photos: int | Sequence[Photo] | None) -> list[Photo]:
 def _too_big(photos: list[Photo], limit: int, network: str) -> str | None:
     for number, photo in enumerate(photos, start=1):
         if photo.size is not None and photo.size > limit:
-            return (f"Фото №{number} весит {photo.size / 1024 / 1024:.1f} МБ, а {NETWORK_NAMES[network]} принимает "
-                    f"фото до {limit // 1024 // 1024} МБ: уменьшите его или уберите из поста.")
+            return _("Фото №%(number)s весит %(size)s МБ, а %(network)s принимает фото до %(limit)s МБ: уменьшите "
+                     "его или уберите из поста.", number=number, size=f"{photo.size / 1024 / 1024:.1f}",
+                     network=network_name(network), limit=limit // 1024 // 1024)
     return None
 
 
@@ -171,8 +218,9 @@ def _first_link(text: str) -> str | None:
 def _plan_telegram(text: str, photos: list[Photo], link_preview: bool) -> Plan:
     plan = Plan("telegram")
     if len(photos) > TELEGRAM_ALBUM_MAX:
-        plan.refused = (f"В Telegram альбом — не больше {TELEGRAM_ALBUM_MAX} фото, а выбрано {len(photos)}: "
-                        "уберите лишние фото.")
+        plan.refused = ngettext("В Telegram альбом — не больше %(max)s фото, а выбрано %(num)s: уберите лишние фото.",
+                                "В Telegram альбом — не больше %(max)s фото, а выбрано %(num)s: уберите лишние фото.",
+                                len(photos), max=TELEGRAM_ALBUM_MAX)
         return plan
     if (reason := _too_big(photos, TELEGRAM_PHOTO_BYTES, "telegram")):
         plan.refused = reason
@@ -185,23 +233,27 @@ def _plan_telegram(text: str, photos: list[Photo], link_preview: bool) -> Plan:
         else:
             plan.parts.append(Part(method, "", len(photos)))
             text_messages = split_text(text, TELEGRAM_TEXT_LIMIT)
-            plan.warnings.append(f"Текст длиннее {_number(TELEGRAM_CAPTION_LIMIT)} символов: уйдёт отдельным "
-                                 "сообщением после фото.")
+            plan.warnings.append(ngettext("Текст длиннее %(limit)s символов: уйдёт отдельным сообщением после фото.",
+                                          "Текст длиннее %(limit)s символов: уйдёт отдельным сообщением после фото.",
+                                          len(photos), limit=_number(TELEGRAM_CAPTION_LIMIT)))
     elif text:
         text_messages = split_text(text, TELEGRAM_TEXT_LIMIT)
     for chunk in text_messages:
         plan.parts.append(Part("sendMessage", chunk, 0, {"link_preview_options": {"is_disabled": not link_preview}}))
     if len(text_messages) > 1:
-        plan.warnings.append(f"Текст длиннее {_number(TELEGRAM_TEXT_LIMIT)} символов: уйдёт "
-                             f"{_messages(len(text_messages))} подряд, разрезанным по абзацам, предложениям "
-                             "или словам.")
+        plan.warnings.append(ngettext(
+            "Текст длиннее %(limit)s символов: уйдёт %(num)s сообщением подряд, разрезанным по абзацам, предложениям "
+            "или словам.",
+            "Текст длиннее %(limit)s символов: уйдёт %(num)s сообщениями подряд, разрезанным по абзацам, предложениям "
+            "или словам.",
+            len(text_messages), limit=_number(TELEGRAM_TEXT_LIMIT)))
     if not text_messages:
-        plan.link_preview = "В подписи к фото Telegram превью ссылок не показывает."
+        plan.link_preview = _("В подписи к фото Telegram превью ссылок не показывает.")
     elif link_preview:
-        plan.link_preview = ("Telegram сам покажет карточку первой ссылки под текстом "
-                             "(link_preview_options.is_disabled = false).")
+        plan.link_preview = _("Telegram сам покажет карточку первой ссылки под текстом "
+                              "(link_preview_options.is_disabled = false).")
     else:
-        plan.link_preview = "Превью ссылок выключено (link_preview_options.is_disabled = true)."
+        plan.link_preview = _("Превью ссылок выключено (link_preview_options.is_disabled = true).")
     return plan
 
 
@@ -209,14 +261,17 @@ def _plan_single_post(network: str, method: str, text: str, photos: list[Photo],
                       text_limit: int, photos_max: int) -> Plan:
     """VK and OK: one post carries the whole text and all photos; a text over the limit is refused."""
     plan = Plan(network)
-    name = NETWORK_NAMES[network]
+    name = network_name(network)
     if len(photos) > photos_max:
-        plan.refused = f"В {name} к посту можно приложить не больше {photos_max} фото, а выбрано {len(photos)}."
+        plan.refused = ngettext("В %(network)s к посту можно приложить не больше %(max)s фото, а выбрано %(num)s.",
+                                "В %(network)s к посту можно приложить не больше %(max)s фото, а выбрано %(num)s.",
+                                len(photos), network=name, max=photos_max)
         return plan
     length = utf16_len(text)
     if length > text_limit:
-        plan.refused = (f"Текст длиннее {_number(text_limit)} символов ({_number(length)}), а {name} не делит пост "
-                        "на части: сократите текст или не выбирайте этот аккаунт.")
+        plan.refused = _("Текст длиннее %(limit)s символов (%(length)s), а %(network)s не делит пост на части: "
+                         "сократите текст или не выбирайте этот аккаунт.",
+                         limit=_number(text_limit), length=_number(length), network=name)
         return plan
     link = _first_link(text) if link_preview else None
     options = {}
@@ -224,22 +279,24 @@ def _plan_single_post(network: str, method: str, text: str, photos: list[Photo],
         options = {"attachments": ["link"], "link": link} if network == "vk" else {"media": ["link"], "link": link}
     plan.parts.append(Part(method, text, len(photos), options))
     if not _first_link(text):
-        plan.link_preview = "В тексте нет ссылок."
+        plan.link_preview = _("В тексте нет ссылок.")
     elif link and network == "vk":
-        plan.link_preview = (f"Первая ссылка ({link}) уйдёт вложением wall.post, и ВКонтакте сам построит её "
-                             "карточку (сайт загружает ВКонтакте, не наше приложение).")
+        plan.link_preview = _("Первая ссылка (%(link)s) уйдёт вложением wall.post, и ВКонтакте сам построит её "
+                              "карточку (сайт загружает ВКонтакте, не наше приложение).", link=link)
     elif link:
-        plan.link_preview = (f"Первая ссылка ({link}) уйдёт в mediatopic.post как вложение «link», и "
-                             "Одноклассники сами построят её карточку.")
+        plan.link_preview = _("Первая ссылка (%(link)s) уйдёт в mediatopic.post как вложение «link», и "
+                              "Одноклассники сами построят её карточку.", link=link)
     else:
-        plan.link_preview = "Превью ссылок выключено: ссылки останутся только в тексте."
+        plan.link_preview = _("Превью ссылок выключено: ссылки останутся только в тексте.")
     return plan
 
 
 def _plan_max(text: str, photos: list[Photo], link_preview: bool) -> Plan:
     plan = Plan("max")
     if len(photos) > MAX_PHOTOS_MAX:
-        plan.refused = f"В MAX к сообщению можно приложить не больше {MAX_PHOTOS_MAX} фото, а выбрано {len(photos)}."
+        plan.refused = ngettext("В MAX к сообщению можно приложить не больше %(max)s фото, а выбрано %(num)s.",
+                                "В MAX к сообщению можно приложить не больше %(max)s фото, а выбрано %(num)s.",
+                                len(photos), max=MAX_PHOTOS_MAX)
         return plan
     if (reason := _too_big(photos, MAX_PHOTO_BYTES, "max")):
         plan.refused = reason
@@ -249,10 +306,13 @@ def _plan_max(text: str, photos: list[Photo], link_preview: bool) -> Plan:
     for index, chunk in enumerate(chunks):
         plan.parts.append(Part("POST /messages", chunk, len(photos) if index == 0 else 0, dict(options)))
     if len(chunks) > 1:
-        plan.warnings.append(f"Текст длиннее {_number(MAX_TEXT_LIMIT)} символов: в MAX уйдёт "
-                             f"{_messages(len(chunks))} подряд, фото — в первом.")
-    plan.link_preview = ("MAX сам покажет превью первой ссылки." if link_preview
-                         else "Превью ссылок выключено (disable_link_preview = true).")
+        plan.warnings.append(ngettext("Текст длиннее %(limit)s символов: в MAX уйдёт %(num)s сообщением подряд, "
+                                      "фото — в первом.",
+                                      "Текст длиннее %(limit)s символов: в MAX уйдёт %(num)s сообщениями подряд, "
+                                      "фото — в первом.",
+                                      len(chunks), limit=_number(MAX_TEXT_LIMIT)))
+    plan.link_preview = (_("MAX сам покажет превью первой ссылки.") if link_preview
+                         else _("Превью ссылок выключено (disable_link_preview = true)."))
     return plan
 
 
@@ -264,10 +324,12 @@ def plan_for(network: str, text: str, photos: int | Sequence[Photo] | None = Non
     text = (text or "").strip()
     photo_list = _normalise_photos(photos)
     if not text and not photo_list:
-        return Plan(network, refused="Пост пуст: добавьте текст или хотя бы одно фото.")
+        return Plan(network, refused=_("Пост пуст: добавьте текст или хотя бы одно фото."))
     if len(photo_list) > COMPOSE_PHOTOS_MAX:
-        return Plan(network, refused=f"К посту можно приложить не больше {COMPOSE_PHOTOS_MAX} фото, "
-                                     f"а выбрано {len(photo_list)}: уберите лишние.")
+        return Plan(network, refused=ngettext(
+            "К посту можно приложить не больше %(max)s фото, а выбрано %(num)s: уберите лишние.",
+            "К посту можно приложить не больше %(max)s фото, а выбрано %(num)s: уберите лишние.",
+            len(photo_list), max=COMPOSE_PHOTOS_MAX))
     if network == "telegram":
         return _plan_telegram(text, photo_list, link_preview)
     if network == "vk":
