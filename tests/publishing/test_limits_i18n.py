@@ -123,10 +123,12 @@ def test_refusals_and_link_preview_off_in_english(world, login, in_english):
 
 
 # --- the sweep: every plan the preview can show, rendered in English ---------------------------------------------
-LIMITS = (limits.TELEGRAM_CAPTION_LIMIT, limits.OK_TEXT_LIMIT, limits.TELEGRAM_TEXT_LIMIT, limits.VK_TEXT_LIMIT)
-LENGTHS = sorted({0, 1, *(limit + delta for limit in LIMITS for delta in (-1, 0, 1)), 2 * limits.TELEGRAM_TEXT_LIMIT + 1})
-WRONG_PLURALS = re.compile(r"(?<![\d\u00a0 ])1 (photos|messages|characters|are chosen)|\b([02-9]|1\d) (photo|message|character)\b"
-                           r"(?!s)|\b([02-9]|\d\d+) is chosen")
+LIMITS = (limits.TELEGRAM_CAPTION_LIMIT, limits.TELEGRAM_TEXT_LIMIT, limits.OK_TEXT_LIMIT, limits.MAX_TEXT_LIMIT,
+          limits.VK_TEXT_LIMIT)
+LENGTHS = sorted({0, 1, *(limit + delta for limit in LIMITS for delta in (-1, 0, 1)),
+                  2 * limits.TELEGRAM_TEXT_LIMIT + 1})  # 0: photos only (or the empty post); the last: three messages
+WRONG_PLURALS = re.compile(r"(?<![\d\u00a0])(?<!\d )\b1 (photos|messages|characters|are chosen)"  # «1 photos»
+                           r"|\b(?!1\b)\d+ (photo|message|character|is chosen)\b")       # «2 photo», «11 is chosen»
 
 
 def render_preview(text: str, photos, link_preview: bool) -> str:
@@ -168,7 +170,8 @@ def test_plural_forms_in_english(app, in_english):
     one = plan_for("telegram", "ж" * 1025, 1).warnings[0]
     assert one.endswith("a separate message after the photo.")
     assert plan_for("telegram", "ж" * 1025, 3).warnings[0].endswith("after the photos.")
-    assert plan_for("vk", "Текст", 11).refused == "A post may carry at most 10 photos, and 11 are chosen: remove the extra ones."
+    assert plan_for("vk", "Текст", 11).refused == ("A post may carry at most 10 photos, and 11 are chosen: remove the "
+                                                   "extra ones.")
     assert plan_for("ok", "Текст", 0).link_preview == "The text has no links."
     with app.test_request_context("/"):
         assert describe("vk", limits.Part("wall.post", "", 1), 0) == "a post on the community wall, 1 photo"
@@ -228,7 +231,8 @@ def test_the_publishing_pages_in_english_show_no_russian_but_the_user_s_own(app,
         assert left == [], (url, left)
     assert "Awaiting approval" in pages["/posts?tab=approval"] and "Approve" in pages[post_url]
     assert "The post was sent to the press service for approval" in pages["smm " + post_url]
-    assert "Posts are published after the press service approves them" in pages[f"/admin/participants/{world.school.id}"]
+    form = pages[f"/admin/participants/{world.school.id}"]  # the participant's approval checkbox
+    assert "Posts are published after the press service approves them" in form
 
 
 def test_the_post_page_shows_the_plan_s_warnings_in_english(app, world, login, in_english):
