@@ -392,3 +392,18 @@ def test_a_scheduled_post_goes_once_when_two_schedulers_sweep_at_once(app, fakes
     finally:
         db.session.rollback()
         wipe_tables()
+
+
+def test_a_comment_under_the_telegram_text_message_of_a_split_post_links_to_the_same_post(fakes, school, client):
+    """A caption over 1,024: the album, then the text as a message of its own — residents comment under either."""
+    pub = create(school)
+    tg = deliveries(pub)["telegram"]
+    text_message = int(tg.parts[1][0])
+    update = tg_updates.comment(TG_GROUP, TG_CHANNEL, 777002, "Парковка у школы будет открыта?", message_id=902,
+                                post_id=text_message, forward_id=4002, channel_username="school3_integ")
+    resp = client.post("/hooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+    assert resp.status_code == 200
+    db.session.expire_all()
+    msg = db.session.scalar(select(Message).where(Message.text == "Парковка у школы будет открыта?"))
+    assert msg.post_id == tg.post_id
+    assert db.session.scalar(select(func.count(Post.id)).where(Post.account_id == tg.account_id)) == 1
