@@ -407,3 +407,29 @@ def test_a_comment_under_the_telegram_text_message_of_a_split_post_links_to_the_
     msg = db.session.scalar(select(Message).where(Message.text == "Парковка у школы будет открыта?"))
     assert msg.post_id == tg.post_id
     assert db.session.scalar(select(func.count(Post.id)).where(Post.account_id == tg.account_id)) == 1
+
+
+def test_rights_are_asked_of_each_fake_and_a_missing_right_is_said(fakes, school, login):
+    parents = Account(institution=school.inst, network="telegram", handle="school3_parents",
+                      external_id=str(TG_NOT_ADMIN), title="Школа № 3 — родителям", url="https://t.me/school3_parents")
+    db.session.add(parents)
+    client = login(school.smm)
+    for account in school.acc.values():
+        resp = client.post(f"/posts/accounts/{account.id}/rights")
+        assert resp.status_code == 200
+        db.session.refresh(account)
+        assert account.publish_ok is True and account.publish_photos_ok is True, (account.network,
+                                                                                    account.publish_reason)
+    resp = client.post(f"/posts/accounts/{parents.id}/rights")
+    db.session.refresh(parents)
+    assert parents.publish_ok is False and "Школа № 3 — родителям" in parents.publish_reason
+    assert parents.publish_reason in resp.get_data(as_text=True)
+
+
+def test_a_text_topic_in_ok_is_edited_too(fakes, school, login):
+    pub = create(school, text="Собрание в четверг в 18:00", n_photos=0)
+    client = login(school.smm)
+    assert client.post(f"/posts/{pub.id}/text", data={"text": "Собрание в пятницу в 18:00"}).status_code == 200
+    assert fakes.ok.topics_of(OK_GID)[0]["text"] == "Собрание в пятницу в 18:00"
+    assert fakes.tg.received(TG_CHANNEL)[0]["text"] == "Собрание в пятницу в 18:00"
+    assert {d.change_error for d in deliveries(pub).values()} == {None}
