@@ -195,6 +195,8 @@ def test_the_demo_has_published_scheduled_and_waiting_posts_of_both_publishers()
     assert waiting.institution.posts_need_approval and {d.state for d in waiting.deliveries} == {"waiting"}
     published = [d for d in db.session.scalars(select(Delivery).where(Delivery.state == "published"))]
     assert published and all(d.permalink and d.post is not None and d.post.source == "app" for d in published)
+    # the accounting row is the copy's (an edit or a comment finds it by the platform's id)
+    assert all(d.post.external_id == d.external_id for d in published)
     # the trouble kinds are shown with a reason
     assert {d.state for d in db.session.scalars(select(Delivery))} >= {"failed", "unconfirmed", "scheduled"}
     assert all(d.last_error for d in db.session.scalars(select(Delivery).where(

@@ -122,7 +122,7 @@ def seed_publications(users: dict[str, User], institutions: dict[str, Institutio
                                            "нажмите «отправить ещё раз», если поста там нет.")
                 else:
                     external_id = f"{900 + pub.id * 10 + n}"
-                    post = Post(account_id=account.id, external_id=f"demo-app{pub.id}-{n}", published_at=moment,
+                    post = Post(account_id=account.id, external_id=external_id, published_at=moment,
                                 text=text, permalink=permalink(account, external_id), source="app",
                                 media_count=0)
                     db.session.add(post)
