@@ -113,15 +113,21 @@ def ok_post(r: random.Random, account: Account, text: str) -> Post:
 PUBLISH_EVERY = 20  # every 20th message the demo's smm or press user publishes a post first
 COMMENTS_PER_POST = 3  # residents' comments under it in the following messages
 AUTHORS = ("smm", "press")  # the demo's users (app/demo/seed.py), by turns
-POST_TEXTS = [
-    "В субботу в 11:00 во дворе школы пройдёт субботник. Приглашаем учеников, родителей и соседей — перчатки и "
-    "инвентарь выдадим.",
-    "С понедельника меняется расписание приёма граждан: вторник и четверг с 9:00 до 13:00. Запись по телефону и "
-    "через портал.",
-    "Открыта запись в осенние кружки: робототехника, шахматы, хор. Подробности — у классных руководителей.",
-    "Уважаемые жители! В четверг с 9:00 до 15:00 плановое отключение горячей воды на ул. Ленина, 10–24.",
-    "Спасибо всем, кто пришёл на городской праздник! Фотографии — в наших сообществах в течение недели.",
-]
+POST_TEXTS = {  # what each author publishes
+    "smm": [
+        "В субботу в 11:00 во дворе школы пройдёт субботник. Приглашаем учеников, родителей и соседей — перчатки "
+        "и инвентарь выдадим.",
+        "Открыта запись в кружки второго полугодия: робототехника, шахматы, хор. Подробности — у классных "
+        "руководителей.",
+        "Поздравляем команду школы с третьим местом на городских соревнованиях по волейболу!",
+    ],
+    "press": [
+        "С понедельника меняется расписание приёма граждан: вторник и четверг с 9:00 до 13:00. Запись по "
+        "телефону и через портал.",
+        "Уважаемые жители! В четверг с 9:00 до 15:00 плановое отключение горячей воды на ул. Ленина, 10–24.",
+        "Спасибо всем, кто пришёл на городской праздник! Фотографии — в наших сообществах в течение недели.",
+    ],
+}
 
 
 def vk_comment(r: random.Random, account: Account, text: str, post_id: str) -> Post:
@@ -168,7 +174,7 @@ def publish(r: random.Random, turn: int, echo=print) -> int | None:
             accounts = [a for a in accounts if a.institution.slug in ACCOUNTS_OF_PRESS]
         if not accounts:
             continue
-        text = r.choice(POST_TEXTS)
+        text = r.choice(POST_TEXTS["smm" if author.role == "smm" else "press"])
         try:
             made = posts.create(author, text=text, account_ids=[a.id for a in accounts])
             db.session.commit()  # the copies go out now (in-process without Redis)
