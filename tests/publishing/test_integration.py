@@ -433,3 +433,94 @@ def test_a_text_topic_in_ok_is_edited_too(fakes, school, login):
     assert fakes.ok.topics_of(OK_GID)[0]["text"] == "Собрание в пятницу в 18:00"
     assert fakes.tg.received(TG_CHANNEL)[0]["text"] == "Собрание в пятницу в 18:00"
     assert {d.change_error for d in deliveries(pub).values()} == {None}
+
+
+# --- approval, changes before publishing, a 429 mid-post, a crash --------------------------------------------------
+def test_a_post_waiting_for_approval_goes_to_the_fakes_once_the_press_service_approves(fakes, school, login):
+    school.inst.posts_need_approval = True
+    press = make_user("press")
+    db.session.commit()
+    pub = create(school)
+    assert fresh(pub).state == "awaiting_approval" and fakes.vk.wall(VK_GID) == []
+    resp = login(press).post(f"/posts/{pub.id}/approve")
+    assert resp.status_code == 303
+    assert_received_as_planned(fakes, pub)
+    assert_published(pub, school)
+
+
+def test_a_scheduled_post_edited_on_the_page_goes_once_with_the_new_text(fakes, school, login, clock_at):
+    at = utcnow() + timedelta(hours=2)
+    pub = create(school, text="Черновик объявления", n_photos=0, at=at)
+    client = login(school.smm)
+    city = posts.to_city(at).strftime("%Y-%m-%d %H:%M")
+    resp = client.post(f"/posts/{pub.id}/edit", data={
+        "text": "Собрание в пятницу в 18:00", "accounts": [str(a.id) for a in school.acc.values()],
+        "link_preview": "y", "at": city})
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:1500]
+    clock_at(at + timedelta(minutes=1))
+    assert jobs.sweep() == 1
+    for got in ([m["text"] for m in fakes.tg.received(TG_CHANNEL)], [p["text"] for p in fakes.vk.wall(VK_GID)],
+                [t["text"] for t in fakes.ok.topics_of(OK_GID)], [m["text"] for m in fakes.max.received(MAX_CHAT)]):
+        assert got == ["Собрание в пятницу в 18:00"]
+    assert {d.state for d in deliveries(pub).values()} == {"published"}
+    assert jobs.sweep() == 0
+
+
+def test_a_cancelled_scheduled_post_never_goes(fakes, school, login, clock_at):
+    at = utcnow() + timedelta(hours=2)
+    pub = create(school, at=at)
+    assert login(school.smm).post(f"/posts/{pub.id}/cancel").status_code == 303
+    clock_at(at + timedelta(minutes=1))
+    assert jobs.sweep() == 0
+    assert fakes.tg.received(TG_CHANNEL) == [] and fakes.vk.wall(VK_GID) == [] and fakes.vk.uploads == []
+    assert {d.state for d in deliveries(pub).values()} == {"cancelled"}
+
+
+def test_a_429_on_the_text_after_the_album_sends_only_the_text_later(fakes, school, clock_at):
+    now = clock_at(utcnow())
+    fakes.tg.fail(429, "Too Many Requests: retry after 120", chat_id=TG_CHANNEL, method="sendMessage",
+                  parameters={"retry_after": 120})
+    pub = create(school)
+    tg = deliveries(pub)["telegram"]
+    assert tg.state == "scheduled" and len(tg.parts) == 1 and len(fakes.tg.received(TG_CHANNEL)) == 2
+    clock_at(now + timedelta(seconds=121))
+    jobs.sweep()
+    assert [m["method"] for m in fakes.tg.received(TG_CHANNEL)] == ["sendMediaGroup", "sendMediaGroup",
+                                                                    "sendMessage"]
+    assert_published(pub, school)
+
+
+class WorkerDied(BaseException):
+    """A worker killed after the platform accepted and before our commit: nothing after the call runs."""
+
+
+def test_a_worker_killed_after_the_platforms_acceptance(app, fakes, school, clock_at, monkeypatch):
+    """Telegram, OK, MAX: «не подтверждено» (the author decides); VK: retried with the same guid — one post."""
+    now = clock_at(utcnow())
+    enqueue = outbox.enqueue_after_commit
+    monkeypatch.setattr(outbox, "enqueue_after_commit", lambda *a, **k: None)  # the test runs the worker
+    pub = create(school, text="Собрание в четверг в 18:00", n_photos=0)
+    real = outbox._record_part
+
+    def die(delivery, sent, k):
+        raise WorkerDied()
+    monkeypatch.setattr(outbox, "_record_part", die)
+    for delivery in deliveries(pub).values():
+        with app.app_context():  # the worker's own session
+            with pytest.raises(WorkerDied):
+                outbox.deliver(delivery.id)
+            db.session.rollback()
+    rows = deliveries(pub)
+    assert {d.state for d in rows.values()} == {"sending"}
+    assert len(fakes.vk.wall(VK_GID)) == 1 and len(fakes.tg.received(TG_CHANNEL)) == 1
+    monkeypatch.setattr(outbox, "_record_part", real)
+    monkeypatch.setattr(outbox, "enqueue_after_commit", enqueue)
+    clock_at(now + timedelta(minutes=11))
+    jobs.sweep()
+    rows = deliveries(pub)
+    assert {n: d.state for n, d in rows.items()} == {"telegram": "unconfirmed", "ok": "unconfirmed",
+                                                     "max": "unconfirmed", "vk": "published"}
+    assert "Не подтверждено" in rows["telegram"].last_error and "Отправить ещё раз" in rows["telegram"].last_error
+    assert [str(p["id"]) for p in fakes.vk.wall(VK_GID)] == [rows["vk"].external_id]
+    assert len(fakes.tg.received(TG_CHANNEL)) == 1 and len(fakes.ok.topics_of(OK_GID)) == 1
+    assert fresh(pub).state == "done"
