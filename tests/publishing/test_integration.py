@@ -524,3 +524,15 @@ def test_a_worker_killed_after_the_platforms_acceptance(app, fakes, school, cloc
     assert [str(p["id"]) for p in fakes.vk.wall(VK_GID)] == [rows["vk"].external_id]
     assert len(fakes.tg.received(TG_CHANNEL)) == 1 and len(fakes.ok.topics_of(OK_GID)) == 1
     assert fresh(pub).state == "done"
+
+
+def test_vk_telling_of_the_published_post_updates_the_apps_row(fakes, school, client):
+    """VK's wall_post_new for a post the app made (the Callback API tells of every wall post) is the same row."""
+    pub = create(school, text="Собрание в четверг в 18:00", n_photos=0)
+    vk = deliveries(pub)["vk"]
+    hook = vk_updates.wall_post_new(VK_GID, "Собрание в четверг в 18:00", post_id=int(vk.external_id), views=40,
+                                    secret=VK_SECRET)
+    assert client.post("/hooks/vk", json=hook).status_code == 200
+    db.session.expire_all()
+    [post] = db.session.scalars(select(Post).where(Post.account_id == vk.account_id)).all()
+    assert post.id == vk.post_id and post.source == "app" and post.views == 40
