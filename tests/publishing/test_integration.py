@@ -12,6 +12,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -23,9 +24,10 @@ from app.fakes.telegram import FakeTelegram
 from app.fakes.vk import FakeVk
 from app.jobs import publishing as jobs
 from app.models import Account, Delivery, Institution, Message, Post, Publication, utcnow
+from app.services.accounts import registry
 from app.services.accounts.platforms import Pacing
 from app.services.publishing import outbox, posts
-from app.services.secretbox import encrypt
+from app.services.secretbox import decrypt
 from tests.factories import make_direction, make_user
 from tests.publishing.tg_max_support import FakeClock, png
 from tests.support import wipe_tables
@@ -91,16 +93,20 @@ def _school(slug: str = "school3-integ"):
                             external_id=str(TG_CHANNEL), title="Школа № 3", url="https://t.me/school3_integ",
                             posts_source="seen", posts=0, connected_at=utcnow() - timedelta(days=30)),
         "vk": Account(institution=inst, network="vk", handle="school3_integ", external_id=str(VK_GID),
-                      title="Школа № 3", url="https://vk.com/school3_integ", token_enc=encrypt(VK_COMMUNITY),
-                      user_token_enc=encrypt(VK_USER)),
+                      title="Школа № 3", url="https://vk.com/school3_integ"),
         "ok": Account(institution=inst, network="ok", handle="school3integ", external_id=OK_GID, title="Школа № 3",
-                      url="https://ok.ru/school3integ", token_enc=encrypt(OK_GROUP)),
+                      url="https://ok.ru/school3integ"),
         "max": Account(institution=inst, network="max", handle="school3_integ", external_id=str(MAX_CHAT),
                        title="Школа № 3", url="https://max.ru/school3_integ", posts_source="seen", posts=0,
                        connected_at=utcnow() - timedelta(days=30)),
     }
     db.session.add_all(acc.values())
     db.session.flush()
+    # the participant's own keys, as the accounts page saves them: checked with the platform, stored encrypted
+    admin = make_user("admin")
+    registry.save_credentials(admin, inst, acc["vk"], current_app.config, token=VK_COMMUNITY, user_token=VK_USER)
+    registry.save_credentials(admin, inst, acc["ok"], current_app.config, token=OK_GROUP)
+    assert decrypt(acc["vk"].user_token_enc) == VK_USER and VK_USER not in acc["vk"].user_token_enc
     return inst, acc
 
 
