@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Account, Delivery, Institution, Notification, Post, Publication, User, utcnow
 from app.services import sla
+from app.services.secretbox import encrypt
 
 DEMO_KEY = "demo-post-"
 
@@ -49,8 +50,6 @@ PUBLISHING_PARTICIPANTS = ("school3_blg", *ACCOUNTS_OF_PRESS)
 def give_publishing_tokens(institutions: dict[str, Institution]) -> int:
     """Store the demo user token on the VK accounts of PUBLISHING_PARTICIPANTS that have none; returns how many.
     Caller commits."""
-    from app.services.secretbox import encrypt
-
     ids = [institutions[s].id for s in PUBLISHING_PARTICIPANTS if s in institutions]
     given = 0
     for account in db.session.scalars(select(Account).where(Account.institution_id.in_(ids), Account.network == "vk",

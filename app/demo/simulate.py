@@ -21,9 +21,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.demo import data
+from app.demo.publications import ACCOUNTS_OF_PRESS
 from app.demo.seed import resident_text
 from app.extensions import db
-from app.models import Account
+from app.models import Account, Delivery, User
+from app.services.publishing import posts
+from app.services.secretbox import SecretUnreadable, decrypt
 
 SECRET = "demo-secret-0123456789"
 PORTS = {"telegram": 5081, "vk": 5082, "max": 5083, "ok": 5084}
@@ -161,10 +164,6 @@ def publish(r: random.Random, turn: int, echo=print) -> int | None:
     """Publish a post now as the demo's `smm` or `press` user (by turns) through posts.create — the compose
     page's path — to the accounts of its participant (press: the press service's and the administration's). The
     copies go out after the commit (in-process without Redis, else by the worker). Returns the publication's id."""
-    from app.demo.publications import ACCOUNTS_OF_PRESS
-    from app.models import User
-    from app.services.publishing import posts
-
     for name in AUTHORS[turn % 2:] + AUTHORS[:turn % 2]:
         author = db.session.scalar(select(User).where(User.username == name))
         if author is None or not author.is_active:
@@ -191,8 +190,6 @@ def publish(r: random.Random, turn: int, echo=print) -> int | None:
 def comment_target(r: random.Random, publication_id: int) -> tuple[Account, str] | None:
     """A copy of the publication already out in a network whose comments the simulator can write (VK, Telegram):
     its account and the platform's post id."""
-    from app.models import Delivery
-
     rows = db.session.execute(select(Delivery.account_id, Delivery.external_id).where(
         Delivery.publication_id == publication_id, Delivery.state == "published",
         Delivery.network.in_(list(COMMENT_DRIVERS)), Delivery.external_id.isnot(None)).order_by(Delivery.id)).all()
@@ -271,8 +268,6 @@ VK_USER_MASK = 8192 + 4 + 65536  # wall, photos, offline
 
 
 def _secret(stored: str | None) -> str | None:
-    from app.services.secretbox import SecretUnreadable, decrypt
-
     try:
         return decrypt(stored, current_app.config) if stored else None
     except SecretUnreadable:
