@@ -131,8 +131,13 @@ def test_the_simulator_publishes_a_post_and_residents_comment_under_it(demo_serv
     assert [p["text"] for p in demo_fakes["vk"].wall(int(ids["vk"]))] == [pub.text]
     assert len(demo_fakes["ok"].topics_of(ids["ok"])) == 1
     assert [m["text"] for m in demo_fakes["max"].received(int(ids["max"])) if m["text"] == pub.text] == [pub.text]
+    from app.jobs import intake as intake_jobs
+
+    intake_jobs.ok_comments()  # OK pushes no comments: the periodic job polls those under the app's OK posts
+    db.session.expire_all()
     linked = db.session.scalars(db.select(Message).where(Message.post_id.in_(
-        [rows["vk"].post_id, rows["telegram"].post_id]))).all()
+        [rows["vk"].post_id, rows["telegram"].post_id, rows["ok"].post_id]))).all()
+    assert {m.network for m in linked} <= {"vk", "telegram", "ok"}
     assert len(linked) == simulate.COMMENTS_PER_POST
     assert all(m.ticket_id is not None for m in linked)
     assert {db.session.get(Post, m.post_id).source for m in linked} == {"app"}

@@ -160,6 +160,9 @@ COMMENT_DRIVERS: dict[str, Callable[[random.Random, Account, str, str], Post]] =
     "vk": vk_comment, "telegram": telegram_comment}
 
 
+COMMENTED = ("vk", "telegram", "ok")  # OK has no comment webhook: the comment goes into the fake, polled later
+
+
 def publish(r: random.Random, turn: int, echo=print) -> int | None:
     """Publish a post now as the demo's `smm` or `press` user (by turns) through posts.create — the compose
     page's path — to the accounts of its participant (press: the press service's and the administration's). The
@@ -187,12 +190,13 @@ def publish(r: random.Random, turn: int, echo=print) -> int | None:
     return None
 
 
-def comment_target(r: random.Random, publication_id: int) -> tuple[Account, str] | None:
-    """A copy of the publication already out in a network whose comments the simulator can write (VK, Telegram):
-    its account and the platform's post id."""
+def comment_target(r: random.Random, publication_id: int, networks=COMMENTED) -> tuple[Account, str] | None:
+    """A copy of the publication already out in a network whose comments the simulator can write (VK and
+    Telegram through the webhooks; OK into its fake, where the periodic job polls them): its account and the
+    platform's post id."""
     rows = db.session.execute(select(Delivery.account_id, Delivery.external_id).where(
         Delivery.publication_id == publication_id, Delivery.state == "published",
-        Delivery.network.in_(list(COMMENT_DRIVERS)), Delivery.external_id.isnot(None)).order_by(Delivery.id)).all()
+        Delivery.network.in_(list(networks)), Delivery.external_id.isnot(None)).order_by(Delivery.id)).all()
     if not rows:
         return None
     account_id, external_id = r.choice(rows)
@@ -353,8 +357,22 @@ def run(base_url: str, every: float, count: int | None, seed: int | None, echo=p
                 comments_left = COMMENTS_PER_POST if published else 0
             account = r.choice(accounts)
             text = resident_text(r) if r.random() > 0.1 else r.choice(["Спасибо!", "👍", "Спасибо за работу!"])
-            target = comment_target(r, published) if published and comments_left else None
+            networks = COMMENTED if "ok" in fakes else tuple(COMMENT_DRIVERS)
+            target = comment_target(r, published, networks) if published and comments_left else None
             db.session.rollback()  # hold no transaction
+            if target is not None and target[0].network == "ok":  # polled by app.jobs.intake.ok_comments
+                comments_left -= 1
+                user_id, name = _person(r)
+                text = resident_text(r)
+                fakes["ok"].add_comment(target[1], user_id, text, author_name=name)
+                accepted += 1
+                echo(f"{time.strftime('%H:%M:%S')} → ok       комментарий под постом (приложение заберёт опросом) "
+                     f"«{text[:70]}»")
+                _periodic_without_redis(periodic)
+                if count is not None and i >= count:
+                    break
+                time.sleep(every)
+                continue
             if target is not None:
                 comments_left -= 1
                 post = COMMENT_DRIVERS[target[0].network](r, target[0], resident_text(r), target[1])

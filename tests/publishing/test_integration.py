@@ -542,3 +542,20 @@ def test_vk_telling_of_the_published_post_updates_the_apps_row(fakes, school, cl
     db.session.expire_all()
     [post] = db.session.scalars(select(Post).where(Post.account_id == vk.account_id)).all()
     assert post.id == vk.post_id and post.source == "app" and post.views == 40
+
+
+def test_comments_under_the_ok_topic_are_polled_into_a_ticket_linked_to_the_post(fakes, school):
+    """OK pushes no comments: the periodic job polls those under the OK topics the app published lately."""
+    from app.jobs import intake as intake_jobs
+
+    pub = create(school)
+    ok = deliveries(pub)["ok"]
+    fakes.ok.add_comment(ok.external_id, 5550001, "А родителям можно прийти без записи?", comment_id="C1",
+                         author_name="Анна Смирнова")
+    fakes.ok.add_comment(ok.external_id, OK_GID, "Да, конечно", comment_id="C2")  # the group's own answer
+    assert intake_jobs.ok_comments() == 1
+    assert intake_jobs.ok_comments() == 0  # polled again: nothing new
+    db.session.expire_all()
+    msg = db.session.scalar(select(Message).where(Message.network == "ok"))
+    assert msg.text == "А родителям можно прийти без записи?" and msg.post_id == ok.post_id
+    assert msg.ticket_id is not None
