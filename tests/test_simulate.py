@@ -141,3 +141,20 @@ def test_the_simulator_publishes_a_post_and_residents_comment_under_it(demo_serv
     assert len(linked) == simulate.COMMENTS_PER_POST
     assert all(m.ticket_id is not None for m in linked)
     assert {db.session.get(Post, m.post_id).source for m in linked} == {"app"}
+
+
+def test_each_run_of_the_demo_fakes_numbers_posts_afresh():
+    """The demo's database outlives the fakes: a post published after a restart must not take an earlier run's id."""
+    ids = []
+    for base in (100, 5000):
+        fakes = simulate.start_fakes(list(simulate.DRIVERS), ports={n: 0 for n in simulate.DRIVERS})
+        try:
+            simulate._ids_of_this_run(fakes, base)
+            assert next(fakes["vk"]._post_ids) == base and next(fakes["ok"]._seq) == base
+            assert next(fakes["max"]._seq) == base
+            assert next(fakes["telegram"]._chat_message_ids.setdefault(-100123, None)) == base
+            ids.append(base)
+        finally:
+            for fake in fakes.values():
+                fake.stop()
+    assert ids == [100, 5000]

@@ -219,7 +219,29 @@ def start_fakes(networks: list[str], ports: dict[str, int] | None = None) -> dic
         module, cls = FAKES[network]
         # token=None: the fakes accept the demo token as it is
         started[network] = getattr(importlib.import_module(module), cls)(token=None, port=ports[network]).start()
+    _ids_of_this_run(started)
     return started
+
+
+def _ids_of_this_run(fakes: dict, base: int | None = None) -> None:
+    """The ids the fakes give to posts start where no earlier run's did: the demo's database outlives the fakes
+    (each `make run` starts them afresh), and a post the app publishes must not take the id — hence the
+    accounting row — of a post an earlier run published (VK post ids, Telegram message ids per channel, OK topic
+    ids, MAX mids)."""
+    base = base if base is not None else int(time.time()) % 10_000_000 * 100
+    if "vk" in fakes:
+        fakes["vk"]._post_ids = itertools.count(base)
+    if "ok" in fakes:
+        fakes["ok"]._seq = itertools.count(base)
+    if "max" in fakes:
+        fakes["max"]._seq = itertools.count(base)
+    if "telegram" in fakes:
+        fake = fakes["telegram"]
+
+        class FromBase(dict):
+            def setdefault(self, key, default=None):  # a channel's first message id: this run's
+                return super().setdefault(key, itertools.count(base))
+        fake._chat_message_ids = FromBase(fake._chat_message_ids)
 
 
 def tell_fakes(fakes: dict) -> int:
