@@ -195,7 +195,23 @@ def test_the_demo_has_published_scheduled_and_waiting_posts_of_both_publishers()
     assert waiting.institution.posts_need_approval and {d.state for d in waiting.deliveries} == {"waiting"}
     published = [d for d in db.session.scalars(select(Delivery).where(Delivery.state == "published"))]
     assert published and all(d.permalink and d.post is not None and d.post.source == "app" for d in published)
+    # the accounting row is the copy's (an edit or a comment finds it by the platform's id)
+    assert all(d.post.external_id == d.external_id for d in published)
     # the trouble kinds are shown with a reason
     assert {d.state for d in db.session.scalars(select(Delivery))} >= {"failed", "unconfirmed", "scheduled"}
     assert all(d.last_error for d in db.session.scalars(select(Delivery).where(
         Delivery.state.in_(("failed", "unconfirmed")))))
+
+
+def test_the_publishers_vk_accounts_hold_the_demo_user_token_encrypted():
+    """A VK community token cannot upload photos: the accounts the demo's smm and press publish to hold a user
+    token (encrypted; the demo's fake VK knows it — simulate.tell_fakes), the others none."""
+    from app.demo.publications import DEMO_VK_USER_TOKEN, PUBLISHING_PARTICIPANTS
+    from app.services.secretbox import decrypt
+
+    seed.run(tickets=10, days=10, echo=quiet)
+    vk = db.session.scalars(select(Account).where(Account.network == "vk")).all()
+    mine = [a for a in vk if a.institution.slug in PUBLISHING_PARTICIPANTS]
+    assert mine and all(decrypt(a.user_token_enc) == DEMO_VK_USER_TOKEN for a in mine)
+    assert all(DEMO_VK_USER_TOKEN not in a.user_token_enc for a in mine)
+    assert all(a.user_token_enc is None for a in vk if a not in mine)

@@ -97,3 +97,64 @@ def test_the_demo_offers_the_feedback_bots_qr_codes(app, client, demo_fakes):
         app.config.update(saved)
         db.session.rollback()
         wipe_tables()
+
+
+def test_the_simulator_publishes_a_post_and_residents_comment_under_it(demo_server, demo_fakes):
+    """Issue 13 item 7: now and then the demo's smm publishes through posts.create to the fakes (the bot an admin
+    allowed to post everywhere, the VK account's user token known to the fake VK), and the next messages are
+    residents' comments under that post, which the tickets link to."""
+    from app.demo.publications import DEMO_VK_USER_TOKEN
+    from app.models import Delivery, Post, Publication
+    from app.services.secretbox import encrypt
+    from tests.factories import make_user
+
+    school = make_institution(name="Средняя школа № 3")
+    ids = {"telegram": "-1001234567801", "vk": "123457", "ok": "70000000000002", "max": "-700000002"}
+    for network, ext in ids.items():
+        acc = make_account(school, network=network)
+        acc.external_id, acc.title = ext, "Школа № 3"
+        if network == "vk":
+            acc.user_token_enc = encrypt(DEMO_VK_USER_TOKEN)
+    make_user("smm", institution=school, username="smm")
+    db.session.commit()
+    simulate.tell_fakes(demo_fakes)
+    lines = []
+    simulate.run(demo_server, every=0, count=24, seed=3, echo=lines.append, fakes=demo_fakes, publish_every=20)
+    db.session.expire_all()
+    pub = db.session.scalar(db.select(Publication))
+    assert pub is not None and pub.author.username == "smm" and any("публикует пост" in line for line in lines)
+    rows = {d.network: d for d in db.session.scalars(db.select(Delivery).where(Delivery.publication_id == pub.id))}
+    assert {n: d.state for n, d in rows.items()} == dict.fromkeys(ids, "published"), \
+        {n: (d.state, d.last_error) for n, d in rows.items()}
+    assert pub.state == "done"
+    assert [m["text"] for m in demo_fakes["telegram"].received(int(ids["telegram"]))] == [pub.text]
+    assert [p["text"] for p in demo_fakes["vk"].wall(int(ids["vk"]))] == [pub.text]
+    assert len(demo_fakes["ok"].topics_of(ids["ok"])) == 1
+    assert [m["text"] for m in demo_fakes["max"].received(int(ids["max"])) if m["text"] == pub.text] == [pub.text]
+    from app.jobs import intake as intake_jobs
+
+    intake_jobs.ok_comments()  # OK pushes no comments: the periodic job polls those under the app's OK posts
+    db.session.expire_all()
+    linked = db.session.scalars(db.select(Message).where(Message.post_id.in_(
+        [rows["vk"].post_id, rows["telegram"].post_id, rows["ok"].post_id]))).all()
+    assert {m.network for m in linked} <= {"vk", "telegram", "ok"}
+    assert len(linked) == simulate.COMMENTS_PER_POST
+    assert all(m.ticket_id is not None for m in linked)
+    assert {db.session.get(Post, m.post_id).source for m in linked} == {"app"}
+
+
+def test_each_run_of_the_demo_fakes_numbers_posts_afresh():
+    """The demo's database outlives the fakes: a post published after a restart must not take an earlier run's id."""
+    ids = []
+    for base in (100, 5000):
+        fakes = simulate.start_fakes(list(simulate.DRIVERS), ports={n: 0 for n in simulate.DRIVERS})
+        try:
+            simulate._ids_of_this_run(fakes, base)
+            assert next(fakes["vk"]._post_ids) == base and next(fakes["ok"]._seq) == base
+            assert next(fakes["max"]._seq) == base
+            assert next(fakes["telegram"]._chat_message_ids.setdefault(-100123, None)) == base
+            ids.append(base)
+        finally:
+            for fake in fakes.values():
+                fake.stop()
+    assert ids == [100, 5000]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Account, Delivery, Institution, Notification, Post, Publication, User, utcnow
 from app.services import sla
+from app.services.secretbox import encrypt
 
 DEMO_KEY = "demo-post-"
 
@@ -39,6 +40,23 @@ POSTS = [
      "Центральная библиотека приглашает на встречу с амурскими писателями. Вход свободный, возраст 12+."),
 ]
 ACCOUNTS_OF_PRESS = ("press_blg", "adm_belogorsk")  # the press service's posts go to these participants' accounts
+# A VK community token cannot upload photos (VK error 27): the VK accounts of the participants the demo's smm and
+# press users publish to hold a community admin's user token (stored encrypted, as a real one is), which the demo's
+# fake VK knows (simulate.tell_fakes) — so a post with photos goes from the page in `make run`.
+DEMO_VK_USER_TOKEN = "vk1.a.demo-community-admin-user-token"
+PUBLISHING_PARTICIPANTS = ("school3_blg", *ACCOUNTS_OF_PRESS)
+
+
+def give_publishing_tokens(institutions: dict[str, Institution]) -> int:
+    """Store the demo user token on the VK accounts of PUBLISHING_PARTICIPANTS that have none; returns how many.
+    Caller commits."""
+    ids = [institutions[s].id for s in PUBLISHING_PARTICIPANTS if s in institutions]
+    given = 0
+    for account in db.session.scalars(select(Account).where(Account.institution_id.in_(ids), Account.network == "vk",
+                                                            Account.user_token_enc.is_(None))):
+        account.user_token_enc = encrypt(DEMO_VK_USER_TOKEN)
+        given += 1
+    return given
 
 
 def _moment(days: int, hour: int) -> datetime:
@@ -103,7 +121,7 @@ def seed_publications(users: dict[str, User], institutions: dict[str, Institutio
                                            "нажмите «отправить ещё раз», если поста там нет.")
                 else:
                     external_id = f"{900 + pub.id * 10 + n}"
-                    post = Post(account_id=account.id, external_id=f"demo-app{pub.id}-{n}", published_at=moment,
+                    post = Post(account_id=account.id, external_id=external_id, published_at=moment,
                                 text=text, permalink=permalink(account, external_id), source="app",
                                 media_count=0)
                     db.session.add(post)

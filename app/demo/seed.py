@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.demo import data
 from app.demo.control_orders import seed_control_orders
-from app.demo.publications import seed_publications
+from app.demo.publications import give_publishing_tokens, seed_publications
 from app.extensions import db
 from app.models import (
     OPEN_STATUSES,
@@ -112,6 +112,7 @@ def run(tickets: int = 2000, days: int = 90, echo=click.echo) -> Summary:
         approval = ref.institutions.get(data.APPROVAL_INSTITUTION)
         if approval is not None and not approval.posts_need_approval:
             approval.posts_need_approval = True
+        give_publishing_tokens(ref.institutions)
         summary.created["publications"] += seed_publications(ref.users, ref.institutions)
         db.session.commit()
         hotspots.detect()  # the board's recurring problems, as the periodic job would find them

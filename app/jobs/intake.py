@@ -3,16 +3,21 @@ residents. Idempotent."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
+from app.channels import ok as ok_channel
 from app.channels.base import ChannelError
 from app.channels.vk import NAMES_BATCH, VkAdapter
 from app.extensions import db
 from app.jobs import enqueue, redis_connection
 from app.jobs.context import in_app
+from app.models import Account, Delivery, utcnow
 from app.services import attachments, intake
 from app.services import vk_names as names
+from app.services.accounts import credentials
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +120,39 @@ def vk_names() -> int:
         if n < NAMES_BATCH:
             break
     return done
+
+
+OK_COMMENTS_DAYS = 14  # the OK topics whose comments are polled: the app's copies published in the last two weeks
+OK_TOPICS_PER_GROUP = 20
+
+
+@in_app
+def ok_comments() -> int:
+    """Periodic: OK has no push for comments — poll those under the participants' OK topics the app published
+    lately (issue 13: residents' comments under a published post flow into intake, the ticket linked to the post)
+    with each group's own token when it has one, and store them (a comment seen before is skipped by its id).
+    One group's trouble stops no other. Returns how many messages were stored."""
+    config = current_app.config
+    since = utcnow() - timedelta(days=OK_COMMENTS_DAYS)
+    rows = db.session.execute(
+        select(Account.external_id, Delivery.external_id).join(Account, Delivery.account_id == Account.id).where(
+            Delivery.network == "ok", Delivery.state == "published", Delivery.published_at >= since,
+            Delivery.external_id.isnot(None), Account.is_active.is_(True), Account.external_id.isnot(None))
+        .order_by(Delivery.published_at.desc())).all()
+    topics: dict[str, list[str]] = {}
+    for group, topic in rows:
+        if len(topics.setdefault(str(group), [])) < OK_TOPICS_PER_GROUP and str(topic) not in topics[str(group)]:
+            topics[str(group)].append(str(topic))
+    db.session.rollback()  # hold no transaction while OK answers
+    stored = 0
+    for group, ids in topics.items():
+        try:
+            messages = ok_channel.poll_comments(credentials.ok_group_config(group, config), ids, group_id=group)
+            stored += len(intake.accept(messages))
+            db.session.commit()
+        except Exception:  # noqa: BLE001 — a group's token refused, OK down: the next run tries again
+            db.session.rollback()
+            log.warning("OK comments of group %s not polled", group, exc_info=True)
+    if stored:
+        request_triage()
+    return stored

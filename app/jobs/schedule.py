@@ -27,6 +27,7 @@ class Periodic:
 PERIODIC = (
     Periodic("app.jobs.intake.sweep", "intake", 30),  # untriaged messages (Redis was down, a worker died)
     Periodic("app.jobs.intake.vk_names", "default", 300),  # VK residents still unnamed (VK failed, job lost)
+    Periodic("app.jobs.intake.ok_comments", "intake", 300),  # OK pushes no comments: those under our OK posts
     Periodic("app.jobs.delivery.sweep", "replies", 60),  # replies whose delivery job was lost
     # cross-posting: scheduled posts whose moment came, retries due, copies a dead worker left «sending»
     Periodic("app.jobs.publishing.sweep", "default", 60),

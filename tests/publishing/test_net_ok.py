@@ -255,6 +255,15 @@ def test_edit_where_ok_has_no_such_method_says_it_cannot(ok, config, pace):
     assert "не позволяют изменить" in err.value.message and err.value.kind == "no_rights"
 
 
+def test_edit_and_delete_take_the_outboxs_parts(ok, config, pace):
+    """The outbox stores `parts` as one list of platform ids per part (Delivery.parts)."""
+    sent = send(config, pace, text="Было")
+    net.edit(channel(), [list(sent.ids)], plan_for("ok", "Стало"), config, pace)
+    assert [t["text"] for t in ok.topics_of(GID)] == ["Стало"]
+    net.delete(channel(), [list(sent.ids)], config, pace)
+    assert ok.topics_of(GID) == []
+
+
 def test_delete_removes_the_topic_and_a_second_delete_says_it_is_gone(ok, config, pace):
     sent = send(config, pace)
     net.delete(channel(), [{"external_id": sent.external_id, "ids": sent.ids}], config, pace)

@@ -370,6 +370,15 @@ def test_delete_removes_the_post(vk, config, pace):
     assert vk.wall(GID) == []
 
 
+def test_edit_and_delete_take_the_outboxs_parts(vk, config, pace):
+    """The outbox stores `parts` as one list of platform ids per part (Delivery.parts)."""
+    sent = send(config, pace, text="Было")
+    net.edit(channel(), [list(sent.ids)], plan_for("vk", "Стало"), config, pace)
+    assert vk.wall(GID)[0]["text"] == "Стало"
+    net.delete(channel(), [list(sent.ids)], config, pace)
+    assert vk.wall(GID) == []
+
+
 def test_edit_and_delete_of_a_post_that_is_gone_say_so(vk, config, pace):
     sent = send(config, pace)
     net.delete(channel(), [sent.external_id], config, pace)

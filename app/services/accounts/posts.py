@@ -27,7 +27,7 @@ from sqlalchemy import case, func, or_, select, update
 from app.channels.base import IncomingPost
 from app.channels.clean import clean_post
 from app.extensions import db
-from app.models import Account, Post, utcnow
+from app.models import Account, Delivery, Post, utcnow
 from app.models.base import fit_key, insert_or_ignore
 
 log = logging.getLogger(__name__)
@@ -206,11 +206,36 @@ def link_comment(post: IncomingPost | None, when: datetime | None = None) -> int
     if account is None:
         return None
     now = utcnow()
+    part_of = _published_in_parts(account.id, post.external_id)
+    if part_of is not None:
+        return part_of
     fields = _fields(post, when or now)
     pid, created = upsert_post(account.id, post.external_id, **fields)
     if created:
         _seen(account, fields["published_at"])
     return pid
+
+
+APP_COPIES_SCANNED = 500  # the account's latest copies published by the app looked through for a later part
+
+
+def _published_in_parts(account_id: int, external_id: str) -> int | None:
+    """The Post of a copy the app published in several messages (Telegram: an album, then its long text as a
+    message of its own) when `external_id` is one of its later messages: residents comment under either, and the
+    accounting has one row per copy (the first message's). None when a post of that id is stored, or no copy has
+    it."""
+    key = _external_id(str(external_id).strip())
+    if db.session.scalar(select(Post.id).where(Post.account_id == account_id, Post.external_id == key)) is not None:
+        return None
+    rows = db.session.execute(
+        select(Delivery.post_id, Delivery.parts).where(Delivery.account_id == account_id, Delivery.post_id.isnot(None))
+        .order_by(Delivery.id.desc()).limit(APP_COPIES_SCANNED))
+    wanted = str(external_id).strip()
+    for post_id, parts in rows:
+        for part in parts or []:
+            if isinstance(part, list) and wanted in (str(i) for i in part):
+                return post_id
+    return None
 
 
 # --- many at once (collection's backfill: one statement for a batch of accounts) ---------------------------

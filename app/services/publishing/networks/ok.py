@@ -299,7 +299,12 @@ def send_part(channel: Channel, plan: Plan, k: int, photos: Sequence[PhotoFile],
 def _topic_ids(parts: Sequence[Any]) -> list[str]:
     ids: list[str] = []
     for part in parts or []:
-        values = (part.get("ids") or [part.get("external_id")]) if isinstance(part, dict) else [part]
+        if isinstance(part, dict):
+            values = part.get("ids") or [part.get("external_id")]
+        elif isinstance(part, (list, tuple)):  # the outbox's `parts`: one list of platform ids per part
+            values = list(part)
+        else:
+            values = [part]
         for value in values if isinstance(values, list) else [values]:
             text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
             if text.isascii() and text.isdigit() and text not in ids:

@@ -430,7 +430,12 @@ def send_part(channel: Channel, plan: Plan, k: int, photos: Sequence[PhotoFile],
 def _post_ids(parts: Sequence[Any]) -> list[int]:
     ids: list[int] = []
     for part in parts or []:
-        values = (part.get("ids") or [part.get("external_id")]) if isinstance(part, dict) else [part]
+        if isinstance(part, dict):
+            values = part.get("ids") or [part.get("external_id")]
+        elif isinstance(part, (list, tuple)):  # the outbox's `parts`: one list of platform ids per part
+            values = list(part)
+        else:
+            values = [part]
         for value in values if isinstance(values, list) else [values]:
             n = as_int(value if not isinstance(value, str) else value.strip())
             if n is not None and n not in ids:
