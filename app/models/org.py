@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -180,9 +181,13 @@ class Post(db.Model):
     Metrics are None where the platform gives none (Telegram's Bot API has no views)."""
 
     __tablename__ = "posts"
+    # The directory reads only posts not deleted: both indexes leave deleted posts out (partial), so its counts
+    # stay index-only reads.
     __table_args__ = (UniqueConstraint("account_id", "external_id"),
-                      Index("ix_posts_account_published", "account_id", "published_at"),
-                      Index("ix_posts_published", "published_at"))
+                      Index("ix_posts_account_published", "account_id", "published_at",
+                            postgresql_where=sql_text("deleted_at IS NULL"), sqlite_where=sql_text("deleted_at IS NULL")),
+                      Index("ix_posts_published", "published_at",
+                            postgresql_where=sql_text("deleted_at IS NULL"), sqlite_where=sql_text("deleted_at IS NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -199,6 +204,14 @@ class Post(db.Model):
     metrics_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(10), default="network", server_default="network")  # |backfill|app
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Deleted on the platform through the app («удалить во всех аккаунтах»): kept (residents' comments link to it)
+    # but no longer counted or listed anywhere.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship()
+
+    @classmethod
+    def live(cls):
+        """The condition every count and list of posts uses (and the partial indexes match)."""
+        return cls.deleted_at.is_(None)
 

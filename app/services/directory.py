@@ -247,10 +247,12 @@ def posts_this_month(today: date) -> int:
     """Posts of every shown account published since the city month began: all posts on ix_posts_published (an
     index-only range) less the few of hidden accounts."""
     since = city_midnight(today.replace(day=1))
-    total = db.session.scalar(select(func.count()).select_from(Post).where(Post.published_at >= since)) or 0
+    total = db.session.scalar(select(func.count()).select_from(Post).where(Post.published_at >= since,
+                                                                          Post.live())) or 0
     hidden = select(Account.id).where(Account.id.not_in(_shown_accounts()))
     return total - (db.session.scalar(select(func.count()).select_from(Post)
-                                      .where(Post.account_id.in_(hidden), Post.published_at >= since)) or 0)
+                                      .where(Post.account_id.in_(hidden), Post.published_at >= since,
+                                             Post.live())) or 0)
 
 
 def followers_on(account_ids: list[int], day: date, every_shown: bool = False) -> dict[int, int]:
@@ -383,7 +385,7 @@ def posts_per_week(account_ids: list[int], today: date, weeks: int = POSTS_WEEKS
     counts = [0] * weeks
     this_month = 0
     if account_ids:
-        stmt = select(Post.published_at).where(Post.account_id.in_(account_ids),
+        stmt = select(Post.published_at).where(Post.account_id.in_(account_ids), Post.live(),
                                                Post.published_at >= city_midnight(min(first, month)))
         tz = city_tz()
         for (moment,) in db.session.execute(stmt):
@@ -415,7 +417,7 @@ def latest_posts(accounts: list[AccountRow], limit: int = LATEST_POSTS) -> list[
         return []
     columns = (Post.account_id, Post.published_at, Post.text, Post.permalink, Post.views, Post.reactions,
                Post.comments)
-    parts = [select(*columns).where(Post.account_id == account_id).order_by(Post.published_at.desc())
+    parts = [select(*columns).where(Post.account_id == account_id, Post.live()).order_by(Post.published_at.desc())
              .limit(limit).subquery() for account_id in counted]
     stmt = union_all(*[select(*part.c) for part in parts]) if len(parts) > 1 else select(*parts[0].c)
     found = []

@@ -355,6 +355,12 @@ def test_delete_removes_every_copy(fakes, school, login):
     assert fakes.ok.topics_of(OK_GID) == [] and fakes.max.received(MAX_CHAT) == []
     assert {d.state for d in deliveries(pub).values()} == {"deleted"}
     assert fresh(pub).state == "deleted"
+    # the participant's public page no longer lists or counts the deleted post (its rows are kept, marked)
+    page = client.get(f"/participants/{school.inst.slug}").get_data(as_text=True)
+    assert LONG[:60] not in page and page.count("посты: 0 — учтены") == 2  # Telegram and MAX count seen posts
+    figure = re.search(r'fig-value">(\d+)</span> <span class="fig-label">публикаций в этом месяце', page)
+    assert figure is None or int(figure.group(1)) == 0
+    assert all(d.post is not None and d.post.deleted_at is not None for d in deliveries(pub).values())
 
 
 # --- two schedulers ----------------------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ def _seen_counts(accounts: list[Account]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         select(Post.account_id, func.count(Post.id)).join(Account, Account.id == Post.account_id)
-        .where(Post.account_id.in_([a.id for a in accounts]),
+        .where(Post.account_id.in_([a.id for a in accounts]), Post.live(),
                or_(Account.connected_at.is_(None), Post.published_at >= Account.connected_at))
         .group_by(Post.account_id)).all()
     return {aid: n for aid, n in rows}

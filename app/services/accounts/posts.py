@@ -134,7 +134,7 @@ def _seen(account: Account, published_at: datetime | None) -> None:
 def seen_count(account_id: int) -> int:
     """The posts seen since the account was connected (Account.posts where posts_source is "seen")."""
     connected = db.session.scalar(select(Account.connected_at).where(Account.id == account_id))
-    stmt = select(func.count()).select_from(Post).where(Post.account_id == account_id)
+    stmt = select(func.count()).select_from(Post).where(Post.account_id == account_id, Post.live())
     if connected is not None:
         stmt = stmt.where(Post.published_at >= connected)
     return int(db.session.scalar(stmt) or 0)
@@ -310,7 +310,7 @@ def upsert_posts(account_id: int, posts: list[dict[str, Any]]) -> int:
 
 def seen_since(account_id: int, since: datetime | None) -> int:
     """The account's posts published since it was connected (where no API gives a post total)."""
-    query = db.select(func.count(Post.id)).where(Post.account_id == account_id)
+    query = db.select(func.count(Post.id)).where(Post.account_id == account_id, Post.live())
     if since is not None:
         query = query.where(Post.published_at >= since)
     return db.session.scalar(query) or 0

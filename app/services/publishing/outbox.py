@@ -42,7 +42,7 @@ from sqlalchemy import or_, select, update
 
 from app.extensions import db
 from app.jobs import enqueue_after_commit, redis_connection
-from app.models import NETWORK_LABELS, Account, Delivery, Notification, Publication, utcnow
+from app.models import NETWORK_LABELS, Account, Delivery, Notification, Post, Publication, utcnow
 from app.services import replies
 from app.services.accounts import posts as content
 from app.services.accounts.platforms import PACING, Pacing, PlatformError
@@ -718,6 +718,7 @@ def _change_each(publication: Publication, action: str, now: datetime, pacing: P
         delivery.change_error, delivery.changed_at = (error[:ERROR_MAX] if error else None), now
         if error is None and action == "delete":
             delivery.state = "deleted"
+            _post_deleted(delivery, now)
         if error is None and action == "edit" and delivery.post_id is not None and delivery.external_id:
             try:
                 with db.session.begin_nested():
@@ -728,6 +729,18 @@ def _change_each(publication: Publication, action: str, now: datetime, pacing: P
         results[delivery_id] = error
         db.session.commit()
     return results
+
+
+def _post_deleted(delivery: Delivery, now: datetime) -> None:
+    """The copy is gone from the platform: its accounting row stops counting on the participant's pages (kept:
+    residents' comments link to it); where the account's post figure is our own count (Telegram, MAX), one less."""
+    post = db.session.get(Post, delivery.post_id) if delivery.post_id is not None else None
+    if post is None or post.deleted_at is not None:
+        return
+    post.deleted_at = now
+    account = db.session.get(Account, delivery.account_id)
+    if account is not None and account.posts_source == "seen" and account.posts > 0:
+        account.posts -= 1
 
 
 def replan(publication: Publication, now: datetime | None = None) -> dict[str, int]:
