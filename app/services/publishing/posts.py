@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -63,6 +64,7 @@ class Preview:
     """What the compose page shows: for each chosen network its plan and the accounts it goes to."""
     plans: dict[str, limits.Plan] = field(default_factory=dict)
     accounts: dict[str, list[Account]] = field(default_factory=dict)
+    error: str | None = None  # the text itself cannot be published (the sentence «Опубликовать» would give)
 
 
 # --- where a user may publish ---------------------------------------------------------------------------------
@@ -189,8 +191,16 @@ def parse_city_time(raw: str | None) -> datetime | None:
             parsed = datetime.strptime(raw[:40], fmt)
         except ValueError:
             continue
-        return parsed.replace(tzinfo=city_tz()).astimezone(timezone.utc)
+        try:
+            return parsed.replace(tzinfo=city_tz()).astimezone(timezone.utc)
+        except (OverflowError, ValueError):  # the first hours of year 1 in city time are before year 1 in UTC
+            raise _past() from None
     raise ValidationFailed("Укажите время публикации как ГГГГ-ММ-ДД ЧЧ:ММ (по местному времени)", field="at")
+
+
+def _past() -> ValidationFailed:
+    return ValidationFailed("Время публикации уже прошло: укажите будущее время или оставьте поле пустым, "
+                            "чтобы опубликовать сейчас", field="at")
 
 
 def to_city(moment: datetime | None) -> datetime | None:
@@ -203,17 +213,39 @@ def _check_time(at: datetime | None, now: datetime) -> datetime | None:
     if at.tzinfo is None:
         raise ValidationFailed("Время публикации без часового пояса", field="at")
     if at <= now:
-        raise ValidationFailed("Время публикации уже прошло: укажите будущее время или оставьте поле пустым, "
-                               "чтобы опубликовать сейчас", field="at")
+        raise _past()
     if at > now + timedelta(days=366):
         raise ValidationFailed("Запланировать можно не дальше чем на год вперёд", field="at")
     return at
 
 
+# --- characters PostgreSQL cannot store ---------------------------------------------------------------------
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL; lone surrogates (a non-UTF-8 command line gives them)
+
+
+def _storable(value: str, field: str) -> str:
+    """`value`, or an error naming the field when it holds characters no text column can take."""
+    if not _UNSTORABLE.search(value):
+        return value
+    if field == "key":
+        raise ValidationFailed("В ключе есть символы, которые нельзя сохранить (нулевой символ или повреждённая "
+                               "кодировка): возьмите ключ из латинских букв и цифр", field=field)
+    if field == "reason":
+        raise ValidationFailed("В причине есть символы, которые нельзя сохранить (нулевой символ или повреждённая "
+                               "кодировка): наберите её заново", field=field)
+    raise ValidationFailed("В тексте есть символы, которые нельзя сохранить (нулевой символ или повреждённая "
+                           "кодировка): уберите их или наберите текст заново", field=field)
+
+
+def _display_name(filename: str) -> str:
+    """The user's file name as shown: safe for a header, and broken encoding shown as «?» (a name is only shown)."""
+    return _UNSTORABLE.sub("?", clean_name(filename) or "")[:NAME_MAX]
+
+
 # --- photos ------------------------------------------------------------------------------------------------
 def check_photo(filename: str, content: bytes) -> str:
     """The photo's type by its bytes (JPEG, PNG, WebP, GIF), or an error naming the file."""
-    name = clean_name(filename) or "без имени"
+    name = _display_name(filename) or "без имени"
     if not content:
         raise ValidationFailed("Файл «%(name)s» пуст", field="photos", name=name)
     if len(content) > PHOTO_MAX_BYTES:
@@ -237,7 +269,7 @@ def store_photo(filename: str, content: bytes, upload_dir: str | None = None,
     relative = f"{folder}/{uuid.uuid4().hex}.{PHOTO_TYPES[mime]}"
     with open(os.path.join(upload_dir, relative), "wb") as fh:
         fh.write(content)
-    return StoredPhoto(relative, mime, len(content), (clean_name(filename) or "")[:NAME_MAX],
+    return StoredPhoto(relative, mime, len(content), _display_name(filename),
                        hashlib.sha256(content).hexdigest())
 
 
@@ -297,7 +329,11 @@ def preview(user: User, text: str, photos, account_ids, link_preview: bool) -> P
         if account is not None and account not in chosen.get(account.network, []):
             chosen.setdefault(account.network, []).append(account)
     networks = [n for n in NETWORKS if n in chosen]
-    return Preview(limits.plan_all((text or "")[:TEXT_MAX], photos, networks, link_preview), chosen)
+    try:
+        _check_text(text, True)
+    except ValidationFailed as exc:  # never the plan of a silently cut text
+        return Preview({}, chosen, exc.message)
+    return Preview(limits.plan_all(text or "", photos, networks, link_preview), chosen)
 
 
 def plans(pub: Publication) -> dict[str, limits.Plan]:
@@ -308,7 +344,7 @@ def plans(pub: Publication) -> dict[str, limits.Plan]:
 
 # --- composing ---------------------------------------------------------------------------------------------------
 def _check_text(text: str | None, has_photos: bool) -> str:
-    text = (text or "").strip()
+    text = _storable((text or "").strip(), "text")
     if len(text) > TEXT_MAX:
         raise ValidationFailed("Текст слишком длинный: не больше %(n)s символов", field="text", n=TEXT_MAX)
     if not text and not has_photos:
@@ -385,7 +421,7 @@ def create(author: User, *, text: str, photos=(), account_ids=(), at: datetime |
         raise NotAllowed("Публиковать посты может SMM-специалист участника, пресс-служба или администратор")
     now = now or utcnow()
     uploads = [u for u in photos or () if u is not None]
-    key = (key or "").strip() or None
+    key = _storable((key or "").strip(), "key") or None
     if key and len(key) > KEY_MAX:
         raise ValidationFailed("Ключ длиннее %(n)s символов", field="key", n=KEY_MAX)
     text = _check_text(text, bool(uploads))
@@ -524,7 +560,7 @@ def reject(press_user: User, pub: Publication, reason: str, now: datetime | None
     commits."""
     if not access.can_approve(press_user):
         raise NotAllowed("Согласовывать посты может пресс-служба")
-    reason = (reason or "").strip()
+    reason = _storable((reason or "").strip(), "reason")
     if not reason:
         raise ValidationFailed("Напишите причину: её увидит автор поста", field="reason")
     if len(reason) > REASON_MAX:
