@@ -55,12 +55,11 @@ def _field_error(form, exc: DomainError) -> None:
 
 
 def _uploads(form) -> list[posts.Upload]:
-    out = []
-    for upload in request.files.getlist(form.photos.name)[:posts.PHOTOS_MAX + 1]:
-        if upload is None or not upload.filename:
-            continue
-        out.append(posts.Upload(upload.filename, upload.stream.read(posts.PHOTO_MAX_BYTES + 1)))
-    return out
+    chosen = [u for u in request.files.getlist(form.photos.name) if u is not None and u.filename]
+    if len(chosen) > posts.PHOTOS_MAX:  # said with the number the author chose, before any file is read
+        raise ValidationFailed("К посту можно приложить не больше %(n)s фото, а выбрано %(k)s", field="photos",
+                               n=posts.PHOTOS_MAX, k=len(chosen))
+    return [posts.Upload(u.filename, u.stream.read(posts.PHOTO_MAX_BYTES + 1)) for u in chosen]
 
 
 def _chosen() -> list[str]:
@@ -211,8 +210,8 @@ def edit(publication_id: int):
     chosen = _chosen()
     if not form.validate():
         return _compose_page(form, 422, pub=pub, chosen=chosen)
-    uploads = _uploads(form)
     try:
+        uploads = _uploads(form)
         posts.update(current_user, pub, text=form.text.data or "", photos=uploads or None,
                      remove_photos=bool(form.remove_photos.data), account_ids=chosen,
                      at=_at(form), link_preview=bool(form.link_preview.data))
