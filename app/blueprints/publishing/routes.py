@@ -175,6 +175,7 @@ def _detail_page(pub, status=200, **context):
     context.setdefault("text_form", TextForm(formdata=None, text=pub.text))
     return render_template("publishing/detail.html", pub=pub, action_form=ActionForm(formdata=None),
                            plans=posts.plans(pub), can_edit=posts.can_edit(pub),
+                           can_edit_text=posts.can_edit_published(current_user, pub),
                            can_approve=access.can_approve(current_user), live=posts.is_live(pub),
                            names=limits.NETWORK_NAMES, **context), status
 

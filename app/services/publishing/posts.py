@@ -596,10 +596,19 @@ def edit_published(actor: User, pub: Publication, text: str, now: datetime | Non
     _ensure_change(actor, pub)
     if pub.state not in PUBLISHED:
         raise InvalidTransition("Пост ещё не опубликован: измените его обычной правкой")
+    if needs_approval(actor, pub.institution_id):  # a new text would go out with no one's approval
+        raise NotAllowed("Посты участника выходят после согласования пресс-службы: чтобы изменить текст "
+                         "опубликованного поста, попросите об этом пресс-службу (или удалите пост и отправьте новый "
+                         "на согласование)")
     text = _check_text(text, bool(pub.photos))
     pub.text, pub.edited_at = text, now or utcnow()
     db.session.flush()
     return outbox.apply_edit(pub)
+
+
+def can_edit_published(actor: User, pub: Publication) -> bool:
+    """Whether the «изменить текст везде» form is offered: published, and no approval stands in the way."""
+    return pub.state in PUBLISHED and not needs_approval(actor, pub.institution_id)
 
 
 def delete_published(actor: User, pub: Publication) -> dict[int, str | None]:
