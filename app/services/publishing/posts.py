@@ -393,10 +393,19 @@ def _go(actor: User, pub: Publication) -> None:
 
 
 def _same(pub: Publication, text: str, uploads, accounts: list[Account], at, link_preview: bool) -> bool:
-    """Whether a repeated key brings the same post (photos compared by their sizes, in order)."""
+    """Whether a repeated key brings the same post (photos compared by their bytes, in order)."""
     return (pub.text == text and bool(pub.link_preview) == bool(link_preview) and pub.scheduled_at == at
             and {d.account_id for d in pub.deliveries} == {a.id for a in accounts}
-            and [p.size for p in pub.photos] == [len(u.content) for u in uploads])
+            and [p.size for p in pub.photos] == [len(u.content) for u in uploads]
+            and [_stored_digest(p) for p in pub.photos] == [hashlib.sha256(u.content).hexdigest() for u in uploads])
+
+
+def _stored_digest(photo: PublicationPhoto) -> str | None:
+    try:
+        with open(os.path.join(current_app.config["UPLOAD_DIR"], photo.path), "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:  # the stored file is gone: it cannot be shown to be the same photo
+        return None
 
 
 def by_key(author: User, key: str | None) -> Publication | None:
@@ -522,10 +531,19 @@ def cancel(actor: User, pub: Publication) -> None:
     """Cancel a post before anything went out. Caller commits."""
     _ensure_change(actor, pub)
     _lock(pub)
-    if pub.state not in EDITABLE:
+    going = _sending(pub)
+    if going and pub.state in EDITABLE:  # a worker took a copy a moment ago: it will reach the network
+        raise InvalidTransition("Пост уже отправляется (%(account)s): отменить его нельзя — дождитесь конца "
+                                "отправки и удалите опубликованные копии", account=going)
+    if not can_edit(pub):
         raise InvalidTransition("Этот пост уже нельзя отменить: он отправляется, отправлен или отменён")
     outbox.cancel(pub)
     pub.state = "cancelled"
+
+
+def _sending(pub: Publication) -> str:
+    """The accounts a copy of `pub` is being sent to right now, named («» when none)."""
+    return ", ".join(outbox.account_label(d.account) for d in pub.deliveries if d.state == "sending")
 
 
 def pending(user: User) -> int:
@@ -585,6 +603,8 @@ def _close_requests(pub: Publication, now: datetime) -> None:
 def resend(actor: User, delivery: Delivery) -> None:
     """«Отправить ещё раз» of an unconfirmed or failed copy. Caller commits."""
     _ensure_change(actor, delivery.publication)
+    if delivery.publication.state in ("cancelled", "deleted"):
+        raise InvalidTransition("Пост отменён или удалён: его копии больше не отправляются")
     if delivery.state not in ("unconfirmed", "failed"):
         raise InvalidTransition("Эту копию не нужно отправлять ещё раз")
     outbox.resend(delivery)
@@ -614,8 +634,13 @@ def can_edit_published(actor: User, pub: Publication) -> bool:
 def delete_published(actor: User, pub: Publication) -> dict[int, str | None]:
     """Delete every published copy where the platform allows it (the outbox commits)."""
     _ensure_change(actor, pub)
+    _lock(pub)
     if pub.state not in PUBLISHED:
         raise InvalidTransition("Пост ещё не опубликован: его можно отменить")
+    going = _sending(pub)
+    if going:  # the copy in flight would be published after «удалено везде» and stay
+        raise InvalidTransition("Пост ещё отправляется (%(account)s): удалить его везде можно, когда отправка "
+                                "закончится — обновите страницу через минуту", account=going)
     pub.state = "deleted"
     db.session.flush()
     return outbox.apply_delete(pub)

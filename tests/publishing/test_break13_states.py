@@ -1,0 +1,160 @@
+"""Breaking cross-posting (issue 13) through its states: cancelling or deleting a post while a copy is being sent,
+«отправить ещё раз» on a cancelled or deleted post, the same key with other photos, a participant switched off
+after its post was scheduled. The post's state must never say something the platforms contradict."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Publication
+from app.services.errors import DomainError, InvalidTransition, ValidationFailed
+from app.services.publishing import outbox, posts
+from tests.factories import make_institution, make_user
+from tests.publishing import compose_support
+from tests.publishing.compose_support import JPEG, png_bytes
+from tests.publishing.engine_support import NOW, delivery_of, make_account, make_publication
+
+calls, uploads, world = compose_support.calls, compose_support.uploads, compose_support.world
+
+
+def html(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def reload(pub) -> Publication:
+    db.session.expire_all()
+    return db.session.get(Publication, pub.id)
+
+
+# --- cancel / delete while a copy is on its way ----------------------------------------------------------------
+def test_a_post_with_a_copy_being_sent_cannot_be_cancelled(world, login):
+    # The worker claimed one copy (committed «sending») a moment before the author pressed «Отменить»: the copy
+    # will reach the network; a post shown «отменён» would be a lie.
+    u, acc = world.users, world.acc
+    pub = posts.create(u.smm, text="Скоро", account_ids=[acc["s_vk"].id, acc["s_ok"].id]).publication
+    db.session.commit()
+    pub.deliveries[0].state = "sending"
+    db.session.commit()
+    with pytest.raises(InvalidTransition) as caught:
+        posts.cancel(u.smm, pub)
+    assert "отправляется" in caught.value.message
+    db.session.rollback()
+    client = login(u.smm)
+    resp = client.post(f"/posts/{pub.id}/cancel")
+    assert resp.status_code == 422 and "отправляется" in html(resp)
+    pub = reload(pub)
+    assert pub.state == "scheduled" and [d.state for d in pub.deliveries] == ["sending", "scheduled"]
+
+
+def test_a_post_with_a_copy_already_published_cannot_be_cancelled_either(world):
+    u, acc = world.users, world.acc
+    pub = posts.create(u.smm, text="Скоро", account_ids=[acc["s_vk"].id, acc["s_ok"].id]).publication
+    db.session.commit()
+    pub.deliveries[0].state = "published"  # the post's own state not yet rolled up
+    db.session.commit()
+    with pytest.raises(InvalidTransition):
+        posts.cancel(u.smm, pub)
+
+
+def test_a_published_post_cannot_be_deleted_while_a_copy_is_being_sent(world, login):
+    # The copy in flight would be published after «удалён везде» and stay on the network.
+    u, acc = world.users, world.acc
+    pub = posts.create(u.smm, text="Был", account_ids=[acc["s_vk"].id, acc["s_telegram"].id]).publication
+    db.session.commit()
+    pub.state = "publishing"
+    pub.deliveries[0].state, pub.deliveries[1].state = "published", "sending"
+    db.session.commit()
+    with pytest.raises(InvalidTransition) as caught:
+        posts.delete_published(u.smm, pub)
+    assert "отправляется" in caught.value.message
+    db.session.rollback()
+    resp = login(u.smm).post(f"/posts/{pub.id}/delete", data={"confirm": "yes"})
+    assert resp.status_code == 422 and "отправляется" in html(resp)
+    assert reload(pub).state == "publishing" and world.calls.delete == []
+
+
+# --- «отправить ещё раз» where the post is gone --------------------------------------------------------------------
+@pytest.mark.parametrize("gone", ["cancelled", "deleted"])
+def test_resend_of_a_copy_of_a_cancelled_or_deleted_post_is_refused(world, login, gone):
+    u, acc = world.users, world.acc
+    pub = posts.create(u.smm, text="Был", account_ids=[acc["s_vk"].id]).publication
+    db.session.commit()
+    pub.state, pub.deliveries[0].state = gone, "failed"  # it failed while being sent, then the post went away
+    db.session.commit()
+    with pytest.raises(InvalidTransition):
+        posts.resend(u.smm, pub.deliveries[0])
+    resp = login(u.smm).post(f"/posts/{pub.id}/deliveries/{pub.deliveries[0].id}/resend")
+    assert resp.status_code == 422 and world.calls.resend == []
+    assert "отправить ещё раз" not in html(login(u.smm).get(f"/posts/{pub.id}"))
+
+
+def test_cancel_twice_delete_twice_approve_twice_are_sentences(world, login):
+    u, acc = world.users, world.acc
+    world.school.posts_need_approval = True
+    pub = posts.create(u.smm, text="Раз", account_ids=[acc["s_vk"].id]).publication
+    db.session.commit()
+    press = login(u.press)
+    assert press.post(f"/posts/{pub.id}/approve").status_code == 303
+    second = press.post(f"/posts/{pub.id}/approve")
+    assert second.status_code == 422 and "не ждёт согласования" in html(second)
+    assert press.post(f"/posts/{pub.id}/reject", data={"reason": "поздно"}).status_code == 422
+    assert press.post(f"/posts/{pub.id}/cancel").status_code == 303
+    again = press.post(f"/posts/{pub.id}/cancel")
+    assert again.status_code == 422 and "нельзя отменить" in html(again)
+    for url in (f"/posts/{pub.id}/approve", f"/posts/{pub.id}/delete", f"/posts/{pub.id}/text"):
+        resp = press.post(url, data={"confirm": "yes", "text": "x"})
+        assert resp.status_code == 422, url
+    assert reload(pub).state == "cancelled"
+
+
+# --- the same key ------------------------------------------------------------------------------------------------
+def test_the_same_key_with_other_photos_of_the_same_size_is_another_post(world):
+    u, acc = world.users, world.acc
+    a = posts.Upload("a.jpg", JPEG)
+    b = posts.Upload("b.jpg", JPEG[:-3] + b"\x01\xff\xd9")  # the same size, other bytes
+    assert len(a.content) == len(b.content)
+    first = posts.create(u.smm, text="Афиша", photos=[a], account_ids=[acc["s_vk"].id], key="weekly")
+    db.session.commit()
+    again = posts.create(u.smm, text="Афиша", photos=[posts.Upload("a-copy.jpg", JPEG)], account_ids=[acc["s_vk"].id],
+                         key="weekly")
+    assert again.created is False and again.publication.id == first.publication.id  # the same post: nothing new
+    with pytest.raises(ValidationFailed) as caught:
+        posts.create(u.smm, text="Афиша", photos=[b], account_ids=[acc["s_vk"].id], key="weekly")
+    assert "уже использован" in caught.value.message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Publication.id))) == 1
+
+
+def test_the_same_key_with_a_png_instead_of_a_jpeg_is_another_post(world):
+    u, acc = world.users, world.acc
+    posts.create(u.smm, text="", photos=[posts.Upload("a.png", png_bytes())], account_ids=[acc["s_vk"].id], key="k")
+    db.session.commit()
+    with pytest.raises(DomainError):
+        posts.create(u.smm, text="", photos=[posts.Upload("a.png", png_bytes(3, 1))], account_ids=[acc["s_vk"].id],
+                     key="k")
+
+
+# --- the engine: a participant switched off after its post was scheduled ---------------------------------------
+@pytest.fixture
+def school_smm():
+    return make_user("smm", institution=make_institution())
+
+
+def test_a_participant_switched_off_after_scheduling_gets_no_post(school_smm, fakenet, outbox_jobs, pub_clock):
+    # The participant left the programme (its row switched off, its accounts left as they were): the post planned
+    # for tomorrow must not go to its accounts with the tokens it once gave us.
+    tg = make_account(school_smm.institution, "telegram")
+    pub = make_publication(school_smm, [tg])
+    outbox.release(pub, now=NOW)
+    db.session.commit()
+    school_smm.institution.is_active = False
+    db.session.commit()
+    assert outbox.publish_due(pub.id, now=NOW) == {"failed": 1}
+    row = delivery_of(pub, tg)
+    assert "участник отключён" in row.last_error and fakenet.sends_to(tg) == []
+    # released after the switch-off: refused beforehand, with the same sentence
+    later = make_publication(school_smm, [tg])
+    outbox.release(later, now=NOW)
+    db.session.commit()
+    assert delivery_of(later, tg).state == "refused" and "участник отключён" in delivery_of(later, tg).last_error
