@@ -144,6 +144,8 @@ def refusal(publication: Publication, account: Account | None,
                 "разместите пост в этой сети вручную.")
     if not account.is_active:
         return f"{name}: аккаунт отключён в каталоге — включите его или не выбирайте."
+    if account.institution is not None and not account.institution.is_active:
+        return f"{name}: участник отключён в каталоге — в его аккаунты посты не публикуются."
     if not account.external_id:
         return f"{name}: у аккаунта не указан идентификатор в сети — откройте аккаунт и сохраните его адрес заново."
     if plan is None:
@@ -348,7 +350,8 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
     db.session.commit()
     config = current_app.config
     try:
-        if account is None or account.network not in networks.NETWORKS or not account.is_active:
+        if (account is None or account.network not in networks.NETWORKS or not account.is_active
+                or (account.institution is not None and not account.institution.is_active)):
             raise Unsendable(refusal(publication, account) or f"{account_label(account)}: аккаунт недоступен.")
         try:
             channel = channel_for(account, config)
@@ -783,11 +786,12 @@ def apply_delete(publication: Publication, now: datetime | None = None,
     the publication becomes `deleted`. Commits."""
     now = now or utcnow()
     pid = publication.id
-    results = _change_each(publication, "delete", now, pacing)
+    db.session.flush()
+    # The rows not yet out are cancelled and committed first: no worker claims one while the copies are deleted.
     pub = db.session.get(Publication, pid, populate_existing=True, with_for_update=True)
     for delivery in pub.deliveries:
         if delivery.state in CHANGEABLE:
             delivery.state, delivery.next_attempt_at = "cancelled", None
     pub.state = "deleted"
     db.session.commit()
-    return results
+    return _change_each(db.session.get(Publication, pid), "delete", now, pacing)
