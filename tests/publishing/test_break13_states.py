@@ -158,3 +158,37 @@ def test_a_participant_switched_off_after_scheduling_gets_no_post(school_smm, fa
     outbox.release(later, now=NOW)
     db.session.commit()
     assert delivery_of(later, tg).state == "refused" and "участник отключён" in delivery_of(later, tg).last_error
+
+
+# --- rights that changed after the post was made ----------------------------------------------------------------
+def test_resend_to_an_account_the_user_may_no_longer_publish_to_is_refused(world, login):
+    # The smm moved to the museum: its old school post stays visible to it (its author), but «отправить ещё
+    # раз» would publish to the school's account on behalf of someone no longer bound to it.
+    u, acc = world.users, world.acc
+    pub = posts.create(u.smm, text="Школьный", account_ids=[acc["s_vk"].id]).publication
+    db.session.commit()
+    pub.state, pub.deliveries[0].state = "done", "failed"
+    u.smm.institution_id = world.museum.id
+    db.session.commit()
+    with pytest.raises(DomainError) as caught:
+        posts.resend(u.smm, pub.deliveries[0])
+    assert "недоступен" in caught.value.message and world.calls.resend == []
+    db.session.rollback()
+    posts.resend(u.press, db.session.get(Publication, pub.id).deliveries[0])  # the press service still may
+    assert len(world.calls.resend) == 1
+
+
+def test_a_form_submitted_again_after_its_post_was_made_says_so_in_the_page_s_words(world, login):
+    import re
+    client = login(world.users.smm)
+    key = re.search(r'name="form_key" type="hidden" value="([0-9a-f]{32})"', html(client.get("/posts/new"))).group(1)
+    data = {"text": "Первый", "accounts": [world.acc["s_vk"].id], "go": "now", "form_key": key}
+    assert client.post("/posts/new", data=data).status_code == 303
+    again = client.post("/posts/new", data={**data, "text": "Второй (назад в браузере и правка)"})
+    page = html(again)
+    assert again.status_code == 422 and "возьмите новый ключ" not in page  # the web author has no key to take
+    assert "уже создан" in page
+    new_key = re.search(r'name="form_key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
+    assert new_key != key  # pressing again now makes the second post, as the author wants
+    assert client.post("/posts/new", data={**data, "text": "Второй", "form_key": new_key}).status_code == 303
+    assert db.session.scalar(select(func.count(Publication.id))) == 2

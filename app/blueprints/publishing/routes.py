@@ -114,6 +114,12 @@ def compose():
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
+        if exc.field == "key":  # the form came again (back in the browser, edited) after its post was made
+            form.form_key.data = uuid.uuid4().hex  # pressing again makes a new post, as the author then wants
+            form.text.errors = [*form.text.errors, _(
+                "Пост из этой формы уже создан (№ %(n)s), эти изменения в него не вошли. Нажмите «Опубликовать» "
+                "ещё раз, чтобы сделать новый пост, или откройте созданный и измените его.", n=exc.params.get("id", ""))]
+            return _compose_page(form, 422, chosen=chosen)
         _field_error(form, exc)
         return _compose_page(form, 422, chosen=chosen)
     pub = result.publication

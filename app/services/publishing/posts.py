@@ -607,6 +607,9 @@ def resend(actor: User, delivery: Delivery) -> None:
         raise InvalidTransition("Пост отменён или удалён: его копии больше не отправляются")
     if delivery.state not in ("unconfirmed", "failed"):
         raise InvalidTransition("Эту копию не нужно отправлять ещё раз")
+    if delivery.account_id not in {a.id for a in targets(actor)}:  # moved to another participant, switched off…
+        raise NotAllowed("Аккаунт %(account)s вам недоступен для публикации: отправить копию ещё раз может "
+                         "пресс-служба", account=outbox.account_label(delivery.account))
     outbox.resend(delivery)
 
 
