@@ -192,3 +192,12 @@ def test_a_form_submitted_again_after_its_post_was_made_says_so_in_the_page_s_wo
     assert new_key != key  # pressing again now makes the second post, as the author wants
     assert client.post("/posts/new", data={**data, "text": "Второй", "form_key": new_key}).status_code == 303
     assert db.session.scalar(select(func.count(Publication.id))) == 2
+
+
+def test_the_list_says_when_it_shows_only_the_newest_posts(world, login, monkeypatch):
+    from app.blueprints.publishing import routes
+    monkeypatch.setattr(routes, "LIST_LIMIT", 3)
+    for n in range(4):
+        posts.create(world.users.smm, text=f"Пост {n}", account_ids=[world.acc["s_vk"].id])
+    page = html(login(world.users.smm).get("/posts"))
+    assert "Пост 3" in page and "Пост 0" not in page and "Показаны последние 3 постов" in page

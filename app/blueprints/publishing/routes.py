@@ -24,6 +24,7 @@ bp = Blueprint("publishing", __package__, url_prefix="/posts")
 UPLOAD_LIMIT = posts.PHOTOS_MAX * posts.PHOTO_MAX_BYTES + 2 * 1024 * 1024  # ten photos and the form
 FORM_PARTS = 5000
 TABS = ("all", "mine", "approval")
+LIST_LIMIT = 100  # the newest posts; older ones are on the calendar
 
 
 def _upload_limit():
@@ -77,8 +78,8 @@ def index():
     tab = request.args.get("tab", "all")
     if tab not in TABS or (tab == "approval" and not access.can_approve(current_user)):
         tab = "all"
-    return render_template("publishing/index.html", tab=tab, rows=posts.listing(current_user, tab),
-                           pending=posts.pending(current_user))
+    return render_template("publishing/index.html", tab=tab, rows=posts.listing(current_user, tab, LIST_LIMIT),
+                           pending=posts.pending(current_user), limit=LIST_LIMIT)
 
 
 # --- compose -----------------------------------------------------------------------------------------------------
