@@ -201,3 +201,18 @@ def test_the_list_says_when_it_shows_only_the_newest_posts(world, login, monkeyp
         posts.create(world.users.smm, text=f"Пост {n}", account_ids=[world.acc["s_vk"].id])
     page = html(login(world.users.smm).get("/posts"))
     assert "Пост 3" in page and "Пост 0" not in page and "Показаны последние 3 постов" in page
+
+
+def test_a_published_post_s_text_cannot_be_edited_while_a_copy_is_being_sent(world, login):
+    # The copy in flight goes with the old text (its plan was made when it started) and no result would say so.
+    u, acc = world.users, world.acc
+    pub = posts.create(u.smm, text="Старый", account_ids=[acc["s_vk"].id, acc["s_telegram"].id]).publication
+    db.session.commit()
+    pub.state = "publishing"
+    pub.deliveries[0].state, pub.deliveries[1].state = "published", "sending"
+    db.session.commit()
+    with pytest.raises(InvalidTransition) as caught:
+        posts.edit_published(u.smm, pub, "Новый")
+    assert "отправляется" in caught.value.message
+    db.session.rollback()
+    assert reload(pub).text == "Старый" and world.calls.edit == []

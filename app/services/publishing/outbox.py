@@ -688,10 +688,10 @@ def _change_each(publication: Publication, action: str, now: datetime, pacing: P
     pacing = _pacing(pacing)
     photos = plan_photos(publication)
     results: dict[int, str | None] = {}
-    ids = [d.id for d in publication.deliveries if d.state == "published"]
+    ids = [d.id for d in publication.deliveries if _holds_copy(d, action)]
     for delivery_id in ids:
         delivery = _reload(delivery_id)
-        if delivery is None or delivery.state != "published":
+        if delivery is None or not _holds_copy(delivery, action):
             db.session.commit()
             continue
         account = delivery.account
@@ -731,6 +731,15 @@ def _change_each(publication: Publication, action: str, now: datetime, pacing: P
         results[delivery_id] = error
         db.session.commit()
     return results
+
+
+def _holds_copy(delivery: Delivery, action: str) -> bool:
+    """Whether the platform holds (part of) this copy to change: a published one; for a deletion also one that
+    stopped half-way (a Telegram album whose text then failed, was cancelled or is unconfirmed)."""
+    if delivery.state == "published":
+        return True
+    return action == "delete" and bool(delivery.parts) and delivery.state in ("failed", "unconfirmed", "cancelled",
+                                                                               "scheduled")
 
 
 def replan(publication: Publication, now: datetime | None = None) -> dict[str, int]:
@@ -789,9 +798,15 @@ def apply_delete(publication: Publication, now: datetime | None = None,
     db.session.flush()
     # The rows not yet out are cancelled and committed first: no worker claims one while the copies are deleted.
     pub = db.session.get(Publication, pid, populate_existing=True, with_for_update=True)
+    unsure: dict[int, str | None] = {}
     for delivery in pub.deliveries:
+        if delivery.state == "unconfirmed" and not delivery.parts:  # the platform may hold it; no id to delete by
+            unsure[delivery.id] = delivery.change_error = (
+                f"{account_label(delivery.account)}: копия не подтверждена — если пост есть в аккаунте, удалите "
+                "его там вручную.")
+            delivery.changed_at = now
         if delivery.state in CHANGEABLE:
             delivery.state, delivery.next_attempt_at = "cancelled", None
     pub.state = "deleted"
     db.session.commit()
-    return _change_each(db.session.get(Publication, pid), "delete", now, pacing)
+    return {**_change_each(db.session.get(Publication, pid), "delete", now, pacing), **unsure}

@@ -619,6 +619,11 @@ def edit_published(actor: User, pub: Publication, text: str, now: datetime | Non
     _ensure_change(actor, pub)
     if pub.state not in PUBLISHED:
         raise InvalidTransition("Пост ещё не опубликован: измените его обычной правкой")
+    _lock(pub)
+    going = _sending(pub)
+    if going:  # the copy in flight goes with the old text, and nothing would say so
+        raise InvalidTransition("Пост ещё отправляется (%(account)s): изменить его текст везде можно, когда "
+                                "отправка закончится — обновите страницу через минуту", account=going)
     if needs_approval(actor, pub.institution_id):  # a new text would go out with no one's approval
         raise NotAllowed("Посты участника выходят после согласования пресс-службы: чтобы изменить текст "
                          "опубликованного поста, попросите об этом пресс-службу (или удалите пост и отправьте новый "
