@@ -63,3 +63,71 @@ def test_delete_everywhere_says_which_unconfirmed_copy_it_cannot_know_about(smm,
     assert results[row.id] and "вручную" in results[row.id] and tg.title in results[row.id]
     assert delivery_of(pub, tg).change_error == results[row.id]
     assert delivery_of(pub, vk).state == "deleted"
+
+
+# --- a slow worker whose row was recovered and taken by another -------------------------------------------------
+def during_first_send(fakenet, monkeypatch, hook):
+    """Run `hook` inside the first send_part call (the platform is slow: recovery and another worker act meanwhile)."""
+    make = fakenet.module
+    fired = []
+
+    def module(network):
+        real = make(network)
+
+        class Slow:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def send_part(self, *args, **kwargs):
+                if not fired:
+                    fired.append(True)
+                    outcome = hook()
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                return real.send_part(*args, **kwargs)
+        return Slow()
+    monkeypatch.setattr(outbox.networks, "module", module)
+
+
+def test_a_slow_worker_s_late_error_leaves_the_row_to_the_worker_that_took_it(smm, fakenet, outbox_jobs, pub_clock,
+                                                                            monkeypatch):
+    from datetime import timedelta
+
+    from app.models import Account, Notification
+    vk = make_account(smm.institution, "vk")
+    pub = released(make_publication(smm, [vk]))
+    row_id = delivery_of(pub, vk).id
+    later = NOW + timedelta(minutes=11)
+
+    def meanwhile():
+        assert outbox.recover_stale(later) == {"retried": 1, "unconfirmed": 0}  # VK: scheduled again
+        assert outbox._claim(row_id, later)  # another worker took it and is sending now
+        return PublishError("ВКонтакте: у ключа нет права wall.", "no_rights")  # the first worker's late answer
+    during_first_send(fakenet, monkeypatch, meanwhile)
+    assert outbox.deliver(row_id, now=NOW) == "sending"
+    row = delivery_of(pub, vk)
+    assert row.state == "sending" and row.attempts == 2  # the second worker's, untouched
+    assert db.session.get(Account, vk.id, populate_existing=True).publish_ok is not False
+    assert db.session.query(Notification).count() == 0
+
+
+def test_a_slow_worker_s_late_success_is_not_recorded_twice(smm, fakenet, outbox_jobs, pub_clock, monkeypatch):
+    from datetime import timedelta
+    vk = make_account(smm.institution, "vk")
+    pub = released(make_publication(smm, [vk]))
+    row_id = delivery_of(pub, vk).id
+    later = NOW + timedelta(minutes=11)
+
+    def meanwhile():
+        outbox.recover_stale(later)
+        assert outbox.deliver(row_id, now=later) == "published"  # the second worker, whole
+    during_first_send(fakenet, monkeypatch, meanwhile)
+    assert outbox.deliver(row_id, now=NOW) == "published"
+    row = delivery_of(pub, vk)
+    assert len(fakenet.sends_to(vk)) == 1  # VK deduped the guid
+    assert row.parts == [[row.external_id]]  # one part, recorded once
+    pub = fresh(pub)
+    pub.state = "done"
+    db.session.commit()
+    assert outbox.apply_delete(fresh(pub)) == {row_id: None}
+    assert [d[2] for d in fakenet.deletes] == [[[row.external_id]]]

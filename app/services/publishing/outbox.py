@@ -345,6 +345,7 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
         db.session.commit()
         return state or "missing"
     delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    attempt = delivery.attempts  # our claim: a row recovered and claimed again by another worker is no longer ours
     publication, account = delivery.publication, delivery.account
     _settle(publication.id, now)
     db.session.commit()
@@ -383,18 +384,29 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
         try:
             sent = module.send_part(channel, plan, k, photos, config, guid=guid, uploaded=uploaded, pacing=pacing)
         except PublishError as exc:
-            return _after_error(delivery_id, exc, uploaded, moment(), k)
+            return _after_error(delivery_id, exc, uploaded, moment(), k, attempt)
         except PlatformError as exc:
             return _after_error(delivery_id, PublishError(exc.message, exc.kind, exc.retry_after), uploaded,
-                                moment(), k)
+                                moment(), k, attempt)
         except Exception as exc:  # noqa: BLE001 — a module's bug or an unmapped transport error mid-call:
             log.exception("publishing: delivery %s part %s failed unexpectedly", delivery_id, k)
             return _after_error(delivery_id, PublishError(
                 f"{account_label(account)}: сбой при отправке ({exc.__class__.__name__}) — неизвестно, дошёл ли "
-                "пост.", "unavailable", uncertain=True), uploaded, moment(), k)
+                "пост.", "unavailable", uncertain=True), uploaded, moment(), k, attempt)
         delivery = _reload(delivery_id)
-        _store_uploaded(delivery, uploaded)
-        _record_part(delivery, sent, k)
+        if delivery is None:
+            db.session.commit()
+            return "missing"
+        ours = delivery.attempts == attempt
+        if len(delivery.parts or []) == k:  # part k accepted, and nobody recorded it yet
+            if ours:
+                _store_uploaded(delivery, uploaded)
+            _record_part(delivery, sent, k)
+        else:  # another worker (the row recovered while we waited) recorded part k first: ours is the same post
+            log.warning("publishing: delivery %s part %s already recorded by another worker", delivery_id, k)
+        if not ours:  # recovered and claimed again meanwhile: that worker goes on with it
+            db.session.commit()
+            return delivery.state
         db.session.commit()
 
 
@@ -452,16 +464,23 @@ def _unconfirmed_text(delivery: Delivery, k: int, detail: str) -> str:
             "ещё раз»; если он есть — ничего не делайте.")
 
 
-def _after_error(delivery_id: int, exc: PublishError, uploaded: dict, now: datetime, k: int) -> str:
+def _after_error(delivery_id: int, exc: PublishError, uploaded: dict, now: datetime, k: int,
+                 attempt: int | None = None) -> str:
     delivery = _reload(delivery_id)
+    if delivery is None:
+        db.session.commit()
+        return "missing"
+    ours = attempt is None or delivery.attempts == attempt
     meta = _meta(delivery)
-    _store_uploaded(delivery, uploaded, meta)
+    if ours:  # what was uploaded stays known (a retry does not upload again)
+        _store_uploaded(delivery, uploaded, meta)
+    if delivery.state != "sending" or not ours:
+        # recovered meanwhile (a very slow call), maybe claimed again by another worker: leave it to them
+        db.session.commit()
+        return delivery.state
     delivery.sending_at = None
     message = (exc.message or str(exc) or "ошибка сети")[:ERROR_MAX]
     net = delivery.network
-    if delivery.state != "sending":  # recovered meanwhile (a very slow call): leave what recovery decided
-        db.session.commit()
-        return delivery.state
     if exc.final:
         _remember_rights(delivery, exc, k, now)
         return _finish_failed(delivery, message, now)
