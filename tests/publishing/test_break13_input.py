@@ -204,3 +204,22 @@ def test_a_photo_whose_file_name_is_not_utf8_is_published_with_the_name_shown_as
     assert result.exit_code == 0, (result.output, result.exception)
     pub = db.session.scalar(select(Publication))
     assert pub.photos[0].original_name == "?????.jpg" and pub.photos[0].content_type == "image/png"
+
+
+def test_a_webp_photo_is_refused_beforehand_for_vk_and_ok_which_take_jpg_png_gif(world, login):
+    # VK's and OK's photo uploads take JPG, PNG and GIF (their modules say so); a WebP would be retried for 40
+    # minutes and then fail: the plan says it before publishing instead.
+    from app.services.publishing import limits
+    webp = [limits.Photo(size=100, content_type="image/webp")]
+    for network in ("vk", "ok"):
+        assert "WebP" in (limits.plan_for(network, "Афиша", webp).refused or "")
+    for network in ("telegram", "max"):
+        assert limits.plan_for(network, "Афиша", webp).refused is None
+    client = login(world.users.smm)
+    webp_bytes = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 40
+    resp = client.post("/posts/new", data={"text": "Афиша", "go": "now",
+                                           "accounts": [world.acc["s_vk"].id, world.acc["s_telegram"].id],
+                                           "photos": [file(webp_bytes, "a.webp")]}, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    page = html(client.get(resp.headers["Location"]))
+    assert "WebP" in page  # the post page says why VK will not get it
