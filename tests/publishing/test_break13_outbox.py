@@ -131,3 +131,25 @@ def test_a_slow_worker_s_late_success_is_not_recorded_twice(smm, fakenet, outbox
     db.session.commit()
     assert outbox.apply_delete(fresh(pub)) == {row_id: None}
     assert [d[2] for d in fakenet.deletes] == [[[row.external_id]]]
+
+
+# --- an account's remembered refusal after its token is entered again -----------------------------------------
+def test_a_new_token_clears_the_refusal_the_old_one_left_on_the_account(smm, fakenet, outbox_jobs, pub_clock,
+                                                                        monkeypatch, app):
+    # VK said «bad token»: the account is refused beforehand for every next post («введите токен заново»). The
+    # smm enters a new token on the account's page — the next post must be tried, not refused by the old verdict.
+    from app.models import Account
+    from app.services.accounts import platforms, registry
+    vk = make_account(smm.institution, "vk")
+    pub = released(make_publication(smm, [vk]))
+    fakenet.then(vk, PublishError("ВКонтакте: ключ доступа недействителен — введите его заново.", "bad_token"))
+    outbox.publish_due(pub.id, now=NOW)
+    assert db.session.get(Account, vk.id, populate_existing=True).publish_ok is False
+    monkeypatch.setattr(platforms, "check_token", lambda *a, **k: "может публиковать на стене")
+    registry.save_credentials(smm, smm.institution, vk, app.config, token="vk1.a.new-token-0123456789")
+    db.session.commit()
+    account = db.session.get(Account, vk.id, populate_existing=True)
+    assert account.publish_ok is None and account.publish_reason is None  # not known until asked again
+    later = released(make_publication(smm, [vk]))
+    assert delivery_of(later, vk).state == "scheduled"
+    assert outbox.publish_due(later.id, now=NOW) == {"published": 1}
