@@ -180,3 +180,21 @@ def test_the_delivery_of_another_post_cannot_be_resent_through_one_s_own_post(wo
     resp = client.post(f"/posts/{mine.id}/deliveries/{theirs.deliveries[0].id}/resend")
     assert resp.status_code == 404 and world.calls.resend == []
     assert db.session.get(Delivery, theirs.deliveries[0].id).state == "failed"
+
+
+def test_markup_in_an_account_s_title_and_a_participant_s_name_is_escaped_on_every_page(world, login):
+    evil = '<img src=x onerror=alert(1)>'
+    world.acc["s_vk"].title = evil
+    world.school.short_name = evil
+    db.session.commit()
+    client = login(world.users.press)
+    resp = client.post("/posts/new", data={"text": "x", "go": "now", "accounts": [world.acc["s_vk"].id]})
+    assert resp.status_code == 303
+    pub = db.session.scalar(select(Publication))
+    pub.deliveries[0].state, pub.deliveries[0].last_error = "failed", f"ВКонтакте «{evil}»: ошибка"
+    db.session.commit()
+    pages = [client.post("/posts/preview", data={"text": "x", "accounts": [world.acc["s_vk"].id]}),
+             client.get("/posts/new"), client.get(f"/posts/{pub.id}"), client.get(f"/posts/{pub.id}/status"),
+             client.get("/posts"), client.get("/posts/calendar", query_string={"participant": world.school.slug})]
+    for resp in pages:
+        assert resp.status_code == 200 and "<img src=x" not in html(resp), resp.request.path

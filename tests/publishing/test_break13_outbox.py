@@ -153,3 +153,16 @@ def test_a_new_token_clears_the_refusal_the_old_one_left_on_the_account(smm, fak
     later = released(make_publication(smm, [vk]))
     assert delivery_of(later, vk).state == "scheduled"
     assert outbox.publish_due(later.id, now=NOW) == {"published": 1}
+
+
+def test_an_account_switched_off_after_scheduling_gets_nothing_and_the_author_is_told(smm, fakenet, outbox_jobs,
+                                                                                      pub_clock):
+    from datetime import timedelta
+    tg, vk = make_account(smm.institution, "telegram"), make_account(smm.institution, "vk")
+    pub = released(make_publication(smm, [tg, vk], scheduled_at=NOW + timedelta(hours=1)))
+    tg.is_active = False
+    db.session.commit()
+    assert outbox.publish_due(pub.id, now=NOW + timedelta(hours=1)) == {"failed": 1, "published": 1}
+    row = delivery_of(pub, tg)
+    assert "отключён" in row.last_error and tg.title in row.last_error and fakenet.sends_to(tg) == []
+    assert fresh(pub).state == "done"

@@ -216,3 +216,25 @@ def test_a_published_post_s_text_cannot_be_edited_while_a_copy_is_being_sent(wor
     assert "отправляется" in caught.value.message
     db.session.rollback()
     assert reload(pub).text == "Старый" and world.calls.edit == []
+
+
+def test_a_scheduled_post_whose_moment_passed_unsent_can_be_moved_but_not_to_the_past(world, login):
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+    u, acc = world.users, world.acc
+    soon = utcnow() + timedelta(minutes=5)
+    pub = posts.create(u.smm, text="Утром", account_ids=[acc["s_vk"].id], at=soon).publication
+    db.session.commit()
+    # the moment passed, no worker has taken the copy yet (a scheduler restarting)
+    later = soon + timedelta(minutes=1)
+    with pytest.raises(ValidationFailed) as caught:
+        posts.update(u.smm, pub, text="Утром", account_ids=[acc["s_vk"].id], at=soon, now=later)
+    assert "уже прошло" in caught.value.message
+    db.session.rollback()
+    pub = reload(pub)
+    posts.update(u.smm, pub, text="Вечером", account_ids=[acc["s_vk"].id], at=later + timedelta(hours=8), now=later)
+    db.session.commit()
+    pub = reload(pub)
+    assert pub.text == "Вечером" and [d.state for d in pub.deliveries] == ["scheduled"]
+    assert pub.scheduled_at == later + timedelta(hours=8)
