@@ -223,3 +223,10 @@ def test_a_webp_photo_is_refused_beforehand_for_vk_and_ok_which_take_jpg_png_gif
     assert resp.status_code == 303
     page = html(client.get(resp.headers["Location"]))
     assert "WebP" in page  # the post page says why VK will not get it
+
+
+def test_the_preview_of_twenty_photos_says_twenty(world, login):
+    client = login(world.users.smm)
+    page = html(client.post("/posts/preview", data={"text": "x", "photo_sizes": ",".join(["1000"] * 20),
+                                                    "accounts": [world.acc["s_telegram"].id]}))
+    assert re.findall(r"выбрано \d+", page) == ["выбрано 20"]

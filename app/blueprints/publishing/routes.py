@@ -140,7 +140,7 @@ def _int(value, default: int = 0, top: int = 10**9) -> int:
 
 
 def _sizes(raw: str | None) -> list[limits.Photo]:
-    items = [item for item in (raw or "").split(",")[:posts.PHOTOS_MAX + 1] if item.strip()]
+    items = [item for item in (raw or "")[:20_000].split(",")[:FORM_PARTS] if item.strip()]  # all: «выбрано N»
     return [limits.Photo(size=_int(item, 0, 10**12)) for item in items]
 
 
