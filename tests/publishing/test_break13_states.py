@@ -238,3 +238,23 @@ def test_a_scheduled_post_whose_moment_passed_unsent_can_be_moved_but_not_to_the
     pub = reload(pub)
     assert pub.text == "Вечером" and [d.state for d in pub.deliveries] == ["scheduled"]
     assert pub.scheduled_at == later + timedelta(hours=8)
+
+
+def test_the_same_cli_key_after_the_press_service_approved_late_is_still_the_same_post(app, world):
+    # Approval after the post's moment makes it go at once (scheduled_at cleared): the script's next run with the
+    # same key and the same --at must be «ничего нового», not «ключ уже использован для другого поста».
+    from datetime import datetime, timedelta, timezone
+    world.school.posts_need_approval = True
+    db.session.commit()
+    at = (datetime.now(timezone.utc) + timedelta(days=2)).astimezone(posts.city_tz()).strftime("%Y-%m-%d %H:%M")
+    args = ["posts", "publish", "--text", "Ярмарка", "--accounts", str(world.acc["s_vk"].id), "--at", at,
+            "--key", "fair", "--as", world.users.smm.username]
+    first = app.test_cli_runner().invoke(args=args)
+    assert first.exit_code == 0, first.output
+    pub = db.session.scalar(select(Publication))
+    posts.approve(world.users.press, pub, now=pub.scheduled_at + timedelta(minutes=5))
+    db.session.commit()
+    assert pub.scheduled_at is None
+    again = app.test_cli_runner().invoke(args=args)
+    assert again.exit_code == 0 and "ничего нового" in again.output, again.output
+    assert db.session.scalar(select(func.count(Publication.id))) == 1

@@ -394,7 +394,9 @@ def _go(actor: User, pub: Publication) -> None:
 
 def _same(pub: Publication, text: str, uploads, accounts: list[Account], at, link_preview: bool) -> bool:
     """Whether a repeated key brings the same post (photos compared by their bytes, in order)."""
-    return (pub.text == text and bool(pub.link_preview) == bool(link_preview) and pub.scheduled_at == at
+    same_moment = pub.scheduled_at == at or (  # approved after its moment: it went at once (scheduled_at cleared)
+        pub.scheduled_at is None and at is not None and pub.approved_at is not None and at <= pub.approved_at)
+    return (pub.text == text and bool(pub.link_preview) == bool(link_preview) and same_moment
             and {d.account_id for d in pub.deliveries} == {a.id for a in accounts}
             and [p.size for p in pub.photos] == [len(u.content) for u in uploads]
             and [_stored_digest(p) for p in pub.photos] == [hashlib.sha256(u.content).hexdigest() for u in uploads])
