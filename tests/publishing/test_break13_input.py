@@ -230,3 +230,28 @@ def test_the_preview_of_twenty_photos_says_twenty(world, login):
     page = html(client.post("/posts/preview", data={"text": "x", "photo_sizes": ",".join(["1000"] * 20),
                                                     "accounts": [world.acc["s_telegram"].id]}))
     assert re.findall(r"выбрано \d+", page) == ["выбрано 20"]
+
+
+def test_a_typed_time_with_the_publish_now_button_is_asked_about_not_dropped(world, login):
+    # «Опубликовать» is the form's first button: Enter in any field presses it. A time the author typed (or the edit
+    # page filled in for a scheduled post) must not be dropped silently by publishing at once.
+    from datetime import datetime, timedelta, timezone
+    at = (datetime.now(timezone.utc) + timedelta(days=2)).astimezone(posts.city_tz()).strftime("%Y-%m-%dT%H:%M")
+    client = login(world.users.smm)
+    resp = client.post("/posts/new", data={"text": "К пятнице", "go": "now", "at": at,
+                                           "accounts": [world.acc["s_vk"].id]})
+    assert resp.status_code == 422 and "Запланировать" in html(resp) and count() == 0
+    resp = client.post("/posts/new", data={"text": "К пятнице", "go": "schedule", "at": at,
+                                           "accounts": [world.acc["s_vk"].id]})
+    assert resp.status_code == 303
+    pub = db.session.scalar(select(Publication))
+    scheduled = pub.scheduled_at
+    resp = client.post(f"/posts/{pub.id}/edit", data={"text": "К пятнице, с фото", "go": "now", "at": at,
+                                                      "accounts": [world.acc["s_vk"].id]})
+    assert resp.status_code == 422 and "Запланировать" in html(resp)
+    db.session.expire_all()
+    pub = db.session.get(Publication, pub.id)
+    assert pub.text == "К пятнице" and pub.scheduled_at == scheduled and world.calls.release == [pub.id]
+    resp = client.post(f"/posts/{pub.id}/edit", data={"text": "Сейчас", "go": "now", "at": "",
+                                                      "accounts": [world.acc["s_vk"].id]})
+    assert resp.status_code == 303  # the time cleared: now, as asked

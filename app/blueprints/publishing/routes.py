@@ -93,6 +93,9 @@ def _at(form):
     """«Опубликовать» — now; «Запланировать» — at the time typed (required then)."""
     go = request.form.get("go")
     if go == "now":
+        if (form.at.data or "").strip():  # Enter in a field presses «Опубликовать»: a typed time is never dropped
+            raise ValidationFailed("Указано время публикации, а нажато «Опубликовать» (сейчас): нажмите "
+                                   "«Запланировать» или очистите время, чтобы опубликовать сразу", field="at")
         return None
     moment = posts.parse_city_time(form.at.data)
     if go == "schedule" and moment is None:
