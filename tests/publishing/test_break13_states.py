@@ -258,3 +258,57 @@ def test_the_same_cli_key_after_the_press_service_approved_late_is_still_the_sam
     again = app.test_cli_runner().invoke(args=args)
     assert again.exit_code == 0 and "ничего нового" in again.output, again.output
     assert db.session.scalar(select(func.count(Publication.id))) == 1
+
+
+# --- two press users at once, on PostgreSQL's row locks (real connections, no test transaction) ----------------
+@pytest.mark.no_db_rollback
+def test_two_press_users_approving_at_once_release_the_post_once(app, monkeypatch):
+    import threading
+
+    from app.models import Notification
+    from tests.support import wipe_tables
+    released_ids: list[int] = []
+    monkeypatch.setattr(outbox, "release", lambda pub, now=None: released_ids.append(pub.id))
+    try:
+        school = make_institution()
+        school.posts_need_approval = True
+        smm = make_user("smm", institution=school)
+        press = [make_user("press"), make_user("press")]
+        vk = make_account(school, "vk")
+        db.session.commit()
+        pub_id = posts.create(smm, text="Согласуйте", account_ids=[vk.id]).publication.id
+        db.session.commit()
+        ids = [u.id for u in press]
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def approve(user_id: int):
+            with app.app_context():
+                try:
+                    from app.models import User
+                    user = db.session.get(User, user_id)
+                    pub = db.session.get(Publication, pub_id)
+                    barrier.wait()
+                    posts.approve(user, pub)
+                    db.session.commit()
+                    outcomes.append("approved")
+                except InvalidTransition:
+                    db.session.rollback()
+                    outcomes.append("refused")
+                finally:
+                    db.session.remove()
+
+        runs = [threading.Thread(target=approve, args=(i,)) for i in ids]
+        for t in runs:
+            t.start()
+        for t in runs:
+            t.join(30)
+        assert sorted(outcomes) == ["approved", "refused"]
+        assert released_ids == [pub_id]
+        db.session.expire_all()
+        assert db.session.get(Publication, pub_id).state == "scheduled"
+        notes = db.session.scalars(select(Notification).where(Notification.kind == "publication_approved")).all()
+        assert len(notes) == 1  # the author is told once
+    finally:
+        db.session.rollback()
+        wipe_tables()
