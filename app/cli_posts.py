@@ -55,6 +55,9 @@ def _read(path: str) -> posts.Upload:
 @click.option("--no-link-preview", is_flag=True, help="Не показывать превью ссылок.")
 def publish(text, photos, spec, at, key, username, no_link_preview):
     """Опубликовать или запланировать пост в выбранных аккаунтах."""
+    if not (key or "").strip():  # a blank key would publish again on every run
+        raise click.ClickException("Укажите ключ поста в --key (непустой): по нему повторный запуск ничего "
+                                   "нового не публикует.")
     user = _user(username)
     uploads = [_read(path) for path in photos]
     try:

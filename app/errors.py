@@ -41,6 +41,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(_e):
+        if request.blueprint == "publishing":  # the compose form's own limit: ten photos of 10 MB
+            limit = (request.max_content_length or app.config["MAX_CONTENT_LENGTH"]) // (1024 * 1024)
+            return _page(413, _("Слишком большой запрос"),
+                         _("Запрос больше %(mb)s МБ: к посту — не больше 10 фото до 10 МБ каждое. Уберите лишние "
+                           "или уменьшите их.", mb=limit))
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         return _page(413, _("Слишком большой запрос"),
                      _("Запрос больше %(mb)s МБ. Фотографии вместе — не больше 25 МБ.", mb=limit))

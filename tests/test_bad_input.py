@@ -83,17 +83,29 @@ def test_publishing_forms_and_parameters(login, world, junk):
     pub = posts.create(world.users.smm, text="Пост", account_ids=[world.acc["s_vk"].id]).publication
     delivery = pub.deliveries[0]
     data = {"text": junk, "accounts": [junk, str(world.acc["s_vk"].id)], "at": junk, "go": junk, "link_preview": junk,
-            "photo_sizes": junk, "kept_sizes": junk, "remove_photos": junk, "reason": junk, "csrf_token": junk}
+            "photo_sizes": junk, "kept_sizes": junk, "remove_photos": junk, "reason": junk, "csrf_token": junk,
+            "form_key": junk, "confirm": junk}
     for user in (world.users.smm, world.users.press):
         client = login(user)
-        for url in ("/posts", "/posts/calendar", "/posts/new", f"/posts/{pub.id}", f"/posts/{pub.id}/edit"):
+        for url in ("/posts", "/posts/calendar", "/posts/new", f"/posts/{pub.id}", f"/posts/{pub.id}/edit",
+                    f"/posts/{pub.id}/status", f"/posts/photos/{delivery.id}"):
             resp = client.get(url, query_string={"tab": junk, "view": junk, "date": junk, "participant": junk,
                                                  "account": junk})
             assert resp.status_code < 500, (url, junk)
             assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
         for url in ("/posts/new", "/posts/preview", f"/posts/{pub.id}/edit", f"/posts/{pub.id}/reject",
                     f"/posts/{pub.id}/text", f"/posts/{pub.id}/deliveries/{delivery.id}/resend",
-                    f"/posts/{pub.id}/approve", f"/posts/{pub.id}/delete", f"/posts/{pub.id}/cancel"):
+                    f"/posts/{pub.id}/approve", f"/posts/{pub.id}/delete", f"/posts/{pub.id}/cancel",
+                    f"/posts/accounts/{world.acc['s_vk'].id}/rights"):
             resp = client.post(url, data=data, headers={"HX-Request": "true"})
             assert resp.status_code < 500, (url, junk, resp.status_code)
             assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
+
+
+def test_every_publishing_route_is_in_the_junk_test_above(app):
+    # A new /posts route fails here until test_publishing_forms_and_parameters sends it junk too.
+    assert {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("publishing.")} == {
+        "publishing.index", "publishing.calendar", "publishing.compose", "publishing.detail", "publishing.edit",
+        "publishing.status", "publishing.photo", "publishing.preview", "publishing.reject", "publishing.edit_published",
+        "publishing.resend", "publishing.approve", "publishing.delete_published", "publishing.cancel",
+        "publishing.rights"}

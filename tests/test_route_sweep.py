@@ -27,7 +27,7 @@ PARAMS = ("action", "active", "address", "after", "answer", "before", "business_
           "receives_appeals", "remove_logo", "secret", "short_name", "site", "slug", "smm_contacts", "smm_name",
           "token", "url", "user_token", "which",
           # cross-posting (issue 13)
-          "accounts", "at", "go", "kept_sizes", "link_preview", "participant", "photo_sizes", "photos",
+          "accounts", "at", "form_key", "go", "kept_sizes", "link_preview", "participant", "photo_sizes", "photos",
           "remove_photos", "tab")
 # Every parameter at once just beyond PostgreSQL integer / bigint, and a real-looking small id.
 UNIFORM = [{name: value for name in PARAMS} for value in ("2147483648", "-2147483649", "9223372036854775808", "1")]

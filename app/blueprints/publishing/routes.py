@@ -25,6 +25,7 @@ bp = Blueprint("publishing", __package__, url_prefix="/posts")
 UPLOAD_LIMIT = posts.PHOTOS_MAX * posts.PHOTO_MAX_BYTES + 2 * 1024 * 1024  # ten photos and the form
 FORM_PARTS = 5000
 TABS = ("all", "mine", "approval")
+LIST_LIMIT = 100  # the newest posts; older ones are on the calendar
 
 
 def _upload_limit():
@@ -56,12 +57,11 @@ def _field_error(form, exc: DomainError) -> None:
 
 
 def _uploads(form) -> list[posts.Upload]:
-    out = []
-    for upload in request.files.getlist(form.photos.name)[:posts.PHOTOS_MAX + 1]:
-        if upload is None or not upload.filename:
-            continue
-        out.append(posts.Upload(upload.filename, upload.stream.read(posts.PHOTO_MAX_BYTES + 1)))
-    return out
+    chosen = [u for u in request.files.getlist(form.photos.name) if u is not None and u.filename]
+    if len(chosen) > posts.PHOTOS_MAX:  # said with the number the author chose, before any file is read
+        raise ValidationFailed("К посту можно приложить не больше %(n)s фото, а выбрано %(k)s", field="photos",
+                               n=posts.PHOTOS_MAX, k=len(chosen))
+    return [posts.Upload(u.filename, u.stream.read(posts.PHOTO_MAX_BYTES + 1)) for u in chosen]
 
 
 def _chosen() -> list[str]:
@@ -79,8 +79,8 @@ def index():
     tab = request.args.get("tab", "all")
     if tab not in TABS or (tab == "approval" and not access.can_approve(current_user)):
         tab = "all"
-    return render_template("publishing/index.html", tab=tab, rows=posts.listing(current_user, tab),
-                           pending=posts.pending(current_user))
+    return render_template("publishing/index.html", tab=tab, rows=posts.listing(current_user, tab, LIST_LIMIT),
+                           pending=posts.pending(current_user), limit=LIST_LIMIT)
 
 
 # --- compose -----------------------------------------------------------------------------------------------------
@@ -94,6 +94,9 @@ def _at(form):
     """«Опубликовать» — now; «Запланировать» — at the time typed (required then)."""
     go = request.form.get("go")
     if go == "now":
+        if (form.at.data or "").strip():  # Enter in a field presses «Опубликовать»: a typed time is never dropped
+            raise ValidationFailed("Указано время публикации, а нажато «Опубликовать» (сейчас): нажмите "
+                                   "«Запланировать» или очистите время, чтобы опубликовать сразу", field="at")
         return None
     moment = posts.parse_city_time(form.at.data)
     if go == "schedule" and moment is None:
@@ -116,6 +119,12 @@ def compose():
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
+        if exc.field == "key":  # the form came again (back in the browser, edited) after its post was made
+            form.form_key.data = uuid.uuid4().hex  # pressing again makes a new post, as the author then wants
+            form.text.errors = [*form.text.errors, _(
+                "Пост из этой формы уже создан (№ %(n)s), эти изменения в него не вошли. Нажмите «Опубликовать» "
+                "ещё раз, чтобы сделать новый пост, или откройте созданный и измените его.", n=exc.params.get("id", ""))]
+            return _compose_page(form, 422, chosen=chosen)
         _field_error(form, exc)
         return _compose_page(form, 422, chosen=chosen)
     pub = result.publication
@@ -137,7 +146,7 @@ def _int(value, default: int = 0, top: int = 10**9) -> int:
 
 
 def _sizes(raw: str | None) -> list[limits.Photo]:
-    items = [item for item in (raw or "").split(",")[:posts.PHOTOS_MAX + 1] if item.strip()]
+    items = [item for item in (raw or "")[:20_000].split(",")[:FORM_PARTS] if item.strip()]  # all: «выбрано N»
     return [limits.Photo(size=_int(item, 0, 10**12)) for item in items]
 
 
@@ -180,6 +189,7 @@ def _detail_page(pub, status=200, **context):
     context.setdefault("text_form", TextForm(formdata=None, text=pub.text))
     return render_template("publishing/detail.html", pub=pub, action_form=ActionForm(formdata=None),
                            plans=posts.plans(pub), can_edit=posts.can_edit(pub),
+                           can_edit_text=posts.can_edit_published(current_user, pub),
                            can_approve=access.can_approve(current_user), live=posts.is_live(pub),
                            names=limits.network_names(), **context), status
 
@@ -215,8 +225,8 @@ def edit(publication_id: int):
     chosen = _chosen()
     if not form.validate():
         return _compose_page(form, 422, pub=pub, chosen=chosen)
-    uploads = _uploads(form)
     try:
+        uploads = _uploads(form)
         posts.update(current_user, pub, text=form.text.data or "", photos=uploads or None,
                      remove_photos=bool(form.remove_photos.data), account_ids=chosen,
                      at=_at(form), link_preview=bool(form.link_preview.data))

@@ -227,6 +227,9 @@ def save_credentials(actor: User, inst: Institution, account: Account, config, *
         account.secret_enc = secretbox.encrypt(secret, config)
     if code:
         account.confirmation_code = code
+    if token or user_token:  # publishing's verdict on the old token (issue 13) is stale: asked again when it matters
+        account.publish_ok = account.publish_photos_ok = None
+        account.publish_reason = None
     return "; ".join(str(r) for r in (rights, user_rights) if r) or None
 
 

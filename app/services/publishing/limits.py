@@ -59,6 +59,10 @@ MAX_PHOTO_BYTES = 50 * 1024 * 1024
 # of POST /messages inherited from TamTam (tamtam-chat/tamtam-bot-api-schema v0.1.10); VK — one link may be passed
 # in wall.post `attachments` (dev.vk.com/method/wall.post); OK — a `{"type": "link", "url": …}` media item of
 # mediatopic.post: UNVERIFIED (not found in apiok.ru pages we could reach).
+# Photo formats: VK's wall photo upload and OK's photo upload take JPG, PNG and GIF (the networks' own error
+# sentences in networks/vk.py and networks/ok.py say so; VK's photos.getWallUploadServer page lists the same) — a
+# WebP is refused beforehand for them instead of failing after forty minutes of retries.
+NO_WEBP = ("image/webp",)
 # The compose form (issue 13 item 1) allows up to 10 photos; more is refused for every network.
 COMPOSE_PHOTOS_MAX = 10
 
@@ -266,6 +270,11 @@ def _plan_single_post(network: str, method: str, text: str, photos: list[Photo],
         plan.refused = ngettext("В %(network)s к посту можно приложить не больше %(max)s фото, а выбрано %(num)s.",
                                 "В %(network)s к посту можно приложить не больше %(max)s фото, а выбрано %(num)s.",
                                 len(photos), network=name, max=photos_max)
+        return plan
+    webp = [number for number, photo in enumerate(photos, start=1) if photo.content_type in NO_WEBP]
+    if webp:
+        plan.refused = (f"{name} не принимает фото в формате WebP (фото №{', '.join(map(str, webp))}): сохраните "
+                        "его как JPG или PNG или не выбирайте этот аккаунт.")
         return plan
     length = utf16_len(text)
     if length > text_limit:

@@ -144,6 +144,8 @@ def refusal(publication: Publication, account: Account | None,
                 "разместите пост в этой сети вручную.")
     if not account.is_active:
         return f"{name}: аккаунт отключён в каталоге — включите его или не выбирайте."
+    if account.institution is not None and not account.institution.is_active:
+        return f"{name}: участник отключён в каталоге — в его аккаунты посты не публикуются."
     if not account.external_id:
         return f"{name}: у аккаунта не указан идентификатор в сети — откройте аккаунт и сохраните его адрес заново."
     if plan is None:
@@ -343,12 +345,14 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
         db.session.commit()
         return state or "missing"
     delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    attempt = delivery.attempts  # our claim: a row recovered and claimed again by another worker is no longer ours
     publication, account = delivery.publication, delivery.account
     _settle(publication.id, now)
     db.session.commit()
     config = current_app.config
     try:
-        if account is None or account.network not in networks.NETWORKS or not account.is_active:
+        if (account is None or account.network not in networks.NETWORKS or not account.is_active
+                or (account.institution is not None and not account.institution.is_active)):
             raise Unsendable(refusal(publication, account) or f"{account_label(account)}: аккаунт недоступен.")
         try:
             channel = channel_for(account, config)
@@ -380,18 +384,29 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
         try:
             sent = module.send_part(channel, plan, k, photos, config, guid=guid, uploaded=uploaded, pacing=pacing)
         except PublishError as exc:
-            return _after_error(delivery_id, exc, uploaded, moment(), k)
+            return _after_error(delivery_id, exc, uploaded, moment(), k, attempt)
         except PlatformError as exc:
             return _after_error(delivery_id, PublishError(exc.message, exc.kind, exc.retry_after), uploaded,
-                                moment(), k)
+                                moment(), k, attempt)
         except Exception as exc:  # noqa: BLE001 — a module's bug or an unmapped transport error mid-call:
             log.exception("publishing: delivery %s part %s failed unexpectedly", delivery_id, k)
             return _after_error(delivery_id, PublishError(
                 f"{account_label(account)}: сбой при отправке ({exc.__class__.__name__}) — неизвестно, дошёл ли "
-                "пост.", "unavailable", uncertain=True), uploaded, moment(), k)
+                "пост.", "unavailable", uncertain=True), uploaded, moment(), k, attempt)
         delivery = _reload(delivery_id)
-        _store_uploaded(delivery, uploaded)
-        _record_part(delivery, sent, k)
+        if delivery is None:
+            db.session.commit()
+            return "missing"
+        ours = delivery.attempts == attempt
+        if len(delivery.parts or []) == k:  # part k accepted, and nobody recorded it yet
+            if ours:
+                _store_uploaded(delivery, uploaded)
+            _record_part(delivery, sent, k)
+        else:  # another worker (the row recovered while we waited) recorded part k first: ours is the same post
+            log.warning("publishing: delivery %s part %s already recorded by another worker", delivery_id, k)
+        if not ours:  # recovered and claimed again meanwhile: that worker goes on with it
+            db.session.commit()
+            return delivery.state
         db.session.commit()
 
 
@@ -449,16 +464,23 @@ def _unconfirmed_text(delivery: Delivery, k: int, detail: str) -> str:
             "ещё раз»; если он есть — ничего не делайте.")
 
 
-def _after_error(delivery_id: int, exc: PublishError, uploaded: dict, now: datetime, k: int) -> str:
+def _after_error(delivery_id: int, exc: PublishError, uploaded: dict, now: datetime, k: int,
+                 attempt: int | None = None) -> str:
     delivery = _reload(delivery_id)
+    if delivery is None:
+        db.session.commit()
+        return "missing"
+    ours = attempt is None or delivery.attempts == attempt
     meta = _meta(delivery)
-    _store_uploaded(delivery, uploaded, meta)
+    if ours:  # what was uploaded stays known (a retry does not upload again)
+        _store_uploaded(delivery, uploaded, meta)
+    if delivery.state != "sending" or not ours:
+        # recovered meanwhile (a very slow call), maybe claimed again by another worker: leave it to them
+        db.session.commit()
+        return delivery.state
     delivery.sending_at = None
     message = (exc.message or str(exc) or "ошибка сети")[:ERROR_MAX]
     net = delivery.network
-    if delivery.state != "sending":  # recovered meanwhile (a very slow call): leave what recovery decided
-        db.session.commit()
-        return delivery.state
     if exc.final:
         _remember_rights(delivery, exc, k, now)
         return _finish_failed(delivery, message, now)
@@ -685,10 +707,10 @@ def _change_each(publication: Publication, action: str, now: datetime, pacing: P
     pacing = _pacing(pacing)
     photos = plan_photos(publication)
     results: dict[int, str | None] = {}
-    ids = [d.id for d in publication.deliveries if d.state == "published"]
+    ids = [d.id for d in publication.deliveries if _holds_copy(d, action)]
     for delivery_id in ids:
         delivery = _reload(delivery_id)
-        if delivery is None or delivery.state != "published":
+        if delivery is None or not _holds_copy(delivery, action):
             db.session.commit()
             continue
         account = delivery.account
@@ -741,6 +763,15 @@ def _post_deleted(delivery: Delivery, now: datetime) -> None:
     account = db.session.get(Account, delivery.account_id)
     if account is not None and account.posts_source == "seen" and account.posts > 0:
         account.posts -= 1
+
+
+def _holds_copy(delivery: Delivery, action: str) -> bool:
+    """Whether the platform holds (part of) this copy to change: a published one; for a deletion also one that
+    stopped half-way (a Telegram album whose text then failed, was cancelled or is unconfirmed)."""
+    if delivery.state == "published":
+        return True
+    return action == "delete" and bool(delivery.parts) and delivery.state in ("failed", "unconfirmed", "cancelled",
+                                                                               "scheduled")
 
 
 def replan(publication: Publication, now: datetime | None = None) -> dict[str, int]:
@@ -796,11 +827,18 @@ def apply_delete(publication: Publication, now: datetime | None = None,
     the publication becomes `deleted`. Commits."""
     now = now or utcnow()
     pid = publication.id
-    results = _change_each(publication, "delete", now, pacing)
+    db.session.flush()
+    # The rows not yet out are cancelled and committed first: no worker claims one while the copies are deleted.
     pub = db.session.get(Publication, pid, populate_existing=True, with_for_update=True)
+    unsure: dict[int, str | None] = {}
     for delivery in pub.deliveries:
+        if delivery.state == "unconfirmed" and not delivery.parts:  # the platform may hold it; no id to delete by
+            unsure[delivery.id] = delivery.change_error = (
+                f"{account_label(delivery.account)}: копия не подтверждена — если пост есть в аккаунте, удалите "
+                "его там вручную.")
+            delivery.changed_at = now
         if delivery.state in CHANGEABLE:
             delivery.state, delivery.next_attempt_at = "cancelled", None
     pub.state = "deleted"
     db.session.commit()
-    return results
+    return {**_change_each(db.session.get(Publication, pid), "delete", now, pacing), **unsure}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -63,6 +64,7 @@ class Preview:
     """What the compose page shows: for each chosen network its plan and the accounts it goes to."""
     plans: dict[str, limits.Plan] = field(default_factory=dict)
     accounts: dict[str, list[Account]] = field(default_factory=dict)
+    error: str | None = None  # the text itself cannot be published (the sentence «Опубликовать» would give)
 
 
 # --- where a user may publish ---------------------------------------------------------------------------------
@@ -189,8 +191,16 @@ def parse_city_time(raw: str | None) -> datetime | None:
             parsed = datetime.strptime(raw[:40], fmt)
         except ValueError:
             continue
-        return parsed.replace(tzinfo=city_tz()).astimezone(timezone.utc)
+        try:
+            return parsed.replace(tzinfo=city_tz()).astimezone(timezone.utc)
+        except (OverflowError, ValueError):  # the first hours of year 1 in city time are before year 1 in UTC
+            raise _past() from None
     raise ValidationFailed("Укажите время публикации как ГГГГ-ММ-ДД ЧЧ:ММ (по местному времени)", field="at")
+
+
+def _past() -> ValidationFailed:
+    return ValidationFailed("Время публикации уже прошло: укажите будущее время или оставьте поле пустым, "
+                            "чтобы опубликовать сейчас", field="at")
 
 
 def to_city(moment: datetime | None) -> datetime | None:
@@ -203,17 +213,39 @@ def _check_time(at: datetime | None, now: datetime) -> datetime | None:
     if at.tzinfo is None:
         raise ValidationFailed("Время публикации без часового пояса", field="at")
     if at <= now:
-        raise ValidationFailed("Время публикации уже прошло: укажите будущее время или оставьте поле пустым, "
-                               "чтобы опубликовать сейчас", field="at")
+        raise _past()
     if at > now + timedelta(days=366):
         raise ValidationFailed("Запланировать можно не дальше чем на год вперёд", field="at")
     return at
 
 
+# --- characters PostgreSQL cannot store ---------------------------------------------------------------------
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL; lone surrogates (a non-UTF-8 command line gives them)
+
+
+def _storable(value: str, field: str) -> str:
+    """`value`, or an error naming the field when it holds characters no text column can take."""
+    if not _UNSTORABLE.search(value):
+        return value
+    if field == "key":
+        raise ValidationFailed("В ключе есть символы, которые нельзя сохранить (нулевой символ или повреждённая "
+                               "кодировка): возьмите ключ из латинских букв и цифр", field=field)
+    if field == "reason":
+        raise ValidationFailed("В причине есть символы, которые нельзя сохранить (нулевой символ или повреждённая "
+                               "кодировка): наберите её заново", field=field)
+    raise ValidationFailed("В тексте есть символы, которые нельзя сохранить (нулевой символ или повреждённая "
+                           "кодировка): уберите их или наберите текст заново", field=field)
+
+
+def _display_name(filename: str) -> str:
+    """The user's file name as shown: safe for a header, and broken encoding shown as «?» (a name is only shown)."""
+    return _UNSTORABLE.sub("?", clean_name(filename) or "")[:NAME_MAX]
+
+
 # --- photos ------------------------------------------------------------------------------------------------
 def check_photo(filename: str, content: bytes) -> str:
     """The photo's type by its bytes (JPEG, PNG, WebP, GIF), or an error naming the file."""
-    name = clean_name(filename) or "без имени"
+    name = _display_name(filename) or "без имени"
     if not content:
         raise ValidationFailed("Файл «%(name)s» пуст", field="photos", name=name)
     if len(content) > PHOTO_MAX_BYTES:
@@ -237,7 +269,7 @@ def store_photo(filename: str, content: bytes, upload_dir: str | None = None,
     relative = f"{folder}/{uuid.uuid4().hex}.{PHOTO_TYPES[mime]}"
     with open(os.path.join(upload_dir, relative), "wb") as fh:
         fh.write(content)
-    return StoredPhoto(relative, mime, len(content), (clean_name(filename) or "")[:NAME_MAX],
+    return StoredPhoto(relative, mime, len(content), _display_name(filename),
                        hashlib.sha256(content).hexdigest())
 
 
@@ -297,7 +329,11 @@ def preview(user: User, text: str, photos, account_ids, link_preview: bool) -> P
         if account is not None and account not in chosen.get(account.network, []):
             chosen.setdefault(account.network, []).append(account)
     networks = [n for n in NETWORKS if n in chosen]
-    return Preview(limits.plan_all((text or "")[:TEXT_MAX], photos, networks, link_preview), chosen)
+    try:
+        _check_text(text, True)
+    except ValidationFailed as exc:  # never the plan of a silently cut text
+        return Preview({}, chosen, exc.message)
+    return Preview(limits.plan_all(text or "", photos, networks, link_preview), chosen)
 
 
 def plans(pub: Publication) -> dict[str, limits.Plan]:
@@ -308,7 +344,7 @@ def plans(pub: Publication) -> dict[str, limits.Plan]:
 
 # --- composing ---------------------------------------------------------------------------------------------------
 def _check_text(text: str | None, has_photos: bool) -> str:
-    text = (text or "").strip()
+    text = _storable((text or "").strip(), "text")
     if len(text) > TEXT_MAX:
         raise ValidationFailed("Текст слишком длинный: не больше %(n)s символов", field="text", n=TEXT_MAX)
     if not text and not has_photos:
@@ -357,10 +393,21 @@ def _go(actor: User, pub: Publication) -> None:
 
 
 def _same(pub: Publication, text: str, uploads, accounts: list[Account], at, link_preview: bool) -> bool:
-    """Whether a repeated key brings the same post (photos compared by their sizes, in order)."""
-    return (pub.text == text and bool(pub.link_preview) == bool(link_preview) and pub.scheduled_at == at
+    """Whether a repeated key brings the same post (photos compared by their bytes, in order)."""
+    same_moment = pub.scheduled_at == at or (  # approved after its moment: it went at once (scheduled_at cleared)
+        pub.scheduled_at is None and at is not None and pub.approved_at is not None and at <= pub.approved_at)
+    return (pub.text == text and bool(pub.link_preview) == bool(link_preview) and same_moment
             and {d.account_id for d in pub.deliveries} == {a.id for a in accounts}
-            and [p.size for p in pub.photos] == [len(u.content) for u in uploads])
+            and [p.size for p in pub.photos] == [len(u.content) for u in uploads]
+            and [_stored_digest(p) for p in pub.photos] == [hashlib.sha256(u.content).hexdigest() for u in uploads])
+
+
+def _stored_digest(photo: PublicationPhoto) -> str | None:
+    try:
+        with open(os.path.join(current_app.config["UPLOAD_DIR"], photo.path), "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:  # the stored file is gone: it cannot be shown to be the same photo
+        return None
 
 
 def by_key(author: User, key: str | None) -> Publication | None:
@@ -385,7 +432,7 @@ def create(author: User, *, text: str, photos=(), account_ids=(), at: datetime |
         raise NotAllowed("Публиковать посты может SMM-специалист участника, пресс-служба или администратор")
     now = now or utcnow()
     uploads = [u for u in photos or () if u is not None]
-    key = (key or "").strip() or None
+    key = _storable((key or "").strip(), "key") or None
     if key and len(key) > KEY_MAX:
         raise ValidationFailed("Ключ длиннее %(n)s символов", field="key", n=KEY_MAX)
     text = _check_text(text, bool(uploads))
@@ -486,10 +533,19 @@ def cancel(actor: User, pub: Publication) -> None:
     """Cancel a post before anything went out. Caller commits."""
     _ensure_change(actor, pub)
     _lock(pub)
-    if pub.state not in EDITABLE:
+    going = _sending(pub)
+    if going and pub.state in EDITABLE:  # a worker took a copy a moment ago: it will reach the network
+        raise InvalidTransition("Пост уже отправляется (%(account)s): отменить его нельзя — дождитесь конца "
+                                "отправки и удалите опубликованные копии", account=going)
+    if not can_edit(pub):
         raise InvalidTransition("Этот пост уже нельзя отменить: он отправляется, отправлен или отменён")
     outbox.cancel(pub)
     pub.state = "cancelled"
+
+
+def _sending(pub: Publication) -> str:
+    """The accounts a copy of `pub` is being sent to right now, named («» when none)."""
+    return ", ".join(outbox.account_label(d.account) for d in pub.deliveries if d.state == "sending")
 
 
 def pending(user: User) -> int:
@@ -524,7 +580,7 @@ def reject(press_user: User, pub: Publication, reason: str, now: datetime | None
     commits."""
     if not access.can_approve(press_user):
         raise NotAllowed("Согласовывать посты может пресс-служба")
-    reason = (reason or "").strip()
+    reason = _storable((reason or "").strip(), "reason")
     if not reason:
         raise ValidationFailed("Напишите причину: её увидит автор поста", field="reason")
     if len(reason) > REASON_MAX:
@@ -549,8 +605,13 @@ def _close_requests(pub: Publication, now: datetime) -> None:
 def resend(actor: User, delivery: Delivery) -> None:
     """«Отправить ещё раз» of an unconfirmed or failed copy. Caller commits."""
     _ensure_change(actor, delivery.publication)
+    if delivery.publication.state in ("cancelled", "deleted"):
+        raise InvalidTransition("Пост отменён или удалён: его копии больше не отправляются")
     if delivery.state not in ("unconfirmed", "failed"):
         raise InvalidTransition("Эту копию не нужно отправлять ещё раз")
+    if delivery.account_id not in {a.id for a in targets(actor)}:  # moved to another participant, switched off…
+        raise NotAllowed("Аккаунт %(account)s вам недоступен для публикации: отправить копию ещё раз может "
+                         "пресс-служба", account=outbox.account_label(delivery.account))
     outbox.resend(delivery)
 
 
@@ -560,17 +621,36 @@ def edit_published(actor: User, pub: Publication, text: str, now: datetime | Non
     _ensure_change(actor, pub)
     if pub.state not in PUBLISHED:
         raise InvalidTransition("Пост ещё не опубликован: измените его обычной правкой")
+    _lock(pub)
+    going = _sending(pub)
+    if going:  # the copy in flight goes with the old text, and nothing would say so
+        raise InvalidTransition("Пост ещё отправляется (%(account)s): изменить его текст везде можно, когда "
+                                "отправка закончится — обновите страницу через минуту", account=going)
+    if needs_approval(actor, pub.institution_id):  # a new text would go out with no one's approval
+        raise NotAllowed("Посты участника выходят после согласования пресс-службы: чтобы изменить текст "
+                         "опубликованного поста, попросите об этом пресс-службу (или удалите пост и отправьте новый "
+                         "на согласование)")
     text = _check_text(text, bool(pub.photos))
     pub.text, pub.edited_at = text, now or utcnow()
     db.session.flush()
     return outbox.apply_edit(pub)
 
 
+def can_edit_published(actor: User, pub: Publication) -> bool:
+    """Whether the «изменить текст везде» form is offered: published, and no approval stands in the way."""
+    return pub.state in PUBLISHED and not needs_approval(actor, pub.institution_id)
+
+
 def delete_published(actor: User, pub: Publication) -> dict[int, str | None]:
     """Delete every published copy where the platform allows it (the outbox commits)."""
     _ensure_change(actor, pub)
+    _lock(pub)
     if pub.state not in PUBLISHED:
         raise InvalidTransition("Пост ещё не опубликован: его можно отменить")
+    going = _sending(pub)
+    if going:  # the copy in flight would be published after «удалено везде» and stay
+        raise InvalidTransition("Пост ещё отправляется (%(account)s): удалить его везде можно, когда отправка "
+                                "закончится — обновите страницу через минуту", account=going)
     pub.state = "deleted"
     db.session.flush()
     return outbox.apply_delete(pub)
