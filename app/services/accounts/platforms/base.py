@@ -218,15 +218,15 @@ class Pacing:
 PACING = Pacing()  # the process's own: the collection and the staff pages share it
 
 
-def retrying(call: Callable[[], Any], pacer: Pacer) -> Any:
+def retrying(call: Callable[[], Any], pacer: Pacer, max_wait: float = MAX_WAIT) -> Any:
     """`call()` after waiting for the token's turn; a rate-limited answer (429, VK 6, Telegram retry_after) is
-    waited out and tried again, at most RETRIES times and never longer than MAX_WAIT."""
+    waited out and tried again, at most RETRIES times and never longer than `max_wait` (a longer wait is raised)."""
     for attempt in range(RETRIES + 1):
         pacer.wait()
         try:
             return call()
         except PlatformError as exc:
-            if exc.kind != "rate_limited" or attempt == RETRIES or (exc.retry_after or 0) > MAX_WAIT:
+            if exc.kind != "rate_limited" or attempt == RETRIES or (exc.retry_after or 0) > max_wait:
                 raise
             pacer.push_back(exc.retry_after or 1.0)
     raise AssertionError("unreachable")

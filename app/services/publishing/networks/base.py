@@ -41,6 +41,23 @@ class PublishError(PlatformError):
         return self.kind in ("no_rights", "bad_token", "not_found", "private", "wrong_network")
 
 
+def worded(who: str, code: int, msg: str, errors: dict[int, tuple[str, str]], rate_limited: dict[int, float], *,
+           asks: str, unknown: str, uncertain: bool = False) -> PublishError:
+    """A platform's numbered error (VK, OK) as a PublishError: «<who>: <reason> (ошибка <code>: <msg>).» from
+    `errors` {code: (kind, reason)}, `unknown` for a code not there; the codes in `rate_limited` {code: seconds} ask
+    to wait («<who>: <asks> подождать…», `asks` e.g. «ВКонтакте просит»). The platform's code and message are kept
+    on the error (`code`, `platform_message`)."""
+    if code in rate_limited:
+        wait = rate_limited[code]
+        exc = PublishError(f"{who}: {asks} подождать (ошибка {code}: {msg}) — повторим через {wait:.0f} с.",
+                           "rate_limited", wait)
+    else:
+        kind, reason = errors.get(code, ("unavailable", unknown))
+        exc = PublishError(f"{who}: {reason} (ошибка {code}: {msg}).", kind, uncertain=uncertain)
+    exc.code, exc.platform_message = code, msg
+    return exc
+
+
 @dataclass(frozen=True)
 class Channel:
     """What a network module needs of an account (no ORM object crosses into it)."""

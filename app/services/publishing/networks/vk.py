@@ -29,9 +29,9 @@ from typing import Any, Callable, Sequence
 import httpx
 
 from app.services.accounts.platforms import vk as vk_api
-from app.services.accounts.platforms.base import PACING, RETRIES, Pacer, Pacing, PlatformError, as_int, clip, timeout
+from app.services.accounts.platforms.base import PACING, Pacer, Pacing, PlatformError, as_int, clip, retrying, timeout
 from app.services.publishing.limits import Plan
-from app.services.publishing.networks.base import Channel, PhotoFile, PublishError, Rights, Sent
+from app.services.publishing.networks.base import Channel, PhotoFile, PublishError, Rights, Sent, worded
 
 NAME = "ВКонтакте"
 MAX_WAIT = 10.0  # seconds a publishing worker waits out a rate limit itself; longer: rate_limited to the outbox
@@ -71,19 +71,9 @@ def _who(channel: Channel) -> str:
 
 
 def _error(code: int, msg: str, channel: Channel, *, uncertain: bool = False) -> PublishError:
-    exc = _worded(code, clip(msg, 200), channel, uncertain)
-    exc.code, exc.platform_message = code, clip(msg, 200)
-    return exc
-
-
-def _worded(code: int, msg: str, channel: Channel, uncertain: bool) -> PublishError:
-    if code in RATE_LIMITED:
-        wait = RATE_LIMITED[code]
-        return PublishError(f"{_who(channel)}: ВКонтакте просит подождать (ошибка {code}: {msg}) — повторим через "
-                            f"{wait:.0f} с.", "rate_limited", wait)
-    kind, reason = ERRORS.get(code, ("unavailable", "ошибка ВКонтакте — повторим позже; если повторяется, сообщите "
-                                                    "администратору"))
-    return PublishError(f"{_who(channel)}: {reason} (ошибка {code}: {msg}).", kind, uncertain=uncertain)
+    return worded(_who(channel), code, clip(msg, 200), ERRORS, RATE_LIMITED, asks="ВКонтакте просит",
+                  unknown="ошибка ВКонтакте — повторим позже; если повторяется, сообщите администратору",
+                  uncertain=uncertain)
 
 
 def _translate(exc: PlatformError, channel: Channel, sending: bool) -> PublishError:
@@ -116,15 +106,7 @@ def _pacer(pacing: Pacing, token: str, kind: str) -> Pacer:
 def _paced(call: Callable[[], Any], pacer: Pacer) -> Any:
     """`call()` in the token's turn; a rate limit up to MAX_WAIT is waited out (at most RETRIES times), a longer one
     is raised for the outbox to schedule."""
-    for attempt in range(RETRIES + 1):
-        pacer.wait()
-        try:
-            return call()
-        except PublishError as exc:
-            if exc.kind != "rate_limited" or attempt == RETRIES or (exc.retry_after or 0) > MAX_WAIT:
-                raise
-            pacer.push_back(exc.retry_after or 1.0)
-    raise AssertionError("unreachable")
+    return retrying(call, pacer, MAX_WAIT)
 
 
 def _call(method: str, params: dict, token: str, kind: str, channel: Channel, config: dict, pacing: Pacing, *,
