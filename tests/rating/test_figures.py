@@ -11,11 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import AccountSnapshot, Post
-from app.services import rating
-from app.services.board.periods import Period, standard_period
-from tests.factories import make_account, make_direction, make_institution
+from app.models import AccountSnapshot, Post, Ticket
+from app.services import board, rating
+from app.services.board.periods import Period, Scope, standard_period
+from tests.factories import make_account, make_direction, make_institution, make_ticket
 
+SOCIAL = {"audience", "growth", "err", "er"}
+FEEDBACK = {"appeals", "on_time", "first_response", "rating", "reopened"}
 TZ = ZoneInfo("Asia/Yakutsk")  # TestConfig's city (UTC+9)
 NOV = Period("month", date(2026, 11, 1), date(2026, 11, 30))
 TODAY = date(2026, 11, 30)
@@ -126,7 +128,7 @@ def test_audience_growth_and_day_boundaries(school):
     assert f.longest_silence == 14  # 17.11–30.11
     assert f.err == pytest.approx(statistics.median([100 / 1000, 220 / 1000]))  # snapshots on or before the day
     assert f.er == pytest.approx(statistics.median([1 / 100, 8 / 220]))
-    assert f.missing == set()
+    assert f.missing == FEEDBACK  # no appeals in these tests
 
 
 def test_a_post_at_2330_city_time_belongs_to_that_day(school):
@@ -162,7 +164,7 @@ def test_no_posts_the_whole_period_is_silent(school):
     assert (f.posts, f.post_days, f.posts_per_week, f.longest_silence) == (0, 0, 0, 30)
     assert f.err is None and f.er is None
     assert f.audience_end == 100 and f.audience_start is None and f.growth is None and f.growth_pct is None
-    assert f.missing == {"growth", "err", "er"}
+    assert f.missing - FEEDBACK == {"growth", "err", "er"}
 
 
 def test_silence_runs_to_today_in_a_period_that_runs_on(school):
@@ -196,7 +198,7 @@ def test_an_account_without_views_is_marked_missing(school):
     db.session.flush()
     f = rating.figures(inst, NOV, today=TODAY)
     assert f.err is None and f.er is None
-    assert f.missing == {"err", "er"}
+    assert f.missing - FEEDBACK == {"err", "er"}
     assert f.growth == 20 and f.growth_pct == pytest.approx(20 / 300 * 100)
 
 
@@ -245,14 +247,14 @@ def test_direction_in_bulk_equals_one_by_one_and_leaves_others_out(school):
     assert set(bulk) == {inst.id, other.id}
     for iid, f in bulk.items():
         assert f == rating.figures(iid, NOV, today=TODAY)
-    assert bulk[other.id].posts == 1 and bulk[other.id].missing == {"growth", "er"}
+    assert bulk[other.id].posts == 1 and bulk[other.id].missing - FEEDBACK == {"growth", "er"}
 
 
 def test_a_participant_without_accounts(school):
     inst = make_institution()
     f = rating.figures(inst, NOV, today=TODAY)
     assert f.accounts == 0 and f.posts == 0 and f.longest_silence == 30
-    assert f.missing == {"audience", "growth", "err", "er"}
+    assert f.missing == SOCIAL | FEEDBACK
 
 
 def test_few_queries_whatever_the_number_of_participants(school):
@@ -264,15 +266,75 @@ def test_few_queries_whatever_the_number_of_participants(school):
         snap(a, date(2026, 11, 2), 10)
         post(a, at(date(2026, 11, 3)), views=5)
     db.session.flush()
-    statements = []
     engine = db.session.get_bind()
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        rating.figures_for_direction(d.id, NOV, today=TODAY)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    assert 1 <= len(statements) <= 4
+
+    def count() -> int:
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            rating.figures_for_direction(d.id, NOV, today=TODAY)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    six = count()
+    for _ in range(10):
+        i = make_institution(d)
+        make_ticket(institution=i, created_at=at(date(2026, 11, 3)))
+        a = make_account(i)
+        snap(a, date(2026, 11, 2), 10)
+        post(a, at(date(2026, 11, 4)), views=5)
+    db.session.flush()
+    assert 1 <= six == count() <= 8
+
+
+# --- feedback: the board's figures, the same definitions -----------------------------------------------------
+def test_feedback_is_the_boards_for_the_appeals_it_executes(school):
+    inst, _vk, _tg = school
+    other = make_institution(inst.direction)
+    now = at(date(2026, 11, 30), 18)
+    made = []
+    # (created day, first response hours, resolved hours or None, due hours, rating, reopened)
+    for day, first, resolved, due, rate, reopened in ((2, 1, 10, 24, 5, 0), (5, 3, 30, 24, 2, 1),
+                                                      (9, 2, None, 24, None, 0), (12, None, 5, 24, 4, 0)):
+        created = at(date(2026, 11, day), 10)
+        t = make_ticket(institution=inst, created_at=created)
+        t.first_responded_at = created + timedelta(hours=first) if first else None
+        t.resolution_due_at = created + timedelta(hours=due)
+        if resolved:
+            t.status, t.resolved_at = "resolved", created + timedelta(hours=resolved)
+        if rate:
+            t.rating, t.rated_at = rate, t.resolved_at + timedelta(hours=1)
+        t.reopen_count = reopened
+        made.append(t)
+    make_ticket(institution=inst, created_at=at(date(2026, 10, 20)))  # October: not this period's
+    make_ticket(institution=other, created_at=at(date(2026, 11, 3)))
+    db.session.flush()
+    f = rating.figures(inst, NOV, today=TODAY, now=now)
+    # independently, the board's definitions over the same tickets
+    assert f.appeals == 4
+    assert f.on_time_share == pytest.approx(2 / 3)  # resolved 10 h and 5 h of 24 on time, 30 h late
+    assert f.median_first_response == pytest.approx(2 * 3600)  # median of 1, 3, 2 hours
+    assert f.rating_avg == pytest.approx((5 + 2 + 4) / 3)
+    assert f.reopened_share == pytest.approx(1 / 3)  # of the three ever resolved
+    assert f.missing & FEEDBACK == set()
+    # and it is the board's own aggregate (reused, not re-defined)
+    mine = board.aggregate(rating.EVERYONE, *NOV.bounds(TZ), Scope(institution_id=inst.id), Ticket.institution_id,
+                           now)[inst.id]
+    assert f.feedback == mine
+    bulk = rating.figures_for_direction(inst.direction_id, NOV, today=TODAY, now=now)
+    assert bulk[inst.id].feedback.as_dict() == f.feedback.as_dict()
+    assert bulk[other.id].appeals == 1 and {"on_time", "rating"} <= bulk[other.id].missing
+    assert "appeals" not in bulk[other.id].missing
+
+
+def test_a_participant_never_sent_appeals_lacks_feedback(school):
+    inst, _vk, _tg = school
+    inst.receives_appeals = False
+    db.session.flush()
+    f = rating.figures(inst, NOV, today=TODAY)
+    assert f.feedback is None and f.appeals is None and FEEDBACK <= f.missing
 
 
 # --- property: random snapshots and posts → the service equals the brute force ----------------------------
@@ -305,5 +367,5 @@ def test_the_service_equals_the_brute_force(snaps, posts, start, length, today_s
     f = rating.figures(inst, period, today=today)
     want = expected(s, rows, period, today)
     assert_matches(f, want)
-    assert f.missing == {name for name, key in (("audience", "audience_end"), ("growth", "growth"),
+    assert f.missing - FEEDBACK == {name for name, key in (("audience", "audience_end"), ("growth", "growth"),
                                                 ("err", "err"), ("er", "er")) if want[key] is None}

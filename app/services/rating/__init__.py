@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.services.rating.figures import (  # noqa: F401
     COMPONENTS,
+    EVERYONE,
     Figures,
     figures,
     figures_for,

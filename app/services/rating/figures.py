@@ -12,12 +12,17 @@ Definitions (docs/rating.md «Как считается»):
 * engagement — ERR of a post = views ÷ subscribers of that account on the post's day (that day's snapshot or
   the last before); ER of a post = (reactions + comments + reposts) ÷ views; each the median over the period's
   posts that have the numbers (views given and > 0, a subscriber figure > 0; for ER at least one of the three
-  counts given, the others taken as 0). None, and named in `missing`, when no post has them.
+  counts given, the others taken as 0). None, and named in `missing`, when no post has them;
+* feedback — the board's figures (app/services/board/figures.py `aggregate`, grouped by the executor
+  institution, every ticket seen): appeals received, share resolved on time, median first response, mean
+  rating, share reopened — the same definitions, not re-defined here. None for a participant never sent appeals;
+  `appeals` is missing when it received none in the period, each other figure when the board gives None.
 
 Queries for a set of participants: their accounts; the audience at both ends (two correlated LIMIT 1 probes of
 the unique (account_id, taken_on) index per account); the period's snapshots of those accounts (a range of the
-same index); the period's live posts (a range of the partial ix_posts_account_published per account). Four
-statements whatever the number of participants.
+same index); the period's live posts (a range of the partial ix_posts_account_published per account); which
+of them receive appeals; the board's aggregate over the direction's appeals. The same few statements whatever
+the number of participants.
 """
 from __future__ import annotations
 
@@ -25,17 +30,19 @@ import bisect
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Account, AccountSnapshot, Institution, Post
-from app.services.board.periods import Period, city_tz
+from app.models import Account, AccountSnapshot, Institution, Post, Ticket
+from app.services import board
+from app.services.board.periods import Period, Scope, city_tz
 from app.services.board.periods import today as city_today
 
 # The components a participant may lack (named in Figures.missing).
-COMPONENTS = ("audience", "growth", "err", "er")
+COMPONENTS = ("audience", "growth", "err", "er", "appeals", "on_time", "first_response", "rating", "reopened")
+EVERYONE = board._Everyone()  # the rating's viewpoint on appeals: every ticket, as the board's job
 
 
 @dataclass
@@ -55,7 +62,30 @@ class Figures:
     er: float | None = None  # median (reactions + comments + reposts) ÷ views
     err_posts: int = 0  # posts the ERR median is over
     er_posts: int = 0
+    # Feedback: the board's figures of the appeals it was the executor of (app/services/board/figures.py, the
+    # same definitions); None for a participant that is never sent appeals.
+    feedback: board.Figures | None = None
     missing: set[str] = field(default_factory=set)
+
+    @property
+    def appeals(self) -> int | None:
+        return self.feedback.received if self.feedback else None
+
+    @property
+    def on_time_share(self) -> float | None:
+        return self.feedback.sla_share if self.feedback else None
+
+    @property
+    def median_first_response(self) -> float | None:  # seconds
+        return self.feedback.median_first_response if self.feedback else None
+
+    @property
+    def rating_avg(self) -> float | None:
+        return self.feedback.rating_avg if self.feedback else None
+
+    @property
+    def reopened_share(self) -> float | None:
+        return self.feedback.reopened_share if self.feedback else None
 
 
 def _snapshot_before(day: date):
@@ -76,8 +106,17 @@ def longest_silence(post_days: set[date], start: date, last: date) -> int:
     return max(best, (last - previous).days)
 
 
-def figures_for(institution_ids: list[int], period: Period, today: date | None = None) -> dict[int, Figures]:
-    """The figures of each of these participants over `period` (`today`: the city day, for a period that runs on)."""
+def figures_for(institution_ids: list[int], period: Period, today: date | None = None,
+                now: datetime | None = None) -> dict[int, Figures]:
+    """The figures of each of these participants over `period` (`today`: the city day, for a period that runs on;
+    `now`: the moment the board's «overdue now» is taken at)."""
+    scope = Scope(institution_id=institution_ids[0]) if len(institution_ids) == 1 else Scope()
+    return _figures_for(institution_ids, period, today, scope, now)
+
+
+def _figures_for(institution_ids: list[int], period: Period, today: date | None, scope: Scope,
+                 now: datetime | None) -> dict[int, Figures]:
+    """`scope`: the board's scope that holds these participants (their appeals are aggregated over it)."""
     out = {i: Figures(i, period) for i in institution_ids}
     if not institution_ids:
         return out
@@ -135,7 +174,13 @@ def figures_for(institution_ids: list[int], period: Period, today: date | None =
         if (reactions, comments, reposts) != (None, None, None):
             ers[inst].append(((reactions or 0) + (comments or 0) + (reposts or 0)) / views)
 
+    receiving = set(db.session.scalars(select(Institution.id).where(Institution.id.in_(institution_ids),
+                                                                      Institution.receives_appeals)))
+    feedback = board.aggregate(EVERYONE, *period.bounds(tz), scope, Ticket.institution_id, now) if receiving else {}
+
     for inst, f in out.items():
+        if inst in receiving:
+            f.feedback = feedback.get(inst) or board.Figures()
         f.posts_per_week = f.posts / period.days * 7
         f.post_days = len(days[inst])
         f.longest_silence = longest_silence(days[inst], period.start, last_day)
@@ -146,7 +191,11 @@ def figures_for(institution_ids: list[int], period: Period, today: date | None =
         f.err = statistics.median(errs[inst]) if errs[inst] else None
         f.er = statistics.median(ers[inst]) if ers[inst] else None
         f.missing = {name for name, value in (("audience", f.audience_end), ("growth", f.growth),
-                                              ("err", f.err), ("er", f.er)) if value is None}
+                                              ("err", f.err), ("er", f.er), ("appeals", f.appeals),
+                                              ("on_time", f.on_time_share),
+                                              ("first_response", f.median_first_response),
+                                              ("rating", f.rating_avg), ("reopened", f.reopened_share))
+                     if value is None or (name == "appeals" and not value)}
     return out
 
 
@@ -158,14 +207,16 @@ def _on_day(by_day: dict[date, int], ordered: list[date], day: date, before: int
     return by_day[ordered[k - 1]] if k else before
 
 
-def figures(institution: Institution | int, period: Period, today: date | None = None) -> Figures:
+def figures(institution: Institution | int, period: Period, today: date | None = None,
+            now: datetime | None = None) -> Figures:
     """One participant's figures over `period`."""
     iid = institution if isinstance(institution, int) else institution.id
-    return figures_for([iid], period, today)[iid]
+    return figures_for([iid], period, today, now)[iid]
 
 
-def figures_for_direction(direction_id: int, period: Period, today: date | None = None) -> dict[int, Figures]:
+def figures_for_direction(direction_id: int, period: Period, today: date | None = None,
+                          now: datetime | None = None) -> dict[int, Figures]:
     """Every active participant of a direction: institution id → its figures over `period`."""
     ids = list(db.session.scalars(select(Institution.id).where(Institution.direction_id == direction_id,
                                                                Institution.is_active).order_by(Institution.id)))
-    return figures_for(ids, period, today)
+    return _figures_for(ids, period, today, Scope(direction_id=direction_id), now)
