@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from app.extensions import db
 from app.models import AccountSnapshot, Post
@@ -292,3 +293,26 @@ def test_change_of_place_against_the_previous_period():
         assert now[i].change == prev[i].place - now[i].place
     assert prev[x.id].place == 1 and now[y.id].place == 1 and now[y.id].change == 1
     assert now[z.id].change is None and now[z.id].previous_place is None
+
+
+def test_the_same_statements_whatever_the_number_of_participants():
+    d = make_direction()
+    for k in range(3):
+        participant(d, 1000 + k, 1100, 5, daily=daily(1000, {date(2026, 11, 4): 900}))  # each flagged
+    engine = db.session.get_bind()
+
+    def count() -> int:
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            result = rating.composite_for_direction(d.id, NOV, TODAY)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert len(result.jumps) == len(result.rows)
+        return len(statements)
+
+    three = count()
+    for k in range(5):
+        participant(d, 1000 + k, 1100, 5 + k, daily=daily(1000, {date(2026, 11, 4): 900}))
+    assert three == count() <= 18
