@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.publishing import bp as publishing_bp
     from app.blueprints.qr import bp as qr_bp
     from app.blueprints.queue import bp as queue_bp
+    from app.blueprints.rating import bp as rating_bp
     from app.blueprints.stats import bp as stats_bp
     from app.blueprints.tickets import bp as tickets_bp
     from app.blueprints.webhooks import bp as webhooks_bp
@@ -86,5 +87,5 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, queue_bp, tickets_bp, workspace_bp, webhooks_bp, admin_bp, public_bp, api_bp,
                notifications_bp, control_bp, board_bp, qr_bp, stats_bp, participants_admin_bp, participants_bp,
-               publishing_bp):
+               publishing_bp, rating_bp):
         app.register_blueprint(bp)

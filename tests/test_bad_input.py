@@ -47,7 +47,7 @@ def test_board_and_control_parameters(login, junk):
     make_ticket()
     client = login(make_user("head"))
     for url in ("/board", "/board/figures", "/board/problems", "/board/export.xlsx", "/control",
-                "/control/export.xlsx"):
+                "/control/export.xlsx", "/rating", "/rating/export.xlsx", f"/rating/{junk or 'x'}"):
         for name in ("period", "from", "to", "direction", "institution", "kind", "fresh", "state", "late", "cursor"):
             resp = client.get(url, query_string={name: junk, "period": "custom" if name in ("from", "to") else junk})
             assert resp.status_code < 500, (url, name, junk, resp.status_code)

@@ -157,6 +157,13 @@ def can_see_board(user: User) -> bool:
     return bool(user and getattr(user, "is_authenticated", False) and user.role in BOARD)
 
 
+RATING = {"admin", "head", "press", "analyst"}  # the participants' rating (issue 14)
+
+
+def can_view_rating(user: User) -> bool:
+    return bool(user and getattr(user, "is_authenticated", False) and user.role in RATING)
+
+
 def sees_every_ticket(user: User) -> bool:
     """Whether ticket_condition() lets this user see every ticket (then city-wide figures may be shared)."""
     return bool(user and getattr(user, "is_authenticated", False) and user.role in SEE_ALL)

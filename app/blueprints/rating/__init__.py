@@ -1,0 +1,1 @@
+from app.blueprints.rating.routes import bp  # noqa: F401
