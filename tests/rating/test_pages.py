@@ -131,6 +131,8 @@ def test_junk_filters_give_the_default(login, city, junk):
                 assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
     html = client.get("/rating", query_string={"direction": "abc"}).get_data(as_text=True)
     assert "Культура" in html  # every direction
+    week = client.get("/rating", query_string={"period": "week"})
+    assert week.status_code == 200 and week.headers["HX-Push-Url"] == "/rating?period=month"
 
 
 def test_english_page_has_no_stray_russian(login, city, in_english):

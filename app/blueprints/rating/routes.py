@@ -17,6 +17,7 @@ from app.services.rating import export as rating_export
 from app.services.rating import page
 
 bp = Blueprint("rating", __package__, url_prefix="/rating")
+KINDS = ("month", "quarter", "year", "custom")
 
 
 @bp.before_request
@@ -30,6 +31,8 @@ def _state() -> dict:
     """Period and direction from the request; junk gives the default (this month, every direction)."""
     now = utcnow()
     period, errors = board.parse_period(request.args, now)
+    if period.kind not in KINDS:  # today and week are the board's, too short to rate: this month
+        period, errors = board.parse_period({}, now)
     choices = page.directions()
     wanted = parse_id(request.args.get("direction"))
     chosen = [d for d in choices if d.id == wanted] or choices
@@ -40,7 +43,7 @@ def _state() -> dict:
         args["direction"] = wanted
     return {"period": period, "previous": period.previous(), "errors": errors, "now": now, "args": args,
             "directions": choices, "direction_id": wanted if len(chosen) == 1 else None,
-            "period_kinds": {k: v for k, v in board.PERIOD_KINDS.items() if k not in ("today", "week")},
+            "period_kinds": {k: v for k, v in board.PERIOD_KINDS.items() if k in KINDS},
             "chosen": chosen}
 
 
