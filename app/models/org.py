@@ -154,6 +154,11 @@ class Account(db.Model):
     publish_photos_ok: Mapped[bool | None] = mapped_column()
     publish_reason: Mapped[str | None] = mapped_column(String(500))
     publish_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who owns the channel is not proven by the city's bot administering it: an account an SM-specialist adds
+    # waits for the press service's confirmation (None) before the app publishes to it. Accounts made outside the
+    # staff pages (the demo seed, the CLI, tests) are confirmed by default; registry.add sets it explicitly.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     institution: Mapped[Institution] = relationship(back_populates="accounts")
     snapshots: Mapped[list["AccountSnapshot"]] = relationship(back_populates="account")

@@ -202,6 +202,12 @@ def ensure_can_manage_accounts(user: User | None, institution):
     return institution
 
 
+def can_confirm_accounts(user: User | None) -> bool:
+    """Confirm an account an smm specialist added (the app publishes to it only then): admin and press. Their own
+    additions are confirmed at once."""
+    return _authenticated(user) and user.role in PARTICIPANTS
+
+
 def can_see_participants(user: User | None) -> bool:
     """The staff's «Участники» section: admin and press see the list; smm its own participant."""
     return can_manage_participants(user) or (_authenticated(user) and user.role == "smm"

@@ -135,7 +135,8 @@ def _accounts_page(inst, status: int = 200, **context):
     context.setdefault("found", None)
     return render_template("participants_admin/accounts.html", inst=inst,
                            accounts=registry.accounts_of(current_user, inst),
-                           manage=access.can_manage_participants(current_user), **context), status
+                           manage=access.can_manage_participants(current_user),
+                           can_confirm=access.can_confirm_accounts(current_user), **context), status
 
 
 def _participant(institution_id: int):
@@ -213,7 +214,8 @@ def _account_page(inst, account, status: int = 200, form=None, rights: str | Non
                            bot_networks=registry.BOT_NETWORKS, clear_form=ClearForm(formdata=None),
                            active_form=ActiveForm(formdata=None, active="0" if account.is_active else "1"),
                            bot=current_app.config.get("TELEGRAM_BOT_USERNAME"),
-                           max_bot=current_app.config.get("MAX_BOT_NAME")), status
+                           max_bot=current_app.config.get("MAX_BOT_NAME"),
+                           can_confirm=access.can_confirm_accounts(current_user)), status
 
 
 @bp.get("/<int:institution_id>/accounts/<int:account_id>")
@@ -309,4 +311,19 @@ def account_active(institution_id: int, account_id: int):
     db.session.commit()
     flash(_("Аккаунт снова собирается") if acc.is_active else _("Аккаунт отключён: сбор остановлен, история сохранена"),
           "ok")
+    return redirect(url_for("participants_admin.account", institution_id=inst.id, account_id=acc.id), 303)
+
+
+@bp.post("/<int:institution_id>/accounts/<int:account_id>/confirm")
+def account_confirm(institution_id: int, account_id: int):
+    """The press service (or an admin) confirms an account an smm specialist added: the app publishes to it now."""
+    inst = _participant(institution_id)
+    acc = registry.get(current_user, inst, account_id)
+    if not access.can_confirm_accounts(current_user):
+        abort(403)
+    if not ActiveForm().validate():
+        return _account_page(inst, acc, 422, error=_("Обновите страницу и повторите"))
+    registry.confirm(current_user, acc)
+    db.session.commit()
+    flash(_("Аккаунт подтверждён: публикации в него разрешены"), "ok")
     return redirect(url_for("participants_admin.account", institution_id=inst.id, account_id=acc.id), 303)

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
-from app.models import NETWORK_LABELS, Account, Institution, User, utcnow
+from app.models import NETWORK_LABELS, Account, Institution, Notification, User, utcnow
 from app.services import access, secretbox
 from app.services.accounts import platforms
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import NotAllowed, NotFound, ValidationFailed
 
 COLLECTED = ("telegram", "vk", "ok", "max")  # networks the app resolves and collects; "other" is a plain link
 BOT_NETWORKS = ("telegram", "max")  # the city's bot, added by the participant as an administrator of its channel
@@ -115,7 +115,45 @@ def add(actor: User, inst: Institution, address: str, external_id: str, config,
                       connected_at=now or utcnow(), is_active=True)
     db.session.add(account)
     db.session.flush()
+    _vouch(actor, account, now)
+    _notify_press(actor, inst, account)
     return account
+
+
+# --- ownership: the press service confirms what an smm specialist added ----------------------------------------
+def _vouch(actor: User, account: Account, now: datetime | None) -> None:
+    """Press and admin vouch for what they add; an smm specialist's account waits for them (the city's bot
+    administering a channel proves nothing about whose channel it is)."""
+    if access.can_confirm_accounts(actor):
+        account.confirmed_at, account.confirmed_by_id = now or utcnow(), actor.id
+    else:  # after the INSERT: the column's default (confirmed, for accounts made outside these pages) fires on None
+        account.confirmed_at = account.confirmed_by_id = None
+        db.session.flush()
+
+
+def _notify_press(actor: User, inst: Institution, account: Account) -> None:
+    if account.confirmed_at is not None:
+        return
+    net = str(NETWORK_LABELS.get(account.network, account.label or account.network))
+    text = (f"SM-специалист участника «{inst.short_name}» добавил аккаунт {net} «{account.title or account.handle}» "
+            f"({account.url}): подтвердите, что он принадлежит участнику — до этого публикаций в него не будет")
+    for user in db.session.scalars(select(User).where(User.role == "press", User.is_active_user.is_(True))):
+        db.session.add(Notification(user_id=user.id, kind="account_added", text=text))
+
+
+def is_confirmed(account: Account | None) -> bool:
+    return account is not None and account.confirmed_at is not None
+
+
+def confirm(actor: User, account: Account, now: datetime | None = None) -> bool:
+    """The press service (or an admin) confirms the account belongs to its participant: the app publishes to it
+    from now on. Idempotent (True when this call confirmed it). Caller commits."""
+    if not access.can_confirm_accounts(actor):
+        raise NotAllowed("Подтверждать аккаунты могут пресс-служба и администратор")
+    if account.confirmed_at is not None:
+        return False
+    account.confirmed_at, account.confirmed_by_id = now or utcnow(), actor.id
+    return True
 
 
 def _http_url(value, field: str) -> str:
@@ -145,6 +183,8 @@ def add_other(actor: User, inst: Institution, label: str, url: str, now: datetim
                       posts_source="seen", connected_at=now or utcnow(), is_active=True)
     db.session.add(account)
     db.session.flush()
+    _vouch(actor, account, now)
+    _notify_press(actor, inst, account)
     return account
 
 

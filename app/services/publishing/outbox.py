@@ -132,6 +132,12 @@ def plan_photos(publication: Publication) -> list[limits.Photo]:
     return [limits.Photo(size=p.size, content_type=p.content_type) for p in publication.photos]
 
 
+def unconfirmed_reason(account: Account) -> str:
+    """An account an smm specialist added and the press service has not confirmed yet (services/accounts/registry)."""
+    return (f"{account_label(account)}: аккаунт добавлен SM-специалистом и ещё не подтверждён пресс-службой — "
+            "публикация начнётся после подтверждения.")
+
+
 def refusal(publication: Publication, account: Account | None,
             plan: limits.Plan | None = None) -> str | None:
     """Why the post cannot go to `account` at all (a Russian sentence naming the account and what to do), or
@@ -146,6 +152,8 @@ def refusal(publication: Publication, account: Account | None,
         return f"{name}: аккаунт отключён в каталоге — включите его или не выбирайте."
     if account.institution is not None and not account.institution.is_active:
         return f"{name}: участник отключён в каталоге — в его аккаунты посты не публикуются."
+    if account.confirmed_at is None:
+        return unconfirmed_reason(account)
     if not account.external_id:
         return f"{name}: у аккаунта не указан идентификатор в сети — откройте аккаунт и сохраните его адрес заново."
     if plan is None:
@@ -352,6 +360,7 @@ def deliver(delivery_id: int, now: datetime | None = None, pacing: Pacing | None
     config = current_app.config
     try:
         if (account is None or account.network not in networks.NETWORKS or not account.is_active
+                or account.confirmed_at is None
                 or (account.institution is not None and not account.institution.is_active)):
             raise Unsendable(refusal(publication, account) or f"{account_label(account)}: аккаунт недоступен.")
         try:
