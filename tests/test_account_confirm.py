@@ -166,3 +166,19 @@ def test_confirming_is_idempotent_and_an_account_of_another_participant_is_missi
     assert c.post(f"/admin/participants/{elsewhere.id}/accounts/{account.id}/confirm").status_code == 404
     assert c.post(f"/admin/participants/{school.id}/accounts/{2**40}/confirm").status_code == 404
     assert c.post(f"/admin/participants/{school.id}/accounts/{account.id}/confirm").status_code == 303
+
+
+def test_an_unconfirmed_account_is_not_shown_on_the_public_pages_until_confirmed(app, login, school, smm, press,
+                                                                                 platform):
+    """An smm could attach another organisation's channel to its school: the public page, the QR codes and the
+    rating count it only once the press service confirmed it."""
+    account = _add_over_http(login, smm, school)
+    assert account.confirmed_at is None
+    client = app.test_client()  # a resident: no staff session
+    page = body(client.get(f"/participants/{school.slug}"))
+    assert "Администрация Белогорска" not in page and "belogorsk_city" not in page
+    assert client.get(f"/participants/{school.slug}/qr/account-{account.id}.svg").status_code == 404
+    registry.confirm(press, account)
+    db.session.commit()
+    page = body(client.get(f"/participants/{school.slug}"))
+    assert "Администрация Белогорска" in page

@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, and_, event
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -162,6 +162,12 @@ class Account(db.Model):
 
     institution: Mapped[Institution] = relationship(back_populates="accounts")
     snapshots: Mapped[list["AccountSnapshot"]] = relationship(back_populates="account")
+
+    @classmethod
+    def shown(cls):
+        """Active and not waiting for the press service's confirmation (an account an smm added proves no
+        ownership until then): what the public pages, the QR codes and the rating count."""
+        return and_(cls.is_active.is_(True), cls.confirmed_at.isnot(None))
 
 
 class AccountSnapshot(db.Model):

@@ -207,7 +207,7 @@ def participants(slug: str | None = None) -> list[ParticipantRow]:
     if not rows:
         return []
     by_id = {p.id: p for p in rows}
-    acc = select(*_ACCOUNT_COLUMNS).where(Account.is_active.is_(True))
+    acc = select(*_ACCOUNT_COLUMNS).where(Account.shown())
     acc = acc.where(Account.institution_id == rows[0].id) if slug is not None else \
         acc.join(Institution, Account.institution_id == Institution.id).where(Institution.is_active.is_(True))
     words = _Words()
@@ -240,7 +240,7 @@ def _shown_accounts():
     """SQL: the ids of the accounts a public page shows with figures (active, of an active participant, not a
     plain link) — a subquery, so no list of hundreds of ids travels with each statement."""
     return (select(Account.id).join(Institution, Account.institution_id == Institution.id)
-            .where(Account.is_active.is_(True), Institution.is_active.is_(True), Account.network != "other"))
+            .where(Account.shown(), Institution.is_active.is_(True), Account.network != "other"))
 
 
 def posts_this_month(today: date) -> int:
@@ -576,7 +576,7 @@ def api_participant(p: ParticipantRow) -> dict:
 
 def active_account(account_id: int) -> Account | None:
     return db.session.scalar(select(Account).join(Institution, Account.institution_id == Institution.id)
-                             .where(Account.id == account_id, Account.is_active.is_(True),
+                             .where(Account.id == account_id, Account.shown(),
                                     Institution.is_active.is_(True)))
 
 

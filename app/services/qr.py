@@ -82,7 +82,7 @@ def participant_by_slug(slug: str) -> Institution | None:
 
 def active_accounts(institution: Institution) -> list[Account]:
     return list(db.session.scalars(select(Account).where(Account.institution_id == institution.id,
-                                                         Account.is_active.is_(True))
+                                                         Account.shown())
                                    .order_by(Account.network, Account.id)))
 
 
@@ -107,7 +107,7 @@ def feedback_codes(institution: Institution, config: dict | None = None) -> list
 
 def account_codes(accounts) -> list[Code]:
     return [Code(f"account-{a.id}", "account", a.network, _account_caption(a), a.url, account=a)
-            for a in accounts if a.is_active and _printable(a.url)]
+            for a in accounts if a.is_active and a.confirmed_at is not None and _printable(a.url)]
 
 
 def codes(institution: Institution, accounts, config: dict | None = None) -> list[Code]:

@@ -131,7 +131,7 @@ def implausible_jumps(institution_ids: list[int], period: Period) -> dict[int, l
     inner = (select(Account.institution_id.label("inst"), AccountSnapshot.account_id, AccountSnapshot.taken_on,
                     AccountSnapshot.followers, previous.label("before"), previous_day.label("before_day"))
              .join(Account, Account.id == AccountSnapshot.account_id)
-             .where(Account.institution_id.in_(institution_ids), Account.is_active,
+             .where(Account.institution_id.in_(institution_ids), Account.shown(),
                     AccountSnapshot.taken_on >= period.start - timedelta(days=1),
                     AccountSnapshot.taken_on <= period.end)).subquery()
     rise = inner.c.followers - inner.c.before

@@ -126,7 +126,7 @@ def _figures_for(institution_ids: list[int], period: Period, today: date | None,
 
     rows = db.session.execute(
         select(Account.id, Account.institution_id, _snapshot_before(period.end), _snapshot_before(start_day))
-        .where(Account.institution_id.in_(institution_ids), Account.is_active)).all()
+        .where(Account.institution_id.in_(institution_ids), Account.shown())).all()
     owner = {account_id: inst for account_id, inst, _e, _s in rows}
     before = {account_id: s for account_id, _i, _e, s in rows if s is not None}  # the last before the start
     for _a, inst, end, start in rows:
