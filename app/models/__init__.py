@@ -19,8 +19,8 @@ from app.models.org import (
     slugify,
 )
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
-from app.models.rating import GrowthClearance, RatingMark, RatingSnapshot, RatingSnapshotRow
 from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
+from app.models.rating import GrowthClearance, RatingMark, RatingSnapshot, RatingSnapshotRow
 from app.models.ticket import (
     MESSAGE_KINDS,
     OPEN_STATUSES,
