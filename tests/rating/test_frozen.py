@@ -180,3 +180,39 @@ def test_a_cleared_jump_is_no_longer_flagged_and_growth_ranked_again():
                                                                 AccountSnapshot.taken_on >= date(2026, 11, 20))
                        .values(followers=AccountSnapshot.followers + 3000))
     assert [j[1] for j in rating.implausible_jumps([cheat.id], NOV)[cheat.id]] == [date(2026, 11, 20)]
+
+
+# --- the monthly digest ---------------------------------------------------------------------------------
+def test_the_monthly_digest_names_the_top_three_and_the_laggards(app):
+    from app.models import Notification
+    from app.services.rating import digest
+
+    d = make_direction()
+    insts = [participant(d, 1000 + 100 * k, 1100 + 200 * k, 5 + k) for k in range(4)]
+    falling = participant(d, 800, 700, 6)  # lost 100 subscribers in November
+    quiet = participant(d, 500, 500, 0)  # never posted
+    result = rating.composite_for_direction(d.id, NOV, date(2026, 12, 1), DEC_1)
+    top = [r for r in result.rows if r.place is not None and r.place <= 3]
+    at_8 = datetime(2026, 12, 1, 8, 5, tzinfo=TZ)
+    text = digest.rating_digest(NOV, at_8)
+    assert text.startswith("Рейтинг участников за ноябрь 2026")
+    section = text.split(f"{d.name}:")[1].split("\n\n")[0]
+    names = {i.id: i.short_name for i in (*insts, falling, quiet)}
+    for r in top:
+        assert f"{r.place}. {names[r.institution_id]} — {r.score:.1f} балла" in section
+    assert f"Аудитория падает: {falling.short_name}" in section
+    assert "Нет постов 30 дней:" in section and quiet.short_name in section.split("Нет постов 30 дней:")[1]
+    assert insts[0].short_name not in section.split("Нет постов 30 дней:")[1].split("\n")[0]
+    head = make_user("head")
+    early = datetime(2026, 12, 1, 7, 55, tzinfo=TZ)
+    assert digest.send_monthly(early)["sent"] == 0  # before the 1st 08:00
+    sent = digest.send_monthly(at_8)
+    assert sent["sent"] >= 1
+    assert digest.send_monthly(datetime(2026, 12, 9, 12, tzinfo=TZ))["sent"] == 0  # once a month
+    notes = db.session.scalars(select(Notification).where(Notification.user_id == head.id)).all()
+    assert [n.kind for n in notes] == ["rating_digest"] and f"{d.name}:" in notes[0].text
+    # the month it covers is frozen
+    assert db.session.scalar(select(RatingSnapshot.id).where(RatingSnapshot.direction_id == d.id,
+                                                             RatingSnapshot.kind == "month",
+                                                             RatingSnapshot.start == date(2026, 11, 1))) is not None
+    assert any(p.path == "app.jobs.rating.monthly_digest" for p in schedule.PERIODIC)
