@@ -242,3 +242,18 @@ def can_view_publication(user: User | None, pub) -> bool:
 
 def can_approve(user: User | None) -> bool:
     return _authenticated(user) and user.role in APPROVE
+
+
+# --- the rating (issue 14) ------------------------------------------------------------------------------
+ENCOURAGE = {"head"}  # «к поощрению»: the head's decision
+CLEAR_JUMPS = {"head", "press", "admin"}  # «проверить накрутку» looked at and cleared
+
+
+def can_mark_encouragement(user: User | None) -> bool:
+    """Mark a participant of a frozen rating «к поощрению» (and take the mark off): the head only."""
+    return _authenticated(user) and user.role in ENCOURAGE
+
+
+def can_clear_jumps(user: User | None) -> bool:
+    """Clear an implausible one-day rise so the growth is ranked again."""
+    return _authenticated(user) and user.role in CLEAR_JUMPS

@@ -12,8 +12,8 @@ Method (docs/rating.md «Как считается — место в рейти�
 * score = 100 × the mean of its standings over the components it has (`used`); place = 1 + the number of ranked
   participants with a strictly higher score (equal scores share a place);
 * growth that jumps implausibly in one day (JUMP_SHARE and JUMP_PEOPLE, see `implausible_jumps`) flags the
-  participant `check_growth` («проверить накрутку») and its growth is left out of the ranking (no human
-  clearance yet: that needs a stored decision, a migration — left for a later slice).
+  participant `check_growth` («проверить накрутку») and its growth is left out of the ranking until a person
+  clears the (account, day) — `frozen.clear_jump`, stored in growth_clearances.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Account, AccountSnapshot
+from app.models import Account, AccountSnapshot, GrowthClearance
 from app.services.board.periods import Period
 from app.services.rating.figures import Figures, figures_for_direction
 
@@ -120,7 +120,8 @@ def rank(figures: dict[int, Figures], suspicious: set[int] | frozenset = frozens
 def implausible_jumps(institution_ids: list[int], period: Period) -> dict[int, list[tuple[int, date, int, int]]]:
     """Participant → its accounts' implausible one-day rises in the period: (account id, day, the day before's
     followers, that day's). A rise counts between snapshots of consecutive days (a missed collection spreads a
-    rise over the gap and is not judged) when it is above JUMP_SHARE of the day before and above JUMP_PEOPLE.
+    rise over the gap and is not judged) when it is above JUMP_SHARE of the day before and above JUMP_PEOPLE,
+    unless a person cleared that (account, day) (growth_clearances: NOT EXISTS).
     One statement: lag() over a range of the unique (account_id, taken_on) index."""
     if not institution_ids:
         return {}
@@ -139,7 +140,9 @@ def implausible_jumps(institution_ids: list[int], period: Period) -> dict[int, l
     for inst, account_id, day, before, after in db.session.execute(
             select(inner.c.inst, inner.c.account_id, inner.c.taken_on, inner.c.before, inner.c.followers)
             .where(inner.c.taken_on >= period.start, inner.c.before_day == inner.c.taken_on - 1,
-                   rise > JUMP_PEOPLE, rise > inner.c.before * JUMP_SHARE)
+                   rise > JUMP_PEOPLE, rise > inner.c.before * JUMP_SHARE,
+                   ~select(GrowthClearance.id).where(GrowthClearance.account_id == inner.c.account_id,
+                                                     GrowthClearance.day == inner.c.taken_on).exists())
             .order_by(inner.c.inst, inner.c.account_id, inner.c.taken_on)):
         out[inst].append((account_id, day, before, after))
     return dict(out)

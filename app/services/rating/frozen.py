@@ -1,0 +1,264 @@
+"""Frozen ratings, «к поощрению» marks and clearances of «проверить накрутку» (issue 14, item 4).
+
+A month's (quarter's, year's) rating of a direction is frozen once the period has closed (its last city day is
+before today): every row — place, score, flags, ranks and the figures as plain numbers — is stored and never
+recomputed, so a decision taken on it can be shown later even after snapshots or posts change. The head marks
+participants of a frozen rating «к поощрению» with a note; `marked_export` gives the list as XLSX, the basis
+for an order. A person clears an implausible one-day jump (`clear_jump`): composite's `implausible_jumps` no
+longer flags that (account, day), so the growth is ranked again (in live ratings and in periods frozen later).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from openpyxl import Workbook
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    Account,
+    Direction,
+    GrowthClearance,
+    Institution,
+    RatingMark,
+    RatingSnapshot,
+    RatingSnapshotRow,
+    User,
+    utcnow,
+)
+from app.services import access
+from app.services.board.periods import Period, _add_months, _month_end
+from app.services.board.periods import today as city_today
+from app.services.rating.composite import RANKED, RatingRow, composite_for_direction
+
+FROZEN_KINDS = ("month", "quarter", "year")
+# Figures kept in a frozen row (plain numbers), in the export's order, with their Russian headers.
+FIGURE_FIELDS = {
+    "audience_end": "Подписчики на конец", "audience_start": "Подписчики на начало", "growth": "Прирост, чел.",
+    "growth_pct": "Прирост, %", "posts": "Постов", "posts_per_week": "Постов в неделю",
+    "post_days": "Дней с постами", "longest_silence": "Самое долгое молчание, дн.", "err": "ERR (медиана)",
+    "er": "ER (медиана)", "appeals": "Обращений", "on_time_share": "В срок, доля",
+    "median_first_response": "Медиана первого ответа, с", "rating_avg": "Средняя оценка",
+    "reopened_share": "Доля переоткрытых",
+}
+
+
+class RatingError(ValueError):
+    """A request the rating cannot do (an open period, an unknown participant): the message says why."""
+
+
+def full_period(kind: str, start: date) -> Period:
+    """The whole month / quarter / year beginning on `start` (normalised to the period's first day)."""
+    if kind == "month":
+        first = start.replace(day=1)
+        return Period(kind, first, _month_end(first))
+    if kind == "quarter":
+        first = date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
+        return Period(kind, first, _month_end(_add_months(first, 2)))
+    if kind == "year":
+        return Period(kind, date(start.year, 1, 1), date(start.year, 12, 31))
+    raise RatingError(f"Замораживается только месяц, квартал или год, а не «{kind}».")
+
+
+def last_closed(kind: str, now: datetime) -> Period:
+    """The last whole month / quarter / year before today (city time)."""
+    current = full_period(kind, city_today(now))
+    if kind == "year":
+        return full_period(kind, date(current.start.year - 1, 1, 1))
+    return full_period(kind, _add_months(current.start, -1 if kind == "month" else -3))
+
+
+def plain_figures(row: RatingRow) -> dict:
+    f = row.figures
+    out = {name: getattr(f, name) for name in FIGURE_FIELDS}
+    out["missing"] = sorted(f.missing)
+    out["previous_place"], out["change"] = row.previous_place, row.change
+    return out
+
+
+def row_dict(row: RatingRow) -> dict:
+    return {"institution_id": row.institution_id, "place": row.place, "score": row.score,
+            "flags": sorted(row.flags), "ranks": dict(row.ranks), "figures": plain_figures(row)}
+
+
+def _snapshot(kind: str, start: date, direction_id: int) -> RatingSnapshot | None:
+    return db.session.scalar(select(RatingSnapshot).where(RatingSnapshot.kind == kind, RatingSnapshot.start == start,
+                                                          RatingSnapshot.direction_id == direction_id))
+
+
+def freeze(kind: str, start: date, direction_id: int, now: datetime | None = None) -> RatingSnapshot:
+    """Freeze a direction's closed month / quarter / year; a second call keeps (and returns) the first."""
+    now = now or utcnow()
+    period = full_period(kind, start)
+    if period.end >= city_today(now):
+        raise RatingError(f"Период {period.start:%d.%m.%Y} — {period.end:%d.%m.%Y} ещё не закончился: "
+                          "заморозить можно только закрытый период.")
+    existing = _snapshot(period.kind, period.start, direction_id)
+    if existing is not None:
+        return existing
+    rating = composite_for_direction(direction_id, period, today=city_today(now), now=now)
+    try:
+        with db.session.begin_nested():
+            snap = RatingSnapshot(kind=period.kind, start=period.start, end=period.end, direction_id=direction_id,
+                                  frozen_at=now)
+            db.session.add(snap)
+            db.session.flush()
+            db.session.add_all(RatingSnapshotRow(snapshot_id=snap.id, **row_dict(r)) for r in rating.rows)
+            db.session.flush()
+    except IntegrityError:  # another worker froze it in the meantime: keep theirs
+        return _snapshot(period.kind, period.start, direction_id)
+    return snap
+
+
+def freeze_closed(now: datetime | None = None) -> int:
+    """Freeze every direction's last closed month, quarter and year not frozen yet; returns how many were."""
+    now = now or utcnow()
+    done = 0
+    for direction_id in db.session.scalars(select(Direction.id).order_by(Direction.id)):
+        for kind in FROZEN_KINDS:
+            p = last_closed(kind, now)
+            if _snapshot(kind, p.start, direction_id) is None:
+                freeze(kind, p.start, direction_id, now)
+                done += 1
+    return done
+
+
+@dataclass
+class Standing:
+    """The rows of a direction's rating as plain dicts (institution_id, place, score, flags, ranks, figures):
+    frozen (`snapshot` set) or computed now (`snapshot` None)."""
+    snapshot: RatingSnapshot | None
+    rows: list[dict]
+
+
+def frozen_rows(snap: RatingSnapshot) -> list[RatingSnapshotRow]:
+    rows = db.session.scalars(select(RatingSnapshotRow).where(RatingSnapshotRow.snapshot_id == snap.id)).all()
+    return sorted(rows, key=lambda r: (r.place is None, r.place or 0, r.institution_id))
+
+
+def frozen_or_live(direction_id: int, period: Period, now: datetime | None = None) -> Standing:
+    """A closed, frozen month / quarter / year: the frozen rows; anything else: the rating computed now."""
+    now = now or utcnow()
+    if period.kind in FROZEN_KINDS and full_period(period.kind, period.start) == period:
+        snap = _snapshot(period.kind, period.start, direction_id)
+        if snap is not None:
+            return Standing(snap, [{"institution_id": r.institution_id, "place": r.place, "score": r.score,
+                                    "flags": list(r.flags), "ranks": dict(r.ranks), "figures": dict(r.figures)}
+                                   for r in frozen_rows(snap)])
+    rating = composite_for_direction(direction_id, period, today=city_today(now), now=now)
+    return Standing(None, [row_dict(r) for r in rating.rows])
+
+
+# --- «к поощрению» ------------------------------------------------------------------------------------------
+def _ensure_head(actor: User | None) -> None:
+    if not access.can_mark_encouragement(actor):
+        raise PermissionError("Отметить «к поощрению» может только глава.")
+
+
+def _institution(institution_id) -> Institution:
+    inst = db.session.get(Institution, institution_id) if isinstance(institution_id, int) else None
+    if inst is None:
+        raise RatingError(f"Участник №{institution_id} не найден.")
+    return inst
+
+
+def mark(actor: User | None, institution_id: int, period: Period, note: str = "",
+         now: datetime | None = None) -> RatingMark:
+    """The head marks a participant «к поощрению» on the frozen rating of a closed period (freezing it if the job
+    has not yet); marking again replaces the note."""
+    _ensure_head(actor)
+    inst = _institution(institution_id)
+    snap = freeze(period.kind, period.start, inst.direction_id, now)
+    note = (note or "").strip()[:4000]
+    existing = db.session.scalar(select(RatingMark).where(RatingMark.snapshot_id == snap.id,
+                                                          RatingMark.institution_id == inst.id))
+    if existing is not None:
+        existing.note, existing.marked_by_id, existing.marked_at = note, actor.id, now or utcnow()
+        return existing
+    m = RatingMark(snapshot_id=snap.id, institution_id=inst.id, note=note, marked_by_id=actor.id,
+                   marked_at=now or utcnow())
+    db.session.add(m)
+    db.session.flush()
+    return m
+
+
+def unmark(actor: User | None, institution_id: int, period: Period) -> bool:
+    """Take the mark off; False when there was none."""
+    _ensure_head(actor)
+    inst = _institution(institution_id)
+    p = full_period(period.kind, period.start)
+    snap = _snapshot(p.kind, p.start, inst.direction_id)
+    if snap is None:
+        return False
+    m = db.session.scalar(select(RatingMark).where(RatingMark.snapshot_id == snap.id,
+                                                   RatingMark.institution_id == inst.id))
+    if m is None:
+        return False
+    db.session.delete(m)
+    db.session.flush()
+    return True
+
+
+def marks(period: Period) -> list[RatingMark]:
+    """The marks of a period, every direction: by direction, then place."""
+    p = full_period(period.kind, period.start)
+    stmt = (select(RatingMark).join(RatingSnapshot, RatingSnapshot.id == RatingMark.snapshot_id)
+            .outerjoin(RatingSnapshotRow, (RatingSnapshotRow.snapshot_id == RatingMark.snapshot_id)
+                       & (RatingSnapshotRow.institution_id == RatingMark.institution_id))
+            .where(RatingSnapshot.kind == p.kind, RatingSnapshot.start == p.start)
+            .order_by(RatingSnapshot.direction_id, RatingSnapshotRow.place.nulls_last(), RatingMark.institution_id))
+    return list(db.session.scalars(stmt))
+
+
+EXPORT_HEADER = (["Участник", "Направление", "Место", "Балл"] + list(FIGURE_FIELDS.values())
+                 + [f"Ранг: {name}" for name in RANKED] + ["Отметки", "Примечание", "Отметил", "Когда"])
+
+
+def marked_export(period: Period) -> bytes:
+    """The marked participants of a period as XLSX, with their frozen figures: the basis for an order."""
+    wb = Workbook()
+    ws = wb.active
+    p = full_period(period.kind, period.start)
+    ws.title = f"К поощрению {p.start:%m.%Y}"[:31]
+    ws.append(EXPORT_HEADER)
+    for m in marks(p):
+        snap = db.session.get(RatingSnapshot, m.snapshot_id)
+        row = db.session.scalar(select(RatingSnapshotRow).where(RatingSnapshotRow.snapshot_id == m.snapshot_id,
+                                                                RatingSnapshotRow.institution_id == m.institution_id))
+        inst = db.session.get(Institution, m.institution_id)
+        direction = db.session.get(Direction, snap.direction_id)
+        who = db.session.get(User, m.marked_by_id) if m.marked_by_id else None
+        figs = row.figures if row else {}
+        ranks = row.ranks if row else {}
+        ws.append([inst.name, direction.name, row.place if row else None,
+                   round(row.score, 2) if row and row.score is not None else None]
+                  + [figs.get(name) for name in FIGURE_FIELDS]
+                  + [ranks.get(name) for name in RANKED]
+                  + [", ".join(row.flags) if row else "", m.note, who.display_name if who else "",
+                     m.marked_at.replace(tzinfo=None) if m.marked_at else None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# --- «проверить накрутку» cleared by a person -----------------------------------------------------------
+def clear_jump(actor: User | None, account_id: int, day: date, note: str = "",
+               now: datetime | None = None) -> GrowthClearance:
+    """A person (the head, the press service, an admin — who sees the rating) clears an implausible rise of an
+    account on a day: it is no longer flagged and the growth is ranked again. Clearing twice keeps the first."""
+    if not access.can_clear_jumps(actor):
+        raise PermissionError("Снять отметку «проверить накрутку» может глава, пресс-служба или администратор.")
+    if not isinstance(account_id, int) or db.session.get(Account, account_id) is None:
+        raise RatingError(f"Аккаунт №{account_id} не найден.")
+    existing = db.session.scalar(select(GrowthClearance).where(GrowthClearance.account_id == account_id,
+                                                               GrowthClearance.day == day))
+    if existing is not None:
+        return existing
+    c = GrowthClearance(account_id=account_id, day=day, cleared_by_id=actor.id, cleared_at=now or utcnow(),
+                        note=(note or "").strip()[:4000])
+    db.session.add(c)
+    db.session.flush()
+    return c
