@@ -47,12 +47,16 @@ def test_board_and_control_parameters(login, junk):
     make_ticket()
     client = login(make_user("head"))
     for url in ("/board", "/board/figures", "/board/problems", "/board/export.xlsx", "/control",
-                "/control/export.xlsx", "/rating", "/rating/export.xlsx", f"/rating/{junk or 'x'}"):
-        for name in ("period", "from", "to", "direction", "institution", "kind", "fresh", "state", "late", "cursor"):
+                "/control/export.xlsx", "/rating", "/rating/export.xlsx", f"/rating/{junk or 'x'}",
+                "/rating/marked.xlsx"):
+        for name in ("period", "from", "to", "start", "direction", "institution", "kind", "fresh", "state", "late", "cursor"):
             resp = client.get(url, query_string={name: junk, "period": "custom" if name in ("from", "to") else junk})
             assert resp.status_code < 500, (url, name, junk, resp.status_code)
             if resp.mimetype == "text/html":
                 assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
+    resp = client.post("/rating/mark", query_string={"period": "month", "start": junk},
+                       data={"institution": junk, "note": junk, "action": junk})
+    assert resp.status_code < 500, (junk, resp.status_code)
     resp = client.post("/control/new", data={"instruction": junk, "institution_id": junk, "due": junk,
                                              "ticket_id": junk, "hot_spot_id": junk, "topic": junk},
                        headers={"HX-Request": "true"})

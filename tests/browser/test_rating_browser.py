@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import AccountSnapshot, Post
+from app.models import AccountSnapshot, Post, utcnow
 from app.services import board
+from app.services.rating import frozen
 from tests.browser.conftest import ARTIFACTS
 from tests.factories import make_account, make_direction, make_institution, make_user
 
@@ -54,3 +55,20 @@ def test_head_opens_the_rating_and_changes_the_period(live_server, page):
     page.screenshot(path=str(ARTIFACTS / "rating.png"), full_page=True)
     page.get_by_role("link", name="Городская библиотека").first.click()
     expect(page.get_by_role("heading", name="Городская библиотека")).to_be_visible()
+
+    # «к поощрению»: a closed month (the previous one), the head marks the participant with a note
+    page.go_back()
+    page.get_by_label("Период").select_option("month")
+    expect(page).to_have_url(f"{live_server}/rating?period=month", timeout=10_000)
+    page.get_by_role("link", name="Закончившийся период (для отметок «к поощрению»)").click()
+    last = frozen.last_closed("month", utcnow())
+    expect(page.locator("#rating-period")).to_contain_text(
+        f"{last.start:%d.%m.%Y} — {last.end:%d.%m.%Y}")
+    row = page.locator(f'tr[data-institution="{inst.id}"]')
+    row.get_by_placeholder("Примечание").fill("Много постов")
+    row.get_by_role("button", name="к поощрению").click()
+    expect(page.get_by_text("Участник отмечен «к поощрению»")).to_be_visible()
+    expect(row.locator(".encouraged")).to_have_text("к поощрению")
+    expect(row.locator(".note")).to_have_text("Много постов")
+    expect(row.get_by_role("button", name="снять отметку")).to_be_visible()
+    expect(page.get_by_role("link", name="Выгрузить отмеченных (Excel)")).to_be_visible()

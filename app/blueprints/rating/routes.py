@@ -3,8 +3,10 @@ a participant's drill-down, the XLSX export with the same filters."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -14,10 +16,19 @@ from app.models import Institution, utcnow
 from app.services import access, board
 from app.services.errors import NotFound
 from app.services.rating import export as rating_export
-from app.services.rating import page
+from app.services.rating import frozen, page
 
 bp = Blueprint("rating", __package__, url_prefix="/rating")
 KINDS = ("month", "quarter", "year", "custom")
+STANDARD = ("month", "quarter", "year")
+
+
+def _closed_start(raw) -> date | None:
+    """`start=YYYY-MM-DD` of a closed standard period; junk gives None."""
+    try:
+        return date.fromisoformat((raw or "").strip()[:10]) if raw else None
+    except ValueError:
+        return None
 
 
 @bp.before_request
@@ -33,26 +44,35 @@ def _state() -> dict:
     period, errors = board.parse_period(request.args, now)
     if period.kind not in KINDS:  # today and week are the board's, too short to rate: this month
         period, errors = board.parse_period({}, now)
+    start = _closed_start(request.args.get("start"))
+    if period.kind in STANDARD and start is not None and start < period.start and start.year >= 2000:
+        period = frozen.full_period(period.kind, start)  # a whole closed month / quarter / year
     choices = page.directions()
     wanted = parse_id(request.args.get("direction"))
     chosen = [d for d in choices if d.id == wanted] or choices
     args = {"period": period.kind}
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
+    closed = period.kind in STANDARD and period.end < board.today(now)
+    if closed:
+        args["start"] = period.start.isoformat()
     if wanted and len(chosen) == 1:
         args["direction"] = wanted
     return {"period": period, "previous": period.previous(), "errors": errors, "now": now, "args": args,
             "directions": choices, "direction_id": wanted if len(chosen) == 1 else None,
             "period_kinds": {k: v for k, v in board.PERIOD_KINDS.items() if k in KINDS},
-            "chosen": chosen}
+            "chosen": chosen, "closed": closed,
+            "last_closed": frozen.last_closed(period.kind, now) if period.kind in STANDARD else None}
 
 
 @bp.get("")
 def index():
     state = _state()
     sections = page.sections(state["chosen"], state["period"], state["now"])
+    marked = {m.institution_id: m for m in frozen.marks(state["period"])} if state["closed"] else {}
     resp = render("rating/index.html", "rating/_content.html", sections=sections, columns=page.COLUMNS,
-                  flag_labels=page.FLAG_LABELS, value=page.value, **state)
+                  flag_labels=page.FLAG_LABELS, value=page.value, marked=marked,
+                  can_mark=access.can_mark_encouragement(current_user), **state)
     resp.headers["HX-Push-Url"] = url_for("rating.index", **state["args"])
     return resp
 
@@ -62,6 +82,42 @@ def export():
     state = _state()
     sections = page.sections(state["chosen"], state["period"], state["now"])
     return rating_export.response(current_user, sections, state["period"])
+
+
+@bp.get("/marked.xlsx")
+def marked_export():
+    state = _state()
+    if not state["closed"]:
+        flash(_("Отмеченных «к поощрению» выгружают за закончившийся месяц, квартал или год — выберите его."),
+              "error")
+        return redirect(url_for("rating.index", **state["args"]))
+    data = frozen.marked_export(state["period"])
+    name = f"k-pooshchreniyu-{state['period'].kind}-{state['period'].start:%Y-%m-%d}.xlsx"
+    return data, 200, {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       "Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@bp.post("/mark")
+def mark():
+    if not access.can_mark_encouragement(current_user):
+        abort(403)
+    state = _state()
+    inst_id = parse_id(request.form.get("institution"))
+    undo = request.form.get("action") == "unmark"
+    try:
+        if not state["closed"]:
+            raise frozen.RatingError("Отмечать «к поощрению» можно только за закончившийся месяц, квартал или год "
+                                     "— выберите его в поле «Период».")
+        if undo:
+            frozen.unmark(current_user, inst_id, state["period"])
+        else:
+            frozen.mark(current_user, inst_id, state["period"], request.form.get("note", ""), now=state["now"])
+        db.session.commit()
+        flash(_("Отметка снята") if undo else _("Участник отмечен «к поощрению»"), "ok")
+    except (frozen.RatingError, PermissionError) as e:
+        db.session.rollback()
+        flash(_("Не получилось: %(why)s", why=str(e)), "error")
+    return redirect(url_for("rating.index", **state["args"]))
 
 
 @bp.get("/<slug>")
