@@ -64,6 +64,9 @@ class Config:
     BOARD_POLL_SECONDS = int(_env("BOARD_POLL_SECONDS", "60"))  # the board refreshes its figures
     BOARD_LONG_SNAPSHOT_MAX_AGE = int(_env("BOARD_LONG_SNAPSHOT_MAX_AGE", "900"))  # the same for a quarter or a year
     BOARD_PREVIOUS_MAX_AGE = int(_env("BOARD_PREVIOUS_MAX_AGE", "3600"))  # seconds the previous period is kept
+    # seconds a computed rating (/rating, a direction over a period) is served; this month, quarter and year are
+    # recomputed every 10 minutes by the job app.jobs.rating.refresh
+    RATING_SNAPSHOT_MAX_AGE = int(_env("RATING_SNAPSHOT_MAX_AGE", "900"))
     # Open statistics (/stats, a participant's «Как отвечает жителям»): seconds computed figures are served (the job
     # app.jobs.stats.refresh renews the common ones every 5 min), and fresh computations allowed per minute
     # city-wide (Redis; 0: no bound) — a public page cannot load the database.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.jobs.context import in_app
-from app.services.rating import digest, frozen
+from app.services.rating import digest, frozen, standing
 
 
 @in_app
@@ -21,3 +21,14 @@ def monthly_digest() -> dict:
     result = digest.send_monthly()
     db.session.commit()
     return result
+
+
+@in_app
+def refresh() -> int:
+    """Periodic (every 10 minutes): this month, quarter and year of every direction computed and kept, so /rating
+    reads one row per direction; committed one by one (a rating is kept even if a later one fails)."""
+    done = 0
+    for _key in standing.refresh():
+        db.session.commit()
+        done += 1
+    return done

@@ -39,6 +39,7 @@ PERIODIC = (
     Periodic("app.jobs.board.detect_hotspots", "low", 600),  # recurring problems (same street, same wording)
     Periodic("app.jobs.board.weekly_digest", "low", 3600),  # the head's digest, once a week from Monday 08:00
     Periodic("app.jobs.housekeeping.purge_login_attempts", "low", 24 * 3600),
+    Periodic("app.jobs.rating.refresh", "low", 600),  # this month/quarter/year of each direction, kept for /rating
     Periodic("app.jobs.rating.freeze_closed", "low", 24 * 3600),  # the rating of each closed month/quarter/year
     Periodic("app.jobs.rating.monthly_digest", "low", 3600),  # the head's rating digest, once a month from the 1st
     Periodic("app.jobs.housekeeping.close_unanswered", "low", 3600),  # «Проблема решена?» unanswered N days

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from app.services import rating
 from app.services.board.periods import Period
-from app.services.rating import page
+from app.services.rating import page, standing
 from tests.factories import make_direction, make_user
 from tests.rating.test_composite import participant
 
@@ -63,7 +63,7 @@ def test_table_shows_the_services_places_and_figures(login, city):
         r, shown = by_id[inst.id], cells(html, inst.id)
         assert shown["place"].startswith(str(r.place) if r.place else "—")
         for c in page.COLUMNS:
-            v = page.value(r.figures, c)
+            v = page.value(standing.plain(r.figures), c)
             if v is None:
                 assert shown[c[0]].startswith("нет данных"), c[0]
             else:

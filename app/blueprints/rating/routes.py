@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.htmx import parse_id, render
-from app.models import Institution, utcnow
+from app.models import NETWORK_LABELS, Institution, utcnow
 from app.services import access, board
 from app.services.errors import NotFound
 from app.services.rating import export as rating_export
@@ -68,11 +68,12 @@ def _state() -> dict:
 @bp.get("")
 def index():
     state = _state()
-    sections = page.sections(state["chosen"], state["period"], state["now"])
+    sections = page.sections(state["chosen"], state["period"], state["now"], force=request.args.get("fresh") == "1")
     marked = {m.institution_id: m for m in frozen.marks(state["period"])} if state["closed"] else {}
     resp = render("rating/index.html", "rating/_content.html", sections=sections, columns=page.COLUMNS,
-                  flag_labels=page.FLAG_LABELS, value=page.value, marked=marked,
-                  can_mark=access.can_mark_encouragement(current_user), **state)
+                  flag_labels=page.FLAG_LABELS, value=page.value, marked=marked, network_labels=NETWORK_LABELS,
+                  can_mark=access.can_mark_encouragement(current_user),
+                  can_clear=access.can_clear_jumps(current_user), **state)
     resp.headers["HX-Push-Url"] = url_for("rating.index", **state["args"])
     return resp
 
@@ -114,6 +115,26 @@ def mark():
             frozen.mark(current_user, inst_id, state["period"], request.form.get("note", ""), now=state["now"])
         db.session.commit()
         flash(_("Отметка снята") if undo else _("Участник отмечен «к поощрению»"), "ok")
+    except (frozen.RatingError, PermissionError) as e:
+        db.session.rollback()
+        flash(_("Не получилось: %(why)s", why=str(e)), "error")
+    return redirect(url_for("rating.index", **state["args"]))
+
+
+@bp.post("/clear-jump")
+def clear_jump():
+    """A person clears a «проверить накрутку» rise (account, day): the growth counts again."""
+    if not access.can_clear_jumps(current_user):
+        abort(403)
+    state = _state()
+    account_id = parse_id(request.form.get("account"))
+    day = _closed_start(request.form.get("day"))
+    try:
+        if account_id is None or day is None:
+            raise frozen.RatingError("Не указан аккаунт или день роста — обновите страницу и попробуйте ещё раз.")
+        frozen.clear_jump(current_user, account_id, day, request.form.get("note", ""), now=state["now"])
+        db.session.commit()
+        flash(_("Отметка «проверить накрутку» снята: прирост снова учитывается в месте"), "ok")
     except (frozen.RatingError, PermissionError) as e:
         db.session.rollback()
         flash(_("Не получилось: %(why)s", why=str(e)), "error")

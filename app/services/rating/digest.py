@@ -49,7 +49,7 @@ def rating_digest(period: Period, now: datetime | None = None) -> str:
              else f"{period.start:%d.%m.%Y} — {period.end:%d.%m.%Y}")
     lines = [f"Рейтинг участников за {label}"]
     for direction in db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id)):
-        rows = frozen.frozen_or_live(direction.id, period, now).rows
+        rows = frozen.frozen_or_live(direction.id, period, now)["rows"]
         if not rows:
             continue
         lines += ["", f"{direction.name}:"]

@@ -14,14 +14,14 @@ HEADERS = ("Направление", "Место", "Изменение мест�
 
 def _rows(sections: list[dict]):
     for s in sections:
-        for r in s["rating"].rows:
-            cells = [s["direction"].name, r.place, r.change, s["names"][r.institution_id].short_name,
-                     round(r.score, 1) if r.score is not None else None]
+        for r in s["rows"]:
+            cells = [s["direction"].name, r["place"], r["change"], s["names"][r["institution_id"]].short_name,
+                     round(r["score"], 1) if r["score"] is not None else None]
             for c in COLUMNS:
-                cells.append(value(r.figures, c))
+                cells.append(value(r["figures"], c))
                 if c[5]:
-                    cells.append(r.ranks.get(c[5]))
-            cells.append(", ".join(FLAGS[f] for f in sorted(r.flags)))
+                    cells.append(r["ranks"].get(c[5]))
+            cells.append(", ".join(FLAGS[f] for f in sorted(r["flags"])))
             yield cells
 
 

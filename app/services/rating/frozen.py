@@ -10,11 +10,10 @@ longer flags that (account, day), so the growth is ranked again (in live ratings
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -30,37 +29,17 @@ from app.models import (
     utcnow,
 )
 from app.services import access
-from app.services.board.periods import Period, _add_months, _month_end
+from app.services.board.periods import Period, _add_months
 from app.services.board.periods import today as city_today
-from app.services.rating.composite import RANKED, RatingRow, composite_for_direction
+from app.services.rating import standing as standing_mod
+from app.services.rating.composite import RANKED
 
 FROZEN_KINDS = ("month", "quarter", "year")
-# Figures kept in a frozen row (plain numbers), in the export's order, with their Russian headers.
-FIGURE_FIELDS = {
-    "audience_end": "Подписчики на конец", "audience_start": "Подписчики на начало", "growth": "Прирост, чел.",
-    "growth_pct": "Прирост, %", "posts": "Постов", "posts_per_week": "Постов в неделю",
-    "post_days": "Дней с постами", "longest_silence": "Самое долгое молчание, дн.", "err": "ERR (медиана)",
-    "er": "ER (медиана)", "appeals": "Обращений", "on_time_share": "В срок, доля",
-    "median_first_response": "Медиана первого ответа, с", "rating_avg": "Средняя оценка",
-    "reopened_share": "Доля переоткрытых",
-}
+FIGURE_FIELDS = standing_mod.FIGURE_FIELDS  # the figures kept in a frozen row, with their Russian headers
 
 
-class RatingError(ValueError):
-    """A request the rating cannot do (an open period, an unknown participant): the message says why."""
-
-
-def full_period(kind: str, start: date) -> Period:
-    """The whole month / quarter / year beginning on `start` (normalised to the period's first day)."""
-    if kind == "month":
-        first = start.replace(day=1)
-        return Period(kind, first, _month_end(first))
-    if kind == "quarter":
-        first = date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
-        return Period(kind, first, _month_end(_add_months(first, 2)))
-    if kind == "year":
-        return Period(kind, date(start.year, 1, 1), date(start.year, 12, 31))
-    raise RatingError(f"Замораживается только месяц, квартал или год, а не «{kind}».")
+RatingError = standing_mod.RatingError
+full_period = standing_mod.full_period
 
 
 def last_closed(kind: str, now: datetime) -> Period:
@@ -69,19 +48,6 @@ def last_closed(kind: str, now: datetime) -> Period:
     if kind == "year":
         return full_period(kind, date(current.start.year - 1, 1, 1))
     return full_period(kind, _add_months(current.start, -1 if kind == "month" else -3))
-
-
-def plain_figures(row: RatingRow) -> dict:
-    f = row.figures
-    out = {name: getattr(f, name) for name in FIGURE_FIELDS}
-    out["missing"] = sorted(f.missing)
-    out["previous_place"], out["change"] = row.previous_place, row.change
-    return out
-
-
-def row_dict(row: RatingRow) -> dict:
-    return {"institution_id": row.institution_id, "place": row.place, "score": row.score,
-            "flags": sorted(row.flags), "ranks": dict(row.ranks), "figures": plain_figures(row)}
 
 
 def _snapshot(kind: str, start: date, direction_id: int) -> RatingSnapshot | None:
@@ -99,14 +65,14 @@ def freeze(kind: str, start: date, direction_id: int, now: datetime | None = Non
     existing = _snapshot(period.kind, period.start, direction_id)
     if existing is not None:
         return existing
-    rating = composite_for_direction(direction_id, period, today=city_today(now), now=now)
+    computed = standing_mod.compute(direction_id, period, now)
     try:
         with db.session.begin_nested():
             snap = RatingSnapshot(kind=period.kind, start=period.start, end=period.end, direction_id=direction_id,
                                   frozen_at=now)
             db.session.add(snap)
             db.session.flush()
-            db.session.add_all(RatingSnapshotRow(snapshot_id=snap.id, **row_dict(r)) for r in rating.rows)
+            db.session.add_all(RatingSnapshotRow(snapshot_id=snap.id, **stored_row(r)) for r in computed["rows"])
             db.session.flush()
     except IntegrityError:  # another worker froze it in the meantime: keep theirs
         return _snapshot(period.kind, period.start, direction_id)
@@ -126,12 +92,11 @@ def freeze_closed(now: datetime | None = None) -> int:
     return done
 
 
-@dataclass
-class Standing:
-    """The rows of a direction's rating as plain dicts (institution_id, place, score, flags, ranks, figures):
-    frozen (`snapshot` set) or computed now (`snapshot` None)."""
-    snapshot: RatingSnapshot | None
-    rows: list[dict]
+def stored_row(row: dict) -> dict:
+    """A computed row as a frozen row's columns (how many were ranked on each component kept in the figures)."""
+    figures = dict(row["figures"], of=row.get("of") or {})
+    return {"institution_id": row["institution_id"], "place": row["place"], "score": row["score"],
+            "flags": list(row["flags"]), "ranks": dict(row["ranks"]), "figures": figures}
 
 
 def frozen_rows(snap: RatingSnapshot) -> list[RatingSnapshotRow]:
@@ -139,17 +104,10 @@ def frozen_rows(snap: RatingSnapshot) -> list[RatingSnapshotRow]:
     return sorted(rows, key=lambda r: (r.place is None, r.place or 0, r.institution_id))
 
 
-def frozen_or_live(direction_id: int, period: Period, now: datetime | None = None) -> Standing:
-    """A closed, frozen month / quarter / year: the frozen rows; anything else: the rating computed now."""
-    now = now or utcnow()
-    if period.kind in FROZEN_KINDS and full_period(period.kind, period.start) == period:
-        snap = _snapshot(period.kind, period.start, direction_id)
-        if snap is not None:
-            return Standing(snap, [{"institution_id": r.institution_id, "place": r.place, "score": r.score,
-                                    "flags": list(r.flags), "ranks": dict(r.ranks), "figures": dict(r.figures)}
-                                   for r in frozen_rows(snap)])
-    rating = composite_for_direction(direction_id, period, today=city_today(now), now=now)
-    return Standing(None, [row_dict(r) for r in rating.rows])
+def frozen_or_live(direction_id: int, period: Period, now: datetime | None = None) -> dict:
+    """A closed, frozen month / quarter / year: the frozen standing; anything else: the standing kept or computed
+    now (standing.py)."""
+    return standing_mod.standing(direction_id, period, now)
 
 
 # --- «к поощрению» ------------------------------------------------------------------------------------------
@@ -261,4 +219,25 @@ def clear_jump(actor: User | None, account_id: int, day: date, note: str = "",
                         note=(note or "").strip()[:4000])
     db.session.add(c)
     db.session.flush()
+    direction_id = db.session.scalar(select(Institution.direction_id).join(Account, Account.institution_id
+                                                                           == Institution.id)
+                                     .where(Account.id == account_id))
+    standing_mod.forget(direction_id)  # the kept computations flagged it: recomputed on the next view
+    refreeze_unmarked(direction_id, day, now)
     return c
+
+
+def refreeze_unmarked(direction_id: int, day: date, now: datetime | None = None) -> int:
+    """Freeze again the direction's frozen ratings that hold `day` and that nobody has marked yet (no decision was
+    taken on them): a jump cleared after the freezing counts in them. A rating with a mark stays as it was."""
+    marked = select(RatingMark.id).where(RatingMark.snapshot_id == RatingSnapshot.id).exists()
+    snaps = db.session.scalars(select(RatingSnapshot).where(RatingSnapshot.direction_id == direction_id,
+                                                            RatingSnapshot.start <= day, RatingSnapshot.end >= day,
+                                                            ~marked)).all()
+    for snap in snaps:
+        kind, start = snap.kind, snap.start
+        db.session.execute(delete(RatingSnapshotRow).where(RatingSnapshotRow.snapshot_id == snap.id))
+        db.session.delete(snap)
+        db.session.flush()
+        freeze(kind, start, direction_id, now)
+    return len(snaps)
