@@ -93,8 +93,11 @@ def two_directions():
     inactive = member(first, "Закрытый клуб", active=False)
     few = member(first, "Тихая библиотека")
     hidden = member(first, "Без аккаунтов", accounts=0)
+    unconfirmed = member(first, "Ждёт подтверждения")
+    unconfirmed.accounts[0].confirmed_at = None  # an smm's account the press service has not confirmed yet
     rows_first = [(a, 1, 91.25, []), (b, 2, 80.0, []), (c, 2, 80.0, []), (inactive, 3, 70.0, []),
-                  (d, 5, 40.0, ["check_growth"]), (few, None, None, ["few_data"]), (hidden, 1, 91.25, [])]
+                  (d, 5, 40.0, ["check_growth"]), (few, None, None, ["few_data"]), (hidden, 1, 91.25, []),
+                  (unconfirmed, 3, 70.0, [])]
     x, y = member(later, "Стадион"), member(later, "Бассейн")
     rows_later = [(x, 1, 75.0, []), (y, 2, 25.0, [])]
     m = last("month").start
@@ -104,7 +107,8 @@ def two_directions():
     freeze_rows("month", older, first, [(d, 1, 99.0, [])])  # an older month: never shown
     db.session.commit()
     return [(first, rows_first), (later, rows_later)], {"tied": (b, c), "inactive": inactive, "few": few,
-                                                        "hidden": hidden, "older_top": d}
+                                                        "hidden": hidden, "unconfirmed": unconfirmed,
+                                                        "older_top": d}
 
 
 # --- the public page --------------------------------------------------------------------------------------
@@ -126,7 +130,7 @@ def test_on_shows_the_frozen_top_three_per_direction(client, two_directions):
     names = [n for _d, rows in shown for _p, n in rows]
     b, c = who["tied"]
     assert (2, b.short_name) in shown[0][1] and (2, c.short_name) in shown[0][1]  # a tie: both, same place
-    for absent in ("inactive", "few", "hidden", "older_top"):
+    for absent in ("inactive", "few", "hidden", "unconfirmed", "older_top"):
         assert who[absent].short_name not in names
     p = last("month")
     assert f"по итогам месяца: {p.start:%d.%m.%Y} — {p.end:%d.%m.%Y}" in html
