@@ -28,7 +28,9 @@ PARAMS = ("action", "active", "address", "after", "answer", "before", "business_
           "token", "url", "user_token", "which",
           # cross-posting (issue 13)
           "accounts", "at", "form_key", "go", "kept_sizes", "link_preview", "participant", "photo_sizes", "photos",
-          "remove_photos", "tab")
+          "remove_photos", "tab",
+          # the rating (issue 14): the public «Лучшие участники» toggle
+          "enabled")
 # Every parameter at once just beyond PostgreSQL integer / bigint, and a real-looking small id.
 UNIFORM = [{name: value for name in PARAMS} for value in ("2147483648", "-2147483649", "9223372036854775808", "1")]
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}

@@ -21,6 +21,7 @@ from app.models.org import (
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.rating import GrowthClearance, RatingMark, RatingSnapshot, RatingSnapshotRow
+from app.models.settings import SiteSetting
 from app.models.ticket import (
     MESSAGE_KINDS,
     OPEN_STATUSES,
@@ -59,5 +60,5 @@ __all__ = [
     "CONTROL_STATES", "CONTROL_OPEN_STATES", "ControlOrderEvent", "HotSpot", "HotSpotTicket", "BoardSnapshot",
     "SLA_MARK_KINDS", "SlaMark", "Notification", "INTAKE_MODELS", "VerdictAnswer",
     "PUBLICATION_STATES", "DELIVERY_STATES", "Publication", "PublicationPhoto", "Delivery",
-    "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance",
+    "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance", "SiteSetting",
 ]

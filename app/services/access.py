@@ -257,3 +257,9 @@ def can_mark_encouragement(user: User | None) -> bool:
 def can_clear_jumps(user: User | None) -> bool:
     """Clear an implausible one-day rise so the growth is ranked again."""
     return _authenticated(user) and user.role in CLEAR_JUMPS
+PUBLISH_TOP = {"head", "press", "admin"}  # the public «Лучшие участники» block on /participants: on/off, its period
+
+
+def can_publish_top(user: User | None) -> bool:
+    """Turn the public «Лучшие участники» block on or off and choose its period (month, quarter, year)."""
+    return _authenticated(user) and user.role in PUBLISH_TOP

@@ -1,5 +1,6 @@
 """The public directory of the project's participants (no login): /participants, a participant's page, logos and
-avatars served by the app itself (no third-party images). Figures come from services/directory; `?embed=1`
+avatars served by the app itself (no third-party images); the «Лучшие участники» block when the rating's setting
+turns it on (services/rating/public). Figures come from services/directory; `?embed=1`
 gives the page without the app's header for a frame on the city site (app/security.py decides who may frame it).
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from werkzeug.security import safe_join
 from app.extensions import db
 from app.models import Institution
 from app.services import directory, files
+from app.services.rating import public as rating_public
 
 bp = Blueprint("participants", __package__)
 
@@ -22,7 +24,8 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 @bp.get("/participants")
 def index():
     page = directory.directory(request.args)
-    return render_template("participants/index.html", page=page, f=page.filters)
+    top = rating_public.block(directory.city_today())  # None when the setting is off or nothing is frozen
+    return render_template("participants/index.html", page=page, f=page.filters, top=top)
 
 
 @bp.get("/participants/<slug>")

@@ -17,6 +17,7 @@ from app.services import access, board
 from app.services.errors import NotFound
 from app.services.rating import export as rating_export
 from app.services.rating import frozen, page
+from app.services.rating import public as rating_public
 
 bp = Blueprint("rating", __package__, url_prefix="/rating")
 KINDS = ("month", "quarter", "year", "custom")
@@ -150,3 +151,31 @@ def participant(slug: str):
     state = _state()
     rows = page.drill(inst, state["period"], state["now"])
     return render("rating/participant.html", "rating/participant.html", institution=inst, rows=rows, **state)
+
+
+@bp.post("/public-top")
+def public_top():
+    """The public «Лучшие участники» block on /participants: on or off, and its period (services/rating/public)."""
+    if not access.can_publish_top(current_user):
+        abort(403)
+    enabled = request.form.get("enabled") in ("1", "on", "true", "yes")
+    kind = (request.form.get("kind") or "").strip()[:20]
+    try:
+        rating_public.set_public_top(current_user, enabled, kind)
+        db.session.commit()
+        flash(_("Блок «Лучшие участники» на странице участников включён") if enabled
+              else _("Блок «Лучшие участники» на странице участников выключен"), "ok")
+    except (frozen.RatingError, PermissionError) as e:
+        db.session.rollback()
+        flash(_("Не получилось: %(why)s", why=str(e)), "error")
+    return redirect(url_for("rating.index"))
+
+
+@bp.context_processor
+def public_top_context():
+    """For rating/_public_toggle.html: `public_top_form()` → the setting and whether this user may change it (read
+    only when the partial is drawn)."""
+    def public_top_form() -> dict:
+        return {"setting": rating_public.public_top(), "can_change": access.can_publish_top(current_user),
+                "kinds": {"month": _("месяц"), "quarter": _("квартал"), "year": _("год")}}
+    return {"public_top_form": public_top_form}
