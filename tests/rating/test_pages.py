@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
+from app.extensions import db
 from app.services import rating
 from app.services.board.periods import Period
 from app.services.rating import page, standing
@@ -96,6 +97,19 @@ def test_drill_down_beside_the_previous_period_and_404_for_an_unknown_slug(login
     html = client.get(f"/rating/{city[1].slug}", query_string=NOV).get_data(as_text=True)
     assert "Библиотека" in html and "01.11.2026 — 30.11.2026" in html and "1200" in html
     assert client.get("/rating/net-takogo", query_string=NOV).status_code == 404
+
+
+def test_every_participant_link_of_the_table_opens(login, city):
+    """The demo's slugs have underscores («ugkh_blg»): the drill-down once answered 404 to them."""
+    city[1].slug, city[2].slug = "ugkh_blg", "Shkola-3_blg"
+    db.session.commit()
+    client = login(make_user("head"))
+    html = client.get("/rating", query_string=NOV).get_data(as_text=True)
+    links = set(re.findall(r'href="(/rating/[^"?]+)\?', html)) - {"/rating/export.xlsx"}
+    assert {"/rating/ugkh_blg", "/rating/Shkola-3_blg"} <= links and len(links) == 3
+    for link in links:
+        assert client.get(link, query_string=NOV).status_code == 200, link
+    assert client.get("/rating/ugkh_blg%00", query_string=NOV).status_code in (400, 404)
 
 
 def test_export_cells_equal_the_page(login, city):

@@ -144,7 +144,8 @@ def clear_jump():
 
 @bp.get("/<slug>")
 def participant(slug: str):
-    valid = re.fullmatch(r"[a-z0-9-]{1,80}", slug)  # slugify's alphabet: junk never reaches the database
+    # the slugs' alphabet (slugify's and the demo's «ugkh_blg»): junk never reaches the database
+    valid = re.fullmatch(r"[A-Za-z0-9_-]{1,80}", slug)
     inst = db.session.scalar(select(Institution).where(Institution.slug == slug)) if valid else None
     if inst is None:
         raise NotFound("Участник не найден — выберите его в таблице рейтинга")
