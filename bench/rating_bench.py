@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     hx = {"HX-Request": "true"}
     cases = [  # (name, path maker, headers)
-        ("/rating (this month, all directions)", lambda: "/rating", None),
+        (f"/rating (this month: {today.day} d so far, all directions)", lambda: "/rating", None),
         ("/rating?period=quarter", lambda: "/rating?period=quarter", None),
         ("/rating?period=year", lambda: "/rating?period=year", None),
         (f"/rating?direction={largest_dir} (largest)", lambda: f"/rating?direction={largest_dir}", None),
@@ -352,21 +352,29 @@ def main(argv=None) -> int:
                          statistics.median(cpu)))
             log(f"{name}: n={len(times)} cold {cold:.0f} ms, p50 {rows[-1][3]:.0f}, p95 {rows[-1][4]:.0f}, "
                 f"max {rows[-1][5]:.0f}, cpu p50 {rows[-1][6]:.0f}")
-        # One /rating request's SQL (warm).
-        sql.on = True
-        client.get("/rating")
-        sql.on = False
+        # The SQL of one warm request of /rating and of last month (a whole month, live or frozen).
+        replays = {}
+        for path in ("/rating", f"/rating?period=month&start={last_month.isoformat()}"):
+            sql.rows, sql.on = [], True
+            client.get(path)
+            sql.on = False
+            replays[path] = sql.rows
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = (f"{'case':50} {'n':>4} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu p50':>8}")
     print(f"\n{header}   (load average {load:.1f} on {os.cpu_count()} CPUs)")
     for name, n, cold, p50, p95, worst, cpu50 in rows:
         print(f"{name:50} {n:4} {cold:8.0f} {p50:8.0f} {p95:8.0f} {worst:8.0f} {cpu50:8.0f}")
-    total_sql = sum(ms for ms, _ in sql.rows)
-    slowest = sorted(sql.rows, key=lambda x: -x[0])[:5]
-    print(f"\nSQL of one warm /rating: {len(sql.rows)} statements, {total_sql:.0f} ms in the database; slowest:")
-    for ms, stmt in slowest:
-        print(f"  {ms:8.1f} ms  {stmt[:300]}")
-
+    sql_lines = []
+    for path, stmts in replays.items():
+        shapes: dict[str, list[float]] = {}
+        for ms, stmt in stmts:
+            shapes.setdefault(stmt.split("(%(")[0][:140], []).append(ms)
+        sql_lines.append(f"SQL of one warm `{path}`: {len(stmts)} statements, {sum(m for m, _ in stmts):.0f} ms in "
+                         f"the database; the costliest statement shapes (count × total ms, slowest one):")
+        for shape, ms in sorted(shapes.items(), key=lambda x: -sum(x[1]))[:5]:
+            sql_lines.append(f"* {len(ms)} × {sum(ms):.0f} ms (max {max(ms):.0f}) — `{shape} …`")
+        sql_lines.append("")
+    print("\n" + "\n".join(sql_lines))
     if not args.no_write:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         lines = [BEGIN, f"### Run of {stamp}", "",
@@ -382,10 +390,7 @@ def main(argv=None) -> int:
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for name, n, cold, p50, p95, worst, cpu50 in rows:
             lines.append(f"| `{name}` | {n} | {cold:.0f} | {p50:.0f} | {p95:.0f} | {worst:.0f} | {cpu50:.0f} |")
-        lines += ["", f"SQL of one warm `/rating`: {len(sql.rows)} statements, {total_sql:.0f} ms in the database; "
-                      "the slowest:", ""]
-        for ms, stmt in slowest:
-            lines.append(f"* {ms:.0f} ms — `{stmt[:400]}`")
+        lines += [""] + sql_lines
         lines.append(END)
         write_results(Path(args.output), "\n".join(lines))
         print(f"\nwritten to {args.output}")
