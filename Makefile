@@ -10,8 +10,8 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # `make run PORT=8080`: the demo on another port (the platform fakes keep theirs: app/demo/simulate.py PORTS).
 PORT ?= 5000
 
-.PHONY: run test install translations chromium bench bench-board bench-collect bench-participants bench-publish clean \
-	serve
+.PHONY: run test install translations chromium bench bench-board bench-collect bench-participants bench-publish \
+	bench-rating clean serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench-participants: install
 # database om_bench_publish; ≤ 60 s target). `BENCH_ARGS=--stub`: the engine alone, without the network modules.
 bench-publish: install
 	$(BIN)/python bench/bench_publish.py $(BENCH_ARGS)
+
+# The staff rating page /rating at 550 accounts × 5 years of daily snapshots, 1 M posts and 1 M tickets (its own
+# om_bench_rating database, built with load_tickets.py; `BENCH_ARGS=--keep` reuses the data already there).
+bench-rating: install
+	$(BIN)/python bench/rating_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
