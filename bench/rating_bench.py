@@ -283,6 +283,14 @@ def main(argv=None) -> int:
         db.session.commit()
         frozen_s = time.monotonic() - t
         log(f"freeze_closed(): {done} direction ratings frozen in {frozen_s:.1f} s")
+        from app.services.rating import standing
+        t = time.monotonic()
+        kept = 0
+        for _key in standing.refresh():  # what the job app.jobs.rating.refresh does every 10 minutes
+            db.session.commit()
+            kept += 1
+        refresh_s = time.monotonic() - t
+        log(f"the job app.jobs.rating.refresh: {kept} direction × period ratings kept in {refresh_s:.1f} s")
         from app.services.board.periods import today as city_today
         today = city_today()
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -383,7 +391,8 @@ def main(argv=None) -> int:
                  f"Data: {data}. In-process Flask test client, logged in as `head`; per case a cold request "
                  f"(`rating|` rows of board_snapshots deleted first), a warm-up of {args.warmup}, then up to "
                  f"{args.requests} requests (at most {args.case_seconds:.0f} s a case). freeze_closed() "
-                 f"{frozen_s:.1f} s ({done} ratings frozen). Load average {load:.1f} on {os.cpu_count()} CPUs.", ""]
+                 f"{frozen_s:.1f} s ({done} ratings frozen); the job app.jobs.rating.refresh (this month, quarter "
+                 f"and year of every direction, kept for the page) {refresh_s:.1f} s for {kept}. Load average {load:.1f} on {os.cpu_count()} CPUs.", ""]
         if phases:
             lines += ["Load: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()) + ".", ""]
         lines += ["| case | n | cold ms | p50 ms | p95 ms | max ms | CPU p50 ms |",
