@@ -6,10 +6,10 @@ from datetime import timedelta
 from app.extensions import db
 from app.models import RepeatSuggestion, utcnow
 from app.services import addresses, repeats, replies
+from app.services.text import words as text_words
 from bench.addresses_eval import demo_streets
 from tests.data.repeat_pairs import PAIRS
 from tests.factories import make_ticket, make_user
-from app.services.text import words as text_words
 
 
 def _street_words(text):
@@ -50,7 +50,8 @@ def test_intake_suggests_same_place_same_words_only():
     other_house = _intake("Кирова 12 не вывозят мусор уже неделю", created_at=utcnow() - timedelta(hours=5))
     too_old = _intake("Кирова 10 мусор не вывозят", created_at=utcnow() - timedelta(days=20))
     new = _intake("на Кирова 10 мусор не вывозили 7 дней, баки переполнены")
-    found = {s.other_id for s in db.session.scalars(db.select(RepeatSuggestion).where(RepeatSuggestion.ticket_id == new.id))}
+    found = set(db.session.scalars(db.select(RepeatSuggestion.other_id)
+                                   .where(RepeatSuggestion.ticket_id == new.id)))
     assert found == {old.id}
     assert other_problem.id not in found and other_house.id not in found and too_old.id not in found
     assert repeats.flagged([new.id, old.id, other_house.id]) == {new.id: 1, old.id: 1}

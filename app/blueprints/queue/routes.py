@@ -1,5 +1,6 @@
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.blueprints.queue.export import export_tickets
@@ -7,8 +8,6 @@ from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Message, Ticket
-from flask_wtf import FlaskForm
-
 from app.services import access, intake, queue, repeats, tickets
 from app.services.errors import DomainError, NotFound
 from app.services.intake import routing
