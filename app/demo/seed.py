@@ -49,7 +49,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import auth, sla, verdict, workflow
+from app.services import addresses, auth, sla, verdict, workflow
 from app.services import tickets as ticket_ops
 from app.services.board import hotspots
 
@@ -142,6 +142,7 @@ class Reference:
 
 def _seed_reference(rng: random.Random, summary: Summary) -> Reference:
     directions = _seed_directions(summary)
+    addresses.seed([(street, district) for street, _, district in data.STREETS])  # Белогорск's streets
     institutions, districts = _seed_institutions(rng, directions, summary)
     db.session.flush()
     accounts = _seed_accounts(rng, institutions, summary)
@@ -781,6 +782,7 @@ class _TicketSeeder:
             institution=inst if category is None else None, account=account, priority=plan.priority,
             address=plan.address, messages=[message], created_at=plan.created_at)
         ticket.district = plan.district
+        addresses.apply_to(ticket, plan.text)  # street and house as intake finds them
         db.session.flush()
         if new_resident:
             self.residents[network].append(resident.id)

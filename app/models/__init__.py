@@ -22,6 +22,7 @@ from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.rating import GrowthClearance, RatingMark, RatingSnapshot, RatingSnapshotRow
 from app.models.settings import SiteSetting
+from app.models.streets import RepeatSuggestion, Street
 from app.models.ticket import (
     MESSAGE_KINDS,
     OPEN_STATUSES,
@@ -61,4 +62,5 @@ __all__ = [
     "SLA_MARK_KINDS", "SlaMark", "Notification", "INTAKE_MODELS", "VerdictAnswer",
     "PUBLICATION_STATES", "DELIVERY_STATES", "Publication", "PublicationPhoto", "Delivery",
     "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance", "SiteSetting",
+    "Street", "RepeatSuggestion",
 ]

@@ -119,6 +119,9 @@ class Ticket(db.Model):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     place_text: Mapped[str | None] = mapped_column(String(300))
+    # The address found in the resident's words, matched against the city's street list (app/services/addresses.py).
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id", ondelete="SET NULL"), index=True)
+    house: Mapped[str | None] = mapped_column(String(20))
     district: Mapped[str | None] = mapped_column(String(120))
     reject_reason: Mapped[str | None] = mapped_column(String(40))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)

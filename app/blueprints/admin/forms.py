@@ -97,3 +97,13 @@ class UsersImportConfirmForm(FlaskForm):
 
 class UserLinkForm(FlaskForm):
     pass
+
+
+class StreetForm(FlaskForm):
+    name = StringField(_l("Название (например, «ул. Ленина»)"), validators=[InputRequired(), Length(max=200)])
+    district = StringField(_l("Район"), validators=[Length(max=120)])
+    aliases = StringField(_l("Другие написания через «;»"), validators=[Length(max=2000)])
+
+
+class StreetsImportForm(FlaskForm):
+    file = FileField(_l("CSV-файл: столбцы name, district, aliases"))

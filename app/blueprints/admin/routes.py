@@ -8,6 +8,8 @@ from app.blueprints.admin.forms import (
     CategoryRulesForm,
     HoursForm,
     PolicyForm,
+    StreetForm,
+    StreetsImportForm,
     UserActiveForm,
     UserCreateForm,
     UserLinkForm,
@@ -20,7 +22,7 @@ from app.extensions import db
 from app.htmx import form_errors, parse_id, render, wants_fragment
 from app.models import Category, Institution, SlaPolicy, User, utcnow
 from app.models.calendar import CALENDAR_KIND_LABELS
-from app.services import admin, tickets, users
+from app.services import addresses, admin, tickets, users
 from app.services.errors import DomainError
 from app.services.sla import calendar
 
@@ -342,3 +344,56 @@ def user_link(user_id: int):
                                          mailed=users.mail_password_links(links), skipped=[]))
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+# --- the city's streets (addresses in residents' words are matched against them) -------------------------
+def _streets_page(form=None, import_form=None, result=None, status: int = 200):
+    return render_template("admin/streets.html", streets=addresses.streets(), form=form or StreetForm(formdata=None),
+                           import_form=import_form or StreetsImportForm(formdata=None), result=result), status
+
+
+@bp.get("/streets")
+def streets():
+    return _streets_page()
+
+
+@bp.post("/streets")
+def street_add():
+    form = StreetForm()
+    error, notice = _save(form, lambda: addresses.add_street(form.name.data, form.district.data, form.aliases.data),
+                          _("Улица добавлена"))
+    if error:
+        return _streets_page(form=form, status=422)
+    flash(notice, "ok")
+    return redirect(url_for("admin.streets"))
+
+
+@bp.post("/streets/<int:street_id>/delete")
+def street_delete(street_id: int):
+    form = StreetsImportForm()  # CSRF only
+    if not form.validate():
+        abort(400)
+    try:
+        addresses.delete_street(street_id)
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+        abort(404)
+    flash(_("Улица удалена"), "ok")
+    return redirect(url_for("admin.streets"))
+
+
+@bp.post("/streets/import")
+def streets_import():
+    form = StreetsImportForm()
+    upload = request.files.get("file")
+    try:
+        if not form.validate() or upload is None or not upload.filename:
+            raise DomainError(_("Выберите CSV-файл"), field="file")
+        result = addresses.import_csv(upload.stream.read(addresses.CSV_MAX_BYTES + 1))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        field_error(form, exc)
+        return _streets_page(import_form=form, status=422)
+    return _streets_page(result=result, status=200 if not result.errors else 422)

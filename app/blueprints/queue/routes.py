@@ -1,5 +1,6 @@
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.blueprints.queue.export import export_tickets
@@ -7,7 +8,7 @@ from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Message, Ticket
-from app.services import access, intake, queue, tickets
+from app.services import access, intake, queue, repeats, tickets
 from app.services.errors import DomainError, NotFound
 from app.services.intake import routing
 
@@ -40,6 +41,7 @@ def index():
     newest = max(t.id for t in page.rows) if page.rows else _newest_id()
     return render("queue/index.html", "queue/_list.html", form=form, filters=f, page=page,
                   args=_query_args(form), newest_id=newest, bulk=BulkForm(),
+                  flags=repeats.flagged([t.id for t in page.rows]),
                   appending=bool(form.cursor.data))
 
 
@@ -59,7 +61,8 @@ def arrivals():
     after = parse_id(request.args.get("after")) or 0
     rows = queue.arrivals(current_user, f, after) if f.sort == "new" else []
     newest = max([after] + [t.id for t in rows])
-    return render_template("queue/_arrivals.html", rows=rows, newest_id=newest, args=_query_args(form))
+    return render_template("queue/_arrivals.html", rows=rows, newest_id=newest, args=_query_args(form),
+                           flags=repeats.flagged([t.id for t in rows]))
 
 
 @bp.post("/bulk")
@@ -111,3 +114,32 @@ def promote(message_id: int):
         db.session.rollback()
         return render_template("errors/_message.html", title="Действие не выполнено", message=exc.message), 422
     return render_template("queue/_promoted.html", message=message, ticket=ticket)
+
+
+@bp.get("/repeats")
+def repeats_page():
+    """«Повторы»: likely repeats grouped, for a moderator to merge each group into its oldest ticket."""
+    if not access.can_manage(current_user):
+        abort(403)
+    return render_template("queue/repeats.html", groups=repeats.groups(current_user), form=FlaskForm(formdata=None))
+
+
+@bp.post("/repeats/merge")
+def repeats_merge():
+    if not access.can_manage(current_user):
+        abort(403)
+    form = FlaskForm()
+    ids = [i for i in map(parse_id, request.form.getlist("ids")) if i is not None]
+    error = main = None
+    merged = []
+    if form.validate():
+        try:
+            main, merged = repeats.merge_group(current_user, ids)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    else:
+        error = form_errors(form) or "CSRF"
+    return (render_template("queue/_repeats_result.html", main=main, merged=merged, error=error),
+            200 if error is None else 422)

@@ -20,7 +20,7 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, utcnow
-from app.services import access, control, files, tickets, timeline, workflow
+from app.services import access, control, files, repeats, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
 bp = Blueprint("tickets", __package__, url_prefix="/tickets")
@@ -58,6 +58,8 @@ def _context(ticket, **forms):
         "regime_form": RegimeForm(version=ticket.version, regime=ticket.regime, formdata=None),
         "orders": control.orders_for_ticket(current_user, ticket),
         "can_issue": access.can_issue_orders(current_user),
+        "repeats": repeats.of_ticket(current_user, ticket) if ticket.is_open else [],
+        "repeat_form": FlaskForm(formdata=None),
         "error": None,
         "notice": None,
     }
@@ -175,6 +177,28 @@ def merge(number: str):
         into = tickets.get_by_number(current_user, f.merge_into.data)
         tickets.merge(t, into, current_user, expected_version=f.version.data)
     return _act(number, "merge_form", MergeForm(), apply, _("Обращение объединено"))
+
+
+def _own_suggestion(number: str, suggestion_id: int) -> None:
+    """A live suggestion of this ticket's, else 404 (as for any id that is not there)."""
+    ticket = _load(number)
+    if not any(s.id == suggestion_id for s, _other in repeats.of_ticket(current_user, ticket)):
+        abort(404)
+
+
+@bp.post("/<number>/repeats/<int:suggestion_id>/merge")
+def repeat_merge(number: str, suggestion_id: int):
+    """«Объединить» a likely repeat: the newer of the two is merged into the older."""
+    _own_suggestion(number, suggestion_id)
+    return _act(number, "repeat_form", FlaskForm(), lambda t, f: repeats.merge(current_user, suggestion_id),
+                _("Обращение объединено"))
+
+
+@bp.post("/<number>/repeats/<int:suggestion_id>/dismiss")
+def repeat_dismiss(number: str, suggestion_id: int):
+    _own_suggestion(number, suggestion_id)
+    return _act(number, "repeat_form", FlaskForm(), lambda t, f: repeats.dismiss(current_user, suggestion_id),
+                _("Отмечено: не повтор"))
 
 
 @bp.get("/<number>/files/<int:message_id>/<int:index>")

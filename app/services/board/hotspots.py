@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.formatting import local_dt
-from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Ticket, utcnow
+from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Street, Ticket, utcnow
 from app.models.base import fit_column
 from app.services import access, exports
 from app.services.text import normalise as normalise_text
@@ -115,14 +115,17 @@ def detect(now: datetime | None = None, window_days: int = WINDOW_DAYS) -> int:
     since = now - timedelta(days=window_days)
     rows = db.session.execute(
         select(Ticket.id, Ticket.category_id, Ticket.institution_id, Ticket.address, Ticket.summary, Ticket.status,
-               Ticket.created_at)
+               Ticket.created_at, Ticket.street_id)
         .where(Ticket.created_at >= since, Ticket.created_at <= now, Ticket.status.notin_(("merged", "rejected")))
         .order_by(Ticket.created_at.desc()).limit(MAX_TICKETS)).all()
     found: list[tuple[str, str, list, str]] = []  # (kind, key, rows, label)
     by_street: dict = defaultdict(list)
     addressed = set()
+    # The street matched against the city's list at intake (app/services/addresses.py) when there is one.
+    names = dict(db.session.execute(select(Street.id, Street.name).where(
+        Street.id.in_({r.street_id for r in rows if r.street_id is not None} or {-1}))).all())
     for r in rows:
-        street = street_of(r.address) or street_of(r.summary)
+        street = names.get(r.street_id) or street_of(r.address) or street_of(r.summary)
         if street and r.category_id is not None:
             by_street[(r.category_id, street)].append(r)
     for (category_id, street), group in by_street.items():

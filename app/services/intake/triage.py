@@ -20,7 +20,7 @@ from app.channels.base import parse_command
 from app.extensions import db
 from app.jobs import enqueue_after_commit
 from app.models import OPEN_STATUSES, Institution, Message, Ticket, TicketEvent, utcnow
-from app.services import access, deeplinks, replies, sla, staff_telegram, tickets, verdict, workflow
+from app.services import access, deeplinks, repeats, replies, sla, staff_telegram, tickets, verdict, workflow
 from app.services.errors import ValidationFailed
 from app.services.intake import routing
 from app.services.replies import main_ticket, residents_of  # noqa: F401  (intake.residents_of: older callers)
@@ -288,6 +288,7 @@ def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool 
                                    address=address, regime=_regime_of(m, address))
     _set_place(ticket, m)
     db.session.flush()
+    repeats.on_intake(ticket, text, now)  # the address in the words, then the likely repeats
     _record_route(ticket, route, institution, now)
     window = burst_window()
     if burst and window and m.network not in BURSTLESS:
