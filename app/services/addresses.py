@@ -17,6 +17,7 @@ it is the one used; natasha is not a dependency.
 from __future__ import annotations
 
 import csv
+import html
 import re
 from dataclasses import dataclass
 
@@ -53,13 +54,19 @@ _LATIN = [("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"
 _LATIN_RE = re.compile("|".join(re.escape(a) for a, _ in _LATIN))
 _LATIN_MAP = dict(_LATIN)
 # A token: a word, or a house number with its letter or fraction («15а», «10/2», «7-б»).
-_TOKEN = re.compile(r"\d+(?:\s?[-/]\s?\d+)?(?:\s?-?[а-я](?![а-я]))?|[а-яa-z]+(?:-[а-яa-z]+)*|[^\w\s]", re.UNICODE)
+# A letter after a space is the house's only at the end of a phrase («Ленина 15 а, кв. 3»), never a preposition
+# that starts the next words («Кирова 21 у магазина», «Ленина 78 в подвале»).
+_TOKEN = re.compile(r"\d+(?:\s?[-/]\s?\d+)?(?:-?[а-я](?![а-я])|\s-?[а-я](?![а-я])(?!\s*[а-я0-9]))?"
+                    r"|[а-яa-z]+(?:-[а-яa-z]+)*|[^\w\s]", re.UNICODE)
 _NUMBER = re.compile(r"^\d{1,4}")
+_TAG = re.compile(r"<[^>]{0,500}>")
 # What a number right after a street must not be followed by: «3 дня», «10 часов», «5 лет», «2 раза».
-_NOT_HOUSE = re.compile(r"^(дн|день|час|мин|сут|недел|месяц|мес|год|лет|раз|руб|тыс|шт|метр|м$|км|см|человек|"
-                        r"семей|ребен|детей|машин|автобус|маршрут|числ|января|февраля|марта|"
-                        r"апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря)")
-_HOUSE_WORDS = re.compile(r"^(д|дом|дома|доме|дому|домом|домов|№|n)$")
+_NOT_HOUSE = re.compile(r"^(дн|дня|дней|день|час|часа|часов|мин|минут|минуты|сут|суток|сутки|недел[иьюя]|неделе|"
+                        r"месяц|месяца|месяцев|мес|год|года|годов|лет|раз|раза|руб|рублей|рубля|тыс|тысяч|шт|метр|"
+                        r"метра|метров|м|км|см|мм|человек|семей|семьи|ребен\w*|детей|машин\w*|автобус\w*|"
+                        r"маршрут\w*|числ\w*|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|"
+                        r"октября|ноября|декабря|градус\w*|процент\w*)$")
+_HOUSE_WORDS = re.compile(r"^(д|дом|дома|доме|дому|домом|домов|№|n|номер)$")
 _BUILDING_WORDS = re.compile(r"^(к|корп|корпус|корпуса|корпусе|кор|стр|строение)$")
 
 
@@ -154,6 +161,7 @@ class Address:
 
 
 def _tokens(text: str) -> list[str]:
+    text = html.unescape(_TAG.sub(" ", text)).replace("№", " номер ")  # a portal editor's HTML; «дома № 40»
     folded = normalise(text).lower().replace("ё", "е")
     out = []
     for t in _TOKEN.findall(folded):
