@@ -32,7 +32,18 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.extensions import db
-from app.models import BoardSnapshot, Category, Direction, Institution, SlaPolicy, Ticket, TicketEvent, User, utcnow
+from app.models import (
+    BoardSnapshot,
+    Category,
+    Direction,
+    Institution,
+    SlaPolicy,
+    Ticket,
+    TicketEvent,
+    User,
+    slugify,
+    utcnow,
+)
 from app.models.base import insert_or_ignore
 from app.services import settings, tickets
 from app.services.board.figures import IMPORTED_IN_STATS
@@ -482,8 +493,6 @@ def find_direction(code: str | None) -> Direction:
 
 
 def _unique_code(base: str, taken: set[str]) -> str:
-    from app.models import slugify
-
     base = (slugify(base, 50) or "rubric")
     code, n = base, 1
     while code in taken:

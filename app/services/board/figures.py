@@ -6,10 +6,10 @@ import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, tuple_
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, Category, Institution, Ticket, VerdictAnswer, utcnow
+from app.models import OPEN_STATUSES, Category, Institution, SiteSetting, Ticket, VerdictAnswer, utcnow
 from app.services import access, settings
 from app.services.board.periods import Scope
 
@@ -79,14 +79,20 @@ def imported_in_stats() -> bool:
     return bool(settings.get(IMPORTED_IN_STATS, True))
 
 
+def _imported_off():
+    """SQL: the setting says «leave imported history out» (read by the statement itself, one uncorrelated
+    subquery: no extra round trip, never a stale value)."""
+    return exists().where(SiteSetting.key == IMPORTED_IN_STATS, cast(SiteSetting.value, String) == "false")
+
+
 def counted():
-    """The tickets the board counts (SQL condition): the one scope of the board and the open statistics."""
-    cond = and_(Ticket.status != "merged",
+    """The tickets the board counts (SQL condition): the one scope of the board and the open statistics.
+    Imported history (`Ticket.imported`) counts by its dates unless the site setting `imported_in_stats` is
+    false."""
+    return and_(Ticket.status != "merged",
                 or_(Ticket.status != "rejected", Ticket.reject_reason.is_(None),
-                    Ticket.reject_reason.notin_(NOISE_REASONS)))
-    if not imported_in_stats():
-        cond = and_(cond, Ticket.imported.is_(False))
-    return cond
+                    Ticket.reject_reason.notin_(NOISE_REASONS)),
+                or_(Ticket.imported.is_(False), ~_imported_off()))
 
 
 def _seconds(later, earlier):
