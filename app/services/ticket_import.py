@@ -19,6 +19,7 @@ import csv
 import hashlib
 import html
 import io
+import json
 import re
 import zipfile
 from collections import Counter
@@ -44,7 +45,6 @@ from app.models import (
     slugify,
     utcnow,
 )
-from app.models.base import insert_or_ignore
 from app.services import settings, tickets
 from app.services.board.figures import IMPORTED_IN_STATS
 from app.services.text import normalise
@@ -539,9 +539,10 @@ def load(p: Plan, batch: int = 1000, progress: Callable[[int], None] | None = No
     result = Result(skipped=p.already, bad=len(p.bad))
     defaults = dict(db.session.execute(select(Category.id, Category.default_institution_id)).all())
     tz = ZoneInfo(current_app.config["CITY_TZ"])
-    table, events = Ticket.__table__, TicketEvent.__table__
     for start in range(0, len(p.rows), batch):
         chunk = p.rows[start:start + batch]
+        if _postgres():  # one import batch at a time: the check of the keys and the write are one step
+            db.session.execute(select(func.pg_advisory_xact_lock(LOCK)))
         there = set(db.session.scalars(select(Ticket.import_key).where(Ticket.import_key.in_([r.key for r in chunk]))))
         todo = [r for r in chunk if r.key not in there]
         result.skipped += len(chunk) - len(todo)
@@ -567,31 +568,57 @@ def load(p: Plan, batch: int = 1000, progress: Callable[[int], None] | None = No
                 "resolved_at": r.resolved_at, "closed_at": r.resolved_at, "imported": True, "import_key": r.key,
                 "version": 1,
             })
-        inserted: dict[str, int] = {}
-        if values:
-            stmt = (insert_or_ignore(Ticket.__table__)
-                    .on_conflict_do_nothing(index_elements=[table.c.import_key],
-                                            index_where=table.c.import_key.isnot(None))
-                    .returning(table.c.id, table.c.import_key))
-            inserted = {key: tid for tid, key in db.session.execute(stmt, values)}
-        rows_by_key = {r.key: r for r in todo}
-        event_rows = []
-        for key, tid in inserted.items():
-            r = rows_by_key[key]
-            event_rows.append({"ticket_id": tid, "created_at": r.created_at, "kind": "created",
-                               "payload": {"network": NETWORK, "imported": True, "line": r.line}})
-            closing = {"from": "new", "to": "closed", "imported": True}
-            if r.answer:
-                closing["comment"] = r.answer
-            event_rows.append({"ticket_id": tid, "created_at": r.resolved_at, "kind": "status", "payload": closing})
-        if event_rows:
-            db.session.execute(events.insert(), event_rows)
-        result.loaded += len(inserted)
-        result.skipped += len(todo) - len(inserted)  # loaded meanwhile by another run
+        result.loaded += _write(values, {r.key: r for r in todo}) if values else 0
         db.session.commit()
         if progress:
             progress(len(chunk))
     return result
+
+
+LOCK = 1_500_015  # pg_advisory_xact_lock key of the import's batches
+TICKET_COLUMNS = ("id", "number", "status", "priority", "network", "summary", "address", "category_id",
+                  "institution_id", "regime", "reopen_count", "on_control", "created_at", "updated_at",
+                  "resolution_due_at", "resolved_at", "closed_at", "imported", "import_key", "version")
+EVENT_COLUMNS = ("ticket_id", "created_at", "kind", "payload")
+
+
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _events(ticket_id: int, r: Row) -> list[dict]:
+    closing = {"from": "new", "to": "closed", "imported": True}
+    if r.answer:
+        closing["comment"] = r.answer
+    return [{"ticket_id": ticket_id, "created_at": r.created_at, "kind": "created",
+             "payload": {"network": NETWORK, "imported": True, "line": r.line}},
+            {"ticket_id": ticket_id, "created_at": r.resolved_at, "kind": "status", "payload": closing}]
+
+
+def _write(values: list[dict], rows: dict[str, Row]) -> int:
+    """Insert the batch's tickets and their two events; returns how many tickets. PostgreSQL: ids taken from the
+    sequence in one statement, then COPY (100,000 rows in seconds); elsewhere (the SQLite demo) executemany."""
+    if not _postgres():
+        table = Ticket.__table__
+        ids = {}
+        for v in values:
+            ids[v["import_key"]] = db.session.execute(table.insert().values(**v)).inserted_primary_key[0]
+        db.session.execute(TicketEvent.__table__.insert(),
+                           [e for key, tid in ids.items() for e in _events(tid, rows[key])])
+        return len(ids)
+    ids = db.session.scalars(select(func.nextval("tickets_id_seq")).select_from(func.generate_series(1, len(values))))
+    for v, tid in zip(values, ids, strict=True):
+        v["id"] = tid
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY tickets ({', '.join(TICKET_COLUMNS)}) FROM STDIN") as copy:
+        for v in values:
+            copy.write_row([v[c] for c in TICKET_COLUMNS])
+    with cursor.copy(f"COPY ticket_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+        for v in values:
+            for e in _events(v["id"], rows[v["import_key"]]):
+                copy.write_row([e["ticket_id"], e["created_at"], e["kind"], json.dumps(e["payload"],
+                                                                                      ensure_ascii=False)])
+    return len(values)
 
 
 # --- the setting ------------------------------------------------------------------------------------------
