@@ -16,6 +16,7 @@ from app.models import (
     Category,
     Delivery,
     Institution,
+    Message,
     Notification,
     Reply,
     SlaMark,
@@ -109,6 +110,10 @@ def test_nothing_is_sent_or_marked(app, city, tmp_path, monkeypatch):
     assert calls == []
     kinds = {k for (k,) in db.session.execute(select(TicketEvent.kind).join(Ticket).where(Ticket.imported))}
     assert kinds == {"created", "status"}
+    # the text as the ticket's message, already triaged (intake never picks it up)
+    msgs = db.session.scalars(select(Message).where(Message.network == "import")).all()
+    assert len(msgs) == 3 and all(m.triaged_at is not None and m.ticket_id for m in msgs)
+    assert {m.text for m in msgs} == {t.summary for t in imported()}
 
 
 def test_xlsx_with_a_mapping_and_excel_dates(app, city, tmp_path):
@@ -337,3 +342,16 @@ def test_clean_text_and_dates():
     assert when == datetime(2024, 3, 5, 7, 0, tzinfo=timezone.utc)
     with pytest.raises(ValueError):
         ticket_import.parse_when("1.1.1800", TZ)
+
+
+def test_imported_ticket_page_shows_the_text_and_the_answer(app, city, tmp_path, login):
+    from tests.factories import make_user
+    from tests.helpers import body
+
+    assert run(app, write_csv(tmp_path, GOOD)).exit_code == 0
+    t = imported()[0]
+    client = login(make_user("moderator"))
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert "Яма на дороге" in page and "Отремонтировано 07.03" in page and "Импорт истории" in page
+    queue = client.get("/queue?network=import&status=closed")
+    assert queue.status_code == 200

@@ -45,7 +45,8 @@ PRIORITY_LABELS = {"normal": _l("Обычный"), "urgent": _l("Срочный"
 REGIME_LABELS = {"local": _l("Местный регламент"), "59fz": _l("59-ФЗ (письменное обращение)")}
 REGIMES = tuple(REGIME_LABELS)
 
-MESSAGE_KINDS = {"direct": _l("Личное сообщение"), "comment": _l("Комментарий"), "form": _l("Веб-форма"), "api": "API"}
+MESSAGE_KINDS = {"direct": _l("Личное сообщение"), "comment": _l("Комментарий"), "form": _l("Веб-форма"), "api": "API",
+                 "import": _l("Импорт истории")}
 
 
 class SlaPolicy(db.Model):

@@ -8,7 +8,8 @@ create, then the tickets with bulk inserts.
 
 An imported appeal is closed history: status «closed» at its date (`resolved_at` = the answer's time or the
 creation time), `imported` set, the deadline equal to that moment (the column is required; no clock ever ran), no
-reply, no notification, no outbox row, no job, no SLA mark; the answer, when the file has one, is the text of its
+reply, no notification, no outbox row, no job, no SLA mark; the text is also its one message (network and kind
+«import», already triaged: what the ticket page shows); the answer, when the file has one, is the text of its
 «closed» event, as a staff answer is on a resolved ticket. Numbers follow the ticket counter of each year
 (`tickets.reserve_numbers`). `import_key` is a SHA-256 of the file's id (`external_id`) or of the row's values:
 a re-run finds the keys already loaded and loads nothing twice.
@@ -38,6 +39,7 @@ from app.models import (
     Category,
     Direction,
     Institution,
+    Message,
     SlaPolicy,
     Ticket,
     TicketEvent,
@@ -580,6 +582,15 @@ TICKET_COLUMNS = ("id", "number", "status", "priority", "network", "summary", "a
                   "institution_id", "regime", "reopen_count", "on_control", "created_at", "updated_at",
                   "resolution_due_at", "resolved_at", "closed_at", "imported", "import_key", "version")
 EVENT_COLUMNS = ("ticket_id", "created_at", "kind", "payload")
+MESSAGE_COLUMNS = ("network", "external_id", "ticket_id", "kind", "text", "attachments", "raw", "reply_address",
+                   "received_at", "triaged_at")
+
+
+def _message(ticket_id: int, r: Row) -> dict:
+    """The appeal's text as the ticket's message (what the ticket page shows), already triaged."""
+    return {"network": NETWORK, "external_id": r.key, "ticket_id": ticket_id, "kind": "import", "text": r.text,
+            "attachments": [], "raw": {"line": r.line}, "reply_address": {}, "received_at": r.created_at,
+            "triaged_at": r.created_at}
 
 
 def _postgres() -> bool:
@@ -596,8 +607,8 @@ def _events(ticket_id: int, r: Row) -> list[dict]:
 
 
 def _write(values: list[dict], rows: dict[str, Row]) -> int:
-    """Insert the batch's tickets and their two events; returns how many tickets. PostgreSQL: ids taken from the
-    sequence in one statement, then COPY (100,000 rows in seconds); elsewhere (the SQLite demo) executemany."""
+    """Insert the batch's tickets, their two events and their message; returns how many tickets. PostgreSQL:
+    ids taken from the sequence in one statement, then COPY; elsewhere (the SQLite demo) plain inserts."""
     if not _postgres():
         table = Ticket.__table__
         ids = {}
@@ -605,6 +616,7 @@ def _write(values: list[dict], rows: dict[str, Row]) -> int:
             ids[v["import_key"]] = db.session.execute(table.insert().values(**v)).inserted_primary_key[0]
         db.session.execute(TicketEvent.__table__.insert(),
                            [e for key, tid in ids.items() for e in _events(tid, rows[key])])
+        db.session.execute(Message.__table__.insert(), [_message(tid, rows[key]) for key, tid in ids.items()])
         return len(ids)
     ids = db.session.scalars(select(func.nextval("tickets_id_seq")).select_from(func.generate_series(1, len(values))))
     for v, tid in zip(values, ids, strict=True):
@@ -618,6 +630,11 @@ def _write(values: list[dict], rows: dict[str, Row]) -> int:
             for e in _events(v["id"], rows[v["import_key"]]):
                 copy.write_row([e["ticket_id"], e["created_at"], e["kind"], json.dumps(e["payload"],
                                                                                       ensure_ascii=False)])
+    with cursor.copy(f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN") as copy:
+        for v in values:
+            m = _message(v["id"], rows[v["import_key"]])
+            copy.write_row([json.dumps(m[c]) if c in ("attachments", "raw", "reply_address") else m[c]
+                            for c in MESSAGE_COLUMNS])
     return len(values)
 
 
