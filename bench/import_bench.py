@@ -154,6 +154,8 @@ def main() -> int:
         loaded = conn.execute("SELECT count(*) FROM tickets WHERE imported").fetchone()[0]
         events = conn.execute("SELECT count(*) FROM ticket_events").fetchone()[0]
         replies = conn.execute("SELECT count(*) FROM replies").fetchone()[0]
+        server = ", ".join(f"{name} {conn.execute(f'SHOW {name}').fetchone()[0]}"
+                           for name in ("shared_buffers", "max_wal_size", "autovacuum"))
     if loaded != args.rows or replies:
         log(f"ERROR: {loaded} tickets loaded of {args.rows}, {replies} replies")
         return 1
@@ -170,7 +172,9 @@ def main() -> int:
             f"Время — весь процесс `flask tickets import` (запуск приложения, чтение и проверка CSV, "
             f"{-(-args.rows // args.batch)} транзакций по {args.batch} строк: номера блоком из счётчика года, "
             f"обращения и события — COPY). Записано обращений: {n(loaded)}, событий: {n(events)}, "
-            f"ответов жителям: {replies}. Цель issue 15: ≤ 60 с на 100\u00a0000 строк.")
+            f"ответов жителям: {replies}, сообщений — по одному на обращение. Сервер: {server}; последние "
+            f"партии медленнее первых (индексы трёх таблиц, в том числе триграммные GIN по тексту и адресу, "
+            f"перестают помещаться в shared_buffers). Цель issue 15: ≤ 60 с на 100\u00a0000 строк.")
     print(text)
     if not args.no_write:
         write_results(text)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import delete, func, select
+from sqlalchemy import text as sql_text
 
 from app.extensions import db
 from app.models import (
@@ -545,6 +546,8 @@ def load(p: Plan, batch: int = 1000, progress: Callable[[int], None] | None = No
         chunk = p.rows[start:start + batch]
         if _postgres():  # one import batch at a time: the check of the keys and the write are one step
             db.session.execute(select(func.pg_advisory_xact_lock(LOCK)))
+            # a batch lost to a crash is loaded again by the next run (idempotent): no need to wait for the flush
+            db.session.execute(sql_text("SET LOCAL synchronous_commit = off"))
         there = set(db.session.scalars(select(Ticket.import_key).where(Ticket.import_key.in_([r.key for r in chunk]))))
         todo = [r for r in chunk if r.key not in there]
         result.skipped += len(chunk) - len(todo)
@@ -574,10 +577,15 @@ def load(p: Plan, batch: int = 1000, progress: Callable[[int], None] | None = No
         db.session.commit()
         if progress:
             progress(len(chunk))
+    if _postgres() and result.loaded >= ANALYZE_AFTER:  # the board's plans see the new rows at once
+        for table in ("tickets", "ticket_events", "messages"):
+            db.session.execute(sql_text(f"ANALYZE {table}"))
+        db.session.commit()
     return result
 
 
 LOCK = 1_500_015  # pg_advisory_xact_lock key of the import's batches
+ANALYZE_AFTER = 10_000  # rows loaded: the tables' statistics are refreshed at the end
 TICKET_COLUMNS = ("id", "number", "status", "priority", "network", "summary", "address", "category_id",
                   "institution_id", "regime", "reopen_count", "on_control", "created_at", "updated_at",
                   "resolution_due_at", "resolved_at", "closed_at", "imported", "import_key", "version")
