@@ -196,6 +196,11 @@ def test_dry_run_writes_nothing_and_reports_every_bad_row(app, city, tmp_path):
     assert "По рубрикам:" in res.output
     assert "ничего не записано" in res.output
     assert (count(Ticket), count(TicketCounter)) == (tickets_before, counter_before)
+    # with --create-missing too: the new names are listed, nothing is created
+    res = run(app, p, "--dry-run", "--create-missing")
+    assert res.exit_code == 0 and "Новые рубрики:" in res.output
+    assert db.session.scalar(select(Category).where(Category.name == "Снег")) is None
+    assert count(Ticket) == tickets_before
 
 
 def test_bad_rows_are_skipped_and_listed_in_a_real_run(app, city, tmp_path):
@@ -295,7 +300,8 @@ def test_junk_files_give_a_clear_error(app, city, tmp_path, make, message):
     res = run(app, p)
     assert res.exit_code != 0
     assert message in res.output, res.output
-    assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
 
 
 def test_junk_xlsx_missing_file_and_bad_map(app, city, tmp_path):
