@@ -145,3 +145,6 @@ def register(app: Flask) -> None:
     from app.cli_posts import posts_cli
 
     app.cli.add_command(posts_cli)
+    from app.cli_tickets import tickets_cli
+
+    app.cli.add_command(tickets_cli)

@@ -22,6 +22,7 @@ NETWORK_LABELS = {
     "web": _l("Веб-форма"),
     "api": "API",
     "other": _l("Другая сеть"),
+    "import": _l("Импорт истории"),  # past appeals loaded by `flask tickets import`
 }
 # A participant's account: the four networks we collect from, or a plain link to another network (no statistics).
 ACCOUNT_NETWORKS = (*NETWORKS, "other")

@@ -45,7 +45,8 @@ PRIORITY_LABELS = {"normal": _l("Обычный"), "urgent": _l("Срочный"
 REGIME_LABELS = {"local": _l("Местный регламент"), "59fz": _l("59-ФЗ (письменное обращение)")}
 REGIMES = tuple(REGIME_LABELS)
 
-MESSAGE_KINDS = {"direct": _l("Личное сообщение"), "comment": _l("Комментарий"), "form": _l("Веб-форма"), "api": "API"}
+MESSAGE_KINDS = {"direct": _l("Личное сообщение"), "comment": _l("Комментарий"), "form": _l("Веб-форма"), "api": "API",
+                 "import": _l("Импорт истории")}
 
 
 class SlaPolicy(db.Model):
@@ -137,6 +138,11 @@ class Ticket(db.Model):
     # A new ticket from a network is acknowledged once its burst window has passed (services/intake.send_due_acks),
     # so the acknowledgement names the institution the burst's text routed it to; None: nothing pending.
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A city's past appeals loaded by `flask tickets import` (app/services/ticket_import.py): closed history, no
+    # deadlines kept, never in SLA compliance; `import_key` (a hash of the file's id or of the row) makes a
+    # re-run load nothing twice.
+    imported: Mapped[bool] = mapped_column(default=False, server_default="0")
+    import_key: Mapped[str | None] = mapped_column(String(64), info={"key": True})
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -255,6 +261,8 @@ Index("ix_messages_untriaged", Message.id, postgresql_where=Message.triaged_at.i
       sqlite_where=Message.triaged_at.is_(None))
 
 
+Index("ix_tickets_import_key", Ticket.import_key, unique=True, postgresql_where=Ticket.import_key.isnot(None),
+      sqlite_where=Ticket.import_key.isnot(None))
 Index("ix_tickets_ack_due", Ticket.ack_due_at, postgresql_where=Ticket.ack_due_at.isnot(None),
       sqlite_where=Ticket.ack_due_at.isnot(None))
 

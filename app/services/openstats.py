@@ -190,7 +190,7 @@ def by_category(period: Period, scope: Scope, now: datetime) -> list[dict]:
     return rows
 
 
-_MONTHLY = ("received", "resolved", "on_time", "resolution_seconds")
+_MONTHLY = ("received", "resolved", "on_time", "resolution_seconds", "sla_resolved")
 
 
 def monthly(end_day: date, scope: Scope, now: datetime, months: int = MONTHS) -> list[dict]:
@@ -216,7 +216,7 @@ def monthly(end_day: date, scope: Scope, now: datetime, months: int = MONTHS) ->
     for i, start in enumerate(starts):
         values = row[i * len(_MONTHLY):(i + 1) * len(_MONTHLY)]
         f = board.Figures(received=int(values[0] or 0), resolved=int(values[1] or 0), on_time=int(values[2] or 0),
-                          resolution_seconds=float(values[3] or 0))
+                          resolution_seconds=float(values[3] or 0), sla_resolved=int(values[4] or 0))
         last = board._add_months(start, 1) - timedelta(days=1)
         out.append({"month": start.strftime("%Y-%m"), "start": start.isoformat(), "end": last.isoformat(),
                     "received": f.received, "resolved": f.resolved, "on_time": f.on_time,

@@ -43,6 +43,22 @@ def next_number(year: int) -> str:
     return f"{prefix}-{year}-{last:06d}"
 
 
+def reserve_numbers(year: int, count: int) -> list[str]:
+    """Take `count` consecutive numbers of the year at once (one locked update; the import's batches), in order."""
+    if count <= 0:
+        return []
+    prefix = current_app.config["TICKET_PREFIX"]
+    stmt = (update(TicketCounter).where(TicketCounter.year == year)
+            .values(last=TicketCounter.last + count).returning(TicketCounter.last)
+            .execution_options(synchronize_session=False))
+    last = db.session.execute(stmt).scalar()
+    if last is None:
+        db.session.execute(insert_or_ignore(TicketCounter).values(year=year, last=0)
+                           .on_conflict_do_nothing(index_elements=["year"]))
+        last = db.session.execute(stmt).scalar()
+    return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
+
+
 def require(model, row_id: int | None, missing: str):
     """The row of `model` with this id, or NotFound with the message a user reads."""
     row = db.session.get(model, row_id) if row_id is not None else None

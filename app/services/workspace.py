@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, Ticket
@@ -21,7 +21,7 @@ def summary(institution_id: int, now: datetime) -> dict:
     """This month's SLA compliance of the institution, in one aggregate query: {"resolved", "on_time",
     "overdue", "percent" (None without resolved tickets), "since"}."""
     since = month_start(now)
-    resolved = Ticket.resolved_at >= since
+    resolved = and_(Ticket.resolved_at >= since, Ticket.imported.is_(False))  # imported history: no deadlines
     row = db.session.execute(
         select(func.count().filter(resolved),
                func.count().filter(resolved, Ticket.resolved_at <= Ticket.resolution_due_at),

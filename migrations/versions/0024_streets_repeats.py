@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0024_streets_repeats'
-down_revision = '0022_site_settings'
+down_revision = '0023_ticket_import'
 branch_labels = None
 depends_on = None
 

@@ -6,11 +6,11 @@ import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, tuple_
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, Category, Institution, Ticket, VerdictAnswer, utcnow
-from app.services import access
+from app.models import OPEN_STATUSES, Category, Institution, SiteSetting, Ticket, VerdictAnswer, utcnow
+from app.services import access, settings
 from app.services.board.periods import Scope
 
 
@@ -30,10 +30,18 @@ class Figures:
     resolution_seconds: float = 0.0
     median_first_response: float | None = None  # seconds
     median_resolution: float | None = None  # seconds
+    # Resolved in the period and under a deadline: imported history (`Ticket.imported`) counts as resolved by its
+    # dates but never in SLA compliance. None (a snapshot older than the field): `resolved`.
+    sla_resolved: int | None = None
+
+    @property
+    def sla_base(self) -> int:
+        """The tickets SLA compliance is a share of (resolved in the period, imported history left out)."""
+        return self.resolved if self.sla_resolved is None else self.sla_resolved
 
     @property
     def sla_share(self) -> float | None:
-        return self.on_time / self.resolved if self.resolved else None
+        return self.on_time / self.sla_base if self.sla_base else None
 
     @property
     def rating_avg(self) -> float | None:
@@ -63,11 +71,28 @@ class Figures:
 NOISE_REASONS = ("spam", "advertising", "thanks", "duplicate")
 
 
+# Site setting: False leaves imported history (`flask tickets import`) out of the board and the open statistics.
+IMPORTED_IN_STATS = "imported_in_stats"
+
+
+def imported_in_stats() -> bool:
+    return bool(settings.get(IMPORTED_IN_STATS, True))
+
+
+def _imported_off():
+    """SQL: the setting says «leave imported history out» (read by the statement itself, one uncorrelated
+    subquery: no extra round trip, never a stale value)."""
+    return exists().where(SiteSetting.key == IMPORTED_IN_STATS, cast(SiteSetting.value, String) == "false")
+
+
 def counted():
-    """The tickets the board counts (SQL condition)."""
+    """The tickets the board counts (SQL condition): the one scope of the board and the open statistics.
+    Imported history (`Ticket.imported`) counts by its dates unless the site setting `imported_in_stats` is
+    false."""
     return and_(Ticket.status != "merged",
                 or_(Ticket.status != "rejected", Ticket.reject_reason.is_(None),
-                    Ticket.reject_reason.notin_(NOISE_REASONS)))
+                    Ticket.reject_reason.notin_(NOISE_REASONS)),
+                or_(Ticket.imported.is_(False), ~_imported_off()))
 
 
 def _seconds(later, earlier):
@@ -95,7 +120,7 @@ def _conditions(start: datetime, end: datetime, now: datetime) -> dict:
 
 
 _COUNTS = ("received", "open", "overdue", "resolved", "on_time", "rated", "rating_sum", "good", "reopened",
-           "ever_resolved", "resolution_seconds")
+           "ever_resolved", "resolution_seconds", "sla_resolved")
 
 
 def _aggregate_columns(c: dict, postgres: bool) -> list:
@@ -106,13 +131,15 @@ def _aggregate_columns(c: dict, postgres: bool) -> list:
         func.count().filter(and_(c["created"], Ticket.status.in_(OPEN_STATUSES))),
         func.count().filter(c["overdue"]),
         func.count().filter(c["resolved"]),
-        func.count().filter(and_(c["resolved"], Ticket.resolved_at <= Ticket.resolution_due_at)),
+        func.count().filter(and_(c["resolved"], Ticket.imported.is_(False),
+                                 Ticket.resolved_at <= Ticket.resolution_due_at)),
         func.count().filter(c["rated"]),
         func.coalesce(func.sum(Ticket.rating).filter(c["rated"]), 0),
         func.count().filter(and_(c["rated"], Ticket.rating >= 4)),
         func.count().filter(and_(c["created"], Ticket.reopen_count > 0)),
         func.count().filter(and_(c["created"], or_(Ticket.resolved_at.isnot(None), Ticket.reopen_count > 0))),
         func.coalesce(func.sum(res_secs).filter(c["resolved"]), 0),
+        func.count().filter(and_(c["resolved"], Ticket.imported.is_(False))),
     ]
     if postgres:
         cols += [func.percentile_cont(0.5).within_group(first_secs).filter(c["first"]),
@@ -122,10 +149,11 @@ def _aggregate_columns(c: dict, postgres: bool) -> list:
 
 def _figures(values, postgres: bool) -> Figures:
     f = Figures(**{name: (float(v) if name == "resolution_seconds" else int(v or 0))
-                   for name, v in zip(_COUNTS, values[:11], strict=True)})
+                   for name, v in zip(_COUNTS, values[:len(_COUNTS)], strict=True)})
     if postgres:
-        f.median_first_response = float(values[11]) if values[11] is not None else None
-        f.median_resolution = float(values[12]) if values[12] is not None else None
+        n = len(_COUNTS)
+        f.median_first_response = float(values[n]) if values[n] is not None else None
+        f.median_resolution = float(values[n + 1]) if values[n + 1] is not None else None
     return f
 
 

@@ -56,8 +56,8 @@ def ranking(level: str, cur: dict, prev: dict, city: Figures) -> dict:
         p = prev.get(key, Figures())
         name, direction_id = names.get(key, (str(_l("Не распределено")), None))
         row = RankRow(id=key, name=name, figures=f.as_dict(), previous=p.as_dict(), direction_id=direction_id)
-        if f.resolved:
-            row.score = _smoothed(f.on_time, f.resolved, prior_sla)
+        if f.sla_base:
+            row.score = _smoothed(f.on_time, f.sla_base, prior_sla)
         row.good_smoothed = _smoothed(f.good, f.rated, prior_good)
         if f.mean_resolution_days is not None:
             row.meets_time_target = f.mean_resolution_days <= TARGET_MEAN_DAYS
