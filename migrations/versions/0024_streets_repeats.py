@@ -1,7 +1,7 @@
 """streets (the city's street list), tickets.street_id/house, repeat_suggestions (issue 15, items 5-6)
 
 Revision ID: 0024_streets_repeats
-Revises: 0022_site_settings
+Revises: 0023_ticket_import
 Create Date: 2026-11-30 18:10:00
 
 """
