@@ -67,6 +67,9 @@ class Config:
     # seconds a computed rating (/rating, a direction over a period) is served; this month, quarter and year are
     # recomputed every 10 minutes by the job app.jobs.rating.refresh
     RATING_SNAPSHOT_MAX_AGE = int(_env("RATING_SNAPSHOT_MAX_AGE", "900"))
+    # The learned router (issue 15): the nightly job app.jobs.routing.retrain trains when at least this many
+    # confirmed (resolved/closed) tickets are new since the current model
+    ROUTING_RETRAIN_MIN_NEW = int(_env("ROUTING_RETRAIN_MIN_NEW", "200"))
     # Open statistics (/stats, a participant's «Как отвечает жителям»): seconds computed figures are served (the job
     # app.jobs.stats.refresh renews the common ones every 5 min), and fresh computations allowed per minute
     # city-wide (Redis; 0: no bound) — a public page cannot load the database.

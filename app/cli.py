@@ -145,3 +145,6 @@ def register(app: Flask) -> None:
     from app.cli_posts import posts_cli
 
     app.cli.add_command(posts_cli)
+    from app.cli_routing import routing_cli
+
+    app.cli.add_command(routing_cli)
