@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.services.routing_model import model as learned
+from app.services.routing_model.mask import EMAIL, NAME, PHONE
 from app.services.text import words
 
 TARGET_PRECISION = 0.95
 NEVER = 1.01  # the threshold when no level reaches the target precision: the model never routes alone
+_TOKENS = frozenset(t.lower() for t in (PHONE, EMAIL, NAME))
 
 
 def group_key(masked_text: str) -> int:
-    """Texts equal once masked, lower-cased and stripped of punctuation share a key."""
-    norm = " ".join(words(masked_text))
+    """Texts equal once masked, lower-cased and stripped of punctuation and of the mask's tokens (the same appeal
+    signed with a phone, or not) share a key."""
+    norm = " ".join(w for w in words(masked_text) if w not in _TOKENS)
     return int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=7).digest(), "big")
 
 
