@@ -98,3 +98,16 @@ def test_garbage_refused():
     np.savez(buf, header=np.frombuffer(b'{"format": "other"}', dtype=np.uint8))
     with pytest.raises(learned.UnsafeModel):
         learned.load(buf.getvalue())
+
+
+def test_words_in_their_dictionary_form():
+    from app.services.routing_model.lemmas import lemmatize
+    assert lemmatize("Огромные КОНТЕЙНЕРЫ на дорогах, NAME PHONE") == "огромный контейнер на дорога name phone"
+    assert lemmatize("дом 12, кв. 5") == "дом 12 кв 5"
+    assert lemmatize("") == ""
+
+
+def test_the_model_generalises_over_word_forms(trained):
+    assert trained.meta["prep"] == learned.LEMMAS
+    assert trained.predict("ямами", k=1)[0][0] == "roads"  # a form never seen in training
+    assert trained.predict("фонарями", k=1)[0][0] == "lights"

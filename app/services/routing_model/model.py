@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.services.routing_model.lemmas import lemmatize
+
 FORMAT = "om-routing-1"
 WORD_PARAMS = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 2,
                "max_df": 0.5, "token_pattern": r"(?u)\b\w\w+\b", "dtype": np.float32}
 CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "lowercase": True,
                "min_df": 3, "max_df": 0.9, "max_features": 300_000, "dtype": np.float32}
-DEFAULT_C = 10.0
+DEFAULT_C = 10.0  # rubric top-1 on the 525 hand-written appeals: C=1 72 %, 3 77 %, 10 77 %, 30 77 %, 100 78 %
+LEMMAS = "lemmas"
 
 
 class UnsafeModel(ValueError):
@@ -36,6 +39,7 @@ class Model:
 
     def features(self, texts):
         from scipy.sparse import hstack
+        texts = _prepare(texts, self.meta.get("prep"))
         return hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
 
     def proba(self, texts) -> np.ndarray:
@@ -58,12 +62,21 @@ def _vectorizers():
     return [TfidfVectorizer(**WORD_PARAMS), TfidfVectorizer(**CHAR_PARAMS)]
 
 
-def train(texts, labels, C: float = DEFAULT_C, max_iter: int = 200) -> Model:  # noqa: N803 — sklearn's name
-    """Fit on already masked texts (`mask.mask`). At least two distinct labels."""
+def _prepare(texts, prep: str | None) -> list[str]:
+    texts = list(texts)
+    if prep == LEMMAS:
+        return [lemmatize(t) for t in texts]
+    return texts
+
+
+def train(texts, labels, C: float = DEFAULT_C, max_iter: int = 300, prep: str | None = LEMMAS  # noqa: N803
+          ) -> Model:
+    """Fit on already masked texts (`mask.mask`). At least two distinct labels. `prep`: «lemmas» (the words'
+    dictionary forms, lemmas.py) or None (the masked text as it is)."""
     from scipy.sparse import hstack
     from sklearn.linear_model import LogisticRegression
 
-    texts, labels = list(texts), [str(x) for x in labels]
+    texts, labels = _prepare(texts, prep), [str(x) for x in labels]
     if len(set(labels)) < 2:
         raise ValueError("need at least two labels to learn a route")
     vecs = _vectorizers()
@@ -77,7 +90,7 @@ def train(texts, labels, C: float = DEFAULT_C, max_iter: int = 200) -> Model:  #
         if hasattr(v, "stop_words_"):
             v.stop_words_ = None
     return Model(labels=[str(c) for c in clf.classes_], vectorizers=vecs, classifier=clf,
-                 meta={"n_train": len(texts), "C": C})
+                 meta={"n_train": len(texts), "C": C, "prep": prep})
 
 
 # --- storage ----------------------------------------------------------------------------------
@@ -125,7 +138,7 @@ def load(blob: bytes) -> Model:
         raise UnsafeModel(str(exc)) from None
     try:
         header = json.loads(arrays.pop("header").astype(np.uint8).tobytes().decode("utf-8"))
-        if header.get("format") != FORMAT:
+        if header.get("format") != FORMAT or (header.get("meta") or {}).get("prep") not in (None, LEMMAS):
             raise UnsafeModel("unknown format")
         vecs = []
         for i, vm in enumerate(header["vectorizers"]):
