@@ -29,6 +29,10 @@ def main() -> None:
     ap.add_argument("--route", type=int, default=1000)
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
+    if args.database_url:  # before the app's config is imported
+        os.environ["DATABASE_URL"] = args.database_url
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+        os.environ.pop("REDIS_URL", None)
 
     from app.services.routing_model import model as learned
     from app.services.routing_model.mask import mask, mask_many
@@ -68,9 +72,6 @@ def main() -> None:
           f"p95 {sorted(took)[int(0.95 * len(took))]:.2f} ms, max {max(took):.2f} ms")
 
     if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
-        os.environ.pop("REDIS_URL", None)
         from sqlalchemy import select
 
         from app import create_app

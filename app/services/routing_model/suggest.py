@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from app.extensions import db
 from app.models import Category, Institution
 from app.services.routing_model import store
@@ -28,12 +30,9 @@ def _top(target: str, masked: str, entity, k: int) -> tuple[list, bool]:
         return [], False
     m, threshold = found
     predicted = m.predict(masked, k=k + 2)  # a few spare: a rubric or institution may be gone since
-    out = []
-    for label, p in predicted:
-        obj = db.session.get(entity, int(label)) if label.isdigit() else None
-        if obj is not None and obj.is_active:
-            out.append((obj, p))
-    out = out[:k]
+    ids = [int(label) for label, _p in predicted if label.isdigit()]
+    found = {o.id: o for o in db.session.scalars(select(entity).where(entity.id.in_(ids), entity.is_active))}
+    out = [(found[int(label)], p) for label, p in predicted if label.isdigit() and int(label) in found][:k]
     # sure only of the model's own first choice (not of a runner-up promoted because the first is gone)
     sure = bool(out) and str(out[0][0].id) == predicted[0][0] and out[0][1] >= threshold
     return out, sure
