@@ -20,7 +20,7 @@ from app.services.routing_model.lemmas import lemmatize
 FORMAT = "om-routing-1"
 WORD_PARAMS = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 2,
                "max_df": 0.5, "token_pattern": r"(?u)\b\w\w+\b", "dtype": np.float32}
-CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "lowercase": True,
+CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (3, 5), "sublinear_tf": True, "lowercase": True,
                "min_df": 3, "max_df": 0.9, "max_features": 300_000, "dtype": np.float32}
 DEFAULT_C = 10.0  # rubric top-1 on the 525 hand-written appeals: C=1 72 %, 3 77 %, 10 77 %, 30 77 %, 100 78 %
 LEMMAS = "lemmas"
@@ -69,7 +69,7 @@ def _prepare(texts, prep: str | None) -> list[str]:
     return texts
 
 
-def train(texts, labels, C: float = DEFAULT_C, max_iter: int = 300, prep: str | None = LEMMAS  # noqa: N803
+def train(texts, labels, C: float = DEFAULT_C, max_iter: int = 100, prep: str | None = LEMMAS  # noqa: N803
           ) -> Model:
     """Fit on already masked texts (`mask.mask`). At least two distinct labels. `prep`: «lemmas» (the words'
     dictionary forms, lemmas.py) or None (the masked text as it is)."""
@@ -84,7 +84,7 @@ def train(texts, labels, C: float = DEFAULT_C, max_iter: int = 300, prep: str | 
         for v in vecs:
             v.set_params(min_df=1, max_df=1.0)
     x = hstack([v.fit_transform(texts) for v in vecs]).tocsr()
-    clf = LogisticRegression(C=C, max_iter=max_iter, solver="lbfgs")
+    clf = LogisticRegression(C=C, max_iter=max_iter, solver="lbfgs", tol=1e-3)
     clf.fit(x, labels)
     for v in vecs:  # the stop words cut by min_df/max_df are not needed to predict (and would keep rare names)
         if hasattr(v, "stop_words_"):
