@@ -67,6 +67,11 @@ class Config:
     # seconds a computed rating (/rating, a direction over a period) is served; this month, quarter and year are
     # recomputed every 10 minutes by the job app.jobs.rating.refresh
     RATING_SNAPSHOT_MAX_AGE = int(_env("RATING_SNAPSHOT_MAX_AGE", "900"))
+    # The learned router (issue 15): the nightly job app.jobs.routing.retrain trains when at least this many
+    # confirmed (resolved/closed) tickets are new since the current model
+    ROUTING_RETRAIN_MIN_NEW = int(_env("ROUTING_RETRAIN_MIN_NEW", "200"))
+    # seconds a process keeps routing with the model it loaded before asking whether a newer one is current
+    ROUTING_MODEL_CHECK_SECONDS = float(_env("ROUTING_MODEL_CHECK_SECONDS", "5"))
     # Open statistics (/stats, a participant's «Как отвечает жителям»): seconds computed figures are served (the job
     # app.jobs.stats.refresh renews the common ones every 5 min), and fresh computations allowed per minute
     # city-wide (Redis; 0: no bound) — a public page cannot load the database.
@@ -185,3 +190,4 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3
     PUBLISH_THREADS = 0  # in-process jobs share the test's one connection: copies one after another
+    ROUTING_MODEL_CHECK_SECONDS = 0  # each test's rolled-back models: always ask the database which is current

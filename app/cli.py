@@ -148,3 +148,6 @@ def register(app: Flask) -> None:
     from app.cli_tickets import tickets_cli
 
     app.cli.add_command(tickets_cli)
+    from app.cli_routing import routing_cli
+
+    app.cli.add_command(routing_cli)

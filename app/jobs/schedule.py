@@ -45,6 +45,8 @@ PERIODIC = (
     Periodic("app.jobs.housekeeping.close_unanswered", "low", 3600),  # «Проблема решена?» unanswered N days
     # the participants' figures: accounts whose last attempt is older than COLLECT_EVERY_HOURS, in chunks
     Periodic("app.jobs.accounts.collect_due", "low", 600),
+    # the learned router retrained when ROUTING_RETRAIN_MIN_NEW confirmed tickets are new since its last model
+    Periodic("app.jobs.routing.retrain", "low", 24 * 3600),
 )
 
 

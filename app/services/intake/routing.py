@@ -93,13 +93,18 @@ def _stems(keywords: str) -> list[str]:
             if len(k.strip()) >= 3]
 
 
-def categorize(text: str) -> Route:
-    """The category whose keyword stems the text mentions most (admins edit the stems per category)."""
+def active_categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).where(Category.is_active.is_(True)).order_by(Category.id)))
+
+
+def categorize(text: str, categories: list[Category] | None = None) -> Route:
+    """The category whose keyword stems the text mentions most (admins edit the stems per category).
+    `categories`: the active categories read once by a caller routing many texts (the routing model's evaluation)."""
     found = words(text)
     if not found:
         return Route(None, 0.0, [])
     best: Route = Route(None, 0.0, [])
-    for cat in db.session.scalars(select(Category).where(Category.is_active.is_(True)).order_by(Category.id)):
+    for cat in active_categories() if categories is None else categories:
         stems = _stems(cat.keywords)
         matched = sorted({s for s in stems for w in found if w.startswith(s)})
         if len(matched) > len(best.matched):
