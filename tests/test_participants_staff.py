@@ -220,8 +220,8 @@ def test_a_participant_that_does_not_receive_appeals_is_never_given_a_ticket(cli
                 account=make_account(shop, network="telegram"))
     cat.keywords = "просроч"
     db.session.flush()
-    route, institution = triage._route(m, "Продают просрочку")
-    assert route.category == cat and institution is None
+    d = triage._route(m, "Продают просрочку")
+    assert d.category == cat and d.institution is None
     # creation with the category's default
     t = tickets.create_ticket(network="web", summary="Просрочка", category=cat)
     assert t.institution is None

@@ -99,7 +99,7 @@ def test_form_code_is_checked_again_when_the_ticket_is_made(client, school, heat
     post(client, form(participant=school.feedback_code))
     school.receives_appeals = False
     message = db.session.scalar(db.select(Message))
-    assert triage._route(message, message.text)[1].id == heating.id
+    assert triage._route(message, message.text).institution.id == heating.id
 
 
 # --- Telegram ---------------------------------------------------------------------------------------

@@ -123,6 +123,10 @@ class Ticket(db.Model):
     # The address found in the resident's words, matched against the city's street list (app/services/addresses.py).
     street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id", ondelete="SET NULL"), index=True)
     house: Mapped[str | None] = mapped_column(String(20))
+    # The learned router's say at intake (app/services/intake/decide.py): {"category": [[id, p], …3],
+    # "institution": [[id, p], …3], "category_sure": bool, "institution_sure": bool, "version": {target: n}}; None
+    # when no model was stored then. The queue and the ticket page offer it for one-click accept.
+    route_suggestion: Mapped[dict | None] = mapped_column(JSON)
     district: Mapped[str | None] = mapped_column(String(120))
     reject_reason: Mapped[str | None] = mapped_column(String(40))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)

@@ -19,7 +19,7 @@ its keys:
 | message | message_id |
 | message_edited | text, message_id |
 | promoted | — |
-| routed | category, matched, confidence (0…1, 2 digits), institution (short name or None) |
+| routed | category, category_source (rule, model, keywords), category_p (the model's probability), institution (short name or None), institution_source (deeplink, rule, model, account, category), institution_p, matched, confidence (keywords: 0…1), rule_id |
 | verdict | verdict (yes / no), [rating] (1…5), via |
 | control | order_id, step, state, institution, due (ISO UTC), and the step's own keys |
 

@@ -117,9 +117,10 @@ def _event_title(e: TicketEvent) -> tuple[str, str]:
         return _("Житель отредактировал сообщение"), p.get("text", "")
     if e.kind == "routed":
         words = ", ".join(p.get("matched") or [])
-        title = _("Разобрано автоматически: %(category)s", category=p.get("category", ""))
+        title = _("Разобрано автоматически: %(category)s", category=p.get("category") or "—")
+        title += _route_why(p.get("category_source"), p.get("category_p"))
         if p.get("institution"):
-            title += f" → {p['institution']}"
+            title += f" → {p['institution']}" + _route_why(p.get("institution_source"), p.get("institution_p"))
         return title, _("Слова: %(words)s", words=words) if words else ""
     if e.kind == "promoted":
         return _("Сделано обращением из «не обращений»"), ""
@@ -150,6 +151,19 @@ CONTROL_STEPS = {
     "cancel": _l("Поручение № %(n)s снято с контроля"),
     "late": _l("Поручение № %(n)s просрочено (срок %(due)s, %(institution)s)"),
 }
+
+
+ROUTE_SOURCES = {"rule": _l("правило администратора"), "model": _l("модель"), "keywords": _l("ключевые слова"),
+                 "deeplink": _l("ссылка участника"), "account": _l("аккаунт, куда написали"),
+                 "category": _l("учреждение рубрики")}
+
+
+def _route_why(source: str | None, p: float | None) -> str:
+    """« (модель, 87 %)»: where a half of the route came from, with the model's probability."""
+    if not source:
+        return ""
+    label = str(ROUTE_SOURCES.get(source, source))
+    return f" ({label}, {round(p * 100)} %)" if p is not None else f" ({label})"
 
 
 def _control_title(p: dict) -> tuple[str, str]:

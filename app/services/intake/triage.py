@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -19,8 +20,20 @@ from app.channels import content
 from app.channels.base import parse_command
 from app.extensions import db
 from app.jobs import enqueue_after_commit
-from app.models import OPEN_STATUSES, Institution, Message, Ticket, TicketEvent, utcnow
-from app.services import access, deeplinks, repeats, replies, sla, staff_telegram, tickets, verdict, workflow
+from app.models import OPEN_STATUSES, Category, Institution, Message, Ticket, TicketEvent, utcnow
+from app.services import (
+    access,
+    deeplinks,
+    repeats,
+    replies,
+    routing_model,
+    routing_rules,
+    sla,
+    staff_telegram,
+    tickets,
+    verdict,
+    workflow,
+)
 from app.services.errors import ValidationFailed
 from app.services.intake import routing
 from app.services.replies import main_ticket, residents_of  # noqa: F401  (intake.residents_of: older callers)
@@ -189,16 +202,64 @@ def _came_through(m: Message) -> Institution | None:
     return None
 
 
-def _route(m: Message, text: str) -> tuple[routing.Route, Institution | None]:
-    """Category by the words; institution by the participant's code the resident came through (when it receives
-    appeals), else the account, else the category."""
-    route = routing.categorize(text)
-    institution = tickets.receiving(_came_through(m))
-    if institution is None and m.account is not None:
-        institution = tickets.receiving(m.account.institution)
-    if institution is None and route.category is not None:
-        institution = tickets.receiving(route.category.default_institution)
-    return route, institution
+@dataclass
+class Decision:
+    """Where triage sends a new appeal, and why (issue 15, item 4). Category: an admin's override rule, else the
+    learned model when sure, else — only while no model is stored — the rubrics' keywords, else a moderator.
+    Institution: the participant whose deep link brought the resident, else the override rule's, else the model's
+    when sure, else the owner of the account written to, else the chosen rubric's default institution, else a
+    moderator. `suggestion`: the model's top three of each, kept on the ticket for one-click accept."""
+
+    category: Category | None = None
+    institution: Institution | None = None
+    category_source: str | None = None  # rule | model | keywords
+    institution_source: str | None = None  # deeplink | rule | model | account | category
+    category_p: float | None = None
+    institution_p: float | None = None
+    matched: list[str] = field(default_factory=list)
+    confidence: float = 0.0  # the keywords' share (source keywords)
+    rule_id: int | None = None
+    suggestion: dict | None = None
+
+
+def _suggestion_json(s: routing_model.Suggestion) -> dict | None:
+    if s.empty:
+        return None
+    return {"category": [[c.id, round(p, 4)] for c, p in s.category],
+            "institution": [[i.id, round(p, 4)] for i, p in s.institution],
+            "category_sure": s.category_sure, "institution_sure": s.institution_sure}
+
+
+def _route(m: Message, text: str) -> Decision:
+    d = Decision()
+    rule = routing_rules.match(text)
+    model = routing_model.suggest(text)
+    d.suggestion = _suggestion_json(model)
+    if rule is not None and rule.category is not None:
+        d.category, d.category_source, d.matched, d.rule_id = rule.category, "rule", list(rule.matched), rule.rule.id
+    elif model.category_sure:
+        d.category, d.category_p = model.category[0]
+        d.category_source = "model"
+    elif not model.category and not model.institution:  # no model stored yet: the rubrics' keywords
+        route = routing.categorize(text)
+        if route.category is not None:
+            d.category, d.category_source = route.category, "keywords"
+            d.matched, d.confidence = route.matched, route.confidence
+    for source, candidate in (
+            ("deeplink", lambda: _came_through(m)),
+            ("rule", lambda: rule.institution if rule is not None else None),
+            ("model", lambda: model.institution[0][0] if model.institution_sure else None),
+            ("account", lambda: m.account.institution if m.account is not None else None),
+            ("category", lambda: d.category.default_institution if d.category is not None else None)):
+        institution = tickets.receiving(candidate())
+        if institution is not None:
+            d.institution, d.institution_source = institution, source
+            if source == "model":
+                d.institution_p = model.institution[0][1]
+            if source == "rule":
+                d.rule_id = rule.rule.id
+            break
+    return d
 
 
 def _set_place(ticket: Ticket, m: Message) -> None:
@@ -210,11 +271,19 @@ def _set_place(ticket: Ticket, m: Message) -> None:
     ticket.place_text = (place["text"] or "")[:300] or None
 
 
-def _record_route(ticket: Ticket, route: routing.Route, institution: Institution | None, now: datetime) -> None:
-    if route.category is not None:
-        workflow.record(ticket, "routed", at=now, category=route.category.name, matched=route.matched,
-                        confidence=round(route.confidence, 2),
-                        institution=institution.short_name if institution else None)
+def _record_route(ticket: Ticket, d: Decision, now: datetime) -> None:
+    """The «routed» event: the route, where each half came from and how sure the model was."""
+    if d.category is None and d.institution is None:
+        return
+    workflow.record(ticket, "routed", at=now, category=d.category.name if d.category else None,
+                    category_source=d.category_source, category_p=_pct(d.category_p),
+                    institution=d.institution.short_name if d.institution else None,
+                    institution_source=d.institution_source, institution_p=_pct(d.institution_p),
+                    matched=d.matched, confidence=round(d.confidence, 2), rule_id=d.rule_id)
+
+
+def _pct(p: float | None) -> float | None:
+    return None if p is None else round(p, 3)
 
 
 # --- bursts --------------------------------------------------------------------------------------
@@ -246,17 +315,18 @@ def _text_arrived(ticket: Ticket, m: Message, text: str, now: datetime) -> None:
     if m.received_at - first.received_at > burst_window() or not _untouched(ticket):
         return
     ticket.summary = text.strip()
-    route, institution = _route(first, text)
+    d = _route(first, text)
+    ticket.route_suggestion = d.suggestion
     changed = False
-    if route.category is not None and route.category.id != ticket.category_id:
-        ticket.category = route.category
+    if d.category is not None and d.category.id != ticket.category_id:
+        ticket.category = d.category
         changed = True
-    if institution is not None and institution.id != ticket.institution_id:
-        ticket.institution = institution
+    if d.institution is not None and d.institution.id != ticket.institution_id:
+        ticket.institution = d.institution
         changed = True
     if changed:  # the deadlines of the new category, on the new institution's working calendar
         sla.set_deadlines(ticket, ticket.category, ticket.created_at)
-        _record_route(ticket, route, ticket.institution, now)
+        _record_route(ticket, d, now)
 
 
 def send_due_acks(now: datetime | None = None, limit: int = 500) -> int:
@@ -280,16 +350,17 @@ def send_due_acks(now: datetime | None = None, limit: int = 500) -> int:
 
 def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool = True) -> Ticket:
     text = routing_text(m) if text is None else text
-    route, institution = _route(m, text)
+    d = _route(m, text)
     summary = content.summary(text, m.attachments or [])
     address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
-    ticket = tickets.create_ticket(network=m.network, summary=summary, resident=m.resident, institution=institution,
-                                   category=route.category, account=m.account, messages=[m], created_at=now,
+    ticket = tickets.create_ticket(network=m.network, summary=summary, resident=m.resident, institution=d.institution,
+                                   category=d.category, account=m.account, messages=[m], created_at=now,
                                    address=address, regime=_regime_of(m, address))
+    ticket.route_suggestion = d.suggestion
     _set_place(ticket, m)
     db.session.flush()
     repeats.on_intake(ticket, text, now)  # the address in the words, then the likely repeats
-    _record_route(ticket, route, institution, now)
+    _record_route(ticket, d, now)
     window = burst_window()
     if burst and window and m.network not in BURSTLESS:
         ticket.ack_due_at = min(m.received_at, now) + window
