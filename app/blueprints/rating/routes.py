@@ -32,6 +32,12 @@ def _closed_start(raw) -> date | None:
         return None
 
 
+def _why(e: Exception) -> str:
+    """A refusal's reason in the staff's language (RatingError's template is translated; PermissionError's text
+    is only reached by a direct service call — the routes answer 403 first)."""
+    return e.message if isinstance(e, frozen.RatingError) else str(e)
+
+
 @bp.before_request
 @login_required
 def require_rating_role():
@@ -118,7 +124,7 @@ def mark():
         flash(_("Отметка снята") if undo else _("Участник отмечен «к поощрению»"), "ok")
     except (frozen.RatingError, PermissionError) as e:
         db.session.rollback()
-        flash(_("Не получилось: %(why)s", why=str(e)), "error")
+        flash(_("Не получилось: %(why)s", why=_why(e)), "error")
     return redirect(url_for("rating.index", **state["args"]))
 
 
@@ -138,7 +144,7 @@ def clear_jump():
         flash(_("Отметка «проверить накрутку» снята: прирост снова учитывается в месте"), "ok")
     except (frozen.RatingError, PermissionError) as e:
         db.session.rollback()
-        flash(_("Не получилось: %(why)s", why=str(e)), "error")
+        flash(_("Не получилось: %(why)s", why=_why(e)), "error")
     return redirect(url_for("rating.index", **state["args"]))
 
 
@@ -168,7 +174,7 @@ def public_top():
               else _("Блок «Лучшие участники» на странице участников выключен"), "ok")
     except (frozen.RatingError, PermissionError) as e:
         db.session.rollback()
-        flash(_("Не получилось: %(why)s", why=str(e)), "error")
+        flash(_("Не получилось: %(why)s", why=_why(e)), "error")
     return redirect(url_for("rating.index"))
 
 

@@ -9,10 +9,8 @@ longer flags that (account, day), so the growth is ranked again (in live ratings
 """
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
 
-from openpyxl import Workbook
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,11 +26,12 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import access
+from app.services import access, exports
 from app.services.board.periods import Period, _add_months
 from app.services.board.periods import today as city_today
 from app.services.rating import standing as standing_mod
-from app.services.rating.composite import RANKED
+from app.services.rating.composite import CHECK_GROWTH, FEW_DATA, RANKED, implausible_jumps
+from app.services.rating.page import COLUMNS
 
 FROZEN_KINDS = ("month", "quarter", "year")
 FIGURE_FIELDS = standing_mod.FIGURE_FIELDS  # the figures kept in a frozen row, with their Russian headers
@@ -60,8 +59,8 @@ def freeze(kind: str, start: date, direction_id: int, now: datetime | None = Non
     now = now or utcnow()
     period = full_period(kind, start)
     if period.end >= city_today(now):
-        raise RatingError(f"Период {period.start:%d.%m.%Y} — {period.end:%d.%m.%Y} ещё не закончился: "
-                          "заморозить можно только закрытый период.")
+        raise RatingError("Период %(start)s — %(end)s ещё не закончился: заморозить можно только закрытый период.",
+                          start=f"{period.start:%d.%m.%Y}", end=f"{period.end:%d.%m.%Y}")
     existing = _snapshot(period.kind, period.start, direction_id)
     if existing is not None:
         return existing
@@ -119,7 +118,7 @@ def _ensure_head(actor: User | None) -> None:
 def _institution(institution_id) -> Institution:
     inst = db.session.get(Institution, institution_id) if isinstance(institution_id, int) else None
     if inst is None:
-        raise RatingError(f"Участник №{institution_id} не найден.")
+        raise RatingError("Участник не найден — обновите страницу и выберите его в таблице рейтинга.")
     return inst
 
 
@@ -171,17 +170,16 @@ def marks(period: Period) -> list[RatingMark]:
     return list(db.session.scalars(stmt))
 
 
+RANK_HEADERS = {c[5]: c[2] for c in COLUMNS if c[5]}  # component → its Russian header (as /rating/export.xlsx)
+FLAG_WORDS = {FEW_DATA: "мало данных", CHECK_GROWTH: "проверить накрутку"}
 EXPORT_HEADER = (["Участник", "Направление", "Место", "Балл"] + list(FIGURE_FIELDS.values())
-                 + [f"Ранг: {name}" for name in RANKED] + ["Отметки", "Примечание", "Отметил", "Когда"])
+                 + [f"Ранг: {RANK_HEADERS.get(name, name)}" for name in RANKED]
+                 + ["Отметки", "Примечание", "Отметил", "Когда"])
+EXPORT_KINDS = (["text", "text", "int", "int"] + ["int"] * (len(FIGURE_FIELDS) + len(RANKED))
+                + ["text", "text", "text", "datetime"])
 
 
-def marked_export(period: Period) -> bytes:
-    """The marked participants of a period as XLSX, with their frozen figures: the basis for an order."""
-    wb = Workbook()
-    ws = wb.active
-    p = full_period(period.kind, period.start)
-    ws.title = f"К поощрению {p.start:%m.%Y}"[:31]
-    ws.append(EXPORT_HEADER)
+def _marked_rows(p: Period):
     for m in marks(p):
         snap = db.session.get(RatingSnapshot, m.snapshot_id)
         row = db.session.scalar(select(RatingSnapshotRow).where(RatingSnapshotRow.snapshot_id == m.snapshot_id,
@@ -191,15 +189,21 @@ def marked_export(period: Period) -> bytes:
         who = db.session.get(User, m.marked_by_id) if m.marked_by_id else None
         figs = row.figures if row else {}
         ranks = row.ranks if row else {}
-        ws.append([inst.name, direction.name, row.place if row else None,
-                   round(row.score, 2) if row and row.score is not None else None]
-                  + [figs.get(name) for name in FIGURE_FIELDS]
-                  + [ranks.get(name) for name in RANKED]
-                  + [", ".join(row.flags) if row else "", m.note, who.display_name if who else "",
-                     m.marked_at.replace(tzinfo=None) if m.marked_at else None])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+        yield ([inst.name, direction.name, row.place if row else None,
+                round(row.score, 2) if row and row.score is not None else None]
+               + [figs.get(name) for name in FIGURE_FIELDS]
+               + [ranks.get(name) for name in RANKED]
+               + [", ".join(FLAG_WORDS.get(f, f) for f in sorted(row.flags or ())) if row else "", m.note,
+                  who.display_name if who else "", m.marked_at])
+
+
+def marked_export(period: Period) -> bytes:
+    """The marked participants of a period as XLSX, with their frozen figures: the basis for an order. Written by
+    the one XLSX writer (services/exports): a name or note starting with «=» stays text, control characters are
+    dropped, the time is the city's."""
+    p = full_period(period.kind, period.start)
+    sheet = exports.Sheet(f"К поощрению {p.start:%m.%Y}", EXPORT_HEADER, _marked_rows(p), EXPORT_KINDS, (36, 24))
+    return exports.workbook([sheet])
 
 
 # --- «проверить накрутку» cleared by a person -----------------------------------------------------------
@@ -210,11 +214,16 @@ def clear_jump(actor: User | None, account_id: int, day: date, note: str = "",
     if not access.can_clear_jumps(actor):
         raise PermissionError("Снять отметку «проверить накрутку» может глава, пресс-служба или администратор.")
     if not isinstance(account_id, int) or db.session.get(Account, account_id) is None:
-        raise RatingError(f"Аккаунт №{account_id} не найден.")
+        raise RatingError("Аккаунт не найден — обновите страницу и попробуйте ещё раз.")
     existing = db.session.scalar(select(GrowthClearance).where(GrowthClearance.account_id == account_id,
                                                                GrowthClearance.day == day))
     if existing is not None:
         return existing
+    inst_id = db.session.scalar(select(Account.institution_id).where(Account.id == account_id))
+    flagged = implausible_jumps([inst_id], Period("custom", day, day)).get(inst_id, [])
+    if not any(a == account_id and d == day for a, d, _before, _after in flagged):
+        # nothing to clear: a junk day must neither record a clearance nor re-freeze the direction's ratings
+        raise RatingError("У аккаунта нет роста «проверить накрутку» в этот день — обновите страницу.")
     c = GrowthClearance(account_id=account_id, day=day, cleared_by_id=actor.id, cleared_at=now or utcnow(),
                         note=(note or "").strip()[:4000])
     db.session.add(c)

@@ -25,6 +25,7 @@ from app.models import Account, BoardSnapshot, Direction, Post, RatingSnapshot, 
 from app.services.board.periods import Period, _add_months, _month_end, city_tz, standard_period
 from app.services.board.periods import today as city_today
 from app.services.board.reporting import _store
+from app.services.errors import ValidationFailed
 from app.services.rating.composite import RatingRow, implausible_jumps, rank_period
 from app.services.rating.figures import Figures
 
@@ -149,8 +150,9 @@ def standard_whole(period: Period) -> Period:
     return full_period(period.kind, period.start)
 
 
-class RatingError(ValueError):
-    """A request the rating cannot do (an open period, an unknown participant): the message says why."""
+class RatingError(ValidationFailed, ValueError):
+    """A request the rating cannot do (an open period, an unknown participant): `.message` says why, in the
+    staff's language (a Russian template with named parameters, services/errors.DomainError)."""
 
 
 def full_period(kind: str, start: date) -> Period:
@@ -163,7 +165,7 @@ def full_period(kind: str, start: date) -> Period:
         return Period(kind, first, _month_end(_add_months(first, 2)))
     if kind == "year":
         return Period(kind, date(start.year, 1, 1), date(start.year, 12, 31))
-    raise RatingError(f"Замораживается только месяц, квартал или год, а не «{kind}».")
+    raise RatingError("Замораживается только месяц, квартал или год, а не «%(kind)s».", kind=kind)
 
 
 def from_frozen(snap: RatingSnapshot) -> dict:
