@@ -8,8 +8,8 @@ from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
 from app.htmx import form_errors, parse_id, render
 from app.models import Category, Institution, Message, Ticket
-from app.services import access, intake, queue, repeats, tickets
-from app.services.errors import DomainError, NotFound
+from app.services import access, intake, queue, repeats, route_suggestions, tickets
+from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.intake import routing
 
 bp = Blueprint("queue", __package__, url_prefix="/queue")
@@ -42,6 +42,7 @@ def index():
     return render("queue/index.html", "queue/_list.html", form=form, filters=f, page=page,
                   args=_query_args(form), newest_id=newest, bulk=BulkForm(),
                   flags=repeats.flagged([t.id for t in page.rows]),
+                  offers=route_suggestions.offers(page.rows) if access.can_manage(current_user) else {},
                   appending=bool(form.cursor.data))
 
 
@@ -62,7 +63,39 @@ def arrivals():
     rows = queue.arrivals(current_user, f, after) if f.sort == "new" else []
     newest = max([after] + [t.id for t in rows])
     return render_template("queue/_arrivals.html", rows=rows, newest_id=newest, args=_query_args(form),
-                           flags=repeats.flagged([t.id for t in rows]))
+                           flags=repeats.flagged([t.id for t in rows]),
+                           offers=route_suggestions.offers(rows) if access.can_manage(current_user) else {})
+
+
+@bp.post("/<int:ticket_id>/route")
+def accept_route(ticket_id: int):
+    """One click on the learned router's suggestion in a queue row: the rubric (`category`) or the institution
+    (`institution`) it offered; the row comes back updated (or with the reason it could not be done)."""
+    if not access.can_manage(current_user):
+        abort(403)
+    ticket = db.session.get(Ticket, ticket_id) if parse_id(ticket_id) is not None else None
+    if ticket is None or not access.can_view(current_user, ticket):
+        abort(404)
+    form = FlaskForm()
+    error = None
+    try:
+        if not form.validate():
+            raise ValidationFailed(form_errors(form) or "Форма устарела — обновите страницу")
+        category_id, institution_id = parse_id(request.form.get("category")), parse_id(request.form.get("institution"))
+        if category_id is None and institution_id is None:
+            raise ValidationFailed("Не выбрано, что принять: рубрика или исполнитель")
+        if category_id is not None:
+            tickets.set_category(ticket, tickets.require(Category, category_id, "Рубрика не найдена"), current_user)
+        if institution_id is not None:
+            tickets.assign(ticket, tickets.require(Institution, institution_id, "Учреждение не найдено"),
+                           current_user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        error = exc.message
+        ticket = db.session.get(Ticket, ticket_id)
+    return render_template("queue/_row.html", t=ticket, flags=repeats.flagged([ticket.id]),
+                           offers=route_suggestions.offers([ticket]), row_error=error), 422 if error else 200
 
 
 @bp.post("/bulk")

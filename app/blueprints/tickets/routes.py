@@ -20,7 +20,7 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.models import Category, Institution, utcnow
-from app.services import access, control, files, repeats, tickets, timeline, workflow
+from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
 bp = Blueprint("tickets", __package__, url_prefix="/tickets")
@@ -59,6 +59,8 @@ def _context(ticket, **forms):
         "orders": control.orders_for_ticket(current_user, ticket),
         "can_issue": access.can_issue_orders(current_user),
         "repeats": repeats.of_ticket(current_user, ticket) if ticket.is_open else [],
+        "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
+                  if ticket.is_open and access.can_manage(current_user) else None),
         "repeat_form": FlaskForm(formdata=None),
         "error": None,
         "notice": None,
