@@ -18,13 +18,16 @@ class Offer:
     institution: list[tuple[Institution, float]] = field(default_factory=list)
 
 
+MIN_SHOWN = 0.05  # a runner-up below 5 % is noise on a busy row; the first choice is always shown
+
+
 def _pairs(raw) -> list[tuple[int, float]]:
     out = []
     for item in raw or ():
         if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], int) \
                 and isinstance(item[1], (int, float)):
             out.append((item[0], float(item[1])))
-    return out[:3]
+    return [pair for k, pair in enumerate(out[:3]) if k == 0 or pair[1] >= MIN_SHOWN]
 
 
 def offers(tickets: list[Ticket], *, missing_only: bool = True) -> dict[int, Offer]:
