@@ -51,3 +51,23 @@ def test_upgrade_matches_models_and_downgrade_round_trips(empty_database):
         command.upgrade(alembic_cfg, "head")
         assert _diff(fresh) == []
         db.engine.dispose()
+
+
+@pytest.mark.no_db_rollback
+def test_the_embedded_default_sqlite_upgrades_and_round_trips(tmp_path):
+    """`make run` migrates a SQLite file: every migration must work there too (batch mode for ALTERs) — one
+    that only worked on PostgreSQL once broke the first run."""
+    cfg_class = type("SqliteMigrationConfig", (TestConfig,),
+                     {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'embedded.db'}"})
+    fresh = create_app(cfg_class)
+    with fresh.app_context():
+        alembic_cfg = fresh.extensions["migrate"].migrate.get_config()
+        command.upgrade(alembic_cfg, "head")
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"tickets", "streets", "routing_models", "repeat_suggestions", "site_settings"} <= tables
+        columns = {c["name"] for c in inspect(db.engine).get_columns("tickets")}
+        assert {"street_id", "house", "imported", "import_key", "route_suggestion"} <= columns
+        command.downgrade(alembic_cfg, "base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        command.upgrade(alembic_cfg, "head")
+        db.engine.dispose()

@@ -27,11 +27,11 @@ def upgrade():
         sa.UniqueConstraint('kind', 'core', name='uq_streets_kind_core'),
     )
     op.create_index('ix_streets_core', 'streets', ['core'])
-    op.add_column('tickets', sa.Column('street_id', sa.Integer(), nullable=True))
-    op.add_column('tickets', sa.Column('house', sa.String(20), nullable=True))
-    op.create_foreign_key('fk_tickets_street_id_streets', 'tickets', 'streets', ['street_id'], ['id'],
-                          ondelete='SET NULL')
-    op.create_index('ix_tickets_street_id', 'tickets', ['street_id'])
+    with op.batch_alter_table('tickets') as batch:  # batch: SQLite (the embedded default) alters by copy-and-move
+        batch.add_column(sa.Column('street_id', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('house', sa.String(20), nullable=True))
+        batch.create_foreign_key('fk_tickets_street_id_streets', 'streets', ['street_id'], ['id'], ondelete='SET NULL')
+        batch.create_index('ix_tickets_street_id', ['street_id'])
     op.create_table(
         'repeat_suggestions',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -50,9 +50,10 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_repeat_suggestions_other', table_name='repeat_suggestions')
     op.drop_table('repeat_suggestions')
-    op.drop_index('ix_tickets_street_id', table_name='tickets')
-    op.drop_constraint('fk_tickets_street_id_streets', 'tickets', type_='foreignkey')
-    op.drop_column('tickets', 'house')
-    op.drop_column('tickets', 'street_id')
+    with op.batch_alter_table('tickets') as batch:
+        batch.drop_index('ix_tickets_street_id')
+        batch.drop_constraint('fk_tickets_street_id_streets', type_='foreignkey')
+        batch.drop_column('house')
+        batch.drop_column('street_id')
     op.drop_index('ix_streets_core', table_name='streets')
     op.drop_table('streets')
