@@ -126,4 +126,4 @@ class RoutingRuleForm(FlaskForm):
 
 
 class RoutingActionForm(FlaskForm):
-    active = HiddenField()  # CSRF only, and the rule's new state for «включить/выключить»
+    """CSRF only: the page's buttons (evaluate, train, switch a rule on or off, delete it)."""

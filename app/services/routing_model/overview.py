@@ -68,9 +68,18 @@ def last_report() -> dict | None:
     value = settings.get(REPORT_KEY)
     if not isinstance(value, dict) or not isinstance(value.get("targets"), list):
         return None
-    out = dict(value, at=_when(value.get("at")))
-    out["targets"] = [t for t in value["targets"] if isinstance(t, dict) and t.get("target") in ROUTING_TARGETS]
-    return out
+    keys = ("top1", "top3", "macro_f1", "keywords_top1", "keywords_none", "threshold", "auto_share",
+            "auto_precision", "n", "n_classes", "per_class", "confused")
+    targets = []
+    for t in value["targets"]:
+        if not isinstance(t, dict) or t.get("target") not in ROUTING_TARGETS:
+            continue
+        rep = t.get("report")
+        rep = rep if isinstance(rep, dict) and all(k in rep for k in keys) else None
+        targets.append({"target": t["target"], "n": t.get("n"), "reason": str(t.get("reason") or ""),
+                        "stored": bool(t.get("stored")), "version": t.get("version"), "report": rep})
+    return {"at": _when(value.get("at")), "source": str(value.get("source") or ""), "folds": value.get("folds"),
+            "targets": targets}
 
 
 def pending() -> dict | None:
