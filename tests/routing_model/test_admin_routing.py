@@ -108,7 +108,7 @@ def test_evaluate_now_enqueues_and_the_page_shows_the_stored_report(admin_client
 def test_train_now_forces_the_retraining_and_keeps_its_report(app, monkeypatch):
     monkeypatch.setitem(app.config, "ROUTING_RETRAIN_MIN_NEW", 10_000)
     _history()
-    assert routing_job.retrain() ["trained"] is False
+    assert routing_job.retrain()["trained"] is False
     out = routing_job.retrain(True)
     assert out["trained"] is True
     assert settings.get(overview.REPORT_KEY)["source"] == "train"
@@ -142,8 +142,8 @@ def test_rule_crud_through_the_page(admin_client):
     html = admin_client.get(PAGE).get_data(as_text=True)
     assert "Крыши" in html and "УК «Дом»" in html or "УК &laquo;Дом&raquo;" in html
 
-    resp = admin_client.post(f"{PAGE}/rules/{rule.id}", data=_form(f"r{rule.id}", name="Наледь",
-                                                                   institution_id="", category_id=str(cat.id), is_active=None))
+    edit = _form(f"r{rule.id}", name="Наледь", institution_id="", category_id=str(cat.id), is_active=None)
+    resp = admin_client.post(f"{PAGE}/rules/{rule.id}", data=edit)
     assert resp.status_code == 303
     db.session.refresh(rule)
     assert rule.name == "Наледь" and rule.institution_id is None and not rule.is_active  # unchecked box
@@ -222,7 +222,7 @@ def test_match_first_active_rule_by_id_whole_words_and_stems():
     assert hit.rule.id == first.id and hit.category == roofs and hit.institution is None
     assert hit.matched == ["сосульк"]
     assert routing_rules.match("НАЛЕДЬ  на крыше-у подъезда").matched == ["наледь на крыше"]  # a phrase
-    assert routing_rules.match("наледь у подъезда, на крыше снег").rule.id == second.id  # the words apart: not the phrase
+    assert routing_rules.match("наледь у подъезда, на крыше снег").rule.id == second.id  # words apart: no phrase
     assert routing_rules.match("Течёт крыша").rule.id == second.id
     hit = routing_rules.match("Не горит фонарь")
     assert hit.rule.id == only_inst.id and hit.category is None and hit.institution == inst
