@@ -121,8 +121,8 @@ class RoutingRuleForm(FlaskForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.category_id.choices = category_choices(_l("— не менять —"))
-        self.institution_id.choices = institution_choices(_l("— не менять —"), receiving_only=True)
+        self.category_id.choices = category_choices(_l("— нет —"))
+        self.institution_id.choices = institution_choices(_l("— нет —"), receiving_only=True)
 
 
 class RoutingActionForm(FlaskForm):
