@@ -270,3 +270,25 @@ def test_match_is_cheap_with_fifty_rules():
         assert routing_rules.match(text) is None
     per_call = (time.perf_counter() - t0) / 50
     assert per_call < 0.002, per_call  # ≤ 1 ms on the machine; margin for a busy CI
+
+
+JUNK = ["", " ", "0", "-1", "99999999999999999999", "abc", "'; DROP TABLE tickets; --", "<script>alert(1)</script>",
+        "%00", "я" * 3000, "None", "[]", "{}", "\x00"]
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_junk_in_every_rule_field_never_fails(admin_client, junk):
+    cat = make_category("Крыши")
+    rule = routing_rules.create(None, "Сосульки", "сосульк", category_id=cat.id)
+    db.session.commit()
+    fields = ("name", "pattern", "category_id", "institution_id", "note", "is_active")
+    for prefix, path in (("new", "/rules"), (f"r{rule.id}", f"/rules/{rule.id}")):
+        resp = admin_client.post(PAGE + path, data={f"{prefix}-{f}": junk for f in fields})
+        assert resp.status_code in (303, 400, 422), (path, junk, resp.status_code)
+        assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
+        resp = admin_client.post(PAGE + path, data={f"{prefix}-{f}": junk for f in fields} |
+                                 {f"{prefix}-category_id": str(cat.id), f"{prefix}-name": "x"})
+        assert resp.status_code in (303, 400, 422), (path, junk, resp.status_code)
+    for path in (f"/rules/{rule.id}/active", "/evaluate"):
+        assert admin_client.post(PAGE + path, data={"active": junk}).status_code in (303, 400)
+    assert admin_client.get(PAGE, query_string={"page": junk}).status_code in (200, 400)
