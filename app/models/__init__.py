@@ -21,7 +21,7 @@ from app.models.org import (
 from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.rating import GrowthClearance, RatingMark, RatingSnapshot, RatingSnapshotRow
-from app.models.routing import ROUTING_TARGETS, RoutingModel
+from app.models.routing import ROUTING_TARGETS, RoutingModel, RoutingRule
 from app.models.settings import SiteSetting
 from app.models.streets import RepeatSuggestion, Street
 from app.models.ticket import (
@@ -64,5 +64,5 @@ __all__ = [
     "PUBLICATION_STATES", "DELIVERY_STATES", "Publication", "PublicationPhoto", "Delivery",
     "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance", "SiteSetting",
     "Street", "RepeatSuggestion",
-    "ROUTING_TARGETS", "RoutingModel",
+    "ROUTING_TARGETS", "RoutingModel", "RoutingRule",
 ]

@@ -263,3 +263,10 @@ PUBLISH_TOP = {"head", "press", "admin"}  # the public «Лучшие участ
 def can_publish_top(user: User | None) -> bool:
     """Turn the public «Лучшие участники» block on or off and choose its period (month, quarter, year)."""
     return _authenticated(user) and user.role in PUBLISH_TOP
+
+
+ROUTING_ADMIN = {"admin"}  # the learned router's page: its models, evaluation, retraining and override rules (issue 15)
+
+
+def can_admin_routing(user: User | None) -> bool:
+    return _authenticated(user) and user.role in ROUTING_ADMIN

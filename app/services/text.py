@@ -33,3 +33,42 @@ def words(text: str | None) -> list[str]:
 
 def has_words(text: str | None) -> bool:
     return WORD.search(normalise(text)) is not None
+
+
+# --- words and phrases found in a text: the one matcher of the rubrics' keywords (app/services/intake/routing.py) and
+# of the admins' override rules (app/services/routing_rules.py). A term of STEM_MIN letters or more is a word's
+# beginning («освещ» finds «освещение», «освещения»); a shorter one is a whole word («ул» finds «ул», never «улица»).
+STEM_MIN = 3
+
+
+def prefixes(found: list[str]) -> set[str]:
+    """Every word of `found` (from `words()`) and every beginning of it at least STEM_MIN letters long: a term
+    hits the text when it is in this set."""
+    out: set[str] = set()
+    for w in found:
+        out.add(w)
+        out.update(w[:n] for n in range(STEM_MIN, len(w)))
+    return out
+
+
+def phrase(line: str) -> tuple[str, ...]:
+    """A pattern line as the terms it is matched by (lower-cased, «ё» as «е», punctuation dropped)."""
+    return tuple(words(line))
+
+
+def _term_hits(term: str, word: str) -> bool:
+    return word.startswith(term) if len(term) >= STEM_MIN else word == term
+
+
+def phrase_in(found: list[str], terms: tuple[str, ...], found_prefixes: set[str] | None = None) -> bool:
+    """Whether the text's words `found` contain the terms one after another. `found_prefixes`: `prefixes(found)`,
+    computed once by a caller matching many phrases."""
+    if not terms:
+        return False
+    pre = prefixes(found) if found_prefixes is None else found_prefixes
+    if terms[0] not in pre:  # (a term shorter than STEM_MIN is in it only as a whole word)
+        return False
+    if len(terms) == 1:
+        return True
+    n = len(terms)
+    return any(all(_term_hits(terms[j], found[i + j]) for j in range(n)) for i in range(len(found) - n + 1))

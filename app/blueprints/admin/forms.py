@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length
 
-from app.blueprints.queue.forms import _int_or_none, institution_choices
+from app.blueprints.queue.forms import _int_or_none, category_choices, institution_choices
 from app.models import ROLE_LABELS
 from app.models.calendar import CALENDAR_KIND_LABELS
 
@@ -107,3 +107,23 @@ class StreetForm(FlaskForm):
 
 class StreetsImportForm(FlaskForm):
     file = FileField(_l("CSV-файл: столбцы name, district, aliases"))
+
+
+class RoutingRuleForm(FlaskForm):
+    """An override rule; the service checks every field (its messages are the ones shown)."""
+
+    name = StringField(_l("Название правила"))
+    pattern = TextAreaField(_l("Слова или фразы — по одной на строке (начала слов от 3 букв, короче — целые слова)"))
+    category_id = SelectField(_l("Рубрика"), validate_choice=False)
+    institution_id = SelectField(_l("Учреждение"), validate_choice=False)
+    note = TextAreaField(_l("Примечание"))
+    is_active = BooleanField(_l("Действует"), default=True)
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.category_id.choices = category_choices(_l("— нет —"))
+        self.institution_id.choices = institution_choices(_l("— нет —"), receiving_only=True)
+
+
+class RoutingActionForm(FlaskForm):
+    """CSRF only: the page's buttons (evaluate, train, switch a rule on or off, delete it)."""

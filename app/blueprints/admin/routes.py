@@ -8,6 +8,8 @@ from app.blueprints.admin.forms import (
     CategoryRulesForm,
     HoursForm,
     PolicyForm,
+    RoutingActionForm,
+    RoutingRuleForm,
     StreetForm,
     StreetsImportForm,
     UserActiveForm,
@@ -22,8 +24,9 @@ from app.extensions import db
 from app.htmx import form_errors, parse_id, render, wants_fragment
 from app.models import Category, Institution, SlaPolicy, User, utcnow
 from app.models.calendar import CALENDAR_KIND_LABELS
-from app.services import addresses, admin, tickets, users
+from app.services import access, addresses, admin, routing_rules, tickets, users
 from app.services.errors import DomainError
+from app.services.routing_model import overview
 from app.services.sla import calendar
 
 bp = Blueprint("admin", __package__, url_prefix="/admin")
@@ -263,7 +266,7 @@ def user_role(user_id: int):
 def user_active(user_id: int):
     u = tickets.require(User, user_id, "Пользователь не найден")
     form = UserActiveForm(prefix=f"a{u.id}")
-    active = form.active.data == "1"
+    active = request.form.get("active") == "1"
     return _user_row(u, lambda: users.set_active(current_user, u, active), "active_form", form,
                      _("Пользователь снова может входить") if active else
                      _("Пользователь отключён, его сеансы завершены"))
@@ -397,3 +400,108 @@ def streets_import():
         field_error(form, exc)
         return _streets_page(import_form=form, status=422)
     return _streets_page(result=result, status=200 if not result.errors else 422)
+
+
+# --- the learned router: its models, the evaluation report, retraining, the override rules (issue 15) ----------
+def _require_routing_admin() -> None:
+    if not access.can_admin_routing(current_user):
+        abort(403)
+
+
+def _rule_form(rule, formdata=None):
+    form = RoutingRuleForm(formdata=formdata, prefix=f"r{rule.id}", name=rule.name, pattern=rule.pattern,
+                           category_id=str(rule.category_id or ""), institution_id=str(rule.institution_id or ""),
+                           note=rule.note, is_active=rule.is_active)
+    return form
+
+
+def _routing_page(new_form=None, failed: tuple[int, object] | None = None, status: int = 200):
+    """The page; `failed` = (rule id, form): that rule's edit form as it was sent, with its errors, open."""
+    rows = [(r, failed[1] if failed and failed[0] == r.id else _rule_form(r)) for r in routing_rules.rules()]
+    return render_template("admin/routing.html", models=overview.current_models(), report=overview.last_report(),
+                           pending=overview.pending(), titles=overview.TITLES, rows=rows,
+                           open_id=failed[0] if failed else None,
+                           new_form=new_form or RoutingRuleForm(formdata=None, prefix="new"),
+                           action_form=RoutingActionForm(formdata=None)), status
+
+
+@bp.get("/routing")
+def routing_page():
+    _require_routing_admin()
+    return _routing_page()
+
+
+def _request_run(kind: str, done: str):
+    _require_routing_admin()
+    if not RoutingActionForm().validate():
+        abort(400)
+    overview.request(current_user, kind)
+    db.session.commit()  # the job is enqueued once the request is committed
+    flash(done, "ok")
+    return redirect(url_for("admin.routing_page"), 303)
+
+
+@bp.post("/routing/evaluate")
+def routing_evaluate():
+    return _request_run("evaluate", _("Оценка запущена: отчёт появится здесь, когда будет готов"))
+
+
+@bp.post("/routing/train")
+def routing_train():
+    return _request_run("train", _("Обучение запущено: новая модель заменит текущую, только если она лучше"))
+
+
+def _rule_values(form) -> dict:
+    return {"name": form.name.data, "pattern": form.pattern.data, "category_id": form.category_id.data,
+            "institution_id": form.institution_id.data, "note": form.note.data}
+
+
+@bp.post("/routing/rules")
+def routing_rule_create():
+    _require_routing_admin()
+    form = RoutingRuleForm(prefix="new")
+    error, _notice = _save(form, lambda: routing_rules.create(current_user, is_active=bool(form.is_active.data),
+                                                              **_rule_values(form)))
+    if error:
+        return _routing_page(new_form=form, status=422)
+    flash(_("Правило добавлено"), "ok")
+    return redirect(url_for("admin.routing_page"), 303)
+
+
+@bp.post("/routing/rules/<int:rule_id>")
+def routing_rule_update(rule_id: int):
+    _require_routing_admin()
+    rule = routing_rules.get(rule_id)
+    form = RoutingRuleForm(prefix=f"r{rule.id}")
+    error, _notice = _save(form, lambda: routing_rules.update(current_user, rule, is_active=bool(form.is_active.data),
+                                                              **_rule_values(form)))
+    if error:
+        return _routing_page(failed=(rule.id, form), status=422)
+    flash(_("Правило сохранено"), "ok")
+    return redirect(url_for("admin.routing_page"), 303)
+
+
+@bp.post("/routing/rules/<int:rule_id>/active")
+def routing_rule_active(rule_id: int):
+    _require_routing_admin()
+    rule = routing_rules.get(rule_id)
+    form = RoutingActionForm()
+    if not form.validate():
+        abort(400)
+    active = request.form.get("active") == "1"
+    routing_rules.set_active(rule, active)
+    db.session.commit()
+    flash(_("Правило снова действует") if active else _("Правило выключено"), "ok")
+    return redirect(url_for("admin.routing_page"), 303)
+
+
+@bp.post("/routing/rules/<int:rule_id>/delete")
+def routing_rule_delete(rule_id: int):
+    _require_routing_admin()
+    rule = routing_rules.get(rule_id)
+    if not RoutingActionForm().validate():
+        abort(400)
+    routing_rules.delete(rule)
+    db.session.commit()
+    flash(_("Правило удалено"), "ok")
+    return redirect(url_for("admin.routing_page"), 303)

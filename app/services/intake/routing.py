@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.channels import content
 from app.extensions import db
 from app.models import Category
-from app.services.text import has_words, normalise, words
+from app.services.text import has_words, normalise, prefixes, words
 
 NOISE_LABELS = {
     "thanks": "Благодарность",
@@ -104,9 +104,9 @@ def categorize(text: str, categories: list[Category] | None = None) -> Route:
     if not found:
         return Route(None, 0.0, [])
     best: Route = Route(None, 0.0, [])
+    hits = prefixes(found)  # a stem hits when a word begins with it (app/services/text.py: the one matcher)
     for cat in active_categories() if categories is None else categories:
-        stems = _stems(cat.keywords)
-        matched = sorted({s for s in stems for w in found if w.startswith(s)})
+        matched = sorted({s for s in _stems(cat.keywords) if s in hits})
         if len(matched) > len(best.matched):
             best = Route(cat, min(1.0, len(matched) / max(3, len(found) / 4)), matched)
     return best
