@@ -161,3 +161,21 @@ def test_the_ticket_page_offers_both_and_accepts(login, city):  # noqa: F811
     html = login(make_user("executor", institution=db.session.get(Ticket, t.id).institution)).get(
         f"/tickets/{t.number}").get_data(as_text=True)
     assert "Подсказка модели" not in html
+
+
+def test_a_stored_override_rule_routes_before_the_model(city):  # noqa: F811
+    """An admin's rule from /admin/routing: «колея» → the rubbish rubric and a named institution."""
+    from app.services import routing_rules
+    trained(city, sure=True)
+    special = make_institution(name="Подрядчик по колее")
+    rule = routing_rules.create(make_user("admin"), "Колея", "колея", category_id=city["trash"][0].id,
+                                institution_id=special.id)
+    db.session.flush()
+    t = triage(ROADS)
+    p = routed(t)
+    assert (t.category, t.institution) == (city["trash"][0], special)
+    assert (p["category_source"], p["institution_source"], p["rule_id"]) == ("rule", "rule", rule.id)
+    # switched off: the model again
+    routing_rules.set_active(rule, False)
+    t = triage(ROADS)
+    assert t.category == city["roads"][0] and routed(t)["category_source"] == "model"

@@ -235,7 +235,7 @@ def _route(m: Message, text: str) -> Decision:
     rule = routing_rules.match(text)
     model = routing_model.suggest(text)
     d.suggestion = _suggestion_json(model)
-    if rule is not None and rule.category is not None:
+    if rule is not None and rule.category is not None and rule.category.is_active:
         d.category, d.category_source, d.matched, d.rule_id = rule.category, "rule", list(rule.matched), rule.rule.id
     elif model.category_sure:
         d.category, d.category_p = model.category[0]
