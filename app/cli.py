@@ -33,11 +33,22 @@ def create_user(username, role, institution_id, full_name, password):
 @click.command("seed-demo")
 @click.option("--tickets", default=2000, show_default=True, help="Сколько обращений создать.")
 @click.option("--days", default=90, show_default=True, help="За сколько последних дней.")
-def seed_demo(tickets, days):
-    """Заполнить базу демонстрационными данными (повторный запуск ничего не дублирует)."""
+@click.option("--no-model", is_flag=True, help="Не обучать модель разбора (по умолчанию обучается, если её нет).")
+def seed_demo(tickets, days, no_model):
+    """Заполнить базу демонстрационными данными (повторный запуск ничего не дублирует) и обучить модель разбора
+    на разобранных сотрудниками обращениях, если модели ещё нет."""
     from app.demo import seed
+    from app.services.routing_model import store, training
 
     seed.run(tickets=tickets, days=days, echo=click.echo)
+    if no_model or store.current_row("category") is not None:
+        return
+    click.echo("Обучение модели разбора на решённых обращениях демо-города (несколько секунд)…")
+    result = training.run(min_n=50, n_folds=3)
+    db.session.commit()
+    labels = {"category": "рубрик", "institution": "исполнителей"}
+    for r in result:
+        click.echo(f"Модель {labels.get(r.target, r.target)}: " + ("сохранена" if r.stored else r.reason or "нет"))
 
 
 @click.command("simulate")
