@@ -188,3 +188,16 @@ def test_laggard_reasons_on_the_day():
     assert standing.laggard_reasons({"longest_silence": 29}, old - timedelta(minutes=1), on) == [standing.SILENT]
     assert standing.laggard_reasons({}, None, on) == [standing.SILENT]
     assert [str(x) for x in page.reasons({"laggard": ["overdue"], "overdue": 3})] == ["просрочены обращения: 3"]
+
+
+def test_the_drill_down_of_a_frozen_month_agrees_with_the_table(login):
+    d = make_direction("Культура")
+    lib = participant(d, 900, 1200, 8, oct_posts=6, oct_end=800)
+    frozen.freeze("month", date(2026, 10, 1), d.id, DEC_2)
+    db.session.commit()
+    add_posts(lib, 9, month=10)  # October changes after the freezing
+    head = login(make_user("head"))
+    html = head.get(f"/rating/{lib.slug}", query_string={"period": "month", "start": "2026-10-01"}).get_data(
+        as_text=True)
+    row = re.search(r"<tr>\s*<t[hd][^>]*>\s*Постов\s*</t[hd]>\s*<td[^>]*>\s*(\d+)", html)
+    assert row is not None and row.group(1) == "6", html[-2000:]  # frozen: 6 October posts, not 15

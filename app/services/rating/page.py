@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Direction, Institution
+from app.models import Direction, Institution, RatingSnapshotRow
 from app.services.board.periods import Period
 from app.services.rating import standing as standing_mod
 from app.services.rating.composite import CHECK_GROWTH, FEW_DATA, TOP
@@ -88,8 +88,21 @@ def sections(direction_list: list[Direction], period: Period, now: datetime | No
     return out
 
 
+def _figures_of(institution: Institution, period: Period, now: datetime | None) -> dict:
+    """The participant's figures over `period`: its frozen row when the period is a frozen month / quarter / year
+    (the table shows the frozen rating: the drill-down must agree with it), else computed now."""
+    snap = standing_mod.frozen_snapshot(institution.direction_id, period)
+    if snap is not None:
+        row = db.session.scalar(select(RatingSnapshotRow).where(RatingSnapshotRow.snapshot_id == snap.id,
+                                                               RatingSnapshotRow.institution_id == institution.id))
+        if row is not None:
+            return dict(row.figures)
+    return standing_mod.plain(figures(institution, period, now=now))
+
+
 def drill(institution: Institution, period: Period, now: datetime | None = None) -> list[tuple]:
     """(label, this period, previous period) per component for one participant."""
-    cur = standing_mod.plain(figures(institution, period, now=now))
-    prev = standing_mod.plain(figures(institution, period.previous(), now=now))
-    return [(c[1], value(cur, c), value(prev, c)) for c in COLUMNS] + [(_l("Постов"), cur["posts"], prev["posts"])]
+    cur = _figures_of(institution, period, now)
+    prev = _figures_of(institution, period.previous(), now)
+    return ([(c[1], value(cur, c), value(prev, c)) for c in COLUMNS]
+            + [(_l("Постов"), cur.get("posts"), prev.get("posts"))])
