@@ -77,7 +77,7 @@ def _translit(word: str) -> str:
 def stem(word: str) -> str:
     """«партизанской» → «партизанск», «весеннем» → «весенн», «кирова» → «кирова» (a name in the genitive stays)."""
     word = word.lower().replace("ё", "е")
-    if word.isdigit() or len(word) <= 4:
+    if (word.isascii() and word.isdigit()) or len(word) <= 4:
         return word
     for ending in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
@@ -175,7 +175,7 @@ def _close(a: str, b: str) -> float:
     """100 for the same stem; less for a typo (one letter off, two in a long word); 0 otherwise."""
     if a == b:
         return 100.0
-    if a.isdigit() or b.isdigit() or len(a) < 4 or a[0] != b[0]:
+    if (a.isascii() and a.isdigit()) or (b.isascii() and b.isdigit()) or len(a) < 4 or a[0] != b[0]:
         return 0.0
     allowed = 1 if len(b) < 8 else 2
     d = Levenshtein.distance(a, b, score_cutoff=allowed)
@@ -210,7 +210,7 @@ def _house(tokens: list[str], start: int) -> tuple[str | None, str | None]:
                 k = j + 1
                 while k < len(tokens) and tokens[k] in (".", ","):
                     k += 1
-                if k < len(tokens) and tokens[k].isdigit():
+                if k < len(tokens) and tokens[k].isascii() and tokens[k].isdigit():
                     building = tokens[k]
             return house[:12], building
         if t in _PLACE_WORDS or len(t) <= 3 or seen_word < 2:

@@ -66,7 +66,7 @@ def wording(text: str | None, street_words: frozenset[str] = frozenset()) -> str
     out = []
     text = html.unescape(_TAG.sub(" ", text or ""))  # a portal editor's HTML
     for w in text_words(text):
-        if w in STOP or w in _ADDRESS_WORDS or any(c.isdigit() for c in w) or len(w) < 3:
+        if w in STOP or w in _ADDRESS_WORDS or any(ch.isdigit() for ch in w) or len(w) < 3:
             continue
         s = addresses.stem(w)[:6]
         if s not in street_words and s not in _GENERIC_STEMS:

@@ -266,7 +266,7 @@ def user_role(user_id: int):
 def user_active(user_id: int):
     u = tickets.require(User, user_id, "Пользователь не найден")
     form = UserActiveForm(prefix=f"a{u.id}")
-    active = request.form.get("active") == "1"
+    active = form.active.data == "1"
     return _user_row(u, lambda: users.set_active(current_user, u, active), "active_form", form,
                      _("Пользователь снова может входить") if active else
                      _("Пользователь отключён, его сеансы завершены"))

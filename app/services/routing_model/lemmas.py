@@ -28,7 +28,7 @@ def _analyzer():
 
 @functools.lru_cache(maxsize=500_000)
 def lemma(word: str) -> str:
-    if word.isdigit() or len(word) < 2:
+    if (word.isascii() and word.isdigit()) or len(word) < 2:
         return word
     return _analyzer().parse(word)[0].normal_form.replace("ё", "е")
 

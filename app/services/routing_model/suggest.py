@@ -30,9 +30,10 @@ def _top(target: str, masked: str, entity, k: int) -> tuple[list, bool]:
         return [], False
     m, threshold = found
     predicted = m.predict(masked, k=k + 2)  # a few spare: a rubric or institution may be gone since
-    ids = [int(label) for label, _p in predicted if label.isdigit()]
+    ids = [int(label) for label, _p in predicted if label.isascii() and label.isdigit()]
     found = {o.id: o for o in db.session.scalars(select(entity).where(entity.id.in_(ids), entity.is_active))}
-    out = [(found[int(label)], p) for label, p in predicted if label.isdigit() and int(label) in found][:k]
+    out = [(found[int(label)], p) for label, p in predicted
+           if label.isascii() and label.isdigit() and int(label) in found][:k]
     # sure only of the model's own first choice (not of a runner-up promoted because the first is gone)
     sure = bool(out) and str(out[0][0].id) == predicted[0][0] and out[0][1] >= threshold
     return out, sure
