@@ -179,3 +179,27 @@ def test_a_stored_override_rule_routes_before_the_model(city):  # noqa: F811
     routing_rules.set_active(rule, False)
     t = triage(ROADS)
     assert t.category == city["roads"][0] and routed(t)["category_source"] == "model"
+
+
+@pytest.mark.parametrize("junk", [b"", b"junk", b"PK\x03\x04garbage", b"\x00" * 10],
+                         ids=["empty", "text", "zip", "nul"])
+def test_a_model_blob_that_cannot_load_falls_back_to_the_keywords_and_is_logged(app, city, caplog, junk):  # noqa: F811
+    from app.models import RoutingModel
+    trained(city)
+    db.session.execute(RoutingModel.__table__.update().values(blob=junk))
+    db.session.flush()
+    store.forget()
+    t = triage("Яма прямо у подъезда")
+    assert t.category == city["roads"][0] and t.route_suggestion is None
+    assert routed(t)["category_source"] == "keywords"
+    assert "cannot be loaded" in caplog.text
+    assert triage("Яма прямо у подъезда").category == city["roads"][0]  # the broken blob is remembered, not fatal
+
+
+def test_a_model_that_loads_but_cannot_predict_is_not_used(app, city, caplog, monkeypatch):  # noqa: F811
+    from app.services.routing_model import model as learned
+    trained(city)
+    monkeypatch.setattr(learned.Model, "predict", lambda self, text, k=3: (_ for _ in ()).throw(ValueError("shape")))
+    t = triage("Яма прямо у подъезда")
+    assert t.category == city["roads"][0] and t.route_suggestion is None
+    assert "cannot predict" in caplog.text
