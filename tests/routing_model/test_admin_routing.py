@@ -293,3 +293,14 @@ def test_junk_in_every_rule_field_never_fails(admin_client, junk):
     for path in (f"/rules/{rule.id}/active", "/evaluate"):
         assert admin_client.post(PAGE + path, data={"active": junk}).status_code in (303, 400)
     assert admin_client.get(PAGE, query_string={"page": junk}).status_code in (200, 400)
+
+
+@pytest.mark.parametrize("pattern", ["для", "что это", "Для\nяма", "и для", "ДЛЯ"])
+def test_a_line_of_function_words_only_is_refused(pattern):
+    cat = make_category("Дороги")
+    with pytest.raises(ValidationFailed) as exc:
+        routing_rules.create(None, "Всё подряд", pattern, category_id=cat.id)
+    assert "служебные слова" in exc.value.message
+    rule = routing_rules.create(None, "Ямы для машин", "ямы для машин", category_id=cat.id)  # a phrase with one is fine
+    assert routing_rules.match("Ямы для машин во дворе").rule == rule
+    assert routing_rules.match("Справка для соседа") is None
