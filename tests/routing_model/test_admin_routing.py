@@ -304,3 +304,17 @@ def test_a_line_of_function_words_only_is_refused(pattern):
     rule = routing_rules.create(None, "Ямы для машин", "ямы для машин", category_id=cat.id)  # a phrase with one is fine
     assert routing_rules.match("Ямы для машин во дворе").rule == rule
     assert routing_rules.match("Справка для соседа") is None
+
+
+@pytest.mark.parametrize("scores", [[1, 2], "s", None, {"top1": "x", "top3": [1]}, {"top1": 1e308, "auto_share": -5}],
+                         ids=["list", "string", "null", "strings", "huge"])
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "negative"])
+def test_a_model_row_with_junk_scores_never_fails_the_page(admin_client, scores, threshold):
+    from app.services.routing_model import model as learned
+
+    m = learned.train(["яма на дороге", "фонарь не горит", "яма асфальт", "темно фонарь"] * 3, ["1", "2", "1", "2"] * 3)
+    store.put("category", m, {"top1": 0.8}, 0.71, [1, 2, 3])
+    db.session.flush()
+    db.session.execute(RoutingModel.__table__.update().values(scores=scores, threshold=threshold))
+    db.session.commit()
+    assert admin_client.get(PAGE).status_code == 200
