@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import io
+import random
+import time
 
 import pytest
 
 from app.demo.data import STREETS
 from app.extensions import db
 from app.models import Street
-from app.services import addresses
+from app.services import addresses, repeats
 from bench.addresses_eval import demo_streets, ours, score
 from tests.data.address_phrases import HELD_OUT, PHRASES
 from tests.factories import make_user
@@ -123,3 +125,24 @@ def test_a_one_letter_word_after_the_number_is_never_the_house_letter(word):
     for street, _said, _district in STREETS:
         a = addresses.extract(f"{street} 12 {word} подъезда грязно", demo_streets())
         assert a is not None and a.house == "12", (street, word, a)
+
+
+@pytest.mark.parametrize("house", ["1000000", "12345", "99999999999999999999"])
+def test_a_number_of_five_digits_or_more_is_no_house(app, house):
+    found = addresses.extract(f"ул. Кирова, дом {house}", [addresses.entry(1, "ул. Кирова", "Кирова")])
+    assert found is not None and found.house is None
+
+
+@pytest.mark.parametrize("kind", ["many-streets", "digits", "one-letter-words", "html", "one-long-word"])
+def test_extract_and_wording_on_a_50_kb_text_stay_fast(app, kind):
+    names = ["Кирова", "Ленина", "Садовая", "Мира", "Партизанская", "Гагарина", "Советская", "Школьная"]
+    streets = [addresses.entry(i, f"ул. {n}", n) for i, n in enumerate(names, start=1)]
+    rng = random.Random(1)
+    text = {"many-streets": " ".join(f"на улице {rng.choice(names)} дом {rng.randint(1, 1000000)} яма во дворе"
+                                     for _ in range(1500)),
+            "digits": "1 " * 25_000, "one-letter-words": "а " * 25_000, "html": "<b>" * 16_000,
+            "one-long-word": "Кирова" * 8_000}[kind][:50_000]
+    start = time.perf_counter()
+    addresses.extract(text, streets)
+    repeats.similarity(text, text[::-1])
+    assert time.perf_counter() - start < 0.1 * 3  # 100 ms each, with room for a busy shared machine

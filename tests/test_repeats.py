@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app.extensions import db
 from app.models import RepeatSuggestion, utcnow
 from app.services import addresses, repeats, replies
@@ -156,3 +158,14 @@ def test_evaluation_set_repeats_at_the_same_address():
             db.session.flush()
     assert positives >= 15
     assert right / (right + wrong) >= 0.9 and right / positives >= 0.8, (right, wrong, positives)
+
+
+@pytest.mark.parametrize("lat, lon", [(float("inf"), 30.0), (float("nan"), 30.0), (55.0, float("-inf")), (91.0, 30.0)])
+def test_coordinates_that_cannot_be_measured_do_not_stop_the_search(app, lat, lon):
+    t = make_ticket("Яма у дома", status="new")
+    t.latitude, t.longitude = lat, lon
+    other = make_ticket("Яма у дома", status="new")
+    other.latitude, other.longitude = 55.0, 30.0
+    db.session.flush()
+    assert repeats.candidates(t) == []
+    assert repeats._point(55.0, 30.0) and not repeats._point(lat, lon)

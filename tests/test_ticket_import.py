@@ -361,3 +361,36 @@ def test_imported_ticket_page_shows_the_text_and_the_answer(app, city, tmp_path,
     assert "Яма на дороге" in page and "Отремонтировано 07.03" in page and "Импорт истории" in page
     queue = client.get("/queue?network=import&status=closed")
     assert queue.status_code == 200
+
+
+@pytest.mark.parametrize("when", ["01.01.0001", "0001-01-01T00:00:00", "0001-01-01T00:00:00+00:00", "01.01.1000"])
+def test_a_date_in_year_one_is_a_bad_row_not_a_traceback(app, city, tmp_path, when):
+    res = run(app, write_csv(tmp_path, [HEADER, f"Y-1;Яма;;;{when};;", "Y-2;Яма;;;05.03.2024;;"]))
+    assert res.exit_code == 0, res.output
+    assert "строка 2: created_at" in res.output
+    assert "Загружено: 1;" in res.output
+
+
+def test_a_nul_byte_past_the_binary_check_is_dropped(app, city, tmp_path):
+    lines = [HEADER] + [f"N-{i};Текст {'x' * 100};;;05.03.2024;;" for i in range(700)] + ["N-X;Я\x00ма;;;05.03.2024;;"]
+    res = run(app, write_csv(tmp_path, lines))
+    assert res.exit_code == 0, res.output
+    assert "Загружено: 701;" in res.output
+    assert db.session.scalar(select(Ticket.summary).where(Ticket.summary == "Яма")) == "Яма"
+
+
+@pytest.mark.parametrize("column, value", [("category", "Р" * 201), ("institution", "У" * 301)])
+def test_a_name_longer_than_its_column_is_a_bad_row_and_a_rerun_creates_nothing(app, city, tmp_path, column, value):
+    row = {"category": "", "institution": ""} | {column: value}
+    lines = [HEADER, f"Z-1;Яма;{row['category']};{row['institution']};05.03.2024;;",
+             f"Z-2;Яма 2;{row['category'] + 'б' if row['category'] else ''};"
+             f"{row['institution'] + 'б' if row['institution'] else ''};05.03.2024;;",
+             "Z-3;Фонарь;;;05.03.2024;;"]
+    before = (count(Category), count(Institution))
+    for _ in range(2):
+        res = run(app, write_csv(tmp_path, lines), "--create-missing")
+        assert res.exit_code == 0, res.output
+        assert f"строка 2: {column}: название длиннее" in res.output
+        assert f"строка 3: {column}: название длиннее" in res.output
+    assert (count(Category), count(Institution)) == before
+    assert len(imported()) == 1

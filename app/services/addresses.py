@@ -58,7 +58,7 @@ _LATIN_MAP = dict(_LATIN)
 # that starts the next words («Кирова 21 у магазина», «Ленина 78 в подвале»).
 _TOKEN = re.compile(r"\d+(?:\s?[-/]\s?\d+)?(?:-?[а-я](?![а-я])|\s-?[а-я](?![а-я])(?!\s*[а-я0-9]))?"
                     r"|[а-яa-z]+(?:-[а-яa-z]+)*|[^\w\s]", re.UNICODE)
-_NUMBER = re.compile(r"^\d{1,4}")
+_NUMBER = re.compile(r"^\d{1,4}(?!\d)")  # a house: up to 4 digits («1000000», a postcode or a phone is not one)
 _TAG = re.compile(r"<[^>]{0,500}>")
 # What a number right after a street must not be followed by: «3 дня», «10 часов», «5 лет», «2 раза».
 _NOT_HOUSE = re.compile(r"^(дн|дня|дней|день|час|часа|часов|мин|минут|минуты|сут|суток|сутки|недел[иьюя]|неделе|"

@@ -46,6 +46,8 @@ SAME_RUBRIC_SCORE = 45
 OTHER_RUBRIC_SCORE = 90
 MAX_CANDIDATES = 500  # tickets at one place read at most
 EARTH_RADIUS_M = 6_371_000.0
+MAX_TEXT = 20_000  # characters of a text read for its wording
+MAX_STEMS = 200  # stems compared: a real appeal has far fewer; WRatio's cost grows with the product of lengths
 _ADDRESS_WORDS = frozenset("ул улица улице улицы пер переулок переулке дом дома доме д кв квартира подъезд корпус корп "
                            "шоссе город г белогорск двор дворе дворы возле около напротив уже день дня дней неделю "
                            "утра никто всё все".split())
@@ -61,11 +63,21 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _point(lat, lon) -> bool:
+    """Coordinates that can be measured: both set, finite and on the globe (the channels check them; a row written
+    otherwise must not stop intake with a math domain error)."""
+    return lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon) \
+        and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
 def wording(text: str | None, street_words: frozenset[str] = frozenset()) -> str:
-    """The stems a text is compared by: no stop words, numbers, address words or the street's own words."""
+    """The stems a text is compared by: no stop words, numbers, address words or the street's own words; the first
+    MAX_STEMS of them (WRatio of two 50 KB texts takes minutes: a long letter must not stall intake)."""
     out = []
-    text = html.unescape(_TAG.sub(" ", text or ""))  # a portal editor's HTML
+    text = html.unescape(_TAG.sub(" ", (text or "")[:MAX_TEXT]))  # a portal editor's HTML
     for w in text_words(text):
+        if len(out) >= MAX_STEMS:
+            break
         if w in STOP or w in _ADDRESS_WORDS or any(ch.isdigit() for ch in w) or len(w) < 3:
             continue
         s = addresses.stem(w)[:6]
@@ -96,7 +108,7 @@ def candidates(ticket: Ticket, now: datetime | None = None) -> list[tuple[Ticket
     places = []
     if ticket.street_id is not None and ticket.house:
         places.append(and_(Ticket.street_id == ticket.street_id, Ticket.house == ticket.house))
-    near = ticket.latitude is not None and ticket.longitude is not None
+    near = _point(ticket.latitude, ticket.longitude)
     if near:
         dlat = DISTANCE_M / 111_320.0
         dlon = DISTANCE_M / (111_320.0 * max(0.05, math.cos(math.radians(ticket.latitude))))
@@ -117,7 +129,7 @@ def candidates(ticket: Ticket, now: datetime | None = None) -> list[tuple[Ticket
             ticket.street_id, ticket.house)
         if same_house:
             reason = "address"
-        elif near and other.latitude is not None and other.longitude is not None and distance_m(
+        elif near and _point(other.latitude, other.longitude) and distance_m(
                 ticket.latitude, ticket.longitude, other.latitude, other.longitude) <= DISTANCE_M:
             reason = "distance"
         else:

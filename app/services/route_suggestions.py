@@ -4,6 +4,7 @@ item 4). One query per kind for a whole page of tickets; inactive rubrics and in
 left out."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -21,13 +22,20 @@ class Offer:
 MIN_SHOWN = 0.05  # a runner-up below 5 % is noise on a busy row; the first choice is always shown
 
 
+ID_MAX = 2**31 - 1  # an id past PostgreSQL's integer is no rubric (and would fail the query)
+
+
 def _pairs(raw) -> list[tuple[int, float]]:
+    """The first three well-formed [id, probability] pairs of a kept list; anything else (a stored JSON is not
+    trusted: ids out of range, booleans, inf/NaN) is skipped, a probability is kept within 0..1."""
     out = []
-    for item in raw or ():
-        if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], int) \
-                and isinstance(item[1], (int, float)):
-            out.append((item[0], float(item[1])))
-    return [pair for k, pair in enumerate(out[:3]) if k == 0 or pair[1] >= MIN_SHOWN]
+    for item in raw if isinstance(raw, list | tuple) else ():
+        if len(out) == 3:
+            break
+        if isinstance(item, list | tuple) and len(item) == 2 and type(item[0]) is int and 0 < item[0] <= ID_MAX \
+                and type(item[1]) in (int, float) and -2.0 <= item[1] <= 2.0 and math.isfinite(item[1]):
+            out.append((item[0], min(1.0, max(0.0, float(item[1])))))
+    return [pair for k, pair in enumerate(out) if k == 0 or pair[1] >= MIN_SHOWN]
 
 
 def offers(tickets: list[Ticket], *, missing_only: bool = True) -> dict[int, Offer]:

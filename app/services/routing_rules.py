@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Category, Institution, RoutingRule, User, utcnow
+from app.services.board.hotspots import STOP
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import STEM_MIN, phrase, phrase_in, prefixes, words
 
@@ -132,6 +133,9 @@ def clean_pattern(pattern: str | None) -> str:
         if not terms or max(len(t) for t in terms) < STEM_MIN:
             raise ValidationFailed("В строке «%(line)s» нужно слово хотя бы из %(n)s букв", field="pattern",
                                    line=line[:60], n=STEM_MIN)
+        if all(t in STOP for t in terms):  # «для», «что это»: found in nearly every appeal, the rule would take all
+            raise ValidationFailed("Строка «%(line)s» — только служебные слова: она найдётся почти в любом "
+                                   "обращении", field="pattern", line=line[:60])
     return "\n".join(lines)
 
 

@@ -57,6 +57,8 @@ REQUIRED = ("text", "created_at")
 NETWORK = "import"
 MAX_BYTES = 512 * 1024 * 1024
 ADDRESS_MAX = 300  # Ticket.address
+CATEGORY_NAME_MAX = 200  # Category.name: a longer name could be created only cut, and never matched again
+INSTITUTION_NAME_MAX = 300  # Institution.name
 DEFAULT_POLICY = ("Импорт: 1 рабочий день / 7 рабочих дней", 8 * 60, 7 * 8 * 60, True)
 
 
@@ -214,6 +216,7 @@ def _read_csv(p: Path, encoding: str):
     if b"\x00" in raw[:65536]:
         raise ImportProblem(f"Файл «{p.name}» двоичный, не CSV: поддерживаются CSV и XLSX.")
     text, note = _decode(raw, encoding, p.name)
+    text = text.replace("\x00", "")  # a stray NUL further on: PostgreSQL's text cannot hold it
     if not text.strip():
         raise ImportProblem(f"Файл «{p.name}» пуст.")
     sample = text[:16384]
@@ -309,9 +312,14 @@ def parse_when(value, tz: ZoneInfo) -> datetime:
                 local = datetime.fromisoformat(s.replace("Z", "+00:00"))
             except ValueError:
                 raise ValueError(f"дата «{s[:40]}» не распознана (нужно ДД.ММ.ГГГГ [ЧЧ:ММ] или ГГГГ-ММ-ДД)") from None
+    if local.year < 1990:  # before astimezone: year 1 in the city's zone overflows
+        raise ValueError(f"дата {local:%d.%m.%Y} слишком ранняя")
     if local.tzinfo is None:
         local = local.replace(tzinfo=tz)
-    when = local.astimezone(timezone.utc)
+    try:
+        when = local.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"дата «{local.isoformat()[:40]}» вне допустимого диапазона") from None
     if when.year < 1990:
         raise ValueError(f"дата {local:%d.%m.%Y} слишком ранняя")
     return when
@@ -432,6 +440,12 @@ def plan(path: str, spec: str | None = None, encoding: str = "auto", now: dateti
                 continue
         external_id = _str(get(values, "external_id"))
         category, institution = _str(get(values, "category")), _str(get(values, "institution"))
+        if len(" ".join(category.split())) > CATEGORY_NAME_MAX:
+            result.bad.append((line, f"category: название длиннее {CATEGORY_NAME_MAX} символов"))
+            continue
+        if len(" ".join(institution.split())) > INSTITUTION_NAME_MAX:
+            result.bad.append((line, f"institution: название длиннее {INSTITUTION_NAME_MAX} символов"))
+            continue
         address = " ".join(_str(get(values, "address")).split())[:ADDRESS_MAX] or None
         answer = clean_text(get(values, "answer")) or None
         key = _key(external_id, [text, category, institution, created.isoformat(), address or "", answer or ""])

@@ -142,6 +142,9 @@ def set_category(ticket: Ticket, category: Category, actor: User, expected_versi
     workflow.check_version(ticket, expected_version)
     if ticket.category_id == category.id:
         return
+    if not category.is_active:  # a chip or a form opened before the rubric was switched off
+        raise ValidationFailed("Рубрика «%(name)s» отключена: выберите другую", field="category_id",
+                               name=category.name)
     old = ticket.category
     ticket.category, ticket.category_id = category, category.id
     events.record(ticket, "category", actor, at=now, category_id=category.id, category=category.name,

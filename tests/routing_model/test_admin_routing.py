@@ -293,3 +293,28 @@ def test_junk_in_every_rule_field_never_fails(admin_client, junk):
     for path in (f"/rules/{rule.id}/active", "/evaluate"):
         assert admin_client.post(PAGE + path, data={"active": junk}).status_code in (303, 400)
     assert admin_client.get(PAGE, query_string={"page": junk}).status_code in (200, 400)
+
+
+@pytest.mark.parametrize("pattern", ["для", "что это", "Для\nяма", "и для", "ДЛЯ"])
+def test_a_line_of_function_words_only_is_refused(pattern):
+    cat = make_category("Дороги")
+    with pytest.raises(ValidationFailed) as exc:
+        routing_rules.create(None, "Всё подряд", pattern, category_id=cat.id)
+    assert "служебные слова" in exc.value.message
+    rule = routing_rules.create(None, "Ямы для машин", "ямы для машин", category_id=cat.id)  # a phrase with one is fine
+    assert routing_rules.match("Ямы для машин во дворе").rule == rule
+    assert routing_rules.match("Справка для соседа") is None
+
+
+@pytest.mark.parametrize("scores", [[1, 2], "s", None, {"top1": "x", "top3": [1]}, {"top1": 1e308, "auto_share": -5}],
+                         ids=["list", "string", "null", "strings", "huge"])
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "negative"])
+def test_a_model_row_with_junk_scores_never_fails_the_page(admin_client, scores, threshold):
+    from app.services.routing_model import model as learned
+
+    m = learned.train(["яма на дороге", "фонарь не горит", "яма асфальт", "темно фонарь"] * 3, ["1", "2", "1", "2"] * 3)
+    store.put("category", m, {"top1": 0.8}, 0.71, [1, 2, 3])
+    db.session.flush()
+    db.session.execute(RoutingModel.__table__.update().values(scores=scores, threshold=threshold))
+    db.session.commit()
+    assert admin_client.get(PAGE).status_code == 200

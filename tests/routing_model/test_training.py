@@ -181,3 +181,17 @@ def test_routing_a_message_is_fast(city):
         suggest(f"Не горит фонарь у дома {i}, темно. Иван Петров +7 912 345-67-89")
     assert (time.perf_counter() - t0) / 50 < 0.05  # generous here; bench/routing_bench.py measures ≤ 5 ms
     assert np.isfinite(store.current_row("category").threshold)
+
+
+@pytest.mark.parametrize("other", [0, 10], ids=["only-one-text", "rubric-on-one-text"])
+def test_identical_texts_say_there_is_nothing_to_check_on(app, city, other):
+    (roads, inst), (light, _i) = city["roads"], city["lights"]
+    for k in range(other):
+        make_ticket(f"совсем разные слова номер {k} " + "абвгдежзик"[k] * 4, institution=inst, status="resolved")
+    for k in range(10):
+        make_ticket("одно и то же", category=roads if k % 2 else light, institution=inst, status="resolved")
+    db.session.flush()
+    for args in (["train", "--min", "2"], ["evaluate"]):
+        res = app.test_cli_runner().invoke(args=["routing", *args])
+        assert res.exit_code == 0 and res.exception is None, res.output
+        assert "проверить не на чем" in res.output

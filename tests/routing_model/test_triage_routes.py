@@ -9,12 +9,14 @@ import uuid
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sa_text
 
 from app.extensions import db
 from app.models import Message, Ticket, TicketEvent
 from app.services import intake
+from app.services import tickets as tickets_service
 from app.services.routing_model import store, training
-from tests.factories import make_account, make_institution, make_resident, make_user
+from tests.factories import make_account, make_institution, make_resident, make_ticket, make_user
 from tests.routing_model.test_training import _fresh_cache, _tickets, city  # noqa: F401 — fixtures
 
 ROADS = "Огромная яма на дороге, асфальт разбит, колея, выбоина"
@@ -179,3 +181,89 @@ def test_a_stored_override_rule_routes_before_the_model(city):  # noqa: F811
     routing_rules.set_active(rule, False)
     t = triage(ROADS)
     assert t.category == city["roads"][0] and routed(t)["category_source"] == "model"
+
+
+@pytest.mark.parametrize("junk", [b"", b"junk", b"PK\x03\x04garbage", b"\x00" * 10],
+                         ids=["empty", "text", "zip", "nul"])
+def test_a_model_blob_that_cannot_load_falls_back_to_the_keywords_and_is_logged(app, city, caplog, junk):  # noqa: F811
+    from app.models import RoutingModel
+    trained(city)
+    db.session.execute(RoutingModel.__table__.update().values(blob=junk))
+    db.session.flush()
+    store.forget()
+    t = triage("Яма прямо у подъезда")
+    assert t.category == city["roads"][0] and t.route_suggestion is None
+    assert routed(t)["category_source"] == "keywords"
+    assert "cannot be loaded" in caplog.text
+    assert triage("Яма прямо у подъезда").category == city["roads"][0]  # the broken blob is remembered, not fatal
+
+
+def test_a_model_that_loads_but_cannot_predict_is_not_used(app, city, caplog, monkeypatch):  # noqa: F811
+    from app.services.routing_model import model as learned
+    trained(city)
+    monkeypatch.setattr(learned.Model, "predict", lambda self, text, k=3: (_ for _ in ()).throw(ValueError("shape")))
+    t = triage("Яма прямо у подъезда")
+    assert t.category == city["roads"][0] and t.route_suggestion is None
+    assert "cannot predict" in caplog.text
+
+
+JUNK_SUGGESTIONS = {
+    "string-pairs": {"category": "x"},
+    "a-list": [[1, "a"]],
+    "id-past-integer": {"category": [[2**70, 0.5]]},
+    "id-a-boolean": {"category": [[True, 0.5]]},
+    "huge-probability": {"category": [["CAT", 1e308]]},
+    "huge-int-probability": {"category": [["CAT", 10**400]]},
+    "negative": {"category": [[-1, 0.5], ["CAT", -1e300]]},
+    "long-list": {"category": [["CAT", 0.5]] * 100000},
+    "triples": {"category": [["CAT", 0.5, 3]], "institution": None},
+    "dict": {"category": {"a": 1}},
+}
+
+
+@pytest.mark.parametrize("kind", JUNK_SUGGESTIONS)
+def test_junk_kept_suggestions_never_fail_the_queue_or_the_page(login, city, kind):  # noqa: F811
+    import json
+    t = make_ticket("яма", status="new")
+    t.category, t.institution = None, None
+    db.session.flush()
+    raw = json.dumps(JUNK_SUGGESTIONS[kind]).replace('"CAT"', str(city["roads"][0].id))
+    db.session.execute(Ticket.__table__.update().where(Ticket.id == t.id)
+                       .values(route_suggestion=sa_text(f"CAST(:raw AS {json_type()})").bindparams(raw=raw)))
+    client = login(make_user("moderator"))
+    assert client.get("/queue").status_code == 200
+    page = client.get(f"/tickets/{t.number}")
+    assert page.status_code == 200
+    for pct in re.findall(r"· (\d+) %", page.get_data(as_text=True)):
+        assert 0 <= int(pct) <= 100
+    assert client.post(f"/queue/{t.id}/route", data={"category": str(city["roads"][0].id)}).status_code == 200
+
+
+def json_type() -> str:
+    return "JSON" if db.session.get_bind().dialect.name == "postgresql" else "TEXT"
+
+
+@pytest.mark.parametrize("case", ["stale-version", "inactive-rubric", "not-receiving"])
+def test_a_stale_chip_is_refused_in_the_row(login, city, case):  # noqa: F811
+    cat, inst = city["roads"]
+    t = make_ticket("яма", status="new")
+    t.category, t.institution = None, None
+    t.route_suggestion = {"category": [[cat.id, 0.9]], "institution": [[inst.id, 0.9]]}
+    db.session.flush()
+    client = login(make_user("moderator"))
+    row = queue_row(client.get("/queue").get_data(as_text=True), t)
+    version = re.search(r'name="version" value="(\d+)"', row).group(1)
+    data = {"category": cat.id, "version": version} if case != "not-receiving" else \
+        {"institution": inst.id, "version": version}
+    if case == "stale-version":
+        tickets_service.set_category(t, city["lights"][0], make_user("moderator"))
+    elif case == "inactive-rubric":
+        cat.is_active = False
+    else:
+        inst.receives_appeals = False
+    db.session.commit()
+    resp = client.post(f"/queue/{t.id}/route", data=data, headers={"HX-Request": "true"})
+    assert resp.status_code == 422 and 'role="alert"' in resp.get_data(as_text=True)
+    db.session.expire_all()
+    t = db.session.get(Ticket, t.id)
+    assert t.category_id != cat.id and t.institution_id != inst.id

@@ -84,11 +84,15 @@ def accept_route(ticket_id: int):
         category_id, institution_id = parse_id(request.form.get("category")), parse_id(request.form.get("institution"))
         if category_id is None and institution_id is None:
             raise ValidationFailed("Не выбрано, что принять: рубрика или исполнитель")
+        # the version the row was drawn at: a chip clicked after someone else routed the ticket is refused
+        version = parse_id(request.form.get("version"))
         if category_id is not None:
-            tickets.set_category(ticket, tickets.require(Category, category_id, "Рубрика не найдена"), current_user)
+            tickets.set_category(ticket, tickets.require(Category, category_id, "Рубрика не найдена"), current_user,
+                                 expected_version=version)
+            version = None
         if institution_id is not None:
             tickets.assign(ticket, tickets.require(Institution, institution_id, "Учреждение не найдено"),
-                           current_user)
+                           current_user, expected_version=version)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()

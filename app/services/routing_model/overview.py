@@ -26,7 +26,8 @@ class Current:
 
     @property
     def scores(self) -> dict:
-        return (self.model.scores or {}) if self.model is not None else {}
+        scores = self.model.scores if self.model is not None else None
+        return scores if isinstance(scores, dict) else {}  # a stored value of another shape shows no figures
 
 
 def current_models() -> list[Current]:

@@ -24,13 +24,14 @@ def current_row(target: str) -> RoutingModel | None:
 
 
 def current(target: str) -> tuple[learned.Model, float] | None:
-    """(model, threshold) of the target's current model, or None. The database is asked at most every
+    """(model, threshold) of the target's current model, or None (none stored, or its blob cannot be loaded:
+    logged, and triage falls back as without a model). The database is asked at most every
     ROUTING_MODEL_CHECK_SECONDS which (id, version) is current; the blob is read and rebuilt only when that
     changed."""
     hit = _cache.get(target)
     every = float(current_app.config.get("ROUTING_MODEL_CHECK_SECONDS", 5))
     if hit is not None and time.monotonic() - _checked.get(target, 0.0) < every:
-        return hit[1], hit[2]
+        return (hit[1], hit[2]) if hit[1] is not None else None
     key = db.session.execute(select(RoutingModel.id, RoutingModel.version, RoutingModel.threshold)
                              .where(RoutingModel.target == target, RoutingModel.is_current.is_(True))).first()
     if key is None:
@@ -41,9 +42,17 @@ def current(target: str) -> tuple[learned.Model, float] | None:
         hit = _cache.get(target)
         if hit is None or hit[0] != ident:
             blob = db.session.scalar(select(RoutingModel.blob).where(RoutingModel.id == key.id))
-            hit = (ident, learned.load(blob), float(key.threshold))
+            try:
+                loaded = learned.load(blob)
+            except Exception as exc:  # noqa: BLE001 — a blob that cannot load must never stop triage
+                current_app.logger.error("routing model %s v%s (id %s) cannot be loaded, not used: %s: %s",
+                                         target, key.version, key.id, type(exc).__name__, exc)
+                loaded = None  # kept as broken for this (id, version): not read again until a new one is current
+            hit = (ident, loaded, float(key.threshold))
             _cache[target] = hit
         _checked[target] = time.monotonic()
+    if hit[1] is None:
+        return None
     return hit[1], hit[2]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
@@ -29,7 +30,13 @@ def _top(target: str, masked: str, entity, k: int) -> tuple[list, bool]:
     if found is None:
         return [], False
     m, threshold = found
-    predicted = m.predict(masked, k=k + 2)  # a few spare: a rubric or institution may be gone since
+    try:
+        predicted = m.predict(masked, k=k + 2)  # a few spare: a rubric or institution may be gone since
+    except Exception as exc:  # noqa: BLE001 — a model that loads but cannot predict must never stop triage
+        current_app.logger.error("routing model %s cannot predict, not used: %s: %s", target, type(exc).__name__, exc)
+        return [], False
+    if not predicted:
+        return [], False
     ids = [int(label) for label, _p in predicted if label.isascii() and label.isdigit()]
     found = {o.id: o for o in db.session.scalars(select(entity).where(entity.id.in_(ids), entity.is_active))}
     out = [(found[int(label)], p) for label, p in predicted

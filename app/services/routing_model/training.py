@@ -133,6 +133,9 @@ def run(min_n: int = 50, n_folds: int = 5, save: bool = True, progress=None,
     masked = mask_many(raw)
     say(f"тексты очищены ({time.monotonic() - t0:.1f} с)")
     kw = dict(zip(ROUTING_TARGETS, _keyword_routes(raw), strict=True))
+    if len({ev.group_key(t) for t in masked}) < 2:  # one text (after masking) for all: nothing to check on
+        return [TargetResult(t, len(examples), reason="мало данных: все тексты одинаковые, проверить не на чем")
+                for t in ROUTING_TARGETS]
     fold = _fold_ids(masked, n_folds)
     names = _names()
     ids_all = np.array([e.id for e in examples])
@@ -145,6 +148,10 @@ def run(min_n: int = 50, n_folds: int = 5, save: bool = True, progress=None,
             continue
         texts = [masked[i] for i in idx]
         folds = _subset_folds(fold, idx)
+        if not folds:  # the target's examples all sit in one fold (one text): nothing to check on
+            results.append(TargetResult(target, len(idx), reason=f"мало данных: {len(idx)} обращений с одним "
+                                                                  f"текстом, проверить не на чем"))
+            continue
         say(f"{target}: {len(idx)} обращений, {len(set(labels))} классов, {len(folds)} фолдов")
         rep, correct = ev.evaluate(target, texts, labels, [kw[target][i] for i in idx], folds, names[target],
                                    C=C, progress=lambda m, t=target: say(f"{t}: {m}"))
