@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 5000
 
 .PHONY: run test install translations chromium bench bench-board bench-collect bench-participants bench-publish \
-	bench-rating clean serve
+	bench-rating bench-web clean serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,12 @@ bench-publish: install
 # om_bench_rating database, built with load_tickets.py; `BENCH_ARGS=--keep` reuses the data already there).
 bench-rating: install
 	$(BIN)/python bench/rating_bench.py $(BENCH_ARGS)
+
+# The staff pages against a bare Flask floor app (one SELECT 1, 20 KB) under the same gunicorn settings, wrk with 8
+# connections, three interleaved rounds (issue 16; om_bench at 1 M tickets, `BENCH_ARGS=--load` loads it first;
+# needs wrk: `sudo apt-get install wrk`). `BENCH_ARGS="--duration 10"` for a quicker run.
+bench-web: install
+	$(BIN)/python bench/web_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
