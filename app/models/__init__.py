@@ -22,7 +22,7 @@ from app.models.people import ROLE_LABELS, ROLES, LoginAttempt, Resident, User
 from app.models.publishing import DELIVERY_STATES, PUBLICATION_STATES, Delivery, Publication, PublicationPhoto
 from app.models.rating import GrowthClearance, RatingMark, RatingSnapshot, RatingSnapshotRow
 from app.models.routing import ROUTING_TARGETS, RoutingModel, RoutingRule
-from app.models.settings import SiteSetting
+from app.models.settings import DataVersion, SiteSetting
 from app.models.streets import RepeatSuggestion, Street
 from app.models.ticket import (
     MESSAGE_KINDS,
@@ -62,7 +62,7 @@ __all__ = [
     "CONTROL_STATES", "CONTROL_OPEN_STATES", "ControlOrderEvent", "HotSpot", "HotSpotTicket", "BoardSnapshot",
     "SLA_MARK_KINDS", "SlaMark", "Notification", "INTAKE_MODELS", "VerdictAnswer",
     "PUBLICATION_STATES", "DELIVERY_STATES", "Publication", "PublicationPhoto", "Delivery",
-    "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance", "SiteSetting",
+    "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance", "SiteSetting", "DataVersion",
     "Street", "RepeatSuggestion",
     "ROUTING_TARGETS", "RoutingModel", "RoutingRule",
 ]

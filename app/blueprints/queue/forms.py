@@ -7,9 +7,11 @@ from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from app.cached_select import CachedSelectField
 from app.extensions import db
 from app.htmx import parse_id
 from app.models import NETWORK_LABELS, REJECT_REASONS, STATUS_LABELS, Category, Direction, Institution
+from app.services import refdata
 from app.services.queue import SLA_STATES, SORTS, QueueFilters
 from app.services.tickets import BULK_ACTIONS
 
@@ -26,46 +28,59 @@ def _int_or_none(value):
     return n
 
 
-def institution_choices(blank: str, receiving_only: bool = False):
-    """(id, short name) of the institutions; `receiving_only`: only those that receive residents' appeals (the
-    choices of an assignment — a participant that only publishes is never sent a ticket)."""
+def _institution_rows(receiving_only: bool) -> list[tuple[str, str]]:
     stmt = select(Institution.id, Institution.short_name).order_by(Institution.short_name)
     if receiving_only:
         stmt = stmt.where(Institution.receives_appeals.is_(True))
-    rows = db.session.execute(stmt)
-    return [("", blank)] + [(str(i), n) for i, n in rows]
+    return [(str(i), n) for i, n in db.session.execute(stmt)]
+
+
+def _category_rows() -> list[tuple[str, str]]:
+    return [(str(i), n) for i, n in db.session.execute(select(Category.id, Category.name).order_by(Category.name))]
+
+
+def _direction_rows() -> list[tuple[str, str]]:
+    return [(str(i), n) for i, n in
+            db.session.execute(select(Direction.id, Direction.name).order_by(Direction.sort_order))]
+
+
+def institution_choices(blank: str, receiving_only: bool = False):
+    """(id, short name) of the institutions; `receiving_only`: only those that receive residents' appeals (the
+    choices of an assignment — a participant that only publishes is never sent a ticket). Read once per
+    reference data version (app/services/refdata.py)."""
+    rows = refdata.memo(("institutions", receiving_only), lambda: _institution_rows(receiving_only))
+    return [("", blank)] + rows
 
 
 def category_choices(blank: str):
-    rows = db.session.execute(select(Category.id, Category.name).order_by(Category.name))
-    return [("", blank)] + [(str(i), n) for i, n in rows]
+    return [("", blank)] + refdata.memo(("categories",), _category_rows)
 
 
 class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Статус"), default="open", validate_choice=True)
-    direction = SelectField(_l("Направление"), coerce=_int_or_none, validate_choice=True)
-    institution = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=True)
-    category = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=True)
-    network = SelectField(_l("Сеть"), default="", validate_choice=True)
+    # every select's choices and <option> HTML are built once per reference data version and locale
+    status = CachedSelectField(_l("Статус"), default="open", validate_choice=True)
+    direction = CachedSelectField(_l("Направление"), coerce=_int_or_none, validate_choice=True)
+    institution = CachedSelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=True)
+    category = CachedSelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=True)
+    network = CachedSelectField(_l("Сеть"), default="", validate_choice=True)
     overdue = BooleanField(_l("Только просроченные"))  # the old URL (overdue=y) = sla=overdue
-    sla = SelectField(_l("Срок"), default="", validate_choice=True)
+    sla = CachedSelectField(_l("Срок"), default="", validate_choice=True)
     q = StringField(_l("Поиск"), validators=[Optional(), Length(max=200, message=_l("Не больше 200 символов"))])
-    sort = SelectField(_l("Порядок"), default="new", validate_choice=True)
+    sort = CachedSelectField(_l("Порядок"), default="new", validate_choice=True)
     cursor = HiddenField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.status.choices = list(STATUS_GROUPS.items()) + list(STATUS_LABELS.items())
-        dirs = db.session.execute(select(Direction.id, Direction.name).order_by(Direction.sort_order))
-        self.direction.choices = [("", _l("Все направления"))] + [(str(i), n) for i, n in dirs]
-        self.institution.choices = institution_choices(_l("Все учреждения"))
-        self.category.choices = category_choices(_l("Все рубрики"))
-        self.network.choices = [("", _l("Все сети"))] + list(NETWORK_LABELS.items())
-        self.sort.choices = list(SORTS.items())
-        self.sla.choices = [("", _l("Любой срок"))] + list(SLA_STATES.items())
+        self.status.use(("q.status",), lambda: list(STATUS_GROUPS.items()) + list(STATUS_LABELS.items()))
+        self.direction.use(("q.direction",), lambda: [("", _l("Все направления"))] + _direction_rows())
+        self.institution.use(("q.institution",), lambda: institution_choices(_l("Все учреждения")))
+        self.category.use(("q.category",), lambda: category_choices(_l("Все рубрики")))
+        self.network.use(("q.network",), lambda: [("", _l("Все сети"))] + list(NETWORK_LABELS.items()))
+        self.sort.use(("q.sort",), lambda: list(SORTS.items()))
+        self.sla.use(("q.sla",), lambda: [("", _l("Любой срок"))] + list(SLA_STATES.items()))
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -109,15 +124,16 @@ class QueueFilterForm(FlaskForm):
 
 class BulkForm(FlaskForm):
     # Choices are checked by the service, which says what is missing in words a moderator reads.
-    action = SelectField(_l("Действие"), choices=[("", _l("— действие —"))] + list(BULK_ACTIONS.items()),
-                         default="", validate_choice=False)
-    institution_id = SelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=False)
-    category_id = SelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=False)
-    reason = SelectField(_l("Причина"), choices=[("", _l("— причина —"))] + list(REJECT_REASONS.items()),
-                         default="", validate_choice=False)
+    action = CachedSelectField(_l("Действие"), default="", validate_choice=False)
+    institution_id = CachedSelectField(_l("Учреждение"), coerce=_int_or_none, validate_choice=False)
+    category_id = CachedSelectField(_l("Рубрика"), coerce=_int_or_none, validate_choice=False)
+    reason = CachedSelectField(_l("Причина"), default="", validate_choice=False)
     merge_into = StringField(_l("С обращением №"), validators=[Optional(), Length(max=32)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.institution_id.choices = institution_choices(_l("— учреждение —"), receiving_only=True)
-        self.category_id.choices = category_choices(_l("— рубрика —"))
+        self.action.use(("bulk.action",), lambda: [("", _l("— действие —"))] + list(BULK_ACTIONS.items()))
+        self.institution_id.use(("bulk.institution",),
+                                lambda: institution_choices(_l("— учреждение —"), receiving_only=True))
+        self.category_id.use(("bulk.category",), lambda: category_choices(_l("— рубрика —")))
+        self.reason.use(("bulk.reason",), lambda: [("", _l("— причина —"))] + list(REJECT_REASONS.items()))
