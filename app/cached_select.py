@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from markupsafe import Markup
 from wtforms import SelectField
 from wtforms.fields.choices import Choice
-from wtforms.validators import ValidationError
 from wtforms.widgets import Select, html_params
 
 from app.services import refdata
@@ -84,4 +83,4 @@ class CachedSelectField(SelectField):
         except TypeError:
             ok = False
         if not ok:
-            raise ValidationError(self.invalid_choice_message or self.gettext("Not a valid choice."))
+            super().pre_validate(form)  # wtforms' own check and message (an invalid value: the rare path)
