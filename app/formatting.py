@@ -5,12 +5,74 @@ filters; services write the same text into messages, workbooks and the digest).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+import flask_babel
+from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel.speaklater import LazyString
+
+_TR_KEY, _LANG_KEY, _MEMO_ATTR = "om.translations.memo", "om.translations.lang", "_om_memo"
+
+
+def translate(string: str) -> str:
+    """The catalogue's translation of `string` for this request (as Flask-Babel's gettext without variables).
+
+    Flask-Babel looks the request's locale and catalogue up again on every call (~10 µs); here the lookup is
+    memoised in a dict kept on Flask-Babel's own catalogue object (one per locale and process, dropped with it
+    when its cache is cleared), found once per request: ~1 µs a call, for strings translated in loops (the
+    queue's rows, the ticket's timeline). Same text."""
+    if not has_request_context():
+        return flask_babel.get_translations().ugettext(string)
+    env = request.environ
+    memo = env.get(_TR_KEY)
+    if memo is None:
+        catalogue = flask_babel.get_translations()
+        memo = env[_TR_KEY] = catalogue.__dict__.setdefault(_MEMO_ATTR, {})
+    text = memo.get(string)
+    if text is None:
+        text = memo[string] = flask_babel.get_translations().ugettext(string)
+    return text
+
+
+def gettext(string: str, **variables) -> str:
+    """flask_babel.gettext through `translate` (same result, cheaper in loops)."""
+    text = translate(string)
+    return text % variables if variables else text
+
+
+class Labels(Mapping):
+    """A read-only view of a dict of lazy_gettext labels (STATUS_LABELS…) whose values come out translated through
+    `translate`: the same text as str(lazy label), cheaper for a label in every row of a list."""
+
+    def __init__(self, labels: Mapping):
+        self._labels = labels
+
+    def __getitem__(self, key):
+        value = self._labels[key]
+        if isinstance(value, LazyString) and value._func is flask_babel.gettext and len(value._args) == 1 \
+                and not value._kwargs:
+            return translate(value._args[0])
+        return value
+
+    def __iter__(self):
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+def language() -> str:
+    """The request's language ("ru", "en"), looked up once per request."""
+    if not has_request_context():
+        return str(get_locale() or "ru").split("_")[0]
+    lang = request.environ.get(_LANG_KEY)
+    if lang is None:
+        lang = request.environ[_LANG_KEY] = str(get_locale() or "ru").split("_")[0]
+    return lang
 
 
 def local_dt(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
@@ -23,7 +85,7 @@ def local_dt(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
 def plural_ru(n: int, one: str, few: str, many: str) -> str:
     """Russian plural of three (translated) forms; other languages use one / many."""
     n = abs(int(n))
-    if str(get_locale() or "ru").split("_")[0] != "ru":
+    if language() != "ru":
         return one if n == 1 else many
     if n % 10 == 1 and n % 100 != 11:
         return one

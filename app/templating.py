@@ -1,19 +1,33 @@
 """Jinja filters and globals: city-time dates, Russian plurals (from app.formatting), labels."""
 from __future__ import annotations
 
+import flask_babel
 from flask import Flask, current_app
 
 from app import models
 from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
-from app.formatting import board_time, fmt_value, local_dt, plural_ru
+from app.formatting import Labels, board_time, fmt_value, local_dt, plural_ru, translate
 from app.security import embed_requested
 from app.services import access, control, notifications, openstats, qr, workflow
 from app.services.sla import countdown
+from app.urls import ticket_url
+
+# the label dicts as the templates see them: translated through formatting.translate (same text, cheaper in rows)
+LABELS = {name: Labels(labels) for name, labels in {
+    "STATUS_LABELS": models.STATUS_LABELS, "NETWORK_LABELS": models.NETWORK_LABELS,
+    "REJECT_REASONS": models.REJECT_REASONS, "PRIORITY_LABELS": models.PRIORITY_LABELS,
+    "REGIME_LABELS": models.REGIME_LABELS, "MESSAGE_KINDS": models.MESSAGE_KINDS,
+    "ACTION_LABELS": workflow.ACTION_LABELS}.items()}
 
 
 def register(app: Flask) -> None:
     """Every filter and global the templates use, in one place (blueprints register none of their own)."""
+    # {{ _("…") }} as Flask-Babel installs it, with the catalogue lookup memoised per request (formatting.translate)
+    t = flask_babel.get_translations
+    app.jinja_env.install_gettext_callables(
+        gettext=translate, ngettext=lambda s, p, n: t().ungettext(s, p, n), newstyle=True,
+        pgettext=lambda c, s: t().upgettext(c, s), npgettext=lambda c, s, p, n: t().unpgettext(c, s, p, n))
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.globals["countdown"] = countdown.describe
     app.jinja_env.filters["plural_ru"] = plural_ru
@@ -22,6 +36,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["redact"] = redact_text  # secrets out of kept request bodies (rows older than the fix)
 
     app.jinja_env.globals.update({
+        "ticket_url": ticket_url,  # url_for('tickets.detail', number=…), cheaper in a list's rows
         # the head's board
         "fmt_value": fmt_value, "figure_change": board_present.change, "BOARD_FIGURES": board_present.FIGURES,
         "board_charts": board_present.board_charts, "board_url": board_present.board_url,
@@ -40,13 +55,7 @@ def register(app: Flask) -> None:
     @app.context_processor
     def inject():
         return {
-            "STATUS_LABELS": models.STATUS_LABELS,
-            "NETWORK_LABELS": models.NETWORK_LABELS,
-            "REJECT_REASONS": models.REJECT_REASONS,
-            "PRIORITY_LABELS": models.PRIORITY_LABELS,
-            "REGIME_LABELS": models.REGIME_LABELS,
-            "MESSAGE_KINDS": models.MESSAGE_KINDS,
-            "ACTION_LABELS": workflow.ACTION_LABELS,
+            **LABELS,
             "access": access,
             "unread_notifications": notifications.unread_count,
             "city_name": current_app.config["CITY_NAME"],

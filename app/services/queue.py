@@ -12,7 +12,7 @@ from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, Institution, Ticket, User, utcnow
+from app.models import OPEN_STATUSES, Category, Institution, Ticket, User, utcnow
 from app.services import access, sla
 
 SORTS = {
@@ -30,6 +30,10 @@ SLA_STATES = {
 }
 SOON_WORKING_MINUTES = 120
 RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != "waiting_resident"]
+
+
+# what a queue row shows, loaded with the page (the SLA badge reads the rubric's policy: no query per policy)
+ROW_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy))
 
 
 @dataclass
@@ -117,8 +121,7 @@ def page(user: User, f: QueueFilters, cursor: str | None = None, limit: int = 50
         key = tuple_(col, Ticket.id)
         stmt = stmt.where(key > tuple_(*after) if ascending else key < tuple_(*after))
     order = (col.asc(), Ticket.id.asc()) if ascending else (col.desc(), Ticket.id.desc())
-    stmt = stmt.order_by(*order).limit(limit + 1).options(
-        joinedload(Ticket.institution), joinedload(Ticket.category))
+    stmt = stmt.order_by(*order).limit(limit + 1).options(*ROW_LOADS)
     rows = list(db.session.scalars(stmt))
     next_cursor = None
     if len(rows) > limit:
@@ -158,5 +161,5 @@ def scan(user: User, f: QueueFilters, columns: Sequence, joins: Sequence = (), b
 def arrivals(user: User, f: QueueFilters, after_id: int, limit: int = 50) -> list[Ticket]:
     """Tickets that arrived after the newest one the moderator already sees (for live updates)."""
     stmt = (filtered(user, f).where(Ticket.id > after_id).order_by(Ticket.id.desc()).limit(limit)
-            .options(joinedload(Ticket.institution), joinedload(Ticket.category)))
+            .options(*ROW_LOADS))
     return list(db.session.scalars(stmt))

@@ -143,14 +143,25 @@ class WorkCalendar:
         if self.round_the_clock:
             return int((b - a).total_seconds() // 60)
         total = timedelta(0)
-        day = a.date()
-        while day <= b.date():
+        first, last = a.date(), b.date()
+        for day in (first, last) if first != last else (first,):  # the two partial days
             for lo, hi in self.intervals_on(day):
                 lo, hi = max(lo, a), min(hi, b)
                 if hi > lo:
                     total += hi - lo
+        day = first + timedelta(days=1)
+        while day < last:  # whole days between them: each day's length, memoised
+            total += _day_length(self.tz, self.hours, day, self.exceptions.get(day))
             day += timedelta(days=1)
         return int(total.total_seconds() // 60)
+
+
+@lru_cache(maxsize=8192)
+def _day_length(tz: ZoneInfo, hours: tuple, day: date, exception: str | None) -> timedelta:
+    """The working time of a whole `day` (what intervals_on gives, summed): a pure function of its arguments
+    (the production calendar of the `holidays` package never changes while the process runs)."""
+    cal = WorkCalendar(tz, hours, MappingProxyType({day: exception} if exception else {}))
+    return sum((hi - lo for lo, hi in cal.intervals_on(day)), timedelta(0))
 
 
 @lru_cache(maxsize=1)

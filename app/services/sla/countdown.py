@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
-
+from app.formatting import gettext as _  # Flask-Babel's gettext, memoised per request (rows of the queue)
 from app.formatting import plural_ru
 from app.models import Ticket
 from app.services import sla
