@@ -1,6 +1,8 @@
 """One helper for "full page or fragment" answers, and the small HTMX response vocabulary."""
 from __future__ import annotations
 
+import hashlib
+
 from flask import make_response, render_template
 
 from app.extensions import htmx
@@ -32,3 +34,71 @@ def parse_id(value) -> int | None:
 def form_errors(form) -> str:
     """All of a form's error messages as one line (they may be lazy strings)."""
     return "; ".join(str(e) for errs in form.errors.values() for e in errs)
+
+
+# --- HTTP caching of polled fragments (ETag / 304) -----------------------------------------------------
+# A poll (hx-trigger="every …") asks again and again for a fragment that mostly has not changed. The view names,
+# cheaply and BEFORE rendering, everything the answer depends on (its data's versions, ids, the filters); the ETag
+# is a hash of that, the user's session identity, the locale, the URL and HX-Request. When the browser's copy
+# has that ETag, the answer is a 304 with no body: no rendering at all.
+#
+# Caching: only answers without residents' personal data may be kept by the browser (`private, no-cache`: kept
+# in this browser only, never by a shared cache, and revalidated on every poll); an answer that carries personal
+# data stays `no-store` like every staff page (security.py), so it is never kept and never answered with a 304.
+POLL_CACHE = "private, no-cache"
+
+
+def etag_of(*parts) -> str:
+    """A weak ETag from `parts` (reprs of plain values) plus who asks, in which language, for which URL."""
+    from flask import request
+    from flask_login import current_user
+
+    from app.formatting import language
+
+    who = current_user.get_id() if getattr(current_user, "is_authenticated", False) else "-"
+    csrf = session_csrf()
+    raw = repr((parts, who, csrf, language(), request.full_path, bool(request.headers.get("HX-Request"))))
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def session_csrf() -> str:
+    """The session's CSRF secret (a fragment with a form carries a token derived from it)."""
+    from flask import session
+
+    return str(session.get("csrf_token") or "")
+
+
+def not_modified(etag: str):
+    """A 304 for this ETag when the browser already holds it, else None."""
+    from flask import request
+
+    if request.if_none_match.contains_weak(etag):  # weak comparison, as for GET
+        resp = make_response("", 304)
+        _poll_headers(resp, etag, cacheable=True)
+        return resp
+    return None
+
+
+def poll_response(resp, etag: str, cacheable: bool):
+    """Set a polled answer's caching headers (see above); returns `resp`."""
+    resp = make_response(resp)
+    _poll_headers(resp, etag, cacheable and resp.status_code == 200)
+    return resp
+
+
+def _poll_headers(resp, etag: str, cacheable: bool) -> None:
+    vary = [v.strip() for v in resp.headers.get("Vary", "").split(",") if v.strip()]
+    for v in ("Cookie", "HX-Request"):
+        if v not in vary:
+            vary.append(v)
+    resp.headers["Vary"] = ", ".join(vary)
+    if cacheable:
+        resp.set_etag(etag, weak=True)
+        resp.headers["Cache-Control"] = POLL_CACHE
+    else:
+        resp.headers["Cache-Control"] = "no-store"
+
+
+def row_state(obj) -> tuple:
+    """Every column value of an ORM row: what a fragment showing it depends on."""
+    return tuple(getattr(obj, c.key) for c in obj.__mapper__.column_attrs) if obj is not None else ()

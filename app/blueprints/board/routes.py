@@ -1,12 +1,14 @@
 """The head's control board: /board (figures, problem issues, rankings, charts), hot spots, the XLSX export."""
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.extensions import db
-from app.htmx import render
+from app.htmx import etag_of, not_modified, poll_response, render
 from app.models import Direction, HotSpot, Institution, utcnow
 from app.services import access, board, control, exports
 from app.services.board import export as board_export
@@ -66,9 +68,14 @@ def index():
 
 @bp.get("/figures")
 def figures():
-    """The live part: figures and charts, refreshed every BOARD_POLL_SECONDS without a reload."""
+    """The live part: figures and charts, refreshed every BOARD_POLL_SECONDS without a reload. Aggregates only (no
+    personal data): an ETag from the report itself (its JSON, hashed before any rendering) and the view, so a poll
+    between two snapshots is a 304 without rendering."""
     state = _state()
-    return render_template("board/_figures.html", **state)
+    tag = etag_of("board.figures", sorted(state["args"].items()), state["errors"],
+                  [(p.start.isoformat(), p.end.isoformat()) for p in (state["period"], state["previous"])],
+                  json.dumps(state["data"], sort_keys=True, default=str))
+    return not_modified(tag) or poll_response(render_template("board/_figures.html", **state), tag, cacheable=True)
 
 
 @bp.get("/problems")

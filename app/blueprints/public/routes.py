@@ -23,6 +23,7 @@ from app.blueprints.public.forms import (
     sign_for_frame,
 )
 from app.extensions import csrf, db
+from app.htmx import etag_of, not_modified, poll_response
 from app.models import Message, Reply, Ticket, utcnow
 from app.security import embed_requested
 from app.services import appeals, verdict
@@ -137,8 +138,16 @@ def appeal_done(submission: str):
 
 @bp.get("/appeal/done/<submission>/number")
 def appeal_number(submission: str):
-    """The receipt's number block: polled by HTMX until the triage has made the ticket."""
-    return render_template("public/_number.html", **_receipt_context(submission))
+    """The receipt's number block: polled by HTMX until the triage has made the ticket. While it is still waiting
+    (no ticket, not triaged: the answer holds nothing of the resident's) it carries an ETag, and a poll that finds
+    it unchanged is a 304; the answer with the number and the resident's status link is never kept."""
+    ctx = _receipt_context(submission)
+    message, ticket = ctx["message"], ctx["ticket"]
+    waiting = ticket is None and not message.triaged_at
+    tag = etag_of("public.appeal_number", submission, message.id, waiting)
+    if waiting and (hit := not_modified(tag)):
+        return hit
+    return poll_response(render_template("public/_number.html", **ctx), tag, cacheable=waiting)
 
 
 # --- public status --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.blueprints.publishing.forms import ActionForm, ComposeForm, ReasonForm, TextForm
 from app.extensions import db
+from app.htmx import etag_of, not_modified, poll_response, row_state
 from app.models import Institution
 from app.security import FILE_CSP
 from app.services import access
@@ -123,7 +124,8 @@ def compose():
             form.form_key.data = uuid.uuid4().hex  # pressing again makes a new post, as the author then wants
             form.text.errors = [*form.text.errors, _(
                 "Пост из этой формы уже создан (№ %(n)s), эти изменения в него не вошли. Нажмите «Опубликовать» "
-                "ещё раз, чтобы сделать новый пост, или откройте созданный и измените его.", n=exc.params.get("id", ""))]
+                "ещё раз, чтобы сделать новый пост, или откройте созданный и измените его.",
+                n=exc.params.get("id", ""))]
             return _compose_page(form, 422, chosen=chosen)
         _field_error(form, exc)
         return _compose_page(form, 422, chosen=chosen)
@@ -204,11 +206,19 @@ def status(publication_id: int):
     """HTMX polling of the deliveries' states while anything is scheduled or being sent."""
     pub = posts.get(current_user, publication_id)
     live = posts.is_live(pub)
+    names = limits.network_names()
+    # while live, a poll that finds every row as it was is a 304 (no rendering); the ETag covers every column
+    # of the post and of its deliveries, and what a row shows of their accounts
+    tag = etag_of("publishing.status", row_state(pub), sorted(names.items()),
+                  [(row_state(d), row_state(d.account), d.account.institution.short_name if d.account else None)
+                   for d in pub.deliveries])
+    if live and (hit := not_modified(tag)):
+        return hit
     resp = Response(render_template("publishing/_deliveries.html", pub=pub, live=live,
-                                    action_form=ActionForm(formdata=None), names=limits.network_names()))
+                                    action_form=ActionForm(formdata=None), names=names))
     if not live and request.headers.get("HX-Request"):
         resp.headers["HX-Refresh"] = "true"  # all settled: the whole page again (its actions change with the state)
-    return resp
+    return poll_response(resp, tag, cacheable=live)
 
 
 @bp.route("/<int:publication_id>/edit", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.blueprints.queue.export import export_tickets
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
-from app.htmx import form_errors, parse_id, render
+from app.htmx import etag_of, form_errors, not_modified, parse_id, poll_response, render
 from app.models import Category, Institution, Message, Ticket
 from app.services import access, intake, queue, repeats, route_suggestions, tickets
 from app.services.errors import DomainError, NotFound, ValidationFailed
@@ -58,13 +58,25 @@ def _newest_id() -> int:
 
 @bp.get("/arrivals")
 def arrivals():
-    form, f = _filters()
+    """The live-arrivals poll. While nothing new is visible the answer is the same poller (no tickets, no personal
+    data): it carries an ETag and is kept by the browser, so the next poll is a 304 — and when no ticket at all
+    has arrived since `after` (one index lookup) the 304 costs no filter query and no rendering."""
     after = parse_id(request.args.get("after")) or 0
-    rows = queue.arrivals(current_user, f, after) if f.sort == "new" else []
+    args = _query_args(None)
+    empty_tag = etag_of("queue.arrivals", "empty", after, sorted(args.items()))
+    rows = []
+    if _newest_id() > after:  # else nothing can have arrived, whatever the filters
+        form, f = _filters()
+        if f.sort == "new":
+            rows = queue.arrivals(current_user, f, after)
+    if not rows:
+        return not_modified(empty_tag) or poll_response(
+            render_template("queue/_arrivals.html", rows=[], newest_id=after, args=args, flags={}, offers={}),
+            empty_tag, cacheable=True)
     newest = max([after] + [t.id for t in rows])
-    return render_template("queue/_arrivals.html", rows=rows, newest_id=newest, args=_query_args(form),
-                           flags=repeats.flagged([t.id for t in rows]),
-                           offers=route_suggestions.offers(rows) if access.can_manage(current_user) else {})
+    return poll_response(render_template(
+        "queue/_arrivals.html", rows=rows, newest_id=newest, args=args, flags=repeats.flagged([t.id for t in rows]),
+        offers=route_suggestions.offers(rows) if access.can_manage(current_user) else {}), empty_tag, cacheable=False)
 
 
 @bp.post("/<int:ticket_id>/route")
