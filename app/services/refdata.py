@@ -5,7 +5,7 @@ Every change to those tables bumps `data_versions.version` in the same transacti
 primary-key lookup) and takes what it builds from that data — the queue's drop-down lists, their <option> HTML —
 from a memo keyed by (what, version, locale). A web process whose memo holds an older version never serves it:
 the key no longer matches, so every process on every machine shows a change from the next request on. The memo
-holds only the newest version's entries (a few lists of ~140 items).
+holds a few versions' entries (lists of ~140 items), then starts again.
 
 The version is read before the data it guards, so an entry can only be newer than its key, never older.
 """
@@ -28,17 +28,18 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _memo: dict[tuple, object] = {}
-_memo_version: list[int] = [-1]
+MAX_ENTRIES = 256  # a few versions' worth (≈15 lists a version and language); then it starts again
 
 
 def version(name: str = REFERENCE) -> int:
-    """The current version (read once per request; outside a request, every call reads it)."""
+    """The current version (read once per request; outside a request, every call reads it). Version numbers come
+    from a sequence (migration 0029): never given twice, even by a transaction that rolled back."""
     if has_request_context():
         cached = request.environ.get(_ENVIRON_KEY)
         if cached is not None:
             return cached
     value = db.session.scalar(select(DataVersion.version).where(DataVersion.name == name))
-    value = -2 if value is None else int(value)  # no row (a database before 0029): never matches a memo entry
+    value = -1 if value is None else int(value)  # no row (a database before 0029): nothing is memoised
     if has_request_context():
         request.environ[_ENVIRON_KEY] = value
     return value
@@ -54,11 +55,9 @@ def memo(key: tuple, build: Callable[[], T]) -> T:
     value = build()
     if v >= 0:
         with _lock:
-            if v > _memo_version[0]:  # a newer version: the older entries can never be asked for again
+            if len(_memo) >= MAX_ENTRIES:
                 _memo.clear()
-                _memo_version[0] = v
-            if v == _memo_version[0]:
-                _memo[full] = value
+            _memo[full] = value
     return value
 
 
@@ -66,4 +65,3 @@ def forget() -> None:
     """Drop the memo (tests: behave like a freshly started process)."""
     with _lock:
         _memo.clear()
-        _memo_version[0] = -1

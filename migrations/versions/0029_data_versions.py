@@ -26,23 +26,30 @@ def upgrade():
     )
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
-        # one bump per statement (COPY and multi-row statements included), in the writer's transaction
+        # one bump per statement (COPY and multi-row statements included), in the writer's transaction; the new
+        # number comes from a sequence, which a rollback never gives back: a version number is never used twice
+        # (a memo entry made inside a transaction that rolled back can never match a committed version)
+        op.execute("CREATE SEQUENCE data_version_seq")
         op.execute("""
             CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-              UPDATE data_versions SET version = version + 1 WHERE name = TG_ARGV[0];
+              UPDATE data_versions SET version = nextval('data_version_seq') WHERE name = TG_ARGV[0];
               RETURN NULL;
             END $$""")
     for name, tables in WATCHED.items():
-        op.execute(sa.text("INSERT INTO data_versions (name, version) VALUES (:n, 1)").bindparams(n=name))
+        first = "nextval('data_version_seq')" if postgres else "1"
+        op.execute(sa.text(f"INSERT INTO data_versions (name, version) VALUES (:n, {first})").bindparams(n=name))
         for table in tables:
             if postgres:
                 op.execute(f"CREATE TRIGGER {table}_bump_{name} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
                            f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version('{name}')")
             else:  # SQLite: row triggers only
                 for op_name in ("INSERT", "UPDATE", "DELETE"):
+                    # no sequences: a random step, so a number given back by a rollback is (almost surely) not
+                    # given again
                     op.execute(f"CREATE TRIGGER {table}_bump_{name}_{op_name.lower()} AFTER {op_name} ON {table} "
-                               f"BEGIN UPDATE data_versions SET version = version + 1 WHERE name = '{name}'; END")
+                               f"BEGIN UPDATE data_versions SET version = version + 1 + abs(random() % 1000000000) "
+                               f"WHERE name = '{name}'; END")
 
 
 def downgrade():
@@ -56,4 +63,5 @@ def downgrade():
                     op.execute(f"DROP TRIGGER IF EXISTS {table}_bump_{name}_{op_name}")
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS bump_data_version()")
+        op.execute("DROP SEQUENCE IF EXISTS data_version_seq")
     op.drop_table('data_versions')
