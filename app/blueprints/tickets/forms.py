@@ -4,6 +4,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.blueprints.queue.forms import _int_or_none, category_choices, institution_choices
+from app.cached_select import CachedSelectField
 from app.models import PRIORITY_LABELS, REGIME_LABELS, REJECT_REASONS, STATUS_LABELS
 
 
@@ -20,20 +21,23 @@ class StatusForm(VersionedForm):
 
 
 class AssignForm(VersionedForm):
-    institution_id = SelectField(_l("Исполнитель"), coerce=_int_or_none,
-                                 validators=[DataRequired(_l("Выберите учреждение"))])
+    institution_id = CachedSelectField(_l("Исполнитель"), coerce=_int_or_none,
+                                       validators=[DataRequired(_l("Выберите учреждение"))])
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.institution_id.choices = institution_choices(_l("— выберите учреждение —"), receiving_only=True)
+        # choices and <option> HTML once per reference data version and locale (app/cached_select.py)
+        self.institution_id.use(("ticket.institution",), lambda: institution_choices(
+            _l("— выберите учреждение —"), receiving_only=True))
 
 
 class CategoryForm(VersionedForm):
-    category_id = SelectField(_l("Рубрика"), coerce=_int_or_none, validators=[DataRequired(_l("Выберите рубрику"))])
+    category_id = CachedSelectField(_l("Рубрика"), coerce=_int_or_none,
+                                    validators=[DataRequired(_l("Выберите рубрику"))])
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.category_id.choices = category_choices(_l("— выберите рубрику —"))
+        self.category_id.use(("ticket.category",), lambda: category_choices(_l("— выберите рубрику —")))
 
 
 class PriorityForm(VersionedForm):
