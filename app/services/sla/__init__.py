@@ -89,6 +89,11 @@ class WorkCalendar:
         return self._ru.is_working_day(d)
 
     def intervals_on(self, d: date) -> list[tuple[datetime, datetime]]:
+        """The working intervals of day `d` (memoised: a pure function of the zone, the hours, the day and the day's
+        exception; a fresh list each call)."""
+        return list(_intervals(self.tz, self.hours, d, self.exceptions.get(d)))
+
+    def _intervals_on(self, d: date) -> list[tuple[datetime, datetime]]:
         if self.round_the_clock:
             return [(datetime.combine(d, time(0), self.tz), datetime.combine(d + timedelta(days=1), time(0), self.tz))]
         if not self.is_working_day(d):
@@ -156,12 +161,18 @@ class WorkCalendar:
         return int(total.total_seconds() // 60)
 
 
-@lru_cache(maxsize=8192)
-def _day_length(tz: ZoneInfo, hours: tuple, day: date, exception: str | None) -> timedelta:
-    """The working time of a whole `day` (what intervals_on gives, summed): a pure function of its arguments
-    (the production calendar of the `holidays` package never changes while the process runs)."""
+@lru_cache(maxsize=16384)
+def _intervals(tz: ZoneInfo, hours: tuple, day: date, exception: str | None) -> tuple:
+    """WorkCalendar.intervals_on, as a pure function of its arguments (the production calendar of the `holidays`
+    package never changes while the process runs; the day's exception from calendar_days is an argument)."""
     cal = WorkCalendar(tz, hours, MappingProxyType({day: exception} if exception else {}))
-    return sum((hi - lo for lo, hi in cal.intervals_on(day)), timedelta(0))
+    return tuple(cal._intervals_on(day))
+
+
+@lru_cache(maxsize=16384)
+def _day_length(tz: ZoneInfo, hours: tuple, day: date, exception: str | None) -> timedelta:
+    """The working time of a whole `day` (what intervals_on gives, summed)."""
+    return sum((hi - lo for lo, hi in _intervals(tz, hours, day, exception)), timedelta(0))
 
 
 @lru_cache(maxsize=1)
