@@ -3,7 +3,8 @@ from sqlalchemy import text
 
 from app.extensions import db
 
-KEEP = {"calendar_days"}  # reference data seeded by the migrations (the production calendar's exceptions)
+# reference data seeded by the migrations (the production calendar's exceptions, the data versions' counters)
+KEEP = {"calendar_days", "data_versions"}
 
 
 def wipe_tables() -> None:

@@ -33,7 +33,8 @@ def upgrade():
         op.execute("""
             CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-              UPDATE data_versions SET version = nextval('data_version_seq') WHERE name = TG_ARGV[0];
+              INSERT INTO data_versions (name, version) VALUES (TG_ARGV[0], nextval('data_version_seq'))
+                ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version;
               RETURN NULL;
             END $$""")
     for name, tables in WATCHED.items():
