@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--header", action="append", default=[], help="extra header Name:Value")
     ap.add_argument("-n", type=int, default=50, help="timed requests per page (default 50)")
     ap.add_argument("--profile", type=int, default=0, help="print the top N functions by cumulative time")
+    ap.add_argument("--revalidate", action="store_true",
+                    help="send If-None-Match with the ETag of the warm-up answer (a poll that finds nothing new)")
     ap.add_argument("--sql", action="store_true", help="print the statements of the last request")
     ap.add_argument("--tottime", action="store_true", help="sort the profile by own time")
     args = ap.parse_args(argv)
@@ -87,6 +89,8 @@ def main(argv=None) -> int:
         for _ in range(3):
             r = client.get(page, headers=headers)
             assert r.status_code in (200, 304), (page, r.status_code, r.data[:500])
+            if args.revalidate and r.headers.get("ETag"):
+                headers["If-None-Match"] = r.headers["ETag"]
         for k in counts:
             counts[k] = 0
         wall, cpu = [], []

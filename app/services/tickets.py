@@ -67,8 +67,10 @@ def require(model, row_id: int | None, missing: str):
     return row
 
 
-def get_by_number(user: User, number: str) -> Ticket:
-    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
+def get_by_number(user: User, number: str, *options) -> Ticket:
+    """The ticket `user` may see by its number (NotFound otherwise); `options`: loader options for what the caller
+    shows (the ticket page loads its institution, rubric, resident and account with it)."""
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()).options(*options))
     return access.ensure_can_view(user, ticket)
 
 

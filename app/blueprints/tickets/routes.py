@@ -2,6 +2,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.tickets.forms import (
@@ -19,7 +20,7 @@ from app.blueprints.tickets.forms import (
 from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
-from app.models import Category, Institution, utcnow
+from app.models import Category, Institution, Ticket, utcnow
 from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
@@ -32,9 +33,14 @@ def _login():
     return None
 
 
+# what the ticket page shows of the ticket's own relations, in the ticket's query (not one query each)
+PAGE_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy),
+              joinedload(Ticket.resident), joinedload(Ticket.account))
+
+
 def _load(number: str):
     try:
-        return tickets.get_by_number(current_user, number)
+        return tickets.get_by_number(current_user, number, *PAGE_LOADS)
     except DomainError:
         abort(404)
 
