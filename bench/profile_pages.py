@@ -40,7 +40,6 @@ def main(argv=None) -> int:
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     os.environ.update(DATABASE_URL=url, LANGUAGE="ru", SECRET_KEY="prof-" + secrets.token_hex(16))
     os.environ.pop("REDIS_URL", None)
-    import flask
     import flask_babel
     from sqlalchemy import event
 

@@ -96,7 +96,7 @@ def test_the_filter_form_keeps_what_was_chosen(login):
 # --- the SLA badge ----------------------------------------------------------------------------------------------
 BADGES = {  # state: (how the ticket stands, the badge's class, its words or title)
     "ok": (dict(due=timedelta(days=3, hours=2)), "sla-ok", r'title="осталось 3 дня"'),
-    "soon": (dict(due=timedelta(minutes=30)), "sla-soon", r'title="осталось (29|30) мин">скоро срок · '),
+    "soon": (dict(due=timedelta(minutes=30)), "sla-soon", r'title="осталось (1?[0-9]|2[0-9]|30) мин">скоро срок · '),
     "overdue": (dict(due=-timedelta(days=2, hours=1)), "sla-overdue", r'title="просрочено на 2 дня">просрочено · '),
     "paused": (dict(due=timedelta(days=1), status="waiting_resident", paused=timedelta(hours=1)), "sla-paused",
                r'title="Ждём жителя: срок остановлен">⏸ на паузе'),
@@ -204,3 +204,16 @@ def test_the_boards_poll_is_a_304_until_the_figures_change(login):
     db.session.commit()
     fresh = client.get(url + "&fresh=1", headers={"HX-Request": "true", "If-None-Match": tag})
     assert fresh.status_code == 200
+
+
+def test_row_links_are_exactly_the_ticket_pages(app, login):
+    from flask import url_for
+
+    from app.urls import ticket_url
+    with app.test_request_context("/queue"):
+        for number in ("БЛГ-2026-000001", "A B/C?d#e&f", "x%y", "ok-1"):
+            assert ticket_url(number) == url_for("tickets.detail", number=number), number
+    t = make_ticket("Ссылка из строки")
+    page = body(login(make_user("moderator")).get("/queue"))
+    with app.test_request_context("/queue"):
+        assert f'href="{url_for("tickets.detail", number=t.number)}"' in page

@@ -54,7 +54,8 @@ for _model in INTAKE_MODELS:
 __all__ = [
     "CALENDAR_KINDS", "CALENDAR_KIND_LABELS", "CalendarDay",
     "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
-    "AccountSnapshot", "ACCOUNT_NETWORKS", "Post", "slugify", "ROLES", "ROLE_LABELS", "User", "LoginAttempt", "Resident", "STATUSES",
+    "AccountSnapshot", "ACCOUNT_NETWORKS", "Post", "slugify", "ROLES", "ROLE_LABELS", "User", "LoginAttempt",
+    "Resident", "STATUSES",
     "STATUS_LABELS", "OPEN_STATUSES", "REJECT_REASONS", "PRIORITY_LABELS", "MESSAGE_KINDS", "SlaPolicy",
     "REGIME_LABELS", "REGIMES",
     "Category", "IntakeRejection", "RefusedRequest",
