@@ -57,8 +57,27 @@ def etag_of(*parts) -> str:
 
     who = current_user.get_id() if getattr(current_user, "is_authenticated", False) else "-"
     csrf = session_csrf()
-    raw = repr((parts, who, csrf, language(), request.full_path, bool(request.headers.get("HX-Request"))))
+    raw = repr((parts, who, csrf, language(), request.full_path, bool(request.headers.get("HX-Request")),
+                build_stamp()))
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+_stamp: list[str] = []
+
+
+def build_stamp() -> str:
+    """A hash of the application's code, templates and catalogues (read once per process): a new release gives
+    new ETags, so no browser keeps a fragment rendered by the old templates."""
+    if not _stamp:
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent
+        h = hashlib.blake2b(digest_size=16)
+        for path in sorted(p for ext in ("*.py", "*.html", "*.mo") for p in root.rglob(ext)):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _stamp.append(h.hexdigest())
+    return _stamp[0]
 
 
 def session_csrf() -> str:

@@ -69,12 +69,14 @@ def index():
 @bp.get("/figures")
 def figures():
     """The live part: figures and charts, refreshed every BOARD_POLL_SECONDS without a reload. Aggregates only (no
-    personal data): an ETag from the report itself (its JSON, hashed before any rendering) and the view, so a poll
-    between two snapshots is a 304 without rendering."""
+    personal data): an ETag from the view and the report's moment (a report is the data of one moment for one
+    view and user; a snapshot is replaced whole, with its new moment), so a poll between two snapshots is a 304
+    without rendering."""
     state = _state()
+    data = state["data"]
     tag = etag_of("board.figures", sorted(state["args"].items()), state["errors"],
                   [(p.start.isoformat(), p.end.isoformat()) for p in (state["period"], state["previous"])],
-                  json.dumps(state["data"], sort_keys=True, default=str))
+                  data.get("computed_at") or json.dumps(data, sort_keys=True, default=str))
     return not_modified(tag) or poll_response(render_template("board/_figures.html", **state), tag, cacheable=True)
 
 
