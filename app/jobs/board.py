@@ -30,6 +30,17 @@ def refresh_direction_snapshots() -> int:
 
 
 @in_app
+def refresh_rollups() -> int:
+    """Periodic (every minute): the board's daily rollups — the days ticket writes marked dirty recomputed, the
+    built range advanced each new day (app/services/board/rollups.py). Idempotent; nothing before a rebuild."""
+    from app.services.board import rollups
+
+    if not rollups.enabled():
+        return 0
+    return rollups.refresh(board.today())
+
+
+@in_app
 def keep_snapshot(key: str, data: dict, computed_at: str) -> None:
     """A report a page computed (no snapshot young enough): stored for the next viewer."""
     board.keep(key, data, datetime.fromisoformat(computed_at))
