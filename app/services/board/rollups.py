@@ -248,7 +248,7 @@ def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> 
                       BoardRollup.first_hist, BoardRollup.resolution_hist).where(or_(*conds))
         if allowed is not None:
             stmt = stmt.where(BoardRollup.institution_id.in_(sorted(allowed)))
-        for inst, imp, *rest in db.session.execute(stmt).tuples():
+        for inst, imp, *rest in db.session.execute(stmt):
             add(inst, imp, rest[:len(COUNTS)], rest[-2], rest[-1])
     for (_, inst, imp), row in compute_rows(_ranges(live)).items():
         add(inst, imp, row.counts, _encode(row.first), _encode(row.resolution))
