@@ -170,3 +170,13 @@ def test_rebuild_command(app):
     total = db.session.scalar(select(func.sum(BoardRollup.received)).where(BoardRollup.grain == 0))
     assert total == db.session.scalar(select(func.count(Ticket.id)).where(board.counted()))
     assert date(2000, 1, 1) <= min(db.session.scalars(select(BoardRollup.day))) <= board.today()
+
+
+def test_the_page_says_the_medians_are_approximate(login):
+    _random_city(random.Random(11), n=40)
+    client = login(make_user("head"))
+    html = client.get("/board?period=year&fresh=1").get_data(as_text=True)
+    assert "погрешность" not in html  # live: exact medians, no note
+    rollups.rebuild(board.today())
+    html = client.get("/board?period=year&fresh=1").get_data(as_text=True)
+    assert "≈, погрешность ≤ 2,2 %" in html

@@ -33,6 +33,9 @@ class Figures:
     # Resolved in the period and under a deadline: imported history (`Ticket.imported`) counts as resolved by its
     # dates but never in SLA compliance. None (a snapshot older than the field): `resolved`.
     sla_resolved: int | None = None
+    # The medians' largest relative error when they come from the daily rollups' histograms (rollups.py); None:
+    # computed exactly from the tickets.
+    median_error: float | None = None
 
     @property
     def sla_base(self) -> int:

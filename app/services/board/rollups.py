@@ -329,6 +329,7 @@ def _figures(values: np.ndarray, first: np.ndarray | None, resolution: np.ndarra
                 ever_resolved=int(c["ever_resolved"]), resolution_seconds=float(c["resolution_seconds"]),
                 sla_resolved=int(c["sla_resolved"]))
     f.median_resolution = median(resolution)
+    f.median_error = MEDIAN_ERROR
     if first is not None:
         f.median_first_response = median(first)
     return f
