@@ -46,6 +46,8 @@ class BoardRollup(db.Model):
     rated: Mapped[int] = mapped_column(Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
     good: Mapped[int] = mapped_column(Integer, default=0)
+    running_all: Mapped[int] = mapped_column(Integer, default=0)
+    paused_late: Mapped[int] = mapped_column(Integer, default=0)
     first_hist: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     resolution_hist: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 

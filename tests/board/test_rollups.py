@@ -57,6 +57,14 @@ def _compare(viewer, live, period: board.Period, scope: board.Scope) -> None:
         assert set(g) == set(e)
         for key in e:
             _same(g[key], e[key])
+    # the weekly chart and the open tickets of right now, from the same rows
+    from app.services.board import reporting
+
+    got_weeks = reporting.weekly_series(viewer, period.end, scope=scope)
+    got_open = reporting.open_by_direction(viewer, scope, NOW)
+    with live:
+        assert got_weeks == reporting.weekly_series(viewer, period.end, scope=scope)
+        assert got_open == reporting.open_by_direction(viewer, scope, NOW)
 
 
 def _random_periods(rng: random.Random, insts, dirs, n: int):

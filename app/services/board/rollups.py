@@ -34,7 +34,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import Date, Integer, and_, case, cast, delete, func, not_, or_, select, text, update
+from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, not_, or_, select, text, update
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, BoardDirty, BoardRollup, BoardRollupState, Institution, Ticket, utcnow
@@ -49,7 +49,7 @@ _PAIR = np.dtype([("b", "<u2"), ("n", "<u4")])
 LOCK = 1640016  # the advisory lock of the trigger (shared) and of moving `marking_through` (exclusive)
 RUNNING = tuple(s for s in OPEN_STATUSES if s != "waiting_resident")
 COUNTS = ("touched", "received", "open", "late", "running", "reopened", "ever_resolved", "resolved", "on_time",
-          "sla_resolved", "resolution_seconds", "rated", "rating_sum", "good")
+          "sla_resolved", "resolution_seconds", "rated", "rating_sum", "good", "running_all", "paused_late")
 _RS = COUNTS.index("resolution_seconds")
 
 
@@ -130,7 +130,7 @@ def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
     return [(a, b) for a, b in out]
 
 
-def compute_rows(ranges: list[tuple[date, date]]) -> dict[tuple[date, int, bool], Row]:
+def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> dict[tuple[date, int, bool], Row]:
     """The rows of the city days in `ranges`, from the tickets: {(day, institution or 0, imported): Row}."""
     if not ranges:
         return {}
@@ -153,11 +153,15 @@ def compute_rows(ranges: list[tuple[date, date]]) -> dict[tuple[date, int, bool]
                Ticket.resolved_at > Ticket.resolution_due_at)
     not_late = not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False))
     # by the day of creation: the cohort
-    run(Ticket.created_at, ("touched", "received", "open", "late", "running", "reopened", "ever_resolved"), [
+    run(Ticket.created_at, ("touched", "received", "open", "late", "running", "reopened", "ever_resolved",
+                            "running_all", "paused_late"), [
         func.count(), func.count(), func.count().filter(Ticket.status.in_(OPEN_STATUSES)), func.count().filter(late),
         func.count().filter(and_(Ticket.status.in_(RUNNING), not_late)),
         func.count().filter(Ticket.reopen_count > 0),
         func.count().filter(or_(Ticket.resolved_at.isnot(None), Ticket.reopen_count > 0)),
+        # for the open tickets of right now (`open_now`): not paused, and paused after the deadline
+        func.count().filter(Ticket.status.in_(RUNNING)),
+        func.count().filter(and_(Ticket.status == "waiting_resident", Ticket.sla_paused_at > Ticket.resolution_due_at)),
     ])
     # by the day of resolution (every ticket with that date marks the group as present, as the live query does)
     done = Ticket.status.in_(("resolved", "closed"))
@@ -183,8 +187,9 @@ def compute_rows(ranges: list[tuple[date, date]]) -> dict[tuple[date, int, bool]
         for day, i, imp, k, n in db.session.execute(stmt):
             getattr(rows.setdefault((day, i, imp), Row()), attr)[int(k)] = int(n)
 
-    hist(Ticket.created_at, Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first")
-    hist(Ticket.resolved_at, Ticket.resolved_at, done, "resolution")
+    if histograms:
+        hist(Ticket.created_at, Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first")
+        hist(Ticket.resolved_at, Ticket.resolved_at, done, "resolution")
     return rows
 
 
@@ -197,61 +202,91 @@ def enabled() -> bool:
     return bool(current_app.config.get("BOARD_ROLLUPS", True)) and db.session.get_bind().dialect.name == "postgresql"
 
 
-def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> tuple[Figures, dict, dict] | None:
-    """`aggregate_sets()` for every ticket from the rollups (None: not built, not whole city days, or another time
-    zone — the caller computes live). Ratings of other residents are not included (the caller adds them)."""
+def usable_state() -> BoardRollupState | None:
+    """The rollups' state when they may serve (enabled, built, built in the city's time zone), else None."""
     if not enabled():
         return None
     state = _state()
-    tz = city_tz()
-    if state is None or state.built_through is None or state.tz != tz.key:
+    if state is None or state.built_through is None or state.tz != city_tz().key:
         return None
+    return state
+
+
+def open_now(scope: Scope, now: datetime) -> dict[int | None, tuple[int, int]] | None:
+    """Per direction (None: no executor, or an institution without one): the tickets open right now and of them
+    overdue right now (`Ticket.is_overdue`), every ticket whatever its date or the imported-history setting —
+    the sum of every row, the not-paused tickets whose deadline is ahead subtracted live. None: not built."""
+    state = usable_state()
+    if state is None:
+        return None
+    allowed = _allowed_institutions(scope)
+    first = db.session.scalar(select(func.min(BoardRollup.day)).where(BoardRollup.grain == 0))
+    far = date(9999, 12, 30)  # tickets dated in the future are open too: the live part runs to the end of time
+    keys, counts, _, _ = _gather(state, min(first or state.built_through, state.built_through), far, allowed, True,
+                                 histograms=False)
+    inst = func.coalesce(Ticket.institution_id, 0)
+    ahead = (select(inst, func.count()).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
+                                              _counted_base()).group_by(inst))
+    if allowed is not None:
+        ahead = ahead.where(inst.in_(sorted(allowed)))
+    not_due = dict(db.session.execute(ahead).all())
+    directions = dict(db.session.execute(select(Institution.id, Institution.direction_id)).all())
+    i_open, i_run, i_paused = COUNTS.index("open"), COUNTS.index("running_all"), COUNTS.index("paused_late")
+    out: dict = {}
+    for k, values in zip(keys, counts, strict=True):
+        d = directions.get(k) if k else None
+        o, late = out.get(d, (0, 0))
+        out[d] = (o + int(values[i_open]), late + int(values[i_run]) + int(values[i_paused]))
+    for k, n in not_due.items():
+        d = directions.get(k) if k else None
+        o, late = out.get(d, (0, 0))
+        out[d] = (o, late - int(n))
+    return {d: v for d, v in out.items() if v[0]}
+
+
+def daily_received_resolved(d0: date, d1: date, scope: Scope) -> dict[date, tuple[int, int]] | None:
+    """Per city day of [d0, d1]: received (by creation) and resolved (by resolution) — the weekly chart."""
+    state = usable_state()
+    if state is None:
+        return None
+    allowed = _allowed_institutions(scope)
+    with_imported = not db.session.scalar(select(_imported_off()))
+    built = state.built_through
+    upto = min(d1, built - timedelta(days=1))
+    dirty = set(db.session.scalars(select(BoardDirty.day).distinct().where(BoardDirty.day.between(d0, upto))))
+    out: dict[date, tuple[int, int]] = {}
+    if d0 <= upto:
+        stmt = (select(BoardRollup.day, func.sum(BoardRollup.received), func.sum(BoardRollup.resolved))
+                .where(BoardRollup.grain == 0, BoardRollup.day.between(d0, upto)).group_by(BoardRollup.day))
+        if allowed is not None:
+            stmt = stmt.where(BoardRollup.institution_id.in_(sorted(allowed)))
+        if not with_imported:
+            stmt = stmt.where(BoardRollup.imported.is_(False))
+        out = {d: (int(a), int(b)) for d, a, b in db.session.execute(stmt) if d not in dirty}
+    live = _ranges(dirty) + ([(max(d0, built), d1)] if max(d0, built) <= d1 else [])
+    i_rec, i_res = COUNTS.index("received"), COUNTS.index("resolved")
+    for (d, inst, imp), row in compute_rows(live, histograms=False).items():
+        if (allowed is not None and inst not in allowed) or (imp and not with_imported):
+            continue
+        a, b = out.get(d, (0, 0))
+        out[d] = (a + row.counts[i_rec], b + row.counts[i_res])
+    return out
+
+
+def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> tuple[Figures, dict, dict] | None:
+    """`aggregate_sets()` for every ticket from the rollups (None: not built, not whole city days, or another time
+    zone — the caller computes live). Ratings of other residents are not included (the caller adds them)."""
+    state = usable_state()
+    if state is None:
+        return None
+    tz = city_tz()
     d0, d_end = start.astimezone(tz).date(), end.astimezone(tz).date()
     if datetime.combine(d0, time(0), tz) != start or datetime.combine(d_end, time(0), tz) != end or d_end <= d0:
         return None
     d1 = d_end - timedelta(days=1)
-    built = state.built_through
-    dirty = set(db.session.scalars(select(BoardDirty.day).distinct().where(BoardDirty.day.between(d0, d1))))
-    live = dirty | set(_days(max(d0, built), d1))
-    months, days = [], []
-    m = d0.replace(day=1)
-    while m <= d1:
-        last = _month_end(m)
-        inside = [d for d in _days(max(m, d0), min(last, d1)) if d not in live]
-        if m >= d0 and last <= d1 and len(inside) == (last - m).days + 1:
-            months.append(m)
-        else:
-            days += inside
-        m = last + timedelta(days=1)
     allowed = _allowed_institutions(scope)
     with_imported = not db.session.scalar(select(_imported_off()))
-    keys: list[int] = []
-    counts: list = []
-    firsts: list[bytes] = []
-    resolutions: list[bytes] = []
-
-    def add(inst: int, imported: bool, values, first: bytes, resolution: bytes) -> None:
-        if (allowed is not None and inst not in allowed) or (imported and not with_imported):
-            return
-        keys.append(inst)
-        counts.append(values)
-        firsts.append(first)
-        resolutions.append(resolution)
-
-    conds = []
-    if months:
-        conds.append(and_(BoardRollup.grain == 1, BoardRollup.day.in_(months)))
-    for a, b in _ranges(days):
-        conds.append(and_(BoardRollup.grain == 0, BoardRollup.day.between(a, b)))
-    if conds:
-        stmt = select(BoardRollup.institution_id, BoardRollup.imported, *[getattr(BoardRollup, c) for c in COUNTS],
-                      BoardRollup.first_hist, BoardRollup.resolution_hist).where(or_(*conds))
-        if allowed is not None:
-            stmt = stmt.where(BoardRollup.institution_id.in_(sorted(allowed)))
-        for inst, imp, *rest in db.session.execute(stmt):
-            add(inst, imp, rest[:len(COUNTS)], rest[-2], rest[-1])
-    for (_, inst, imp), row in compute_rows(_ranges(live)).items():
-        add(inst, imp, row.counts, _encode(row.first), _encode(row.resolution))
+    keys, counts, firsts, resolutions = _gather(state, d0, d1, allowed, with_imported)
     # one numpy pass: the rows summed per institution (index `slot`), counts and histograms
     insts = sorted(set(keys))
     slot = {k: n for n, k in enumerate(insts)}
@@ -290,6 +325,60 @@ def _dense(n: int, where: np.ndarray, blobs: list[bytes]) -> np.ndarray:
 
 def _days(a: date, b: date) -> list[date]:
     return [a + timedelta(days=i) for i in range((b - a).days + 1)]
+
+
+def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | None, with_imported: bool,
+            histograms: bool = True) -> tuple[list, list, list, list]:
+    """The rows covering the city days [d0, d1]: month rows for whole clean months, day rows for the other
+    built clean days, and rows computed live for dirty days and days not built yet. Returns parallel lists:
+    institution, counts, first-response and resolution histograms (sparse bytes)."""
+    built = state.built_through
+    upto = min(d1, built - timedelta(days=1))
+    dirty = set(db.session.scalars(select(BoardDirty.day).distinct().where(BoardDirty.day.between(d0, upto))))
+    live = _ranges(dirty) + ([(max(d0, built), d1)] if max(d0, built) <= d1 else [])
+    months, days = [], []
+    if d0 <= upto:
+        dirty_months = {d.replace(day=1) for d in dirty}
+        m = d0.replace(day=1)
+        while m <= upto:
+            last = _month_end(m)
+            if m >= d0 and last <= upto and m not in dirty_months:
+                months.append(m)
+            else:
+                days += [d for d in _days(max(m, d0), min(last, upto)) if d not in dirty]
+            m = last + timedelta(days=1)
+    keys: list[int] = []
+    counts: list = []
+    firsts: list[bytes] = []
+    resolutions: list[bytes] = []
+
+    def add(inst: int, imported: bool, values, first: bytes, resolution: bytes) -> None:
+        if (allowed is not None and inst not in allowed) or (imported and not with_imported):
+            return
+        keys.append(inst)
+        counts.append(values)
+        firsts.append(first)
+        resolutions.append(resolution)
+
+    conds = []
+    if months:
+        conds.append(and_(BoardRollup.grain == 1, BoardRollup.day.in_(months)))
+    for a, b in _ranges(days):
+        conds.append(and_(BoardRollup.grain == 0, BoardRollup.day.between(a, b)))
+    if conds:
+        hist_cols = [BoardRollup.first_hist, BoardRollup.resolution_hist] if histograms else [literal(b""),
+                                                                                               literal(b"")]
+        stmt = select(BoardRollup.institution_id, BoardRollup.imported, *[getattr(BoardRollup, c) for c in COUNTS],
+                      *hist_cols).where(or_(*conds))
+        if allowed is not None:
+            stmt = stmt.where(BoardRollup.institution_id.in_(sorted(allowed)))
+        if not with_imported:
+            stmt = stmt.where(BoardRollup.imported.is_(False))
+        for inst, imp, *rest in db.session.execute(stmt):
+            add(inst, imp, rest[:len(COUNTS)], rest[-2], rest[-1])
+    for (_, inst, imp), row in compute_rows(live, histograms).items():
+        add(inst, imp, row.counts, _encode(row.first), _encode(row.resolution))
+    return keys, counts, firsts, resolutions
 
 
 def _allowed_institutions(scope: Scope) -> set[int] | None:
