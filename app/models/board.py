@@ -52,6 +52,20 @@ class BoardRollup(db.Model):
     resolution_hist: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
+class BoardCategoryRollup(db.Model):
+    """Tickets received per city day (grain 0) or month (grain 1), rubric, institution (0: none) and «imported or
+    not»: the board's «growing rubrics» from rows instead of tickets. Kept with `BoardRollup`."""
+
+    __tablename__ = "board_category_rollups"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imported: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class BoardDirty(db.Model):
     """A city day whose rollup rows no longer match the tickets (written by a trigger on `tickets`, PostgreSQL;
     append-only so writers never wait on each other). The board computes such days live until the job has

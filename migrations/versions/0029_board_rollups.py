@@ -1,4 +1,5 @@
-"""the board's daily rollups: board_rollups, board_dirty, board_rollup_state and a trigger on tickets (issue 16)
+"""the board's daily rollups: board_rollups, board_category_rollups, board_dirty,
+board_rollup_state and a trigger on tickets (issue 16)
 
 Revision ID: 0029_board_rollups
 Revises: 0028_ticket_due_index
@@ -76,6 +77,17 @@ def upgrade():
         sa.PrimaryKeyConstraint('grain', 'day', 'institution_id', 'imported', name=op.f('pk_board_rollups')),
     )
     op.create_table(
+        'board_category_rollups',
+        sa.Column('grain', sa.SmallInteger(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('category_id', sa.Integer(), nullable=False),
+        sa.Column('institution_id', sa.Integer(), nullable=False),
+        sa.Column('imported', sa.Boolean(), nullable=False),
+        sa.Column('received', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('grain', 'day', 'category_id', 'institution_id', 'imported',
+                                name=op.f('pk_board_category_rollups')),
+    )
+    op.create_table(
         'board_dirty',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
         sa.Column('day', sa.Date(), nullable=False),
@@ -110,4 +122,5 @@ def downgrade():
     op.drop_table('board_rollup_state')
     op.drop_index(op.f('ix_board_dirty_day'), table_name='board_dirty')
     op.drop_table('board_dirty')
+    op.drop_table('board_category_rollups')
     op.drop_table('board_rollups')

@@ -15,7 +15,7 @@ from app.services import board
 from app.services.board import rollups
 from app.services.board.figures import _COUNTS
 from tests.board.test_board import NOW, _assert_figures, _independent, _random_city
-from tests.factories import make_resident, make_user
+from tests.factories import make_category, make_resident, make_user
 
 
 @pytest.fixture
@@ -62,7 +62,9 @@ def _compare(viewer, live, period: board.Period, scope: board.Scope) -> None:
 
     got_weeks = reporting.weekly_series(viewer, period.end, scope=scope)
     got_open = reporting.open_by_direction(viewer, scope, NOW)
+    got_growing = reporting.growing_categories(viewer, period, scope, min_volume=1)
     with live:
+        assert got_growing == reporting.growing_categories(viewer, period, scope, min_volume=1)
         assert got_weeks == reporting.weekly_series(viewer, period.end, scope=scope)
         assert got_open == reporting.open_by_direction(viewer, scope, NOW)
 
@@ -78,6 +80,13 @@ def _random_periods(rng: random.Random, insts, dirs, n: int):
     return [(p, rng.choice(scopes)) for p in periods]
 
 
+def _with_categories(rng: random.Random, tickets) -> None:
+    cats = [make_category(f"Рубрика {i}") for i in range(4)]
+    for t in tickets:
+        t.category_id = rng.choice(cats).id if rng.random() < 0.9 else None
+    db.session.flush()
+
+
 def _build() -> None:
     rollups.rebuild(board.today(NOW))
     assert db.session.get(BoardRollupState, 1).built_through == board.today(NOW)
@@ -87,6 +96,7 @@ def _build() -> None:
 def test_rollups_equal_the_live_figures_before_and_after_the_job(seed, live):
     rng = random.Random(seed)
     tickets, insts, dirs = _random_city(rng, n=220)
+    _with_categories(rng, tickets)
     viewer = make_user("head")
     _build()
     assert db.session.scalar(select(func.count()).select_from(BoardRollup)) > 0

@@ -37,7 +37,16 @@ from flask import current_app
 from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, not_, or_, select, text, update
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, BoardDirty, BoardRollup, BoardRollupState, Institution, Ticket, utcnow
+from app.models import (
+    OPEN_STATUSES,
+    BoardCategoryRollup,
+    BoardDirty,
+    BoardRollup,
+    BoardRollupState,
+    Institution,
+    Ticket,
+    utcnow,
+)
 from app.services.board.figures import NOISE_REASONS, Figures, _imported_off, _seconds
 from app.services.board.periods import Scope, _month_end, city_tz
 
@@ -193,6 +202,19 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
     return rows
 
 
+def compute_category_rows(ranges: list[tuple[date, date]]) -> dict[tuple[date, int, int, bool], int]:
+    """Received per (city day, rubric, institution or 0, imported) over the days in `ranges`, from the tickets."""
+    if not ranges:
+        return {}
+    tz = city_tz()
+    d = _day(Ticket.created_at, tz.key)
+    inst = func.coalesce(Ticket.institution_id, 0)
+    stmt = (select(d, Ticket.category_id, inst, Ticket.imported, func.count())
+            .where(_within(Ticket.created_at, ranges, tz), Ticket.category_id.isnot(None), _counted_base())
+            .group_by(d, Ticket.category_id, inst, Ticket.imported))
+    return {(day, c, i, imp): int(n) for day, c, i, imp, n in db.session.execute(stmt)}
+
+
 # --- reading -------------------------------------------------------------------------------------------
 def _state() -> BoardRollupState | None:
     return db.session.get(BoardRollupState, 1)
@@ -273,6 +295,34 @@ def daily_received_resolved(d0: date, d1: date, scope: Scope) -> dict[date, tupl
     return out
 
 
+def received_by_category(d0: date, d1: date, scope: Scope) -> dict[int, int] | None:
+    """Received per rubric over the city days [d0, d1] (`growing_categories`). None: not built."""
+    state = usable_state()
+    if state is None:
+        return None
+    allowed = _allowed_institutions(scope)
+    with_imported = not db.session.scalar(select(_imported_off()))
+    months, days, live = _split(state, d0, d1)
+    out: dict[int, int] = {}
+    conds = []
+    if months:
+        conds.append(and_(BoardCategoryRollup.grain == 1, BoardCategoryRollup.day.in_(months)))
+    for a, b in _ranges(days):
+        conds.append(and_(BoardCategoryRollup.grain == 0, BoardCategoryRollup.day.between(a, b)))
+    if conds:
+        stmt = (select(BoardCategoryRollup.category_id, func.sum(BoardCategoryRollup.received)).where(or_(*conds))
+                .group_by(BoardCategoryRollup.category_id))
+        if allowed is not None:
+            stmt = stmt.where(BoardCategoryRollup.institution_id.in_(sorted(allowed)))
+        if not with_imported:
+            stmt = stmt.where(BoardCategoryRollup.imported.is_(False))
+        out = {c: int(n) for c, n in db.session.execute(stmt)}
+    for (_, c, inst, imp), n in compute_category_rows(live).items():
+        if (allowed is None or inst in allowed) and (with_imported or not imp):
+            out[c] = out.get(c, 0) + n
+    return out
+
+
 def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> tuple[Figures, dict, dict] | None:
     """`aggregate_sets()` for every ticket from the rollups (None: not built, not whole city days, or another time
     zone — the caller computes live). Ratings of other residents are not included (the caller adds them)."""
@@ -327,16 +377,15 @@ def _days(a: date, b: date) -> list[date]:
     return [a + timedelta(days=i) for i in range((b - a).days + 1)]
 
 
-def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | None, with_imported: bool,
-            histograms: bool = True) -> tuple[list, list, list, list]:
-    """The rows covering the city days [d0, d1]: month rows for whole clean months, day rows for the other
-    built clean days, and rows computed live for dirty days and days not built yet. Returns parallel lists:
-    institution, counts, first-response and resolution histograms (sparse bytes)."""
+def _split(state: BoardRollupState, d0: date, d1: date) -> tuple[list[date], list[date], list[tuple[date, date]]]:
+    """The city days [d0, d1] as whole clean built months (month rows), other clean built days (day rows) and
+    ranges to compute live (dirty days, days not built yet)."""
     built = state.built_through
     upto = min(d1, built - timedelta(days=1))
     dirty = set(db.session.scalars(select(BoardDirty.day).distinct().where(BoardDirty.day.between(d0, upto))))
     live = _ranges(dirty) + ([(max(d0, built), d1)] if max(d0, built) <= d1 else [])
-    months, days = [], []
+    months: list[date] = []
+    days: list[date] = []
     if d0 <= upto:
         dirty_months = {d.replace(day=1) for d in dirty}
         m = d0.replace(day=1)
@@ -347,6 +396,15 @@ def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | Non
             else:
                 days += [d for d in _days(max(m, d0), min(last, upto)) if d not in dirty]
             m = last + timedelta(days=1)
+    return months, days, live
+
+
+def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | None, with_imported: bool,
+            histograms: bool = True) -> tuple[list, list, list, list]:
+    """The rows covering the city days [d0, d1]: month rows for whole clean months, day rows for the other
+    built clean days, and rows computed live for dirty days and days not built yet. Returns parallel lists:
+    institution, counts, first-response and resolution histograms (sparse bytes)."""
+    months, days, live = _split(state, d0, d1)
     keys: list[int] = []
     counts: list = []
     firsts: list[bytes] = []
@@ -431,9 +489,13 @@ def _store_days(days: list[date]) -> None:
         return
     ranges = _ranges(days)
     rows = compute_rows(ranges)
+    cats = compute_category_rows(ranges)
     for a, b in ranges:
         db.session.execute(delete(BoardRollup).where(BoardRollup.grain == 0, BoardRollup.day.between(a, b)))
+        db.session.execute(delete(BoardCategoryRollup).where(BoardCategoryRollup.grain == 0,
+                                                             BoardCategoryRollup.day.between(a, b)))
     _insert(0, rows)
+    _insert_categories(0, cats)
     for m in sorted({d.replace(day=1) for d in days}):
         _store_month(m)
 
@@ -445,6 +507,13 @@ def _insert(grain: int, rows: dict) -> None:
               for (day, inst, imp), row in rows.items()]
     for i in range(0, len(values), 2000):
         db.session.execute(BoardRollup.__table__.insert(), values[i:i + 2000])
+
+
+def _insert_categories(grain: int, rows: dict) -> None:
+    values = [{"grain": grain, "day": day, "category_id": c, "institution_id": inst, "imported": imp, "received": n}
+              for (day, c, inst, imp), n in rows.items()]
+    for i in range(0, len(values), 5000):
+        db.session.execute(BoardCategoryRollup.__table__.insert(), values[i:i + 5000])
 
 
 def _store_month(m: date) -> None:
@@ -463,6 +532,14 @@ def _store_month(m: date) -> None:
                 h[k] = h.get(k, 0) + n
     db.session.execute(delete(BoardRollup).where(BoardRollup.grain == 1, BoardRollup.day == m))
     _insert(1, sums)
+    cat = BoardCategoryRollup
+    db.session.execute(delete(cat).where(cat.grain == 1, cat.day == m))
+    db.session.execute(cat.__table__.insert().from_select(
+        ["grain", "day", "category_id", "institution_id", "imported", "received"],
+        select(literal(1).cast(Integer), literal(m, Date), cat.category_id, cat.institution_id, cat.imported,
+               func.sum(cat.received))
+        .where(cat.grain == 0, cat.day.between(m, _month_end(m)))
+        .group_by(cat.category_id, cat.institution_id, cat.imported)))
 
 
 def _move_marking(through: date) -> BoardRollupState:
@@ -488,6 +565,7 @@ def rebuild_steps(today_: date) -> Iterator[tuple[int, int]]:
     others = [db.session.scalar(select(func.min(c))) for c in (Ticket.resolved_at, Ticket.rated_at)]
     starts = [x.astimezone(city_tz()).date() for x in [first, *others] if x is not None]
     db.session.execute(delete(BoardRollup))
+    db.session.execute(delete(BoardCategoryRollup))
     db.session.execute(update(BoardRollupState).where(BoardRollupState.id == 1).values(built_through=None))
     db.session.commit()
     months = []
