@@ -158,7 +158,11 @@ def report(user, period: Period, scope: Scope = Scope(), now: datetime | None = 
     - weekly: [{"week", "received", "resolved"}], overdue_by_direction: [{"id", "name", "open", "count"}],
       growing: [{"id", "name", "current", "previous", "growth"}]
     The caller may pass a Period and Scope from `parse_period` / `parse_scope`."""
-    now = now or utcnow()
+    with rollups.one_pass():  # today's rows from the tickets once for every figure below
+        return _report(user, period, scope, now or utcnow())
+
+
+def _report(user, period: Period, scope: Scope, now: datetime) -> dict:
     tz = city_tz()
     prev = period.previous()
     cur, cur_inst, cur_dir = aggregate_sets(user, *period.bounds(tz), scope, now)

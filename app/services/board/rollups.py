@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -215,7 +217,62 @@ def compute_category_rows(ranges: list[tuple[date, date]]) -> dict[tuple[date, i
     return {(day, c, i, imp): int(n) for day, c, i, imp, n in db.session.execute(stmt)}
 
 
-# --- reading -------------------------------------------------------------------------------------------
+# --- reading ---------------------------------------------------------------------------------------------
+FAR = date(9999, 12, 30)  # the live tail runs to the end of time (tickets dated ahead are counted too)
+_PASS: ContextVar[dict | None] = ContextVar("board_rollups_pass", default=None)
+
+
+@contextmanager
+def one_pass():
+    """Within it (one `report()`), the rows of the days not built yet (today) are computed from the tickets once
+    and shared by every figure; the state and the imported-history setting are read once. Dropped at the end:
+    nothing outlives the call."""
+    token = _PASS.set({})
+    try:
+        yield
+    finally:
+        _PASS.reset(token)
+
+
+def _memo(key, compute):
+    memo = _PASS.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _live_rows(live: list[tuple[date, date]], built: date, histograms: bool) -> dict:
+    """compute_rows(live): dirty days as asked, the tail from `built` on from the pass's one computation."""
+    head = [(a, b) for a, b in live if a < built]
+    tail = [(a, b) for a, b in live if a >= built]
+    if _PASS.get() is None or not tail:
+        return compute_rows(live, histograms)
+    rows = compute_rows(head, histograms)
+    for key, row in _memo(("rows", built), lambda: compute_rows([(built, FAR)])).items():
+        if any(a <= key[0] <= b for a, b in tail):
+            rows[key] = row
+    return rows
+
+
+def _live_category_rows(live: list[tuple[date, date]], built: date) -> dict:
+    head = [(a, b) for a, b in live if a < built]
+    tail = [(a, b) for a, b in live if a >= built]
+    if _PASS.get() is None or not tail:
+        return compute_category_rows(live)
+    rows = compute_category_rows(head)
+    for key, n in _memo(("categories", built), lambda: compute_category_rows([(built, FAR)])).items():
+        if any(a <= key[0] <= b for a, b in tail):
+            rows[key] = n
+    return rows
+
+
+def _with_imported() -> bool:
+    """The imported-history setting (`counted()`), read by one statement."""
+    return _memo("imported", lambda: not db.session.scalar(select(_imported_off())))
+
+
 def _state() -> BoardRollupState | None:
     return db.session.get(BoardRollupState, 1)
 
@@ -228,7 +285,7 @@ def usable_state() -> BoardRollupState | None:
     """The rollups' state when they may serve (enabled, built, built in the city's time zone), else None."""
     if not enabled():
         return None
-    state = _state()
+    state = _memo("state", _state)
     if state is None or state.built_through is None or state.tz != city_tz().key:
         return None
     return state
@@ -243,8 +300,7 @@ def open_now(scope: Scope, now: datetime) -> dict[int | None, tuple[int, int]] |
         return None
     allowed = _allowed_institutions(scope)
     first = db.session.scalar(select(func.min(BoardRollup.day)).where(BoardRollup.grain == 0))
-    far = date(9999, 12, 30)  # tickets dated in the future are open too: the live part runs to the end of time
-    keys, counts, _, _ = _gather(state, min(first or state.built_through, state.built_through), far, allowed, True,
+    keys, counts, _, _ = _gather(state, min(first or state.built_through, state.built_through), FAR, allowed, True,
                                  histograms=False)
     inst = func.coalesce(Ticket.institution_id, 0)
     ahead = (select(inst, func.count()).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
@@ -272,7 +328,7 @@ def daily_received_resolved(d0: date, d1: date, scope: Scope) -> dict[date, tupl
     if state is None:
         return None
     allowed = _allowed_institutions(scope)
-    with_imported = not db.session.scalar(select(_imported_off()))
+    with_imported = _with_imported()
     built = state.built_through
     upto = min(d1, built - timedelta(days=1))
     dirty = set(db.session.scalars(select(BoardDirty.day).distinct().where(BoardDirty.day.between(d0, upto))))
@@ -287,7 +343,7 @@ def daily_received_resolved(d0: date, d1: date, scope: Scope) -> dict[date, tupl
         out = {d: (int(a), int(b)) for d, a, b in db.session.execute(stmt) if d not in dirty}
     live = _ranges(dirty) + ([(max(d0, built), d1)] if max(d0, built) <= d1 else [])
     i_rec, i_res = COUNTS.index("received"), COUNTS.index("resolved")
-    for (d, inst, imp), row in compute_rows(live, histograms=False).items():
+    for (d, inst, imp), row in _live_rows(live, state.built_through, histograms=False).items():
         if (allowed is not None and inst not in allowed) or (imp and not with_imported):
             continue
         a, b = out.get(d, (0, 0))
@@ -301,7 +357,7 @@ def received_by_category(d0: date, d1: date, scope: Scope) -> dict[int, int] | N
     if state is None:
         return None
     allowed = _allowed_institutions(scope)
-    with_imported = not db.session.scalar(select(_imported_off()))
+    with_imported = _with_imported()
     months, days, live = _split(state, d0, d1)
     out: dict[int, int] = {}
     conds = []
@@ -317,7 +373,7 @@ def received_by_category(d0: date, d1: date, scope: Scope) -> dict[int, int] | N
         if not with_imported:
             stmt = stmt.where(BoardCategoryRollup.imported.is_(False))
         out = {c: int(n) for c, n in db.session.execute(stmt)}
-    for (_, c, inst, imp), n in compute_category_rows(live).items():
+    for (_, c, inst, imp), n in _live_category_rows(live, state.built_through).items():
         if (allowed is None or inst in allowed) and (with_imported or not imp):
             out[c] = out.get(c, 0) + n
     return out
@@ -335,7 +391,7 @@ def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> 
         return None
     d1 = d_end - timedelta(days=1)
     allowed = _allowed_institutions(scope)
-    with_imported = not db.session.scalar(select(_imported_off()))
+    with_imported = _with_imported()
     keys, counts, firsts, resolutions = _gather(state, d0, d1, allowed, with_imported)
     # one numpy pass: the rows summed per institution (index `slot`), counts and histograms
     insts = sorted(set(keys))
@@ -434,7 +490,7 @@ def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | Non
             stmt = stmt.where(BoardRollup.imported.is_(False))
         for inst, imp, *rest in db.session.execute(stmt):
             add(inst, imp, rest[:len(COUNTS)], rest[-2], rest[-1])
-    for (_, inst, imp), row in compute_rows(live, histograms).items():
+    for (_, inst, imp), row in _live_rows(live, state.built_through, histograms).items():
         add(inst, imp, row.counts, _encode(row.first), _encode(row.resolution))
     return keys, counts, firsts, resolutions
 
