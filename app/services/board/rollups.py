@@ -480,10 +480,14 @@ def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | Non
     for a, b in _ranges(days):
         conds.append(and_(BoardRollup.grain == 0, BoardRollup.day.between(a, b)))
     if conds:
-        hist_cols = [BoardRollup.first_hist, BoardRollup.resolution_hist] if histograms else [literal(b""),
-                                                                                               literal(b"")]
-        stmt = select(BoardRollup.institution_id, BoardRollup.imported, *[getattr(BoardRollup, c) for c in COUNTS],
-                      *hist_cols).where(or_(*conds))
+        if histograms:
+            stmt = select(BoardRollup.institution_id, BoardRollup.imported,
+                          *[getattr(BoardRollup, c) for c in COUNTS], BoardRollup.first_hist,
+                          BoardRollup.resolution_hist).where(or_(*conds))
+        else:  # counts only: summed by the database, one row per institution
+            stmt = (select(BoardRollup.institution_id, BoardRollup.imported,
+                           *[func.sum(getattr(BoardRollup, c)) for c in COUNTS], literal(b""), literal(b""))
+                    .where(or_(*conds)).group_by(BoardRollup.institution_id, BoardRollup.imported))
         if allowed is not None:
             stmt = stmt.where(BoardRollup.institution_id.in_(sorted(allowed)))
         if not with_imported:
