@@ -207,3 +207,12 @@ def test_the_page_says_the_medians_are_approximate(login):
     rollups.rebuild(board.today())
     html = client.get("/board?period=year&fresh=1").get_data(as_text=True)
     assert "≈, погрешность ≤ 2,2 %" in html
+    # the export says it too, beside the medians only
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(client.get("/board/export.xlsx?period=year").data))
+    units = {r[0]: r[3] for r in wb["Показатели"].iter_rows(min_row=2, values_only=True)}
+    assert units["Медиана решения"] == "ч (≈, погрешность ≤ 2,2 %)"
+    assert units["Поступило"] == "обращ."
