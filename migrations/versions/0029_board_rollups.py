@@ -58,6 +58,16 @@ BEGIN
 END $$;
 """
 
+# TRUNCATE fires no row trigger: the rollups no longer describe the table, the board computes live until the next
+# `flask board rebuild-rollups`.
+_RESET = """
+CREATE FUNCTION board_rollups_reset() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE board_rollup_state SET built_through = NULL, marking_through = NULL;
+  RETURN NULL;
+END $$;
+"""
+
 
 def upgrade():
     op.create_table(
@@ -112,13 +122,17 @@ def upgrade():
                    "EXECUTE FUNCTION board_mark_dirty()")
         op.execute("CREATE TRIGGER board_dirty_delete AFTER DELETE ON tickets FOR EACH ROW "
                    "EXECUTE FUNCTION board_mark_dirty()")
+        op.execute(_RESET)
+        op.execute("CREATE TRIGGER board_rollups_truncate AFTER TRUNCATE ON tickets FOR EACH STATEMENT "
+                   "EXECUTE FUNCTION board_rollups_reset()")
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
-        for name in ('board_dirty_insert', 'board_dirty_update', 'board_dirty_delete'):
+        for name in ('board_dirty_insert', 'board_dirty_update', 'board_dirty_delete', 'board_rollups_truncate'):
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON tickets")
         op.execute("DROP FUNCTION IF EXISTS board_mark_dirty()")
+        op.execute("DROP FUNCTION IF EXISTS board_rollups_reset()")
     op.drop_table('board_rollup_state')
     op.drop_index(op.f('ix_board_dirty_day'), table_name='board_dirty')
     op.drop_table('board_dirty')

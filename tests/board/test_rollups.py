@@ -216,3 +216,15 @@ def test_the_page_says_the_medians_are_approximate(login):
     units = {r[0]: r[3] for r in wb["Показатели"].iter_rows(min_row=2, values_only=True)}
     assert units["Медиана решения"] == "ч (≈, погрешность ≤ 2,2 %)"
     assert units["Поступило"] == "обращ."
+
+
+def test_truncating_the_tickets_sends_the_board_back_to_live():
+    from sqlalchemy import text
+
+    _random_city(random.Random(13), n=20)
+    _build()
+    db.session.execute(text("TRUNCATE tickets CASCADE"))
+    db.session.expire_all()
+    assert db.session.get(BoardRollupState, 1).built_through is None
+    assert rollups.rollup_sets(*board.standard_period("month", board.today(NOW)).bounds(board.city_tz()),
+                               board.Scope(), NOW) is None
