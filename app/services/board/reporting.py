@@ -14,9 +14,10 @@ from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Instit
 from app.models.base import insert_or_ignore
 from app.services import access
 from app.services.board import rollups
-from app.services.board.figures import Figures, aggregate_sets, counted
+from app.services.board.figures import Figures, counted
 from app.services.board.periods import Period, Scope, city_tz
 from app.services.board.ranks import MIN_VOLUME, ranking
+from app.services.board.rollups import aggregate_sets
 
 
 # --- charts -------------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ from app.models import (
     Ticket,
     utcnow,
 )
-from app.services.board.figures import NOISE_REASONS, Figures, _imported_off, _seconds
+from app.services import access
+from app.services.board.figures import Figures, _add_other_answers, _imported_off, _seconds, appeals, live_sets
 from app.services.board.periods import Scope, _month_end, city_tz
 
 # --- the histograms -----------------------------------------------------------------------------------
@@ -114,13 +115,6 @@ class Row:
     resolution: dict = field(default_factory=dict)
 
 
-def _counted_base():
-    """`counted()` without the imported-history setting (the rows keep imported history apart)."""
-    return and_(Ticket.status != "merged",
-                or_(Ticket.status != "rejected", Ticket.reject_reason.is_(None),
-                    Ticket.reject_reason.notin_(NOISE_REASONS)))
-
-
 def _day(column, tzname: str):
     return cast(func.timezone(tzname, column), Date)
 
@@ -152,7 +146,7 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
 
     def run(day_col, names: tuple, columns: list) -> None:
         d = _day(day_col, tzname)
-        stmt = (select(d, inst, Ticket.imported, *columns).where(_within(day_col, ranges, tz), _counted_base())
+        stmt = (select(d, inst, Ticket.imported, *columns).where(_within(day_col, ranges, tz), appeals())
                 .group_by(d, inst, Ticket.imported))
         positions = [COUNTS.index(n) for n in names]
         for day, i, imp, *values in db.session.execute(stmt):
@@ -193,7 +187,7 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         d = _day(day_col, tzname)
         b = _bucket(_seconds(later, Ticket.created_at))
         stmt = (select(d, inst, Ticket.imported, b, func.count())
-                .where(_within(day_col, ranges, tz), where, _counted_base())
+                .where(_within(day_col, ranges, tz), where, appeals())
                 .group_by(d, inst, Ticket.imported, b))
         for day, i, imp, k, n in db.session.execute(stmt):
             getattr(rows.setdefault((day, i, imp), Row()), attr)[int(k)] = int(n)
@@ -212,7 +206,7 @@ def compute_category_rows(ranges: list[tuple[date, date]]) -> dict[tuple[date, i
     d = _day(Ticket.created_at, tz.key)
     inst = func.coalesce(Ticket.institution_id, 0)
     stmt = (select(d, Ticket.category_id, inst, Ticket.imported, func.count())
-            .where(_within(Ticket.created_at, ranges, tz), Ticket.category_id.isnot(None), _counted_base())
+            .where(_within(Ticket.created_at, ranges, tz), Ticket.category_id.isnot(None), appeals())
             .group_by(d, Ticket.category_id, inst, Ticket.imported))
     return {(day, c, i, imp): int(n) for day, c, i, imp, n in db.session.execute(stmt)}
 
@@ -304,7 +298,7 @@ def open_now(scope: Scope, now: datetime) -> dict[int | None, tuple[int, int]] |
                                  histograms=False)
     inst = func.coalesce(Ticket.institution_id, 0)
     ahead = (select(inst, func.count()).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
-                                              _counted_base()).group_by(inst))
+                                              appeals()).group_by(inst))
     if allowed is not None:
         ahead = ahead.where(inst.in_(sorted(allowed)))
     not_due = dict(db.session.execute(ahead).all())
@@ -377,6 +371,20 @@ def received_by_category(d0: date, d1: date, scope: Scope) -> dict[int, int] | N
         if (allowed is None or inst in allowed) and (with_imported or not imp):
             out[c] = out.get(c, 0) + n
     return out
+
+
+def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
+                   now: datetime | None = None) -> tuple[Figures, dict, dict]:
+    """The city total, per institution and per direction of [start, end): from the rollups for users who see every
+    ticket when they are built (exact counts, medians within MEDIAN_ERROR), else `figures.live_sets()`."""
+    now = now or utcnow()
+    sets = rollup_sets(start, end, scope, now) if access.sees_every_ticket(user) else None
+    if sets is None:
+        return live_sets(user, start, end, scope, now)
+    _add_other_answers({None: sets[0]}, user, start, end, scope, None)
+    _add_other_answers(sets[1], user, start, end, scope, Ticket.institution_id)
+    _add_other_answers(sets[2], user, start, end, scope, Institution.direction_id)
+    return sets
 
 
 def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> tuple[Figures, dict, dict] | None:
@@ -519,7 +527,7 @@ def _running_not_due(start: datetime, end: datetime, now: datetime, allowed: set
     stmt = (select(inst, func.count())
             .where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
                    Ticket.created_at >= start, Ticket.created_at < end,
-                   not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False)), _counted_base())
+                   not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False)), appeals())
             .group_by(inst))
     if not with_imported:
         stmt = stmt.where(Ticket.imported.is_(False))
