@@ -228,3 +228,14 @@ def test_truncating_the_tickets_sends_the_board_back_to_live():
     assert db.session.get(BoardRollupState, 1).built_through is None
     assert rollups.rollup_sets(*board.standard_period("month", board.today(NOW)).bounds(board.city_tz()),
                                board.Scope(), NOW) is None
+
+
+def test_tickets_written_after_an_empty_build_count_at_once(live):
+    """Built with no tickets, then a city's history arrives (an import, dated in the past): every figure counts
+    it at once from the marked days, before the job."""
+    _build()
+    tickets, insts, dirs = _random_city(random.Random(17), n=60)
+    assert db.session.scalar(select(func.count()).select_from(BoardRollup)) == 0
+    viewer = make_user("head")
+    for period, scope in _random_periods(random.Random(17), insts, dirs, 5):
+        _compare(viewer, live, period, scope)

@@ -293,8 +293,10 @@ def open_now(scope: Scope, now: datetime) -> dict[int | None, tuple[int, int]] |
     if state is None:
         return None
     allowed = _allowed_institutions(scope)
-    first = db.session.scalar(select(func.min(BoardRollup.day)).where(BoardRollup.grain == 0))
-    keys, counts, _, _ = _gather(state, min(first or state.built_through, state.built_through), FAR, allowed, True,
+    # from the earliest stored or marked day (a ticket imported with old dates is marked before it has a row)
+    starts = [db.session.scalar(select(func.min(BoardRollup.day)).where(BoardRollup.grain == 0)),
+              db.session.scalar(select(func.min(BoardDirty.day))), state.built_through]
+    keys, counts, _, _ = _gather(state, min(d for d in starts if d is not None), FAR, allowed, True,
                                  histograms=False)
     inst = func.coalesce(Ticket.institution_id, 0)
     ahead = (select(inst, func.count()).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
