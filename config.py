@@ -63,6 +63,7 @@ class Config:
     BOARD_SNAPSHOT_MAX_AGE = int(_env("BOARD_SNAPSHOT_MAX_AGE", "120"))  # seconds a board snapshot is served
     BOARD_POLL_SECONDS = int(_env("BOARD_POLL_SECONDS", "60"))  # the board refreshes its figures
     BOARD_LONG_SNAPSHOT_MAX_AGE = int(_env("BOARD_LONG_SNAPSHOT_MAX_AGE", "900"))  # the same for a quarter or a year
+    BOARD_ROLLUPS = _env("BOARD_ROLLUPS", "1") == "1"  # the board's figures from the daily rollups when built
     BOARD_PREVIOUS_MAX_AGE = int(_env("BOARD_PREVIOUS_MAX_AGE", "3600"))  # seconds the previous period is kept
     # seconds a computed rating (/rating, a direction over a period) is served; this month, quarter and year are
     # recomputed every 10 minutes by the job app.jobs.rating.refresh

@@ -162,3 +162,6 @@ def register(app: Flask) -> None:
     from app.cli_routing import routing_cli
 
     app.cli.add_command(routing_cli)
+    from app.cli_board import board_cli
+
+    app.cli.add_command(board_cli)

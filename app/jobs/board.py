@@ -6,7 +6,7 @@ from datetime import datetime
 from app.extensions import db
 from app.jobs.context import in_app
 from app.services import board
-from app.services.board import digest, hotspots
+from app.services.board import digest, hotspots, rollups
 
 
 @in_app
@@ -27,6 +27,15 @@ def refresh_direction_snapshots() -> int:
         db.session.commit()
         done += 1
     return done
+
+
+@in_app
+def refresh_rollups() -> int:
+    """Periodic (every minute): the board's daily rollups — the days ticket writes marked dirty recomputed, the
+    built range advanced each new day (app/services/board/rollups.py). Idempotent; nothing before a rebuild."""
+    if db.session.get_bind().dialect.name != "postgresql":  # kept even with BOARD_ROLLUPS=0: the marks drain
+        return 0
+    return rollups.refresh(board.today())
 
 
 @in_app

@@ -33,6 +33,7 @@ PERIODIC = (
     Periodic("app.jobs.publishing.sweep", "default", 60),
     Periodic("app.jobs.escalation.sweep", "default", 60),  # SLA warnings and breaches, each recorded once
     Periodic("app.jobs.control.sweep_late", "default", 300),  # late control orders, each escalated once
+    Periodic("app.jobs.board.refresh_rollups", "low", 60),  # the board's daily rollups: dirty days recomputed
     Periodic("app.jobs.board.refresh_snapshots", "low", 60),  # the board's figures of the standard periods
     Periodic("app.jobs.board.refresh_direction_snapshots", "low", 600),  # each direction's quarter and year
     Periodic("app.jobs.stats.refresh", "low", 300),  # open statistics: participants' blocks, the city's /stats

@@ -2,7 +2,7 @@
 from sqlalchemy import event
 
 from app.models.base import UTCDateTime, fit_object, utcnow
-from app.models.board import BoardSnapshot
+from app.models.board import BoardCategoryRollup, BoardDirty, BoardRollup, BoardRollupState, BoardSnapshot
 from app.models.calendar import CALENDAR_KIND_LABELS, CALENDAR_KINDS, CalendarDay
 from app.models.control import CONTROL_OPEN_STATES, CONTROL_STATES, ControlOrder, ControlOrderEvent
 from app.models.escalation import SLA_MARK_KINDS, Notification, SlaMark
@@ -61,6 +61,7 @@ __all__ = [
     "Category", "IntakeRejection", "RefusedRequest",
     "TicketCounter", "Ticket", "Message", "TicketEvent", "Reply", "ControlOrder",
     "CONTROL_STATES", "CONTROL_OPEN_STATES", "ControlOrderEvent", "HotSpot", "HotSpotTicket", "BoardSnapshot",
+    "BoardRollup", "BoardCategoryRollup", "BoardDirty", "BoardRollupState",
     "SLA_MARK_KINDS", "SlaMark", "Notification", "INTAKE_MODELS", "VerdictAnswer",
     "PUBLICATION_STATES", "DELIVERY_STATES", "Publication", "PublicationPhoto", "Delivery",
     "RatingSnapshot", "RatingSnapshotRow", "RatingMark", "GrowthClearance", "SiteSetting", "DataVersion",

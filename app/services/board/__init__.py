@@ -16,7 +16,8 @@ Definitions (the page says them too):
 All of a period's figures come from one pass over the tickets created, resolved or rated in it (three indexed
 ranges, `FILTER` aggregates), so the numbers of one row always agree with each other.
 
-The package: periods.py (periods and scope), figures.py (the aggregate), ranks.py (the ranking), reporting.py
+The package: periods.py (periods and scope), figures.py (the aggregate over the tickets), rollups.py (the same
+from daily rollups: `aggregate_sets`), ranks.py (the ranking), reporting.py
 (charts and the whole report), snapshots.py; worklist.py, hotspots.py, export.py and digest.py build on them.
 The names below are the package's face — `board.report`, `board.Period`, … — for callers of the package.
 """
@@ -35,8 +36,9 @@ from app.services.board.figures import (  # noqa: F401
     _portable_medians,
     _seconds,
     aggregate,
-    aggregate_sets,
+    appeals,
     counted,
+    live_sets,
 )
 from app.services.board.periods import (  # noqa: F401
     DEFAULT_PERIOD,
@@ -74,6 +76,7 @@ from app.services.board.reporting import (  # noqa: F401
     report,
     weekly_series,
 )
+from app.services.board.rollups import MEDIAN_ERROR, aggregate_sets  # noqa: F401
 from app.services.board.snapshots import (  # noqa: F401
     LONG_KINDS,
     SNAPSHOT_KINDS,

@@ -45,7 +45,9 @@ def render_text(data: dict, items: list, period: board.Period) -> str:
     lines = [f"Проблемные вопросы за неделю {period.start:%d.%m} — {period.end:%d.%m.%Y}",
              _line("Поступило обращений", c["received"], p["received"], "int"),
              _line("Решено в срок", c["sla_share"], p["sla_share"], "pct"),
-             _line("Медиана решения", c["median_resolution"], p["median_resolution"], "duration"),
+             _line("Медиана решения" + (f" (≈ ±{c['median_error'] * 100:.1f} %)".replace(".", ",")
+                                        if c.get("median_error") else ""),
+                   c["median_resolution"], p["median_resolution"], "duration"),
              _line("Среднее время ответа (цель ≤ 8 дн.)", c["mean_resolution_days"], p["mean_resolution_days"],
                    "days"),
              _line("Оценок 4–5 (цель ≥ 60 %)", c["good_share"], p["good_share"], "pct"),

@@ -50,13 +50,21 @@ def _period_text(p: dict) -> str:
     return f"{date.fromisoformat(p['start']):%d.%m.%Y} — {date.fromisoformat(p['end']):%d.%m.%Y}"
 
 
+def _approx(data: dict, key: str) -> str:
+    """The medians from the daily rollups' histograms carry their error bound, as on the page."""
+    error = data["current"].get("median_error")
+    if key.startswith("median_") and error:
+        return f" (≈, погрешность ≤ {error * 100:.1f} %)".replace(".", ",")
+    return ""
+
+
 def build(user, state: dict, items, choices: dict) -> bytes:
     data = state["data"]
     masked = not access.can_see_personal_data(user)
     figures = exports.Sheet(
         "Показатели", ("Показатель", "За период", "За прошлый период", "Единица"),
-        [(label, scaled(data["current"][key], scale), scaled(data["previous"][key], scale), unit)
-         for key, label, unit, scale in FIGURE_ROWS] + [
+        [(label, scaled(data["current"][key], scale), scaled(data["previous"][key], scale),
+          unit + _approx(data, key)) for key, label, unit, scale in FIGURE_ROWS] + [
             ("Сейчас в работе", data["now"]["open"], None, "обращ."),
             ("Сейчас просрочено", data["now"]["overdue"], None, "обращ.")],
         ("text", "int", "int", "text"), (40, 14, 18, 10))

@@ -1,5 +1,5 @@
-"""Every board figure of a period in one pass: `aggregate_sets()` (the definitions are in the package's
-docstring, app/services/board/__init__.py)."""
+"""Every board figure of a period in one pass over the tickets: `live_sets()` (the definitions are in the
+package's docstring, app/services/board/__init__.py); rollups.py serves the same from daily rollups."""
 from __future__ import annotations
 
 import statistics
@@ -33,6 +33,9 @@ class Figures:
     # Resolved in the period and under a deadline: imported history (`Ticket.imported`) counts as resolved by its
     # dates but never in SLA compliance. None (a snapshot older than the field): `resolved`.
     sla_resolved: int | None = None
+    # The medians' largest relative error when they come from the daily rollups' histograms (rollups.py); None:
+    # computed exactly from the tickets.
+    median_error: float | None = None
 
     @property
     def sla_base(self) -> int:
@@ -89,10 +92,15 @@ def counted():
     """The tickets the board counts (SQL condition): the one scope of the board and the open statistics.
     Imported history (`Ticket.imported`) counts by its dates unless the site setting `imported_in_stats` is
     false."""
+    return and_(appeals(), or_(Ticket.imported.is_(False), ~_imported_off()))
+
+
+def appeals():
+    """`counted()` without the imported-history setting: not merged into another ticket, not rejected as noise
+    (the daily rollups keep imported history apart and apply the setting when they are read)."""
     return and_(Ticket.status != "merged",
                 or_(Ticket.status != "rejected", Ticket.reject_reason.is_(None),
-                    Ticket.reject_reason.notin_(NOISE_REASONS)),
-                or_(Ticket.imported.is_(False), ~_imported_off()))
+                    Ticket.reject_reason.notin_(NOISE_REASONS)))
 
 
 def _seconds(later, earlier):
@@ -203,19 +211,20 @@ def _add_other_answers(out: dict, user, start: datetime, end: datetime, scope: S
         f.good += int(good)
 
 
-def aggregate_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
+def live_sets(user, start: datetime, end: datetime, scope: Scope = Scope(),
                    now: datetime | None = None) -> tuple[Figures, dict, dict]:
     """The city total, per institution and per direction. On PostgreSQL three statements: the counts in one
     pass (GROUPING SETS); the resolution medians over the period's resolved tickets only (GROUPING SETS); the
     first-response median of the city. The first-response median is not computed per institution or direction
-    (no table shows it; it would sort every received ticket three times)."""
+    (no table shows it; it would sort every received ticket three times). Computed from the tickets:
+    `rollups.aggregate_sets()` serves the same figures from the daily rollups when it can."""
     if _dialect() != "postgresql":
         return (aggregate(user, start, end, scope, None, now)[None],
                 aggregate(user, start, end, scope, Ticket.institution_id, now),
                 aggregate(user, start, end, scope, Institution.direction_id, now))
     now = now or utcnow()
-    c = _conditions(start, end, now)
     inst, direction = Ticket.institution_id, Institution.direction_id
+    c = _conditions(start, end, now)
     sets = func.grouping_sets(tuple_(), tuple_(inst), tuple_(direction))
 
     def grouped(columns, where):

@@ -1,7 +1,7 @@
 """Fair ranking of institutions and directions (a Bayesian average; too few resolved: listed, not ranked)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -46,9 +46,10 @@ def ranking(level: str, cur: dict, prev: dict, city: Figures) -> dict:
     prior_sla = city.sla_share if city.sla_share is not None else 0.5
     prior_good = city.good_share if city.good_share is not None else TARGET_GOOD_SHARE
     if level == "institution":
-        names = {i.id: (i.short_name, i.direction_id) for i in db.session.scalars(select(Institution))}
+        names = {i: (n, d) for i, n, d in db.session.execute(select(Institution.id, Institution.short_name,
+                                                                    Institution.direction_id))}
     else:
-        names = {d.id: (d.name, None) for d in db.session.scalars(select(Direction))}
+        names = {i: (n, None) for i, n in db.session.execute(select(Direction.id, Direction.name))}
     rows = []
     for key, f in cur.items():
         if not (f.received or f.resolved or f.rated):
@@ -71,5 +72,10 @@ def ranking(level: str, cur: dict, prev: dict, city: Figures) -> dict:
     for i, r in enumerate(ranked, 1):
         r.rank = i
     unranked = sorted((r for r in rows if r.rank is None), key=lambda r: (-r.figures["received"], r.name))
-    return {"ranked": [asdict(r) for r in ranked], "unranked": [asdict(r) for r in unranked],
+    return {"ranked": [_row_dict(r) for r in ranked], "unranked": [_row_dict(r) for r in unranked],
             "prior_sla": prior_sla, "prior_good": prior_good}
+
+
+def _row_dict(row: RankRow) -> dict:
+    """`asdict(row)` without its deep copy (the figures' dicts are the row's own, made just above)."""
+    return {f.name: getattr(row, f.name) for f in fields(row)}

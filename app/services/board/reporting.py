@@ -13,9 +13,11 @@ from app.extensions import db
 from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, utcnow
 from app.models.base import insert_or_ignore
 from app.services import access
-from app.services.board.figures import Figures, aggregate_sets, counted
+from app.services.board import rollups
+from app.services.board.figures import Figures, counted
 from app.services.board.periods import Period, Scope, city_tz
 from app.services.board.ranks import MIN_VOLUME, ranking
+from app.services.board.rollups import aggregate_sets
 
 
 # --- charts -------------------------------------------------------------------------------------------
@@ -24,6 +26,12 @@ def weekly_series(user, end_day: date, weeks: int = 12, scope: Scope = Scope()) 
     tz = city_tz()
     monday = end_day - timedelta(days=end_day.weekday())
     starts = [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    if access.sees_every_ticket(user):
+        days = rollups.daily_received_resolved(starts[0], monday + timedelta(days=6), scope)
+        if days is not None:  # from the daily rollups
+            return [{"week": s.isoformat(),
+                     "received": sum(days.get(s + timedelta(days=i), (0, 0))[0] for i in range(7)),
+                     "resolved": sum(days.get(s + timedelta(days=i), (0, 0))[1] for i in range(7))} for s in starts]
     edges = [datetime.combine(d, time(0), tz) for d in starts] + [datetime.combine(monday + timedelta(days=7),
                                                                                     time(0), tz)]
     cols = []
@@ -71,11 +79,9 @@ def previous_sets(user, period: Period, scope: Scope, now: datetime) -> tuple[Fi
 def open_by_direction(user, scope: Scope = Scope(), now: datetime | None = None) -> list[dict]:
     """Tickets open and overdue right now, per direction (those with no executor yet: «Не распределено»)."""
     now = now or utcnow()
-    stmt = (select(Institution.direction_id, func.count(), func.count().filter(Ticket.is_overdue(now)))
-            .select_from(Ticket).outerjoin(Institution, Institution.id == Ticket.institution_id)
-            .where(Ticket.status.in_(OPEN_STATUSES), *scope.conditions())
-            .group_by(Institution.direction_id))
-    counts = {k: (int(o), int(d)) for k, o, d in db.session.execute(access.visible_tickets(user, stmt))}
+    counts = rollups.open_now(scope, now) if access.sees_every_ticket(user) else None
+    if counts is None:
+        counts = _open_by_direction_live(user, scope, now)
     rows = [{"id": d.id, "name": d.name, "open": counts.get(d.id, (0, 0))[0], "count": counts.get(d.id, (0, 0))[1]}
             for d in db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id))]
     if None in counts:
@@ -84,12 +90,25 @@ def open_by_direction(user, scope: Scope = Scope(), now: datetime | None = None)
     return rows
 
 
+def _open_by_direction_live(user, scope: Scope, now: datetime) -> dict:
+    stmt = (select(Institution.direction_id, func.count(), func.count().filter(Ticket.is_overdue(now)))
+            .select_from(Ticket).outerjoin(Institution, Institution.id == Ticket.institution_id)
+            .where(Ticket.status.in_(OPEN_STATUSES), *scope.conditions())
+            .group_by(Institution.direction_id))
+    return {k: (int(o), int(d)) for k, o, d in db.session.execute(access.visible_tickets(user, stmt))}
+
+
 def growing_categories(user, period: Period, scope: Scope = Scope(), limit: int = 8,
                        min_volume: int = MIN_VOLUME) -> list[dict]:
     """Categories whose received count grew most against the previous period (at least `min_volume` now)."""
     tz = city_tz()
     out = []
-    for a, b in (period.bounds(tz), period.previous().bounds(tz)):
+    for p in (period, period.previous()):
+        counts = rollups.received_by_category(p.start, p.end, scope) if access.sees_every_ticket(user) else None
+        if counts is not None:  # from the daily rollups
+            out.append(counts)
+            continue
+        a, b = p.bounds(tz)
         stmt = (select(Ticket.category_id, func.count()).where(Ticket.created_at >= a, Ticket.created_at < b,
                                                                 counted(),
                                                                 Ticket.category_id.isnot(None), *scope.conditions())
@@ -140,7 +159,11 @@ def report(user, period: Period, scope: Scope = Scope(), now: datetime | None = 
     - weekly: [{"week", "received", "resolved"}], overdue_by_direction: [{"id", "name", "open", "count"}],
       growing: [{"id", "name", "current", "previous", "growth"}]
     The caller may pass a Period and Scope from `parse_period` / `parse_scope`."""
-    now = now or utcnow()
+    with rollups.one_pass():  # today's rows from the tickets once for every figure below
+        return _report(user, period, scope, now or utcnow())
+
+
+def _report(user, period: Period, scope: Scope, now: datetime) -> dict:
     tz = city_tz()
     prev = period.previous()
     cur, cur_inst, cur_dir = aggregate_sets(user, *period.bounds(tz), scope, now)
