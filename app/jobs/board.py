@@ -37,6 +37,15 @@ def keep_snapshot(key: str, data: dict, computed_at: str) -> None:
 
 
 @in_app
+def keep_fragment(key: str, data: dict, version: str) -> None:
+    """Rendered HTML a page made (no row of this data version yet): stored for the next viewer."""
+    from app import fragments
+
+    fragments.keep(key, data, datetime.fromisoformat(version))
+    db.session.commit()
+
+
+@in_app
 def detect_hotspots() -> int:
     """Periodic: recurring problems of the last days (same street and rubric, same wording)."""
     found = hotspots.detect()

@@ -2,10 +2,18 @@
 the board's URL with changed arguments. Registered as Jinja globals by app/templating.py."""
 from __future__ import annotations
 
-from flask import url_for
-from flask_babel import lazy_gettext as _l
+from datetime import datetime
 
+from flask import render_template, url_for
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from app import fragments
 from app.formatting import fmt_value
+from app.services import access
+from app.services.board.snapshots import _snapshot_key
+
+RANKINGS = "board/_rankings.html"
 
 
 def board_url(args: dict, **changes) -> str:
@@ -55,3 +63,21 @@ def board_charts(data: dict) -> dict:
                for g in data["growing"]]
     return {"answer_days": sorted(answer_days, key=lambda r: -r["value"]),
             "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
+
+
+def rankings(user, state: dict, method: dict, *, fresh: bool = False) -> Markup:
+    """The ranking tables (137 institutions, 8 directions) and how the place is computed. They depend only on the
+    report, the language and the view's arguments, so a city-wide report's tables are rendered once per report
+    (its snapshot key and the moment it was computed: a new snapshot is a new version) and shared by every
+    viewer and process (app/fragments.py). A report computed for one user's view, or on demand (`fresh`), is
+    rendered for that request only."""
+    context = {"data": state["data"], "args": state["args"], "method": method}
+
+    def render() -> str:
+        return render_template(RANKINGS, **context)
+
+    if fresh or not access.sees_every_ticket(user):
+        return Markup(render())
+    data_key = _snapshot_key(state["period"], state["scope"])
+    return fragments.cached("board-rankings", data_key, datetime.fromisoformat(state["data"]["computed_at"]),
+                            render, templates=(RANKINGS, "board/_ranking.html"), vary=(user.role,))

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.blueprints.board import present
 from app.extensions import db
 from app.htmx import render
 from app.models import Direction, HotSpot, Institution, utcnow
@@ -51,14 +52,17 @@ def _choices() -> dict:
 
 @bp.get("")
 def index():
-    state = _state(force=request.args.get("fresh") == "1")
+    fresh = request.args.get("fresh") == "1"
+    state = _state(force=fresh)
     kind = request.args.get("kind") if request.args.get("kind") in worklist.KINDS else None
     items = worklist.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
     counts = worklist.counts(current_user, state["period"], state["scope"], now=state["now"],
                              overdue=state["data"]["now"]["overdue"])
     status = 422 if state["errors"] else 200
+    method = _method()
+    rankings = present.rankings(current_user, state, method, fresh=fresh)
     resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
-                  kind=kind, kinds=worklist.KINDS, method=_method(), **state, **_choices())
+                  kind=kind, kinds=worklist.KINDS, method=method, rankings=rankings, **state, **_choices())
     # the address bar shows the view's canonical address (no hidden custom dates, no bad arguments)
     resp.headers["HX-Push-Url"] = url_for("board.index", **state["args"])
     return resp
