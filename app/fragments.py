@@ -18,6 +18,7 @@ from datetime import datetime
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from markupsafe import Markup
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import BoardSnapshot
@@ -51,14 +52,23 @@ def key(name: str, data_key: str, templates: Iterable[str] = (), vary: Iterable 
     return f"{PREFIX}{name}|{digest}|{data_key}"[:200]
 
 
+def prefetch(keys: list[str]) -> dict[str, BoardSnapshot]:
+    """The kept rows of several fragments in one statement, by key (for `cached(..., kept=)`)."""
+    if not keys:
+        return {}
+    return {row.key: row for row in db.session.scalars(select(BoardSnapshot).where(BoardSnapshot.key.in_(keys)))}
+
+
 def cached(name: str, data_key: str, version: datetime, render: Callable[[], str], *,
-           templates: Iterable[str] = (), vary: Iterable = ()) -> Markup:
+           templates: Iterable[str] = (), vary: Iterable = (), row_key: str | None = None,
+           kept: dict[str, BoardSnapshot] | None = None) -> Markup:
     """The fragment's HTML for data `data_key` as of `version` (the moment the data was computed): the kept
-    row when it is of this version, else `render()` now (and kept by a job for the next viewer)."""
-    templates = tuple(templates)
-    row_key = key(name, data_key, templates, vary)
+    row when it is of this version, else `render()` now (and kept by a job for the next viewer). `row_key`:
+    `key(name, data_key, templates, vary)` when the caller has it already; `kept`: `prefetch`'s rows (a key
+    missing there is not kept)."""
+    row_key = row_key or key(name, data_key, tuple(templates), vary)
     stamp = version.isoformat()
-    row = db.session.get(BoardSnapshot, row_key)
+    row = kept.get(row_key) if kept is not None else db.session.get(BoardSnapshot, row_key)
     if row is not None and isinstance(row.data, dict) and row.data.get("version") == stamp:
         return Markup(row.data["html"])
     html = str(render())
