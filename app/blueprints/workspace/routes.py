@@ -28,6 +28,18 @@ NEEDS_COMMENT = {  # resolving needs the answer to the resident: that rule is ti
 }
 
 
+def _row_texts() -> dict:
+    """What every row of the list says, translated once a request (the list has up to a page of rows)."""
+    return {"labels": {k: str(v) for k, v in ROW_ACTIONS.items()}, "resume": str(RESUME_LABEL),
+            "comment": _("Комментарий"), "resolved_hint": _("Ответ жителю: что сделано"),
+            "not_ours_hint": _("Почему обращение не ваше")}
+
+
+def _row_context() -> dict:
+    texts = _row_texts()
+    return {"texts": texts, "row_labels": texts["labels"], "resume_label": texts["resume"]}
+
+
 def _executor():
     if current_user.role != "executor" or current_user.institution_id is None:
         abort(403)
@@ -50,7 +62,7 @@ def index():
     return render("workspace/index.html", "workspace/_list.html", page=page, orders=orders,
                   appending=bool(request.args.get("cursor")),
                   summary=workspace.summary(current_user.institution_id, utcnow()),
-                  row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL)
+                  row_actions=row_actions, **_row_context())
 
 
 @bp.get("/export.xlsx")
@@ -94,6 +106,5 @@ def act(number: str):
         flash(error or notice, "error" if error else "ok")
         return redirect(url_for("workspace.index"))
     html = render_template("workspace/_row.html", t=ticket, error=error, notice=notice,
-                           row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL,
-                           open_form=to if error else None)
+                           row_actions=row_actions, open_form=to if error else None, **_row_context())
     return html, 422 if error else 200
