@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import render_template, url_for
+from flask import current_app, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -13,7 +13,8 @@ from app.formatting import fmt_value
 from app.services import access
 from app.services.board.snapshots import _snapshot_key
 
-RANKINGS = "board/_rankings.html"
+RANKINGS_TEMPLATES = ("board/_rankings.html", "board/_ranking.html")
+FIGURES_TEMPLATES = ("board/_figures.html", "_macros/charts.html")
 
 
 def board_url(args: dict, **changes) -> str:
@@ -65,19 +66,27 @@ def board_charts(data: dict) -> dict:
             "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
 
 
-def rankings(user, state: dict, method: dict, *, fresh: bool = False) -> Markup:
-    """The ranking tables (137 institutions, 8 directions) and how the place is computed. They depend only on the
-    report, the language and the view's arguments, so a city-wide report's tables are rendered once per report
-    (its snapshot key and the moment it was computed: a new snapshot is a new version) and shared by every
-    viewer and process (app/fragments.py). A report computed for one user's view, or on demand (`fresh`), is
-    rendered for that request only."""
-    context = {"data": state["data"], "args": state["args"], "method": method}
+def fragments_of(user, state: dict, method: dict, *, fresh: bool = False) -> dict[str, Markup]:
+    """The parts of the page that depend only on the report, the language and the view's arguments: the figures
+    and charts (`figures`) and the ranking tables with how the place is computed (`rankings`: 137 institutions,
+    8 directions). A city-wide report's parts are rendered once per report (its snapshot key and the moment it was
+    computed: a new snapshot is a new version) and shared by every viewer and process (app/fragments.py), in
+    one statement for both. A report computed for one user's view, or on demand (`fresh`), is rendered for that
+    request only."""
+    context = {"data": state["data"], "args": state["args"], "method": method, "period": state["period"],
+               "previous": state["previous"]}
+    parts = {"figures": FIGURES_TEMPLATES, "rankings": RANKINGS_TEMPLATES}
 
-    def render() -> str:
-        return render_template(RANKINGS, **context)
+    def renderer(name: str):
+        return lambda: render_template(parts[name][0], **context)
 
     if fresh or not access.sees_every_ticket(user):
-        return Markup(render())
+        return {name: Markup(renderer(name)()) for name in parts}
     data_key = _snapshot_key(state["period"], state["scope"])
-    return fragments.cached("board-rankings", data_key, datetime.fromisoformat(state["data"]["computed_at"]),
-                            render, templates=(RANKINGS, "board/_ranking.html"), vary=(user.role,))
+    version = datetime.fromisoformat(state["data"]["computed_at"])
+    config = current_app.config
+    vary = (user.role, config["BOARD_POLL_SECONDS"], config["CITY_TZ"])
+    keys = {name: fragments.key(f"board-{name}", data_key, templates, vary) for name, templates in parts.items()}
+    kept = fragments.prefetch(list(keys.values()))
+    return {name: fragments.cached(f"board-{name}", data_key, version, renderer(name), row_key=keys[name], kept=kept)
+            for name in parts}

@@ -44,7 +44,9 @@ def _state(force: bool = False) -> dict:
 def _choices() -> dict:
     return {
         "directions": db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id)).all(),
-        "institutions": db.session.scalars(select(Institution).where(Institution.is_active.is_(True))
+        # id and short name only (the filter's options, the export's filter line): not 137 whole rows a request
+        "institutions": db.session.execute(select(Institution.id, Institution.short_name)
+                                           .where(Institution.is_active.is_(True))
                                            .order_by(Institution.short_name)).all(),
         "period_kinds": board.PERIOD_KINDS,
     }
@@ -60,9 +62,9 @@ def index():
                              overdue=state["data"]["now"]["overdue"])
     status = 422 if state["errors"] else 200
     method = _method()
-    rankings = present.rankings(current_user, state, method, fresh=fresh)
+    parts = present.fragments_of(current_user, state, method, fresh=fresh)
     resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
-                  kind=kind, kinds=worklist.KINDS, method=method, rankings=rankings, **state, **_choices())
+                  kind=kind, kinds=worklist.KINDS, method=method, parts=parts, **state, **_choices())
     # the address bar shows the view's canonical address (no hidden custom dates, no bad arguments)
     resp.headers["HX-Push-Url"] = url_for("board.index", **state["args"])
     return resp
