@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
@@ -27,29 +28,39 @@ from app.models.base import insert_or_ignore
 log = logging.getLogger(__name__)
 
 PREFIX = "html|"
-# Bumped when what a fragment's HTML depends on changes in a way the key cannot see (the template's own source is
-# in the key already; its macros, filters and globals are not).
+# Bumped when what a fragment's HTML depends on changes in a way the key cannot see (the templates' sources and the
+# code the caller names are in the key already).
 SHAPE = "1"
-_template_digests: dict[str, str] = {}  # template name → SHA-256 of its source: immutable for the process
+KEY_LENGTH = 200  # board_snapshots.key
+_digests: dict[str, str] = {}  # template name or module file → SHA-256 of its source: immutable for the process
 
 
-def _template_digest(names: Iterable[str]) -> str:
+def _source_digest(templates: Iterable[str], code: Iterable[str]) -> str:
     out = []
-    for name in names:
-        if name not in _template_digests:
+    for name in templates:
+        if name not in _digests:
             source, _, _ = current_app.jinja_env.loader.get_source(current_app.jinja_env, name)
-            _template_digests[name] = hashlib.sha256(source.encode()).hexdigest()
-        out.append(_template_digests[name])
+            _digests[name] = hashlib.sha256(source.encode()).hexdigest()
+        out.append(_digests[name])
+    for path in code:
+        if path not in _digests:
+            _digests[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        out.append(_digests[path])
     return ":".join(out)
 
 
-def key(name: str, data_key: str, templates: Iterable[str] = (), vary: Iterable = ()) -> str:
+def key(name: str, data_key: str, templates: Iterable[str] = (), vary: Iterable = (), code: Iterable[str] = ()) -> str:
     """The row's key: the fragment, its data (without the version: one row per variant, replaced when the data
-    changes) and a digest of everything else the HTML depends on."""
+    changes) and a digest of everything else the HTML depends on: the language, the script root, the templates'
+    sources, the source files of the code that shapes the values shown (`code`: module files, so a deployment
+    that changes them starts new rows) and `vary` (what of the viewer or the configuration changes the HTML)."""
     root = request.script_root if has_request_context() else ""
-    parts = [SHAPE, str(get_locale() or ""), root, _template_digest(templates), *(str(v) for v in vary)]
+    parts = [SHAPE, str(get_locale() or ""), root, _source_digest(templates, code), *(str(v) for v in vary)]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return f"{PREFIX}{name}|{digest}|{data_key}"[:200]
+    row_key = f"{PREFIX}{name}|{digest}|{data_key}"
+    if len(row_key) > KEY_LENGTH:  # never cut: two long data keys sharing a beginning would share a row
+        row_key = f"{PREFIX}{name}|{digest}|#{hashlib.sha256(data_key.encode()).hexdigest()}"
+    return row_key
 
 
 def prefetch(keys: list[str]) -> dict[str, BoardSnapshot]:

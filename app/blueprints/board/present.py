@@ -8,7 +8,7 @@ from flask import current_app, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from app import fragments
+from app import formatting, fragments
 from app.formatting import fmt_value
 from app.services import access
 from app.services.board.snapshots import _snapshot_key
@@ -86,7 +86,8 @@ def fragments_of(user, state: dict, method: dict, *, fresh: bool = False) -> dic
     version = datetime.fromisoformat(state["data"]["computed_at"])
     config = current_app.config
     vary = (user.role, config["BOARD_POLL_SECONDS"], config["CITY_TZ"])
-    keys = {name: fragments.key(f"board-{name}", data_key, templates, vary) for name, templates in parts.items()}
+    keys = {name: fragments.key(f"board-{name}", data_key, templates, vary, code=(__file__, formatting.__file__))
+            for name, templates in parts.items()}
     kept = fragments.prefetch(list(keys.values()))
     return {name: fragments.cached(f"board-{name}", data_key, version, renderer(name), row_key=keys[name], kept=kept)
             for name in parts}

@@ -95,9 +95,9 @@ def _tables(sections: list[dict], state: dict, fresh: bool) -> None:
                              f"{s['names'][r['institution_id']].slug}" for r in s["rows"])
         data_key = standing.key(state["period"], s["direction"].id)
         vary = (current_user.role, sorted(state["args"].items()), hashlib.sha256(names.encode()).hexdigest())
-        wanted.append((s, data_key, vary, fragments.key("rating-table", data_key, (TABLE,), vary)))
+        wanted.append((s, data_key, fragments.key("rating-table", data_key, (TABLE,), vary, code=(page.__file__,))))
     kept = fragments.prefetch([row_key for *_, row_key in wanted])
-    for s, data_key, _vary, row_key in wanted:
+    for s, data_key, row_key in wanted:
         context = {"s": s, "columns": page.COLUMNS, "flag_labels": page.FLAG_LABELS, "value": page.value,
                    "args": state["args"], "closed": False, "marked": {}, "can_mark": False}
         s["table"] = fragments.cached("rating-table", data_key, s["computed_at"],
