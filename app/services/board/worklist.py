@@ -214,20 +214,25 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
     now = now or utcnow()
     start, end = period.bounds(board.city_tz())
 
-    def count(stmt) -> int:
-        return db.session.scalar(access.visible_tickets(user, stmt)) or 0
+    def tickets(*conditions):
+        return access.visible_tickets(user, select(func.count()).select_from(Ticket).where(
+            *conditions, *scope.conditions())).scalar_subquery()
+
+    def orders(condition):
+        return (_orders_stmt(scope).where(condition)
+                .with_only_columns(func.count(), maintain_column_froms=True).scalar_subquery())
 
     is_late = control.late_condition(now)
-    late, on_time = db.session.execute(_orders_stmt(scope).with_only_columns(  # late and on time in one pass
-        func.count().filter(is_late), func.count().filter(not_(is_late)), maintain_column_froms=True)).one()
-    return {
-        "orders_late": late,
-        "overdue": overdue if overdue is not None else count(select(func.count()).select_from(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())),
-        "hotspots": hotspots.count_active(now, institution_id=scope.institution_id, direction_id=scope.direction_id),
-        "orders": on_time,
-        "low_rating": count(select(func.count()).select_from(Ticket).where(
-            _low_rated(start, end), *scope.conditions())),
-        "reopened": count(select(func.count()).select_from(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())),
+    # one statement, one round trip: each count is a subquery over its own index range
+    queries = {
+        "orders_late": orders(is_late),
+        "overdue": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now)) if overdue is None else None,
+        "hotspots": hotspots.count_active_query(now, institution_id=scope.institution_id,
+                                                direction_id=scope.direction_id),
+        "orders": orders(not_(is_late)),
+        "low_rating": tickets(_low_rated(start, end)),
+        "reopened": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0),
     }
+    asked = {k: q for k, q in queries.items() if q is not None}
+    row = db.session.execute(select(*(q.label(k) for k, q in asked.items()))).one()._mapping
+    return {k: overdue if k not in asked else (row[k] or 0) for k in queries}
