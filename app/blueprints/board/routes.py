@@ -24,13 +24,15 @@ def require_board_role():
         abort(403)
 
 
-def _state(force: bool = False) -> dict:
-    """Period, scope and report from the request; bad arguments give the default view and their messages."""
+def _state(force: bool = False, parts: bool = False) -> dict:
+    """Period, scope and report from the request; bad arguments give the default view and their messages.
+    `parts`: the page's kept parts are read with the snapshot, in one statement (`kept`)."""
     now = utcnow()
     period, errors = board.parse_period(request.args, now)
     scope, scope_errors = board.parse_scope(request.args)
     errors += scope_errors
-    data = board.cached_report(current_user, period, scope, force=force, now=now)
+    kept = present.prefetch(current_user, period, scope) if parts and not force else None
+    data = board.cached_report(current_user, period, scope, force=force, now=now)  # the snapshot: held in `kept`
     args = {"period": period.kind, "direction": scope.direction_id or "", "institution": scope.institution_id or ""}
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
@@ -38,7 +40,7 @@ def _state(force: bool = False) -> dict:
     queue_args = {k: v for k, v in (("institution", scope.institution_id), ("direction", scope.direction_id))
                   if v is not None}
     return {"period": period, "previous": period.previous(), "scope": scope, "errors": errors, "data": data,
-            "args": args, "now": now, "queue_args": queue_args}
+            "args": args, "now": now, "queue_args": queue_args, "kept": kept}
 
 
 def _choices() -> dict:
@@ -55,14 +57,14 @@ def _choices() -> dict:
 @bp.get("")
 def index():
     fresh = request.args.get("fresh") == "1"
-    state = _state(force=fresh)
+    state = _state(force=fresh, parts=True)
     kind = request.args.get("kind") if request.args.get("kind") in worklist.KINDS else None
     items = worklist.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
     counts = worklist.counts(current_user, state["period"], state["scope"], now=state["now"],
                              overdue=state["data"]["now"]["overdue"])
     status = 422 if state["errors"] else 200
     method = _method()
-    parts = present.fragments_of(current_user, state, method, fresh=fresh)
+    parts = present.fragments_of(current_user, state, method, fresh=fresh, kept=state.pop("kept"))
     resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
                   kind=kind, kinds=worklist.KINDS, method=method, parts=parts, **state, **_choices())
     # the address bar shows the view's canonical address (no hidden custom dates, no bad arguments)
