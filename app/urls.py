@@ -4,6 +4,8 @@ PUBLIC_BASE_URL (e.g. https://om.belogorsk.ru) is the address residents and staf
 request the request's own address is used."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import current_app, has_request_context, url_for
 
 
@@ -13,6 +15,20 @@ def path_for(endpoint: str, **values) -> str:
         return url_for(endpoint, **values)
     with current_app.test_request_context("/"):
         return url_for(endpoint, **values)
+
+
+_MARKER = "0urlpattern0"
+_PATH_SAFE = "!$&'()*+,/:;=@"  # werkzeug's converters (BaseConverter.to_url): a URL path segment's safe characters
+
+
+def path_pattern(endpoint: str, name: str, **values):
+    """`url_for(endpoint, name=value, **values)` for many values of one string argument of the path (rows of a
+    list): the URL is built once, then each value is only quoted as werkzeug's default converter quotes it."""
+    built = path_for(endpoint, **{name: _MARKER}, **values)
+    head, marker, tail = built.partition(_MARKER)
+    if not marker or _MARKER in tail:
+        raise ValueError(f"{endpoint}: {name} is not one path segment")
+    return lambda value: f"{head}{quote(str(value), safe=_PATH_SAFE)}{tail}"
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -11,6 +11,7 @@ from app.htmx import form_errors, render, wants_fragment
 from app.models import OPEN_STATUSES, Ticket, utcnow
 from app.services import control, queue, tickets, workflow, workspace
 from app.services.errors import Conflict, DomainError
+from app.urls import path_pattern
 
 bp = Blueprint("workspace", __package__, url_prefix="/my")
 
@@ -37,6 +38,8 @@ def _row_texts() -> dict:
 
 def _row_context() -> dict:
     texts = _row_texts()
+    # each row links its ticket and posts its actions: two URLs a row, built once a request
+    texts.update(detail_url=path_pattern("tickets.detail", "number"), act_url=path_pattern("workspace.act", "number"))
     return {"texts": texts, "row_labels": texts["labels"], "resume_label": texts["resume"]}
 
 
