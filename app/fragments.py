@@ -22,6 +22,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.extensions import db
+from app.jobs import enqueue
 from app.models import BoardSnapshot
 from app.models.base import insert_or_ignore
 
@@ -84,8 +85,6 @@ def cached(name: str, data_key: str, version: datetime, render: Callable[[], str
         return Markup(row.data["html"])
     html = str(render())
     try:
-        from app.jobs import enqueue
-
         enqueue("app.jobs.board.keep_fragment", row_key, {"version": stamp, "html": html}, stamp, queue="low")
     except Exception:  # Redis down: the next viewer renders it again
         log.exception("could not ask for the fragment %s to be kept", row_key)

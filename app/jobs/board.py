@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app import fragments
 from app.extensions import db
 from app.jobs.context import in_app
 from app.services import board
@@ -39,8 +40,6 @@ def keep_snapshot(key: str, data: dict, computed_at: str) -> None:
 @in_app
 def keep_fragment(key: str, data: dict, version: str) -> None:
     """Rendered HTML a page made (no row of this data version yet): stored for the next viewer."""
-    from app import fragments
-
     fragments.keep(key, data, datetime.fromisoformat(version))
     db.session.commit()
 
