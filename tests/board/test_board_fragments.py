@@ -99,3 +99,15 @@ def test_english_interface_gets_english_tables(app, login):
     assert "Rank" in table and "Место" not in table and "Водоканал" in table
     again = client.get("/board", query_string=args).get_data(as_text=True)
     assert "Место" in _institutions_table(again)  # the Russian tables again, not the English ones
+
+
+def test_a_slow_job_never_puts_older_tables_back():
+    """Two pages rendered two versions; the job storing the older one runs last: the newer tables stay."""
+    from app import fragments
+
+    now = utcnow()
+    fragments.keep("html|t|k", {"version": now.isoformat(), "html": "new"}, now)
+    fragments.keep("html|t|k", {"version": (now - timedelta(minutes=5)).isoformat(), "html": "old"},
+                   now - timedelta(minutes=5))
+    db.session.expire_all()
+    assert db.session.get(BoardSnapshot, "html|t|k").data["html"] == "new"
