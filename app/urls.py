@@ -15,6 +15,12 @@ def path_for(endpoint: str, **values) -> str:
         return url_for(endpoint, **values)
 
 
+def path_pattern(endpoint: str, name: str):
+    """A function value -> `url_for(endpoint, name=value)` for the rows of a list (in a request): see
+    `one_value_url`, the one place such URLs are built."""
+    return lambda value: one_value_url(endpoint, name, value)
+
+
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL when the app knows its address (a request, or PUBLIC_BASE_URL), else the path alone."""
     base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")

@@ -1,7 +1,9 @@
 """The executor's /my: countdowns, inline actions over HTMX, this month's SLA summary."""
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -147,3 +149,25 @@ def test_summary_matches_the_counts(login, monkeypatch):
     assert re.search(r'id="sum-resolved">\s*4<', html)
     assert re.search(r'id="sum-percent">\s*75 %', html) and "3 из 4" in html
     assert re.search(r'id="sum-overdue">\s*1<', html)
+
+
+@pytest.mark.parametrize("number", ["БЛГ-2026-000042", "IMP 7/2025", "a?b#c%d", "x&y=z;@!", "ё ъ"])
+def test_row_links_are_the_addresses_url_for_gives(app, number):
+    """The rows build their links from a pattern made once a request: the same addresses as url_for, whatever the
+    ticket number holds."""
+    from flask import url_for
+
+    from app.urls import path_pattern
+
+    with app.test_request_context("/my"):
+        for endpoint in ("tickets.detail", "workspace.act"):
+            assert path_pattern(endpoint, "number")(number) == url_for(endpoint, number=number)
+
+
+def test_each_row_links_its_ticket_and_posts_to_its_own_actions(login):
+    inst = make_institution()
+    tickets = [make(inst, due=utcnow() + timedelta(days=i + 1)) for i in range(3)]
+    html = body(login(make_user("executor", institution=inst)).get("/my"))
+    for t in tickets:
+        row = row_of(html, t)
+        assert f'href="/tickets/{quote(t.number)}"' in row and f'action="/my/{quote(t.number)}/status"' in row

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app import fragments
 from app.extensions import db
 from app.jobs.context import in_app
 from app.services import board
@@ -42,6 +43,13 @@ def refresh_rollups() -> int:
 def keep_snapshot(key: str, data: dict, computed_at: str) -> None:
     """A report a page computed (no snapshot young enough): stored for the next viewer."""
     board.keep(key, data, datetime.fromisoformat(computed_at))
+    db.session.commit()
+
+
+@in_app
+def keep_fragment(key: str, data: dict, version: str) -> None:
+    """Rendered HTML a page made (no row of this data version yet): stored for the next viewer."""
+    fragments.keep(key, data, datetime.fromisoformat(version))
     db.session.commit()
 
 

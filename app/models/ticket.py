@@ -96,8 +96,9 @@ class Ticket(db.Model):
         Index("ix_tickets_network_created", "network", "created_at", "id"),
         Index("ix_tickets_due", "resolution_due_at", "id"),
         Index("ix_tickets_status_due", "status", "resolution_due_at", "id"),
-        # an institution's overdue count (the workspace /my): an index-only range per open status
-        Index("ix_tickets_institution_status_due", "institution_id", "status", "resolution_due_at"),
+        # an institution's overdue count (the workspace /my): an index-only range per open status (the paused
+        # ones late when paused too: sla_paused_at is in the index)
+        Index("ix_tickets_institution_status_due", "institution_id", "status", "resolution_due_at", "sla_paused_at"),
         Index("ix_tickets_resolved", "resolved_at"),  # the board: resolved in a period
         Index("ix_tickets_rated", "rated_at"),  # the board: ratings given in a period
         # Free-text search (ILIKE '%…%') on PostgreSQL: trigram indexes (pg_trgm).

@@ -27,8 +27,8 @@ def summary(institution_id: int, now: datetime) -> dict:
         select(func.count(), func.count().filter(Ticket.resolved_at <= Ticket.resolution_due_at))
         .where(Ticket.institution_id == institution_id, Ticket.resolved_at >= since,
                Ticket.imported.is_(False))).one()  # imported history: no deadlines
-    # Ticket.is_overdue split into its two halves, each an index range (ix_tickets_institution_status_due): the
-    # running clocks past their deadline, and the paused ones that were late when paused.
+    # Ticket.is_overdue split into its two halves, each an index-only range (ix_tickets_institution_status_due, which
+    # holds sla_paused_at too): the running clocks past their deadline, and the paused ones late when paused.
     running = [st for st in OPEN_STATUSES if st != "waiting_resident"]
     late = (select(func.count()).where(Ticket.institution_id == institution_id, Ticket.status.in_(running),
                                        Ticket.resolution_due_at < now).scalar_subquery())

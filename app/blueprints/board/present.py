@@ -2,10 +2,19 @@
 the board's URL with changed arguments. Registered as Jinja globals by app/templating.py."""
 from __future__ import annotations
 
-from flask import url_for
-from flask_babel import lazy_gettext as _l
+from datetime import datetime
 
+from flask import current_app, render_template, url_for
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from app import formatting, fragments
 from app.formatting import fmt_value
+from app.services import access
+from app.services.board.snapshots import _snapshot_key
+
+RANKINGS_TEMPLATES = ("board/_rankings.html", "board/_ranking.html")
+FIGURES_TEMPLATES = ("board/_figures.html", "_macros/charts.html")
 
 
 def board_url(args: dict, **changes) -> str:
@@ -55,3 +64,48 @@ def board_charts(data: dict) -> dict:
                for g in data["growing"]]
     return {"answer_days": sorted(answer_days, key=lambda r: -r["value"]),
             "good": sorted(good, key=lambda r: r["value"]), "growing": growing}
+
+
+PARTS = {"figures": FIGURES_TEMPLATES, "rankings": RANKINGS_TEMPLATES}
+
+
+def _part_keys(user, period, scope) -> dict[str, str]:
+    config = current_app.config
+    vary = (user.role, config["BOARD_POLL_SECONDS"], config["CITY_TZ"])
+    data_key = _snapshot_key(period, scope)
+    return {name: fragments.key(f"board-{name}", data_key, templates, vary, code=(__file__, formatting.__file__))
+            for name, templates in PARTS.items()}
+
+
+def prefetch(user, period, scope) -> dict:
+    """The view's snapshot and its kept parts in one statement (the snapshot then comes from the session, held by
+    the returned dict: pass it to `fragments_of`). Nothing for a user whose report is their own."""
+    if not access.sees_every_ticket(user):
+        return {}
+    keys = [_snapshot_key(period, scope), *_part_keys(user, period, scope).values()]
+    return fragments.prefetch(keys)
+
+
+def fragments_of(user, state: dict, method: dict, *, fresh: bool = False,
+                 kept: dict | None = None) -> dict[str, Markup]:
+    """The parts of the page that depend only on the report, the language and the view's arguments: the figures
+    and charts (`figures`) and the ranking tables with how the place is computed (`rankings`: 137 institutions,
+    8 directions). A city-wide report's parts are rendered once per report (its snapshot key and the moment it was
+    computed: a new snapshot is a new version) and shared by every viewer and process (app/fragments.py); `kept`:
+    `prefetch`'s rows (else both parts are read in one statement here). A report computed for one user's view, or
+    on demand (`fresh`), is rendered for that request only."""
+    context = {"data": state["data"], "args": state["args"], "method": method, "period": state["period"],
+               "previous": state["previous"]}
+
+    def renderer(name: str):
+        return lambda: render_template(PARTS[name][0], **context)
+
+    if fresh or not access.sees_every_ticket(user):
+        return {name: Markup(renderer(name)()) for name in PARTS}
+    data_key = _snapshot_key(state["period"], state["scope"])
+    version = datetime.fromisoformat(state["data"]["computed_at"])
+    keys = _part_keys(user, state["period"], state["scope"])
+    if kept is None:
+        kept = fragments.prefetch(list(keys.values()))
+    return {name: fragments.cached(f"board-{name}", data_key, version, renderer(name), row_key=keys[name], kept=kept)
+            for name in PARTS}

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.blueprints.board import present
 from app.extensions import db
 from app.htmx import etag_of, not_modified, poll_response, render
 from app.models import Direction, HotSpot, Institution, utcnow
@@ -25,13 +26,15 @@ def require_board_role():
         abort(403)
 
 
-def _state(force: bool = False) -> dict:
-    """Period, scope and report from the request; bad arguments give the default view and their messages."""
+def _state(force: bool = False, parts: bool = False) -> dict:
+    """Period, scope and report from the request; bad arguments give the default view and their messages.
+    `parts`: the page's kept parts are read with the snapshot, in one statement (`kept`)."""
     now = utcnow()
     period, errors = board.parse_period(request.args, now)
     scope, scope_errors = board.parse_scope(request.args)
     errors += scope_errors
-    data = board.cached_report(current_user, period, scope, force=force, now=now)
+    kept = present.prefetch(current_user, period, scope) if parts and not force else None
+    data = board.cached_report(current_user, period, scope, force=force, now=now)  # the snapshot: held in `kept`
     args = {"period": period.kind, "direction": scope.direction_id or "", "institution": scope.institution_id or ""}
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
@@ -39,13 +42,15 @@ def _state(force: bool = False) -> dict:
     queue_args = {k: v for k, v in (("institution", scope.institution_id), ("direction", scope.direction_id))
                   if v is not None}
     return {"period": period, "previous": period.previous(), "scope": scope, "errors": errors, "data": data,
-            "args": args, "now": now, "queue_args": queue_args}
+            "args": args, "now": now, "queue_args": queue_args, "kept": kept}
 
 
 def _choices() -> dict:
     return {
         "directions": db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id)).all(),
-        "institutions": db.session.scalars(select(Institution).where(Institution.is_active.is_(True))
+        # id and short name only (the filter's options, the export's filter line): not 137 whole rows a request
+        "institutions": db.session.execute(select(Institution.id, Institution.short_name)
+                                           .where(Institution.is_active.is_(True))
                                            .order_by(Institution.short_name)).all(),
         "period_kinds": board.PERIOD_KINDS,
     }
@@ -53,14 +58,17 @@ def _choices() -> dict:
 
 @bp.get("")
 def index():
-    state = _state(force=request.args.get("fresh") == "1")
+    fresh = request.args.get("fresh") == "1"
+    state = _state(force=fresh, parts=True)
     kind = request.args.get("kind") if request.args.get("kind") in worklist.KINDS else None
     items = worklist.worklist(current_user, state["period"], state["scope"], kind=kind, limit=15, now=state["now"])
     counts = worklist.counts(current_user, state["period"], state["scope"], now=state["now"],
                              overdue=state["data"]["now"]["overdue"])
     status = 422 if state["errors"] else 200
+    method = _method()
+    parts = present.fragments_of(current_user, state, method, fresh=fresh, kept=state.pop("kept"))
     resp = render("board/index.html", "board/_content.html", status=status, items=items, counts=counts,
-                  kind=kind, kinds=worklist.KINDS, method=_method(), **state, **_choices())
+                  kind=kind, kinds=worklist.KINDS, method=method, parts=parts, **state, **_choices())
     # the address bar shows the view's canonical address (no hidden custom dates, no bad arguments)
     resp.headers["HX-Push-Url"] = url_for("board.index", **state["args"])
     return resp

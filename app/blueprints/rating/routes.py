@@ -2,21 +2,23 @@
 a participant's drill-down, the XLSX export with the same filters."""
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app import fragments
 from app.extensions import db
 from app.htmx import parse_id, render
 from app.models import NETWORK_LABELS, Institution, utcnow
 from app.services import access, board
 from app.services.errors import NotFound
 from app.services.rating import export as rating_export
-from app.services.rating import frozen, page
+from app.services.rating import frozen, page, standing
 from app.services.rating import public as rating_public
 
 bp = Blueprint("rating", __package__, url_prefix="/rating")
@@ -72,10 +74,43 @@ def _state() -> dict:
             "last_closed": frozen.last_closed(period.kind, now) if period.kind in STANDARD else None}
 
 
+TABLE = "rating/_table.html"
+
+
+def _tables(sections: list[dict], state: dict, fresh: bool) -> None:
+    """Each direction's standings table, rendered once per kept standing (its key and the moment it was computed:
+    a new computation is a new version) and shared by every viewer and process (app/fragments.py); the key also
+    holds the participants' names and addresses shown, the view's arguments, the language and the role. A closed
+    period's table carries the viewer's «к поощрению» forms and the marks of the moment: rendered per request
+    (`s.table` stays None), like a computation asked for now (`fresh`)."""
+    for s in sections:
+        s["table"] = None
+    if state["closed"] or fresh:
+        return
+    wanted = []
+    for s in sections:
+        if s["frozen"]:
+            continue
+        names = "\x1f".join(f"{r['institution_id']}:{s['names'][r['institution_id']].short_name}:"
+                             f"{s['names'][r['institution_id']].slug}" for r in s["rows"])
+        data_key = standing.key(state["period"], s["direction"].id)
+        vary = (current_user.role, sorted(state["args"].items()), hashlib.sha256(names.encode()).hexdigest())
+        wanted.append((s, data_key, fragments.key("rating-table", data_key, (TABLE,), vary, code=(page.__file__,))))
+    kept = fragments.prefetch([row_key for *_, row_key in wanted])
+    for s, data_key, row_key in wanted:
+        context = {"s": s, "columns": page.COLUMNS, "flag_labels": page.FLAG_LABELS, "value": page.value,
+                   "args": state["args"], "closed": False, "marked": {}, "can_mark": False}
+        s["table"] = fragments.cached("rating-table", data_key, s["computed_at"],
+                                      lambda context=context: render_template(TABLE, **context), row_key=row_key,
+                                      kept=kept)
+
+
 @bp.get("")
 def index():
     state = _state()
-    sections = page.sections(state["chosen"], state["period"], state["now"], force=request.args.get("fresh") == "1")
+    fresh = request.args.get("fresh") == "1"
+    sections = page.sections(state["chosen"], state["period"], state["now"], force=fresh)
+    _tables(sections, state, fresh)
     marked = {m.institution_id: m for m in frozen.marks(state["period"])} if state["closed"] else {}
     resp = render("rating/index.html", "rating/_content.html", sections=sections, columns=page.COLUMNS,
                   flag_labels=page.FLAG_LABELS, value=page.value, marked=marked, network_labels=NETWORK_LABELS,

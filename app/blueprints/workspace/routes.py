@@ -11,6 +11,7 @@ from app.htmx import form_errors, render, wants_fragment
 from app.models import OPEN_STATUSES, Ticket, utcnow
 from app.services import control, queue, tickets, workflow, workspace
 from app.services.errors import Conflict, DomainError
+from app.urls import path_pattern
 
 bp = Blueprint("workspace", __package__, url_prefix="/my")
 
@@ -26,6 +27,20 @@ RESUME_LABEL = _l("Продолжить работу")  # in_progress from waiti
 NEEDS_COMMENT = {  # resolving needs the answer to the resident: that rule is tickets.change_status's
     "new": _l("Напишите, почему обращение не ваше"),
 }
+
+
+def _row_texts() -> dict:
+    """What every row of the list says, translated once a request (the list has up to a page of rows)."""
+    return {"labels": {k: str(v) for k, v in ROW_ACTIONS.items()}, "resume": str(RESUME_LABEL),
+            "comment": _("Комментарий"), "resolved_hint": _("Ответ жителю: что сделано"),
+            "not_ours_hint": _("Почему обращение не ваше")}
+
+
+def _row_context() -> dict:
+    texts = _row_texts()
+    # each row links its ticket and posts its actions: two URLs a row, built once a request
+    texts.update(detail_url=path_pattern("tickets.detail", "number"), act_url=path_pattern("workspace.act", "number"))
+    return {"texts": texts, "row_labels": texts["labels"], "resume_label": texts["resume"]}
 
 
 def _executor():
@@ -50,7 +65,7 @@ def index():
     return render("workspace/index.html", "workspace/_list.html", page=page, orders=orders,
                   appending=bool(request.args.get("cursor")),
                   summary=workspace.summary(current_user.institution_id, utcnow()),
-                  row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL)
+                  row_actions=row_actions, **_row_context())
 
 
 @bp.get("/export.xlsx")
@@ -94,6 +109,5 @@ def act(number: str):
         flash(error or notice, "error" if error else "ok")
         return redirect(url_for("workspace.index"))
     html = render_template("workspace/_row.html", t=ticket, error=error, notice=notice,
-                           row_actions=row_actions, row_labels=ROW_ACTIONS, resume_label=RESUME_LABEL,
-                           open_form=to if error else None)
+                           row_actions=row_actions, open_form=to if error else None, **_row_context())
     return html, 422 if error else 200

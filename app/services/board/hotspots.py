@@ -200,10 +200,17 @@ def active(now: datetime | None = None, window_days: int = WINDOW_DAYS, limit: i
     return list(db.session.scalars(stmt))
 
 
+def count_active_query(now: datetime | None = None, window_days: int = WINDOW_DAYS, *,
+                       institution_id: int | None = None, direction_id: int | None = None):
+    """count_active() as a scalar subquery (to ask it in one statement with other counts)."""
+    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id)
+    return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
+
+
 def count_active(now: datetime | None = None, window_days: int = WINDOW_DAYS, *, institution_id: int | None = None,
                  direction_id: int | None = None) -> int:
-    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id)
-    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return db.session.scalar(select(count_active_query(now, window_days, institution_id=institution_id,
+                                                       direction_id=direction_id))) or 0
 
 
 def workbook(user, spot: HotSpot) -> tuple[bytes, str]:

@@ -40,8 +40,8 @@ class Item:
     kind: str
     severity: float
     title: str
-    detail: str
-    url: str
+    detail: str  # inside worklist() also a function giving it: worded only for the items shown
+    url: str  # likewise
     institution: str | None = None
     when: datetime | None = None
 
@@ -97,10 +97,12 @@ def _local(value: datetime) -> str:
     return local_dt(value, "%d.%m.%Y")
 
 
-def _ticket_item(kind: str, t: Ticket, severity: float, detail: str) -> Item:
-    return Item(kind, severity, f"{t.number}: {(t.summary or '').strip()[:120]}", detail,
-                url_for("tickets.detail", number=t.number), t.institution.short_name if t.institution else None,
-                t.created_at)
+def _ticket_item(kind: str, t: Ticket, severity: float, detail) -> Item:
+    """`detail`: the text, or a function giving it (worded only if the item makes the list's first `limit`)."""
+    number = t.number
+    return Item(kind, severity, f"{number}: {(t.summary or '').strip()[:120]}", detail,
+                lambda: url_for("tickets.detail", number=number),
+                t.institution.short_name if t.institution else None, t.created_at)
 
 
 def _tickets(user, stmt, limit: int):
@@ -116,7 +118,8 @@ def _overdue(user, scope: board.Scope, now: datetime, limit: int) -> list[Item]:
         days = _days((now - t.resolution_due_at).total_seconds())
         extra = 100 if t.on_control else 0
         out.append(_ticket_item("overdue", t, 500 + days + extra,
-                                _late_text(days) + ("; " + _("на контроле") if t.on_control else "")))
+                                lambda days=days, on_control=t.on_control:
+                                _late_text(days) + ("; " + _("на контроле") if on_control else "")))
     return out
 
 
@@ -144,7 +147,8 @@ def _low_rating(user, scope: board.Scope, period: board.Period, limit: int) -> l
     for t in found:
         own = t.rating if t.rated_at is not None and start <= t.rated_at < end and (t.rating or 5) <= 2 else None
         rating = min(r for r in (own, lowest.get(t.id)) if r is not None)
-        items.append(_ticket_item("low_rating", t, 200 + 10 * (3 - rating), _("оценка %(n)s из 5", n=rating)))
+        items.append(_ticket_item("low_rating", t, 200 + 10 * (3 - rating),
+                                  lambda rating=rating: _("оценка %(n)s из 5", n=rating)))
     return items
 
 
@@ -153,9 +157,10 @@ def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
             .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc()))
     out = []
     for t in _tickets(user, stmt, limit):
-        times = (_("возвращалось в работу: %(n)s", n=t.reopen_count) if t.reopen_count > 1
-                 else _("житель вернул в работу"))
-        out.append(_ticket_item("reopened", t, 150 + 10 * t.reopen_count, times))
+        n = t.reopen_count
+        out.append(_ticket_item("reopened", t, 150 + 10 * n,
+                                lambda n=n: _("возвращалось в работу: %(n)s", n=n) if n > 1
+                                else _("житель вернул в работу")))
     return out
 
 
@@ -193,7 +198,13 @@ def worklist(user, period: board.Period, scope: board.Scope = board.Scope(), kin
         elif k == "reopened":
             items += _reopened(user, scope, limit)
     items.sort(key=lambda i: (-i.severity, i.title))
-    return items[:limit]
+    shown = items[:limit]
+    for item in shown:  # the texts and addresses of the items shown only (each kind offers up to `limit`)
+        if callable(item.detail):
+            item.detail = item.detail()
+        if callable(item.url):
+            item.url = item.url()
+    return shown
 
 
 def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: datetime | None = None,
@@ -203,21 +214,25 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
     now = now or utcnow()
     start, end = period.bounds(board.city_tz())
 
-    def count(stmt) -> int:
-        return db.session.scalar(access.visible_tickets(user, stmt)) or 0
+    def tickets(*conditions):
+        return access.visible_tickets(user, select(func.count()).select_from(Ticket).where(
+            *conditions, *scope.conditions())).scalar_subquery()
 
-    late = db.session.scalar(select(func.count()).select_from(
-        _orders_stmt(scope).where(control.late_condition(now)).subquery())) or 0
-    on_time = db.session.scalar(select(func.count()).select_from(
-        _orders_stmt(scope).where(not_(control.late_condition(now))).subquery())) or 0
-    return {
-        "orders_late": late,
-        "overdue": overdue if overdue is not None else count(select(func.count()).select_from(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())),
-        "hotspots": hotspots.count_active(now, institution_id=scope.institution_id, direction_id=scope.direction_id),
-        "orders": on_time,
-        "low_rating": count(select(func.count()).select_from(Ticket).where(
-            _low_rated(start, end), *scope.conditions())),
-        "reopened": count(select(func.count()).select_from(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())),
+    def orders(condition):
+        return (_orders_stmt(scope).where(condition)
+                .with_only_columns(func.count(), maintain_column_froms=True).scalar_subquery())
+
+    is_late = control.late_condition(now)
+    # one statement, one round trip: each count is a subquery over its own index range
+    queries = {
+        "orders_late": orders(is_late),
+        "overdue": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now)) if overdue is None else None,
+        "hotspots": hotspots.count_active_query(now, institution_id=scope.institution_id,
+                                                direction_id=scope.direction_id),
+        "orders": orders(not_(is_late)),
+        "low_rating": tickets(_low_rated(start, end)),
+        "reopened": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0),
     }
+    asked = {k: q for k, q in queries.items() if q is not None}
+    row = db.session.execute(select(*(q.label(k) for k, q in asked.items()))).one()._mapping
+    return {k: overdue if k not in asked else (row[k] or 0) for k in queries}

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Direction, Institution, RatingSnapshotRow
+from app.models import BoardSnapshot, Direction, Institution, RatingSnapshotRow
 from app.services.board.periods import Period
 from app.services.rating import standing as standing_mod
 from app.services.rating.composite import CHECK_GROWTH, FEW_DATA, TOP
@@ -68,12 +68,19 @@ def reasons(f: dict) -> list:
 
 def sections(direction_list: list[Direction], period: Period, now: datetime | None = None, *,
              force: bool = False) -> list[dict]:
-    """For each direction: its standing's rows (top3 marked), the participants by id, the laggards and the
-    rises to look at."""
+    """For each direction: its standing's rows (top3 marked), the participants by id (id, short_name, slug), the
+    laggards and the rises to look at."""
+    # the kept computations of every direction in one statement: standing() then finds them in the session (held
+    # here: the session's identity map keeps only objects something refers to)
+    held = db.session.scalars(select(BoardSnapshot).where(BoardSnapshot.key.in_(
+        [standing_mod.key(period, d.id) for d in direction_list]))).all() if len(direction_list) > 1 else []
     kept = [(d, standing_mod.standing(d.id, period, now, force=force)) for d in direction_list]
+    del held
     ids = {r["institution_id"] for _d, s in kept for r in s["rows"]} | \
           {j["institution_id"] for _d, s in kept for j in s["jumps"]}
-    names = {i.id: i for i in db.session.scalars(select(Institution).where(Institution.id.in_(ids)))} if ids else {}
+    # what the page and the export show of a participant: its id, short name and address (rows, not whole objects)
+    names = {i.id: i for i in db.session.execute(select(Institution.id, Institution.short_name, Institution.slug)
+                                                 .where(Institution.id.in_(ids)))} if ids else {}
     out = []
     for d, s in kept:
         rows = [dict(r, top3=r["place"] is not None and r["place"] <= TOP, change=r["figures"].get("change"),

@@ -1,16 +1,16 @@
 """the board's daily rollups: board_rollups, board_category_rollups, board_dirty,
 board_rollup_state and a trigger on tickets (issue 16)
 
-Revision ID: 0030_board_rollups
-Revises: 0029_data_versions
+Revision ID: 0031_board_rollups
+Revises: 0030_ticket_paused_due_index
 Create Date: 2026-11-30 20:50:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0030_board_rollups'
-down_revision = '0029_data_versions'
+revision = '0031_board_rollups'
+down_revision = '0030_ticket_paused_due_index'
 branch_labels = None
 depends_on = None
 
