@@ -84,7 +84,7 @@ function request()
 end
 
 function response(status, hdrs, body)
-  if status < 200 or status > 299 then bad = bad + 1 end
+  if (status < 200 or status > 299) and status ~= 304 then bad = bad + 1 end
 end
 
 function done(summary, latency, requests)
@@ -122,6 +122,8 @@ class Page:
     kind: str  # page | fragment
     marker: str  # a string every good answer contains
     headers: dict = field(default_factory=dict)
+    timed_only: bool = False  # too slow for wrk (a recomputed report): only the sequential «alone» requests
+    revalidate: bool = False  # a poll: sent with the If-None-Match of its first answer (304 when unchanged)
     runs: list[Run] = field(default_factory=list)
     floors: list[Run] = field(default_factory=list)
     alone: list[float] = field(default_factory=list)
@@ -144,6 +146,7 @@ def facts(url: str) -> dict:
             "SELECT number FROM tickets TABLESAMPLE SYSTEM (2) REPEATABLE (7) LIMIT 50").fetchall()]
         f["users"] = {r[0]: r[1] for r in conn.execute(
             "SELECT username, role FROM users WHERE username IN ('moderator', 'executor', %s)", (HEAD_USER,))}
+        f["newest"] = conn.execute("SELECT max(id) FROM tickets").fetchone()[0]
         f["snapshots"] = conn.execute("SELECT to_regclass('public.board_snapshots') IS NOT NULL").fetchone()[0]
         f["pg"] = conn.execute("SELECT version()").fetchone()[0].split(" on ")[0]
         f["db_size"] = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
@@ -222,6 +225,8 @@ def login(port: int, username: str) -> Client:
 
 
 def check(page: Page, status: int, text: str) -> str | None:
+    if page.kind == "poll":
+        return None if status in (200, 304) else f"HTTP {status}"
     if status != 200:
         return f"HTTP {status}"
     if page.kind == "fragment" and "<html" in text:
@@ -255,7 +260,7 @@ def alone(client: Client, paths: list[str], headers: dict, n: int, warmup: int =
     times = []
     for i in range(warmup + n):
         status, _, _, ms = client.request("GET", paths[i % len(paths)], headers=headers)
-        if i >= warmup and 200 <= status < 300:
+        if i >= warmup and (200 <= status < 300 or status == 304):
             times.append(ms)
     return times
 
@@ -293,6 +298,11 @@ def table(pages: list[Page], floor_alone: list[float]) -> list[str]:
                    f"{statistics.median(f.p50 for f in floors):.1f} | {statistics.median(f.p95 for f in floors):.1f} | "
                    f"{ms(floor_alone)} | {sum(f.non2xx + f.socket_errors for f in floors)} | 1× |")
     for p in pages:
+        if p.timed_only and p.alone:
+            ratio = f"**{fmt_ratio(percentile(p.alone, 50) / percentile(floor_alone, 50))}×** of time, alone" \
+                if floor_alone else ""
+            out.append(f"| {p.name} | | | | {ms(p.alone)} | | {ratio} |")
+            continue
         if not p.runs:
             out.append(f"| {p.name} | | | | | | not run: {'; '.join(p.errors)[:200]} |")
             continue
@@ -356,6 +366,10 @@ def build_pages(f: dict) -> list[Page]:
         Page("`/tickets/<number>`", [f"/tickets/{quote(n)}" for n in f["numbers"]], "moderator", "page", "Обращение"),
         Page("`/my` (executor)", ["/my"], "executor", "page", "<main"),
         Page("`/board` (from the snapshot)", ["/board"], "moderator", "page", 'id="board-figures"'),
+        Page("`/board?period=year&fresh=1` (recomputed)", ["/board?period=year&fresh=1"], "moderator", "page",
+             'id="board-figures"', timed_only=True),
+        Page("`/queue/arrivals` poll, nothing new (If-None-Match)", [f"/queue/arrivals?after={f['newest']}"],
+             "moderator", "poll", "", headers=fragment, revalidate=True),
         Page("`/control`", ["/control"], "moderator", "page", "<main"),
         Page("`/rating`", ["/rating"], HEAD_USER, "page", "<main"),
         Page("`/participants` (public)", ["/participants"], None, "page", "<main"),
@@ -438,17 +452,25 @@ def main(argv=None) -> int:
         for p in pages:  # one checked request per page (also a warm-up)
             client = clients[p.user]
             for path in p.paths[:3]:
-                status, _, text, _ = client.request("GET", path, headers=p.headers)
+                status, hdrs, text, _ = client.request("GET", path, headers=p.headers)
                 err = check(p, status, text)
                 if err:
                     p.errors.append(f"{path}: {err}")
                     break
+                if p.revalidate:
+                    etag = hdrs.get("ETag")
+                    if not etag:
+                        p.errors.append(f"{path}: no ETag")
+                        break
+                    p.headers = {**p.headers, "If-None-Match": etag}
             if p.user:
                 p.headers = {**p.headers, "Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}
             p.headers.setdefault("Accept-Language", "ru")
         pages_ok = [p for p in pages if not p.errors]
         for r in range(1, args.rounds + 1):
             for p in pages_ok:
+                if p.timed_only:
+                    continue
                 fl = wrk(args, floor.port, ["/"], {"Accept-Language": "ru"}, workdir)
                 run = wrk(args, app.port, p.paths, p.headers, workdir)
                 p.floors.append(fl)
@@ -464,9 +486,10 @@ def main(argv=None) -> int:
         floor_alone = alone(Client(floor.port, 10), ["/"], {}, args.alone)
         for p in pages_ok:
             hdrs = {k: v for k, v in p.headers.items() if k != "Cookie"}
-            p.alone = alone(clients[p.user], p.paths, hdrs, args.alone)
-            if len(p.alone) < args.alone:
-                p.errors.append(f"alone: {args.alone - len(p.alone)} answers not 2xx")
+            n = max(3, args.alone // 4) if p.timed_only else args.alone
+            p.alone = alone(clients[p.user], p.paths, hdrs, n, warmup=1 if p.timed_only else 3)
+            if len(p.alone) < n:
+                p.errors.append(f"alone: {n - len(p.alone)} answers not 2xx")
     finally:
         for server in (app, floor):
             server.stop()
