@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from flask import make_response, render_template
+from flask import make_response, render_template, request, session
+from flask_login import current_user
 
 from app.extensions import htmx
+from app.formatting import language
 
 
 def wants_fragment() -> bool:
@@ -50,11 +53,6 @@ POLL_CACHE = "private, no-cache"
 
 def etag_of(*parts) -> str:
     """A weak ETag from `parts` (reprs of plain values) plus who asks, in which language, for which URL."""
-    from flask import request
-    from flask_login import current_user
-
-    from app.formatting import language
-
     who = current_user.get_id() if getattr(current_user, "is_authenticated", False) else "-"
     csrf = session_csrf()
     raw = repr((parts, who, csrf, language(), request.full_path, bool(request.headers.get("HX-Request")),
@@ -69,8 +67,6 @@ def build_stamp() -> str:
     """A hash of the application's code, templates and catalogues (read once per process): a new release gives
     new ETags, so no browser keeps a fragment rendered by the old templates."""
     if not _stamp:
-        from pathlib import Path
-
         root = Path(__file__).resolve().parent
         h = hashlib.blake2b(digest_size=16)
         for path in sorted(p for ext in ("*.py", "*.html", "*.mo") for p in root.rglob(ext)):
@@ -82,15 +78,11 @@ def build_stamp() -> str:
 
 def session_csrf() -> str:
     """The session's CSRF secret (a fragment with a form carries a token derived from it)."""
-    from flask import session
-
     return str(session.get("csrf_token") or "")
 
 
 def not_modified(etag: str):
     """A 304 for this ETag when the browser already holds it, else None."""
-    from flask import request
-
     if request.if_none_match.contains_weak(etag):  # weak comparison, as for GET
         resp = make_response("", 304)
         _poll_headers(resp, etag, cacheable=True)
