@@ -364,8 +364,8 @@ def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool 
     window = burst_window()
     if burst and window and m.network not in BURSTLESS:
         ticket.ack_due_at = min(m.received_at, now) + window
-        enqueue_after_commit(db.session(), "app.jobs.intake.send_acks", queue="intake",
-                             delay=window.total_seconds() + 1)
+        enqueue_after_commit(db.session(), "app.jobs.intake.send_acks", queue="acks",
+                             delay=window.total_seconds() + 1, once=True)
     else:
         replies.notify(ticket, "ack", message=m)
     return ticket
