@@ -18,6 +18,7 @@ NOISE_LABELS = {
     "advertising": "Реклама",
     "empty": "Пустое сообщение",
     "command": "Команда боту",
+    "triage_failed": "Ошибка разбора",  # triage raised on it (logged): set aside for a moderator to look at
 }
 
 # Every rule reads the normalised text (app/services/text.py): NFKC, no variation selectors, skin-tone modifiers or

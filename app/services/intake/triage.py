@@ -48,17 +48,51 @@ TRIAGE_BATCH = 200
 # --- triage ---------------------------------------------------------------------------------------
 def triage_pending(limit: int = TRIAGE_BATCH, now: datetime | None = None) -> int:
     """Triage up to `limit` stored messages, then send the acknowledgements that are due; returns how many
-    messages. Caller commits."""
+    messages. Caller commits.
+
+    The batch is one transaction. When a message's triage fails, the batch is rolled back and taken again message
+    by message, each in a savepoint: the others are triaged as always, the failing one is set aside on the
+    «не обращение» pile as TRIAGE_FAILED (logged with its id) for a moderator, never retried forever."""
+    batch = _take(limit)
+    try:
+        with batchmemo.scope():  # what every message reads alike (rules, rubrics, streets) is read once per batch
+            _threads_with_tickets(batch)
+            for message in batch:
+                triage_message(message, now=now)
+                _thread_touched(message)
+            send_due_acks(now=now)
+    except Exception:  # noqa: BLE001 — one message must not hold up the others
+        if not batch:
+            raise
+        log.warning("triage: a batch of %d failed; taken again message by message", len(batch), exc_info=True)
+        db.session.rollback()
+        return _one_by_one(limit, now)
+    return len(batch)
+
+
+TRIAGE_FAILED = "triage_failed"  # noise_reason of a message whose triage raised (routing.NOISE_LABELS)
+
+
+def _take(limit: int) -> list[Message]:
     stmt = (select(Message).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
             .with_for_update(skip_locked=True, of=Message)
             .options(selectinload(Message.resident), selectinload(Message.account)))  # one query each per batch
-    batch = list(db.session.scalars(stmt))
-    with batchmemo.scope():  # what every message reads alike (rules, rubrics, streets) is read once per batch
-        _threads_with_tickets(batch)
-        for message in batch:
-            triage_message(message, now=now)
-            _thread_touched(message)
-        send_due_acks(now=now)
+    return list(db.session.scalars(stmt))
+
+
+def _one_by_one(limit: int, now: datetime | None) -> int:
+    batch = _take(limit)
+    for message in batch:
+        try:
+            with db.session.begin_nested():
+                triage_message(message, now=now)
+        except Exception:  # noqa: BLE001
+            log.exception("triage: message %s (%s %s) failed; set aside for a moderator", message.id,
+                          message.network, message.external_id)
+            message = db.session.get(Message, message.id, populate_existing=True)
+            message.triaged_at, message.noise_reason, message.ticket_id = now or utcnow(), TRIAGE_FAILED, None
+            db.session.flush()
+    send_due_acks(now=now)
     return len(batch)
 
 
