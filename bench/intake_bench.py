@@ -34,7 +34,7 @@ from app.fakes import vk  # noqa: E402
 from bench.queue_bench import free_port  # noqa: E402
 
 DB_URL = "postgresql://postgres@127.0.0.1:5432/om_intake_bench"
-ACK_QUEUE = "replies"
+ACK_QUEUE = "acks"
 GROUP_ID = 187654321
 
 
@@ -117,6 +117,9 @@ def main() -> int:
                     help="BURST_WINDOW_SECONDS (default 0: the acknowledgement is due when the ticket is made, so "
                          "ticket → acknowledgement is the queues' own delay)")
     ap.add_argument("--no-floor", action="store_true", help="skip the floor run")
+    ap.add_argument("--store-first", action="store_true",
+                    help="start the workers only once every webhook is answered: webhooks and triage measured apart "
+                         "(messages/s is then from the workers' start to the last ticket)")
     ap.add_argument("--timeout", type=float, default=600, help="give up waiting for triage after this many s")
     args = ap.parse_args()
 
@@ -158,16 +161,26 @@ def main() -> int:
         port = free_port()
         procs.append(gunicorn(bin_dir, "app:create_app()", args.web_workers, port, env))
         queues = [q for q in args.queues.split(",") if q]
-        procs += [subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                  for _ in range(args.rq_workers)]
-        procs += [subprocess.Popen([sys.executable, "worker.py", ACK_QUEUE], cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                  for _ in range(args.ack_workers)]
+
+        def start_workers() -> None:
+            procs.extend(subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for _ in range(args.rq_workers))
+            procs.extend(subprocess.Popen([sys.executable, "worker.py", ACK_QUEUE], cwd=ROOT, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for _ in range(args.ack_workers))
+
+        if not args.store_first:
+            start_workers()
         base = f"http://127.0.0.1:{port}"
         wait_up(base)
         t0 = time.perf_counter()
         t_hooks, statuses, latencies = client.run(base + "/hooks/vk", payloads)
+        if args.store_first:
+            procs[0].terminate()  # the web server is done: the workers get the machine
+            procs[0].wait(timeout=30)
+            start_workers()
+            t0 = time.perf_counter()
         deadline = time.monotonic() + args.timeout
         tickets = 0
         acks_at_last_ticket = 0
@@ -199,6 +212,7 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (shared); gunicorn -c "
               f"gunicorn.conf.py -w {args.web_workers} for the app and the floor; {args.rq_workers} × worker.py "
               f"{' '.join(queues) or '(all queues, in priority order)'}"
+              + (" started once every webhook was answered" if args.store_first else "")
               + (f" + {args.ack_workers} × worker.py {ACK_QUEUE}" if args.ack_workers else "")
               + f"; {args.clients} concurrent clients (urllib threads); {args.messages} VK message_new callbacks; "
               f"BURST_WINDOW_SECONDS={args.burst_window}")
