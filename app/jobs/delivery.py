@@ -17,6 +17,7 @@ def deliver(reply_id: int) -> str:
 
 
 ACKS_FLAG = "om:delivery:acks-requested"  # set while a deliver_acks job is queued (as jobs/intake.TRIAGE_FLAG)
+ACKS_FLAG_TTL = 3600  # seconds: only a safety net for a queued job lost with Redis's data (as jobs/intake's flags)
 ACK_BATCH = 500
 ACK_ROUNDS = 20  # batches per job; more left: the job asks for the next one and yields the worker
 
@@ -26,10 +27,8 @@ def request_acks() -> None:
     if not current_app.config.get("REDIS_URL"):
         enqueue("app.jobs.delivery.deliver_acks", queue="acks")  # in-process
         return
-    from app.jobs.intake import FLAG_SAFETY_TTL
-
     redis = redis_connection()
-    if redis.set(ACKS_FLAG, "1", nx=True, ex=FLAG_SAFETY_TTL):
+    if redis.set(ACKS_FLAG, "1", nx=True, ex=ACKS_FLAG_TTL):
         try:
             enqueue("app.jobs.delivery.deliver_acks", queue="acks")
         except Exception:
