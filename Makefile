@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 5000
 
 .PHONY: run test install translations chromium bench bench-board bench-collect bench-participants bench-publish \
-	bench-rating bench-web clean serve
+	bench-rating bench-web bench-intake clean serve
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,12 @@ bench-rating: install
 # needs wrk: `sudo apt-get install wrk`). `BENCH_ARGS="--duration 10"` for a quicker run.
 bench-web: install
 	$(BIN)/python bench/web_bench.py $(BENCH_ARGS)
+
+# Intake from the webhook to the ticket and the acknowledgement sent, against the floor (a bare endpoint under the
+# same gunicorn settings answering the same client), in one run: gunicorn -w 2, 2 × worker.py, the fake VK API (its
+# own database om_intake_bench, rebuilt; Redis db 9, flushed). `BENCH_ARGS="--messages 2000 --rq-workers 4"`.
+bench-intake: install
+	$(BIN)/python bench/intake_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -7,7 +7,7 @@ of HTML. `bench/web_bench.py` serves it under the same gunicorn settings as the 
 """
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
@@ -46,5 +46,11 @@ def create_app() -> Flask:
     def index():
         value = db.session.execute(text("SELECT 1")).scalar_one()
         return Response(f"{head}{value}{tail}", mimetype="text/html")
+
+    @app.post("/hooks/<network>")
+    def hook(network: str):  # the intake floor (bench/intake_bench.py): read the body, one SELECT 1, answer "ok"
+        request.get_data()
+        db.session.execute(text("SELECT 1")).scalar_one()
+        return Response("ok", content_type="text/plain; charset=utf-8")
 
     return app

@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 
-from app.channels import content
+from app.channels import content, http
 from app.channels.base import (
     PHONE_LIMIT,
     Attachment,
@@ -409,7 +409,7 @@ class MaxAdapter:
             body["attachments"] = [{"type": "inline_keyboard", "payload": {"buttons": rows}}]
         url = f"{str(config.get('MAX_API_URL') or 'https://platform-api.max.ru').rstrip('/')}/messages"
         try:
-            resp = httpx.post(url, params=params, json=body,
+            resp = http.post(url, params=params, json=body,
                               headers={"Authorization": str(config.get("MAX_BOT_TOKEN") or "")},
                               timeout=float(config.get("HTTP_TIMEOUT") or 10))
         except httpx.HTTPError as exc:

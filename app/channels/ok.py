@@ -48,7 +48,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.channels import content
+from app.channels import content, http
 from app.channels.base import (
     Attachment,
     BadPayload,
@@ -274,7 +274,7 @@ class OkAdapter:
             message["attachments"] = [{"type": "INLINE_KEYBOARD", "payload": {"keyboard": {"buttons": rows}}}]
         base = str(config.get("OK_API_URL") or "https://api.ok.ru").rstrip("/")
         try:
-            resp = httpx.post(f"{base}/graph/me/messages/{quote(chat_id, safe=':')}",
+            resp = http.post(f"{base}/graph/me/messages/{quote(chat_id, safe=':')}",
                               params={"access_token": str(config.get("OK_ACCESS_TOKEN") or "")},
                               json={"recipient": {"chat_id": chat_id}, "message": message},
                               headers={"Content-Type": "application/json;charset=utf-8"},
@@ -326,7 +326,7 @@ def rest_call(method: str, params: dict[str, Any], config: dict) -> Any:
     query["access_token"] = token
     base = str(config.get("OK_API_URL") or "https://api.ok.ru").rstrip("/")
     try:
-        resp = httpx.post(f"{base}/fb.do", data=query, timeout=float(config.get("HTTP_TIMEOUT") or 10))
+        resp = http.post(f"{base}/fb.do", data=query, timeout=float(config.get("HTTP_TIMEOUT") or 10))
     except httpx.HTTPError as exc:
         raise ChannelError(f"Одноклассники недоступны: {exc.__class__.__name__}: {exc}") from exc
     if resp.status_code == 429 or resp.status_code >= 500:

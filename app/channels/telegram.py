@@ -51,7 +51,7 @@ from typing import Any, Callable
 
 import httpx
 
-from app.channels import content
+from app.channels import content, http
 from app.channels.base import (
     PHONE_LIMIT,
     Attachment,
@@ -278,7 +278,7 @@ class TelegramAdapter:
         return secret_matches(header(headers, SECRET_HEADER), config.get("TELEGRAM_WEBHOOK_SECRET"))
 
     def parse(self, payload: Any, config: dict) -> ParsedRequest:
-        from telegram import CallbackQuery, Message
+        from telegram import CallbackQuery
 
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int) \
                 or isinstance(payload.get("update_id"), bool):
@@ -634,7 +634,7 @@ def call(config: dict, method: str, params: dict | None = None, *, client: httpx
         if client is not None:
             resp = client.post(url, json=params or {}, timeout=timeout)
         else:
-            resp = httpx.post(url, json=params or {}, timeout=timeout)
+            resp = http.post(url, json=params or {}, timeout=timeout)
     except httpx.TimeoutException as exc:
         raise ChannelError(f"Telegram не ответил вовремя ({exc.__class__.__name__})") from exc
     except httpx.HTTPError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from app.channels import content
+from app.channels import content, http
 from app.channels.base import (
     Attachment,
     BadPayload,
@@ -438,7 +438,7 @@ class VkAdapter:
         data = {k: str(v) for k, v in params.items() if v is not None}
         data.update(access_token=config.get("VK_ACCESS_TOKEN") or "", v=API_VERSION)
         try:
-            resp = httpx.post(url, data=data, timeout=float(config.get("HTTP_TIMEOUT") or 10))
+            resp = http.post(url, data=data, timeout=float(config.get("HTTP_TIMEOUT") or 10))
         except httpx.HTTPError as exc:
             raise ChannelError(f"ВКонтакте недоступен: {exc.__class__.__name__}: {exc}") from exc
         if resp.status_code >= 500 or resp.status_code == 429:

@@ -16,7 +16,9 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-QUEUES = ("intake", "replies", "default", "low")
+# In priority order: a worker given several queues (worker.py without names serves them all) takes the first
+# queue's jobs first, so acknowledgements and replies never wait behind an intake backlog (issue 16).
+QUEUES = ("acks", "replies", "intake", "default", "low")
 log = logging.getLogger(__name__)
 _PENDING = "jobs.after_commit"
 
@@ -75,10 +77,15 @@ def enqueue(path: str, *args, queue: str = "default", job_id: str | None = None,
 
 
 def enqueue_after_commit(session: Session, path: str, *args, queue: str = "default", job_id: str | None = None,
-                         delay: float | None = None, inline: bool = False):
+                         delay: float | None = None, inline: bool = False, once: bool = False):
     """Enqueue once the current transaction has committed (a worker never sees a row that isn't there yet).
-    inline=True calls `path(*args)` right after the commit instead (for cheap hooks that decide what to enqueue)."""
-    session.info.setdefault(_PENDING, []).append((path, args, queue, job_id, delay, inline))
+    inline=True calls `path(*args)` right after the commit instead (for cheap hooks that decide what to enqueue).
+    once=True: nothing more when the same request is already waiting for this commit (a batch asks once)."""
+    item = (path, args, queue, job_id, delay, inline)
+    pending = session.info.setdefault(_PENDING, [])
+    if once and item in pending:
+        return
+    pending.append(item)
 
 
 # Jobs that could not run in-process or be enqueued, by dotted path, since the process started (each is also

@@ -3,6 +3,7 @@ residents. Idempotent."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import current_app
@@ -22,6 +23,7 @@ from app.services.accounts import credentials
 log = logging.getLogger(__name__)
 
 MAX_BATCHES = 50  # one job triages at most this many batches, then yields the worker
+TRIAGE_JOB_SECONDS = 1.0  # with Redis, a job stops after the batch that passes this, and asks for the next job
 # Debounce by a pending flag, not by time: a webhook sets the flag (SET NX) and enqueues a job only when it was
 # not set; the job clears it when it starts, so what arrives from then on asks for the next job. However slow
 # the machine, the webhooks before a job starts make exactly one job. The expiry is only a safety net for a
@@ -53,15 +55,21 @@ def _request_once(flag: str, path: str, queue: str) -> None:
 
 @in_app
 def triage() -> int:
-    """Triage stored messages batch by batch (each batch commits on its own). Returns how many."""
-    if current_app.config.get("REDIS_URL"):
+    """Triage stored messages batch by batch (each batch commits on its own). Returns how many.
+    With Redis, a job that has worked TRIAGE_JOB_SECONDS asks for the next job and ends: the worker looks at its
+    queues again, acknowledgements first (jobs.QUEUES), instead of staying on an intake backlog for minutes."""
+    queued = bool(current_app.config.get("REDIS_URL"))
+    if queued:
         redis_connection().delete(TRIAGE_FLAG)  # arrivals from now on ask for a new job
-    done = 0
+    done, started = 0, time.monotonic()
     for _ in range(MAX_BATCHES):
         n = intake.triage_pending()
         db.session.commit()
         done += n
         if n < intake.TRIAGE_BATCH:
+            break
+        if queued and time.monotonic() - started >= TRIAGE_JOB_SECONDS:
+            request_triage()  # more waiting: the next job (this or another worker) goes on
             break
     return done
 

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Street
+from app.services import batchmemo
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.text import normalise
 
@@ -131,7 +132,8 @@ _cache: dict = {"key": None, "entries": []}
 
 def city_streets() -> list[StreetEntry]:
     """Every street of the table, cached until a street is added or deleted."""
-    key = tuple(db.session.execute(select(func.count(Street.id), func.max(Street.id))).one())
+    key = batchmemo.memo("addresses.streets_key", lambda: tuple(
+        db.session.execute(select(func.count(Street.id), func.max(Street.id))).one()))
     if _cache["key"] != key:
         rows = db.session.execute(select(Street.id, Street.name, Street.core, Street.aliases)).all()
         _cache["entries"] = [entry(r.id, r.name, r.core, r.aliases) for r in rows]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, RepeatSuggestion, Street, Ticket, User, utcnow
-from app.services import access, addresses, tickets
+from app.services import access, addresses, batchmemo, tickets
 from app.services.board.hotspots import STOP
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import words as text_words
@@ -97,7 +97,8 @@ def similarity(a: str | None, b: str | None, street_words: frozenset[str] = froz
 def _street_words(street_id: int | None) -> frozenset[str]:
     if street_id is None:
         return frozenset()
-    name = db.session.scalar(select(Street.core).where(Street.id == street_id)) or ""
+    name = batchmemo.memo(("repeats.street_core", street_id), lambda: db.session.scalar(
+        select(Street.core).where(Street.id == street_id))) or ""
     return frozenset(addresses.stem(w)[:6] for w in text_words(name))
 
 
@@ -145,10 +146,12 @@ def candidates(ticket: Ticket, now: datetime | None = None) -> list[tuple[Ticket
     return out
 
 
-def suggest(ticket: Ticket, now: datetime | None = None) -> int:
-    """Find and keep the likely repeats of a new ticket. Returns how many. Caller commits."""
+def suggest(ticket: Ticket, now: datetime | None = None, fresh: bool = False) -> int:
+    """Find and keep the likely repeats of a new ticket. Returns how many. Caller commits.
+    fresh: the ticket was made in this transaction (intake), so it has no suggestions yet to skip."""
     found = candidates(ticket, now)
-    known = set(db.session.scalars(select(RepeatSuggestion.other_id).where(RepeatSuggestion.ticket_id == ticket.id)))
+    known = set() if fresh or not found else set(db.session.scalars(
+        select(RepeatSuggestion.other_id).where(RepeatSuggestion.ticket_id == ticket.id)))
     for other, score, reason in found:
         if other.id not in known:
             db.session.add(RepeatSuggestion(ticket_id=ticket.id, other_id=other.id, score=round(score, 1),
@@ -283,5 +286,6 @@ def merge_group(actor: User, ticket_ids: list[int], now: datetime | None = None)
 def on_intake(ticket: Ticket, text: str | None, now: datetime | None = None) -> None:
     """At intake: the address in the resident's words, then the ticket's likely repeats."""
     addresses.apply_to(ticket, text)
+    db.session.flush()  # a new ticket's id, its address in the same INSERT
     if ticket.street_id is not None or ticket.latitude is not None:
-        suggest(ticket, now)
+        suggest(ticket, now, fresh=True)

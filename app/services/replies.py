@@ -91,10 +91,23 @@ def _source_message(ticket: Ticket) -> Message | None:
 
 def _queue(reply: Reply) -> Reply:
     db.session.add(reply)
+    if reply.kind == "ack":
+        # Acknowledgements come in bursts (a triage batch makes hundreds): one job on their own queue delivers
+        # every pending one (app/jobs/delivery.deliver_acks), asked for once per commit; no flush for an id.
+        enqueue_after_commit(db.session(), "app.jobs.delivery.request_acks", queue="acks", inline=True, once=True)
+        return reply
     db.session.flush()
     enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply.id, queue="replies",
                          job_id=f"deliver-{reply.id}")
     return reply
+
+
+def pending_acks(limit: int = 500, after_id: int = 0) -> list[int]:
+    """Acknowledgements waiting for their first try (a retry waits for its own delayed job), oldest first."""
+    stmt = (select(Reply.id).where(Reply.kind == "ack", Reply.state == "pending", Reply.next_attempt_at.is_(None),
+                                   Reply.id > after_id)
+            .order_by(Reply.id).limit(limit))
+    return list(db.session.scalars(stmt))
 
 
 def notify(ticket: Ticket, kind: str, message: Message | None = None, text: str | None = None,
@@ -338,7 +351,8 @@ def _retry_or_fail(reply_id: int, exc: ChannelError, now: datetime, total_parts:
         return _finish_failed(reply, reply.last_error)
     wait = exc.retry_after if limited else BACKOFF[min(tries - 1, len(BACKOFF) - 1)]
     reply.state, reply.next_attempt_at = "pending", now + timedelta(seconds=wait)
-    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply_id, queue="replies", delay=wait)
+    enqueue_after_commit(db.session(), "app.jobs.delivery.deliver", reply_id,
+                         queue="acks" if reply.kind == "ack" else "replies", delay=wait)
     db.session.commit()
     return "pending"
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Category, Institution, RoutingRule, User, utcnow
+from app.services import batchmemo
 from app.services.board.hotspots import STOP
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import STEM_MIN, phrase, phrase_in, prefixes, words
@@ -48,6 +49,10 @@ _cache: dict[str, tuple[tuple, list[_Parsed]]] = {}
 
 
 def _fingerprint() -> tuple:
+    return batchmemo.memo("routing_rules.fingerprint", _read_fingerprint)
+
+
+def _read_fingerprint() -> tuple:
     row = db.session.execute(select(func.count(RoutingRule.id), func.coalesce(func.sum(RoutingRule.id), 0),
                                     func.max(RoutingRule.updated_at))).one()
     return tuple(row)

@@ -35,11 +35,12 @@ def next_number(year: int) -> str:
     stmt = (update(TicketCounter).where(TicketCounter.year == year)
             .values(last=TicketCounter.last + 1).returning(TicketCounter.last)
             .execution_options(synchronize_session=False))  # no scan of the session's objects per number
-    last = db.session.execute(stmt).scalar()
-    if last is None:  # first ticket of the year; two workers may race here, hence ON CONFLICT
-        db.session.execute(insert_or_ignore(TicketCounter).values(year=year, last=0)
-                           .on_conflict_do_nothing(index_elements=["year"]))
+    with db.session.no_autoflush:  # the counter needs nothing of the session's pending rows: no flush of them here
         last = db.session.execute(stmt).scalar()
+        if last is None:  # first ticket of the year; two workers may race here, hence ON CONFLICT
+            db.session.execute(insert_or_ignore(TicketCounter).values(year=year, last=0)
+                               .on_conflict_do_nothing(index_elements=["year"]))
+            last = db.session.execute(stmt).scalar()
     return f"{prefix}-{year}-{last:06d}"
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.channels import content
 from app.extensions import db
 from app.models import Category
+from app.services import batchmemo
 from app.services.text import has_words, normalise, prefixes, words
 
 NOISE_LABELS = {
@@ -17,6 +18,7 @@ NOISE_LABELS = {
     "advertising": "Реклама",
     "empty": "Пустое сообщение",
     "command": "Команда боту",
+    "triage_failed": "Ошибка разбора",  # triage raised on it (logged): set aside for a moderator to look at
 }
 
 # Every rule reads the normalised text (app/services/text.py): NFKC, no variation selectors, skin-tone modifiers or
@@ -94,7 +96,8 @@ def _stems(keywords: str) -> list[str]:
 
 
 def active_categories() -> list[Category]:
-    return list(db.session.scalars(select(Category).where(Category.is_active.is_(True)).order_by(Category.id)))
+    return batchmemo.memo("intake.active_categories", lambda: list(db.session.scalars(
+        select(Category).where(Category.is_active.is_(True)).order_by(Category.id))))
 
 
 def categorize(text: str, categories: list[Category] | None = None) -> Route:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from app.channels import content
 from app.channels.base import parse_command
@@ -23,6 +23,7 @@ from app.jobs import enqueue_after_commit
 from app.models import OPEN_STATUSES, Category, Institution, Message, Ticket, TicketEvent, utcnow
 from app.services import (
     access,
+    batchmemo,
     deeplinks,
     repeats,
     replies,
@@ -47,14 +48,71 @@ TRIAGE_BATCH = 200
 # --- triage ---------------------------------------------------------------------------------------
 def triage_pending(limit: int = TRIAGE_BATCH, now: datetime | None = None) -> int:
     """Triage up to `limit` stored messages, then send the acknowledgements that are due; returns how many
-    messages. Caller commits."""
+    messages. Caller commits.
+
+    The batch is one transaction. When a message's triage fails, the batch is rolled back and taken again message
+    by message, each in a savepoint: the others are triaged as always, the failing one is set aside on the
+    «не обращение» pile as TRIAGE_FAILED (logged with its id) for a moderator, never retried forever."""
+    batch = _take(limit)
+    try:
+        with batchmemo.scope():  # what every message reads alike (rules, rubrics, streets) is read once per batch
+            _threads_with_tickets(batch)
+            for message in batch:
+                triage_message(message, now=now)
+                _thread_touched(message)
+            send_due_acks(now=now)
+    except Exception:  # noqa: BLE001 — one message must not hold up the others
+        if not batch:
+            raise
+        log.warning("triage: a batch of %d failed; taken again message by message", len(batch), exc_info=True)
+        db.session.rollback()
+        return _one_by_one(limit, now)
+    return len(batch)
+
+
+TRIAGE_FAILED = "triage_failed"  # noise_reason of a message whose triage raised (routing.NOISE_LABELS)
+
+
+def _take(limit: int) -> list[Message]:
     stmt = (select(Message).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
-            .with_for_update(skip_locked=True, of=Message))
-    batch = list(db.session.scalars(stmt))
+            .with_for_update(skip_locked=True, of=Message)
+            .options(selectinload(Message.resident), selectinload(Message.account)))  # one query each per batch
+    return list(db.session.scalars(stmt))
+
+
+def _one_by_one(limit: int, now: datetime | None) -> int:
+    batch = _take(limit)
     for message in batch:
-        triage_message(message, now=now)
+        try:
+            with db.session.begin_nested():
+                triage_message(message, now=now)
+        except Exception:  # noqa: BLE001
+            log.exception("triage: message %s (%s %s) failed; set aside for a moderator", message.id,
+                          message.network, message.external_id)
+            message = db.session.get(Message, message.id, populate_existing=True)
+            message.triaged_at, message.noise_reason, message.ticket_id = now or utcnow(), TRIAGE_FAILED, None
+            db.session.flush()
     send_due_acks(now=now)
     return len(batch)
+
+
+def _thread_key(m: Message) -> tuple:
+    return m.resident_id, m.thread_key, m.network
+
+
+def _threads_with_tickets(batch: list[Message]) -> None:
+    """One query for the batch: the (resident, thread, network) of its messages that some stored message already
+    links to a ticket. A message on a thread outside this set, and not taken earlier in the batch, has no open ticket
+    to join: `_open_ticket_of` answers None for it without asking the database."""
+    residents = {m.resident_id for m in batch if m.resident_id is not None and m.thread_key}
+    rows = db.session.execute(
+        select(Message.resident_id, Message.thread_key, Message.network).distinct()
+        .where(Message.resident_id.in_(residents), Message.ticket_id.isnot(None))).all() if residents else []
+    batchmemo.memo("intake.threads", set).update(tuple(r) for r in rows)
+
+
+def _thread_touched(m: Message) -> None:
+    batchmemo.memo("intake.threads", set).add(_thread_key(m))  # may have made or joined a ticket: ask from now on
 
 
 def untriaged_count() -> int:
@@ -171,6 +229,8 @@ def _open_ticket_of(m: Message) -> Ticket | None:
     stands for the main one: a follow-up in the merged ticket's thread joins the main ticket."""
     if m.resident_id is None or not m.thread_key:
         return None
+    if batchmemo.active() and _thread_key(m) not in batchmemo.memo("intake.threads", set):
+        return None  # no message of this thread is part of a ticket (read once for the batch)
     stmt = (select(Ticket).join(Message, Message.ticket_id == Ticket.id)
             .where(Message.resident_id == m.resident_id, Message.thread_key == m.thread_key,
                    Message.network == m.network, Message.id != m.id,
@@ -358,14 +418,13 @@ def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool 
                                    address=address, regime=_regime_of(m, address))
     ticket.route_suggestion = d.suggestion
     _set_place(ticket, m)
-    db.session.flush()
-    repeats.on_intake(ticket, text, now)  # the address in the words, then the likely repeats
+    repeats.on_intake(ticket, text, now)  # the address in the words (flushed with the new ticket), the likely repeats
     _record_route(ticket, d, now)
     window = burst_window()
     if burst and window and m.network not in BURSTLESS:
         ticket.ack_due_at = min(m.received_at, now) + window
-        enqueue_after_commit(db.session(), "app.jobs.intake.send_acks", queue="intake",
-                             delay=window.total_seconds() + 1)
+        enqueue_after_commit(db.session(), "app.jobs.intake.send_acks", queue="acks",
+                             delay=window.total_seconds() + 1, once=True)
     else:
         replies.notify(ticket, "ack", message=m)
     return ticket

@@ -34,8 +34,10 @@ def current(target: str) -> tuple[learned.Model, float] | None:
         return (hit[1], hit[2]) if hit[1] is not None else None
     key = db.session.execute(select(RoutingModel.id, RoutingModel.version, RoutingModel.threshold)
                              .where(RoutingModel.target == target, RoutingModel.is_current.is_(True))).first()
-    if key is None:
-        _cache.pop(target, None)
+    if key is None:  # none stored: remembered as such for the same interval (one look, not one per message)
+        with _lock:
+            _cache[target] = (None, None, 0.0)
+            _checked[target] = time.monotonic()
         return None
     ident = (key.id, key.version)
     with _lock:
