@@ -36,6 +36,11 @@ def main(argv: list[str]) -> int:
         if unknown:
             print(f"Неизвестные очереди: {', '.join(unknown)}. Есть: {', '.join(QUEUES)}")
             return 2
+        if argv and "acks" not in names and not schedule:
+            # before issue 16 acknowledgements went with `replies`; a deployment naming its queues keeps working,
+            # but the residents' acknowledgements need a worker on `acks` somewhere
+            print("Внимание: очередь acks (подтверждения жителям) этим воркером не обслуживается — "
+                  "нужен воркер с acks (или без имён очередей).")
         if schedule:
             from app.jobs.schedule import run_forever
 
