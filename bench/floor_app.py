@@ -53,4 +53,24 @@ def create_app() -> Flask:
         db.session.execute(text("SELECT 1")).scalar_one()
         return Response("ok", content_type="text/plain; charset=utf-8")
 
+    @app.post("/hooks-durable/<network>")
+    def hook_durable(network: str):
+        """The floor of *storing* a delivery exactly once: one INSERT … ON CONFLICT DO NOTHING of the body under a
+        unique key and a COMMIT (a WAL flush), as the real webhook must do before it answers."""
+        raw = request.get_data()
+        db.session.execute(text("INSERT INTO bench_floor_messages (network, external_id, body) "
+                                "VALUES (:n, md5(:b), :b) ON CONFLICT DO NOTHING"),
+                           {"n": network, "b": raw.decode("utf-8", "replace")})
+        db.session.commit()
+        return Response("ok", content_type="text/plain; charset=utf-8")
+
+    with app.app_context():  # the durable floor's own table (bench databases only)
+        try:
+            db.session.execute(text("CREATE TABLE IF NOT EXISTS bench_floor_messages (network text NOT NULL, "
+                                    "external_id text NOT NULL, body text NOT NULL, "
+                                    "PRIMARY KEY (network, external_id))"))
+            db.session.commit()
+        except Exception:  # noqa: BLE001 — another worker created it at the same moment
+            db.session.rollback()
+        db.engine.dispose()
     return app

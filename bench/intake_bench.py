@@ -147,7 +147,7 @@ def main() -> int:
     client = Client(args.clients)
     procs: list[subprocess.Popen] = []
     try:
-        floor = None
+        floor = durable = None
         if not args.no_floor:  # the floor first, alone on the machine, then stopped
             fport = free_port()
             fp = gunicorn(bin_dir, "bench.floor_app:create_app()", args.web_workers, fport, env)
@@ -155,6 +155,8 @@ def main() -> int:
                 wait_up(f"http://127.0.0.1:{fport}", "/")
                 client.run(f"http://127.0.0.1:{fport}/hooks/vk", payloads[:200])  # warm-up
                 floor = client.run(f"http://127.0.0.1:{fport}/hooks/vk", payloads)
+                client.run(f"http://127.0.0.1:{fport}/hooks-durable/warm", payloads[:200])
+                durable = client.run(f"http://127.0.0.1:{fport}/hooks-durable/vk", payloads)
             finally:
                 fp.terminate()
                 fp.wait(timeout=30)
@@ -222,6 +224,10 @@ def main() -> int:
             f_rps = sum(s == 200 for s in f_statuses) / f_t
             print(f"floor (bench/floor_app.py: read the body, SELECT 1, answer): {f_rps:,.0f} req/s; "
                   f"latency p50 {pct(f_lat, .5):.1f} ms, p95 {pct(f_lat, .95):.1f} ms")
+            d_t, d_statuses, d_lat = durable
+            print(f"durable floor (bench/floor_app.py: the body INSERTed once under a unique key and COMMITted): "
+                  f"{sum(s == 200 for s in d_statuses) / d_t:,.0f} req/s; latency p50 {pct(d_lat, .5):.1f} ms, "
+                  f"p95 {pct(d_lat, .95):.1f} ms")
         print(f"webhooks: {ok}/{args.messages} answered 200 in {t_hooks:.1f} s → {hooks_rps:,.0f} req/s; "
               f"latency p50 {pct(lat, .5):.1f} ms, p95 {pct(lat, .95):.1f} ms"
               + (f"; floor ÷ ours {f_rps / hooks_rps:.1f}×" if floor is not None else ""))
