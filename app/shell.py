@@ -8,10 +8,11 @@ rest cannot go stale; nothing in it is data. With template auto-reload on (debug
 """
 from __future__ import annotations
 
-import flask_babel
 from flask import current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
+from app.formatting import catalogue_memo
 from app.services import access
 
 _MEMO_ATTR = "_om_shell"
@@ -35,10 +36,11 @@ NAV_RULES = (
 class Shell:
     """What base.html draws the same for every viewer with the same rights: fixed URLs and the top bar's links."""
 
-    __slots__ = ("urls", "nav")
+    __slots__ = ("urls", "text", "nav")
 
-    def __init__(self, urls: dict[str, str], nav: Markup):
+    def __init__(self, urls: dict[str, str], text: dict[str, str], nav: Markup):
         self.urls = urls
+        self.text = text  # the top bar's fixed words, translated
         self.nav = nav
 
 
@@ -59,9 +61,10 @@ def _build(flags: tuple, city_name: str) -> Shell:
         "password": url_for("auth.change_password"),
         "logout": url_for("auth.logout"),
     }
+    text = {"notifications": _("Уведомления"), "password": _("Пароль"), "logout": _("Выйти")}
     can = dict(zip((name for name, _rule in NAV_RULES), flags[1:], strict=True)) if flags[0] else {}
     nav = render_template("_shell/nav.html", authenticated=flags[0], can=can, shell_city_name=city_name)
-    return Shell(urls, Markup(nav))
+    return Shell(urls, text, Markup(nav))
 
 
 def page_shell(user) -> Shell:
@@ -70,7 +73,7 @@ def page_shell(user) -> Shell:
     flags = _flags(user)
     if current_app.jinja_env.auto_reload:  # templates may change under a debug server: nothing kept
         return _build(flags, city_name)
-    memo = flask_babel.get_translations().__dict__.setdefault(_MEMO_ATTR, {})
+    memo = catalogue_memo(_MEMO_ATTR)
     key = (request.script_root, city_name, flags)
     shell = memo.get(key)
     if shell is None:

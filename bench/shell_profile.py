@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--profile", type=int, default=0, help="cProfile's top N functions (cumulative) per case")
     ap.add_argument("--tottime", action="store_true")
+    ap.add_argument("--callers", action="append", default=[], help="print who calls functions matching this")
     ap.add_argument("--sql", action="store_true", help="print each case's statements (last request)")
     args = ap.parse_args(argv)
 
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
         for name, path, _user in cases:
             client = clients[name]
             cpu = []
-            prof = cProfile.Profile() if args.profile else None
+            prof = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not waits
             for _ in range(args.n):
                 statements.clear()
                 c0 = time.process_time()
@@ -134,7 +135,10 @@ def main(argv=None) -> int:
                     print("   ", s[:300])
             if prof and _round == 0:
                 print(f"--- {name}")
-                pstats.Stats(prof).sort_stats("tottime" if args.tottime else "cumulative").print_stats(args.profile)
+                st = pstats.Stats(prof).sort_stats("tottime" if args.tottime else "cumulative")
+                st.print_stats(args.profile)
+                for pattern in args.callers:
+                    st.print_callers(pattern)
 
     print(f"app {args.app_dir}; CPU ms per request, median of {args.n} per round; rounds: each round's median")
     for name, _path, _user in cases:
