@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from app.formatting import catalogue_memo
+from app.models import ROLE_LABELS
 from app.services import access
 
 _MEMO_ATTR = "_om_shell"
@@ -45,9 +46,10 @@ class Shell:
 
 
 def _flags(user) -> tuple:
+    """(signed in, the viewer's role, each NAV_RULES answer): what the kept shell depends on."""
     if user is None or not getattr(user, "is_authenticated", False):
-        return (False,)
-    return (True, *(bool(rule(user)) for _name, rule in NAV_RULES))
+        return (False, None)
+    return (True, user.role, *(bool(rule(user)) for _name, rule in NAV_RULES))
 
 
 def _build(flags: tuple, city_name: str) -> Shell:
@@ -61,8 +63,9 @@ def _build(flags: tuple, city_name: str) -> Shell:
         "password": url_for("auth.change_password"),
         "logout": url_for("auth.logout"),
     }
-    text = {"notifications": _("Уведомления"), "password": _("Пароль"), "logout": _("Выйти")}
-    can = dict(zip((name for name, _rule in NAV_RULES), flags[1:], strict=True)) if flags[0] else {}
+    text = {"notifications": _("Уведомления"), "password": _("Пароль"), "logout": _("Выйти"),
+            "role": str(ROLE_LABELS.get(flags[1], flags[1] or ""))}  # as User.role_label
+    can = dict(zip((name for name, _rule in NAV_RULES), flags[2:], strict=True)) if flags[0] else {}
     nav = render_template("_shell/nav.html", authenticated=flags[0], can=can, shell_city_name=city_name)
     return Shell(urls, text, Markup(nav))
 

@@ -77,7 +77,10 @@ def test_each_viewer_gets_the_links_of_their_own_rights(login):
         shown, hidden = RIGHTS[role]
         assert all(f">{text}<" in top or f'"{text}"' in top for text in shown), (role, top)
         assert not any(f">{text}<" in top or f'"{text}"' in top for text in hidden), (role, top)
-        assert users[role].display_name in page
+        assert f"{users[role].display_name} · {LABEL[role]}</span>" in page
+
+
+LABEL = {"admin": "Администратор", "executor": "Исполнитель", "moderator": "Модератор", "press": "Пресс-служба"}
 
 
 def test_the_kept_links_follow_the_language(app, login):
@@ -85,7 +88,7 @@ def test_the_kept_links_follow_the_language(app, login):
     assert ">Очередь<" in client.get("/account/password").get_data(as_text=True)
     with english_interface(app):
         page = client.get("/account/password").get_data(as_text=True)
-        assert ">Queue<" in page and ">Очередь<" not in page
+        assert ">Queue<" in page and ">Очередь<" not in page and "Moderator</span>" in page
     assert ">Очередь<" in client.get("/account/password").get_data(as_text=True)
 
 
