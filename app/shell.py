@@ -4,7 +4,8 @@ The navigation is a pure function of what the viewer may open (the `access` answ
 rules stay in app/services/access.py), the interface language (the catalogue), the script root, the city's name
 and the template's source. The URL map cannot change once the app serves requests and a catalogue is one object
 per locale and process, so a memo kept on the catalogue object (as formatting.translate does) and keyed by the
-rest cannot go stale; nothing in it is data. With template auto-reload on (debug) it is rebuilt on every request.
+rest (and by `?embed=1`, which the public blueprint's url_defaults add to its links) cannot go stale; nothing in
+it is data. With template auto-reload on (debug) it is rebuilt on every request.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from markupsafe import Markup
 
 from app.formatting import catalogue_memo
 from app.models import ROLE_LABELS
+from app.security import embed_requested
 from app.services import access
 
 _MEMO_ATTR = "_om_shell"
@@ -77,7 +79,8 @@ def page_shell(user) -> Shell:
     if current_app.jinja_env.auto_reload:  # templates may change under a debug server: nothing kept
         return _build(flags, city_name)
     memo = catalogue_memo(_MEMO_ATTR)
-    key = (request.script_root, city_name, flags)
+    # `?embed=1` on a public page: the public blueprint's url_defaults add it to its links (the brand's)
+    key = (request.script_root, city_name, embed_requested(), flags)
     shell = memo.get(key)
     if shell is None:
         if len(memo) >= _MEMO_MAX:

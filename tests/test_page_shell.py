@@ -1,6 +1,7 @@
 """The page shell every staff page shares (issue 16): the top bar's unread count, read with the user in one
 statement, still follows new notifications and reads; the top bar's links, kept per rights and language, are each
 viewer's own; a deactivated user's next page still ends the session."""
+import pytest
 from sqlalchemy import update
 
 from app.extensions import db
@@ -10,6 +11,12 @@ from tests.factories import make_ticket, make_user
 from tests.test_i18n import english_interface
 
 COUNT = '<b class="count">'
+
+
+@pytest.fixture(autouse=True)
+def _cold_shell(app):
+    """Each test starts with nothing kept: the kept shell lives on the catalogue objects, dropped with them."""
+    app.extensions["babel"].instance.domain_instance.cache.clear()
 
 
 def _count(page: str) -> int | None:
@@ -106,3 +113,13 @@ def test_a_deactivated_users_next_page_ends_the_session(login):
     db.session.commit()
     resp = client.get("/queue")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_an_embedded_page_leaves_no_embedded_link_in_the_header_of_the_next(app):
+    """The public pages' links stay inside the city site's frame (`?embed=1`); the app's own header never does."""
+    client = app.test_client()
+    framed = client.get("/appeal?embed=1").get_data(as_text=True)
+    assert 'class="topbar"' not in framed
+    page = client.get("/appeal").get_data(as_text=True)
+    brand = page.split('class="brand" href="', 1)[1].split('"', 1)[0]
+    assert "embed" not in brand
