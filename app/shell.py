@@ -9,7 +9,7 @@ it is data. With template auto-reload on (debug) it is rebuilt on every request.
 """
 from __future__ import annotations
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, has_request_context, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -76,7 +76,7 @@ def page_shell(user) -> Shell:
     """The shell for this viewer (base.html: `{% set shell = page_shell(current_user) %}`)."""
     city_name = current_app.config["CITY_NAME"]
     flags = _flags(user)
-    if current_app.jinja_env.auto_reload:  # templates may change under a debug server: nothing kept
+    if current_app.jinja_env.auto_reload or not has_request_context():  # debug server's templates change: not kept
         return _build(flags, city_name)
     memo = catalogue_memo(_MEMO_ATTR)
     # `?embed=1` on a public page: the public blueprint's url_defaults add it to its links (the brand's)
