@@ -29,8 +29,10 @@ def create_app(config_class: type = Config) -> Flask:
     register_blueprints(app)
 
     from app import cli, errors, jobs, templating
+    from app.services import notifications
 
     jobs.register()  # enqueue_after_commit's hook on every session
+    notifications.register()  # the top bar's unread count, read with the user, dropped on any write
     errors.register(app)
     security.register(app)
     templating.register(app)
@@ -41,6 +43,7 @@ def create_app(config_class: type = Config) -> Flask:
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (one metadata for Alembic)
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
+    from app.services import notifications
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
@@ -60,7 +63,7 @@ def register_extensions(app: Flask) -> None:
         if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()) \
                 or int(user_id) > 2**31 - 1:
             return None
-        user = db.session.get(models.User, int(user_id))
+        user = notifications.load_user_with_unread(int(user_id))  # one statement: the user and the top bar's count
         if user is None or not user.is_active or str(user.session_version or 1) != version:
             return None
         return user

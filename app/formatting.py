@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel.speaklater import LazyString
 
 _TR_KEY, _LANG_KEY, _MEMO_ATTR = "om.translations.memo", "om.translations.lang", "_om_memo"
+_CAT_KEY = "om.translations.catalogue."
 
 
 def translate(string: str) -> str:
@@ -36,6 +37,19 @@ def translate(string: str) -> str:
     if text is None:
         text = memo[string] = flask_babel.get_translations().ugettext(string)
     return text
+
+
+def catalogue_memo(attr: str) -> dict:
+    """A dict kept on this request's catalogue object (one per locale and process, dropped with it when Flask-Babel's
+    cache is cleared), found once per request: for memos of rendered text that depend on the language only."""
+    if not has_request_context():
+        return flask_babel.get_translations().__dict__.setdefault(attr, {})
+    env = request.environ
+    key = _CAT_KEY + attr
+    memo = env.get(key)
+    if memo is None:
+        memo = env[key] = flask_babel.get_translations().__dict__.setdefault(attr, {})
+    return memo
 
 
 def gettext(string: str, **variables) -> str:

@@ -104,21 +104,36 @@ def embed_requested() -> bool:
     return has_request_context() and request.args.get("embed") == "1" and _embeddable()
 
 
+_CSP_NO_FRAMES = content_security_policy("'none'")  # every page but the embeddable ones: the same text each time
+_PERMISSIONS = "camera=(), microphone=(), geolocation=()"
+
+
 def set_security_headers(response):
+    """The headers every answer gets unless its view set them itself (one pass over the answer's header names,
+    then appends: each request pays for this)."""
     origins = embed_origins(current_app) if _embeddable() else []
     headers = response.headers
-    headers.setdefault("Content-Security-Policy",
-                       content_security_policy(" ".join(["'self'", *origins]) if origins else "'none'"))
-    if not origins:
-        headers.setdefault("X-Frame-Options", "DENY")
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if response.mimetype == "text/html" and "_user_id" in session and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"  # staff pages hold residents' personal data: no copies on the way
+    present = {name.lower() for name in headers.keys()}
+    add = headers.add
+    if "content-security-policy" not in present:
+        add("Content-Security-Policy", content_security_policy(" ".join(["'self'", *origins])) if origins
+            else _CSP_NO_FRAMES)
+    if not origins and "x-frame-options" not in present:
+        add("X-Frame-Options", "DENY")
+    if "x-content-type-options" in present:
+        headers["X-Content-Type-Options"] = "nosniff"
+    else:
+        add("X-Content-Type-Options", "nosniff")
+    if "referrer-policy" not in present:
+        add("Referrer-Policy", "same-origin")
+    if "cross-origin-opener-policy" not in present:
+        add("Cross-Origin-Opener-Policy", "same-origin")
+    if "permissions-policy" not in present:
+        add("Permissions-Policy", _PERMISSIONS)
+    if current_app.config.get("SESSION_COOKIE_SECURE") and "strict-transport-security" not in present:
+        add("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html" and "_user_id" in session and "cache-control" not in present:
+        add("Cache-Control", "no-store")  # staff pages hold residents' personal data: no copies on the way
     return response
 
 

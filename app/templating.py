@@ -4,7 +4,7 @@ from __future__ import annotations
 import flask_babel
 from flask import Flask, current_app
 
-from app import models
+from app import models, shell
 from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
 from app.formatting import Labels, board_time, fmt_value, local_dt, plural_ru, translate
@@ -36,6 +36,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["redact"] = redact_text  # secrets out of kept request bodies (rows older than the fix)
 
     app.jinja_env.globals.update({
+        "page_shell": shell.page_shell,  # base.html's fixed URLs and top bar links, built once per rights and language
         "ticket_url": ticket_url,  # url_for('tickets.detail', number=…), cheaper in a list's rows
         # the head's board
         "fmt_value": fmt_value, "figure_change": board_present.change, "BOARD_FIGURES": board_present.FIGURES,
