@@ -259,8 +259,10 @@ _REOPENED_OPEN = sql_text("reopen_count > 0 AND status IN ('new', 'assigned', 'i
 Index("ix_tickets_reopened_open", Ticket.reopen_count.desc(), Ticket.updated_at.desc(),
       postgresql_where=_REOPENED_OPEN, sqlite_where=_REOPENED_OPEN)
 # The board's «низкие оценки»: answers rated 1-2 in a period.
-Index("ix_tickets_low_rated", Ticket.rated_at, postgresql_where=sql_text("rating <= 2"),
-      sqlite_where=sql_text("rating <= 2"))
+# the board's low ratings (worklist and its count) as index-only ranges: the latest of each low value read backwards
+# from the period's end, the count of a period with the scope's institution checked in the index
+Index("ix_tickets_low_rated", Ticket.rated_at, Ticket.rating, Ticket.id, Ticket.institution_id,
+      postgresql_where=sql_text("rating <= 2"), sqlite_where=sql_text("rating <= 2"))
 Index("ix_messages_resident_thread", Message.resident_id, Message.thread_key)  # "same resident, same thread"
 Index("ix_messages_thread", Message.thread_key, Message.id)  # the account of a thread
 Index("ix_messages_network_received", Message.network, Message.received_at)  # web form limits, 24 h counts

@@ -15,12 +15,20 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, not_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Integer, and_, cast, distinct, func, literal_column, not_, null, select, union_all
 
 from app.extensions import db
 from app.formatting import local_dt, plural_ru
-from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, VerdictAnswer, utcnow
+from app.models import (
+    CONTROL_OPEN_STATES,
+    CONTROL_STATES,
+    OPEN_STATUSES,
+    ControlOrder,
+    Institution,
+    Ticket,
+    VerdictAnswer,
+    utcnow,
+)
 from app.services import access, board, control
 from app.services.board import hotspots
 from app.urls import path_for as url_for
@@ -70,97 +78,136 @@ def _orders_stmt(scope: board.Scope):
     return stmt
 
 
-def _orders(scope: board.Scope, now: datetime, late: bool, limit: int) -> list[Item]:
+def _orders(scope: board.Scope, now: datetime, kinds: list[str], limit: int) -> dict[str, list[Item]]:
+    """The late and the open control orders, earliest deadline first, `limit` of each kind: one statement of the
+    columns shown (a UNION ALL of the kinds)."""
     is_late = control.late_condition(now)
-    stmt = _orders_stmt(scope).where(is_late if late else not_(is_late))
-    items = []
-    for o in db.session.scalars(stmt.options(joinedload(ControlOrder.institution))
-                                .order_by(ControlOrder.due_at).limit(limit)):
-        title = o.topic or (o.ticket.number if o.ticket else "") or o.instruction[:80]
-        if late:
-            days = _days((now - o.due_at).total_seconds())
-            items.append(Item("orders_late", 1000 + days, _("Поручение: %(title)s", title=title), _late_text(days),
-                              _order_url(o), o.institution.short_name, o.due_at))
+    parts = []
+    for kind in kinds:
+        part = (_orders_stmt(scope).where(is_late if kind == "orders_late" else not_(is_late))
+                .with_only_columns(literal_column(f"'{kind}'").label("kind"), ControlOrder.id, ControlOrder.topic,
+                                   ControlOrder.instruction, ControlOrder.ticket_id, ControlOrder.institution_id,
+                                   ControlOrder.due_at, ControlOrder.state)
+                .order_by(ControlOrder.due_at, ControlOrder.id).limit(limit).subquery())
+        parts.append(select(*part.c))
+    u = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    rows = db.session.execute(
+        select(u.c.kind, u.c.id, u.c.topic, u.c.instruction, Ticket.number, Institution.short_name, u.c.due_at,
+               u.c.state)
+        .outerjoin(Ticket, Ticket.id == u.c.ticket_id).outerjoin(Institution, Institution.id == u.c.institution_id)
+        .order_by(u.c.due_at, u.c.id))
+    out: dict[str, list[Item]] = {k: [] for k in kinds}
+    for kind, oid, topic, instruction, number, institution, due_at, state in rows:
+        title = _("Поручение: %(title)s", title=topic or number or instruction[:80])
+        url = lambda oid=oid: url_for("control.detail", order_id=oid)  # noqa: E731
+        if kind == "orders_late":
+            days = _days((now - due_at).total_seconds())
+            out[kind].append(Item(kind, 1000 + days, title, lambda days=days: _late_text(days), url, institution,
+                                  due_at))
         else:
-            left = _days((o.due_at - now).total_seconds())
-            items.append(Item("orders", 300 - left, _("Поручение: %(title)s", title=title),
-                              _("%(state)s; срок %(due)s", state=o.state_label, due=_local(o.due_at)), _order_url(o),
-                              o.institution.short_name, o.due_at))
-    return items
-
-
-def _order_url(o: ControlOrder) -> str:
-    return url_for("control.detail", order_id=o.id)
+            left = _days((due_at - now).total_seconds())
+            out[kind].append(Item(kind, 300 - left, title,
+                                  lambda state=state, due=due_at: _("%(state)s; срок %(due)s",
+                                                                    state=CONTROL_STATES.get(state, state),
+                                                                    due=_local(due)),
+                                  url, institution, due_at))
+    return out
 
 
 def _local(value: datetime) -> str:
     return local_dt(value, "%d.%m.%Y")
 
 
-def _ticket_item(kind: str, t: Ticket, severity: float, detail) -> Item:
-    """`detail`: the text, or a function giving it (worded only if the item makes the list's first `limit`)."""
-    number = t.number
-    return Item(kind, severity, f"{number}: {(t.summary or '').strip()[:120]}", detail,
-                lambda: url_for("tickets.detail", number=number),
-                t.institution.short_name if t.institution else None, t.created_at)
+# the ratings counted as low (1 and 2: ratings are 1-5), as SQL literals so that PostgreSQL proves the partial
+# index ix_tickets_low_rated (rating <= 2) usable whatever the plan
+_LOW_RATINGS = (1, 2)
+_LOW = literal_column("2")
 
 
-def _tickets(user, stmt, limit: int):
-    stmt = access.visible_tickets(user, stmt).options(joinedload(Ticket.institution)).limit(limit)
-    return db.session.scalars(stmt).all()
+def _own_low(start: datetime, end: datetime):
+    """The ticket's own resident rated it 1-2 in the period (two-valued: false, never NULL, when not rated)."""
+    return and_(Ticket.rating.isnot(None), Ticket.rating <= _LOW, Ticket.rated_at.isnot(None),
+                Ticket.rated_at >= start, Ticket.rated_at < end)
 
 
-def _overdue(user, scope: board.Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = (select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())
-            .order_by(Ticket.resolution_due_at, Ticket.id))
-    out = []
-    for t in _tickets(user, stmt, limit):
-        days = _days((now - t.resolution_due_at).total_seconds())
-        extra = 100 if t.on_control else 0
-        out.append(_ticket_item("overdue", t, 500 + days + extra,
-                                lambda days=days, on_control=t.on_control:
-                                _late_text(days) + ("; " + _("на контроле") if on_control else "")))
-    return out
+def _answers_low(start: datetime, end: datetime):
+    return and_(VerdictAnswer.rated_at >= start, VerdictAnswer.rated_at < end, VerdictAnswer.rating <= _LOW)
 
 
-def _low_rated(start: datetime, end: datetime):
-    """Rated 1-2 in the period by its own resident or by a resident of a ticket merged into it (SQL). A UNION of
-    ids, not an OR: the OR made PostgreSQL read the whole tickets table on every /board (≈ 170 ms at 1 M tickets);
-    each half of the union is a range of its own rated_at index (≈ 7 ms)."""
-    answers = select(VerdictAnswer.ticket_id).where(VerdictAnswer.rated_at >= start, VerdictAnswer.rated_at < end,
-                                                    VerdictAnswer.rating <= 2)
-    own = select(Ticket.id).where(Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2)
-    return Ticket.id.in_(own.union(answers))
+# the columns of the ticket kinds' rows (a UNION ALL of the kinds): only what the items show
+def _ticket_columns(kind: str, answer_low=None):
+    return (literal_column(f"'{kind}'").label("kind"), Ticket.id, Ticket.number, Ticket.summary,
+            Ticket.institution_id, Ticket.created_at, Ticket.resolution_due_at, Ticket.on_control,
+            Ticket.reopen_count, Ticket.rating, Ticket.rated_at,
+            (answer_low if answer_low is not None else cast(null(), Integer)).label("answer_low"))
 
 
-def _low_rating(user, scope: board.Scope, period: board.Period, limit: int) -> list[Item]:
-    start, end = period.bounds(board.city_tz())
-    stmt = (select(Ticket).where(_low_rated(start, end), *scope.conditions())
-            .order_by(Ticket.rating, Ticket.rated_at.desc()))
-    found = _tickets(user, stmt, limit)
-    lowest: dict = {}
-    for tid, rating in db.session.execute(select(VerdictAnswer.ticket_id, VerdictAnswer.rating).where(
-            VerdictAnswer.ticket_id.in_([t.id for t in found]), VerdictAnswer.rated_at >= start,
-            VerdictAnswer.rated_at < end, VerdictAnswer.rating <= 2)):
-        lowest[tid] = min(rating, lowest.get(tid, rating))
-    items = []
-    for t in found:
-        own = t.rating if t.rated_at is not None and start <= t.rated_at < end and (t.rating or 5) <= 2 else None
-        rating = min(r for r in (own, lowest.get(t.id)) if r is not None)
-        items.append(_ticket_item("low_rating", t, 200 + 10 * (3 - rating),
-                                  lambda rating=rating: _("оценка %(n)s из 5", n=rating)))
-    return items
+def _overdue_part(user, scope: board.Scope, now: datetime, limit: int):
+    return access.visible_tickets(user, select(*_ticket_columns("overdue")).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())
+        .order_by(Ticket.resolution_due_at, Ticket.id)).limit(limit)
 
 
-def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
-    stmt = (select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())
-            .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc()))
-    out = []
-    for t in _tickets(user, stmt, limit):
-        n = t.reopen_count
-        out.append(_ticket_item("reopened", t, 150 + 10 * n,
-                                lambda n=n: _("возвращалось в работу: %(n)s", n=n) if n > 1
-                                else _("житель вернул в работу")))
+def _reopened_part(user, scope: board.Scope, limit: int):
+    return access.visible_tickets(user, select(*_ticket_columns("reopened")).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())
+        .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc())).limit(limit)
+
+
+def _low_rating_part(user, scope: board.Scope, start: datetime, end: datetime, limit: int):
+    """Rated 1-2 in the period by its own resident or by a resident of a ticket merged into it, lowest own rating
+    first, then the latest own rating. The candidates, each an index range: the latest `limit` own ratings of each
+    low value (ix_tickets_low_rated, read backwards from the period's end), and the tickets of the answers rated
+    1-2 in the period (few: residents of merged tickets); only these are sorted."""
+    def own(r: int):
+        return access.visible_tickets(user, select(Ticket.id).where(
+            Ticket.rating == literal_column(str(r)), Ticket.rated_at >= start, Ticket.rated_at < end,
+            *scope.conditions()).order_by(Ticket.rated_at.desc(), Ticket.id.desc()).limit(limit)).subquery()
+
+    answers = access.visible_tickets(user, select(VerdictAnswer.ticket_id).join(
+        Ticket, Ticket.id == VerdictAnswer.ticket_id).where(_answers_low(start, end), *scope.conditions()))
+    candidates = union_all(*(select(own(r).c.id) for r in _LOW_RATINGS), answers).subquery()
+    answer_low = (select(func.min(VerdictAnswer.rating)).where(VerdictAnswer.ticket_id == Ticket.id,
+                                                               _answers_low(start, end)).scalar_subquery())
+    return (select(*_ticket_columns("low_rating", answer_low)).where(Ticket.id.in_(select(candidates.c[0])))
+            .order_by(Ticket.rating, Ticket.rated_at.desc(), Ticket.id.desc()).limit(limit))
+
+
+def _tickets(user, scope: board.Scope, period: board.Period, now: datetime, kinds: list[str],
+             limit: int) -> dict[str, list[Item]]:
+    """The ticket kinds (overdue, low ratings, reopened), `limit` of each: one statement (a UNION ALL of the
+    kinds, each its own index range with its LIMIT), the columns shown and the institution's short name."""
+    start, end = period.bounds(board.city_tz()) if "low_rating" in kinds else (None, None)
+    parts = {"overdue": lambda: _overdue_part(user, scope, now, limit),
+             "low_rating": lambda: _low_rating_part(user, scope, start, end, limit),
+             "reopened": lambda: _reopened_part(user, scope, limit)}
+    subs = [parts[k]().subquery() for k in kinds]
+    u = union_all(*(select(*s.c) for s in subs)).subquery() if len(subs) > 1 else subs[0]
+    rows = db.session.execute(select(u, Institution.short_name).outerjoin(
+        Institution, Institution.id == u.c.institution_id))
+    out: dict[str, list[Item]] = {k: [] for k in kinds}
+    for row in rows:
+        kind = row.kind
+        if kind == "overdue":
+            days = _days((now - row.resolution_due_at).total_seconds())
+            severity = 500 + days + (100 if row.on_control else 0)
+            detail = (lambda days=days, on_control=row.on_control:  # noqa: E731
+                      _late_text(days) + ("; " + _("на контроле") if on_control else ""))
+        elif kind == "low_rating":
+            own = (row.rating if row.rated_at is not None and start <= row.rated_at < end and (row.rating or 5) <= 2
+                   else None)
+            rating = min(r for r in (own, row.answer_low) if r is not None)
+            severity = 200 + 10 * (3 - rating)
+            detail = lambda rating=rating: _("оценка %(n)s из 5", n=rating)  # noqa: E731
+        else:
+            n = row.reopen_count
+            severity = 150 + 10 * n
+            detail = (lambda n=n: _("возвращалось в работу: %(n)s", n=n) if n > 1  # noqa: E731
+                      else _("житель вернул в работу"))
+        number = row.number
+        out[kind].append(Item(kind, severity, f"{number}: {(row.summary or '').strip()[:120]}", detail,
+                              lambda number=number: url_for("tickets.detail", number=number), row.short_name,
+                              row.created_at))
     return out
 
 
@@ -183,20 +230,16 @@ def worklist(user, period: board.Period, scope: board.Scope = board.Scope(), kin
     """The problem issues, most serious first; `kind` narrows to one kind (a key of KINDS)."""
     now = now or utcnow()
     wanted = [kind] if kind in KINDS else list(KINDS)
-    items: list[Item] = []
-    for k in wanted:
-        if k == "orders_late":
-            items += _orders(scope, now, True, limit)
-        elif k == "orders":
-            items += _orders(scope, now, False, limit)
-        elif k == "overdue":
-            items += _overdue(user, scope, now, limit)
-        elif k == "hotspots":
-            items += _hotspots(scope, now, limit)
-        elif k == "low_rating":
-            items += _low_rating(user, scope, period, limit)
-        elif k == "reopened":
-            items += _reopened(user, scope, limit)
+    by_kind: dict[str, list[Item]] = {}
+    order_kinds = [k for k in wanted if k in ("orders_late", "orders")]
+    if order_kinds:
+        by_kind.update(_orders(scope, now, order_kinds, limit))
+    ticket_kinds = [k for k in wanted if k in ("overdue", "low_rating", "reopened")]
+    if ticket_kinds:
+        by_kind.update(_tickets(user, scope, period, now, ticket_kinds, limit))
+    if "hotspots" in wanted:
+        by_kind["hotspots"] = _hotspots(scope, now, limit)
+    items: list[Item] = [item for k in wanted for item in by_kind[k]]  # in the kinds' order, as the sort's ties
     items.sort(key=lambda i: (-i.severity, i.title))
     shown = items[:limit]
     for item in shown:  # the texts and addresses of the items shown only (each kind offers up to `limit`)
@@ -222,6 +265,11 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
         return (_orders_stmt(scope).where(condition)
                 .with_only_columns(func.count(), maintain_column_froms=True).scalar_subquery())
 
+    # the low ratings: the own ones (an index-only range of ix_tickets_low_rated) plus the tickets rated low only by
+    # an answer (a resident of a merged ticket), each ticket once
+    answers_only = access.visible_tickets(user, select(func.count(distinct(VerdictAnswer.ticket_id))).select_from(
+        VerdictAnswer).join(Ticket, Ticket.id == VerdictAnswer.ticket_id).where(
+        _answers_low(start, end), not_(_own_low(start, end)), *scope.conditions())).scalar_subquery()
     is_late = control.late_condition(now)
     # one statement, one round trip: each count is a subquery over its own index range
     queries = {
@@ -230,7 +278,7 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
         "hotspots": hotspots.count_active_query(now, institution_id=scope.institution_id,
                                                 direction_id=scope.direction_id),
         "orders": orders(not_(is_late)),
-        "low_rating": tickets(_low_rated(start, end)),
+        "low_rating": tickets(_own_low(start, end)) + answers_only,
         "reopened": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0),
     }
     asked = {k: q for k, q in queries.items() if q is not None}
