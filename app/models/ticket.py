@@ -209,7 +209,7 @@ class Ticket(db.Model):
 
     @is_overdue.expression
     def is_overdue(cls, now: datetime | None = None):
-        now = now or utcnow()
+        now = utcnow() if now is None else now  # `now` may be a bound parameter (a statement built once)
         running = [s for s in OPEN_STATUSES if s != "waiting_resident"]
         return or_(and_(cls.status.in_(running), cls.resolution_due_at < now),
                    and_(cls.status == "waiting_resident", cls.sla_paused_at > cls.resolution_due_at))
