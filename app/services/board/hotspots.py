@@ -179,8 +179,10 @@ def _recount(spot: HotSpot) -> None:
     spot.open_count = sum(1 for s in statuses if s in OPEN_STATUSES)
 
 
-def _active_stmt(now: datetime, window_days: int, institution_id: int | None, direction_id: int | None):
-    stmt = select(HotSpot).where(HotSpot.last_seen_at >= now - timedelta(days=window_days))
+def _active_stmt(now: datetime, window_days: int, institution_id: int | None, direction_id: int | None,
+                 since=None):
+    since = now - timedelta(days=window_days) if since is None else since
+    stmt = select(HotSpot).where(HotSpot.last_seen_at >= since)
     if institution_id is not None:
         stmt = stmt.where(HotSpot.institution_id == institution_id)
     if direction_id is not None:
@@ -201,9 +203,10 @@ def active(now: datetime | None = None, window_days: int = WINDOW_DAYS, limit: i
 
 
 def count_active_query(now: datetime | None = None, window_days: int = WINDOW_DAYS, *,
-                       institution_id: int | None = None, direction_id: int | None = None):
-    """count_active() as a scalar subquery (to ask it in one statement with other counts)."""
-    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id)
+                       institution_id: int | None = None, direction_id: int | None = None, since=None):
+    """count_active() as a scalar subquery (to ask it in one statement with other counts); `since`: the window's
+    start instead of `now` − `window_days` (a bound parameter, for a statement built once)."""
+    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id, since)
     return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
 
 

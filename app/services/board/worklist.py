@@ -11,7 +11,7 @@ Kinds, and how serious each is (the severity orders one list across kinds):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,6 +24,7 @@ from app.models import (
     CONTROL_STATES,
     OPEN_STATUSES,
     ControlOrder,
+    HotSpot,
     Institution,
     Ticket,
     VerdictAnswer,
@@ -76,6 +77,7 @@ _ORDERS_NOW = bindparam("orders_now", type_=ControlOrder.__table__.c.due_at.type
 _START = bindparam("start", type_=Ticket.__table__.c.rated_at.type)
 _END = bindparam("end", type_=Ticket.__table__.c.rated_at.type)
 _LIMIT = bindparam("limit", type_=Integer)
+_HOT_SINCE = bindparam("hot_since", type_=HotSpot.__table__.c.last_seen_at.type)
 
 
 def _remember(key, stmt):
@@ -289,6 +291,18 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
     when the caller has it already (the board's report)."""
     now = now or utcnow()
     start, end = period.bounds(board.city_tz())
+    stmt = _counts_statement(user, scope, with_overdue=overdue is None)
+    row = db.session.execute(stmt, {"now": now, "orders_now": now, "start": start, "end": end,
+                                    "hot_since": now - timedelta(days=hotspots.WINDOW_DAYS)}).one()._mapping
+    return {k: overdue if k not in row else (row[k] or 0) for k in KINDS}
+
+
+def _counts_statement(user, scope: board.Scope, with_overdue: bool):
+    """counts() in one statement, each count a subquery over its own index range; built once per shape."""
+    key = ("counts", with_overdue, scope.institution_id, scope.direction_id, access.ticket_condition_key(user))
+    stmt = _STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
 
     def tickets(*conditions):
         return access.visible_tickets(user, select(func.count()).select_from(Ticket).where(
@@ -302,18 +316,17 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
     # an answer (a resident of a merged ticket), each ticket once
     answers_only = access.visible_tickets(user, select(func.count(distinct(VerdictAnswer.ticket_id))).select_from(
         VerdictAnswer).join(Ticket, Ticket.id == VerdictAnswer.ticket_id).where(
-        _answers_low(start, end), not_(_own_low(start, end)), *scope.conditions())).scalar_subquery()
-    is_late = control.late_condition(now)
-    # one statement, one round trip: each count is a subquery over its own index range
+        _answers_low(_START, _END), not_(_own_low(_START, _END)), *scope.conditions())).scalar_subquery()
+    is_late = control.late_condition(_ORDERS_NOW)
     queries = {
         "orders_late": orders(is_late),
-        "overdue": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now)) if overdue is None else None,
-        "hotspots": hotspots.count_active_query(now, institution_id=scope.institution_id,
-                                                direction_id=scope.direction_id),
+        "overdue": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(_NOW)) if with_overdue else None,
+        "hotspots": hotspots.count_active_query(institution_id=scope.institution_id,
+                                                direction_id=scope.direction_id,
+                                                since=_HOT_SINCE),
         "orders": orders(not_(is_late)),
-        "low_rating": tickets(_own_low(start, end)) + answers_only,
+        "low_rating": tickets(_own_low(_START, _END)) + answers_only,
         "reopened": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0),
     }
-    asked = {k: q for k, q in queries.items() if q is not None}
-    row = db.session.execute(select(*(q.label(k) for k, q in asked.items()))).one()._mapping
-    return {k: overdue if k not in asked else (row[k] or 0) for k in queries}
+    return _remember(key, select(*(q.label(k) for k, q in queries.items() if q is not None)))
+
