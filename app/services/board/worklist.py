@@ -247,15 +247,19 @@ def _tickets(user, scope: board.Scope, period: board.Period, now: datetime, kind
 
 
 def _hotspots(scope: board.Scope, now: datetime, limit: int) -> list[Item]:
+    key = ("hotspots", scope.institution_id, scope.direction_id)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _remember(key, hotspots.active_rows_query(_HOT_SINCE, _LIMIT, institution_id=scope.institution_id,
+                                                         direction_id=scope.direction_id))
     out = []
-    for s in hotspots.active(now, limit=limit, institution_id=scope.institution_id, direction_id=scope.direction_id):
-        what = _("одна и та же жалоба") if s.kind == "wording" else _("одно и то же место")
-        category = s.category.name if s.category else ""
+    for s in db.session.execute(stmt, {"hot_since": now - timedelta(days=hotspots.WINDOW_DAYS), "limit": limit}):
         out.append(Item("hotspots", 400 + 10 * s.open_count + s.ticket_count,
-                        f"{category}: {s.label}" if category else s.label,
-                        _("%(what)s: обращений %(n)s, открыто %(open)s", what=what, n=s.ticket_count,
-                          open=s.open_count),
-                        url_for("board.hotspot", spot_id=s.id), s.institution.short_name if s.institution else None,
+                        f"{s.category_name}: {s.label}" if s.category_name else s.label,
+                        lambda s=s: _("%(what)s: обращений %(n)s, открыто %(open)s",
+                                      what=_("одна и та же жалоба") if s.kind == "wording" else _("одно и то же место"),
+                                      n=s.ticket_count, open=s.open_count),
+                        lambda spot_id=s.id: url_for("board.hotspot", spot_id=spot_id), s.institution_name,
                         s.last_seen_at))
     return out
 
