@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, and_, bindparam, cast, distinct, func, literal_column, not_, null, select, union_all
 
 from app.extensions import db
-from app.formatting import local_dt, plural_ru
+from app.formatting import Labels, local_dt, plural_ru
+from app.formatting import gettext as _  # Flask-Babel's, memoised per request (a list of up to 1000 items)
 from app.models import (
     CONTROL_OPEN_STATES,
     CONTROL_STATES,
@@ -43,6 +43,8 @@ KINDS = {
     "reopened": _l("Возвращены жителями"),
 }
 
+_KIND_LABELS = Labels(KINDS)  # translated through the request's memo (the same text as str(KINDS[kind]))
+
 
 @dataclass
 class Item:
@@ -56,7 +58,7 @@ class Item:
 
     @property
     def kind_label(self) -> str:
-        return str(KINDS[self.kind])
+        return _KIND_LABELS[self.kind]
 
 
 def _days(delta_seconds: float) -> int:
