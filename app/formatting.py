@@ -58,6 +58,15 @@ def gettext(string: str, **variables) -> str:
     return text % variables if variables else text
 
 
+def _text(value):
+    """A lazy_gettext string translated through `translate` (the same text as str(value)); other values as they
+    are."""
+    if isinstance(value, LazyString) and value._func is flask_babel.gettext and len(value._args) == 1 \
+            and not value._kwargs:
+        return translate(value._args[0])
+    return value
+
+
 class Labels(Mapping):
     """A read-only view of a dict of lazy_gettext labels (STATUS_LABELS…) whose values come out translated through
     `translate`: the same text as str(lazy label), cheaper for a label in every row of a list."""
@@ -66,11 +75,7 @@ class Labels(Mapping):
         self._labels = labels
 
     def __getitem__(self, key):
-        value = self._labels[key]
-        if isinstance(value, LazyString) and value._func is flask_babel.gettext and len(value._args) == 1 \
-                and not value._kwargs:
-            return translate(value._args[0])
-        return value
+        return _text(self._labels[key])
 
     def __iter__(self):
         return iter(self._labels)
@@ -94,6 +99,12 @@ def local_dt(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
     if value is None:
         return "—"
     return value.astimezone(ZoneInfo(current_app.config["CITY_TZ"])).strftime(fmt)
+
+
+def plural_forms(n: int, forms: tuple) -> str:
+    """plural_ru of three lazy_gettext forms, translating the chosen one only (the same text as
+    plural_ru(n, str(one), str(few), str(many)), for a countdown in every row of a list)."""
+    return str(_text(plural_ru(n, *forms)))
 
 
 def plural_ru(n: int, one: str, few: str, many: str) -> str:

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
             db.session.commit()
 
     for spec in args.page:
-        path, _, username = spec.partition("=")
+        path, _, username = spec.rpartition("=")
         client = app.test_client()
         if username and username != "-":
             with app.app_context():

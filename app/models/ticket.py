@@ -209,7 +209,7 @@ class Ticket(db.Model):
 
     @is_overdue.expression
     def is_overdue(cls, now: datetime | None = None):
-        now = now or utcnow()
+        now = utcnow() if now is None else now  # `now` may be a bound parameter (a statement built once)
         running = [s for s in OPEN_STATUSES if s != "waiting_resident"]
         return or_(and_(cls.status.in_(running), cls.resolution_due_at < now),
                    and_(cls.status == "waiting_resident", cls.sla_paused_at > cls.resolution_due_at))
@@ -254,13 +254,16 @@ class Message(db.Model):
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
 
 
-# The board's «возвращены жителями»: the few open tickets a resident reopened, most reopened first.
+# The board's «возвращены жителями»: the few open tickets a resident reopened, most reopened first; with the
+# institution, an institution's or direction's count is index-only too (not a BitmapAnd with the institution's
+# every ticket: 8-28 ms at 1 M tickets)
 _REOPENED_OPEN = sql_text("reopen_count > 0 AND status IN ('new', 'assigned', 'in_progress', 'waiting_resident')")
-Index("ix_tickets_reopened_open", Ticket.reopen_count.desc(), Ticket.updated_at.desc(),
+Index("ix_tickets_reopened_open", Ticket.reopen_count.desc(), Ticket.updated_at.desc(), Ticket.institution_id,
       postgresql_where=_REOPENED_OPEN, sqlite_where=_REOPENED_OPEN)
-# The board's «низкие оценки»: answers rated 1-2 in a period.
-Index("ix_tickets_low_rated", Ticket.rated_at, postgresql_where=sql_text("rating <= 2"),
-      sqlite_where=sql_text("rating <= 2"))
+# the board's low ratings (worklist and its count) as index-only ranges: the latest of each low value read backwards
+# from the period's end, the count of a period with the scope's institution checked in the index
+Index("ix_tickets_low_rated", Ticket.rated_at, Ticket.rating, Ticket.id, Ticket.institution_id,
+      postgresql_where=sql_text("rating <= 2"), sqlite_where=sql_text("rating <= 2"))
 Index("ix_messages_resident_thread", Message.resident_id, Message.thread_key)  # "same resident, same thread"
 Index("ix_messages_thread", Message.thread_key, Message.id)  # the account of a thread
 Index("ix_messages_network_received", Message.network, Message.received_at)  # web form limits, 24 h counts

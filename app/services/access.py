@@ -26,6 +26,13 @@ def ticket_condition(user: User):
     return false()
 
 
+def ticket_condition_key(user: User) -> tuple:
+    """What ticket_condition() reads of the user: equal keys, equal conditions (for memos of built statements)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return (False,)
+    return True, user.role, user.institution_id
+
+
 def visible_tickets(user: User, stmt: Select) -> Select:
     return stmt.where(ticket_condition(user))
 

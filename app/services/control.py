@@ -113,7 +113,7 @@ def is_late(order: ControlOrder, now: datetime | None = None) -> bool:
 def late_condition(now: datetime | None = None):
     """is_late() in SQL."""
     reported_in_time = and_(ControlOrder.state == "reported", ControlOrder.reported_at <= ControlOrder.due_at)
-    return and_(ControlOrder.state.in_(CONTROL_OPEN_STATES), ControlOrder.due_at < (now or utcnow()),
+    return and_(ControlOrder.state.in_(CONTROL_OPEN_STATES), ControlOrder.due_at < (utcnow() if now is None else now),
                 not_(reported_in_time))
 
 

@@ -112,3 +112,17 @@ def test_due_outside_working_hours_with_no_working_time_left():
     evening = local(2026, 11, 23, 19, 0)
     t = ticket(local(2026, 11, 23, 22, 0))
     assert say(t, evening) == ("срок — в начале следующего рабочего дня", "soon")
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_plural_forms_says_what_plural_ru_of_the_translated_forms_says(app, language, monkeypatch):
+    from flask_babel import refresh
+
+    from app.formatting import plural_forms, plural_ru
+    monkeypatch.setitem(app.config, "LANGUAGE", language)
+    with app.test_request_context():
+        refresh()
+        for forms in (countdown.DAYS, countdown.WORKING_DAYS):
+            for n in list(range(0, 130)) + [1001, 1011, 1021, 1112]:
+                assert plural_forms(n, forms) == plural_ru(n, *(str(f) for f in forms)), (language, n)
+        assert plural_forms(21, countdown.DAYS) == ("день" if language == "ru" else "days")

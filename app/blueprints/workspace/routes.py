@@ -2,6 +2,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.queue.export import export_tickets
@@ -38,9 +39,12 @@ def _row_texts() -> dict:
 
 def _row_context() -> dict:
     texts = _row_texts()
-    # each row links its ticket and posts its actions: two URLs a row, built once a request
-    texts.update(detail_url=path_pattern("tickets.detail", "number"), act_url=path_pattern("workspace.act", "number"))
-    return {"texts": texts, "row_labels": texts["labels"], "resume_label": texts["resume"]}
+    # each row links its ticket and posts its actions: two URLs a row, built once a request; the forms' CSRF token
+    # is the request's one (Flask-WTF gives the same token to every call of a request), asked once
+    texts.update(detail_url=path_pattern("tickets.detail", "number"), act_url=path_pattern("workspace.act", "number"),
+                 csrf=generate_csrf())
+    return {"texts": texts, "row_labels": texts["labels"], "resume_label": texts["resume"],
+            "row_actions": _row_actions_memo()}
 
 
 def _executor():
@@ -51,6 +55,20 @@ def _executor():
 def row_actions(ticket: Ticket) -> list[str]:
     allowed = workflow.allowed_targets(current_user, ticket)
     return [s for s in ROW_ACTIONS if s in allowed]
+
+
+def _row_actions_memo():
+    """row_actions for the rows of one request: the actions depend on the ticket's status and whether it is the
+    user's institution's (workflow.allowed_targets), so each pair is worked out once."""
+    memo: dict = {}
+
+    def actions(ticket: Ticket) -> list[str]:
+        key = (ticket.status, ticket.institution_id)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = row_actions(ticket)
+        return got
+    return actions
 
 
 @bp.get("")
@@ -65,7 +83,7 @@ def index():
     return render("workspace/index.html", "workspace/_list.html", page=page, orders=orders,
                   appending=bool(request.args.get("cursor")),
                   summary=workspace.summary(current_user.institution_id, utcnow()),
-                  row_actions=row_actions, **_row_context())
+                  **_row_context())
 
 
 @bp.get("/export.xlsx")
@@ -109,5 +127,5 @@ def act(number: str):
         flash(error or notice, "error" if error else "ok")
         return redirect(url_for("workspace.index"))
     html = render_template("workspace/_row.html", t=ticket, error=error, notice=notice,
-                           row_actions=row_actions, open_form=to if error else None, **_row_context())
+                           open_form=to if error else None, **_row_context())
     return html, 422 if error else 200

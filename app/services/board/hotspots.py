@@ -17,11 +17,11 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from app.extensions import db
 from app.formatting import local_dt
-from app.models import OPEN_STATUSES, HotSpot, HotSpotTicket, Institution, Street, Ticket, utcnow
+from app.models import OPEN_STATUSES, Category, HotSpot, HotSpotTicket, Institution, Street, Ticket, utcnow
 from app.models.base import fit_column
 from app.services import access, exports
 from app.services.text import normalise as normalise_text
@@ -179,8 +179,10 @@ def _recount(spot: HotSpot) -> None:
     spot.open_count = sum(1 for s in statuses if s in OPEN_STATUSES)
 
 
-def _active_stmt(now: datetime, window_days: int, institution_id: int | None, direction_id: int | None):
-    stmt = select(HotSpot).where(HotSpot.last_seen_at >= now - timedelta(days=window_days))
+def _active_stmt(now: datetime, window_days: int, institution_id: int | None, direction_id: int | None,
+                 since=None):
+    since = now - timedelta(days=window_days) if since is None else since
+    stmt = select(HotSpot).where(HotSpot.last_seen_at >= since)
     if institution_id is not None:
         stmt = stmt.where(HotSpot.institution_id == institution_id)
     if direction_id is not None:
@@ -194,16 +196,33 @@ def active(now: datetime | None = None, window_days: int = WINDOW_DAYS, limit: i
     """Hot spots with a ticket in the last `window_days` days (of an institution / direction), the biggest open
     ones first."""
     now = now or utcnow()
-    stmt = (_active_stmt(now, window_days, institution_id, direction_id)
-            .options(joinedload(HotSpot.category), joinedload(HotSpot.institution))
-            .order_by(HotSpot.open_count.desc(), HotSpot.ticket_count.desc(), HotSpot.id).limit(limit))
+    stmt = (active_query(_active_stmt(now, window_days, institution_id, direction_id), limit)
+            .options(joinedload(HotSpot.category), joinedload(HotSpot.institution)))
     return list(db.session.scalars(stmt))
 
 
+def active_query(stmt, limit):
+    """The order of active(): the biggest open ones first."""
+    return stmt.order_by(HotSpot.open_count.desc(), HotSpot.ticket_count.desc(), HotSpot.id).limit(limit)
+
+
+def active_rows_query(since, limit, *, institution_id: int | None = None, direction_id: int | None = None):
+    """active() as rows of the columns the worklist shows (id, kind, label, ticket_count, open_count, last_seen_at,
+    category_name, institution_name), `since` and `limit` possibly bound parameters."""
+    stmt = active_query(_active_stmt(None, WINDOW_DAYS, institution_id, direction_id, since), limit)
+    inst = aliased(Institution)  # not the direction's subquery's institutions (no correlation)
+    return (stmt.with_only_columns(HotSpot.id, HotSpot.kind, HotSpot.label, HotSpot.ticket_count, HotSpot.open_count,
+                                   HotSpot.last_seen_at, Category.name.label("category_name"),
+                                   inst.short_name.label("institution_name"))
+            .outerjoin(Category, Category.id == HotSpot.category_id)
+            .outerjoin(inst, inst.id == HotSpot.institution_id))
+
+
 def count_active_query(now: datetime | None = None, window_days: int = WINDOW_DAYS, *,
-                       institution_id: int | None = None, direction_id: int | None = None):
-    """count_active() as a scalar subquery (to ask it in one statement with other counts)."""
-    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id)
+                       institution_id: int | None = None, direction_id: int | None = None, since=None):
+    """count_active() as a scalar subquery (to ask it in one statement with other counts); `since`: the window's
+    start instead of `now` − `window_days` (a bound parameter, for a statement built once)."""
+    stmt = _active_stmt(now or utcnow(), window_days, institution_id, direction_id, since)
     return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
 
 

@@ -11,16 +11,25 @@ Kinds, and how serious each is (the severity orders one list across kinds):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, not_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Integer, and_, bindparam, cast, distinct, func, literal_column, not_, null, select, union_all
 
 from app.extensions import db
-from app.formatting import local_dt, plural_ru
-from app.models import CONTROL_OPEN_STATES, OPEN_STATUSES, ControlOrder, Institution, Ticket, VerdictAnswer, utcnow
+from app.formatting import Labels, local_dt, plural_ru
+from app.formatting import gettext as _  # Flask-Babel's, memoised per request (a list of up to 1000 items)
+from app.models import (
+    CONTROL_OPEN_STATES,
+    CONTROL_STATES,
+    OPEN_STATUSES,
+    ControlOrder,
+    HotSpot,
+    Institution,
+    Ticket,
+    VerdictAnswer,
+    utcnow,
+)
 from app.services import access, board, control
 from app.services.board import hotspots
 from app.urls import path_for as url_for
@@ -33,6 +42,8 @@ KINDS = {
     "low_rating": _l("Низкие оценки жителей"),
     "reopened": _l("Возвращены жителями"),
 }
+
+_KIND_LABELS = Labels(KINDS)  # translated through the request's memo (the same text as str(KINDS[kind]))
 
 
 @dataclass
@@ -47,7 +58,7 @@ class Item:
 
     @property
     def kind_label(self) -> str:
-        return str(KINDS[self.kind])
+        return _KIND_LABELS[self.kind]
 
 
 def _days(delta_seconds: float) -> int:
@@ -60,6 +71,24 @@ def _late_text(days: int) -> str:
     return _("просрочено на %(n)s %(unit)s", n=days, unit=plural_ru(days, _("день"), _("дня"), _("дней")))
 
 
+# Built statements by shape (SQL structure only, no data: they cannot go stale), the times and limits bound at
+# execution: building the worklist's statements costs more CPU than running them (≈ 3.5 ms against 1 ms).
+_STATEMENTS: dict = {}
+_NOW = bindparam("now", type_=Ticket.__table__.c.resolution_due_at.type)
+_ORDERS_NOW = bindparam("orders_now", type_=ControlOrder.__table__.c.due_at.type)
+_START = bindparam("start", type_=Ticket.__table__.c.rated_at.type)
+_END = bindparam("end", type_=Ticket.__table__.c.rated_at.type)
+_LIMIT = bindparam("limit", type_=Integer)
+_HOT_SINCE = bindparam("hot_since", type_=HotSpot.__table__.c.last_seen_at.type)
+
+
+def _remember(key, stmt):
+    if len(_STATEMENTS) > 1000:  # bounded: shapes are few (kinds × scopes × the institutions' executors)
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = stmt
+    return stmt
+
+
 def _orders_stmt(scope: board.Scope):
     stmt = select(ControlOrder).where(ControlOrder.state.in_(CONTROL_OPEN_STATES))
     if scope.institution_id is not None:
@@ -70,110 +99,169 @@ def _orders_stmt(scope: board.Scope):
     return stmt
 
 
-def _orders(scope: board.Scope, now: datetime, late: bool, limit: int) -> list[Item]:
-    is_late = control.late_condition(now)
-    stmt = _orders_stmt(scope).where(is_late if late else not_(is_late))
-    items = []
-    for o in db.session.scalars(stmt.options(joinedload(ControlOrder.institution))
-                                .order_by(ControlOrder.due_at).limit(limit)):
-        title = o.topic or (o.ticket.number if o.ticket else "") or o.instruction[:80]
-        if late:
-            days = _days((now - o.due_at).total_seconds())
-            items.append(Item("orders_late", 1000 + days, _("Поручение: %(title)s", title=title), _late_text(days),
-                              _order_url(o), o.institution.short_name, o.due_at))
+def _orders(scope: board.Scope, now: datetime, kinds: list[str], limit: int) -> dict[str, list[Item]]:
+    """The late and the open control orders, earliest deadline first, `limit` of each kind: one statement of the
+    columns shown (a UNION ALL of the kinds), built once per shape like the tickets' (_tickets_statement)."""
+    key = ("orders", tuple(kinds), scope.institution_id, scope.direction_id)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        is_late = control.late_condition(_ORDERS_NOW)
+        parts = []
+        for kind in kinds:
+            part = (_orders_stmt(scope).where(is_late if kind == "orders_late" else not_(is_late))
+                    .with_only_columns(literal_column(f"'{kind}'").label("kind"), ControlOrder.id,
+                                       ControlOrder.topic, ControlOrder.instruction, ControlOrder.ticket_id,
+                                       ControlOrder.institution_id, ControlOrder.due_at, ControlOrder.state)
+                    .order_by(ControlOrder.due_at, ControlOrder.id).limit(_LIMIT).subquery())
+            parts.append(select(*part.c))
+        u = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+        stmt = _remember(key, select(u.c.kind, u.c.id, u.c.topic, u.c.instruction, Ticket.number,
+                                     Institution.short_name, u.c.due_at, u.c.state)
+                         .outerjoin(Ticket, Ticket.id == u.c.ticket_id)
+                         .outerjoin(Institution, Institution.id == u.c.institution_id)
+                         .order_by(u.c.due_at, u.c.id))
+    rows = db.session.execute(stmt, {"orders_now": now, "limit": limit})
+    out: dict[str, list[Item]] = {k: [] for k in kinds}
+    for kind, oid, topic, instruction, number, institution, due_at, state in rows:
+        title = _("Поручение: %(title)s", title=topic or number or instruction[:80])
+        url = lambda oid=oid: url_for("control.detail", order_id=oid)  # noqa: E731
+        if kind == "orders_late":
+            days = _days((now - due_at).total_seconds())
+            out[kind].append(Item(kind, 1000 + days, title, lambda days=days: _late_text(days), url, institution,
+                                  due_at))
         else:
-            left = _days((o.due_at - now).total_seconds())
-            items.append(Item("orders", 300 - left, _("Поручение: %(title)s", title=title),
-                              _("%(state)s; срок %(due)s", state=o.state_label, due=_local(o.due_at)), _order_url(o),
-                              o.institution.short_name, o.due_at))
-    return items
-
-
-def _order_url(o: ControlOrder) -> str:
-    return url_for("control.detail", order_id=o.id)
+            left = _days((due_at - now).total_seconds())
+            out[kind].append(Item(kind, 300 - left, title,
+                                  lambda state=state, due=due_at: _("%(state)s; срок %(due)s",
+                                                                    state=CONTROL_STATES.get(state, state),
+                                                                    due=_local(due)),
+                                  url, institution, due_at))
+    return out
 
 
 def _local(value: datetime) -> str:
     return local_dt(value, "%d.%m.%Y")
 
 
-def _ticket_item(kind: str, t: Ticket, severity: float, detail) -> Item:
-    """`detail`: the text, or a function giving it (worded only if the item makes the list's first `limit`)."""
-    number = t.number
-    return Item(kind, severity, f"{number}: {(t.summary or '').strip()[:120]}", detail,
-                lambda: url_for("tickets.detail", number=number),
-                t.institution.short_name if t.institution else None, t.created_at)
+# the ratings counted as low (1 and 2: ratings are 1-5), as SQL literals so that PostgreSQL proves the partial
+# index ix_tickets_low_rated (rating <= 2) usable whatever the plan
+_LOW_RATINGS = (1, 2)
+_LOW = literal_column("2")
 
 
-def _tickets(user, stmt, limit: int):
-    stmt = access.visible_tickets(user, stmt).options(joinedload(Ticket.institution)).limit(limit)
-    return db.session.scalars(stmt).all()
+def _own_low(start: datetime, end: datetime):
+    """The ticket's own resident rated it 1-2 in the period (two-valued: false, never NULL, when not rated)."""
+    return and_(Ticket.rating.isnot(None), Ticket.rating <= _LOW, Ticket.rated_at.isnot(None),
+                Ticket.rated_at >= start, Ticket.rated_at < end)
 
 
-def _overdue(user, scope: board.Scope, now: datetime, limit: int) -> list[Item]:
-    stmt = (select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now), *scope.conditions())
-            .order_by(Ticket.resolution_due_at, Ticket.id))
-    out = []
-    for t in _tickets(user, stmt, limit):
-        days = _days((now - t.resolution_due_at).total_seconds())
-        extra = 100 if t.on_control else 0
-        out.append(_ticket_item("overdue", t, 500 + days + extra,
-                                lambda days=days, on_control=t.on_control:
-                                _late_text(days) + ("; " + _("на контроле") if on_control else "")))
-    return out
+def _answers_low(start: datetime, end: datetime):
+    return and_(VerdictAnswer.rated_at >= start, VerdictAnswer.rated_at < end, VerdictAnswer.rating <= _LOW)
 
 
-def _low_rated(start: datetime, end: datetime):
-    """Rated 1-2 in the period by its own resident or by a resident of a ticket merged into it (SQL). A UNION of
-    ids, not an OR: the OR made PostgreSQL read the whole tickets table on every /board (≈ 170 ms at 1 M tickets);
-    each half of the union is a range of its own rated_at index (≈ 7 ms)."""
-    answers = select(VerdictAnswer.ticket_id).where(VerdictAnswer.rated_at >= start, VerdictAnswer.rated_at < end,
-                                                    VerdictAnswer.rating <= 2)
-    own = select(Ticket.id).where(Ticket.rated_at >= start, Ticket.rated_at < end, Ticket.rating <= 2)
-    return Ticket.id.in_(own.union(answers))
+# the columns of the ticket kinds' rows (a UNION ALL of the kinds): only what the items show
+def _ticket_columns(kind: str, answer_low=None):
+    return (literal_column(f"'{kind}'").label("kind"), Ticket.id, Ticket.number, Ticket.summary,
+            Ticket.institution_id, Ticket.created_at, Ticket.resolution_due_at, Ticket.on_control,
+            Ticket.reopen_count, Ticket.rating, Ticket.rated_at,
+            (answer_low if answer_low is not None else cast(null(), Integer)).label("answer_low"))
 
 
-def _low_rating(user, scope: board.Scope, period: board.Period, limit: int) -> list[Item]:
+
+def _overdue_part(user, scope: board.Scope):
+    return access.visible_tickets(user, select(*_ticket_columns("overdue")).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(_NOW), *scope.conditions())
+        .order_by(Ticket.resolution_due_at, Ticket.id)).limit(_LIMIT)
+
+
+def _reopened_part(user, scope: board.Scope):
+    return access.visible_tickets(user, select(*_ticket_columns("reopened")).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())
+        .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc())).limit(_LIMIT)
+
+
+def _low_rating_part(user, scope: board.Scope):
+    """Rated 1-2 in the period by its own resident or by a resident of a ticket merged into it, lowest own rating
+    first, then the latest own rating. The candidates, each an index range: the latest `limit` own ratings of each
+    low value (ix_tickets_low_rated, read backwards from the period's end), and the tickets of the answers rated
+    1-2 in the period (few: residents of merged tickets); only these are sorted."""
+    def own(r: int):
+        return access.visible_tickets(user, select(Ticket.id).where(
+            Ticket.rating == literal_column(str(r)), Ticket.rated_at >= _START, Ticket.rated_at < _END,
+            *scope.conditions()).order_by(Ticket.rated_at.desc(), Ticket.id.desc()).limit(_LIMIT)).subquery()
+
+    answers = access.visible_tickets(user, select(VerdictAnswer.ticket_id).join(
+        Ticket, Ticket.id == VerdictAnswer.ticket_id).where(_answers_low(_START, _END), *scope.conditions()))
+    candidates = union_all(*(select(own(r).c.id) for r in _LOW_RATINGS), answers).subquery()
+    answer_low = (select(func.min(VerdictAnswer.rating)).where(VerdictAnswer.ticket_id == Ticket.id,
+                                                               _answers_low(_START, _END)).scalar_subquery())
+    return (select(*_ticket_columns("low_rating", answer_low)).where(Ticket.id.in_(select(candidates.c[0])))
+            .order_by(Ticket.rating, Ticket.rated_at.desc(), Ticket.id.desc()).limit(_LIMIT))
+
+
+
+
+def _tickets_statement(user, scope: board.Scope, kinds: tuple[str, ...]):
+    """The UNION ALL of the ticket kinds with the institution's short name, built once per shape: the kinds, the
+    scope and what the viewer's visibility condition reads (access.ticket_condition_key)."""
+    key = ("tickets", kinds, scope.institution_id, scope.direction_id, access.ticket_condition_key(user))
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        parts = {"overdue": _overdue_part, "low_rating": _low_rating_part, "reopened": _reopened_part}
+        subs = [parts[k](user, scope).subquery() for k in kinds]
+        u = union_all(*(select(*s.c) for s in subs)).subquery() if len(subs) > 1 else subs[0]
+        stmt = _remember(key, select(u, Institution.short_name).outerjoin(
+            Institution, Institution.id == u.c.institution_id))
+    return stmt
+
+
+def _tickets(user, scope: board.Scope, period: board.Period, now: datetime, kinds: list[str],
+             limit: int) -> dict[str, list[Item]]:
+    """The ticket kinds (overdue, low ratings, reopened), `limit` of each: one statement (a UNION ALL of the
+    kinds, each its own index range with its LIMIT), the columns shown and the institution's short name."""
     start, end = period.bounds(board.city_tz())
-    stmt = (select(Ticket).where(_low_rated(start, end), *scope.conditions())
-            .order_by(Ticket.rating, Ticket.rated_at.desc()))
-    found = _tickets(user, stmt, limit)
-    lowest: dict = {}
-    for tid, rating in db.session.execute(select(VerdictAnswer.ticket_id, VerdictAnswer.rating).where(
-            VerdictAnswer.ticket_id.in_([t.id for t in found]), VerdictAnswer.rated_at >= start,
-            VerdictAnswer.rated_at < end, VerdictAnswer.rating <= 2)):
-        lowest[tid] = min(rating, lowest.get(tid, rating))
-    items = []
-    for t in found:
-        own = t.rating if t.rated_at is not None and start <= t.rated_at < end and (t.rating or 5) <= 2 else None
-        rating = min(r for r in (own, lowest.get(t.id)) if r is not None)
-        items.append(_ticket_item("low_rating", t, 200 + 10 * (3 - rating),
-                                  lambda rating=rating: _("оценка %(n)s из 5", n=rating)))
-    return items
-
-
-def _reopened(user, scope: board.Scope, limit: int) -> list[Item]:
-    stmt = (select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0, *scope.conditions())
-            .order_by(Ticket.reopen_count.desc(), Ticket.updated_at.desc()))
-    out = []
-    for t in _tickets(user, stmt, limit):
-        n = t.reopen_count
-        out.append(_ticket_item("reopened", t, 150 + 10 * n,
-                                lambda n=n: _("возвращалось в работу: %(n)s", n=n) if n > 1
-                                else _("житель вернул в работу")))
+    rows = db.session.execute(_tickets_statement(user, scope, tuple(kinds)),
+                              {"now": now, "start": start, "end": end, "limit": limit})
+    out: dict[str, list[Item]] = {k: [] for k in kinds}
+    for row in rows:
+        kind = row.kind
+        if kind == "overdue":
+            days = _days((now - row.resolution_due_at).total_seconds())
+            severity = 500 + days + (100 if row.on_control else 0)
+            detail = (lambda days=days, on_control=row.on_control:  # noqa: E731
+                      _late_text(days) + ("; " + _("на контроле") if on_control else ""))
+        elif kind == "low_rating":
+            own = (row.rating if row.rated_at is not None and start <= row.rated_at < end and (row.rating or 5) <= 2
+                   else None)
+            rating = min(r for r in (own, row.answer_low) if r is not None)
+            severity = 200 + 10 * (3 - rating)
+            detail = lambda rating=rating: _("оценка %(n)s из 5", n=rating)  # noqa: E731
+        else:
+            n = row.reopen_count
+            severity = 150 + 10 * n
+            detail = (lambda n=n: _("возвращалось в работу: %(n)s", n=n) if n > 1  # noqa: E731
+                      else _("житель вернул в работу"))
+        number = row.number
+        out[kind].append(Item(kind, severity, f"{number}: {(row.summary or '').strip()[:120]}", detail,
+                              lambda number=number: url_for("tickets.detail", number=number), row.short_name,
+                              row.created_at))
     return out
 
 
 def _hotspots(scope: board.Scope, now: datetime, limit: int) -> list[Item]:
+    key = ("hotspots", scope.institution_id, scope.direction_id)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _remember(key, hotspots.active_rows_query(_HOT_SINCE, _LIMIT, institution_id=scope.institution_id,
+                                                         direction_id=scope.direction_id))
     out = []
-    for s in hotspots.active(now, limit=limit, institution_id=scope.institution_id, direction_id=scope.direction_id):
-        what = _("одна и та же жалоба") if s.kind == "wording" else _("одно и то же место")
-        category = s.category.name if s.category else ""
+    for s in db.session.execute(stmt, {"hot_since": now - timedelta(days=hotspots.WINDOW_DAYS), "limit": limit}):
         out.append(Item("hotspots", 400 + 10 * s.open_count + s.ticket_count,
-                        f"{category}: {s.label}" if category else s.label,
-                        _("%(what)s: обращений %(n)s, открыто %(open)s", what=what, n=s.ticket_count,
-                          open=s.open_count),
-                        url_for("board.hotspot", spot_id=s.id), s.institution.short_name if s.institution else None,
+                        f"{s.category_name}: {s.label}" if s.category_name else s.label,
+                        lambda s=s: _("%(what)s: обращений %(n)s, открыто %(open)s",
+                                      what=_("одна и та же жалоба") if s.kind == "wording" else _("одно и то же место"),
+                                      n=s.ticket_count, open=s.open_count),
+                        lambda spot_id=s.id: url_for("board.hotspot", spot_id=spot_id), s.institution_name,
                         s.last_seen_at))
     return out
 
@@ -183,20 +271,16 @@ def worklist(user, period: board.Period, scope: board.Scope = board.Scope(), kin
     """The problem issues, most serious first; `kind` narrows to one kind (a key of KINDS)."""
     now = now or utcnow()
     wanted = [kind] if kind in KINDS else list(KINDS)
-    items: list[Item] = []
-    for k in wanted:
-        if k == "orders_late":
-            items += _orders(scope, now, True, limit)
-        elif k == "orders":
-            items += _orders(scope, now, False, limit)
-        elif k == "overdue":
-            items += _overdue(user, scope, now, limit)
-        elif k == "hotspots":
-            items += _hotspots(scope, now, limit)
-        elif k == "low_rating":
-            items += _low_rating(user, scope, period, limit)
-        elif k == "reopened":
-            items += _reopened(user, scope, limit)
+    by_kind: dict[str, list[Item]] = {}
+    order_kinds = [k for k in wanted if k in ("orders_late", "orders")]
+    if order_kinds:
+        by_kind.update(_orders(scope, now, order_kinds, limit))
+    ticket_kinds = [k for k in wanted if k in ("overdue", "low_rating", "reopened")]
+    if ticket_kinds:
+        by_kind.update(_tickets(user, scope, period, now, ticket_kinds, limit))
+    if "hotspots" in wanted:
+        by_kind["hotspots"] = _hotspots(scope, now, limit)
+    items: list[Item] = [item for k in wanted for item in by_kind[k]]  # in the kinds' order, as the sort's ties
     items.sort(key=lambda i: (-i.severity, i.title))
     shown = items[:limit]
     for item in shown:  # the texts and addresses of the items shown only (each kind offers up to `limit`)
@@ -213,6 +297,18 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
     when the caller has it already (the board's report)."""
     now = now or utcnow()
     start, end = period.bounds(board.city_tz())
+    stmt = _counts_statement(user, scope, with_overdue=overdue is None)
+    row = db.session.execute(stmt, {"now": now, "orders_now": now, "start": start, "end": end,
+                                    "hot_since": now - timedelta(days=hotspots.WINDOW_DAYS)}).one()._mapping
+    return {k: overdue if k not in row else (row[k] or 0) for k in KINDS}
+
+
+def _counts_statement(user, scope: board.Scope, with_overdue: bool):
+    """counts() in one statement, each count a subquery over its own index range; built once per shape."""
+    key = ("counts", with_overdue, scope.institution_id, scope.direction_id, access.ticket_condition_key(user))
+    stmt = _STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
 
     def tickets(*conditions):
         return access.visible_tickets(user, select(func.count()).select_from(Ticket).where(
@@ -222,17 +318,21 @@ def counts(user, period: board.Period, scope: board.Scope = board.Scope(), now: 
         return (_orders_stmt(scope).where(condition)
                 .with_only_columns(func.count(), maintain_column_froms=True).scalar_subquery())
 
-    is_late = control.late_condition(now)
-    # one statement, one round trip: each count is a subquery over its own index range
+    # the low ratings: the own ones (an index-only range of ix_tickets_low_rated) plus the tickets rated low only by
+    # an answer (a resident of a merged ticket), each ticket once
+    answers_only = access.visible_tickets(user, select(func.count(distinct(VerdictAnswer.ticket_id))).select_from(
+        VerdictAnswer).join(Ticket, Ticket.id == VerdictAnswer.ticket_id).where(
+        _answers_low(_START, _END), not_(_own_low(_START, _END)), *scope.conditions())).scalar_subquery()
+    is_late = control.late_condition(_ORDERS_NOW)
     queries = {
         "orders_late": orders(is_late),
-        "overdue": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(now)) if overdue is None else None,
-        "hotspots": hotspots.count_active_query(now, institution_id=scope.institution_id,
-                                                direction_id=scope.direction_id),
+        "overdue": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.is_overdue(_NOW)) if with_overdue else None,
+        "hotspots": hotspots.count_active_query(institution_id=scope.institution_id,
+                                                direction_id=scope.direction_id,
+                                                since=_HOT_SINCE),
         "orders": orders(not_(is_late)),
-        "low_rating": tickets(_low_rated(start, end)),
+        "low_rating": tickets(_own_low(_START, _END)) + answers_only,
         "reopened": tickets(Ticket.status.in_(OPEN_STATUSES), Ticket.reopen_count > 0),
     }
-    asked = {k: q for k, q in queries.items() if q is not None}
-    row = db.session.execute(select(*(q.label(k) for k, q in asked.items()))).one()._mapping
-    return {k: overdue if k not in asked else (row[k] or 0) for k in queries}
+    return _remember(key, select(*(q.label(k) for k, q in queries.items() if q is not None)))
+

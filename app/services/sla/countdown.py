@@ -9,14 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from app.formatting import gettext as _  # Flask-Babel's gettext, memoised per request (rows of the queue)
-from app.formatting import plural_ru
+from app.formatting import plural_forms
 from app.models import Ticket
 from app.services import sla
 
 SOON_SHARE = 0.25  # less than a quarter of the resolution span left…
 SOON_MINUTES = 120  # …or less than two working hours
 STATES = ("ok", "soon", "overdue", "paused", "closed")
+# the units' three Russian forms, translated only when chosen (plural_forms)
+DAYS = (_l("день"), _l("дня"), _l("дней"))
+WORKING_DAYS = (_l("рабочий день"), _l("рабочих дня"), _l("рабочих дней"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def _late(ticket: Ticket, now: datetime) -> Countdown:
     minutes = max(int((until - ticket.resolution_due_at).total_seconds() // 60), 1)
     days = minutes // (24 * 60)
     if days:
-        text = _("просрочено на %(n)d %(unit)s", n=days, unit=plural_ru(days, _("день"), _("дня"), _("дней")))
+        text = _("просрочено на %(n)d %(unit)s", n=days, unit=plural_forms(days, DAYS))
     else:
         text = _("просрочено на %(duration)s", duration=_duration(minutes))
     if ticket.status == "waiting_resident":
@@ -79,9 +84,9 @@ def describe(ticket: Ticket, now: datetime) -> Countdown:
     if left >= per_day:
         days = left // per_day  # whole working days: never promise more than there is
         if working:
-            unit = plural_ru(days, _("рабочий день"), _("рабочих дня"), _("рабочих дней"))
+            unit = plural_forms(days, WORKING_DAYS)
         else:
-            unit = plural_ru(days, _("день"), _("дня"), _("дней"))
+            unit = plural_forms(days, DAYS)
         text = _("осталось %(n)d %(unit)s", n=days, unit=unit)
     elif left < 1:
         text = (_("срок — в начале следующего рабочего дня") if working
