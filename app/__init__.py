@@ -29,10 +29,11 @@ def create_app(config_class: type = Config) -> Flask:
     register_blueprints(app)
 
     from app import cli, errors, jobs, templating
-    from app.services import notifications
+    from app.services import notifications, refdata
 
     jobs.register()  # enqueue_after_commit's hook on every session
     notifications.register()  # the top bar's unread count, read with the user, dropped on any write
+    refdata.register()  # lists built after a write in the same transaction are not kept
     errors.register(app)
     security.register(app)
     templating.register(app)

@@ -7,7 +7,9 @@ from a memo keyed by (what, version, locale). A web process whose memo holds an 
 the key no longer matches, so every process on every machine shows a change from the next request on. The memo
 holds a few versions' entries (lists of ~140 items), then starts again.
 
-The version is read before the data it guards, so an entry can only be newer than its key, never older.
+The version is read before the data it guards, so an entry can only be newer than its key, never older. What a
+request builds after writing through its session (its own uncommitted changes, which a rollback may undo) is not
+kept, and a commit or rollback makes the request read the version again.
 """
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ from typing import TypeVar
 
 from flask import has_request_context, request
 from flask_babel import get_locale
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import DataVersion
 
 REFERENCE = "reference"
 _ENVIRON_KEY = "om.refdata.version"
+_WROTE = "om.refdata.wrote"  # session.info: this transaction has written (flushed or executed a non-SELECT)
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -53,12 +57,36 @@ def memo(key: tuple, build: Callable[[], T]) -> T:
     if hit is not None:
         return hit  # type: ignore[return-value]
     value = build()
-    if v >= 0:
+    if v >= 0 and not db.session.info.get(_WROTE):
         with _lock:
             if len(_memo) >= MAX_ENTRIES:
                 _memo.clear()
             _memo[full] = value
     return value
+
+
+def _wrote(session, *_args) -> None:
+    session.info[_WROTE] = True
+
+
+def _wrote_statement(state) -> None:
+    if not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+def _ended(session, *_args) -> None:
+    session.info.pop(_WROTE, None)
+    if has_request_context():
+        request.environ.pop(_ENVIRON_KEY, None)  # read the version again after a commit or a rollback
+
+
+def register() -> None:
+    """Track writes through every session (idempotent; called by the app factory): see the module's docstring."""
+    if not event.contains(Session, "after_flush", _wrote):
+        event.listen(Session, "after_flush", _wrote)
+        event.listen(Session, "do_orm_execute", _wrote_statement)
+        for name in ("after_commit", "after_rollback", "after_soft_rollback"):
+            event.listen(Session, name, _ended)
 
 
 def forget() -> None:
