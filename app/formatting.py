@@ -15,7 +15,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel.speaklater import LazyString
 
-_TR_KEY, _LANG_KEY, _MEMO_ATTR = "om.translations.memo", "om.translations.lang", "_om_memo"
+_LANG_KEY, _MEMO_ATTR = "om.translations.lang", "_om_memo"
 _CAT_KEY = "om.translations.catalogue."
 
 
@@ -28,11 +28,7 @@ def translate(string: str) -> str:
     queue's rows, the ticket's timeline). Same text."""
     if not has_request_context():
         return flask_babel.get_translations().ugettext(string)
-    env = request.environ
-    memo = env.get(_TR_KEY)
-    if memo is None:
-        catalogue = flask_babel.get_translations()
-        memo = env[_TR_KEY] = catalogue.__dict__.setdefault(_MEMO_ATTR, {})
+    memo = catalogue_memo(_MEMO_ATTR)
     text = memo.get(string)
     if text is None:
         text = memo[string] = flask_babel.get_translations().ugettext(string)

@@ -347,6 +347,13 @@ def daily_received_resolved(d0: date, d1: date, scope: Scope) -> dict[date, tupl
     return out
 
 
+def _grain_conditions(model, months, days) -> list:
+    """The rows of whole months (grain 1) and of the remaining days (grain 0, as ranges) of a rollup table."""
+    conds = [and_(model.grain == 1, model.day.in_(months))] if months else []
+    conds += [and_(model.grain == 0, model.day.between(a, b)) for a, b in _ranges(days)]
+    return conds
+
+
 def received_by_category(d0: date, d1: date, scope: Scope) -> dict[int, int] | None:
     """Received per rubric over the city days [d0, d1] (`growing_categories`). None: not built."""
     state = usable_state()
@@ -356,11 +363,7 @@ def received_by_category(d0: date, d1: date, scope: Scope) -> dict[int, int] | N
     with_imported = _with_imported()
     months, days, live = _split(state, d0, d1)
     out: dict[int, int] = {}
-    conds = []
-    if months:
-        conds.append(and_(BoardCategoryRollup.grain == 1, BoardCategoryRollup.day.in_(months)))
-    for a, b in _ranges(days):
-        conds.append(and_(BoardCategoryRollup.grain == 0, BoardCategoryRollup.day.between(a, b)))
+    conds = _grain_conditions(BoardCategoryRollup, months, days)
     if conds:
         stmt = (select(BoardCategoryRollup.category_id, func.sum(BoardCategoryRollup.received)).where(or_(*conds))
                 .group_by(BoardCategoryRollup.category_id))
@@ -484,11 +487,7 @@ def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | Non
         firsts.append(first)
         resolutions.append(resolution)
 
-    conds = []
-    if months:
-        conds.append(and_(BoardRollup.grain == 1, BoardRollup.day.in_(months)))
-    for a, b in _ranges(days):
-        conds.append(and_(BoardRollup.grain == 0, BoardRollup.day.between(a, b)))
+    conds = _grain_conditions(BoardRollup, months, days)
     if conds:
         if histograms:
             stmt = select(BoardRollup.institution_id, BoardRollup.imported,
