@@ -29,7 +29,9 @@ COUNTED = {"gettext": ("gettext.py", ("gettext", "pgettext", "ngettext")),
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/om_bench")
-    ap.add_argument("--page", action="append", required=True, help="PATH=USERNAME (USERNAME '-' for anonymous)")
+    ap.add_argument("--page", action="append", required=True,
+                    help="PATH=USERNAME (USERNAME '-' for anonymous); a PATH starting with 'hx:' is asked as an HTMX "
+                         "fragment (HX-Request: true), e.g. hx:/queue=moderator")
     ap.add_argument("--requests", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--top", type=int, default=25)
@@ -68,6 +70,9 @@ def main(argv=None) -> int:
 
     for spec in args.page:
         path, _, username = spec.rpartition("=")
+        headers = {}
+        if path.startswith("hx:"):
+            path, headers = path[3:], {"HX-Request": "true"}
         client = app.test_client()
         if username and username != "-":
             with app.app_context():
@@ -77,12 +82,12 @@ def main(argv=None) -> int:
                 s["_user_id"] = uid
                 s["_fresh"] = True
         for _ in range(args.warmup):
-            r = client.get(path)
+            r = client.get(path, headers=headers)
             assert r.status_code == 200, (path, r.status_code)
         sql.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(args.requests):
-            client.get(path)
+            client.get(path, headers=headers)
         cpu = (time.process_time() - cpu0) * 1000 / args.requests
         wall = (time.perf_counter() - wall0) * 1000 / args.requests
         sql_ms, sql_n = sum(ms for ms, _ in sql) / args.requests, len(sql) / args.requests
@@ -92,12 +97,12 @@ def main(argv=None) -> int:
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(args.requests):
-            resp = client.get(path)
+            resp = client.get(path, headers=headers)
         prof.disable()
         stats = pstats.Stats(prof)
         calls = {name: sum(v[1] for k, v in stats.stats.items() if k[0].endswith(file) and k[2] in fns)
                  / args.requests for name, (file, fns) in COUNTED.items()}
-        print(f"\n=== {path} as {username}: {wall:.1f} ms wall, {cpu:.1f} ms CPU, SQL {sql_ms:.1f} ms in "
+        print(f"\n=== {path}{' (HTMX)' if headers else ''} as {username}: {wall:.1f} ms wall, {cpu:.1f} ms CPU, SQL {sql_ms:.1f} ms in "
               f"{sql_n:.0f} statements; {calls['gettext']:.0f} gettext, {calls['url_for']:.0f} url_for per request; "
               f"{len(resp.data) // 1024} KB")
         for statement, ms in sorted(per_statement.items(), key=lambda kv: -kv[1])[:args.statements]:
