@@ -102,7 +102,8 @@ def main(argv=None) -> int:
         stats = pstats.Stats(prof)
         calls = {name: sum(v[1] for k, v in stats.stats.items() if k[0].endswith(file) and k[2] in fns)
                  / args.requests for name, (file, fns) in COUNTED.items()}
-        print(f"\n=== {path}{' (HTMX)' if headers else ''} as {username}: {wall:.1f} ms wall, {cpu:.1f} ms CPU, SQL {sql_ms:.1f} ms in "
+        print(f"\n=== {path}{' (HTMX)' if headers else ''} as {username}: {wall:.1f} ms wall, {cpu:.1f} ms CPU, "
+              f"SQL {sql_ms:.1f} ms in "
               f"{sql_n:.0f} statements; {calls['gettext']:.0f} gettext, {calls['url_for']:.0f} url_for per request; "
               f"{len(resp.data) // 1024} KB")
         for statement, ms in sorted(per_statement.items(), key=lambda kv: -kv[1])[:args.statements]:
