@@ -6,6 +6,8 @@ from flask import Flask, current_app
 
 from app import models, shell
 from app.blueprints.board import present as board_present
+from app.blueprints.queue.rows import queue_rows
+from app.blueprints.workspace.rows import workspace_rows
 from app.channels.clean import redact_text, safe_link
 from app.formatting import Labels, board_time, fmt_value, local_dt, plural_ru, translate
 from app.security import embed_requested
@@ -38,6 +40,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update({
         "page_shell": shell.page_shell,  # base.html's fixed URLs and top bar links, built once per rights and language
         "ticket_url": ticket_url,  # url_for('tickets.detail', number=…), cheaper in a list's rows
+        "queue_rows": queue_rows,  # the queue's row renderer (queue/_rows.html)
+        "workspace_rows": workspace_rows,  # /my's row renderer (workspace/_rows.html)
         # the head's board
         "fmt_value": fmt_value, "figure_change": board_present.change, "BOARD_FIGURES": board_present.FIGURES,
         "board_charts": board_present.board_charts, "board_url": board_present.board_url,
