@@ -63,7 +63,8 @@ class WorkspaceRows:
                         ">", label, "</button>\n        </form>\n      </details>\n      \n    "]
             else:
                 out += ["\n      \n      ", *form,
-                        ' class="inline">\n        <input type="hidden" name="csrf_token" value="', self.csrf, '">\n        <input type="hidden" name="version" value="', version,
+                        ' class="inline">\n        <input type="hidden" name="csrf_token" value="', self.csrf,
+                        '">\n        <input type="hidden" name="version" value="', version,
                         '">\n        <input type="hidden" name="status" value="', status,
                         '">\n        <button type="submit">',
                         self.resume if t.status == "waiting_resident" and s == "in_progress" else label,
