@@ -8,6 +8,7 @@ from app import models, shell
 from app.blueprints.board import present as board_present
 from app.channels.clean import redact_text, safe_link
 from app.formatting import Labels, board_time, fmt_value, local_dt, plural_ru, translate
+from app.kept_fields import kept_field, kept_hidden, kept_input
 from app.security import embed_requested
 from app.services import access, control, notifications, openstats, qr, workflow
 from app.services.sla import countdown
@@ -38,6 +39,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update({
         "page_shell": shell.page_shell,  # base.html's fixed URLs and top bar links, built once per rights and language
         "ticket_url": ticket_url,  # url_for('tickets.detail', number=…), cheaper in a list's rows
+        # the ticket panel's form fields, rendered once per form class, field, data and language (app/kept_fields.py)
+        "kept_field": kept_field, "kept_input": kept_input, "kept_hidden": kept_hidden,
         # the head's board
         "fmt_value": fmt_value, "figure_change": board_present.change, "BOARD_FIGURES": board_present.FIGURES,
         "board_charts": board_present.board_charts, "board_url": board_present.board_url,
