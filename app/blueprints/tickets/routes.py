@@ -20,6 +20,7 @@ from app.blueprints.tickets.forms import (
 from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
+from app.kept_fields import KeptForm
 from app.models import Category, Institution, Ticket, utcnow
 from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
@@ -45,22 +46,6 @@ def _load(number: str):
         abort(404)
 
 
-class _Lazy:
-    """A form built when the template first uses it: the panel shows each role only some of its ten forms."""
-    __slots__ = ("_make", "_form")
-
-    def __init__(self, make):
-        self._make, self._form = make, None
-
-    def __getattr__(self, name):
-        if self._form is None:
-            self._form = self._make()
-        return getattr(self._form, name)
-
-    def __iter__(self):
-        return iter(self.__getattr__("_fields").values())
-
-
 def _context(ticket, **forms):
     ctx = {
         "ticket": ticket,
@@ -68,24 +53,22 @@ def _context(ticket, **forms):
         "targets": workflow.allowed_targets(current_user, ticket),
         "can_manage": access.can_manage(current_user),
         "can_work": access.can_work(current_user, ticket),
-        "status_form": _Lazy(lambda: StatusForm(version=ticket.version, formdata=None)),
-        "assign_form": _Lazy(lambda: AssignForm(version=ticket.version, institution_id=ticket.institution_id,
-                                                formdata=None)),
-        "category_form": _Lazy(lambda: CategoryForm(version=ticket.version, category_id=ticket.category_id,
-                                                    formdata=None)),
-        "priority_form": _Lazy(lambda: PriorityForm(version=ticket.version, priority=ticket.priority, formdata=None)),
-        "note_form": _Lazy(lambda: NoteForm(formdata=None)),
-        "reply_form": _Lazy(lambda: ReplyForm(formdata=None)),
-        "merge_form": _Lazy(lambda: MergeForm(version=ticket.version, formdata=None)),
-        "interim_form": _Lazy(lambda: InterimForm(formdata=None)),
-        "extend_form": _Lazy(lambda: ExtendForm(version=ticket.version, formdata=None)),
-        "regime_form": _Lazy(lambda: RegimeForm(version=ticket.version, regime=ticket.regime, formdata=None)),
+        "status_form": KeptForm(StatusForm, version=ticket.version),
+        "assign_form": KeptForm(AssignForm, version=ticket.version, institution_id=ticket.institution_id),
+        "category_form": KeptForm(CategoryForm, version=ticket.version, category_id=ticket.category_id),
+        "priority_form": KeptForm(PriorityForm, version=ticket.version, priority=ticket.priority),
+        "note_form": KeptForm(NoteForm),
+        "reply_form": KeptForm(ReplyForm),
+        "merge_form": KeptForm(MergeForm, version=ticket.version),
+        "interim_form": KeptForm(InterimForm),
+        "extend_form": KeptForm(ExtendForm, version=ticket.version),
+        "regime_form": KeptForm(RegimeForm, version=ticket.version, regime=ticket.regime),
         "orders": control.orders_for_ticket(current_user, ticket),
         "can_issue": access.can_issue_orders(current_user),
         "repeats": repeats.of_ticket(current_user, ticket) if ticket.is_open else [],
         "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
                   if ticket.is_open and access.can_manage(current_user) else None),
-        "repeat_form": _Lazy(lambda: FlaskForm(formdata=None)),
+        "repeat_form": KeptForm(FlaskForm),
         "error": None,
         "notice": None,
     }
