@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.channels import content
 from app.channels.clean import safe_link
@@ -210,10 +210,10 @@ def _openable(network: str, a: dict) -> bool:
     return network in ("web", "telegram") and a.get("kind") not in ("contact", "poll") and not a.get("note")
 
 
-def _family(ticket_id: int):
+def _family():
     """The ids of the ticket and of every ticket merged into it, directly or through a chain of merges (what
     replies.family_ids finds level by level), as a recursive CTE: the messages come in one statement."""
-    family = select(Ticket.id).where(Ticket.id == ticket_id).cte("family", recursive=True)
+    family = select(Ticket.id).where(Ticket.id == bindparam("ticket_id")).cte("family", recursive=True)
     family = family.union(select(Ticket.id).where(Ticket.duplicate_of_id == family.c.id))
     return select(family.c.id)
 
@@ -224,20 +224,32 @@ def _who(full_name: str | None, username: str | None) -> str:
 
 
 # What the page shows of each row, read as plain rows (not ORM objects with their relations: the messages' raw
-# payloads, the actors' whole user rows) — three statements for the whole timeline.
-_MESSAGE_COLUMNS = (Message.id, Message.ticket_id, Message.received_at, Message.kind, Message.network, Message.text,
+# payloads, the actors' whole user rows) — three statements for the whole timeline, built once (a bound ticket id).
+_MESSAGES = (select(Message.id, Message.ticket_id, Message.received_at, Message.kind, Message.network, Message.text,
                     Message.attachments, Message.permalink, Message.post_id, Message.edit_of_id,
                     Resident.display_name, Resident.network.label("resident_network"), Resident.external_id,
                     Ticket.number.label("ticket_number"))
+             .join(Ticket, Ticket.id == Message.ticket_id).outerjoin(Resident, Resident.id == Message.resident_id)
+             .where(Message.ticket_id.in_(_family())).order_by(Message.id))
+# reply / message / message_edited are shown from the outbox row / the message itself (an edit is a message)
+_EVENTS = (select(TicketEvent.created_at, TicketEvent.kind, TicketEvent.payload, User.full_name, User.username,
+                  Resident.id.label("resident_id"), Resident.display_name, Resident.network, Resident.external_id)
+           .outerjoin(User, User.id == TicketEvent.actor_user_id)
+           .outerjoin(Resident, Resident.id == TicketEvent.actor_resident_id)
+           .where(TicketEvent.ticket_id == bindparam("ticket_id"),
+                  TicketEvent.kind.not_in(("reply", "message", "message_edited")))
+           .order_by(TicketEvent.id))
+_REPLIES = (select(Reply.id, Reply.created_at, Reply.state, Reply.last_error, Reply.network, Reply.text,
+                   User.full_name, User.username)
+            .outerjoin(User, User.id == Reply.author_id).where(Reply.ticket_id == bindparam("ticket_id"))
+            .order_by(Reply.id))
 
 
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
-    messages = db.session.execute(
-        select(*_MESSAGE_COLUMNS).join(Ticket, Ticket.id == Message.ticket_id)
-        .outerjoin(Resident, Resident.id == Message.resident_id)
-        .where(Message.ticket_id.in_(_family(ticket.id))).order_by(Message.id)).all()
+    bound = {"ticket_id": ticket.id}
+    messages = db.session.execute(_MESSAGES, bound).all()
     # An edit shows once: as the resident's message, titled as an edit, with only the files the original lacked.
     originals = {m.id: m for m in messages}
     posts = _posts(messages)
@@ -255,24 +267,14 @@ def build(ticket: Ticket) -> list[Entry]:
                  for i, a in enumerate(m.attachments or []) if not (known and a.get("file_id") in known)]
         entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
                              files, post=posts.get(m.post_id) if m.post_id is not None else None))
-    # shown from the outbox row / the message itself (an edit is a message of its own)
-    events = db.session.execute(
-        select(TicketEvent.created_at, TicketEvent.kind, TicketEvent.payload, User.full_name, User.username,
-               Resident.id.label("resident_id"), Resident.display_name, Resident.network, Resident.external_id)
-        .outerjoin(User, User.id == TicketEvent.actor_user_id)
-        .outerjoin(Resident, Resident.id == TicketEvent.actor_resident_id)
-        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.not_in(("reply", "message", "message_edited")))
-        .order_by(TicketEvent.id)).all()
+    events = db.session.execute(_EVENTS, bound).all()
     for e in events:
         who = (_who(e.full_name, e.username) if e.username is not None else
                (Resident.name_of(e.display_name, e.network, e.external_id) or _("Житель")) if e.resident_id is not None
                else _("Система"))
         title, body = _event_title(e)
         entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
-    replies = db.session.execute(
-        select(Reply.id, Reply.created_at, Reply.state, Reply.last_error, Reply.network, Reply.text,
-               User.full_name, User.username)
-        .outerjoin(User, User.id == Reply.author_id).where(Reply.ticket_id == ticket.id).order_by(Reply.id)).all()
+    replies = db.session.execute(_REPLIES, bound).all()
     for r in replies:
         who = _who(r.full_name, r.username) if r.username is not None else _("Система")
         state = str(REPLY_STATES.get(r.state, r.state))
