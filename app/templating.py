@@ -10,6 +10,7 @@ from app.blueprints.queue.rows import queue_rows
 from app.blueprints.workspace.rows import workspace_rows
 from app.channels.clean import redact_text, safe_link
 from app.formatting import Labels, board_time, fmt_value, local_dt, plural_ru, translate
+from app.kept_fields import kept_field, kept_hidden, kept_input
 from app.security import embed_requested
 from app.services import access, control, notifications, openstats, qr, workflow
 from app.services.sla import countdown
@@ -42,6 +43,8 @@ def register(app: Flask) -> None:
         "ticket_url": ticket_url,  # url_for('tickets.detail', number=…), cheaper in a list's rows
         "queue_rows": queue_rows,  # the queue's row renderer (queue/_rows.html)
         "workspace_rows": workspace_rows,  # /my's row renderer (workspace/_rows.html)
+        # the ticket panel's form fields, rendered once per form class, field, data and language (app/kept_fields.py)
+        "kept_field": kept_field, "kept_input": kept_input, "kept_hidden": kept_hidden,
         # the head's board
         "fmt_value": fmt_value, "figure_change": board_present.change, "BOARD_FIGURES": board_present.FIGURES,
         "board_charts": board_present.board_charts, "board_url": board_present.board_url,

@@ -112,6 +112,11 @@ class Resident(db.Model):
     def name(self) -> str:
         """The name to show. A VK resident is stored unnamed until jobs/intake.vk_names asks VK (callbacks carry
         only the id); until then, and for deleted pages, the id form «id<N>»."""
-        if self.display_name:
-            return self.display_name
-        return f"id{self.external_id}" if self.network == "vk" and self.external_id else ""
+        return self.name_of(self.display_name, self.network, self.external_id)
+
+    @staticmethod
+    def name_of(display_name: str | None, network: str | None, external_id: str | None) -> str:
+        """`name` from the three columns (a page that reads them as plain rows: the ticket's timeline)."""
+        if display_name:
+            return display_name
+        return f"id{external_id}" if network == "vk" and external_id else ""

@@ -6,8 +6,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select
 
 from app.channels import content
 from app.channels.clean import safe_link
@@ -22,10 +21,11 @@ from app.models import (
     Message,
     Post,
     Reply,
+    Resident,
     Ticket,
     TicketEvent,
+    User,
 )
-from app.services.replies import family_ids
 
 REPLY_STATES = {"pending": _l("ожидает отправки"), "sending": _l("отправляется"), "sent": _l("доставлен"),
                 "failed": _l("не доставлен"), "unconfirmed": _l("доставка не подтверждена")}
@@ -76,7 +76,7 @@ def _label(labels: dict, key) -> str:
     return str(labels.get(key, key or ""))
 
 
-def _event_title(e: TicketEvent) -> tuple[str, str]:
+def _event_title(e) -> tuple[str, str]:
     """(title, body) of an event, in the staff's language (the payload keeps the facts, not the words)."""
     p = e.payload or {}
     if e.kind == "created":
@@ -210,17 +210,51 @@ def _openable(network: str, a: dict) -> bool:
     return network in ("web", "telegram") and a.get("kind") not in ("contact", "poll") and not a.get("note")
 
 
+def _family():
+    """The ids of the ticket and of every ticket merged into it, directly or through a chain of merges (what
+    replies.family_ids finds level by level), as a recursive CTE: the messages come in one statement."""
+    family = select(Ticket.id).where(Ticket.id == bindparam("ticket_id")).cte("family", recursive=True)
+    family = family.union(select(Ticket.id).where(Ticket.duplicate_of_id == family.c.id))
+    return select(family.c.id)
+
+
+def _who(full_name: str | None, username: str | None) -> str:
+    """User.display_name from the two columns."""
+    return full_name or username
+
+
+# What the page shows of each row, read as plain rows (not ORM objects with their relations: the messages' raw
+# payloads, the actors' whole user rows) — three statements for the whole timeline, built once (a bound ticket id).
+_MESSAGES = (select(Message.id, Message.ticket_id, Message.received_at, Message.kind, Message.network, Message.text,
+                    Message.attachments, Message.permalink, Message.post_id, Message.edit_of_id,
+                    Resident.display_name, Resident.network.label("resident_network"), Resident.external_id,
+                    Ticket.number.label("ticket_number"))
+             .join(Ticket, Ticket.id == Message.ticket_id).outerjoin(Resident, Resident.id == Message.resident_id)
+             .where(Message.ticket_id.in_(_family())).order_by(Message.id))
+# reply / message / message_edited are shown from the outbox row / the message itself (an edit is a message)
+_EVENTS = (select(TicketEvent.created_at, TicketEvent.kind, TicketEvent.payload, User.full_name, User.username,
+                  Resident.id.label("resident_id"), Resident.display_name, Resident.network, Resident.external_id)
+           .outerjoin(User, User.id == TicketEvent.actor_user_id)
+           .outerjoin(Resident, Resident.id == TicketEvent.actor_resident_id)
+           .where(TicketEvent.ticket_id == bindparam("ticket_id"),
+                  TicketEvent.kind.not_in(("reply", "message", "message_edited")))
+           .order_by(TicketEvent.id))
+_REPLIES = (select(Reply.id, Reply.created_at, Reply.state, Reply.last_error, Reply.network, Reply.text,
+                   User.full_name, User.username)
+            .outerjoin(User, User.id == Reply.author_id).where(Reply.ticket_id == bindparam("ticket_id"))
+            .order_by(Reply.id))
+
+
 def build(ticket: Ticket) -> list[Entry]:
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
-    ids = family_ids(ticket)
-    messages = db.session.scalars(select(Message).where(Message.ticket_id.in_(ids))
-                                  .options(joinedload(Message.resident), joinedload(Message.ticket))).all()
+    bound = {"ticket_id": ticket.id}
+    messages = db.session.execute(_MESSAGES, bound).all()
     # An edit shows once: as the resident's message, titled as an edit, with only the files the original lacked.
     originals = {m.id: m for m in messages}
     posts = _posts(messages)
     for m in messages:
-        who = (m.resident.name if m.resident else "") or _("Житель")
+        who = Resident.name_of(m.display_name, m.resident_network, m.external_id) or _("Житель")
         title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
         known: set = set()
         if m.edit_of_id is not None:
@@ -228,25 +262,21 @@ def build(ticket: Ticket) -> list[Entry]:
             original = originals.get(m.edit_of_id) or db.session.get(Message, m.edit_of_id)
             known = {a.get("file_id") for a in (original.attachments or [])} if original is not None else set()
         if m.ticket_id != ticket.id:
-            title += " · " + _("из %(number)s", number=m.ticket.number)
+            title += " · " + _("из %(number)s", number=m.ticket_number)
         files = [(_file_label(a), m.id, i, _openable(m.network, a))
                  for i, a in enumerate(m.attachments or []) if not (known and a.get("file_id") in known)]
         entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
                              files, post=posts.get(m.post_id) if m.post_id is not None else None))
-    events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                .options(joinedload(TicketEvent.actor_user), joinedload(TicketEvent.actor_resident))
-                                .order_by(TicketEvent.id)).all()
+    events = db.session.execute(_EVENTS, bound).all()
     for e in events:
-        if e.kind in ("reply", "message", "message_edited"):
-            continue  # shown from the outbox row / the message itself (an edit is a message of its own)
-        who = (e.actor_user.display_name if e.actor_user else
-               (e.actor_resident.name or _("Житель")) if e.actor_resident else _("Система"))
+        who = (_who(e.full_name, e.username) if e.username is not None else
+               (Resident.name_of(e.display_name, e.network, e.external_id) or _("Житель")) if e.resident_id is not None
+               else _("Система"))
         title, body = _event_title(e)
         entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
-    replies = db.session.scalars(select(Reply).where(Reply.ticket_id == ticket.id)
-                                 .options(joinedload(Reply.author))).all()
+    replies = db.session.execute(_REPLIES, bound).all()
     for r in replies:
-        who = r.author.display_name if r.author else _("Система")
+        who = _who(r.full_name, r.username) if r.username is not None else _("Система")
         state = str(REPLY_STATES.get(r.state, r.state))
         extra = f"{state}" + (f": {r.last_error}" if r.state in ("failed", "unconfirmed") and r.last_error else "")
         entries.append(Entry(r.created_at, "reply", who,

@@ -5,10 +5,11 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.blueprints.queue.forms import _int_or_none, category_choices, institution_choices
 from app.cached_select import CachedSelectField
+from app.kept_fields import StaticForm
 from app.models import PRIORITY_LABELS, REGIME_LABELS, REJECT_REASONS, STATUS_LABELS
 
 
-class VersionedForm(FlaskForm):
+class VersionedForm(StaticForm, FlaskForm):
     version = IntegerField(validators=[DataRequired()])
 
 
@@ -45,12 +46,12 @@ class PriorityForm(VersionedForm):
                            validators=[DataRequired(_l("Выберите приоритет"))])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(StaticForm, FlaskForm):
     text = TextAreaField(_l("Внутренняя заметка"),
                          validators=[DataRequired(_l("Заметка пуста")), Length(max=5000)])
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(StaticForm, FlaskForm):
     text = TextAreaField(_l("Ответ жителю"),
                          validators=[DataRequired(_l("Текст ответа пуст")), Length(max=4000)])
 
@@ -64,7 +65,7 @@ class ReturnForm(FlaskForm):
     version = HiddenField()
 
 
-class InterimForm(FlaskForm):
+class InterimForm(StaticForm, FlaskForm):
     text = TextAreaField(_l("Промежуточный ответ"),
                          validators=[DataRequired(_l("Текст промежуточного ответа пуст")), Length(max=4000)])
     promised = StringField(_l("Срок окончательного ответа"),

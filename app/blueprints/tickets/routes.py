@@ -20,6 +20,7 @@ from app.blueprints.tickets.forms import (
 from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
+from app.kept_fields import KeptForm
 from app.models import Category, Institution, Ticket, utcnow
 from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
@@ -52,22 +53,22 @@ def _context(ticket, **forms):
         "targets": workflow.allowed_targets(current_user, ticket),
         "can_manage": access.can_manage(current_user),
         "can_work": access.can_work(current_user, ticket),
-        "status_form": StatusForm(version=ticket.version, formdata=None),
-        "assign_form": AssignForm(version=ticket.version, institution_id=ticket.institution_id, formdata=None),
-        "category_form": CategoryForm(version=ticket.version, category_id=ticket.category_id, formdata=None),
-        "priority_form": PriorityForm(version=ticket.version, priority=ticket.priority, formdata=None),
-        "note_form": NoteForm(formdata=None),
-        "reply_form": ReplyForm(formdata=None),
-        "merge_form": MergeForm(version=ticket.version, formdata=None),
-        "interim_form": InterimForm(formdata=None),
-        "extend_form": ExtendForm(version=ticket.version, formdata=None),
-        "regime_form": RegimeForm(version=ticket.version, regime=ticket.regime, formdata=None),
+        "status_form": KeptForm(StatusForm, version=ticket.version),
+        "assign_form": KeptForm(AssignForm, version=ticket.version, institution_id=ticket.institution_id),
+        "category_form": KeptForm(CategoryForm, version=ticket.version, category_id=ticket.category_id),
+        "priority_form": KeptForm(PriorityForm, version=ticket.version, priority=ticket.priority),
+        "note_form": KeptForm(NoteForm),
+        "reply_form": KeptForm(ReplyForm),
+        "merge_form": KeptForm(MergeForm, version=ticket.version),
+        "interim_form": KeptForm(InterimForm),
+        "extend_form": KeptForm(ExtendForm, version=ticket.version),
+        "regime_form": KeptForm(RegimeForm, version=ticket.version, regime=ticket.regime),
         "orders": control.orders_for_ticket(current_user, ticket),
         "can_issue": access.can_issue_orders(current_user),
         "repeats": repeats.of_ticket(current_user, ticket) if ticket.is_open else [],
         "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
                   if ticket.is_open and access.can_manage(current_user) else None),
-        "repeat_form": FlaskForm(formdata=None),
+        "repeat_form": KeptForm(FlaskForm),
         "error": None,
         "notice": None,
     }
