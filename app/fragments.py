@@ -15,11 +15,12 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import case, null, select
 
 from app.extensions import db
 from app.jobs import enqueue
@@ -64,16 +65,39 @@ def key(name: str, data_key: str, templates: Iterable[str] = (), vary: Iterable 
     return row_key
 
 
-def prefetch(keys: list[str]) -> dict[str, BoardSnapshot]:
-    """The kept rows of several fragments in one statement, by key (for `cached(..., kept=)`)."""
-    if not keys:
+def prefetch(keys: list[str], *, head: str | None = None, fields: tuple[str, ...] = ()) -> dict:
+    """The kept rows of several fragments in one statement, by key (for `cached(..., kept=)`): each with `key`,
+    `computed_at` and `data`. With `head`: also that row (the data the fragments are rendered from, a report
+    snapshot), its `data` only the top-level `fields` (a snapshot is ≈ 130 KB of JSON: decoding all of it would
+    cost more than the rest of the page when the fragments are kept)."""
+    if not keys and head is None:
         return {}
-    return {row.key: row for row in db.session.scalars(select(BoardSnapshot).where(BoardSnapshot.key.in_(keys)))}
+    row = BoardSnapshot.data
+    if head is None:
+        stmt = select(BoardSnapshot.key, BoardSnapshot.computed_at, row)
+    else:
+        is_head = BoardSnapshot.key == head
+        stmt = select(BoardSnapshot.key, BoardSnapshot.computed_at,
+                      case((is_head, null()), else_=row).label("data"),
+                      *(case((is_head, row[name])).label(f"head_{i}") for i, name in enumerate(fields)))
+    rows = db.session.execute(stmt.where(BoardSnapshot.key.in_([*keys, *([head] if head else [])])))
+    if head is None:
+        return {r.key: r for r in rows}
+    out = {}
+    for r in rows:
+        out[r.key] = _Kept(r.key, r.computed_at, dict(zip(fields, r[3:], strict=True)) if r.key == head else r.data)
+    return out
+
+
+class _Kept(NamedTuple):
+    key: str
+    computed_at: datetime
+    data: dict
 
 
 def cached(name: str, data_key: str, version: datetime, render: Callable[[], str], *,
            templates: Iterable[str] = (), vary: Iterable = (), row_key: str | None = None,
-           kept: dict[str, BoardSnapshot] | None = None) -> Markup:
+           kept: dict | None = None) -> Markup:
     """The fragment's HTML for data `data_key` as of `version` (the moment the data was computed): the kept
     row when it is of this version, else `render()` now (and kept by a job for the next viewer). `row_key`:
     `key(name, data_key, templates, vary)` when the caller has it already; `kept`: `prefetch`'s rows (a key
@@ -81,7 +105,7 @@ def cached(name: str, data_key: str, version: datetime, render: Callable[[], str
     row_key = row_key or key(name, data_key, tuple(templates), vary)
     stamp = version.isoformat()
     row = kept.get(row_key) if kept is not None else db.session.get(BoardSnapshot, row_key)
-    if row is not None and isinstance(row.data, dict) and row.data.get("version") == stamp:
+    if is_current(row, version):
         return Markup(row.data["html"])
     html = str(render())
     try:
@@ -89,6 +113,11 @@ def cached(name: str, data_key: str, version: datetime, render: Callable[[], str
     except Exception:  # Redis down: the next viewer renders it again
         log.exception("could not ask for the fragment %s to be kept", row_key)
     return Markup(html)
+
+
+def is_current(row, version: datetime) -> bool:
+    """Whether a kept row (`prefetch`'s or a BoardSnapshot) holds the fragment of data version `version`."""
+    return row is not None and isinstance(row.data, dict) and row.data.get("version") == version.isoformat()
 
 
 def keep(row_key: str, data: dict, version: datetime) -> None:

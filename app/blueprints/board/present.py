@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from app import formatting, fragments
 from app.formatting import fmt_value
-from app.services import access
+from app.services import access, board
 from app.services.board.snapshots import _snapshot_key
 
 RANKINGS_TEMPLATES = ("board/_rankings.html", "board/_ranking.html")
@@ -77,13 +77,33 @@ def _part_keys(user, period, scope) -> dict[str, str]:
             for name, templates in PARTS.items()}
 
 
+# what the page reads of the report itself when its parts are kept: their version and the worklist's overdue count
+SUMMARY = ("computed_at", "now")
+
+
 def prefetch(user, period, scope) -> dict:
-    """The view's snapshot and its kept parts in one statement (the snapshot then comes from the session, held by
-    the returned dict: pass it to `fragments_of`). Nothing for a user whose report is their own."""
+    """The view's kept parts and, of its snapshot, the moment and SUMMARY's fields only, in one statement (for
+    `kept_summary` and `fragments_of`). Nothing for a user whose report is their own."""
     if not access.sees_every_ticket(user):
         return {}
-    keys = [_snapshot_key(period, scope), *_part_keys(user, period, scope).values()]
-    return fragments.prefetch(keys)
+    return fragments.prefetch(list(_part_keys(user, period, scope).values()), head=_snapshot_key(period, scope),
+                              fields=SUMMARY)
+
+
+def kept_summary(user, period, scope, kept: dict, now: datetime) -> dict | None:
+    """SUMMARY's fields of the view's snapshot when it may be served now (young enough: the rule of
+    `board.cached_report`) and every part of the page is kept at its version: all the page then reads of the
+    report (not ≈ 130 KB of JSON decoded a request). None otherwise: the caller reads the whole report."""
+    head = kept.get(_snapshot_key(period, scope))
+    if head is None or not board.young_enough(period, head.computed_at, now):
+        return None
+    if any(head.data.get(name) is None for name in SUMMARY):
+        return None
+    version = datetime.fromisoformat(head.data["computed_at"])
+    if not all(fragments.is_current(kept.get(row_key), version)
+               for row_key in _part_keys(user, period, scope).values()):
+        return None
+    return head.data
 
 
 def fragments_of(user, state: dict, method: dict, *, fresh: bool = False,

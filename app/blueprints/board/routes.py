@@ -28,13 +28,16 @@ def require_board_role():
 
 def _state(force: bool = False, parts: bool = False) -> dict:
     """Period, scope and report from the request; bad arguments give the default view and their messages.
-    `parts`: the page's kept parts are read with the snapshot, in one statement (`kept`)."""
+    `parts`: the page's kept parts are read with the snapshot's summary, in one statement (`kept`); when they
+    are of the snapshot's version, `data` is that summary (present.SUMMARY), not the whole report."""
     now = utcnow()
     period, errors = board.parse_period(request.args, now)
     scope, scope_errors = board.parse_scope(request.args)
     errors += scope_errors
     kept = present.prefetch(current_user, period, scope) if parts and not force else None
-    data = board.cached_report(current_user, period, scope, force=force, now=now)  # the snapshot: held in `kept`
+    # the parts kept at the snapshot's version: the page reads only the snapshot's summary, else the whole report
+    data = (present.kept_summary(current_user, period, scope, kept, now) if kept else None) or \
+        board.cached_report(current_user, period, scope, force=force, now=now)
     args = {"period": period.kind, "direction": scope.direction_id or "", "institution": scope.institution_id or ""}
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
