@@ -5,12 +5,11 @@ import json
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.blueprints.board import present
 from app.extensions import db
 from app.htmx import etag_of, not_modified, poll_response, render
-from app.models import Direction, HotSpot, Institution, utcnow
+from app.models import HotSpot, utcnow
 from app.services import access, board, control, exports
 from app.services.board import export as board_export
 from app.services.board import hotspots, worklist
@@ -49,14 +48,7 @@ def _state(force: bool = False, parts: bool = False) -> dict:
 
 
 def _choices() -> dict:
-    return {
-        "directions": db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id)).all(),
-        # id and short name only (the filter's options, the export's filter line): not 137 whole rows a request
-        "institutions": db.session.execute(select(Institution.id, Institution.short_name)
-                                           .where(Institution.is_active.is_(True))
-                                           .order_by(Institution.short_name)).all(),
-        "period_kinds": board.PERIOD_KINDS,
-    }
+    return present.choices()
 
 
 @bp.get("")
