@@ -6,7 +6,9 @@ template's source and whatever of the viewer the caller says changes the HTML (`
 Its HTML is kept in `board_snapshots`, one row per fragment and variant: every web process on every machine
 reads the same row, and a new data version is a miss (the row's version is compared), so nothing is ever
 served stale; the row is then replaced. Like the snapshots, the page that renders a missing fragment writes
-nothing itself: a low-priority job stores it (in-process without Redis).
+nothing itself: a low-priority job stores it (in-process without Redis). A process holds the rows it has decoded
+by (key, computed_at), and each request reads the rows' `computed_at` first (`prefetch`): a replaced row has a
+new moment, so what is held is never served for it.
 """
 from __future__ import annotations
 
@@ -79,7 +81,7 @@ class Kept(NamedTuple):
 # process's write is a new moment, a miss. Spares decoding ≈ 140–330 KB of JSON a request; bounded.
 _held: dict[tuple, Kept] = {}
 _held_lock = threading.Lock()
-MAX_HELD = 64
+MAX_HELD = 128  # ≈ 100 KB each at most
 
 
 def prefetch(keys: list[str], *, head: str | None = None, fields: tuple[str, ...] = ()) -> dict[str, Kept]:
