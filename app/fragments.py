@@ -6,15 +6,19 @@ template's source and whatever of the viewer the caller says changes the HTML (`
 Its HTML is kept in `board_snapshots`, one row per fragment and variant: every web process on every machine
 reads the same row, and a new data version is a miss (the row's version is compared), so nothing is ever
 served stale; the row is then replaced. Like the snapshots, the page that renders a missing fragment writes
-nothing itself: a low-priority job stores it (in-process without Redis).
+nothing itself: a low-priority job stores it (in-process without Redis). A process holds the rows it has decoded
+by (key, computed_at), and each request reads the rows' `computed_at` first (`prefetch`): a replaced row has a
+new moment, so what is held is never served for it.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
@@ -25,6 +29,7 @@ from app.extensions import db
 from app.jobs import enqueue
 from app.models import BoardSnapshot
 from app.models.base import insert_or_ignore
+from app.services import refdata
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +69,64 @@ def key(name: str, data_key: str, templates: Iterable[str] = (), vary: Iterable 
     return row_key
 
 
-def prefetch(keys: list[str]) -> dict[str, BoardSnapshot]:
-    """The kept rows of several fragments in one statement, by key (for `cached(..., kept=)`)."""
-    if not keys:
+class Kept(NamedTuple):
+    key: str
+    computed_at: datetime  # the row's version: a snapshot's moment; a fragment's data version (`keep`)
+    data: dict
+
+
+# Rows read whole before, by (key, computed_at, fields): a row is only ever replaced with a new `computed_at` (a
+# snapshot is recomputed at a new moment; a fragment is the same pure function of its key and data version), so an
+# entry is its row as long as the row's `computed_at` is the one read from the database in this request — another
+# process's write is a new moment, a miss. Spares decoding ≈ 140–330 KB of JSON a request; bounded.
+_held: dict[tuple, Kept] = {}
+_held_lock = threading.Lock()
+MAX_HELD = 128  # ≈ 100 KB each at most
+
+
+def prefetch(keys: list[str], *, head: str | None = None, fields: tuple[str, ...] = ()) -> dict[str, Kept]:
+    """The kept rows of several fragments, by key (for `cached(..., kept=)`). With `head`: also that row (the data
+    the fragments are rendered from, a report snapshot), its `data` only the top-level `fields`. One statement
+    reads every row's version (`computed_at`); the data of a row not held at that version (`_held`) is read by a
+    second one."""
+    wanted = [*keys, *([head] if head is not None else [])]
+    if not wanted:
         return {}
-    return {row.key: row for row in db.session.scalars(select(BoardSnapshot).where(BoardSnapshot.key.in_(keys)))}
+    versions = dict(db.session.execute(select(BoardSnapshot.key, BoardSnapshot.computed_at)
+                                       .where(BoardSnapshot.key.in_(wanted))).all())
+    out: dict[str, Kept] = {}
+    missing = []
+    for key, computed_at in versions.items():
+        hit = _held.get((key, computed_at, fields if key == head else ()))
+        if hit is not None:
+            out[key] = hit
+        else:
+            missing.append(key)
+    if missing:
+        hold = not refdata.written()  # never a row this transaction may have written (a rollback would undo it)
+        for r in db.session.execute(select(BoardSnapshot.key, BoardSnapshot.computed_at, BoardSnapshot.data)
+                                    .where(BoardSnapshot.key.in_(missing))):
+            data = r.data
+            if r.key == head:
+                data = {name: data.get(name) for name in fields} if isinstance(data, dict) else {}
+            out[r.key] = kept = Kept(r.key, r.computed_at, data)
+            if hold:
+                with _held_lock:  # under the version read with the data: a row replaced meanwhile is its own entry
+                    if len(_held) >= MAX_HELD:
+                        _held.clear()
+                    _held[(r.key, r.computed_at, fields if r.key == head else ())] = kept
+    return out
+
+
+def forget() -> None:
+    """Drop the rows held (tests: behave like a freshly started process)."""
+    with _held_lock:
+        _held.clear()
 
 
 def cached(name: str, data_key: str, version: datetime, render: Callable[[], str], *,
            templates: Iterable[str] = (), vary: Iterable = (), row_key: str | None = None,
-           kept: dict[str, BoardSnapshot] | None = None) -> Markup:
+           kept: dict | None = None) -> Markup:
     """The fragment's HTML for data `data_key` as of `version` (the moment the data was computed): the kept
     row when it is of this version, else `render()` now (and kept by a job for the next viewer). `row_key`:
     `key(name, data_key, templates, vary)` when the caller has it already; `kept`: `prefetch`'s rows (a key
@@ -81,7 +134,7 @@ def cached(name: str, data_key: str, version: datetime, render: Callable[[], str
     row_key = row_key or key(name, data_key, tuple(templates), vary)
     stamp = version.isoformat()
     row = kept.get(row_key) if kept is not None else db.session.get(BoardSnapshot, row_key)
-    if row is not None and isinstance(row.data, dict) and row.data.get("version") == stamp:
+    if is_current(row, version):
         return Markup(row.data["html"])
     html = str(render())
     try:
@@ -89,6 +142,11 @@ def cached(name: str, data_key: str, version: datetime, render: Callable[[], str
     except Exception:  # Redis down: the next viewer renders it again
         log.exception("could not ask for the fragment %s to be kept", row_key)
     return Markup(html)
+
+
+def is_current(row, version: datetime) -> bool:
+    """Whether a kept row (`prefetch`'s or a BoardSnapshot) holds the fragment of data version `version`."""
+    return row is not None and isinstance(row.data, dict) and row.data.get("version") == version.isoformat()
 
 
 def keep(row_key: str, data: dict, version: datetime) -> None:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.extensions import db
 from tests.helpers import body
 
 pytest_plugins = ["tests.participants_support"]
@@ -162,3 +163,16 @@ def test_posts_this_month_count_only_shown_accounts(client, network):
     expected = sum(1 for p in db.session.scalars(db.select(Post)) if p.account_id in shown and p.published_at >= since)
     html = body(client.get("/participants"))
     assert re.findall(r'class="fig-value">([^<]+)<', html)[3] == str(expected)
+
+
+def test_a_change_shows_at_once_though_the_groups_are_rendered_once(client, network):
+    """Each direction's group is rendered once per content (app/blueprints/participants/routes.py): a new name,
+    a new subscriber count or a hidden account is another content, shown on the next request."""
+    assert "Школа № 3" in body(client.get("/participants"))
+    network["school"].short_name = "Гимназия № 3"
+    network["vk"].followers = 1600
+    network["tg"].is_active = False
+    db.session.commit()
+    html = body(client.get("/participants"))
+    assert "Гимназия № 3" in html and "Школа № 3</a>" not in html
+    assert "1\u00a0600" in html and "1\u00a0500" not in html and "https://t.me/t_school3" not in html

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Date, func, literal, or_, select, union_all
+from sqlalchemy import Date, bindparam, func, literal, or_, select, union_all
 
 from app.channels.clean import allowed_hosts
 from app.extensions import db
@@ -197,21 +197,41 @@ def _participant(row) -> ParticipantRow:
                           direction_code=row[7], direction_name=row[8], direction_order=row[9] or 0)
 
 
+@lru_cache(maxsize=None)
+def _statements() -> dict:
+    """The directory's fixed statements (SQL structure only, the values bound at execution), built once: building
+    them cost more CPU than running them (hundreds of expressions a request)."""
+    participants = select(*_INSTITUTION_COLUMNS).join(Direction, Institution.direction_id == Direction.id) \
+        .where(Institution.is_active.is_(True))
+    accounts = select(*_ACCOUNT_COLUMNS).where(Account.shown())
+    since = bindparam("since", type_=Post.__table__.c.published_at.type)
+    hidden = select(Account.id).where(Account.id.not_in(_shown_accounts()))
+    return {
+        "participants": participants,
+        "participant": participants.where(Institution.slug == bindparam("slug")),
+        "accounts": accounts.join(Institution, Account.institution_id == Institution.id)
+        .where(Institution.is_active.is_(True)).order_by(Account.followers.desc(), Account.id),
+        "accounts_of": accounts.where(Account.institution_id == bindparam("institution_id"))
+        .order_by(Account.followers.desc(), Account.id),
+        "posts_since": select(func.count()).select_from(Post).where(Post.published_at >= since, Post.live()),
+        "hidden_posts_since": select(func.count()).select_from(Post).where(Post.account_id.in_(hidden),
+                                                                           Post.published_at >= since, Post.live()),
+    }
+
+
 def participants(slug: str | None = None) -> list[ParticipantRow]:
     """Active participants (one by `slug`, or all) with their active accounts, most followed first."""
-    stmt = select(*_INSTITUTION_COLUMNS).join(Direction, Institution.direction_id == Direction.id) \
-        .where(Institution.is_active.is_(True))
-    if slug is not None:
-        stmt = stmt.where(Institution.slug == slug)
-    rows = [_participant(r) for r in db.session.execute(stmt)]
+    stmts = _statements()
+    found = db.session.execute(stmts["participants"]) if slug is None else \
+        db.session.execute(stmts["participant"], {"slug": slug})
+    rows = [_participant(r) for r in found]
     if not rows:
         return []
     by_id = {p.id: p for p in rows}
-    acc = select(*_ACCOUNT_COLUMNS).where(Account.shown())
-    acc = acc.where(Account.institution_id == rows[0].id) if slug is not None else \
-        acc.join(Institution, Account.institution_id == Institution.id).where(Institution.is_active.is_(True))
+    accounts = db.session.execute(stmts["accounts"]) if slug is None else \
+        db.session.execute(stmts["accounts_of"], {"institution_id": rows[0].id})
     words = _Words()
-    for r in db.session.execute(acc.order_by(Account.followers.desc(), Account.id)):
+    for r in accounts:
         by_id[r[1]].accounts.append(_account(r, words))
     rows.sort(key=lambda p: (p.direction_order, p.direction_name, -p.followers, p.short_name.casefold()))
     return rows
@@ -246,13 +266,10 @@ def _shown_accounts():
 def posts_this_month(today: date) -> int:
     """Posts of every shown account published since the city month began: all posts on ix_posts_published (an
     index-only range) less the few of hidden accounts."""
-    since = city_midnight(today.replace(day=1))
-    total = db.session.scalar(select(func.count()).select_from(Post).where(Post.published_at >= since,
-                                                                          Post.live())) or 0
-    hidden = select(Account.id).where(Account.id.not_in(_shown_accounts()))
-    return total - (db.session.scalar(select(func.count()).select_from(Post)
-                                      .where(Post.account_id.in_(hidden), Post.published_at >= since,
-                                             Post.live())) or 0)
+    since = {"since": city_midnight(today.replace(day=1))}
+    stmts = _statements()
+    total = db.session.scalar(stmts["posts_since"], since) or 0
+    return total - (db.session.scalar(stmts["hidden_posts_since"], since) or 0)
 
 
 def followers_on(account_ids: list[int], day: date, every_shown: bool = False) -> dict[int, int]:

@@ -65,6 +65,11 @@ def memo(key: tuple, build: Callable[[], T]) -> T:
     return value
 
 
+def written() -> bool:
+    """Whether the current transaction has written (what it reads may be its own uncommitted changes)."""
+    return bool(db.session.info.get(_WROTE))
+
+
 def _wrote(session, *_args) -> None:
     session.info[_WROTE] = True
 

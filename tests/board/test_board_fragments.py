@@ -2,13 +2,14 @@
 still be the report of the moment, in their language, for their view."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import BoardSnapshot, utcnow
+from app.models import OPEN_STATUSES, BoardSnapshot, Ticket, utcnow
 from app.services import access, board
 from tests.board.test_board_export import last_weeks
 from tests.factories import make_direction, make_institution, make_ticket, make_user
@@ -111,3 +112,32 @@ def test_a_slow_job_never_puts_older_tables_back():
                    now - timedelta(minutes=5))
     db.session.expire_all()
     assert db.session.get(BoardSnapshot, "html|t|k").data["html"] == "new"
+
+
+def _overdue_tab(html: str) -> str:
+    return re.search(r'data-kind="overdue">[^<]*<b class="n">(\d+)</b>', html).group(1)
+
+
+def test_kept_parts_page_counts_what_is_overdue_now_and_an_old_snapshot_is_recomputed(app, login, monkeypatch):
+    """With its parts kept, the page reads only the snapshot's summary (its moment and the counts of now): the
+    overdue tab still counts the overdue tickets (an independent count here); a snapshot too old is not served
+    from the kept parts — the report is computed again and the tables show what changed."""
+    water = _city()
+    late = make_ticket("Течёт крыша", institution=water, created_at=utcnow() - timedelta(days=20))
+    late.resolution_due_at = utcnow() - timedelta(days=2)
+    args, _, _ = _view()
+    client = login(make_user("head"))
+    first = client.get("/board", query_string=args).get_data(as_text=True)
+    again = client.get("/board", query_string=args).get_data(as_text=True)  # from the kept parts
+    assert _fragments()
+    expected = sum(1 for t in db.session.scalars(select(Ticket)) if t.status in OPEN_STATUSES
+                   and t.resolution_due_at is not None and t.resolution_due_at < utcnow())
+    assert _overdue_tab(again) == _overdue_tab(first) == str(expected) == "1"
+    assert _institutions_table(again) == _institutions_table(first)
+
+    sewer = make_institution(water.direction, "Горсвет")
+    make_ticket("Нет света", institution=sewer, created_at=utcnow() - timedelta(hours=1))
+    db.session.commit()
+    assert "Горсвет" not in _institutions_table(client.get("/board", query_string=args).get_data(as_text=True))
+    monkeypatch.setitem(app.config, "BOARD_SNAPSHOT_MAX_AGE", 0)  # every snapshot is now too old
+    assert "Горсвет" in _institutions_table(client.get("/board", query_string=args).get_data(as_text=True))

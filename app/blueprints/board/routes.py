@@ -5,12 +5,11 @@ import json
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.blueprints.board import present
 from app.extensions import db
 from app.htmx import etag_of, not_modified, poll_response, render
-from app.models import Direction, HotSpot, Institution, utcnow
+from app.models import HotSpot, utcnow
 from app.services import access, board, control, exports
 from app.services.board import export as board_export
 from app.services.board import hotspots, worklist
@@ -28,13 +27,16 @@ def require_board_role():
 
 def _state(force: bool = False, parts: bool = False) -> dict:
     """Period, scope and report from the request; bad arguments give the default view and their messages.
-    `parts`: the page's kept parts are read with the snapshot, in one statement (`kept`)."""
+    `parts`: the page's kept parts are read with the snapshot's summary, in one statement (`kept`); when they
+    are of the snapshot's version, `data` is that summary (present.SUMMARY), not the whole report."""
     now = utcnow()
     period, errors = board.parse_period(request.args, now)
     scope, scope_errors = board.parse_scope(request.args)
     errors += scope_errors
     kept = present.prefetch(current_user, period, scope) if parts and not force else None
-    data = board.cached_report(current_user, period, scope, force=force, now=now)  # the snapshot: held in `kept`
+    # the parts kept at the snapshot's version: the page reads only the snapshot's summary, else the whole report
+    data = (present.kept_summary(current_user, period, scope, kept, now) if kept else None) or \
+        board.cached_report(current_user, period, scope, force=force, now=now)
     args = {"period": period.kind, "direction": scope.direction_id or "", "institution": scope.institution_id or ""}
     if period.kind == "custom":
         args.update({"from": period.start.strftime("%d.%m.%Y"), "to": period.end.strftime("%d.%m.%Y")})
@@ -46,14 +48,7 @@ def _state(force: bool = False, parts: bool = False) -> dict:
 
 
 def _choices() -> dict:
-    return {
-        "directions": db.session.scalars(select(Direction).order_by(Direction.sort_order, Direction.id)).all(),
-        # id and short name only (the filter's options, the export's filter line): not 137 whole rows a request
-        "institutions": db.session.execute(select(Institution.id, Institution.short_name)
-                                           .where(Institution.is_active.is_(True))
-                                           .order_by(Institution.short_name)).all(),
-        "period_kinds": board.PERIOD_KINDS,
-    }
+    return present.choices()
 
 
 @bp.get("")

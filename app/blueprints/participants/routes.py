@@ -6,8 +6,11 @@ gives the page without the app's header for a frame on the city site (app/securi
 from __future__ import annotations
 
 import os
+import threading
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
+from markupsafe import Markup
 from werkzeug.security import safe_join
 
 from app.extensions import db
@@ -21,11 +24,37 @@ IMAGE_CACHE = "public, max-age=3600"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
+GROUP_TEMPLATE = "participants/_group.html"
+# A direction's group's HTML by everything it shows (its participants' and accounts' shown fields, the language and
+# the page's addresses): a pure function of that key, so an entry never goes stale (a change is another key). The
+# groups list ~140 participants and ~320 accounts: rendering them was most of the page. Bounded.
+_groups: dict[tuple, Markup] = {}
+_groups_lock = threading.Lock()
+MAX_GROUPS = 256
+
+
+def group_html(g: dict, show_base: str, embed_suffix: str, ext, avatar_base: str, t_link: str) -> Markup:
+    """participants/_group.html's `group` for `g`, rendered once per content in this process."""
+    key = (str(get_locale() or ""), show_base, embed_suffix, str(ext), avatar_base, str(t_link), g["code"],
+           g["name"], tuple((p.slug, p.short_name, p.name,
+                             tuple((a.id, a.network, a.has_avatar, a.network_name, a.url, a.stats, a.followers_text)
+                                   for a in p.accounts)) for p in g["participants"]))
+    html = _groups.get(key)
+    if html is None:
+        html = Markup(current_app.jinja_env.get_template(GROUP_TEMPLATE).module.group(
+            g, show_base, embed_suffix, ext, avatar_base, t_link))
+        with _groups_lock:
+            if len(_groups) >= MAX_GROUPS:
+                _groups.clear()
+            _groups[key] = html
+    return html
+
+
 @bp.get("/participants")
 def index():
     page = directory.directory(request.args)
     top = rating_public.block(directory.city_today())  # None when the setting is off or nothing is frozen
-    return render_template("participants/index.html", page=page, f=page.filters, top=top)
+    return render_template("participants/index.html", page=page, f=page.filters, top=top, group_html=group_html)
 
 
 @bp.get("/participants/<slug>")

@@ -3,10 +3,14 @@ frame on the city site), /stats.csv and /stats.xlsx with the same filters. Count
 and the caching are in app/services/openstats.py (the figures are the board's)."""
 from __future__ import annotations
 
+import json
+import threading
 from urllib.parse import quote
 
-from flask import Blueprint, Response, make_response, render_template, request
+from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from app.formatting import fmt_value
 from app.models import utcnow
@@ -37,6 +41,30 @@ def _charts(data: dict) -> dict:
     return {"months": months, "days": days, "on_time": on_time}
 
 
+TABLE = "stats/_figures_table.html"
+# A figures table's HTML by everything it shows (its rows, caption, headers, targets, the language): a pure function
+# of that key, so an entry never goes stale (changed figures are another key). Bounded.
+_tables: dict[tuple, Markup] = {}
+_tables_lock = threading.Lock()
+MAX_TABLES = 256
+
+
+def figures_table(rows: list, caption: str, label: str, ratings: bool, table_id: str, targets: dict) -> Markup:
+    """stats/_figures_table.html for these values, rendered once per content in this process (≈ 60 rows of
+    formatted figures a page)."""
+    key = (str(get_locale() or ""), str(caption), str(label), bool(ratings), table_id,
+           json.dumps([rows, targets], sort_keys=True, default=str))
+    html = _tables.get(key)
+    if html is None:
+        html = Markup(current_app.jinja_env.get_template(TABLE).render(
+            rows=rows, caption=caption, label=label, ratings=ratings, table_id=table_id, targets=targets))
+        with _tables_lock:
+            if len(_tables) >= MAX_TABLES:
+                _tables.clear()
+            _tables[key] = html
+    return html
+
+
 @bp.get("/stats")
 def index():
     embed = request.args.get("embed") == "1"
@@ -49,7 +77,7 @@ def index():
     html = render_template("stats/embed.html" if embed else "stats/index.html", data=data, filters=filters,
                            period=filters.period, args=filters.args, errors=filters.errors, embed=embed,
                            charts=_charts(data), period_kinds=openstats.PERIOD_KINDS,
-                           directions=openstats.direction_choices())
+                           directions=openstats.direction_choices(), figures_table=figures_table)
     return make_response(html, 422 if filters.errors else 200)
 
 

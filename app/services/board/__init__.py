@@ -89,4 +89,5 @@ from app.services.board.snapshots import (  # noqa: F401
     refresh_direction_snapshots,
     refresh_snapshot_steps,
     refresh_snapshots,
+    young_enough,
 )

@@ -45,13 +45,18 @@ def cached_report(user, period: Period, scope: Scope = Scope(), *, force: bool =
         return report(user, period, scope, now)
     key = _snapshot_key(period, scope)
     snap = db.session.get(BoardSnapshot, key)
-    long = period.kind in LONG_KINDS
-    max_age = timedelta(seconds=current_app.config["BOARD_LONG_SNAPSHOT_MAX_AGE" if long else "BOARD_SNAPSHOT_MAX_AGE"])
-    if snap is not None and not force and timedelta(0) <= now - snap.computed_at <= max_age:
+    if snap is not None and not force and young_enough(period, snap.computed_at, now):
         return snap.data
     data = report(user, period, scope, now)
     keep_later(key, data, now)
     return data
+
+
+def young_enough(period: Period, computed_at: datetime, now: datetime) -> bool:
+    """Whether a snapshot computed at `computed_at` may be served for `period` now (cached_report's rule)."""
+    long = period.kind in LONG_KINDS
+    max_age = timedelta(seconds=current_app.config["BOARD_LONG_SNAPSHOT_MAX_AGE" if long else "BOARD_SNAPSHOT_MAX_AGE"])
+    return timedelta(0) <= now - computed_at <= max_age
 
 
 def keep_later(key: str, data: dict, now: datetime) -> None:

@@ -8,8 +8,10 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app import fragments
 from app.extensions import db
-from app.models import BoardSnapshot, Direction, Institution, RatingSnapshotRow
+from app.models import Direction, Institution, RatingSnapshotRow
+from app.services import refdata
 from app.services.board.periods import Period
 from app.services.rating import standing as standing_mod
 from app.services.rating.composite import CHECK_GROWTH, FEW_DATA, TOP
@@ -70,17 +72,19 @@ def sections(direction_list: list[Direction], period: Period, now: datetime | No
              force: bool = False) -> list[dict]:
     """For each direction: its standing's rows (top3 marked), the participants by id (id, short_name, slug), the
     laggards and the rises to look at."""
-    # the kept computations of every direction in one statement: standing() then finds them in the session (held
-    # here: the session's identity map keeps only objects something refers to)
-    held = db.session.scalars(select(BoardSnapshot).where(BoardSnapshot.key.in_(
-        [standing_mod.key(period, d.id) for d in direction_list]))).all() if len(direction_list) > 1 else []
-    kept = [(d, standing_mod.standing(d.id, period, now, force=force)) for d in direction_list]
-    del held
+    # the kept computations of every direction in one statement, their data held per process by version
+    # (app/fragments.py: not ≈ 85 KB of JSON decoded a request)
+    keys = {d.id: standing_mod.key(period, d.id) for d in direction_list}
+    rows = fragments.prefetch(list(keys.values())) if not force else {}
+    kept = [(d, standing_mod.standing(d.id, period, now, force=force, kept=rows.get(keys[d.id])))
+            for d in direction_list]
     ids = {r["institution_id"] for _d, s in kept for r in s["rows"]} | \
           {j["institution_id"] for _d, s in kept for j in s["jumps"]}
-    # what the page and the export show of a participant: its id, short name and address (rows, not whole objects)
-    names = {i.id: i for i in db.session.execute(select(Institution.id, Institution.short_name, Institution.slug)
-                                                 .where(Institution.id.in_(ids)))} if ids else {}
+    # what the page and the export show of a participant: its id, short name and address (rows, not whole objects),
+    # read once per reference data version (app/services/refdata.py)
+    every = refdata.memo(("rating-names",), lambda: {i.id: i for i in db.session.execute(
+        select(Institution.id, Institution.short_name, Institution.slug))})
+    names = {i: every[i] for i in ids if i in every}
     out = []
     for d, s in kept:
         rows = [dict(r, top3=r["place"] is not None and r["place"] <= TOP, change=r["figures"].get("change"),

@@ -181,14 +181,20 @@ def from_frozen(snap: RatingSnapshot) -> dict:
             "jumps": jump_rows(implausible_jumps([r.institution_id for r in rows], period))}
 
 
-def standing(direction_id: int, period: Period, now: datetime | None = None, *, force: bool = False) -> dict:
-    """The direction's standing: frozen, kept (young enough) or computed now (and kept by a job)."""
+_UNREAD = object()
+
+
+def standing(direction_id: int, period: Period, now: datetime | None = None, *, force: bool = False,
+             kept=_UNREAD) -> dict:
+    """The direction's standing: frozen, kept (young enough) or computed now (and kept by a job). `kept`: its kept
+    row when the caller has read it already (fragments.prefetch's, or None: none kept); else read here."""
     now = now or utcnow()
     snap = frozen_snapshot(direction_id, period)
     if snap is not None:
         return from_frozen(snap)
     k = key(period, direction_id)
-    kept = db.session.get(BoardSnapshot, k)
+    if kept is _UNREAD:
+        kept = db.session.get(BoardSnapshot, k)
     max_age = timedelta(seconds=current_app.config["RATING_SNAPSHOT_MAX_AGE"])
     if kept is not None and not force and timedelta(0) <= now - kept.computed_at <= max_age:
         return kept.data
