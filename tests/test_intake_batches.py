@@ -8,7 +8,7 @@ import pytest
 from app import channels
 from app.extensions import db
 from app.jobs import QUEUES
-from app.models import Message, Reply, Resident, Ticket
+from app.models import Message, Reply, Resident, Ticket, TicketCounter
 from app.services import intake, repeats
 from app.services.intake import triage as intake_triage
 from tests.support import wipe_tables
@@ -105,6 +105,56 @@ def test_a_failing_message_does_not_lose_the_rest_of_its_batch(fake, monkeypatch
     assert failed in intake.noise_pile()
     assert intake.untriaged_count() == 0
     assert len(fake.sent) == 2  # the two tickets were acknowledged
+
+
+def _serials(tickets):
+    return [int(t.number.rsplit("-", 1)[1]) for t in tickets]
+
+
+def test_a_batch_numbers_its_tickets_in_order_without_gaps_and_acknowledges_them_with_their_numbers(app, fake):
+    """The batch's numbers are taken just before its commit (the counter locked for a statement, not the batch):
+    what residents and staff see is as before — consecutive numbers in the order of arrival, each in its
+    acknowledgement, and the next ticket made elsewhere takes the next number."""
+    from tests.factories import make_ticket
+
+    _account()
+    texts = ["Нет холодной воды на ул. Кирова, 45", "Не горит фонарь у дома 7", "Яма во дворе дома 3"]
+    intake.accept([FakeAdapter.message(i, text=t, author=f"u{i}") for i, t in enumerate(texts)])
+    db.session.commit()  # without Redis the triage job runs right after the commit, in one batch
+    db.session.expire_all()
+    tickets = db.session.scalars(db.select(Ticket).order_by(Ticket.id)).all()
+    assert [t.summary for t in tickets] == texts
+    prefix, year = app.config["TICKET_PREFIX"], tickets[0].number.split("-")[-2]
+    assert all(t.number.startswith(f"{prefix}-{year}-") for t in tickets)
+    first = _serials(tickets)[0]
+    assert _serials(tickets) == [first, first + 1, first + 2]
+    assert db.session.scalar(db.select(TicketCounter.last).where(TicketCounter.year == int(year))) == first + 2
+    acks = db.session.scalars(db.select(Reply).where(Reply.kind == "ack").order_by(Reply.ticket_id)).all()
+    assert [a.ticket_id for a in acks] == [t.id for t in tickets]
+    assert all(f"№ {t.number} " in a.text for t, a in zip(tickets, acks, strict=True))
+    assert sorted(r.text for r in fake.sent) == sorted(a.text for a in acks)  # delivered as written
+    later = make_ticket()
+    db.session.commit()
+    assert _serials([later]) == [first + 3]
+
+
+def test_a_batch_that_fails_and_is_taken_again_one_by_one_leaves_no_gap_in_the_numbers(fake, monkeypatch):
+    _account()
+    texts = ["Нет холодной воды на ул. Кирова, 45", "СБОЙ: не горит фонарь у дома 7", "Яма во дворе дома 3"]
+    real = repeats.on_intake
+
+    def on_intake(ticket, text, now=None):
+        if "СБОЙ" in (text or ""):
+            raise RuntimeError("boom")
+        return real(ticket, text, now)
+
+    monkeypatch.setattr(intake_triage.repeats, "on_intake", on_intake)
+    intake.accept([FakeAdapter.message(i, text=t, author=f"u{i}") for i, t in enumerate(texts)])
+    db.session.commit()
+    db.session.expire_all()
+    tickets = db.session.scalars(db.select(Ticket).order_by(Ticket.id)).all()
+    assert len(tickets) == 2 and _serials(tickets)[1] == _serials(tickets)[0] + 1
+    assert not any(t.number.startswith("~") for t in tickets)
 
 
 def test_acknowledgements_have_their_own_queue_served_while_intake_jobs_wait(app, client, fake, redis_url):

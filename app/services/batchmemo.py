@@ -33,5 +33,11 @@ def memo(key: Any, compute: Callable[[], Any]) -> Any:
     return found[key]
 
 
+def peek(key: Any) -> Any:
+    """What `memo` holds under `key` in this scope, or None (nothing is computed)."""
+    found = _memo.get()
+    return None if found is None else found.get(key)
+
+
 def active() -> bool:
     return _memo.get() is not None

@@ -1,12 +1,14 @@
 """Ticket operations staff perform: create, assign, categorise, note, reply, merge, bulk."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models import (
@@ -60,6 +62,40 @@ def reserve_numbers(year: int, count: int) -> list[str]:
     return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
+# A batch of intake (services/intake/triage) makes its tickets first and numbers them just before its commit, so
+# the year's counter row is locked for one statement, not for the whole batch (two workers' batches no longer run
+# one after the other). Until then a ticket carries a unique stand-in no resident or page ever sees: it is
+# replaced in the same transaction. Numbers stay gap-free, and in the order of the tickets within a batch.
+UNNUMBERED = "~"
+
+
+def stand_in_number() -> str:
+    """A unique stand-in for a ticket numbered later in its transaction (`number_tickets`)."""
+    return UNNUMBERED + secrets.token_hex(12)
+
+
+def number_tickets(tickets_: list[Ticket]) -> None:
+    """Give the tickets made with a stand-in their numbers: per year (city time) one `reserve_numbers` in the order
+    of their ids, then one UPDATE for all (executemany). The numbers are set on the objects as loaded. Caller
+    commits, soon: the counter row of each year stays locked until then."""
+    db.session.flush()  # every pending row first, then the lock
+    todo = sorted((t for t in tickets_ if t.number.startswith(UNNUMBERED)), key=lambda t: t.id)
+    if not todo:
+        return
+    tz = sla.city_calendar().tz
+    by_year: dict[int, list[Ticket]] = {}
+    for t in todo:
+        by_year.setdefault(t.created_at.astimezone(tz).year, []).append(t)
+    rows = []
+    for year in sorted(by_year):
+        for t, number in zip(by_year[year], reserve_numbers(year, len(by_year[year])), strict=True):
+            rows.append({"t_id": t.id, "t_number": number})
+            set_committed_value(t, "number", number)
+    table = Ticket.__table__
+    db.session.execute(table.update().where(table.c.id == bindparam("t_id"))
+                       .values(number=bindparam("t_number"), updated_at=table.c.updated_at), rows)
+
+
 def require(model, row_id: int | None, missing: str):
     """The row of `model` with this id, or NotFound with the message a user reads."""
     row = db.session.get(model, row_id) if row_id is not None else None
@@ -88,16 +124,17 @@ def create_ticket(*, network: str, summary: str, resident: Resident | None = Non
                   institution: Institution | None = None, category: Category | None = None,
                   account=None, priority: str = "normal", address: str | None = None,
                   messages: list[Message] = (), created_at: datetime | None = None,
-                  actor: User | None = None, regime: str = "local") -> Ticket:
+                  actor: User | None = None, regime: str = "local", number: str | None = None) -> Ticket:
     """A new ticket (status «new») with the next number of its year (city time), its deadlines under `regime`
     from `created_at` (sla.set_deadlines), `messages` attached to it and a «created» event. Without an
     institution the category's default one is taken. Intake, the ingest API and the demo call it; nothing is
-    sent to the resident here (intake acknowledges). The caller commits."""
+    sent to the resident here (intake acknowledges). `number`: a stand-in (`stand_in_number`) when the caller numbers
+    its tickets later (`number_tickets`). The caller commits."""
     created_at = created_at or utcnow()
     if institution is None and category is not None:
         institution = category.default_institution
     institution = receiving(institution)
-    ticket = Ticket(number=next_number(created_at.astimezone(sla.city_calendar().tz).year),
+    ticket = Ticket(number=number or next_number(created_at.astimezone(sla.city_calendar().tz).year),
                     network=network, summary=summary.strip(), resident=resident, institution=institution,
                     category=category, account=account, priority=priority, address=address,
                     regime=regime, created_at=created_at, updated_at=created_at, status="new")

@@ -25,7 +25,7 @@ from app.channels import get_adapter
 from app.channels.base import BadPayload
 from app.channels.clean import NotJson, clean_payload, load_json
 from app.extensions import csrf, db
-from app.services import intake, refusals
+from app.services import batchmemo, intake, refusals
 from app.services.accounts import credentials
 from app.services.accounts import posts as account_posts
 
@@ -70,6 +70,11 @@ def _reject(network: str, reason: str, raw: bytes, headers: dict) -> None:
 @bp.post("/<network>")
 @csrf.exempt
 def hook(network: str):
+    with batchmemo.scope():  # what the secret's check read (our VK community's account) is not read again to store
+        return _hook(network)
+
+
+def _hook(network: str):
     adapter = _adapter(network)
     if adapter is None:
         return _text("this network is not configured", 404)

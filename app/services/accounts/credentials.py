@@ -29,20 +29,28 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Account, Reply
+from app.services import batchmemo
 from app.services.secretbox import SecretUnreadable, decrypt
 
 log = logging.getLogger(__name__)
 
-def _vk_account(group_id: Any) -> Account | None:
+def _vk_account(group_id: Any):
+    """The account row of a VK community (its id, external id and credentials only: a webhook reads it each time),
+    or None."""
     try:
         gid = str(abs(int(group_id)))
     except (TypeError, ValueError, OverflowError):
         return None
-    return db.session.scalar(select(Account).where(Account.network == "vk", Account.external_id == gid)
-                             .order_by(Account.secret_enc.is_(None), Account.id).limit(1))
+    account = db.session.execute(
+        select(Account.id, Account.external_id, Account.secret_enc, Account.confirmation_code)
+        .where(Account.network == "vk", Account.external_id == gid)
+        .order_by(Account.secret_enc.is_(None), Account.id).limit(1)).first()
+    # the same row intake.accept links the message to (its account_id look-up): read once per webhook
+    batchmemo.memo(("account_id", "vk", gid), lambda: account.id if account is not None else None)
+    return account
 
 
-def _open(account: Account, value: str | None, config) -> str | None:
+def _open(account, value: str | None, config) -> str | None:
     try:
         return decrypt(value, config)
     except SecretUnreadable:

@@ -56,10 +56,12 @@ def triage_pending(limit: int = TRIAGE_BATCH, now: datetime | None = None) -> in
     batch = _take(limit)
     try:
         with batchmemo.scope():  # what every message reads alike (rules, rubrics, streets) is read once per batch
+            made = batchmemo.memo(_UNNUMBERED, list)  # new tickets, numbered just before the commit
             _threads_with_tickets(batch)
             for message in batch:
                 triage_message(message, now=now)
                 _thread_touched(message)
+            _number_and_acknowledge(made)
             send_due_acks(now=now)
     except Exception:  # noqa: BLE001 — one message must not hold up the others
         if not batch:
@@ -68,6 +70,18 @@ def triage_pending(limit: int = TRIAGE_BATCH, now: datetime | None = None) -> in
         db.session.rollback()
         return _one_by_one(limit, now)
     return len(batch)
+
+
+_UNNUMBERED = "intake.unnumbered"  # batchmemo: [(ticket, message to acknowledge now or None)] of the batch
+
+
+def _number_and_acknowledge(made: list[tuple[Ticket, Message | None]]) -> None:
+    """The batch's new tickets take their numbers (one statement a year: the counter row stays locked from here to
+    the commit, not for the whole batch), then their acknowledgements, which show the number, are written."""
+    tickets.number_tickets([t for t, _ in made])
+    for ticket, message in made:
+        if message is not None:
+            replies.notify(ticket, "ack", message=message)
 
 
 TRIAGE_FAILED = "triage_failed"  # noise_reason of a message whose triage raised (routing.NOISE_LABELS)
@@ -413,9 +427,11 @@ def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool 
     d = _route(m, text)
     summary = content.summary(text, m.attachments or [])
     address = (m.raw or {}).get("address") if m.kind in ("form", "api") else None
+    made = batchmemo.peek(_UNNUMBERED)  # in a triage batch: numbered (and acknowledged) just before its commit
     ticket = tickets.create_ticket(network=m.network, summary=summary, resident=m.resident, institution=d.institution,
                                    category=d.category, account=m.account, messages=[m], created_at=now,
-                                   address=address, regime=_regime_of(m, address))
+                                   address=address, regime=_regime_of(m, address),
+                                   number=tickets.stand_in_number() if made is not None else None)
     ticket.route_suggestion = d.suggestion
     _set_place(ticket, m)
     repeats.on_intake(ticket, text, now)  # the address in the words (flushed with the new ticket), the likely repeats
@@ -425,6 +441,10 @@ def _new_ticket(m: Message, now: datetime, text: str | None = None, burst: bool 
         ticket.ack_due_at = min(m.received_at, now) + window
         enqueue_after_commit(db.session(), "app.jobs.intake.send_acks", queue="acks",
                              delay=window.total_seconds() + 1, once=True)
+        if made is not None:
+            made.append((ticket, None))
+    elif made is not None:
+        made.append((ticket, m))
     else:
         replies.notify(ticket, "ack", message=m)
     return ticket
