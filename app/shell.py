@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import current_app, has_request_context, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
+from werkzeug.local import LocalProxy
 
 from app.formatting import catalogue_memo
 from app.models import ROLE_LABELS
@@ -75,7 +76,8 @@ def _build(flags: tuple, city_name: str) -> Shell:
 def page_shell(user) -> Shell:
     """The shell for this viewer (base.html: `{% set shell = page_shell(current_user) %}`)."""
     city_name = current_app.config["CITY_NAME"]
-    flags = _flags(user)
+    # current_user is a proxy: each attribute the rules read would look the user up again (≈ 3 µs a time)
+    flags = _flags(user._get_current_object() if isinstance(user, LocalProxy) else user)
     if current_app.jinja_env.auto_reload or not has_request_context():  # debug server's templates change: not kept
         return _build(flags, city_name)
     memo = catalogue_memo(_MEMO_ATTR)
