@@ -13,7 +13,7 @@ from jinja2 import pass_environment
 from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
 
-from app.formatting import Labels, local_dt
+from app.formatting import Labels, local_dt, translate
 from app.models import NETWORK_LABELS
 from app.urls import ticket_url
 
@@ -23,13 +23,13 @@ _NETWORKS = Labels(NETWORK_LABELS)
 class QueueRows:
     """row(t, fresh=False, oob=False, row_error=None) -> Markup, for the rows of one rendering (one request):
     `manage` (the checkbox column), `flags` (ticket id → live repeats), `offers` (ticket id → route_suggestions.Offer),
-    and the Jinja macros `status(t)`, `sla_badge(t, c)`, `offer(t, kind, choices)`; `repeat_badge` the flag's markup;
+    and the Jinja macros `status(t)`, `offer(t, kind, choices)`; `repeat_badge` the flag's markup;
     `countdown` the SLA countdown (sla.countdown.describe) and `now` the rendering's moment."""
 
-    def __init__(self, env, *, manage: bool, flags: Mapping, offers: Mapping, status: Callable, sla_badge: Callable,
+    def __init__(self, env, *, manage: bool, flags: Mapping, offers: Mapping, status: Callable,
                  offer: Callable, repeat_badge: Markup, countdown: Callable, now):
         self.env, self.manage, self.flags, self.offers = env, manage, flags or {}, offers or {}
-        self.status, self.sla_badge, self.offer, self.repeat_badge = status, sla_badge, offer, repeat_badge
+        self.status, self.offer, self.repeat_badge = status, offer, repeat_badge
         self.countdown, self.now = countdown, now
 
     def __call__(self, t, fresh: bool = False, oob: bool = False, row_error=None) -> Markup:
@@ -57,6 +57,26 @@ class QueueRows:
             out += ['<div class="flash error" role="alert">', escape(row_error), "</div>"]
         out += ["</td>\n  <td>", self.status(t), "</td>\n  <td>", self.sla_badge(t, c), "</td>\n</tr>"]
         return Markup("".join(out))
+
+    @staticmethod
+    def sla_badge(t, c) -> Markup:
+        """The SLA state of a queue row (`c`: its countdown): the state in a word, otherwise the due time."""
+        if c.state == "closed" or c.state not in ("overdue", "paused", "soon", "ok"):
+            return Markup('\n  <span class="due muted">—</span>')
+        if c.state == "paused":
+            inner = ['<span class="due paused sla-paused" title="', Markup(translate("Ждём жителя: срок остановлен")),
+                     '">⏸ ', Markup(translate("на паузе")), "</span>"]
+        else:
+            due = escape(local_dt(t.resolution_due_at))
+            if c.state == "overdue":
+                inner = ['<span class="due overdue sla-overdue" title="', escape(c.text), '">',
+                         Markup(translate("просрочено")), " · ", due, "</span>"]
+            elif c.state == "soon":
+                inner = ['<span class="due soon sla-soon" title="', escape(c.text), '">',
+                         Markup(translate("скоро срок")), " · ", due, "</span>"]
+            else:
+                inner = ['<span class="due sla-ok" title="', escape(c.text), '">', due, "</span>"]
+        return Markup("".join(["\n  ", *inner, "\n  "]))
 
 
 @pass_environment
