@@ -21,7 +21,7 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.kept_fields import KeptForm
-from app.models import Category, Institution, Ticket, utcnow
+from app.models import Category, Institution, Ticket, VerdictAnswer, utcnow
 from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
@@ -36,7 +36,9 @@ def _login():
 
 # what the ticket page shows of the ticket's own relations, in the ticket's query (not one query each)
 PAGE_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy),
-              joinedload(Ticket.resident), joinedload(Ticket.account))
+              joinedload(Ticket.resident), joinedload(Ticket.account),
+              # the residents' answers (usually none or one row): no statement of their own, none per answer
+              joinedload(Ticket.answers).joinedload(VerdictAnswer.resident))
 
 
 def _load(number: str):
