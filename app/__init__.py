@@ -43,14 +43,11 @@ def create_app(config_class: type = Config) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (one metadata for Alembic)
-    from app.extensions import SessionInterface, babel, csrf, db, htmx, login_manager, migrate, ping_when_idle
+    from app.extensions import SessionInterface, babel, csrf, db, htmx, login_manager, migrate
     from app.services import notifications
 
     app.session_interface = SessionInterface()  # the cookie's serializer built once, not per request
     db.init_app(app)
-    with app.app_context():
-        for engine in db.engines.values():
-            ping_when_idle(engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True)
     csrf.init_app(app)

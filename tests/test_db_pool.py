@@ -1,6 +1,5 @@
-"""The pool's check of a connection before use (app/extensions.py ping_when_idle): a connection that sat idle and died
-meanwhile (the database restarted, an idle timeout) is replaced before a request uses it; one in use a moment ago is
-not checked (no round trip per request)."""
+"""The pool's check of a connection before use (pool_pre_ping, config.py): a connection that died in the pool (the
+database restarted, an idle timeout) is replaced before a request uses it, so the request does not fail."""
 from __future__ import annotations
 
 import pytest
@@ -12,9 +11,8 @@ from app.extensions import db
 from config import TestConfig
 
 
-def _app(idle_seconds: float):
-    cfg = type("PingConfig", (TestConfig,), {"DB_PING_IDLE_SECONDS": idle_seconds})
-    return create_app(cfg)
+def _app():
+    return create_app(TestConfig)
 
 
 def _backend(engine) -> int:
@@ -24,7 +22,7 @@ def _backend(engine) -> int:
 
 @pytest.mark.no_db_rollback
 def test_a_connection_that_died_while_idle_is_replaced_before_use():
-    app = _app(0)
+    app = _app()
     with app.app_context():
         engine = db.engine
         pid = _backend(engine)
@@ -35,19 +33,4 @@ def test_a_connection_that_died_while_idle_is_replaced_before_use():
         finally:
             killer.dispose()
         assert _backend(engine) != pid  # no error: the dead connection was noticed at checkout
-        engine.dispose()
-
-
-@pytest.mark.no_db_rollback
-def test_a_connection_used_a_moment_ago_is_not_pinged(monkeypatch):
-    app = _app(3600)
-    with app.app_context():
-        engine = db.engine
-        pings = []
-        real = engine.dialect.do_ping
-        monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real(c))
-        first = _backend(engine)
-        for _ in range(3):
-            assert _backend(engine) == first  # the same pooled connection, taken back each time
-        assert pings == []
         engine.dispose()
