@@ -1,7 +1,7 @@
 """The queue's row as HTML, written in Python once per row instead of by a Jinja macro (issue 16: a page of 50 rows
 spent most of its rendering in Jinja's per-expression machinery). This is the one definition of a queue row's
-markup; queue/_rows.html builds the renderer once per rendering (`queue_rows(...)`, a template global) and hands it
-the pieces that stay Jinja macros (the status and SLA badges of _macros/badges.html, the route chips).
+markup and of its SLA badge; queue/_rows.html builds the renderer once per rendering (`queue_rows(...)`, a template
+global) and hands it the pieces that stay Jinja macros (the status badge of _macros/badges.html, the route chips).
 
 Every value written is escaped with markupsafe.escape exactly as Jinja's autoescape would have done; the translated
 texts are Markup, as Jinja's newstyle gettext makes them."""
