@@ -108,3 +108,25 @@ def test_lookup_box_goes_to_the_ticket(login):
     t = make_ticket()
     resp = login(make_user("moderator")).get(f"/tickets/?number={t.number.lower()}")
     assert resp.status_code == 302 and unquote(resp.headers["Location"]).endswith(t.number)
+
+
+def test_a_refused_form_shows_its_error_and_the_next_page_its_fields_clean_and_current(login):
+    """The panel's fields are kept once rendered (app/kept_fields.py): a refused form still shows its own error,
+    the next page does not, and the hidden version follows the ticket."""
+    t = make_ticket()
+    db.session.flush()
+    old = t.version
+    client = login(make_user("moderator"))
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert 'id="text"' in page and 'aria-invalid' not in page \
+        and f'name="version" required type="hidden" value="{old}"' in page
+    refused = client.post(f"/tickets/{t.number}/note", data={"text": ""}, headers=HX)
+    text = body(refused)
+    assert refused.status_code == 422 and "Заметка пуста" in text and 'aria-invalid="true"' in text
+    assert client.post(f"/tickets/{t.number}/priority", data={"priority": "urgent", "version": old},
+                       headers=HX).status_code == 200
+    db.session.expire_all()
+    version = db.session.get(Ticket, t.id).version
+    again = body(client.get(f"/tickets/{t.number}"))
+    assert "Заметка пуста" not in again and "aria-invalid" not in again and version != old
+    assert f'name="version" required type="hidden" value="{version}"' in again
