@@ -107,7 +107,9 @@ def require(model, row_id: int | None, missing: str):
 def get_by_number(user: User, number: str, *options) -> Ticket:
     """The ticket `user` may see by its number (NotFound otherwise); `options`: loader options for what the caller
     shows (the ticket page loads its institution, rubric, resident and account with it)."""
-    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()).options(*options))
+    # unique(): every row is read (a collection loaded with the ticket, e.g. the page's answers, is complete)
+    ticket = db.session.execute(select(Ticket).where(Ticket.number == number.strip().upper()).options(*options)) \
+        .unique().scalar_one_or_none()
     return access.ensure_can_view(user, ticket)
 
 
