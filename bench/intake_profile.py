@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--statements", action="store_true", help="print each distinct SQL statement with its count")
+    ap.add_argument("--keep-redis", action="store_true", help="do not flush the Redis database (shared with a bench)")
     args = ap.parse_args(argv)
 
     app_dir = Path(args.app_dir).resolve()
@@ -74,7 +75,8 @@ def main(argv=None) -> int:
     from app.extensions import db
     from app.services import intake
 
-    redis.Redis.from_url(args.redis_url).flushdb()
+    if not args.keep_redis:
+        redis.Redis.from_url(args.redis_url).flushdb()
     app = create_app()
     sql: list[tuple[float, str]] = []
     rcmds: list[str] = []
@@ -172,7 +174,8 @@ def main(argv=None) -> int:
                     prof.disable()
                 report(f"triage{' (cProfile on)' if prof else ''}, batches of {limit}", done,
                        (time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000, prof)
-        redis.Redis.from_url(args.redis_url).flushdb()
+        if not args.keep_redis:
+            redis.Redis.from_url(args.redis_url).flushdb()
     return 0
 
 
