@@ -190,8 +190,18 @@ def flagged(ticket_ids: list[int]) -> dict[int, int]:
     """For the queue's rows: ticket id → how many live likely repeats it has (one query for the page)."""
     if not ticket_ids:
         return {}
-    rows = db.session.execute(_live(select(RepeatSuggestion.ticket_id, RepeatSuggestion.other_id)).where(
+    # The suggestions first, without _live's two joins to `tickets` (planning them cost ≈ 2 ms of the database's
+    # CPU on every queue page, though a page usually has no suggestion at all); then, only when there are some,
+    # which of their tickets are open — the same rule as _live: not dismissed, both tickets open.
+    rows = db.session.execute(select(RepeatSuggestion.ticket_id, RepeatSuggestion.other_id).where(
+        RepeatSuggestion.dismissed.is_(False),
         or_(RepeatSuggestion.ticket_id.in_(ticket_ids), RepeatSuggestion.other_id.in_(ticket_ids)))).all()
+    if not rows:
+        return {}
+    involved = {tid for row in rows for tid in row}
+    open_ids = set(db.session.scalars(select(Ticket.id).where(Ticket.id.in_(involved),
+                                                              Ticket.status.in_(OPEN_STATUSES))))
+    rows = [(a, b) for a, b in rows if a in open_ids and b in open_ids]
     wanted = set(ticket_ids)
     counts: dict[int, int] = defaultdict(int)
     for a, b in rows:
