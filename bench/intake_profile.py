@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     from app.demo.simulate import DEMO_ENV, SECRET
     from app.fakes import vk
     from bench.intake_bench import GROUP_ID, recreate
+    from bench.page_profile import time_statements
 
     os.environ.update(DEMO_ENV)
     import config
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
         subprocess.run([flask, "seed-demo", "--tickets", "0"], cwd=app_dir, env={**os.environ}, check=True,
                        stdout=subprocess.DEVNULL)
     import redis
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     from app import create_app
     from app.extensions import db
@@ -86,14 +87,7 @@ def main(argv=None) -> int:
         db.session.commit()
         start = (db.session.execute(text("SELECT coalesce(max(id), 0) FROM messages")).scalar() or 0) + 1_000_000
 
-        def before(conn, cursor, statement, parameters, context, executemany):
-            conn.info.setdefault("profile_t", []).append(time.perf_counter())
-
-        def after(conn, cursor, statement, parameters, context, executemany):
-            sql.append(((time.perf_counter() - conn.info["profile_t"].pop()) * 1000, statement))
-
-        event.listen(db.engine, "before_cursor_execute", before)
-        event.listen(db.engine, "after_cursor_execute", after)
+        time_statements(db.engine, sql)
         orig = redis.Redis.execute_command
 
         def counted(self, *a, **kw):

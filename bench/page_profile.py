@@ -26,6 +26,20 @@ COUNTED = {"gettext": ("gettext.py", ("gettext", "pgettext", "ngettext")),
            "url_for": ("flask/app.py", ("url_for",))}  # flask.url_for and the templates' url_for both end there
 
 
+def time_statements(engine, sink: list) -> None:
+    """Append (ms, statement) to `sink` for every statement `engine` executes (also used by bench/intake_profile.py)."""
+    from sqlalchemy import event
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info.setdefault("profile_t", []).append(time.perf_counter())
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        sink.append(((time.perf_counter() - conn.info["profile_t"].pop()) * 1000, statement))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/om_bench")
@@ -46,7 +60,7 @@ def main(argv=None) -> int:
                       BOARD_SNAPSHOT_MAX_AGE="86400", BOARD_LONG_SNAPSHOT_MAX_AGE="86400")
     os.environ.pop("REDIS_URL", None)
     sys.path.insert(0, str(ROOT))
-    from sqlalchemy import event, select
+    from sqlalchemy import select
 
     from app import create_app
     from app.extensions import db
@@ -55,14 +69,7 @@ def main(argv=None) -> int:
     app = create_app()
     sql: list[float] = []
     with app.app_context():
-        def before(conn, cursor, statement, parameters, context, executemany):
-            conn.info.setdefault("profile_t", []).append(time.perf_counter())
-
-        def after(conn, cursor, statement, parameters, context, executemany):
-            sql.append(((time.perf_counter() - conn.info["profile_t"].pop()) * 1000, statement))
-
-        event.listen(db.engine, "before_cursor_execute", before)
-        event.listen(db.engine, "after_cursor_execute", after)
+        time_statements(db.engine, sql)
         if args.refresh:
             from app.services import board
             board.refresh_snapshots()

@@ -51,39 +51,16 @@ def main(argv=None) -> int:
     os.environ.pop("REDIS_URL", None)
     sys.path.insert(0, str(Path(args.app_dir).resolve()))
     os.chdir(args.app_dir)
-    from flask import render_template
-    from flask_login import login_required
-    from jinja2 import ChoiceLoader, DictLoader
-    from sqlalchemy import event, text
+    from sqlalchemy import event
 
     from app import create_app
     from app.extensions import db
     from app.models import User
+    os.environ["APP_DIR"] = str(Path(args.app_dir).resolve())  # fixed_cost_app puts that checkout first too
+    from fixed_cost_app import add_bench_views
 
     app = create_app()
-    body = "x" * 20_000
-
-    @app.get("/__bench/bare")
-    def _bench_bare():
-        return body
-
-    @app.get("/__bench/select1")
-    def _bench_select1():
-        return body + str(db.session.execute(text("SELECT 1")).scalar_one())
-
-    @app.get("/__bench/login")
-    @login_required
-    def _bench_login():
-        return body
-
-    @app.get("/__bench/shell")
-    @login_required
-    def _bench_shell():
-        return render_template("__bench_shell.html")
-
-    app.jinja_env.loader = ChoiceLoader([
-        DictLoader({"__bench_shell.html": '{% extends "base.html" %}{% block content %}<p>x</p>{% endblock %}'}),
-        app.jinja_env.loader])
+    add_bench_views(app)
 
     statements: list[str] = []
     with app.app_context():
