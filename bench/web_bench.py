@@ -147,6 +147,8 @@ def facts(url: str) -> dict:
         f["users"] = {r[0]: r[1] for r in conn.execute(
             "SELECT username, role FROM users WHERE username IN ('moderator', 'executor', %s)", (HEAD_USER,))}
         f["newest"] = conn.execute("SELECT max(id) FROM tickets").fetchone()[0]
+        f["slugs"] = [r[0] for r in conn.execute(
+            "SELECT slug FROM institutions WHERE slug IS NOT NULL ORDER BY id LIMIT 20").fetchall()]
         f["snapshots"] = conn.execute("SELECT to_regclass('public.board_snapshots') IS NOT NULL").fetchone()[0]
         f["pg"] = conn.execute("SELECT version()").fetchone()[0].split(" on ")[0]
         f["db_size"] = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
@@ -336,7 +338,8 @@ def report(args, f: dict, pages: list[Page], floor_alone: list[float], started: 
               "* `/board`: snapshots not refreshed (--no-refresh)"),
              f"* `/rating` as `{HEAD_USER}` (role head) over om_bench's {f.get('accounts', 0)} network accounts "
              "(the demo's; the 550-account data set is bench/rating_bench.py's); `/my` as `executor`; "
-             "`/participants` without a session; the rest as `moderator`",
+             "the public pages (`/participants`, `/participants/<slug>` over 20 participants, `/stats`, "
+             "`/status/<number>` over the same numbers, no personal link) without a session; the rest as `moderator`",
              f"* wall time {wall:.0f} s", "",
              *table(pages, floor_alone), ""]
     errs = [f"* {p.name}: {e}" for p in pages for e in p.errors]
@@ -373,6 +376,10 @@ def build_pages(f: dict) -> list[Page]:
         Page("`/control`", ["/control"], "moderator", "page", "<main"),
         Page("`/rating`", ["/rating"], HEAD_USER, "page", "<main"),
         Page("`/participants` (public)", ["/participants"], None, "page", "<main"),
+        Page("`/participants/<slug>` (public)", [f"/participants/{quote(s)}" for s in f.get("slugs") or []], None,
+             "page", "<main"),
+        Page("`/stats` (public)", ["/stats"], None, "page", "<main"),
+        Page("`/status/<number>` (public)", [f"/status/{quote(n)}" for n in f["numbers"]], None, "page", "<main"),
     ]
 
 
