@@ -69,6 +69,33 @@ def test_a_removed_institution_leaves_the_lists(login):
     assert 'class="error"' in page  # no longer a valid choice
 
 
+def test_rows_follow_a_rename_and_a_policy_change_made_by_another_process(login):
+    """The rows' institution and rubric names come from a memo kept per reference data version, the rubric's
+    policy from the page's statement: a change made elsewhere (plain SQL) shows on the next page."""
+    policy = make_policy(business_hours=False)
+    inst = make_institution(name="Управление дорог")
+    t = make_ticket("Яма у остановки", institution=inst, category=make_category("Дороги", policy=policy),
+                    created_at=utcnow() - timedelta(hours=1))
+    t.resolution_due_at = utcnow() + timedelta(days=3, hours=2)
+    db.session.commit()
+    client = login(make_user("moderator"))
+
+    def row() -> str:
+        return re.search(rf'<tr id="row-{t.id}".*?</tr>', body(client.get("/queue")), re.S).group(0)
+
+    first = row()
+    assert "Управление дорог" in first and ">Дороги" in first and 'title="осталось 3 дня"' in first
+    assert row() == first  # the second page's names come from the memo
+    db.session.execute(text("UPDATE institutions SET short_name = 'Дорожное управление' WHERE id = :i"),
+                       {"i": inst.id})
+    db.session.execute(text("UPDATE categories SET name = 'Дороги и мосты' WHERE id = :c"), {"c": t.category_id})
+    db.session.execute(text("UPDATE sla_policies SET business_hours = true WHERE id = :p"), {"p": policy.id})
+    db.session.commit()
+    after = row()
+    assert "Дорожное управление" in after and "Управление дорог" not in after and "Дороги и мосты" in after
+    assert "рабоч" in after  # the countdown now counts the policy's working time
+
+
 def test_every_change_to_the_reference_tables_moves_the_version(app):
     with app.test_request_context():
         before = refdata.version()
