@@ -158,6 +158,24 @@ def test_the_badge_speaks_the_interface_language(login, in_english):
     assert "overdue by 2 days" in row and "просрочено" not in row, row
 
 
+def test_the_countdowns_words_are_kept_per_language(app, login):
+    """The countdown's words are kept per language: the same time left reads in Russian, then in English."""
+    from tests.test_i18n import english_interface
+    t = make_ticket("Фонарь не горит", category=make_category(policy=make_policy(business_hours=False)),
+                    created_at=utcnow() - timedelta(hours=1))
+    t.resolution_due_at = utcnow() + timedelta(days=3, hours=2)
+    client = login(make_user("moderator"))
+
+    def row() -> str:
+        return re.search(rf'<tr id="row-{t.id}".*?</tr>', body(client.get("/queue")), re.S).group(0)
+
+    assert 'title="осталось 3 дня"' in row() and 'title="осталось 3 дня"' in row()
+    with english_interface(app):
+        english = row()
+    assert "осталось" not in english and "3 days" in english, english
+    assert 'title="осталось 3 дня"' in row()
+
+
 # --- polls: ETag / 304 ------------------------------------------------------------------------------------------
 def test_an_unchanged_poll_is_a_304_and_a_new_ticket_comes_through(login):
     first = make_ticket("Первое")
