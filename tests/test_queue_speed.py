@@ -70,8 +70,8 @@ def test_a_removed_institution_leaves_the_lists(login):
 
 
 def test_rows_follow_a_rename_and_a_policy_change_made_by_another_process(login):
-    """The rows' institution and rubric names come from a memo kept per reference data version, the rubric's
-    policy from the page's statement: a change made elsewhere (plain SQL) shows on the next page."""
+    """The rows are plain values read with the page (not ORM objects of this process): a change made elsewhere
+    (plain SQL) to the institution, the rubric or its policy shows on the next page."""
     policy = make_policy(business_hours=False)
     inst = make_institution(name="Управление дорог")
     t = make_ticket("Яма у остановки", institution=inst, category=make_category("Дороги", policy=policy),
@@ -85,7 +85,7 @@ def test_rows_follow_a_rename_and_a_policy_change_made_by_another_process(login)
 
     first = row()
     assert "Управление дорог" in first and ">Дороги" in first and 'title="осталось 3 дня"' in first
-    assert row() == first  # the second page's names come from the memo
+    assert row() == first
     db.session.execute(text("UPDATE institutions SET short_name = 'Дорожное управление' WHERE id = :i"),
                        {"i": inst.id})
     db.session.execute(text("UPDATE categories SET name = 'Дороги и мосты' WHERE id = :c"), {"c": t.category_id})

@@ -12,7 +12,7 @@ from sqlalchemy import Select, or_, select, tuple_
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, Category, Institution, SlaPolicy, Ticket, User, utcnow
-from app.services import access, refdata, sla
+from app.services import access, sla
 
 SORTS = {
     "new": _l("Сначала новые"),
@@ -74,59 +74,44 @@ class QueueRow:
         return f"<QueueRow {self.number} {self.status}>"
 
 
-def _row_refs() -> tuple[dict, dict]:
-    """{id: RowInstitution}, {id: name} of the institutions and rubrics, read once per reference data version
-    (app/services/refdata.py: every change to institutions or categories bumps it)."""
-    def build():
-        insts = {i: RowInstitution(i, n, h) for i, n, h in db.session.execute(
-            select(Institution.id, Institution.short_name, Institution.business_hours))}
-        cats = dict(db.session.execute(select(Category.id, Category.name)).all())
-        return insts, cats
-    return refdata.memo(("queue.row_refs",), build)
-
-
 def _row_columns():
     return [getattr(Ticket, name) for name in ROW_COLUMNS]
 
 
 def rows_of(stmt: Select) -> list[QueueRow]:
-    """The tickets a `select(Ticket)` statement finds, as QueueRow (one statement: the rubric's policy is joined for
-    its two columns — sla_policies is not reference data with a version — the names from the memo)."""
-    stmt = stmt.with_only_columns(*_row_columns(), SlaPolicy.id, SlaPolicy.business_hours).select_from(Ticket) \
-        .outerjoin(Category, Category.id == Ticket.category_id).outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
-    result = db.session.execute(stmt).all()
-    if not result:
-        return []
-    insts, cats = _row_refs()
+    """The tickets a `select(Ticket)` statement finds, as QueueRow: one statement, the institution's and the rubric's
+    few columns joined (always the committed values: no memo to keep in step); one RowInstitution / RowCategory per
+    distinct value a page."""
+    stmt = stmt.with_only_columns(*_row_columns(), Institution.short_name, Institution.business_hours, Category.name,
+                                  SlaPolicy.id, SlaPolicy.business_hours).select_from(Ticket) \
+        .outerjoin(Institution, Institution.id == Ticket.institution_id) \
+        .outerjoin(Category, Category.id == Ticket.category_id) \
+        .outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
     n = len(ROW_COLUMNS)
     inst_at, cat_at = ROW_COLUMNS.index("institution_id"), ROW_COLUMNS.index("category_id")
-    missing_inst = {r[inst_at] for r in result if r[inst_at] is not None and r[inst_at] not in insts}
-    missing_cat = {r[cat_at] for r in result if r[cat_at] is not None and r[cat_at] not in cats}
-    if missing_inst or missing_cat:  # made after the version this request read: read them, not memoised
-        insts, cats = dict(insts), dict(cats)
-        if missing_inst:
-            insts.update((i, RowInstitution(i, s, h)) for i, s, h in db.session.execute(
-                select(Institution.id, Institution.short_name, Institution.business_hours)
-                .where(Institution.id.in_(missing_inst))))
-        if missing_cat:
-            cats.update(db.session.execute(select(Category.id, Category.name).where(Category.id.in_(missing_cat))))
+    institutions: dict[tuple, RowInstitution] = {}
     categories: dict[tuple, RowCategory] = {}
     out = []
-    setter = object.__setattr__
-    for r in result:
+    for r in db.session.execute(stmt):
         row = QueueRow.__new__(QueueRow)
-        for name, value in zip(ROW_COLUMNS, r[:n]):
-            setter(row, name, value)
+        for name, value in zip(ROW_COLUMNS, r):
+            setattr(row, name, value)
         iid, cid = r[inst_at], r[cat_at]
-        row.institution = insts[iid] if iid is not None else None
+        if iid is None:
+            row.institution = None
+        else:
+            key = (iid, r[n], r[n + 1])
+            inst = institutions.get(key)
+            if inst is None:
+                inst = institutions[key] = RowInstitution(*key)
+            row.institution = inst
         if cid is None:
             row.category = None
         else:
-            key = (cid, r[n], r[n + 1])
+            key = (cid, r[n + 2], r[n + 3], r[n + 4])
             cat = categories.get(key)
             if cat is None:
-                cat = categories[key] = RowCategory(cid, cats[cid],
-                                                    RowPolicy(r[n], r[n + 1]) if r[n] is not None else None)
+                cat = categories[key] = RowCategory(cid, r[n + 2], RowPolicy(r[n + 3], r[n + 4]))
             row.category = cat
         out.append(row)
     return out
