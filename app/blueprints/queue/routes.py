@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.blueprints.queue.export import export_tickets
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
-from app.htmx import etag_of, form_errors, not_modified, parse_id, poll_response, render
+from app.htmx import etag_of, form_errors, not_modified, parse_id, poll_response, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket
 from app.services import access, intake, queue, repeats, route_suggestions, tickets
 from app.services.errors import DomainError, NotFound, ValidationFailed
@@ -39,8 +39,9 @@ def index():
     page = queue.page(current_user, f, cursor=form.cursor.data or None,
                       limit=current_app.config["QUEUE_PAGE_SIZE"])
     newest = max(t.id for t in page.rows) if page.rows else _newest_id()
+    # the bulk form is the whole page's (index.html), not the list fragment's
     return render("queue/index.html", "queue/_list.html", form=form, filters=f, page=page,
-                  args=_query_args(form), newest_id=newest, bulk=BulkForm(),
+                  args=_query_args(form), newest_id=newest, bulk=None if wants_fragment() else BulkForm(),
                   flags=repeats.flagged([t.id for t in page.rows]),
                   offers=route_suggestions.offers(page.rows) if access.can_manage(current_user) else {},
                   appending=bool(form.cursor.data))
