@@ -35,6 +35,7 @@ class QueueRows:
         # a rendering, not a macro call per row; the badge's words translated once a rendering
         self._statuses: dict = {}
         self._words: dict = {}
+        self._networks: dict = {}  # network → its label, escaped (a handful a rendering)
 
     def __call__(self, t, fresh: bool = False, oob: bool = False, row_error=None) -> Markup:
         c = self.countdown(t, self.now)  # «overdue» is Ticket.is_overdue (sla.countdown asks it)
@@ -50,7 +51,10 @@ class QueueRows:
         if t.address:
             out += ["<br><small>", escape(t.address), "</small>"]
         o = self.offers.get(t.id)
-        out += ["</td>\n  <td>", escape(_NETWORKS.get(t.network, t.network)), '</td>\n  \n  <td class="inst">',
+        network = self._networks.get(t.network)
+        if network is None:
+            network = self._networks[t.network] = escape(_NETWORKS.get(t.network, t.network))
+        out += ["</td>\n  <td>", network, '</td>\n  \n  <td class="inst">',
                 escape(t.institution.short_name) if t.institution else "—"]
         if o and o.institution:
             out.append(self.offer(t, "institution", o.institution))
