@@ -74,19 +74,27 @@ class QueueRow:
         return f"<QueueRow {self.number} {self.status}>"
 
 
-def _row_columns():
-    return [getattr(Ticket, name) for name in ROW_COLUMNS]
+def _row_select():
+    """The columns and the FROM of a page of rows, built once (as Core table columns and joins: a statement with ORM
+    entities goes through the ORM's compile path, and building the joins per request costs as much again)."""
+    t, i = Ticket.__table__, Institution.__table__
+    c, p = Category.__table__, SlaPolicy.__table__
+    columns = [t.c[name] for name in ROW_COLUMNS] + [i.c.short_name, i.c.business_hours, c.c.name, p.c.id,
+                                                     p.c.business_hours]
+    joined = t.outerjoin(i, i.c.id == t.c.institution_id).outerjoin(c, c.c.id == t.c.category_id) \
+        .outerjoin(p, p.c.id == c.c.sla_policy_id)
+    return columns, joined
+
+
+_ROW_SELECT = _row_select()
 
 
 def rows_of(stmt: Select) -> list[QueueRow]:
     """The tickets a `select(Ticket)` statement finds, as QueueRow: one statement, the institution's and the rubric's
     few columns joined (always the committed values: no memo to keep in step); one RowInstitution / RowCategory per
     distinct value a page."""
-    stmt = stmt.with_only_columns(*_row_columns(), Institution.short_name, Institution.business_hours, Category.name,
-                                  SlaPolicy.id, SlaPolicy.business_hours).select_from(Ticket) \
-        .outerjoin(Institution, Institution.id == Ticket.institution_id) \
-        .outerjoin(Category, Category.id == Ticket.category_id) \
-        .outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
+    columns, joined = _ROW_SELECT
+    stmt = stmt.with_only_columns(*columns).select_from(joined)
     n = len(ROW_COLUMNS)
     inst_at, cat_at = ROW_COLUMNS.index("institution_id"), ROW_COLUMNS.index("category_id")
     institutions: dict[tuple, RowInstitution] = {}
