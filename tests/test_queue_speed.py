@@ -109,6 +109,28 @@ def test_every_change_to_the_reference_tables_moves_the_version(app):
         before = now
 
 
+def test_the_kept_filter_fields_show_each_requests_own_values_and_errors(login):
+    """The filter fields' HTML is kept by (data version, language, values, errors): each page shows its own."""
+    client = login(make_user("moderator"))
+
+    def search_box(query: str) -> str:
+        page = body(client.get("/queue" + query))
+        return re.search(r'<div class="field[^"]*">\s*<label for="f-q">.*?</div>', page, re.S).group(0)
+
+    assert 'value="яма"' in search_box("?q=яма")
+    plain = search_box("")
+    assert 'value=""' in plain and "яма" not in plain
+    assert 'value="яма"' in search_box("?q=яма")  # kept, and still this request's
+    hostile = search_box("?q=%3Cscript%3E")
+    assert "&lt;script&gt;" in hostile and "<script>" not in hostile
+    too_long = search_box("?q=" + "я" * 201)
+    assert 'class="error"' in too_long and 'aria-invalid="true"' in too_long
+    assert 'class="error"' in search_box("?q=" + "я" * 201)
+    assert 'class="error"' not in search_box("?q=" + "я" * 200)
+    assert selected(body(client.get("/queue?status=all")), "status") == ["all"]
+    assert selected(body(client.get("/queue")), "status") == ["open"]
+
+
 def test_the_filter_form_keeps_what_was_chosen(login):
     inst = make_institution(name="Школа № 5")
     client = login(make_user("moderator"))
