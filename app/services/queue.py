@@ -102,7 +102,7 @@ def rows_of(stmt: Select) -> list[QueueRow]:
     out = []
     for r in db.session.execute(stmt):
         row = QueueRow.__new__(QueueRow)
-        for name, value in zip(ROW_COLUMNS, r):
+        for name, value in zip(ROW_COLUMNS, r, strict=False):  # r: the columns, then the joined ones
             setattr(row, name, value)
         iid, cid = r[inst_at], r[cat_at]
         if iid is None:

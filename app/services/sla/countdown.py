@@ -11,8 +11,8 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from app.formatting import gettext as _  # Flask-Babel's gettext, memoised per request (rows of the queue)
 from app.formatting import catalogue_memo, plural_forms
+from app.formatting import gettext as _  # Flask-Babel's gettext, memoised per request (rows of the queue)
 from app.models import Ticket
 from app.services import sla
 
