@@ -69,6 +69,33 @@ def test_a_removed_institution_leaves_the_lists(login):
     assert 'class="error"' in page  # no longer a valid choice
 
 
+def test_rows_follow_a_rename_and_a_policy_change_made_by_another_process(login):
+    """The rows are plain values read with the page (not ORM objects of this process): a change made elsewhere
+    (plain SQL) to the institution, the rubric or its policy shows on the next page."""
+    policy = make_policy(business_hours=False)
+    inst = make_institution(name="Управление дорог")
+    t = make_ticket("Яма у остановки", institution=inst, category=make_category("Дороги", policy=policy),
+                    created_at=utcnow() - timedelta(hours=1))
+    t.resolution_due_at = utcnow() + timedelta(days=3, hours=2)
+    db.session.commit()
+    client = login(make_user("moderator"))
+
+    def row() -> str:
+        return re.search(rf'<tr id="row-{t.id}".*?</tr>', body(client.get("/queue")), re.S).group(0)
+
+    first = row()
+    assert "Управление дорог" in first and ">Дороги" in first and 'title="осталось 3 дня"' in first
+    assert row() == first
+    db.session.execute(text("UPDATE institutions SET short_name = 'Дорожное управление' WHERE id = :i"),
+                       {"i": inst.id})
+    db.session.execute(text("UPDATE categories SET name = 'Дороги и мосты' WHERE id = :c"), {"c": t.category_id})
+    db.session.execute(text("UPDATE sla_policies SET business_hours = true WHERE id = :p"), {"p": policy.id})
+    db.session.commit()
+    after = row()
+    assert "Дорожное управление" in after and "Управление дорог" not in after and "Дороги и мосты" in after
+    assert "рабоч" in after  # the countdown now counts the policy's working time
+
+
 def test_every_change_to_the_reference_tables_moves_the_version(app):
     with app.test_request_context():
         before = refdata.version()
@@ -80,6 +107,28 @@ def test_every_change_to_the_reference_tables_moves_the_version(app):
             now = refdata.version()
         assert now > before, stmt
         before = now
+
+
+def test_the_kept_filter_fields_show_each_requests_own_values_and_errors(login):
+    """The filter fields' HTML is kept by (data version, language, values, errors): each page shows its own."""
+    client = login(make_user("moderator"))
+
+    def search_box(query: str) -> str:
+        page = body(client.get("/queue" + query))
+        return re.search(r'<div class="field[^"]*">\s*<label for="f-q">.*?</div>', page, re.S).group(0)
+
+    assert 'value="яма"' in search_box("?q=яма")
+    plain = search_box("")
+    assert 'value=""' in plain and "яма" not in plain
+    assert 'value="яма"' in search_box("?q=яма")  # kept, and still this request's
+    hostile = search_box("?q=%3Cscript%3E")
+    assert "&lt;script&gt;" in hostile and "<script>" not in hostile
+    too_long = search_box("?q=" + "я" * 201)
+    assert 'class="error"' in too_long and 'aria-invalid="true"' in too_long
+    assert 'class="error"' in search_box("?q=" + "я" * 201)
+    assert 'class="error"' not in search_box("?q=" + "я" * 200)
+    assert selected(body(client.get("/queue?status=all")), "status") == ["all"]
+    assert selected(body(client.get("/queue")), "status") == ["open"]
 
 
 def test_the_filter_form_keeps_what_was_chosen(login):
@@ -129,6 +178,24 @@ def test_the_badge_speaks_the_interface_language(login, in_english):
     client = login(make_user("moderator"))
     row = re.search(rf'<tr id="row-{t.id}".*?</tr>', body(client.get("/queue")), re.S).group(0)
     assert "overdue by 2 days" in row and "просрочено" not in row, row
+
+
+def test_the_countdowns_words_are_kept_per_language(app, login):
+    """The countdown's words are kept per language: the same time left reads in Russian, then in English."""
+    from tests.test_i18n import english_interface
+    t = make_ticket("Фонарь не горит", category=make_category(policy=make_policy(business_hours=False)),
+                    created_at=utcnow() - timedelta(hours=1))
+    t.resolution_due_at = utcnow() + timedelta(days=3, hours=2)
+    client = login(make_user("moderator"))
+
+    def row() -> str:
+        return re.search(rf'<tr id="row-{t.id}".*?</tr>', body(client.get("/queue")), re.S).group(0)
+
+    assert 'title="осталось 3 дня"' in row() and 'title="осталось 3 дня"' in row()
+    with english_interface(app):
+        english = row()
+    assert "осталось" not in english and "3 days" in english, english
+    assert 'title="осталось 3 дня"' in row()
 
 
 # --- polls: ETag / 304 ------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, or_, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -186,6 +186,14 @@ def of_ticket(user: User, ticket: Ticket) -> list[tuple[RepeatSuggestion, Ticket
     return out
 
 
+def _in_ids(column, ids):
+    """`column = ANY(:ids)` with the ids as one array parameter on PostgreSQL (one statement text whatever the count:
+    less to compile, send and parse than a parameter per id); IN elsewhere."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, sorted(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def flagged(ticket_ids: list[int]) -> dict[int, int]:
     """For the queue's rows: ticket id → how many live likely repeats it has (one query for the page)."""
     if not ticket_ids:
@@ -195,11 +203,11 @@ def flagged(ticket_ids: list[int]) -> dict[int, int]:
     # which of their tickets are open — the same rule as _live: not dismissed, both tickets open.
     rows = db.session.execute(select(RepeatSuggestion.ticket_id, RepeatSuggestion.other_id).where(
         RepeatSuggestion.dismissed.is_(False),
-        or_(RepeatSuggestion.ticket_id.in_(ticket_ids), RepeatSuggestion.other_id.in_(ticket_ids)))).all()
+        or_(_in_ids(RepeatSuggestion.ticket_id, ticket_ids), _in_ids(RepeatSuggestion.other_id, ticket_ids)))).all()
     if not rows:
         return {}
     involved = {tid for row in rows for tid in row}
-    open_ids = set(db.session.scalars(select(Ticket.id).where(Ticket.id.in_(involved),
+    open_ids = set(db.session.scalars(select(Ticket.id).where(_in_ids(Ticket.id, involved),
                                                               Ticket.status.in_(OPEN_STATUSES))))
     rows = [(a, b) for a, b in rows if a in open_ids and b in open_ids]
     wanted = set(ticket_ids)

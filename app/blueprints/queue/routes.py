@@ -1,14 +1,16 @@
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 
 from app.blueprints.queue.export import export_tickets
 from app.blueprints.queue.forms import BulkForm, QueueFilterForm
 from app.extensions import db
-from app.htmx import etag_of, form_errors, not_modified, parse_id, poll_response, render
+from app.htmx import etag_of, form_errors, not_modified, parse_id, poll_response, render, wants_fragment
 from app.models import Category, Institution, Message, Ticket
-from app.services import access, intake, queue, repeats, route_suggestions, tickets
+from app.services import access, intake, queue, refdata, repeats, route_suggestions, tickets
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.intake import routing
 
@@ -28,6 +30,29 @@ def _filters():
     return form, form.to_filters()
 
 
+# The filter form's fields as HTML, by (reference data version, language, each field's value and errors): what
+# queue/_filter_fields.html writes depends on nothing else (the option lists are the reference data's, the labels
+# and messages the language's). A new version is a new key, so no process ever shows an old list; at most
+# FILTER_FIELDS_KEPT entries, then it starts again.
+FILTER_FIELDS_KEPT = 128  # ≈ 20 KB each (the option lists)
+_filter_fields_memo: dict[tuple, Markup] = {}
+
+
+def _filter_fields(form) -> Markup:
+    fields = (form.status, form.direction, form.institution, form.category, form.network, form.sort, form.q,
+              form.sla)
+    key = (refdata.version(), str(get_locale() or ""),
+           tuple((f.name, repr(f.data), tuple(str(e) for e in f.errors)) for f in fields))
+    html = _filter_fields_memo.get(key)
+    if html is None:
+        html = Markup(render_template("queue/_filter_fields.html", form=form))
+        if key[0] >= 0 and not refdata.written():  # as refdata.memo: never what a writing transaction read
+            if len(_filter_fields_memo) >= FILTER_FIELDS_KEPT:
+                _filter_fields_memo.clear()
+            _filter_fields_memo[key] = html
+    return html
+
+
 def _query_args(form) -> dict:
     """The current filters as URL arguments (for links that keep them)."""
     return {k: v for k, v in request.args.items(multi=False) if k != "cursor" and k != "after" and v}
@@ -39,8 +64,11 @@ def index():
     page = queue.page(current_user, f, cursor=form.cursor.data or None,
                       limit=current_app.config["QUEUE_PAGE_SIZE"])
     newest = max(t.id for t in page.rows) if page.rows else _newest_id()
+    # the bulk form and the filter fields are the whole page's (index.html), not the list fragment's
+    whole = not wants_fragment()
     return render("queue/index.html", "queue/_list.html", form=form, filters=f, page=page,
-                  args=_query_args(form), newest_id=newest, bulk=BulkForm(),
+                  args=_query_args(form), newest_id=newest, bulk=BulkForm() if whole else None,
+                  filter_fields=_filter_fields(form) if whole else None,
                   flags=repeats.flagged([t.id for t in page.rows]),
                   offers=route_suggestions.offers(page.rows) if access.can_manage(current_user) else {},
                   appending=bool(form.cursor.data))

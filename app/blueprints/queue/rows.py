@@ -31,6 +31,11 @@ class QueueRows:
         self.env, self.manage, self.flags, self.offers = env, manage, flags or {}, offers or {}
         self.status, self.offer, self.repeat_badge = status, offer, repeat_badge
         self.countdown, self.now = countdown, now
+        # the status badge depends on the ticket's status alone (_macros/badges.html `status`): drawn once per status
+        # a rendering, not a macro call per row; the badge's words translated once a rendering
+        self._statuses: dict = {}
+        self._words: dict = {}
+        self._networks: dict = {}  # network → its label, escaped (a handful a rendering)
 
     def __call__(self, t, fresh: bool = False, oob: bool = False, row_error=None) -> Markup:
         c = self.countdown(t, self.now)  # «overdue» is Ticket.is_overdue (sla.countdown asks it)
@@ -46,7 +51,10 @@ class QueueRows:
         if t.address:
             out += ["<br><small>", escape(t.address), "</small>"]
         o = self.offers.get(t.id)
-        out += ["</td>\n  <td>", escape(_NETWORKS.get(t.network, t.network)), '</td>\n  \n  <td class="inst">',
+        network = self._networks.get(t.network)
+        if network is None:
+            network = self._networks[t.network] = escape(_NETWORKS.get(t.network, t.network))
+        out += ["</td>\n  <td>", network, '</td>\n  \n  <td class="inst">',
                 escape(t.institution.short_name) if t.institution else "—"]
         if o and o.institution:
             out.append(self.offer(t, "institution", o.institution))
@@ -55,25 +63,33 @@ class QueueRows:
             out.append(self.offer(t, "category", o.category))
         if row_error:
             out += ['<div class="flash error" role="alert">', escape(row_error), "</div>"]
-        out += ["</td>\n  <td>", self.status(t), "</td>\n  <td>", self.sla_badge(t, c), "</td>\n</tr>"]
+        badge = self._statuses.get(t.status)
+        if badge is None:
+            badge = self._statuses[t.status] = self.status(t)
+        out += ["</td>\n  <td>", badge, "</td>\n  <td>", self.sla_badge(t, c), "</td>\n</tr>"]
         return Markup("".join(out))
 
-    @staticmethod
-    def sla_badge(t, c) -> Markup:
+    def _word(self, text: str) -> Markup:
+        got = self._words.get(text)
+        if got is None:
+            got = self._words[text] = Markup(translate(text))
+        return got
+
+    def sla_badge(self, t, c) -> Markup:
         """The SLA state of a queue row (`c`: its countdown): the state in a word, otherwise the due time."""
         if c.state == "closed" or c.state not in ("overdue", "paused", "soon", "ok"):
             return Markup('\n  <span class="due muted">—</span>')
         if c.state == "paused":
-            inner = ['<span class="due paused sla-paused" title="', Markup(translate("Ждём жителя: срок остановлен")),
-                     '">⏸ ', Markup(translate("на паузе")), "</span>"]
+            inner = ['<span class="due paused sla-paused" title="', self._word("Ждём жителя: срок остановлен"),
+                     '">⏸ ', self._word("на паузе"), "</span>"]
         else:
             due = escape(local_dt(t.resolution_due_at))
             if c.state == "overdue":
                 inner = ['<span class="due overdue sla-overdue" title="', escape(c.text), '">',
-                         Markup(translate("просрочено")), " · ", due, "</span>"]
+                         self._word("просрочено"), " · ", due, "</span>"]
             elif c.state == "soon":
                 inner = ['<span class="due soon sla-soon" title="', escape(c.text), '">',
-                         Markup(translate("скоро срок")), " · ", due, "</span>"]
+                         self._word("скоро срок"), " · ", due, "</span>"]
             else:
                 inner = ['<span class="due sla-ok" title="', escape(c.text), '">', due, "</span>"]
         return Markup("".join(["\n  ", *inner, "\n  "]))

@@ -149,14 +149,15 @@ class WorkCalendar:
             return int((b - a).total_seconds() // 60)
         total = timedelta(0)
         first, last = a.date(), b.date()
+        tz, hours, exceptions = self.tz, self.hours, self.exceptions
         for day in (first, last) if first != last else (first,):  # the two partial days
-            for lo, hi in self.intervals_on(day):
+            for lo, hi in _intervals(tz, hours, day, exceptions.get(day)):  # intervals_on's, without its copy
                 lo, hi = max(lo, a), min(hi, b)
                 if hi > lo:
                     total += hi - lo
         day = first + timedelta(days=1)
         while day < last:  # whole days between them: each day's length, memoised
-            total += _day_length(self.tz, self.hours, day, self.exceptions.get(day))
+            total += _day_length(tz, hours, day, exceptions.get(day))
             day += timedelta(days=1)
         return int(total.total_seconds() // 60)
 
@@ -204,6 +205,7 @@ def invalidate_calendar_cache() -> None:
     """Drop the exceptions snapshot (after the calendar is edited)."""
     with _exc_lock:
         _exc_cache.clear()
+        _calendars.clear()
 
 
 @lru_cache(maxsize=64)
@@ -211,8 +213,23 @@ def _hours(spec: str) -> tuple[tuple[time, time], ...]:
     return parse_hours(spec)
 
 
+_calendars: dict[tuple, WorkCalendar] = {}
+
+
 def _calendar(tz_name: str, hours: str) -> WorkCalendar:
-    return WorkCalendar(ZoneInfo(tz_name), _hours(hours), calendar_exceptions())
+    """The calendar of a zone and an hours spec with the current exceptions snapshot: one instance per snapshot
+    (a list of 50 tickets asks for the same few calendars). The entry holds its snapshot, so the snapshot's id in the
+    key is never reused while the entry lives; a new snapshot (EXCEPTIONS_TTL, invalidate_calendar_cache) is a new
+    key."""
+    exceptions = calendar_exceptions()
+    key = (tz_name, hours, id(exceptions))
+    cal = _calendars.get(key)
+    if cal is None or cal.exceptions is not exceptions:
+        cal = WorkCalendar(ZoneInfo(tz_name), _hours(hours), exceptions)
+        if len(_calendars) >= 256:
+            _calendars.clear()
+        _calendars[key] = cal
+    return cal
 
 
 def city_calendar() -> WorkCalendar:

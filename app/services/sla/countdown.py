@@ -11,8 +11,8 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app.formatting import catalogue_memo, plural_forms
 from app.formatting import gettext as _  # Flask-Babel's gettext, memoised per request (rows of the queue)
-from app.formatting import plural_forms
 from app.models import Ticket
 from app.services import sla
 
@@ -30,10 +30,16 @@ class Countdown:
     state: str  # one of STATES
 
 
+_ROUND_THE_CLOCK: dict = {}  # zone → its 24×7 calendar (one instance, not one per row)
+
+
 def _calendar(ticket: Ticket) -> sla.WorkCalendar:
     cal = sla.calendar_for(ticket.institution)
     if ticket.category is not None and not ticket.category.sla_policy.business_hours:
-        return sla.WorkCalendar(cal.tz, ())  # a 24×7 policy: every minute counts
+        round_the_clock = _ROUND_THE_CLOCK.get(cal.tz)
+        if round_the_clock is None:
+            round_the_clock = _ROUND_THE_CLOCK[cal.tz] = sla.WorkCalendar(cal.tz, ())
+        return round_the_clock  # a 24×7 policy: every minute counts
     return cal
 
 
@@ -68,6 +74,26 @@ def _late(ticket: Ticket, now: datetime) -> Countdown:
     return Countdown(text, "overdue")
 
 
+_TEXTS_ATTR, _TEXTS_KEPT = "_om_countdown_texts", 4096
+
+
+def _left_text(left: int, per_day: int, working: bool) -> str:
+    """«осталось …»: `left` working minutes (`per_day` a working day; `working`: not round the clock)."""
+    if left >= per_day:
+        days = left // per_day  # whole working days: never promise more than there is
+        if working:
+            unit = plural_forms(days, WORKING_DAYS)
+        else:
+            unit = plural_forms(days, DAYS)
+        return _("осталось %(n)d %(unit)s", n=days, unit=unit)
+    if left < 1:
+        return (_("срок — в начале следующего рабочего дня") if working
+                else _("осталось меньше минуты"))
+    if working:
+        return _("осталось %(duration)s рабочего времени", duration=_duration(left))
+    return _("осталось %(duration)s", duration=_duration(left))
+
+
 def describe(ticket: Ticket, now: datetime) -> Countdown:
     """The ticket's countdown at `now`: text and state (ok, soon, overdue, paused, closed)."""
     if not ticket.is_open:
@@ -81,20 +107,16 @@ def describe(ticket: Ticket, now: datetime) -> Countdown:
     left = cal.minutes_between(now, due)
     per_day = minutes_per_day(cal)
     working = not cal.round_the_clock
-    if left >= per_day:
-        days = left // per_day  # whole working days: never promise more than there is
-        if working:
-            unit = plural_forms(days, WORKING_DAYS)
-        else:
-            unit = plural_forms(days, DAYS)
-        text = _("осталось %(n)d %(unit)s", n=days, unit=unit)
-    elif left < 1:
-        text = (_("срок — в начале следующего рабочего дня") if working
-                else _("осталось меньше минуты"))
-    elif working:
-        text = _("осталось %(duration)s рабочего времени", duration=_duration(left))
-    else:
-        text = _("осталось %(duration)s", duration=_duration(left))
+    # the words are a function of (left, per_day, working) and the language: kept per language (a list of rows says
+    # «осталось 2 рабочих дня» many times), at most _TEXTS_KEPT of them
+    texts = catalogue_memo(_TEXTS_ATTR)
+    key = (left, per_day, working)
+    text = texts.get(key)
+    if text is None:
+        text = _left_text(left, per_day, working)
+        if len(texts) >= _TEXTS_KEPT:
+            texts.clear()
+        texts[key] = text
     span = cal.minutes_between(ticket.created_at, due)
     soon = left < SOON_MINUTES or (span > 0 and left < span * SOON_SHARE)
     return Countdown(text, "soon" if soon else "ok")
