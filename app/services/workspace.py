@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, text, true
+from sqlalchemy import bindparam, func, select, text, true
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, Ticket, WorkspaceLateCount
+from app.models import OPEN_STATUSES, Ticket, UTCDateTime, WorkspaceLateCount
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def kept() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _live_overdue(institution_id: int, now: datetime):
+def _live_overdue(institution_id, now):
     """Ticket.is_overdue split into its two halves, each an index-only range (ix_tickets_institution_status_due,
     which holds sla_paused_at too): the running clocks past their deadline, and the paused ones late when paused."""
     late = (select(func.count()).where(Ticket.institution_id == institution_id, Ticket.status.in_(RUNNING),
@@ -74,39 +75,51 @@ def _live_overdue(institution_id: int, now: datetime):
     return late + paused_late
 
 
+@cache
+def _statements():
+    """The summary's statements, built once a process (building them cost more than running them): bound
+    parameters institution, since, hour, now."""
+    institution, since = bindparam("institution"), bindparam("since", type_=UTCDateTime)
+    hour, now = bindparam("hour", type_=UTCDateTime), bindparam("now", type_=UTCDateTime)
+    # this month's resolved and on time: an index-only range of ix_tickets_institution_resolved
+    resolved = (select(func.count().label("total"),
+                       func.count().filter(Ticket.resolved_at <= Ticket.resolution_due_at).label("on_time"))
+                .where(Ticket.institution_id == institution, Ticket.resolved_at >= since,
+                       Ticket.imported.is_(False))  # imported history: no deadlines
+                .subquery())
+    # overdue now = the kept rows of the hours before this one (running tickets due then, paused ones late)
+    # + this hour's running tickets already past their deadline (an index range of a few rows)
+    rows = (select(func.coalesce(func.sum(WorkspaceLateCount.n), 0).label("late"), func.count().label("rows"))
+            .where(WorkspaceLateCount.institution_id == institution, WorkspaceLateCount.due_hour < hour)
+            .subquery())
+    this_hour = (select(func.count()).where(Ticket.institution_id == institution, Ticket.status.in_(RUNNING),
+                                            Ticket.resolution_due_at >= hour, Ticket.resolution_due_at < now)
+                 .scalar_subquery())
+    kept_stmt = (select(resolved.c.total, resolved.c.on_time, rows.c.late, rows.c.rows, this_hour, func.now())
+                 .select_from(resolved.join(rows, true())))
+    live_stmt = select(resolved.c.total, resolved.c.on_time, _live_overdue(institution, now))
+    return kept_stmt, live_stmt
+
+
 def summary(institution_id: int, now: datetime) -> dict:
     """This month's SLA compliance of the institution, in one statement: {"resolved", "on_time", "overdue",
     "percent" (None without resolved tickets), "since"}."""
     since = month_start(now)
-    # this month's resolved and on time: an index-only range of ix_tickets_institution_resolved
-    resolved = (select(func.count().label("total"),
-                       func.count().filter(Ticket.resolved_at <= Ticket.resolution_due_at).label("on_time"))
-                .where(Ticket.institution_id == institution_id, Ticket.resolved_at >= since,
-                       Ticket.imported.is_(False))  # imported history: no deadlines
-                .subquery())
+    kept_stmt, live_stmt = _statements()
+    params = {"institution": institution_id, "since": since, "now": now}
     if kept():
-        # overdue now = the kept rows of the hours before this one (running tickets due then, paused ones late)
-        # + this hour's running tickets already past their deadline (an index range of a few rows)
         hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        rows = (select(func.coalesce(func.sum(WorkspaceLateCount.n), 0).label("late"),
-                       func.count().label("rows"))
-                .where(WorkspaceLateCount.institution_id == institution_id, WorkspaceLateCount.due_hour < hour)
-                .subquery())
-        this_hour = (select(func.count()).where(Ticket.institution_id == institution_id,
-                                                Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= hour,
-                                                Ticket.resolution_due_at < now).scalar_subquery())
-        total, on_time, late, nrows, within, db_now = db.session.execute(
-            select(resolved.c.total, resolved.c.on_time, rows.c.late, rows.c.rows, this_hour, func.now())
-            .select_from(resolved.join(rows, true()))).one()
+        total, on_time, late, nrows, within, db_now = db.session.execute(kept_stmt, {**params, "hour": hour}).one()
         if hour >= db_now - KEPT_SINCE:
-            overdue = late + within
             if nrows > COMPACT_ABOVE:
                 compact_soon(institution_id)
-        else:  # a moment older than what a compaction may have folded (a report of the past, a test's clock)
-            overdue = db.session.scalar(select(_live_overdue(institution_id, now)))
-    else:
-        total, on_time, overdue = db.session.execute(
-            select(resolved.c.total, resolved.c.on_time, _live_overdue(institution_id, now))).one()
+            return _result(total, on_time, late + within, since)
+        # a moment older than what a compaction may have folded (a report of the past, a test's clock): live
+    total, on_time, overdue = db.session.execute(live_stmt, params).one()
+    return _result(total, on_time, overdue, since)
+
+
+def _result(total: int, on_time: int, overdue: int, since: datetime) -> dict:
     return {"resolved": total, "on_time": on_time, "overdue": overdue,
             "percent": round(100 * on_time / total) if total else None, "since": since}
 
