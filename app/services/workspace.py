@@ -124,9 +124,17 @@ def _result(total: int, on_time: int, overdue: int, since: datetime) -> dict:
             "percent": round(100 * on_time / total) if total else None, "since": since}
 
 
-def compact(institution_id: int, connection) -> None:
-    """Fold the institution's workspace_late_counts rows (COMPACT) on `connection`, in its transaction."""
+COMPACT_LOCK = 1640033  # pg_try_advisory_xact_lock(COMPACT_LOCK, institution): one compaction of an institution at once
+
+
+def compact(institution_id: int, connection) -> bool:
+    """Fold the institution's workspace_late_counts rows (COMPACT) on `connection`, in its transaction; False when
+    another transaction is compacting them (two would lock the same rows in any order: a deadlock)."""
+    if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key, :institution)"),
+                             {"key": COMPACT_LOCK, "institution": institution_id}):
+        return False
     connection.execute(COMPACT, {"institution": institution_id})
+    return True
 
 
 def compact_soon(institution_id: int) -> None:
