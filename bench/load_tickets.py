@@ -763,6 +763,12 @@ def main(argv=None) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE tickets ENABLE TRIGGER USER")
         has_rollups = conn.execute("SELECT to_regclass('public.board_rollups') IS NOT NULL").fetchone()[0]
+        has_late_counts = conn.execute("SELECT to_regclass('public.workspace_late_counts') IS NOT NULL").fetchone()[0]
+    if has_late_counts:  # /my's overdue counts (migration 0033): their trigger was off for the load too
+        t = time.perf_counter()
+        log("/my's overdue counts: flask workspace rebuild-late-counts")
+        flask_command(url, app_dir, "workspace", "rebuild-late-counts")
+        phase("workspace late counts", t)
     if has_rollups:
         t = time.perf_counter()
         log("the board's daily rollups: flask board rebuild-rollups")

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Ticket, TicketEvent, utcnow
+from app.models import Message, Ticket, TicketEvent, utcnow
 from tests.factories import make_institution, make_ticket, make_user
 from tests.helpers import body
 
@@ -171,3 +171,100 @@ def test_each_row_links_its_ticket_and_posts_to_its_own_actions(login):
     for t in tickets:
         row = row_of(html, t)
         assert f'href="/tickets/{quote(t.number)}"' in row and f'action="/my/{quote(t.number)}/status"' in row
+
+
+def _overdue_by_hand(inst, now):
+    db.session.expire_all()
+    return sum(t.is_overdue(now) for t in db.session.scalars(select(Ticket).where(Ticket.institution_id == inst.id)))
+
+
+def _shown_overdue(client):
+    m = re.search(r'id="sum-overdue">\s*(\d+)<', body(client.get("/my")))
+    assert m
+    return int(m.group(1))
+
+
+def test_overdue_count_follows_every_change_at_once(login):
+    """The overdue count is kept by a trigger on tickets (migration 0033): the page shows the new count right after
+    each kind of change — a status change, a reassignment, a deadline moved, a pause, a merge, a delete, an
+    insert, TRUNCATE — always equal to a count of the tickets by Ticket.is_overdue."""
+    from app.services.workspace import kept
+
+    inst, other = make_institution(), make_institution()
+    now = utcnow()
+    a = make(inst, due=now - timedelta(hours=2))
+    b = make(inst, status="new", due=now - timedelta(days=3))
+    c = make(inst, due=now + timedelta(days=5))
+    d = make(inst, status="waiting_resident", due=now - timedelta(hours=1))
+    d.sla_paused_at = now - timedelta(minutes=30)  # paused after its deadline: late
+    e = make(inst, status="assigned", due=now - timedelta(seconds=30))
+    make(other, due=now - timedelta(hours=2))
+    client = login(make_user("executor", institution=inst))
+    if not kept():
+        pytest.skip("the counts are kept on PostgreSQL only")
+
+    def check(expected):
+        db.session.commit()
+        assert _shown_overdue(client) == _overdue_by_hand(inst, utcnow()) == expected
+
+    check(4)
+    a.status = "resolved"
+    check(3)
+    b.institution_id = other.id
+    check(2)
+    c.resolution_due_at = utcnow() - timedelta(hours=1)
+    check(3)
+    c.status, c.sla_paused_at = "waiting_resident", utcnow() - timedelta(hours=2)  # paused before its deadline
+    check(2)
+    e.status = "merged"
+    check(1)
+    d.status = "in_progress"  # resumed: its deadline is past
+    check(1)
+    d.resolution_due_at = utcnow() + timedelta(days=2)  # the pause moved the deadline
+    check(0)
+    make(inst, status="new", due=utcnow() - timedelta(minutes=5))
+    check(1)
+    f = make(inst, status="new", due=utcnow() - timedelta(days=40))
+    check(2)
+    db.session.execute(Message.__table__.update().where(Message.ticket_id == f.id).values(ticket_id=None))
+    db.session.execute(TicketEvent.__table__.delete().where(TicketEvent.ticket_id == f.id))
+    db.session.execute(Ticket.__table__.delete().where(Ticket.id == f.id))
+    check(1)
+    db.session.execute(db.text("TRUNCATE tickets CASCADE"))
+    check(0)
+    make(inst, status="assigned", due=utcnow() - timedelta(days=2))
+    check(1)
+
+
+def test_compaction_and_rebuild_keep_the_counts(login):
+    """Many changes leave many signed rows; folding them (a reader does past a few hundred) or rebuilding them
+    from the tickets changes no count, now or later."""
+    from app.models import WorkspaceLateCount
+    from app.services import workspace
+
+    inst = make_institution()
+    now = utcnow()
+    made = [make(inst, status="new", due=now + timedelta(hours=h)) for h in (-100, -30, -2, 0, 1, 30)]
+    for _ in range(4):  # each round a signed row for every ticket (resolved, then open again)
+        for t in made:
+            t.status = "resolved" if t.status == "new" else "new"
+        db.session.flush()
+    client = login(make_user("executor", institution=inst))
+    if not workspace.kept():
+        pytest.skip("the counts are kept on PostgreSQL only")
+    rows = lambda: db.session.scalar(select(db.func.count()).select_from(WorkspaceLateCount)  # noqa: E731
+                                     .where(WorkspaceLateCount.institution_id == inst.id))
+    moments = [now, now + timedelta(minutes=90), now + timedelta(days=2)]
+    before = [workspace.summary(inst.id, m)["overdue"] for m in moments]
+    assert before == [_overdue_by_hand(inst, m) for m in moments] == [3, 5, 6]
+    many = rows()
+    workspace.compact(inst.id, db.session.connection())
+    assert rows() < many
+    assert [workspace.summary(inst.id, m)["overdue"] for m in moments] == before
+    workspace.rebuild(db.session.connection())
+    assert [workspace.summary(inst.id, m)["overdue"] for m in moments] == before
+    db.session.commit()
+    assert _shown_overdue(client) == _overdue_by_hand(inst, utcnow()) == 4  # the ticket due at `now` is late
+    # a moment long past (its hours may have been folded) is counted live
+    past = now - timedelta(days=4)
+    assert workspace.summary(inst.id, past)["overdue"] == _overdue_by_hand(inst, past) == 1

@@ -44,6 +44,7 @@ from app.models.ticket import (
     TicketEvent,
     VerdictAnswer,
 )
+from app.models.workspace import WorkspaceLateCount
 
 # Every String(n) column of the tables intake writes takes a network's value of any length (app/models/base.py).
 INTAKE_MODELS = (Message, Resident, Ticket, TicketEvent, Reply, HotSpot, HotSpotTicket, IntakeRejection, VerdictAnswer)
@@ -52,6 +53,7 @@ for _model in INTAKE_MODELS:
     event.listen(_model, "before_update", fit_object)
 
 __all__ = [
+    "WorkspaceLateCount",
     "CALENDAR_KINDS", "CALENDAR_KIND_LABELS", "CalendarDay",
     "UTCDateTime", "utcnow", "NETWORKS", "NETWORK_LABELS", "Direction", "Institution", "Account",
     "AccountSnapshot", "ACCOUNT_NETWORKS", "Post", "slugify", "ROLES", "ROLE_LABELS", "User", "LoginAttempt",
