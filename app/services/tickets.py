@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -16,17 +16,22 @@ from app.models import (
     REGIME_LABELS,
     REJECT_REASONS,
     Category,
+    ControlOrder,
+    DataVersion,
+    HotSpotTicket,
     Institution,
     Message,
+    RepeatSuggestion,
     Reply,
     Resident,
     Ticket,
     TicketCounter,
     User,
+    VerdictAnswer,
     utcnow,
 )
 from app.models.base import insert_or_ignore
-from app.services import access, events, replies, sla, verdict, workflow
+from app.services import access, events, refdata, replies, sla, verdict, workflow
 from app.services.errors import DomainError, NotFound, ValidationFailed
 
 
@@ -111,6 +116,43 @@ def get_by_number(user: User, number: str, *options) -> Ticket:
     ticket = db.session.execute(select(Ticket).where(Ticket.number == number.strip().upper()).options(*options)) \
         .unique().scalar_one_or_none()
     return access.ensure_can_view(user, ticket)
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What the ticket page's own statement tells besides the ticket: whether each of the page's optional lists may
+    have rows (the lists whose answer is «none» are not asked for), and the reference data version."""
+    answers: bool  # residents' answers (verdict_answers)
+    replies: bool  # replies to the resident (the timeline)
+    orders: bool  # control orders on the ticket or on a hot spot it belongs to (before the user's visibility)
+    repeats: bool  # undismissed repeat suggestions involving it (before their tickets' state and visibility)
+    reference_version: int | None
+
+
+def _page_facts_columns():
+    t = Ticket.__table__.c
+    spots = select(HotSpotTicket.hot_spot_id).where(HotSpotTicket.ticket_id == t.id)
+    return (
+        exists().where(VerdictAnswer.ticket_id == t.id).label("has_answers"),
+        exists().where(Reply.ticket_id == t.id).label("has_replies"),
+        exists().where(or_(ControlOrder.ticket_id == t.id, ControlOrder.hot_spot_id.in_(spots))).label("has_orders"),
+        exists().where(or_(RepeatSuggestion.ticket_id == t.id, RepeatSuggestion.other_id == t.id),
+                       RepeatSuggestion.dismissed.is_(False)).label("has_repeats"),
+        select(DataVersion.version).where(DataVersion.name == refdata.REFERENCE).scalar_subquery()
+        .label("reference_version"),
+    )
+
+
+def get_for_page(user: User, number: str, *options) -> tuple[Ticket, PageFacts]:
+    """get_by_number for the ticket page, with its PageFacts read in the same statement (EXISTS subqueries: the
+    planner's cost of a join to each is more than the statements they let the page skip). The reference data
+    version is handed to refdata, which then reads no version of its own in this request."""
+    row = db.session.execute(select(Ticket, *_page_facts_columns())
+                             .where(Ticket.number == number.strip().upper()).options(*options)).one_or_none()
+    ticket = access.ensure_can_view(user, row[0] if row is not None else None)
+    refdata.preset(row.reference_version)
+    return ticket, PageFacts(row.has_answers, row.has_replies, row.has_orders, row.has_repeats,
+                             row.reference_version)
 
 
 # --- creation -----------------------------------------------------------------------------------

@@ -245,7 +245,8 @@ _REPLIES = (select(Reply.id, Reply.created_at, Reply.state, Reply.last_error, Re
             .order_by(Reply.id))
 
 
-def build(ticket: Ticket) -> list[Entry]:
+def build(ticket: Ticket, replies: bool = True) -> list[Entry]:
+    """The ticket's timeline; `replies=False`: the caller knows it has no replies (not asked for)."""
     entries: list[Entry] = []
     # The resident messages of this ticket and of the duplicates merged into it.
     bound = {"ticket_id": ticket.id}
@@ -274,8 +275,7 @@ def build(ticket: Ticket) -> list[Entry]:
                else _("Система"))
         title, body = _event_title(e)
         entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
-    replies = db.session.execute(_REPLIES, bound).all()
-    for r in replies:
+    for r in db.session.execute(_REPLIES, bound).all() if replies else ():
         who = _who(r.full_name, r.username) if r.username is not None else _("Система")
         state = str(REPLY_STATES.get(r.state, r.state))
         extra = f"{state}" + (f": {r.last_error}" if r.state in ("failed", "unconfirmed") and r.last_error else "")

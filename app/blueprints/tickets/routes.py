@@ -2,7 +2,9 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.tickets.forms import (
@@ -36,9 +38,11 @@ def _login():
 
 # what the ticket page shows of the ticket's own relations, in the ticket's query (not one query each)
 PAGE_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy),
-              joinedload(Ticket.resident), joinedload(Ticket.account),
-              # the residents' answers (usually none or one row): no statement of their own, none per answer
-              joinedload(Ticket.answers).joinedload(VerdictAnswer.resident))
+              joinedload(Ticket.resident), joinedload(Ticket.account))
+# the residents' answers (usually none): asked only when the ticket's statement says there are some, in one
+# statement with their residents (a join in the ticket's statement cost the planner more than this one)
+_ANSWERS = (select(VerdictAnswer).where(VerdictAnswer.ticket_id == bindparam("ticket_id"))
+            .options(joinedload(VerdictAnswer.resident)).order_by(VerdictAnswer.id))
 
 
 def _load(number: str):
@@ -48,10 +52,20 @@ def _load(number: str):
         abort(404)
 
 
-def _context(ticket, **forms):
+def _answers(ticket, facts) -> None:
+    """ticket.answers as the page shows them, without a lazy load per answer's resident."""
+    answers = list(db.session.scalars(_ANSWERS, {"ticket_id": ticket.id})) if facts is None or facts.answers \
+        else []
+    set_committed_value(ticket, "answers", answers)
+
+
+def _context(ticket, facts=None, **forms):
+    """The panel's context. `facts` (tickets.PageFacts, read with the ticket): the lists it says are empty are not
+    asked for; None (after an action): every list is read."""
+    _answers(ticket, facts)
     ctx = {
         "ticket": ticket,
-        "timeline": timeline.build(ticket),
+        "timeline": timeline.build(ticket, replies=facts is None or facts.replies),
         "targets": workflow.allowed_targets(current_user, ticket),
         "can_manage": access.can_manage(current_user),
         "can_work": access.can_work(current_user, ticket),
@@ -65,9 +79,10 @@ def _context(ticket, **forms):
         "interim_form": KeptForm(InterimForm),
         "extend_form": KeptForm(ExtendForm, version=ticket.version),
         "regime_form": KeptForm(RegimeForm, version=ticket.version, regime=ticket.regime),
-        "orders": control.orders_for_ticket(current_user, ticket),
+        "orders": control.orders_for_ticket(current_user, ticket) if facts is None or facts.orders else [],
         "can_issue": access.can_issue_orders(current_user),
-        "repeats": repeats.of_ticket(current_user, ticket) if ticket.is_open else [],
+        "repeats": repeats.of_ticket(current_user, ticket)
+        if ticket.is_open and (facts is None or facts.repeats) else [],
         "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
                   if ticket.is_open and access.can_manage(current_user) else None),
         "repeat_form": KeptForm(FlaskForm),
@@ -80,8 +95,11 @@ def _context(ticket, **forms):
 
 @bp.get("/<number>")
 def detail(number: str):
-    ticket = _load(number)
-    return render("tickets/detail.html", "tickets/_panel.html", **_context(ticket))
+    try:
+        ticket, facts = tickets.get_for_page(current_user, number, *PAGE_LOADS)
+    except DomainError:
+        abort(404)
+    return render("tickets/detail.html", "tickets/_panel.html", **_context(ticket, facts))
 
 
 def _act(number: str, form_name: str, form, apply, notice: str):
