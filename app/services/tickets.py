@@ -129,7 +129,7 @@ class PageFacts:
     reference_version: int | None
 
 
-def _page_facts_columns():
+def _page_facts_columns() -> tuple:
     t = Ticket.__table__.c
     spots = select(HotSpotTicket.hot_spot_id).where(HotSpotTicket.ticket_id == t.id)
     return (
@@ -143,12 +143,21 @@ def _page_facts_columns():
     )
 
 
+# built once (the number bound): composing the EXISTS subqueries cost more Python than executing the statement
+_PAGE_TICKET = select(Ticket, *_page_facts_columns()).where(Ticket.number == bindparam("number"))
+_PAGE_STATEMENTS: dict[tuple, object] = {}
+
+
 def get_for_page(user: User, number: str, *options) -> tuple[Ticket, PageFacts]:
     """get_by_number for the ticket page, with its PageFacts read in the same statement (EXISTS subqueries: the
     planner's cost of a join to each is more than the statements they let the page skip). The reference data
     version is handed to refdata, which then reads no version of its own in this request."""
-    row = db.session.execute(select(Ticket, *_page_facts_columns())
-                             .where(Ticket.number == number.strip().upper()).options(*options)).one_or_none()
+    stmt = _PAGE_STATEMENTS.get(options)
+    if stmt is None:  # once per set of loader options (the page's are a module constant)
+        if len(_PAGE_STATEMENTS) >= 16:
+            _PAGE_STATEMENTS.clear()
+        stmt = _PAGE_STATEMENTS[options] = _PAGE_TICKET.options(*options)
+    row = db.session.execute(stmt, {"number": number.strip().upper()}).one_or_none()
     ticket = access.ensure_can_view(user, row[0] if row is not None else None)
     refdata.preset(row.reference_version)
     return ticket, PageFacts(row.has_answers, row.has_replies, row.has_orders, row.has_repeats,
