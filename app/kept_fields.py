@@ -5,11 +5,13 @@ through wtforms' widgets (html_params, escaping) was a quarter of the page's CPU
 submitted data (formdata=None) renders the same HTML for the same form class, field, data (a ticket's version,
 its priority) and language, so that HTML is kept per language (formatting.catalogue_memo: one dict per locale and
 process). Nothing from the database is in it except the field's own data, which is part of the key, so it cannot
-go stale. A field with errors or submitted data, or whose choices come from the reference data
-(CachedSelectField, already kept per data version), is rendered as before.
+go stale. A field whose choices come from the reference data (CachedSelectField) is kept under that data's
+version too (refdata.version(): a change of the data is a new key). A field with errors or submitted data is
+rendered as before.
 
 `kept_hidden(form)`: FlaskForm.hidden_tag(), once per request for the forms whose only hidden field is the CSRF
-token (the same token in every form of a request).
+token (the same token in every form of a request); for a KeptForm the class's markup around the request's token,
+without building the form.
 
 `KeptForm(FormClass, **data)`: such a form not built yet (a view passes it to the template instead of
 `FormClass(formdata=None, **data)`); its fields' kept HTML is found by (class, data, field), and the form is built
