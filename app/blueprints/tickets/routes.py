@@ -23,7 +23,7 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.kept_fields import KeptForm
-from app.models import Category, Institution, Ticket, VerdictAnswer, utcnow
+from app.models import Account, Category, Institution, Resident, Ticket, VerdictAnswer, utcnow
 from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
@@ -39,6 +39,13 @@ def _login():
 # what the ticket page shows of the ticket's own relations, in the ticket's query (not one query each)
 PAGE_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy),
               joinedload(Ticket.resident), joinedload(Ticket.account))
+# what the page itself shows of them (a GET: its own statement, with the columns shown — not the account's ~40 nor the
+# rubric's SLA policy, which the actions' arithmetic loads through PAGE_LOADS); an attribute not loaded here would
+# load on access, as any expired one does
+DETAIL_LOADS = (joinedload(Ticket.institution).load_only(Institution.name),
+                joinedload(Ticket.category).load_only(Category.name),
+                joinedload(Ticket.resident).load_only(Resident.display_name, Resident.network, Resident.external_id),
+                joinedload(Ticket.account).load_only(Account.title, Account.handle))
 # the residents' answers (usually none): asked only when the ticket's statement says there are some, in one
 # statement with their residents (a join in the ticket's statement cost the planner more than this one)
 _ANSWERS = (select(VerdictAnswer).where(VerdictAnswer.ticket_id == bindparam("ticket_id"))
@@ -96,7 +103,7 @@ def _context(ticket, facts=None, **forms):
 @bp.get("/<number>")
 def detail(number: str):
     try:
-        ticket, facts = tickets.get_for_page(current_user, number, *PAGE_LOADS)
+        ticket, facts = tickets.get_for_page(current_user, number, *DETAIL_LOADS)
     except DomainError:
         abort(404)
     return render("tickets/detail.html", "tickets/_panel.html", **_context(ticket, facts))
