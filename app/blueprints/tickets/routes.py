@@ -24,7 +24,7 @@ from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.kept_fields import KeptForm
 from app.models import Account, Category, Institution, Resident, Ticket, VerdictAnswer, utcnow
-from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
+from app.services import access, control, files, refdata, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
 bp = Blueprint("tickets", __package__, url_prefix="/tickets")
@@ -66,6 +66,10 @@ def _answers(ticket, facts) -> None:
     set_committed_value(ticket, "answers", answers)
 
 
+def _control_institutions():
+    return refdata.memo(("control.institutions",), control.institution_choices)
+
+
 def _context(ticket, facts=None, **forms):
     """The panel's context. `facts` (tickets.PageFacts, read with the ticket): the lists it says are empty are not
     asked for; None (after an action): every list is read."""
@@ -88,6 +92,9 @@ def _context(ticket, facts=None, **forms):
         "regime_form": KeptForm(RegimeForm, version=ticket.version, regime=ticket.regime),
         "orders": control.orders_for_ticket(current_user, ticket) if facts is None or facts.orders else [],
         "can_issue": access.can_issue_orders(current_user),
+        # the head's order form lists the active institutions: reference data, kept per its version (the page's
+        # statement has read the version already), not read per page
+        "control_institutions": _control_institutions,
         "repeats": repeats.of_ticket(current_user, ticket)
         if ticket.is_open and (facts is None or facts.repeats) else [],
         "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
