@@ -126,18 +126,21 @@ class PageFacts:
     replies: bool  # replies to the resident (the timeline)
     orders: bool  # control orders on the ticket or on a hot spot it belongs to (before the user's visibility)
     repeats: bool  # undismissed repeat suggestions involving it (before their tickets' state and visibility)
+    family: bool  # tickets merged into it (their messages are on its timeline)
     reference_version: int | None
 
 
 def _page_facts_columns() -> tuple:
     t = Ticket.__table__.c
     spots = select(HotSpotTicket.hot_spot_id).where(HotSpotTicket.ticket_id == t.id)
+    merged = Ticket.__table__.alias("merged")
     return (
         exists().where(VerdictAnswer.ticket_id == t.id).label("has_answers"),
         exists().where(Reply.ticket_id == t.id).label("has_replies"),
         exists().where(or_(ControlOrder.ticket_id == t.id, ControlOrder.hot_spot_id.in_(spots))).label("has_orders"),
         exists().where(or_(RepeatSuggestion.ticket_id == t.id, RepeatSuggestion.other_id == t.id),
                        RepeatSuggestion.dismissed.is_(False)).label("has_repeats"),
+        exists().where(merged.c.duplicate_of_id == t.id).label("has_family"),
         select(DataVersion.version).where(DataVersion.name == refdata.REFERENCE).scalar_subquery()
         .label("reference_version"),
     )
@@ -160,7 +163,7 @@ def get_for_page(user: User, number: str, *options) -> tuple[Ticket, PageFacts]:
     row = db.session.execute(stmt, {"number": number.strip().upper()}).one_or_none()
     ticket = access.ensure_can_view(user, row[0] if row is not None else None)
     refdata.preset(row.reference_version)
-    return ticket, PageFacts(row.has_answers, row.has_replies, row.has_orders, row.has_repeats,
+    return ticket, PageFacts(row.has_answers, row.has_replies, row.has_orders, row.has_repeats, row.has_family,
                              row.reference_version)
 
 

@@ -228,15 +228,25 @@ def _who(full_name: str | None, username: str | None) -> str:
 # its events and its replies in ONE statement (UNION ALL of the three, the same columns, NULL where a kind has none;
 # `src` says which), built once with a bound ticket id. Each part in id order, as three statements gave them.
 _NONE = null()
-_MESSAGES = (select(literal(0).label("src"), Message.id, Message.ticket_id, Message.received_at.label("at"),
-                    Message.kind, Message.network, Message.text, Message.attachments.label("data"),
-                    Message.permalink, Message.post_id, Message.edit_of_id, Ticket.number.label("ticket_number"),
-                    Resident.id.label("resident_id"), Resident.display_name,
-                    Resident.network.label("resident_network"), Resident.external_id,
-                    _NONE.label("full_name"), _NONE.label("username"), _NONE.label("state"),
-                    _NONE.label("last_error"))
-             .join(Ticket, Ticket.id == Message.ticket_id).outerjoin(Resident, Resident.id == Message.resident_id)
-             .where(Message.ticket_id.in_(_family())))
+
+
+def _messages(family: bool):
+    """The messages' part: of the ticket and its merged family (a recursive CTE), or — when the ticket is known to
+    have no merged tickets — of the ticket alone (a fraction of the planner's work; every row is the ticket's)."""
+    number = Ticket.number.label("ticket_number") if family else _NONE.label("ticket_number")
+    stmt = select(literal(0).label("src"), Message.id, Message.ticket_id, Message.received_at.label("at"),
+                  Message.kind, Message.network, Message.text, Message.attachments.label("data"),
+                  Message.permalink, Message.post_id, Message.edit_of_id, number,
+                  Resident.id.label("resident_id"), Resident.display_name,
+                  Resident.network.label("resident_network"), Resident.external_id,
+                  _NONE.label("full_name"), _NONE.label("username"), _NONE.label("state"),
+                  _NONE.label("last_error"))
+    if family:
+        stmt = stmt.join(Ticket, Ticket.id == Message.ticket_id)
+    stmt = stmt.outerjoin(Resident, Resident.id == Message.resident_id)
+    return stmt.where(Message.ticket_id.in_(_family()) if family else Message.ticket_id == bindparam("ticket_id"))
+
+
 # reply / message / message_edited are shown from the outbox row / the message itself (an edit is a message)
 _EVENTS = (select(literal(1), TicketEvent.id, TicketEvent.ticket_id, TicketEvent.created_at, TicketEvent.kind,
                   _NONE, _NONE, TicketEvent.payload, _NONE, _NONE, _NONE, _NONE,
@@ -250,14 +260,16 @@ _REPLIES = (select(literal(2), Reply.id, Reply.ticket_id, Reply.created_at, _NON
                    _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE,
                    User.full_name, User.username, Reply.state, Reply.last_error)
             .outerjoin(User, User.id == Reply.author_id).where(Reply.ticket_id == bindparam("ticket_id")))
-_TIMELINE = union_all(_MESSAGES, _EVENTS, _REPLIES).order_by("src", "id")
-_TIMELINE_NO_REPLIES = union_all(_MESSAGES, _EVENTS).order_by("src", "id")  # the ticket is known to have none
+# (family, replies) → the statement: the parts the ticket's own statement says it may have (tickets.PageFacts)
+_TIMELINE = {(family, replies): union_all(_messages(family), _EVENTS, *((_REPLIES,) if replies else ()))
+             .order_by("src", "id") for family in (True, False) for replies in (True, False)}
 
 
-def build(ticket: Ticket, replies: bool = True) -> list[Entry]:
-    """The ticket's timeline; `replies=False`: the caller knows it has no replies (not asked for)."""
+def build(ticket: Ticket, replies: bool = True, family: bool = True) -> list[Entry]:
+    """The ticket's timeline. `replies=False`: the caller knows it has no replies; `family=False`: no ticket has
+    been merged into it (those parts are not asked for)."""
     entries: list[Entry] = []
-    rows = db.session.execute(_TIMELINE if replies else _TIMELINE_NO_REPLIES, {"ticket_id": ticket.id}).all()
+    rows = db.session.execute(_TIMELINE[family, replies], {"ticket_id": ticket.id}).all()
     messages = [r for r in rows if r.src == 0]
     # An edit shows once: as the resident's message, titled as an edit, with only the files the original lacked.
     originals = {m.id: m for m in messages}

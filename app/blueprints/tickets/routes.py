@@ -76,7 +76,8 @@ def _context(ticket, facts=None, **forms):
     _answers(ticket, facts)
     ctx = {
         "ticket": ticket,
-        "timeline": timeline.build(ticket, replies=facts is None or facts.replies),
+        "timeline": timeline.build(ticket, replies=facts is None or facts.replies,
+                                   family=facts is None or facts.family),
         "targets": workflow.allowed_targets(current_user, ticket),
         "can_manage": access.can_manage(current_user),
         "can_work": access.can_work(current_user, ticket),
