@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, literal, null, select, union_all
 
 from app.channels import content
 from app.channels.clean import safe_link
 from app.extensions import db
-from app.formatting import local_dt
+from app.formatting import Labels, local_dt
+from app.formatting import gettext as _  # flask_babel's gettext through the request's memo: the same text
 from app.models import (
     MESSAGE_KINDS,
     NETWORK_LABELS,
@@ -29,6 +29,11 @@ from app.models import (
 
 REPLY_STATES = {"pending": _l("ожидает отправки"), "sending": _l("отправляется"), "sent": _l("доставлен"),
                 "failed": _l("не доставлен"), "unconfirmed": _l("доставка не подтверждена")}
+
+# the labels translated through the request's memo (formatting.Labels: the same text as str() of the lazy label)
+_NETWORKS, _STATUSES, _PRIORITIES, _REJECTS, _KINDS, _REPLY_STATES = (
+    Labels(x) for x in (NETWORK_LABELS, STATUS_LABELS, PRIORITY_LABELS, REJECT_REASONS, MESSAGE_KINDS, REPLY_STATES))
+
 
 @dataclass
 class Entry:
@@ -80,13 +85,13 @@ def _event_title(kind: str, payload: dict | None) -> tuple[str, str]:
     """(title, body) of an event, in the staff's language (the payload keeps the facts, not the words)."""
     p = payload or {}
     if kind == "created":
-        return _("Обращение зарегистрировано (%(network)s)", network=_label(NETWORK_LABELS, p.get("network"))), ""
+        return _("Обращение зарегистрировано (%(network)s)", network=_label(_NETWORKS, p.get("network"))), ""
     if kind == "status":
-        title = _("Статус: %(old)s → %(new)s", old=_label(STATUS_LABELS, p.get("from")),
-                  new=_label(STATUS_LABELS, p.get("to")))
+        title = _("Статус: %(old)s → %(new)s", old=_label(_STATUSES, p.get("from")),
+                  new=_label(_STATUSES, p.get("to")))
         body = []
         if p.get("reason"):
-            body.append(_("Причина: %(reason)s", reason=_label(REJECT_REASONS, p["reason"])))
+            body.append(_("Причина: %(reason)s", reason=_label(_REJECTS, p["reason"])))
         if p.get("comment"):
             body.append(p["comment"])
         return title, "\n".join(body)
@@ -111,8 +116,8 @@ def _event_title(kind: str, payload: dict | None) -> tuple[str, str]:
             return _("Новый срок первого ответа: %(when)s", when=_when(p.get("deadline"))), p.get("reason", "")
         return _("Новый срок решения: %(when)s", when=_when(p.get("deadline"))), p.get("reason", "")
     if kind == "priority":
-        return _("Приоритет: %(new)s (был: %(old)s)", new=_label(PRIORITY_LABELS, p.get("priority")),
-                 old=_label(PRIORITY_LABELS, p.get("previous"))), ""
+        return _("Приоритет: %(new)s (был: %(old)s)", new=_label(_PRIORITIES, p.get("priority")),
+                 old=_label(_PRIORITIES, p.get("previous"))), ""
     if kind == "message_edited":
         return _("Житель отредактировал сообщение"), p.get("text", "")
     if kind == "routed":
@@ -125,7 +130,7 @@ def _event_title(kind: str, payload: dict | None) -> tuple[str, str]:
     if kind == "promoted":
         return _("Сделано обращением из «не обращений»"), ""
     if kind == "verdict":
-        via = f" ({_label(NETWORK_LABELS, p['via'])})" if p.get("via") else ""
+        via = f" ({_label(_NETWORKS, p['via'])})" if p.get("via") else ""
         if p.get("rating") is not None:
             return _("Оценка жителя: %(n)s из 5", n=p["rating"]) + via, ""
         answer = _("проблема решена") if p.get("verdict") == "yes" else _("проблема не решена")
@@ -158,12 +163,18 @@ ROUTE_SOURCES = {"rule": _l("правило администратора"), "mod
                  "category": _l("учреждение рубрики")}
 
 
+_ROUTE_SOURCES = Labels(ROUTE_SOURCES)
+
+
 def _route_why(source: str | None, p: float | None) -> str:
     """« (модель, 87 %)»: where a half of the route came from, with the model's probability."""
     if not source:
         return ""
-    label = str(ROUTE_SOURCES.get(source, source))
+    label = _ROUTE_SOURCES.get(source, source)
     return f" ({label}, {round(p * 100)} %)" if p is not None else f" ({label})"
+
+
+_CONTROL_STEPS = Labels(CONTROL_STEPS)
 
 
 def _control_title(p: dict) -> tuple[str, str]:
@@ -171,8 +182,8 @@ def _control_title(p: dict) -> tuple[str, str]:
     due = _when(p.get("due")) or "—"
     values = {"n": p.get("order_id", ""), "institution": p.get("institution", ""), "due": due,
               "step": p.get("step", "")}
-    template = CONTROL_STEPS.get(p.get("step"))
-    title = str(template) % values if template is not None else _("Поручение № %(n)s: %(step)s", **values)
+    template = _CONTROL_STEPS.get(p.get("step"))
+    title = template % values if template is not None else _("Поручение № %(n)s: %(step)s", **values)
     if p.get("step") == "issued":
         body = p.get("instruction", "")
     elif p.get("report"):
@@ -189,9 +200,12 @@ FILE_KINDS = {"photo": _l("фото"), "document": _l("документ"), "vide
               "contact": _l("контакт"), "link": _l("ссылка"), "repost": _l("репост"), "poll": _l("опрос")}
 
 
+_FILE_KINDS = Labels(FILE_KINDS)
+
+
 def _file_label(a: dict) -> str:
     """«голосовое сообщение 0:12», «документ: акт.pdf», «геометка: ул. Кирова, 35», and what staff should know."""
-    kind = str(FILE_KINDS.get(a.get("kind"), _("файл")))
+    kind = _FILE_KINDS.get(a.get("kind")) or _("файл")
     what = content.detail(a) or (a.get("name") or "" if a.get("kind") not in FILE_KINDS else "")
     label = f"{kind}: {what}" if what else kind
     length = content.duration(a.get("duration")) if a.get("kind") in ("voice", "audio", "video") else ""
@@ -276,10 +290,10 @@ def build(ticket: Ticket, replies: bool = True, family: bool = True) -> list[Ent
     posts = _posts(messages)
     for m in messages:
         who = Resident.name_of(m.display_name, m.resident_network, m.external_id) or _("Житель")
-        title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
+        title = f"{_KINDS.get(m.kind, m.kind)} · {_NETWORKS.get(m.network, m.network)}"
         known: set = set()
         if m.edit_of_id is not None:
-            title = f"{_('Житель отредактировал сообщение')} · {NETWORK_LABELS.get(m.network, m.network)}"
+            title = f"{_('Житель отредактировал сообщение')} · {_NETWORKS.get(m.network, m.network)}"
             original = originals.get(m.edit_of_id)
             attachments = original.data if original is not None else \
                 getattr(db.session.get(Message, m.edit_of_id), "attachments", None)
@@ -302,10 +316,10 @@ def build(ticket: Ticket, replies: bool = True, family: bool = True) -> list[Ent
         if r.src != 2:
             continue
         who = _who(r.full_name, r.username) if r.username is not None else _("Система")
-        state = str(REPLY_STATES.get(r.state, r.state))
+        state = _REPLY_STATES.get(r.state, r.state)
         extra = f"{state}" + (f": {r.last_error}" if r.state in ("failed", "unconfirmed") and r.last_error else "")
         entries.append(Entry(r.at, "reply", who,
-                             _("Ответ жителю (%(network)s)", network=_label(NETWORK_LABELS, r.network)), r.text, extra,
+                             _("Ответ жителю (%(network)s)", network=_label(_NETWORKS, r.network)), r.text, extra,
                              resend_id=r.id if r.state == "unconfirmed" else None))
     order = {"message": 0, "event": 1, "note": 2, "reply": 3}
     entries.sort(key=lambda x: (x.at, order[x.kind]))
