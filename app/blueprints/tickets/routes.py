@@ -66,6 +66,20 @@ def _answers(ticket, facts) -> None:
     set_committed_value(ticket, "answers", answers)
 
 
+class _FileLinks:
+    """url_for('tickets.attachment', number=…, message_id=…, index=…) for the timeline's files: the URL is built
+    once for the ticket, each file's link is its two integers after it (the rule's int converters: str(n))."""
+    __slots__ = ("number", "prefix")
+
+    def __init__(self, number: str):
+        self.number, self.prefix = number, None
+
+    def __call__(self, message_id: int, index: int) -> str:
+        if self.prefix is None:
+            self.prefix = url_for("tickets.attachment", number=self.number, message_id=0, index=0)[:-len("0/0")]
+        return f"{self.prefix}{int(message_id)}/{int(index)}"
+
+
 def _control_institutions():
     return refdata.memo(("control.institutions",), control.institution_choices)
 
@@ -96,6 +110,7 @@ def _context(ticket, facts=None, **forms):
         # the head's order form lists the active institutions: reference data, kept per its version (the page's
         # statement has read the version already), not read per page
         "control_institutions": _control_institutions,
+        "file_link": _FileLinks(ticket.number),
         "repeats": repeats.of_ticket(current_user, ticket)
         if ticket.is_open and (facts is None or facts.repeats) else [],
         "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
