@@ -209,3 +209,22 @@ def test_the_kept_csrf_input_carries_this_sessions_token(app, login):
         assert ok.status_code == 200 and "С токеном" in body(ok)
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_the_heads_order_form_lists_institutions_as_they_are_now(login):
+    """The head's «Дать поручение» list is kept per reference data version: a rename and a closed institution made
+    by another process show on the next page."""
+    kept = make_institution(name="Управление образования")
+    closing = make_institution(name="Жилищная инспекция")
+    t = make_ticket()
+    client = login(make_user("head"))
+    for _ in range(2):
+        page = body(client.get(f"/tickets/{t.number}"))
+        assert f'<option value="{kept.id}">Управление образования</option>' in page
+        assert f'<option value="{closing.id}">Жилищная инспекция</option>' in page
+    db.session.execute(text("UPDATE institutions SET short_name = 'Образование' WHERE id = :i"), {"i": kept.id})
+    db.session.execute(text("UPDATE institutions SET is_active = false WHERE id = :i"), {"i": closing.id})
+    db.session.commit()
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert f'<option value="{kept.id}">Образование</option>' in page and "Управление образования" not in page
+    assert "Жилищная инспекция" not in page
