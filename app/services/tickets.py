@@ -121,13 +121,16 @@ def get_by_number(user: User, number: str, *options) -> Ticket:
 @dataclass(frozen=True)
 class PageFacts:
     """What the ticket page's own statement tells besides the ticket: whether each of the page's optional lists may
-    have rows (the lists whose answer is «none» are not asked for), and the reference data version."""
+    have rows (the lists whose answer is «none» are not asked for), the reference data version, and the names of the
+    ticket's institution and rubric."""
     answers: bool  # residents' answers (verdict_answers)
     replies: bool  # replies to the resident (the timeline)
     orders: bool  # control orders on the ticket or on a hot spot it belongs to (before the user's visibility)
     repeats: bool  # undismissed repeat suggestions involving it (before their tickets' state and visibility)
     family: bool  # tickets merged into it (their messages are on its timeline)
     reference_version: int | None
+    institution_name: str | None  # the names the page shows of its institution and rubric (scalar subqueries: less
+    category_name: str | None  # of the planner's work than two more joins, and no objects to build)
 
 
 def _page_facts_columns() -> tuple:
@@ -143,6 +146,8 @@ def _page_facts_columns() -> tuple:
         exists().where(merged.c.duplicate_of_id == t.id).label("has_family"),
         select(DataVersion.version).where(DataVersion.name == refdata.REFERENCE).scalar_subquery()
         .label("reference_version"),
+        select(Institution.name).where(Institution.id == t.institution_id).scalar_subquery().label("institution_name"),
+        select(Category.name).where(Category.id == t.category_id).scalar_subquery().label("category_name"),
     )
 
 
@@ -164,7 +169,7 @@ def get_for_page(user: User, number: str, *options) -> tuple[Ticket, PageFacts]:
     ticket = access.ensure_can_view(user, row[0] if row is not None else None)
     refdata.preset(row.reference_version)
     return ticket, PageFacts(row.has_answers, row.has_replies, row.has_orders, row.has_repeats, row.has_family,
-                             row.reference_version)
+                             row.reference_version, row.institution_name, row.category_name)
 
 
 # --- creation -----------------------------------------------------------------------------------

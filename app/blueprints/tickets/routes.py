@@ -40,11 +40,9 @@ def _login():
 PAGE_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy),
               joinedload(Ticket.resident), joinedload(Ticket.account))
 # what the page itself shows of them (a GET: its own statement, with the columns shown — not the account's ~40 nor the
-# rubric's SLA policy, which the actions' arithmetic loads through PAGE_LOADS); an attribute not loaded here would
-# load on access, as any expired one does
-DETAIL_LOADS = (joinedload(Ticket.institution).load_only(Institution.name),
-                joinedload(Ticket.category).load_only(Category.name),
-                joinedload(Ticket.resident).load_only(Resident.display_name, Resident.network, Resident.external_id),
+# rubric's SLA policy, which the actions' arithmetic loads through PAGE_LOADS; the institution's and rubric's names
+# come as tickets.PageFacts); an attribute not loaded here would load on access, as any expired one does
+DETAIL_LOADS = (joinedload(Ticket.resident).load_only(Resident.display_name, Resident.network, Resident.external_id),
                 joinedload(Ticket.account).load_only(Account.title, Account.handle))
 # the residents' answers (usually none): asked only when the ticket's statement says there are some, in one
 # statement with their residents (a join in the ticket's statement cost the planner more than this one)
@@ -90,6 +88,11 @@ def _context(ticket, facts=None, **forms):
     _answers(ticket, facts)
     ctx = {
         "ticket": ticket,
+        # the names shown of its institution and rubric (read with the ticket on a GET)
+        "institution_name": facts.institution_name if facts is not None
+        else (ticket.institution.name if ticket.institution else None),
+        "category_name": facts.category_name if facts is not None
+        else (ticket.category.name if ticket.category else None),
         "timeline": timeline.build(ticket, replies=facts is None or facts.replies,
                                    family=facts is None or facts.family),
         "targets": workflow.allowed_targets(current_user, ticket),
