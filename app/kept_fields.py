@@ -5,11 +5,13 @@ through wtforms' widgets (html_params, escaping) was a quarter of the page's CPU
 submitted data (formdata=None) renders the same HTML for the same form class, field, data (a ticket's version,
 its priority) and language, so that HTML is kept per language (formatting.catalogue_memo: one dict per locale and
 process). Nothing from the database is in it except the field's own data, which is part of the key, so it cannot
-go stale. A field with errors or submitted data, or whose choices come from the reference data
-(CachedSelectField, already kept per data version), is rendered as before.
+go stale. A field whose choices come from the reference data (CachedSelectField) is kept under that data's
+version too (refdata.version(): a change of the data is a new key). A field with errors or submitted data is
+rendered as before.
 
 `kept_hidden(form)`: FlaskForm.hidden_tag(), once per request for the forms whose only hidden field is the CSRF
-token (the same token in every form of a request).
+token (the same token in every form of a request); for a KeptForm the class's markup around the request's token,
+without building the form.
 
 `KeptForm(FormClass, **data)`: such a form not built yet (a view passes it to the template instead of
 `FormClass(formdata=None, **data)`); its fields' kept HTML is found by (class, data, field), and the form is built
@@ -20,13 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import current_app, g
-from markupsafe import Markup
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.core import UnboundField
 from wtforms.widgets import HiddenInput
 
 from app.cached_select import CachedSelectField
 from app.formatting import catalogue_memo
+from app.services import refdata
 
 _MEMO = "_om_kept_fields"
 _MAX = 4096  # keys are (form class, field, data, arguments): a few hundred in practice; a bound all the same
@@ -38,9 +42,10 @@ class StaticForm:
     KEPT_FIELDS = True
 
 
-def _keepable(f) -> bool:
+def _keepable(f, versioned: bool = False) -> bool:
+    """`versioned`: the key has the reference data version (a CachedSelectField may be kept then)."""
     return (getattr(getattr(f, "_form", None), "KEPT_FIELDS", False) and not f.errors and f.raw_data is None
-            and not isinstance(f, CachedSelectField))
+            and (versioned or not isinstance(f, CachedSelectField)))
 
 
 def _lookup(key: tuple) -> Markup | None:
@@ -90,6 +95,12 @@ class KeptForm:
         return iter(self.form)
 
 
+def _reference_keyed(cls, name: str) -> bool:
+    """Whether the class's field `name` is a CachedSelectField (its options come from the reference data)."""
+    unbound = getattr(cls, name, None)
+    return isinstance(unbound, UnboundField) and issubclass(unbound.field_class, CachedSelectField)
+
+
 class _FieldRef:
     """A field of a KeptForm, named but not built."""
     __slots__ = ("owner", "name")
@@ -97,10 +108,19 @@ class _FieldRef:
     def __init__(self, owner: KeptForm, name: str):
         self.owner, self.name = owner, name
 
-    def key(self) -> tuple:
-        # built without form data, a field's data is its own argument or its default: nothing else goes in
+    def key(self) -> tuple | None:
+        # built without form data, a field's data is its own argument or its default: nothing else goes in — but
+        # the options of a CachedSelectField, which are the reference data's: its key has that data's version
+        # (refdata.version(), bumped by the database on every change of it: a new version is a new key). None: not
+        # kept (no version yet, or this transaction wrote and may read its own uncommitted reference data).
         data = self.owner.data
-        return self.owner.cls, self.name, self.name in data, data.get(self.name)
+        key = (self.owner.cls, self.name, self.name in data, data.get(self.name))
+        if _reference_keyed(self.owner.cls, self.name):
+            version = refdata.version()
+            if version < 0 or refdata.written():
+                return None
+            key += (version,)
+        return key
 
     @property
     def field(self):
@@ -111,12 +131,15 @@ def kept_field(f, label=True, **kwargs) -> Markup:
     """{{ field(f, …) }} of _macros/forms.html (the same HTML), kept for a field of a StaticForm."""
     macro = _field_macro()
     if isinstance(f, _FieldRef):
-        key = ("ref-field", *f.key(), label, tuple(sorted(kwargs.items())))
+        ref_key = f.key()
+        if ref_key is None:
+            return macro(f.field, label=label, **kwargs)
+        key = ("ref-field", *ref_key, label, tuple(sorted(kwargs.items())))
         html = _lookup(key)
         if html is not None:
             return html
         field = f.field
-        if not _keepable(field):
+        if not _keepable(field, len(ref_key) > 4):
             return macro(field, label=label, **kwargs)
         return _kept(key, lambda: macro(field, label=label, **kwargs))
     if not _keepable(f):
@@ -128,12 +151,15 @@ def kept_field(f, label=True, **kwargs) -> Markup:
 def kept_input(f, **kwargs) -> Markup:
     """{{ f(**kwargs) }} (the widget alone, e.g. the hidden version), kept for a field of a StaticForm."""
     if isinstance(f, _FieldRef):
-        key = ("ref-input", *f.key(), tuple(sorted(kwargs.items())))
+        ref_key = f.key()
+        if ref_key is None:
+            return f.field(**kwargs)
+        key = ("ref-input", *ref_key, tuple(sorted(kwargs.items())))
         html = _lookup(key)
         if html is not None:
             return html
         field = f.field
-        if not _keepable(field):
+        if not _keepable(field, len(ref_key) > 4):
             return field(**kwargs)
         return _kept(key, lambda: field(**kwargs))
     if not _keepable(f):
@@ -152,8 +178,25 @@ def _signature(form) -> tuple | None:
     return tuple((f.name, f.id) for f in hidden)
 
 
+# signature → hidden_tag()'s HTML with the token cut out (before, after): the markup around the token is the
+# class's, the token the request's (flask_wtf.csrf.generate_csrf, kept in `g` for the request — the same value the
+# form's CSRF field and the templates' csrf_token() give)
+_HIDDEN_AROUND: dict = {}
+
+
+def _hidden_of(form, sig: tuple) -> Markup:
+    """form.hidden_tag() of a form whose only hidden field is the CSRF token, noting the markup around the token."""
+    html = form.hidden_tag()
+    token = getattr(form[sig[0][0]], "current_token", None) if len(sig) == 1 else None
+    if token and str(html).count(str(escape(token))) == 1:
+        before, after = str(html).split(str(escape(token)))
+        _HIDDEN_AROUND[sig] = (before, after)
+    return html
+
+
 def kept_hidden(form) -> Markup:
-    """form.hidden_tag(), once per request when the CSRF token is the form's only hidden field."""
+    """form.hidden_tag(), once per request when the CSRF token is the form's only hidden field (and for a KeptForm
+    without building the form: the class's markup around this request's token)."""
     memo = g.setdefault("_om_kept_hidden", {})
     if isinstance(form, KeptForm):
         config = current_app.config
@@ -161,13 +204,18 @@ def kept_hidden(form) -> Markup:
         if cls_key not in _SIGNATURES:  # what the class declares, not data: computed once per process
             _SIGNATURES[cls_key] = _signature(form.form)
         sig = _SIGNATURES[cls_key]
-        if sig is not None and sig in memo:
-            return memo[sig]
+        if sig is not None:
+            html = memo.get(sig)
+            if html is None:
+                around = _HIDDEN_AROUND.get(sig)
+                html = memo[sig] = (Markup(around[0] + str(escape(generate_csrf())) + around[1])
+                                    if around is not None else _hidden_of(form.form, sig))
+            return html
         form = form.form
     sig = _signature(form)
     if sig is None:
         return form.hidden_tag()
     html = memo.get(sig)
     if html is None:
-        html = memo[sig] = form.hidden_tag()
+        html = memo[sig] = _hidden_of(form, sig)
     return html

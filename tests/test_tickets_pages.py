@@ -1,9 +1,14 @@
 """The ticket page: timeline, actions through HTMX, conflicts, bad input, unknown numbers."""
+import re
+from datetime import timedelta
 from urllib.parse import unquote
 
+from sqlalchemy import text
+
 from app.extensions import db
-from app.models import Reply, Ticket
-from tests.factories import make_category, make_institution, make_ticket, make_user
+from app.models import HotSpot, HotSpotTicket, RepeatSuggestion, Reply, Ticket, VerdictAnswer, utcnow
+from app.services import control
+from tests.factories import make_category, make_institution, make_resident, make_ticket, make_user
 from tests.helpers import body
 
 HX = {"HX-Request": "true"}
@@ -130,3 +135,96 @@ def test_a_refused_form_shows_its_error_and_the_next_page_its_fields_clean_and_c
     again = body(client.get(f"/tickets/{t.number}"))
     assert "Заметка пуста" not in again and "aria-invalid" not in again and version != old
     assert f'name="version" required type="hidden" value="{version}"' in again
+
+
+def test_the_panels_lists_follow_a_rename_made_elsewhere(login):
+    """The assign and rubric lists are kept per reference data version (app/kept_fields.py): a rename by another
+    process (plain SQL here: nothing in this process hears of it) shows on the next page."""
+    inst = make_institution(name="Управление благоустройства")
+    cat = make_category("Дороги и тротуары")
+    t = make_ticket()
+    client = login(make_user("moderator"))
+    for _ in range(2):  # the second page takes the lists' HTML as the first one kept it
+        page = body(client.get(f"/tickets/{t.number}"))
+        assert "Управление благоустройства" in page and "Дороги и тротуары" in page
+    db.session.execute(text("UPDATE institutions SET short_name = 'Благоустройство города' WHERE id = :i"),
+                       {"i": inst.id})
+    db.session.execute(text("UPDATE categories SET name = 'Дороги' WHERE id = :c"), {"c": cat.id})
+    db.session.commit()
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert "Благоустройство города" in page and "Управление благоустройства" not in page
+    assert f'<option value="{cat.id}">Дороги</option>' in page and "Дороги и тротуары" not in page
+
+
+def test_what_the_page_did_not_have_yet_shows_on_the_next_page(login):
+    """The ticket's statement says which of the page's lists have rows (tickets.PageFacts) and the empty ones are
+    not read: a reply, another resident's answer, a head's order on a hot spot of the ticket and a repeat
+    suggestion made since (not through this page) all show on the next one."""
+    inst = make_institution(name="МУП «Водоканал»")
+    t = make_ticket("Прорыв трубы на ул. Кирова, 3", institution=inst, status="assigned")
+    other = make_ticket("Снова прорыв трубы на ул. Кирова, 3", institution=inst, status="assigned")
+    client = login(make_user("moderator"))
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert "Ответ жителю (" not in page and 'class="ticket-orders"' not in page and "возможный повтор" not in page
+
+    executor = make_user("executor", institution=inst)
+    db.session.add(Reply(ticket_id=t.id, author_id=executor.id, network=t.network, text="Бригада выехала",
+                         state="sent"))
+    neighbour = make_resident("telegram", name="Анна Соседова")
+    db.session.add(VerdictAnswer(ticket_id=t.id, resident_id=neighbour.id, verdict="no", verdict_at=utcnow()))
+    now = utcnow()
+    spot = HotSpot(key=f"addr:{t.id}", kind="address", label="ул. Кирова, 3: водопровод", institution_id=inst.id,
+                   ticket_count=1, open_count=1, first_seen_at=now, last_seen_at=now)
+    db.session.add(spot)
+    db.session.flush()
+    db.session.add(HotSpotTicket(hot_spot_id=spot.id, ticket_id=t.id))
+    control.issue(make_user("head"), instruction="Устранить", institution_id=inst.id,
+                  due=now + timedelta(days=5), hot_spot=spot)
+    db.session.add(RepeatSuggestion(ticket_id=other.id, other_id=t.id, score=91.0, reason="address",
+                                    created_at=now))
+    db.session.commit()
+
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert "Бригада выехала" in page and "Ответ жителю (" in page
+    assert "Анна Соседова: проблема не решена" in page
+    assert 'class="ticket-orders"' in page and "по горячей точке" in page
+    assert "возможный повтор" in page and other.number in page
+
+
+def test_the_kept_csrf_input_carries_this_sessions_token(app, login):
+    """The panel's CSRF inputs are made from the markup around the request's token (no form built): the token
+    is the one this session's form posts are checked against."""
+    t = make_ticket()
+    client = login(make_user("moderator"))
+    body(client.get(f"/tickets/{t.number}"))  # another request first: the markup is kept by then
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = body(client.get(f"/tickets/{t.number}"))
+        tokens = set(re.findall(r'name="csrf_token" type="hidden" value="([^"]+)"', page))
+        assert len(tokens) == 1
+        blocked = client.post(f"/tickets/{t.number}/note", data={"text": "Без токена"}, headers=HX)
+        assert blocked.status_code == 400
+        ok = client.post(f"/tickets/{t.number}/note", data={"text": "С токеном", "csrf_token": tokens.pop()},
+                         headers=HX)
+        assert ok.status_code == 200 and "С токеном" in body(ok)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_the_heads_order_form_lists_institutions_as_they_are_now(login):
+    """The head's «Дать поручение» list is kept per reference data version: a rename and a closed institution made
+    by another process show on the next page."""
+    kept = make_institution(name="Управление образования")
+    closing = make_institution(name="Жилищная инспекция")
+    t = make_ticket()
+    client = login(make_user("head"))
+    for _ in range(2):
+        page = body(client.get(f"/tickets/{t.number}"))
+        assert f'<option value="{kept.id}">Управление образования</option>' in page
+        assert f'<option value="{closing.id}">Жилищная инспекция</option>' in page
+    db.session.execute(text("UPDATE institutions SET short_name = 'Образование' WHERE id = :i"), {"i": kept.id})
+    db.session.execute(text("UPDATE institutions SET is_active = false WHERE id = :i"), {"i": closing.id})
+    db.session.commit()
+    page = body(client.get(f"/tickets/{t.number}"))
+    assert f'<option value="{kept.id}">Образование</option>' in page and "Управление образования" not in page
+    assert "Жилищная инспекция" not in page

@@ -49,6 +49,13 @@ def version(name: str = REFERENCE) -> int:
     return value
 
 
+def preset(value: int | None, name: str = REFERENCE) -> None:
+    """The version as the caller's own statement read it (a scalar subquery beside its data, e.g. the ticket
+    page's), so that version() reads none of its own in this request — the same value at the same moment."""
+    if name == REFERENCE and has_request_context() and not written():
+        request.environ[_ENVIRON_KEY] = -1 if value is None else int(value)
+
+
 def memo(key: tuple, build: Callable[[], T]) -> T:
     """`build()` once per (key, reference version, locale) in this process."""
     v = version()

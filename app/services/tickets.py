@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -16,17 +16,22 @@ from app.models import (
     REGIME_LABELS,
     REJECT_REASONS,
     Category,
+    ControlOrder,
+    DataVersion,
+    HotSpotTicket,
     Institution,
     Message,
+    RepeatSuggestion,
     Reply,
     Resident,
     Ticket,
     TicketCounter,
     User,
+    VerdictAnswer,
     utcnow,
 )
 from app.models.base import insert_or_ignore
-from app.services import access, events, replies, sla, verdict, workflow
+from app.services import access, events, refdata, replies, sla, verdict, workflow
 from app.services.errors import DomainError, NotFound, ValidationFailed
 
 
@@ -111,6 +116,60 @@ def get_by_number(user: User, number: str, *options) -> Ticket:
     ticket = db.session.execute(select(Ticket).where(Ticket.number == number.strip().upper()).options(*options)) \
         .unique().scalar_one_or_none()
     return access.ensure_can_view(user, ticket)
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What the ticket page's own statement tells besides the ticket: whether each of the page's optional lists may
+    have rows (the lists whose answer is «none» are not asked for), the reference data version, and the names of the
+    ticket's institution and rubric."""
+    answers: bool  # residents' answers (verdict_answers)
+    replies: bool  # replies to the resident (the timeline)
+    orders: bool  # control orders on the ticket or on a hot spot it belongs to (before the user's visibility)
+    repeats: bool  # undismissed repeat suggestions involving it (before their tickets' state and visibility)
+    family: bool  # tickets merged into it (their messages are on its timeline)
+    reference_version: int | None
+    institution_name: str | None  # the names the page shows of its institution and rubric (scalar subqueries: less
+    category_name: str | None  # of the planner's work than two more joins, and no objects to build)
+
+
+def _page_facts_columns() -> tuple:
+    t = Ticket.__table__.c
+    spots = select(HotSpotTicket.hot_spot_id).where(HotSpotTicket.ticket_id == t.id)
+    merged = Ticket.__table__.alias("merged")
+    return (
+        exists().where(VerdictAnswer.ticket_id == t.id).label("has_answers"),
+        exists().where(Reply.ticket_id == t.id).label("has_replies"),
+        exists().where(or_(ControlOrder.ticket_id == t.id, ControlOrder.hot_spot_id.in_(spots))).label("has_orders"),
+        exists().where(or_(RepeatSuggestion.ticket_id == t.id, RepeatSuggestion.other_id == t.id),
+                       RepeatSuggestion.dismissed.is_(False)).label("has_repeats"),
+        exists().where(merged.c.duplicate_of_id == t.id).label("has_family"),
+        select(DataVersion.version).where(DataVersion.name == refdata.REFERENCE).scalar_subquery()
+        .label("reference_version"),
+        select(Institution.name).where(Institution.id == t.institution_id).scalar_subquery().label("institution_name"),
+        select(Category.name).where(Category.id == t.category_id).scalar_subquery().label("category_name"),
+    )
+
+
+# built once (the number bound): composing the EXISTS subqueries cost more Python than executing the statement
+_PAGE_TICKET = select(Ticket, *_page_facts_columns()).where(Ticket.number == bindparam("number"))
+_PAGE_STATEMENTS: dict[tuple, object] = {}
+
+
+def get_for_page(user: User, number: str, *options) -> tuple[Ticket, PageFacts]:
+    """get_by_number for the ticket page, with its PageFacts read in the same statement (EXISTS subqueries: the
+    planner's cost of a join to each is more than the statements they let the page skip). The reference data
+    version is handed to refdata, which then reads no version of its own in this request."""
+    stmt = _PAGE_STATEMENTS.get(options)
+    if stmt is None:  # once per set of loader options (the page's are a module constant)
+        if len(_PAGE_STATEMENTS) >= 16:
+            _PAGE_STATEMENTS.clear()
+        stmt = _PAGE_STATEMENTS[options] = _PAGE_TICKET.options(*options)
+    row = db.session.execute(stmt, {"number": number.strip().upper()}).one_or_none()
+    ticket = access.ensure_can_view(user, row[0] if row is not None else None)
+    refdata.preset(row.reference_version)
+    return ticket, PageFacts(row.has_answers, row.has_replies, row.has_orders, row.has_repeats, row.has_family,
+                             row.reference_version, row.institution_name, row.category_name)
 
 
 # --- creation -----------------------------------------------------------------------------------

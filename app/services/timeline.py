@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, null, select, union_all
 
 from app.channels import content
 from app.channels.clean import safe_link
 from app.extensions import db
-from app.formatting import local_dt
+from app.formatting import Labels, local_dt
+from app.formatting import gettext as _  # flask_babel's gettext through the request's memo: the same text
 from app.models import (
     MESSAGE_KINDS,
     NETWORK_LABELS,
@@ -29,6 +29,11 @@ from app.models import (
 
 REPLY_STATES = {"pending": _l("ожидает отправки"), "sending": _l("отправляется"), "sent": _l("доставлен"),
                 "failed": _l("не доставлен"), "unconfirmed": _l("доставка не подтверждена")}
+
+# the labels translated through the request's memo (formatting.Labels: the same text as str() of the lazy label)
+_NETWORKS, _STATUSES, _PRIORITIES, _REJECTS, _KINDS, _REPLY_STATES = (
+    Labels(x) for x in (NETWORK_LABELS, STATUS_LABELS, PRIORITY_LABELS, REJECT_REASONS, MESSAGE_KINDS, REPLY_STATES))
+
 
 @dataclass
 class Entry:
@@ -76,70 +81,70 @@ def _label(labels: dict, key) -> str:
     return str(labels.get(key, key or ""))
 
 
-def _event_title(e) -> tuple[str, str]:
+def _event_title(kind: str, payload: dict | None) -> tuple[str, str]:
     """(title, body) of an event, in the staff's language (the payload keeps the facts, not the words)."""
-    p = e.payload or {}
-    if e.kind == "created":
-        return _("Обращение зарегистрировано (%(network)s)", network=_label(NETWORK_LABELS, p.get("network"))), ""
-    if e.kind == "status":
-        title = _("Статус: %(old)s → %(new)s", old=_label(STATUS_LABELS, p.get("from")),
-                  new=_label(STATUS_LABELS, p.get("to")))
+    p = payload or {}
+    if kind == "created":
+        return _("Обращение зарегистрировано (%(network)s)", network=_label(_NETWORKS, p.get("network"))), ""
+    if kind == "status":
+        title = _("Статус: %(old)s → %(new)s", old=_label(_STATUSES, p.get("from")),
+                  new=_label(_STATUSES, p.get("to")))
         body = []
         if p.get("reason"):
-            body.append(_("Причина: %(reason)s", reason=_label(REJECT_REASONS, p["reason"])))
+            body.append(_("Причина: %(reason)s", reason=_label(_REJECTS, p["reason"])))
         if p.get("comment"):
             body.append(p["comment"])
         return title, "\n".join(body)
-    if e.kind == "assigned":
+    if kind == "assigned":
         title = _("Передано исполнителю: %(who)s", who=p.get("institution", ""))
         return title + (_(" (было: %(was)s)", was=p["previous"]) if p.get("previous") else ""), ""
-    if e.kind == "category":
+    if kind == "category":
         title = _("Рубрика: %(name)s", name=p.get("category", ""))
         return title + (_(" (было: %(was)s)", was=p["previous"]) if p.get("previous") else ""), ""
-    if e.kind == "merged":
+    if kind == "merged":
         return _("Присоединено обращение %(number)s", number=p.get("source", "")), ""
-    if e.kind == "note":
+    if kind == "note":
         return _("Внутренняя заметка"), p.get("text", "")
-    if e.kind == "reply_resent":
+    if kind == "reply_resent":
         return _("Ответ отправлен ещё раз (доставка не была подтверждена)"), ""
-    if e.kind == "reply":
+    if kind == "reply":
         return _("Ответ жителю"), ""
-    if e.kind == "interim":
+    if kind == "interim":
         return _("Промежуточный ответ жителю (срок: %(when)s)", when=_when(p.get("promised"))), p.get("text", "")
-    if e.kind == "deadline":
+    if kind == "deadline":
         if p.get("clock") == "first_response":
             return _("Новый срок первого ответа: %(when)s", when=_when(p.get("deadline"))), p.get("reason", "")
         return _("Новый срок решения: %(when)s", when=_when(p.get("deadline"))), p.get("reason", "")
-    if e.kind == "priority":
-        return _("Приоритет: %(new)s (был: %(old)s)", new=_label(PRIORITY_LABELS, p.get("priority")),
-                 old=_label(PRIORITY_LABELS, p.get("previous"))), ""
-    if e.kind == "message_edited":
+    if kind == "priority":
+        return _("Приоритет: %(new)s (был: %(old)s)", new=_label(_PRIORITIES, p.get("priority")),
+                 old=_label(_PRIORITIES, p.get("previous"))), ""
+    if kind == "message_edited":
         return _("Житель отредактировал сообщение"), p.get("text", "")
-    if e.kind == "routed":
+    if kind == "routed":
         words = ", ".join(p.get("matched") or [])
         title = _("Разобрано автоматически: %(category)s", category=p.get("category") or "—")
         title += _route_why(p.get("category_source"), p.get("category_p"))
         if p.get("institution"):
             title += f" → {p['institution']}" + _route_why(p.get("institution_source"), p.get("institution_p"))
         return title, _("Слова: %(words)s", words=words) if words else ""
-    if e.kind == "promoted":
+    if kind == "promoted":
         return _("Сделано обращением из «не обращений»"), ""
-    if e.kind == "verdict":
-        via = f" ({_label(NETWORK_LABELS, p['via'])})" if p.get("via") else ""
+    if kind == "verdict":
+        via = f" ({_label(_NETWORKS, p['via'])})" if p.get("via") else ""
         if p.get("rating") is not None:
             return _("Оценка жителя: %(n)s из 5", n=p["rating"]) + via, ""
         answer = _("проблема решена") if p.get("verdict") == "yes" else _("проблема не решена")
         return _("Житель: %(answer)s", answer=answer) + via, ""
-    if e.kind in ("sla_warning", "sla_breach"):
+    if kind in ("sla_warning", "sla_breach"):
         first = p.get("clock") == "first_response"
-        if e.kind == "sla_warning":
+        if kind == "sla_warning":
             what = _("Скоро срок первого ответа") if first else _("Скоро срок решения")
         else:
             what = _("Просрочен срок первого ответа") if first else _("Просрочен срок решения")
         return what + (_(" (срок: %(when)s)", when=_when(p["deadline"])) if p.get("deadline") else ""), ""
-    if e.kind == "control":
+    if kind == "control":
         return _control_title(p)
-    return e.kind, ""
+    return kind, ""
 
 
 CONTROL_STEPS = {
@@ -158,12 +163,18 @@ ROUTE_SOURCES = {"rule": _l("правило администратора"), "mod
                  "category": _l("учреждение рубрики")}
 
 
+_ROUTE_SOURCES = Labels(ROUTE_SOURCES)
+
+
 def _route_why(source: str | None, p: float | None) -> str:
     """« (модель, 87 %)»: where a half of the route came from, with the model's probability."""
     if not source:
         return ""
-    label = str(ROUTE_SOURCES.get(source, source))
+    label = _ROUTE_SOURCES.get(source, source)
     return f" ({label}, {round(p * 100)} %)" if p is not None else f" ({label})"
+
+
+_CONTROL_STEPS = Labels(CONTROL_STEPS)
 
 
 def _control_title(p: dict) -> tuple[str, str]:
@@ -171,8 +182,8 @@ def _control_title(p: dict) -> tuple[str, str]:
     due = _when(p.get("due")) or "—"
     values = {"n": p.get("order_id", ""), "institution": p.get("institution", ""), "due": due,
               "step": p.get("step", "")}
-    template = CONTROL_STEPS.get(p.get("step"))
-    title = str(template) % values if template is not None else _("Поручение № %(n)s: %(step)s", **values)
+    template = _CONTROL_STEPS.get(p.get("step"))
+    title = template % values if template is not None else _("Поручение № %(n)s: %(step)s", **values)
     if p.get("step") == "issued":
         body = p.get("instruction", "")
     elif p.get("report"):
@@ -189,9 +200,12 @@ FILE_KINDS = {"photo": _l("фото"), "document": _l("документ"), "vide
               "contact": _l("контакт"), "link": _l("ссылка"), "repost": _l("репост"), "poll": _l("опрос")}
 
 
+_FILE_KINDS = Labels(FILE_KINDS)
+
+
 def _file_label(a: dict) -> str:
     """«голосовое сообщение 0:12», «документ: акт.pdf», «геометка: ул. Кирова, 35», and what staff should know."""
-    kind = str(FILE_KINDS.get(a.get("kind"), _("файл")))
+    kind = _FILE_KINDS.get(a.get("kind")) or _("файл")
     what = content.detail(a) or (a.get("name") or "" if a.get("kind") not in FILE_KINDS else "")
     label = f"{kind}: {what}" if what else kind
     length = content.duration(a.get("duration")) if a.get("kind") in ("voice", "audio", "video") else ""
@@ -224,63 +238,88 @@ def _who(full_name: str | None, username: str | None) -> str:
 
 
 # What the page shows of each row, read as plain rows (not ORM objects with their relations: the messages' raw
-# payloads, the actors' whole user rows) — three statements for the whole timeline, built once (a bound ticket id).
-_MESSAGES = (select(Message.id, Message.ticket_id, Message.received_at, Message.kind, Message.network, Message.text,
-                    Message.attachments, Message.permalink, Message.post_id, Message.edit_of_id,
-                    Resident.display_name, Resident.network.label("resident_network"), Resident.external_id,
-                    Ticket.number.label("ticket_number"))
-             .join(Ticket, Ticket.id == Message.ticket_id).outerjoin(Resident, Resident.id == Message.resident_id)
-             .where(Message.ticket_id.in_(_family())).order_by(Message.id))
+# payloads, the actors' whole user rows): the resident messages of the ticket and of the duplicates merged into it,
+# its events and its replies in ONE statement (UNION ALL of the three, the same columns, NULL where a kind has none;
+# `src` says which), built once with a bound ticket id. Each part in id order, as three statements gave them.
+_NONE = null()
+
+
+def _messages(family: bool):
+    """The messages' part: of the ticket and its merged family (a recursive CTE), or — when the ticket is known to
+    have no merged tickets — of the ticket alone (a fraction of the planner's work; every row is the ticket's)."""
+    number = Ticket.number.label("ticket_number") if family else _NONE.label("ticket_number")
+    stmt = select(literal(0).label("src"), Message.id, Message.ticket_id, Message.received_at.label("at"),
+                  Message.kind, Message.network, Message.text, Message.attachments.label("data"),
+                  Message.permalink, Message.post_id, Message.edit_of_id, number,
+                  Resident.id.label("resident_id"), Resident.display_name,
+                  Resident.network.label("resident_network"), Resident.external_id,
+                  _NONE.label("full_name"), _NONE.label("username"), _NONE.label("state"),
+                  _NONE.label("last_error"))
+    if family:
+        stmt = stmt.join(Ticket, Ticket.id == Message.ticket_id)
+    stmt = stmt.outerjoin(Resident, Resident.id == Message.resident_id)
+    return stmt.where(Message.ticket_id.in_(_family()) if family else Message.ticket_id == bindparam("ticket_id"))
+
+
 # reply / message / message_edited are shown from the outbox row / the message itself (an edit is a message)
-_EVENTS = (select(TicketEvent.created_at, TicketEvent.kind, TicketEvent.payload, User.full_name, User.username,
-                  Resident.id.label("resident_id"), Resident.display_name, Resident.network, Resident.external_id)
+_EVENTS = (select(literal(1), TicketEvent.id, TicketEvent.ticket_id, TicketEvent.created_at, TicketEvent.kind,
+                  _NONE, _NONE, TicketEvent.payload, _NONE, _NONE, _NONE, _NONE,
+                  Resident.id, Resident.display_name, Resident.network, Resident.external_id,
+                  User.full_name, User.username, _NONE, _NONE)
            .outerjoin(User, User.id == TicketEvent.actor_user_id)
            .outerjoin(Resident, Resident.id == TicketEvent.actor_resident_id)
            .where(TicketEvent.ticket_id == bindparam("ticket_id"),
-                  TicketEvent.kind.not_in(("reply", "message", "message_edited")))
-           .order_by(TicketEvent.id))
-_REPLIES = (select(Reply.id, Reply.created_at, Reply.state, Reply.last_error, Reply.network, Reply.text,
-                   User.full_name, User.username)
-            .outerjoin(User, User.id == Reply.author_id).where(Reply.ticket_id == bindparam("ticket_id"))
-            .order_by(Reply.id))
+                  TicketEvent.kind.not_in(("reply", "message", "message_edited"))))
+_REPLIES = (select(literal(2), Reply.id, Reply.ticket_id, Reply.created_at, _NONE, Reply.network, Reply.text,
+                   _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE, _NONE,
+                   User.full_name, User.username, Reply.state, Reply.last_error)
+            .outerjoin(User, User.id == Reply.author_id).where(Reply.ticket_id == bindparam("ticket_id")))
+# (family, replies) → the statement: the parts the ticket's own statement says it may have (tickets.PageFacts)
+_TIMELINE = {(family, replies): union_all(_messages(family), _EVENTS, *((_REPLIES,) if replies else ()))
+             .order_by("src", "id") for family in (True, False) for replies in (True, False)}
 
 
-def build(ticket: Ticket) -> list[Entry]:
+def build(ticket: Ticket, replies: bool = True, family: bool = True) -> list[Entry]:
+    """The ticket's timeline. `replies=False`: the caller knows it has no replies; `family=False`: no ticket has
+    been merged into it (those parts are not asked for)."""
     entries: list[Entry] = []
-    # The resident messages of this ticket and of the duplicates merged into it.
-    bound = {"ticket_id": ticket.id}
-    messages = db.session.execute(_MESSAGES, bound).all()
+    rows = db.session.execute(_TIMELINE[family, replies], {"ticket_id": ticket.id}).all()
+    messages = [r for r in rows if r.src == 0]
     # An edit shows once: as the resident's message, titled as an edit, with only the files the original lacked.
     originals = {m.id: m for m in messages}
     posts = _posts(messages)
     for m in messages:
         who = Resident.name_of(m.display_name, m.resident_network, m.external_id) or _("Житель")
-        title = f"{MESSAGE_KINDS.get(m.kind, m.kind)} · {NETWORK_LABELS.get(m.network, m.network)}"
+        title = f"{_KINDS.get(m.kind, m.kind)} · {_NETWORKS.get(m.network, m.network)}"
         known: set = set()
         if m.edit_of_id is not None:
-            title = f"{_('Житель отредактировал сообщение')} · {NETWORK_LABELS.get(m.network, m.network)}"
-            original = originals.get(m.edit_of_id) or db.session.get(Message, m.edit_of_id)
-            known = {a.get("file_id") for a in (original.attachments or [])} if original is not None else set()
+            title = f"{_('Житель отредактировал сообщение')} · {_NETWORKS.get(m.network, m.network)}"
+            original = originals.get(m.edit_of_id)
+            attachments = original.data if original is not None else \
+                getattr(db.session.get(Message, m.edit_of_id), "attachments", None)
+            known = {a.get("file_id") for a in (attachments or [])}
         if m.ticket_id != ticket.id:
             title += " · " + _("из %(number)s", number=m.ticket_number)
         files = [(_file_label(a), m.id, i, _openable(m.network, a))
-                 for i, a in enumerate(m.attachments or []) if not (known and a.get("file_id") in known)]
-        entries.append(Entry(m.received_at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
+                 for i, a in enumerate(m.data or []) if not (known and a.get("file_id") in known)]
+        entries.append(Entry(m.at, "message", who, title, m.text, safe_link(m.permalink, m.network) or "",
                              files, post=posts.get(m.post_id) if m.post_id is not None else None))
-    events = db.session.execute(_EVENTS, bound).all()
-    for e in events:
+    for e in rows:
+        if e.src != 1:
+            continue
         who = (_who(e.full_name, e.username) if e.username is not None else
-               (Resident.name_of(e.display_name, e.network, e.external_id) or _("Житель")) if e.resident_id is not None
-               else _("Система"))
-        title, body = _event_title(e)
-        entries.append(Entry(e.created_at, "note" if e.kind == "note" else "event", who, title, body))
-    replies = db.session.execute(_REPLIES, bound).all()
-    for r in replies:
+               (Resident.name_of(e.display_name, e.resident_network, e.external_id) or _("Житель"))
+               if e.resident_id is not None else _("Система"))
+        title, body = _event_title(e.kind, e.data)
+        entries.append(Entry(e.at, "note" if e.kind == "note" else "event", who, title, body))
+    for r in rows:
+        if r.src != 2:
+            continue
         who = _who(r.full_name, r.username) if r.username is not None else _("Система")
-        state = str(REPLY_STATES.get(r.state, r.state))
+        state = _REPLY_STATES.get(r.state, r.state)
         extra = f"{state}" + (f": {r.last_error}" if r.state in ("failed", "unconfirmed") and r.last_error else "")
-        entries.append(Entry(r.created_at, "reply", who,
-                             _("Ответ жителю (%(network)s)", network=_label(NETWORK_LABELS, r.network)), r.text, extra,
+        entries.append(Entry(r.at, "reply", who,
+                             _("Ответ жителю (%(network)s)", network=_label(_NETWORKS, r.network)), r.text, extra,
                              resend_id=r.id if r.state == "unconfirmed" else None))
     order = {"message": 0, "event": 1, "note": 2, "reply": 3}
     entries.sort(key=lambda x: (x.at, order[x.kind]))

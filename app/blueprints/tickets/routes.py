@@ -2,7 +2,9 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.blueprints.tickets.forms import (
@@ -21,8 +23,8 @@ from app.channels.base import ChannelError
 from app.extensions import db
 from app.htmx import form_errors, render, wants_fragment
 from app.kept_fields import KeptForm
-from app.models import Category, Institution, Ticket, VerdictAnswer, utcnow
-from app.services import access, control, files, repeats, route_suggestions, tickets, timeline, workflow
+from app.models import Account, Category, Institution, Resident, Ticket, VerdictAnswer, utcnow
+from app.services import access, control, files, refdata, repeats, route_suggestions, tickets, timeline, workflow
 from app.services.errors import Conflict, DomainError, NotFound
 
 bp = Blueprint("tickets", __package__, url_prefix="/tickets")
@@ -36,9 +38,16 @@ def _login():
 
 # what the ticket page shows of the ticket's own relations, in the ticket's query (not one query each)
 PAGE_LOADS = (joinedload(Ticket.institution), joinedload(Ticket.category).joinedload(Category.sla_policy),
-              joinedload(Ticket.resident), joinedload(Ticket.account),
-              # the residents' answers (usually none or one row): no statement of their own, none per answer
-              joinedload(Ticket.answers).joinedload(VerdictAnswer.resident))
+              joinedload(Ticket.resident), joinedload(Ticket.account))
+# what the page itself shows of them (a GET: its own statement, with the columns shown — not the account's ~40 nor the
+# rubric's SLA policy, which the actions' arithmetic loads through PAGE_LOADS; the institution's and rubric's names
+# come as tickets.PageFacts); an attribute not loaded here would load on access, as any expired one does
+DETAIL_LOADS = (joinedload(Ticket.resident).load_only(Resident.display_name, Resident.network, Resident.external_id),
+                joinedload(Ticket.account).load_only(Account.title, Account.handle))
+# the residents' answers (usually none): asked only when the ticket's statement says there are some, in one
+# statement with their residents (a join in the ticket's statement cost the planner more than this one)
+_ANSWERS = (select(VerdictAnswer).where(VerdictAnswer.ticket_id == bindparam("ticket_id"))
+            .options(joinedload(VerdictAnswer.resident)).order_by(VerdictAnswer.id))
 
 
 def _load(number: str):
@@ -48,10 +57,44 @@ def _load(number: str):
         abort(404)
 
 
-def _context(ticket, **forms):
+def _answers(ticket, facts) -> None:
+    """ticket.answers as the page shows them, without a lazy load per answer's resident."""
+    answers = list(db.session.scalars(_ANSWERS, {"ticket_id": ticket.id})) if facts is None or facts.answers \
+        else []
+    set_committed_value(ticket, "answers", answers)
+
+
+class _FileLinks:
+    """url_for('tickets.attachment', number=…, message_id=…, index=…) for the timeline's files: the URL is built
+    once for the ticket, each file's link is its two integers after it (the rule's int converters: str(n))."""
+    __slots__ = ("number", "prefix")
+
+    def __init__(self, number: str):
+        self.number, self.prefix = number, None
+
+    def __call__(self, message_id: int, index: int) -> str:
+        if self.prefix is None:
+            self.prefix = url_for("tickets.attachment", number=self.number, message_id=0, index=0)[:-len("0/0")]
+        return f"{self.prefix}{int(message_id)}/{int(index)}"
+
+
+def _control_institutions():
+    return refdata.memo(("control.institutions",), control.institution_choices)
+
+
+def _context(ticket, facts=None, **forms):
+    """The panel's context. `facts` (tickets.PageFacts, read with the ticket): the lists it says are empty are not
+    asked for; None (after an action): every list is read."""
+    _answers(ticket, facts)
     ctx = {
         "ticket": ticket,
-        "timeline": timeline.build(ticket),
+        # the names shown of its institution and rubric (read with the ticket on a GET)
+        "institution_name": facts.institution_name if facts is not None
+        else (ticket.institution.name if ticket.institution else None),
+        "category_name": facts.category_name if facts is not None
+        else (ticket.category.name if ticket.category else None),
+        "timeline": timeline.build(ticket, replies=facts is None or facts.replies,
+                                   family=facts is None or facts.family),
         "targets": workflow.allowed_targets(current_user, ticket),
         "can_manage": access.can_manage(current_user),
         "can_work": access.can_work(current_user, ticket),
@@ -65,9 +108,14 @@ def _context(ticket, **forms):
         "interim_form": KeptForm(InterimForm),
         "extend_form": KeptForm(ExtendForm, version=ticket.version),
         "regime_form": KeptForm(RegimeForm, version=ticket.version, regime=ticket.regime),
-        "orders": control.orders_for_ticket(current_user, ticket),
+        "orders": control.orders_for_ticket(current_user, ticket) if facts is None or facts.orders else [],
         "can_issue": access.can_issue_orders(current_user),
-        "repeats": repeats.of_ticket(current_user, ticket) if ticket.is_open else [],
+        # the head's order form lists the active institutions: reference data, kept per its version (the page's
+        # statement has read the version already), not read per page
+        "control_institutions": _control_institutions,
+        "file_link": _FileLinks(ticket.number),
+        "repeats": repeats.of_ticket(current_user, ticket)
+        if ticket.is_open and (facts is None or facts.repeats) else [],
         "offer": (route_suggestions.offers([ticket], missing_only=False).get(ticket.id)
                   if ticket.is_open and access.can_manage(current_user) else None),
         "repeat_form": KeptForm(FlaskForm),
@@ -80,8 +128,11 @@ def _context(ticket, **forms):
 
 @bp.get("/<number>")
 def detail(number: str):
-    ticket = _load(number)
-    return render("tickets/detail.html", "tickets/_panel.html", **_context(ticket))
+    try:
+        ticket, facts = tickets.get_for_page(current_user, number, *DETAIL_LOADS)
+    except DomainError:
+        abort(404)
+    return render("tickets/detail.html", "tickets/_panel.html", **_context(ticket, facts))
 
 
 def _act(number: str, form_name: str, form, apply, notice: str):
