@@ -2,7 +2,7 @@
 dict (`report()`); the page, the XLSX, the digest and the snapshots read it."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -51,8 +51,14 @@ def weekly_series(user, end_day: date, weeks: int = 12, scope: Scope = Scope()) 
 
 def _pack(sets: tuple[Figures, dict, dict]) -> dict:
     total, by_inst, by_dir = sets
-    return {"total": asdict(total), "institutions": [[k, asdict(f)] for k, f in by_inst.items()],
-            "directions": [[k, asdict(f)] for k, f in by_dir.items()]}
+    return {"total": _plain(total), "institutions": [[k, _plain(f)] for k, f in by_inst.items()],
+            "directions": [[k, _plain(f)] for k, f in by_dir.items()]}
+
+
+def _plain(obj) -> dict:
+    """A dataclass's fields as a dict, without `asdict()`'s recursive deep copy: every field here is a value made
+    for this report alone (numbers, and dicts and lists built just before), shared with nothing."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def _unpack(data: dict) -> tuple[Figures, dict, dict]:
@@ -182,7 +188,7 @@ def _report(user, period: Period, scope: Scope, now: datetime) -> dict:
         overdue_by_direction=by_direction,
         growing=growing_categories(user, period, scope),
     )
-    return asdict(r)
+    return _plain(r)
 
 
 def _store(key: str, data: dict, now: datetime) -> None:
