@@ -298,12 +298,7 @@ def open_now(scope: Scope, now: datetime) -> dict[int | None, tuple[int, int]] |
               db.session.scalar(select(func.min(BoardDirty.day))), state.built_through]
     keys, counts, _, _ = _gather(state, min(d for d in starts if d is not None), FAR, allowed, True,
                                  histograms=False)
-    inst = func.coalesce(Ticket.institution_id, 0)
-    ahead = (select(inst, func.count()).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
-                                              appeals()).group_by(inst))
-    if allowed is not None:
-        ahead = ahead.where(inst.in_(sorted(allowed)))
-    not_due = dict(db.session.execute(ahead).all())
+    not_due = _not_due(now, allowed)[0]
     directions = dict(db.session.execute(select(Institution.id, Institution.direction_id)).all())
     i_open, i_run, i_paused = COUNTS.index("open"), COUNTS.index("running_all"), COUNTS.index("paused_late")
     out: dict = {}
@@ -528,19 +523,38 @@ def _allowed_institutions(scope: Scope) -> set[int] | None:
 
 def _running_not_due(start: datetime, end: datetime, now: datetime, allowed: set[int] | None,
                      with_imported: bool) -> dict[int, int]:
-    """Of the `running` tickets created in [start, end), those whose deadline is still ahead, per institution:
-    an index range over (status, resolution_due_at) — the tickets not yet due are few."""
+    """Of the `running` tickets created in [start, end), those whose deadline is still ahead, per institution."""
+    return _not_due(now, allowed, (start, end, with_imported))[1]
+
+
+def _not_due(now: datetime, allowed: set[int] | None,
+             period: tuple[datetime, datetime, bool] | None = None) -> tuple[dict[int, int], dict[int, int]]:
+    """Per institution, the not-paused open tickets whose deadline is still ahead (`open_now`) and of them those
+    created in `period` = (start, end, with imported history) and not late (`rollup_sets`): one index range over
+    (status, resolution_due_at) — the tickets not yet due are few — read once for both by a report (its pass
+    keeps the first count for `open_now`, which comes after)."""
+    key = ("not_due", now, None if allowed is None else tuple(sorted(allowed)))
+    memo = _PASS.get()
+    if period is None and memo is not None and key in memo:
+        return memo[key], {}
     inst = func.coalesce(Ticket.institution_id, 0)
-    stmt = (select(inst, func.count())
-            .where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
-                   Ticket.created_at >= start, Ticket.created_at < end,
-                   not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False)), appeals())
+    columns = [func.count()]
+    if period is not None:
+        start, end, with_imported = period
+        mine = [Ticket.created_at >= start, Ticket.created_at < end,
+                not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False))]
+        if not with_imported:
+            mine.append(Ticket.imported.is_(False))
+        columns.append(func.count().filter(and_(*mine)))
+    stmt = (select(inst, *columns).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now, appeals())
             .group_by(inst))
-    if not with_imported:
-        stmt = stmt.where(Ticket.imported.is_(False))
     if allowed is not None:
         stmt = stmt.where(inst.in_(sorted(allowed)))
-    return {i: int(n) for i, n in db.session.execute(stmt)}
+    rows = db.session.execute(stmt).all()
+    every = {r[0]: int(r[1]) for r in rows}
+    if memo is not None:
+        memo.setdefault(key, every)
+    return every, ({r[0]: int(r[2]) for r in rows if r[2]} if period is not None else {})
 
 
 def _figures(values: np.ndarray, first: np.ndarray | None, resolution: np.ndarray) -> Figures:
