@@ -2,6 +2,7 @@
 dict (`report()`); the page, the XLSX, the digest and the snapshots read it."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 
@@ -10,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
 from app.extensions import db
+from app.jobs import enqueue
 from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, utcnow
 from app.models.base import insert_or_ignore
 from app.services import access
@@ -18,6 +20,8 @@ from app.services.board.figures import Figures, counted
 from app.services.board.periods import Period, Scope, city_tz
 from app.services.board.ranks import MIN_VOLUME, ranking
 from app.services.board.rollups import aggregate_sets
+
+log = logging.getLogger(__name__)
 
 
 # --- charts -------------------------------------------------------------------------------------------
@@ -78,7 +82,7 @@ def previous_sets(user, period: Period, scope: Scope, now: datetime) -> tuple[Fi
     if snap is not None and timedelta(0) <= now - snap.computed_at <= max_age:
         return _unpack(snap.data)
     sets = aggregate_sets(user, *period.bounds(tz), scope, now)
-    _store(key, _pack(sets), now)
+    keep_later(key, _pack(sets), now)  # not `_store`: a page's transaction is never committed
     return sets
 
 
@@ -189,6 +193,15 @@ def _report(user, period: Period, scope: Scope, now: datetime) -> dict:
         growing=growing_categories(user, period, scope),
     )
     return _plain(r)
+
+
+def keep_later(key: str, data: dict, now: datetime) -> None:
+    """Have the low queue store a snapshot just computed, for the next viewer (in-process without Redis, in its
+    own transaction). A failure to ask is logged: the page is served all the same."""
+    try:
+        enqueue("app.jobs.board.keep_snapshot", key, data, now.isoformat(), queue="low")
+    except Exception:  # Redis down: the periodic refresh keeps the standard periods anyway
+        log.exception("could not ask for the board snapshot %s to be kept", key)
 
 
 def _store(key: str, data: dict, now: datetime) -> None:
