@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template, url_for
+from flask import current_app, has_request_context, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -142,11 +142,18 @@ PARTS = {"figures": FIGURES_TEMPLATES, "rankings": RANKINGS_TEMPLATES}
 
 
 def _part_keys(user, period, scope) -> dict[str, str]:
+    """The parts' row keys (app/fragments.py), worked out once per request (the page asks three times; kept on
+    the request itself, not `g`: an application context may outlive one request)."""
     config = current_app.config
     vary = (user.role, config["BOARD_POLL_SECONDS"], config["CITY_TZ"])
     data_key = _snapshot_key(period, scope)
-    return {name: fragments.key(f"board-{name}", data_key, templates, vary, code=(__file__, formatting.__file__))
+    memo = request.environ.setdefault("om.board.part_keys", {}) if has_request_context() else {}
+    keys = memo.get((vary, data_key))
+    if keys is None:
+        keys = memo[(vary, data_key)] = {
+            name: fragments.key(f"board-{name}", data_key, templates, vary, code=(__file__, formatting.__file__))
             for name, templates in PARTS.items()}
+    return keys
 
 
 # what the page reads of the report itself when its parts are kept: their version and the worklist's overdue count
