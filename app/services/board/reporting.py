@@ -72,18 +72,39 @@ def _unpack(data: dict) -> tuple[Figures, dict, dict]:
 
 def previous_sets(user, period: Period, scope: Scope, now: datetime) -> tuple[Figures, dict, dict]:
     """The previous period's figures, kept up to BOARD_PREVIOUS_MAX_AGE: a past period hardly changes (late
-    ratings, reopenings, the cohort's overdue count move slowly), and it is half the cost of a long period."""
+    ratings, reopenings, the cohort's overdue count move slowly), and it is half the cost of a long period. Its
+    received count per rubric (`growing_categories`) is kept with them."""
     tz = city_tz()
     if not access.sees_every_ticket(user):
         return aggregate_sets(user, *period.bounds(tz), scope, now)
-    key = f"previous|{period.key}|{scope.key}"
-    snap = db.session.get(BoardSnapshot, key)
-    max_age = timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"])
-    if snap is not None and timedelta(0) <= now - snap.computed_at <= max_age:
-        return _unpack(snap.data)
+    kept = _kept_previous(period, scope, now)
+    if kept is not None:
+        return _unpack(kept)
     sets = aggregate_sets(user, *period.bounds(tz), scope, now)
-    keep_later(key, _pack(sets), now)  # not `_store`: a page's transaction is never committed
+    data = _pack(sets)
+    categories = _received_by_category(period, scope)
+    if categories is not None:
+        data["categories"] = [[c, n] for c, n in categories.items()]
+    # not `_store`: a page's transaction is never committed
+    keep_later(f"previous|{period.key}|{scope.key}", data, now)
     return sets
+
+
+def _kept_previous(period: Period, scope: Scope, now: datetime | None) -> dict | None:
+    """The kept data of a previous period (`previous_sets`) when young enough at `now`, else None."""
+    if now is None:
+        return None
+    snap = db.session.get(BoardSnapshot, f"previous|{period.key}|{scope.key}")
+    max_age = timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"])
+    if snap is not None and isinstance(snap.data, dict) and timedelta(0) <= now - snap.computed_at <= max_age:
+        return snap.data
+    return None
+
+
+def _received_by_category(period: Period, scope: Scope) -> dict[int, int] | None:
+    """rollups.received_by_category of a period, once per report (`rollups.one_pass`)."""
+    return rollups._memo(("received_by_category", period.key, scope.key),
+                         lambda: rollups.received_by_category(period.start, period.end, scope))
 
 
 def open_by_direction(user, scope: Scope = Scope(), now: datetime | None = None) -> list[dict]:
@@ -109,13 +130,20 @@ def _open_by_direction_live(user, scope: Scope, now: datetime) -> dict:
 
 
 def growing_categories(user, period: Period, scope: Scope = Scope(), limit: int = 8,
-                       min_volume: int = MIN_VOLUME) -> list[dict]:
-    """Categories whose received count grew most against the previous period (at least `min_volume` now)."""
+                       min_volume: int = MIN_VOLUME, now: datetime | None = None) -> list[dict]:
+    """Categories whose received count grew most against the previous period (at least `min_volume` now). With
+    `now`: the previous period's counts kept with its figures (`previous_sets`) when young enough."""
     tz = city_tz()
     out = []
     for p in (period, period.previous()):
-        counts = rollups.received_by_category(p.start, p.end, scope) if access.sees_every_ticket(user) else None
-        if counts is not None:  # from the daily rollups
+        counts = None
+        if access.sees_every_ticket(user):
+            kept = _kept_previous(p, scope, now) if p is not period else None
+            if kept is not None and "categories" in kept:
+                counts = {c: n for c, n in kept["categories"]}
+            else:
+                counts = _received_by_category(p, scope)
+        if counts is not None:  # kept, or from the daily rollups
             out.append(counts)
             continue
         a, b = p.bounds(tz)
@@ -190,7 +218,7 @@ def _report(user, period: Period, scope: Scope, now: datetime) -> dict:
         directions=ranking("direction", cur_dir, prev_dir, cur),
         weekly=weekly_series(user, period.end, scope=scope),
         overdue_by_direction=by_direction,
-        growing=growing_categories(user, period, scope),
+        growing=growing_categories(user, period, scope, now=now),
     )
     return _plain(r)
 

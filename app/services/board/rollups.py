@@ -150,7 +150,10 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
                 .group_by(d, inst, Ticket.imported))
         positions = [COUNTS.index(n) for n in names]
         for day, i, imp, *values in db.session.execute(stmt):
-            counts = rows.setdefault((day, i, imp), Row()).counts
+            row = rows.get((day, i, imp))
+            if row is None:  # not `setdefault(k, Row())`: a Row (a list and two dicts) made for every result row
+                row = rows[(day, i, imp)] = Row()
+            counts = row.counts
             for j, v in zip(positions, values, strict=True):
                 counts[j] += float(v) if j == _RS else int(v or 0)
 
@@ -190,7 +193,10 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
                 .where(_within(day_col, ranges, tz), where, appeals())
                 .group_by(d, inst, Ticket.imported, b))
         for day, i, imp, k, n in db.session.execute(stmt):
-            getattr(rows.setdefault((day, i, imp), Row()), attr)[int(k)] = int(n)
+            row = rows.get((day, i, imp))
+            if row is None:
+                row = rows[(day, i, imp)] = Row()
+            getattr(row, attr)[int(k)] = int(n)
 
     if histograms:
         hist(Ticket.created_at, Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first")
