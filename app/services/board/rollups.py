@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, not_, or_, select, text, update
+from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, not_, or_, select, text, tuple_, update
 
 from app.extensions import db
 from app.models import (
@@ -144,17 +144,34 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
     inst = func.coalesce(Ticket.institution_id, 0)
     rows: dict[tuple[date, int, bool], Row] = {}
 
-    def run(day_col, names: tuple, columns: list) -> None:
+    def run(day_col, names: tuple, columns: list, hist: tuple | None = None) -> None:
+        """The counts `names` (`columns`) per (day of `day_col`, institution, imported); with `hist` = (later,
+        condition, attr) also the histogram `attr` of `later` − creation over the tickets meeting `condition`, in
+        the same statement and scan: GROUPING SETS, the counts' groups and the (…, bucket) groups, told apart by
+        GROUPING(bucket) (the bucket NULL: a ticket outside the histogram)."""
         d = _day(day_col, tzname)
-        stmt = (select(d, inst, Ticket.imported, *columns).where(_within(day_col, ranges, tz), appeals())
-                .group_by(d, inst, Ticket.imported))
+        keys = (d, inst, Ticket.imported)
+        stmt = select(*keys, *columns).where(_within(day_col, ranges, tz), appeals())
+        if hist is None:
+            stmt = stmt.group_by(*keys)
+        else:
+            later, condition, attr = hist
+            b = case((condition, _bucket(_seconds(later, Ticket.created_at))), else_=None)
+            stmt = (stmt.add_columns(func.grouping(b), b, func.count())
+                    .group_by(func.grouping_sets(tuple_(*keys), tuple_(*keys, b))))
         positions = [COUNTS.index(n) for n in names]
+        width = len(positions)
         for day, i, imp, *values in db.session.execute(stmt):
             row = rows.get((day, i, imp))
             if row is None:  # not `setdefault(k, Row())`: a Row (a list and two dicts) made for every result row
                 row = rows[(day, i, imp)] = Row()
+            if hist is not None and values[width] == 0:  # a (…, bucket) group
+                k, n = values[width + 1], values[width + 2]
+                if k is not None:
+                    getattr(row, attr)[int(k)] = int(n)
+                continue
             counts = row.counts
-            for j, v in zip(positions, values, strict=True):
+            for j, v in zip(positions, values[:width], strict=True):
                 counts[j] += float(v) if j == _RS else int(v or 0)
 
     late = or_(and_(Ticket.status == "waiting_resident", Ticket.sla_paused_at > Ticket.resolution_due_at),
@@ -170,7 +187,7 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         # for the open tickets of right now (`open_now`): not paused, and paused after the deadline
         func.count().filter(Ticket.status.in_(RUNNING)),
         func.count().filter(and_(Ticket.status == "waiting_resident", Ticket.sla_paused_at > Ticket.resolution_due_at)),
-    ])
+    ], (Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first") if histograms else None)
     # by the day of resolution (every ticket with that date marks the group as present, as the live query does)
     done = Ticket.status.in_(("resolved", "closed"))
     run(Ticket.resolved_at, ("touched", "resolved", "on_time", "sla_resolved", "resolution_seconds"), [
@@ -178,7 +195,7 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         func.count().filter(and_(done, Ticket.imported.is_(False), Ticket.resolved_at <= Ticket.resolution_due_at)),
         func.count().filter(and_(done, Ticket.imported.is_(False))),
         func.coalesce(func.sum(_seconds(Ticket.resolved_at, Ticket.created_at)).filter(done), 0),
-    ])
+    ], (Ticket.resolved_at, done, "resolution") if histograms else None)
     # by the day of rating
     run(Ticket.rated_at, ("touched", "rated", "rating_sum", "good"), [
         func.count(), func.count().filter(Ticket.rating.isnot(None)),
@@ -186,21 +203,6 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         func.count().filter(Ticket.rating >= 4),
     ])
 
-    def hist(day_col, later, where, attr: str) -> None:
-        d = _day(day_col, tzname)
-        b = _bucket(_seconds(later, Ticket.created_at))
-        stmt = (select(d, inst, Ticket.imported, b, func.count())
-                .where(_within(day_col, ranges, tz), where, appeals())
-                .group_by(d, inst, Ticket.imported, b))
-        for day, i, imp, k, n in db.session.execute(stmt):
-            row = rows.get((day, i, imp))
-            if row is None:
-                row = rows[(day, i, imp)] = Row()
-            getattr(row, attr)[int(k)] = int(n)
-
-    if histograms:
-        hist(Ticket.created_at, Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first")
-        hist(Ticket.resolved_at, Ticket.resolved_at, done, "resolution")
     return rows
 
 
