@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import BoardSnapshot, Direction, utcnow
 from app.services import access
 from app.services.board.periods import Period, Scope, standard_period, today
-from app.services.board.reporting import _store, keep_later, report  # noqa: F401 (keep_later: the package's)
+from app.services.board.reporting import _store, keep_later, report
 
 log = logging.getLogger(__name__)
 
