@@ -239,3 +239,39 @@ def test_tickets_written_after_an_empty_build_count_at_once(live):
     viewer = make_user("head")
     for period, scope in _random_periods(random.Random(17), insts, dirs, 5):
         _compare(viewer, live, period, scope)
+
+
+def test_a_pages_previous_period_is_kept_with_its_rubrics_for_the_next_viewer(login):
+    """The previous period a page computed is kept by a job (the page's own transaction is never committed), with
+    its received count per rubric; the next report reads both from it while young enough, and computes them again
+    once it is too old."""
+    from flask import current_app
+
+    from app.models import BoardSnapshot, utcnow
+    from app.services.board import reporting
+    from tests.factories import make_ticket
+
+    water = make_category("Водоснабжение")
+    for days in (1, 2, 3):  # this period only: a rubric that grew
+        make_ticket("Нет воды", category=water, created_at=utcnow() - timedelta(days=days))
+    make_ticket("Нет воды давно", category=water, created_at=utcnow() - timedelta(days=30))  # the previous one
+    rollups.rebuild(board.today())
+    db.session.commit()
+    viewer = make_user("head")
+    client = login(viewer)
+    today = board.today()
+    args = {"period": "custom", "from": f"{today - timedelta(days=20):%d.%m.%Y}", "to": f"{today:%d.%m.%Y}"}
+    assert client.get("/board", query_string={**args, "fresh": "1"}).status_code == 200
+    period, errors = board.parse_period(args, utcnow())
+    assert not errors
+    db.session.expire_all()
+    kept = db.session.get(BoardSnapshot, f"previous|{period.previous().key}|{board.Scope().key}")
+    assert kept is not None and kept.data["categories"] == [[water.id, 1]]  # kept for the next viewer
+    computed = reporting.growing_categories(viewer, period, min_volume=1)  # without `now`: nothing kept is read
+    assert [(g["id"], g["current"], g["previous"]) for g in computed] == [(water.id, 3, 1)]
+    kept.data = {**kept.data, "categories": [[water.id, 2]]}  # marked: what is read is the kept row
+    db.session.flush()
+    young = reporting.growing_categories(viewer, period, min_volume=1, now=kept.computed_at + timedelta(seconds=1))
+    assert [(g["id"], g["current"], g["previous"]) for g in young] == [(water.id, 3, 2)]
+    too_old = kept.computed_at + timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"] + 1)
+    assert reporting.growing_categories(viewer, period, min_volume=1, now=too_old) == computed

@@ -3,7 +3,7 @@ package's docstring, app/services/board/__init__.py); rollups.py serves the same
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, tuple_
@@ -63,10 +63,14 @@ class Figures:
         return self.resolution_seconds / self.resolved / 86400 if self.resolved else None
 
     def as_dict(self) -> dict:
-        d = asdict(self)
+        # the fields are plain numbers: `asdict()`'s recursive deep copy is a tenth of a ranking's time for nothing
+        d = {name: getattr(self, name) for name in _FIELDS}
         d.update(sla_share=self.sla_share, rating_avg=self.rating_avg, good_share=self.good_share,
                  reopened_share=self.reopened_share, mean_resolution_days=self.mean_resolution_days)
         return d
+
+
+_FIELDS = tuple(f.name for f in fields(Figures))
 
 
 # Not appeals, not counted anywhere on the board: duplicates merged into another ticket, and tickets moderators

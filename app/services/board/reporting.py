@@ -2,7 +2,8 @@
 dict (`report()`); the page, the XLSX, the digest and the snapshots read it."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import logging
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -10,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
 from app.extensions import db
+from app.jobs import enqueue
 from app.models import OPEN_STATUSES, BoardSnapshot, Category, Direction, Institution, Ticket, utcnow
 from app.models.base import insert_or_ignore
 from app.services import access
@@ -18,6 +20,8 @@ from app.services.board.figures import Figures, counted
 from app.services.board.periods import Period, Scope, city_tz
 from app.services.board.ranks import MIN_VOLUME, ranking
 from app.services.board.rollups import aggregate_sets
+
+log = logging.getLogger(__name__)
 
 
 # --- charts -------------------------------------------------------------------------------------------
@@ -51,8 +55,14 @@ def weekly_series(user, end_day: date, weeks: int = 12, scope: Scope = Scope()) 
 
 def _pack(sets: tuple[Figures, dict, dict]) -> dict:
     total, by_inst, by_dir = sets
-    return {"total": asdict(total), "institutions": [[k, asdict(f)] for k, f in by_inst.items()],
-            "directions": [[k, asdict(f)] for k, f in by_dir.items()]}
+    return {"total": _plain(total), "institutions": [[k, _plain(f)] for k, f in by_inst.items()],
+            "directions": [[k, _plain(f)] for k, f in by_dir.items()]}
+
+
+def _plain(obj) -> dict:
+    """A dataclass's fields as a dict, without `asdict()`'s recursive deep copy: every field here is a value made
+    for this report alone (numbers, and dicts and lists built just before), shared with nothing."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def _unpack(data: dict) -> tuple[Figures, dict, dict]:
@@ -62,18 +72,39 @@ def _unpack(data: dict) -> tuple[Figures, dict, dict]:
 
 def previous_sets(user, period: Period, scope: Scope, now: datetime) -> tuple[Figures, dict, dict]:
     """The previous period's figures, kept up to BOARD_PREVIOUS_MAX_AGE: a past period hardly changes (late
-    ratings, reopenings, the cohort's overdue count move slowly), and it is half the cost of a long period."""
+    ratings, reopenings, the cohort's overdue count move slowly), and it is half the cost of a long period. Its
+    received count per rubric (`growing_categories`) is kept with them."""
     tz = city_tz()
     if not access.sees_every_ticket(user):
         return aggregate_sets(user, *period.bounds(tz), scope, now)
-    key = f"previous|{period.key}|{scope.key}"
-    snap = db.session.get(BoardSnapshot, key)
-    max_age = timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"])
-    if snap is not None and timedelta(0) <= now - snap.computed_at <= max_age:
-        return _unpack(snap.data)
+    kept = _kept_previous(period, scope, now)
+    if kept is not None:
+        return _unpack(kept)
     sets = aggregate_sets(user, *period.bounds(tz), scope, now)
-    _store(key, _pack(sets), now)
+    data = _pack(sets)
+    categories = _received_by_category(period, scope)
+    if categories is not None:
+        data["categories"] = [[c, n] for c, n in categories.items()]
+    # not `_store`: a page's transaction is never committed
+    keep_later(f"previous|{period.key}|{scope.key}", data, now)
     return sets
+
+
+def _kept_previous(period: Period, scope: Scope, now: datetime | None) -> dict | None:
+    """The kept data of a previous period (`previous_sets`) when young enough at `now`, else None."""
+    if now is None:
+        return None
+    snap = db.session.get(BoardSnapshot, f"previous|{period.key}|{scope.key}")
+    max_age = timedelta(seconds=current_app.config["BOARD_PREVIOUS_MAX_AGE"])
+    if snap is not None and isinstance(snap.data, dict) and timedelta(0) <= now - snap.computed_at <= max_age:
+        return snap.data
+    return None
+
+
+def _received_by_category(period: Period, scope: Scope) -> dict[int, int] | None:
+    """rollups.received_by_category of a period, once per report (`rollups.one_pass`)."""
+    return rollups._memo(("received_by_category", period.key, scope.key),
+                         lambda: rollups.received_by_category(period.start, period.end, scope))
 
 
 def open_by_direction(user, scope: Scope = Scope(), now: datetime | None = None) -> list[dict]:
@@ -99,13 +130,20 @@ def _open_by_direction_live(user, scope: Scope, now: datetime) -> dict:
 
 
 def growing_categories(user, period: Period, scope: Scope = Scope(), limit: int = 8,
-                       min_volume: int = MIN_VOLUME) -> list[dict]:
-    """Categories whose received count grew most against the previous period (at least `min_volume` now)."""
+                       min_volume: int = MIN_VOLUME, now: datetime | None = None) -> list[dict]:
+    """Categories whose received count grew most against the previous period (at least `min_volume` now). With
+    `now`: the previous period's counts kept with its figures (`previous_sets`) when young enough."""
     tz = city_tz()
     out = []
     for p in (period, period.previous()):
-        counts = rollups.received_by_category(p.start, p.end, scope) if access.sees_every_ticket(user) else None
-        if counts is not None:  # from the daily rollups
+        counts = None
+        if access.sees_every_ticket(user):
+            kept = _kept_previous(p, scope, now) if p is not period else None
+            if kept is not None and "categories" in kept:
+                counts = {c: n for c, n in kept["categories"]}
+            else:
+                counts = _received_by_category(p, scope)
+        if counts is not None:  # kept, or from the daily rollups
             out.append(counts)
             continue
         a, b = p.bounds(tz)
@@ -180,9 +218,18 @@ def _report(user, period: Period, scope: Scope, now: datetime) -> dict:
         directions=ranking("direction", cur_dir, prev_dir, cur),
         weekly=weekly_series(user, period.end, scope=scope),
         overdue_by_direction=by_direction,
-        growing=growing_categories(user, period, scope),
+        growing=growing_categories(user, period, scope, now=now),
     )
-    return asdict(r)
+    return _plain(r)
+
+
+def keep_later(key: str, data: dict, now: datetime) -> None:
+    """Have the low queue store a snapshot just computed, for the next viewer (in-process without Redis, in its
+    own transaction). A failure to ask is logged: the page is served all the same."""
+    try:
+        enqueue("app.jobs.board.keep_snapshot", key, data, now.isoformat(), queue="low")
+    except Exception:  # Redis down: the periodic refresh keeps the standard periods anyway
+        log.exception("could not ask for the board snapshot %s to be kept", key)
 
 
 def _store(key: str, data: dict, now: datetime) -> None:

@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, not_, or_, select, text, update
+from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, not_, or_, select, text, tuple_, update
 
 from app.extensions import db
 from app.models import (
@@ -144,14 +144,34 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
     inst = func.coalesce(Ticket.institution_id, 0)
     rows: dict[tuple[date, int, bool], Row] = {}
 
-    def run(day_col, names: tuple, columns: list) -> None:
+    def run(day_col, names: tuple, columns: list, hist: tuple | None = None) -> None:
+        """The counts `names` (`columns`) per (day of `day_col`, institution, imported); with `hist` = (later,
+        condition, attr) also the histogram `attr` of `later` − creation over the tickets meeting `condition`, in
+        the same statement and scan: GROUPING SETS, the counts' groups and the (…, bucket) groups, told apart by
+        GROUPING(bucket) (the bucket NULL: a ticket outside the histogram)."""
         d = _day(day_col, tzname)
-        stmt = (select(d, inst, Ticket.imported, *columns).where(_within(day_col, ranges, tz), appeals())
-                .group_by(d, inst, Ticket.imported))
+        keys = (d, inst, Ticket.imported)
+        stmt = select(*keys, *columns).where(_within(day_col, ranges, tz), appeals())
+        if hist is None:
+            stmt = stmt.group_by(*keys)
+        else:
+            later, condition, attr = hist
+            b = case((condition, _bucket(_seconds(later, Ticket.created_at))), else_=None)
+            stmt = (stmt.add_columns(func.grouping(b), b, func.count())
+                    .group_by(func.grouping_sets(tuple_(*keys), tuple_(*keys, b))))
         positions = [COUNTS.index(n) for n in names]
+        width = len(positions)
         for day, i, imp, *values in db.session.execute(stmt):
-            counts = rows.setdefault((day, i, imp), Row()).counts
-            for j, v in zip(positions, values, strict=True):
+            row = rows.get((day, i, imp))
+            if row is None:  # not `setdefault(k, Row())`: a Row (a list and two dicts) made for every result row
+                row = rows[(day, i, imp)] = Row()
+            if hist is not None and values[width] == 0:  # a (…, bucket) group
+                k, n = values[width + 1], values[width + 2]
+                if k is not None:
+                    getattr(row, attr)[int(k)] = int(n)
+                continue
+            counts = row.counts
+            for j, v in zip(positions, values[:width], strict=True):
                 counts[j] += float(v) if j == _RS else int(v or 0)
 
     late = or_(and_(Ticket.status == "waiting_resident", Ticket.sla_paused_at > Ticket.resolution_due_at),
@@ -167,7 +187,7 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         # for the open tickets of right now (`open_now`): not paused, and paused after the deadline
         func.count().filter(Ticket.status.in_(RUNNING)),
         func.count().filter(and_(Ticket.status == "waiting_resident", Ticket.sla_paused_at > Ticket.resolution_due_at)),
-    ])
+    ], (Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first") if histograms else None)
     # by the day of resolution (every ticket with that date marks the group as present, as the live query does)
     done = Ticket.status.in_(("resolved", "closed"))
     run(Ticket.resolved_at, ("touched", "resolved", "on_time", "sla_resolved", "resolution_seconds"), [
@@ -175,7 +195,7 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         func.count().filter(and_(done, Ticket.imported.is_(False), Ticket.resolved_at <= Ticket.resolution_due_at)),
         func.count().filter(and_(done, Ticket.imported.is_(False))),
         func.coalesce(func.sum(_seconds(Ticket.resolved_at, Ticket.created_at)).filter(done), 0),
-    ])
+    ], (Ticket.resolved_at, done, "resolution") if histograms else None)
     # by the day of rating
     run(Ticket.rated_at, ("touched", "rated", "rating_sum", "good"), [
         func.count(), func.count().filter(Ticket.rating.isnot(None)),
@@ -183,18 +203,6 @@ def compute_rows(ranges: list[tuple[date, date]], histograms: bool = True) -> di
         func.count().filter(Ticket.rating >= 4),
     ])
 
-    def hist(day_col, later, where, attr: str) -> None:
-        d = _day(day_col, tzname)
-        b = _bucket(_seconds(later, Ticket.created_at))
-        stmt = (select(d, inst, Ticket.imported, b, func.count())
-                .where(_within(day_col, ranges, tz), where, appeals())
-                .group_by(d, inst, Ticket.imported, b))
-        for day, i, imp, k, n in db.session.execute(stmt):
-            getattr(rows.setdefault((day, i, imp), Row()), attr)[int(k)] = int(n)
-
-    if histograms:
-        hist(Ticket.created_at, Ticket.first_responded_at, Ticket.first_responded_at.isnot(None), "first")
-        hist(Ticket.resolved_at, Ticket.resolved_at, done, "resolution")
     return rows
 
 
@@ -298,12 +306,7 @@ def open_now(scope: Scope, now: datetime) -> dict[int | None, tuple[int, int]] |
               db.session.scalar(select(func.min(BoardDirty.day))), state.built_through]
     keys, counts, _, _ = _gather(state, min(d for d in starts if d is not None), FAR, allowed, True,
                                  histograms=False)
-    inst = func.coalesce(Ticket.institution_id, 0)
-    ahead = (select(inst, func.count()).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
-                                              appeals()).group_by(inst))
-    if allowed is not None:
-        ahead = ahead.where(inst.in_(sorted(allowed)))
-    not_due = dict(db.session.execute(ahead).all())
+    not_due = _not_due(now, allowed)[0]
     directions = dict(db.session.execute(select(Institution.id, Institution.direction_id)).all())
     i_open, i_run, i_paused = COUNTS.index("open"), COUNTS.index("running_all"), COUNTS.index("paused_late")
     out: dict = {}
@@ -413,7 +416,9 @@ def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> 
     c = np.zeros((len(insts), len(COUNTS)))
     if keys:
         np.add.at(c, where, np.asarray(counts, dtype=float))
-    hists = [_dense(len(insts), where, blobs) for blobs in (firsts, resolutions)]
+    # the first response's median is the whole scope's only: one histogram, not one per institution
+    first = _dense(1, np.zeros(len(keys), dtype=np.intp), firsts)[0]
+    resolution = _dense(len(insts), where, resolutions)
     not_due = _running_not_due(start, end, now, allowed, with_imported)
     running = COUNTS.index("running")
     for k, n in not_due.items():
@@ -421,25 +426,28 @@ def rollup_sets(start: datetime, end: datetime, scope: Scope, now: datetime) -> 
             c[slot[k], running] -= n
     directions = dict(db.session.execute(select(Institution.id, Institution.direction_id)).all())
     touched = c[:, 0] > 0
-    by_inst = {(k or None): _figures(c[i], None, hists[1][i]) for k, i in slot.items() if touched[i]}
+    by_inst = {(k or None): _figures(c[i], None, resolution[i]) for k, i in slot.items() if touched[i]}
     dir_of = [directions.get(k) if k else None for k in insts]
     by_dir = {}
     for d in dict.fromkeys(dir_of):
         mask = np.array([x == d for x in dir_of])
         if touched[mask].any():
-            by_dir[d] = _figures(c[mask].sum(axis=0), None, hists[1][mask].sum(axis=0))
-    cur = _figures(c.sum(axis=0), hists[0].sum(axis=0), hists[1].sum(axis=0))
+            by_dir[d] = _figures(c[mask].sum(axis=0), None, resolution[mask].sum(axis=0))
+    cur = _figures(c.sum(axis=0), first, resolution.sum(axis=0))
     return cur, by_inst, by_dir
 
 
 def _dense(n: int, where: np.ndarray, blobs: list[bytes]) -> np.ndarray:
-    """Per institution (row `where[i]` for blob i) the dense histogram summed from the rows' sparse pairs."""
-    out = np.zeros((n, BUCKETS), np.int64)
+    """Per institution (row `where[i]` for blob i) the dense histogram summed from the rows' sparse pairs (pairs of
+    one bucket, several in a blob concatenated by the database, add up)."""
     sizes = np.fromiter((len(b) // _PAIR.itemsize for b in blobs), dtype=np.intp, count=len(blobs))
-    if sizes.sum():
-        pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR)
-        np.add.at(out, (np.repeat(where, sizes), pairs["b"].astype(np.intp)), pairs["n"].astype(np.int64))
-    return out
+    if not sizes.sum():
+        return np.zeros((n, BUCKETS), np.int64)
+    pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR)
+    cells = np.repeat(where, sizes) * BUCKETS + pairs["b"].astype(np.intp)
+    # bincount's float64 sums are exact far beyond any count of tickets (2^53)
+    sums = np.bincount(cells, weights=pairs["n"].astype(np.float64), minlength=n * BUCKETS)
+    return np.rint(sums).astype(np.int64).reshape(n, BUCKETS)
 
 
 def _days(a: date, b: date) -> list[date]:
@@ -489,14 +497,15 @@ def _gather(state: BoardRollupState, d0: date, d1: date, allowed: set[int] | Non
 
     conds = _grain_conditions(BoardRollup, months, days)
     if conds:
-        if histograms:
-            stmt = select(BoardRollup.institution_id, BoardRollup.imported,
-                          *[getattr(BoardRollup, c) for c in COUNTS], BoardRollup.first_hist,
-                          BoardRollup.resolution_hist).where(or_(*conds))
-        else:  # counts only: summed by the database, one row per institution
-            stmt = (select(BoardRollup.institution_id, BoardRollup.imported,
-                           *[func.sum(getattr(BoardRollup, c)) for c in COUNTS], literal(b""), literal(b""))
-                    .where(or_(*conds)).group_by(BoardRollup.institution_id, BoardRollup.imported))
+        # summed by the database, one row per institution (and imported or not): the counts added up, the
+        # histograms' sparse (bucket, n) pairs concatenated (`_dense` adds pairs of the same bucket) — a few hundred
+        # rows to Python instead of one per institution and month or day (thousands for a year)
+        blobs = ([func.string_agg(BoardRollup.first_hist, literal(b"")),
+                  func.string_agg(BoardRollup.resolution_hist, literal(b""))] if histograms
+                 else [literal(b""), literal(b"")])
+        stmt = (select(BoardRollup.institution_id, BoardRollup.imported,
+                       *[func.sum(getattr(BoardRollup, c)) for c in COUNTS], *blobs)
+                .where(or_(*conds)).group_by(BoardRollup.institution_id, BoardRollup.imported))
         if allowed is not None:
             stmt = stmt.where(BoardRollup.institution_id.in_(sorted(allowed)))
         if not with_imported:
@@ -522,19 +531,38 @@ def _allowed_institutions(scope: Scope) -> set[int] | None:
 
 def _running_not_due(start: datetime, end: datetime, now: datetime, allowed: set[int] | None,
                      with_imported: bool) -> dict[int, int]:
-    """Of the `running` tickets created in [start, end), those whose deadline is still ahead, per institution:
-    an index range over (status, resolution_due_at) — the tickets not yet due are few."""
+    """Of the `running` tickets created in [start, end), those whose deadline is still ahead, per institution."""
+    return _not_due(now, allowed, (start, end, with_imported))[1]
+
+
+def _not_due(now: datetime, allowed: set[int] | None,
+             period: tuple[datetime, datetime, bool] | None = None) -> tuple[dict[int, int], dict[int, int]]:
+    """Per institution, the not-paused open tickets whose deadline is still ahead (`open_now`) and of them those
+    created in `period` = (start, end, with imported history) and not late (`rollup_sets`): one index range over
+    (status, resolution_due_at) — the tickets not yet due are few — read once for both by a report (its pass
+    keeps the first count for `open_now`, which comes after)."""
+    key = ("not_due", now, None if allowed is None else tuple(sorted(allowed)))
+    memo = _PASS.get()
+    if period is None and memo is not None and key in memo:
+        return memo[key], {}
     inst = func.coalesce(Ticket.institution_id, 0)
-    stmt = (select(inst, func.count())
-            .where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now,
-                   Ticket.created_at >= start, Ticket.created_at < end,
-                   not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False)), appeals())
+    columns = [func.count()]
+    if period is not None:
+        start, end, with_imported = period
+        mine = [Ticket.created_at >= start, Ticket.created_at < end,
+                not_(func.coalesce(Ticket.resolved_at > Ticket.resolution_due_at, False))]
+        if not with_imported:
+            mine.append(Ticket.imported.is_(False))
+        columns.append(func.count().filter(and_(*mine)))
+    stmt = (select(inst, *columns).where(Ticket.status.in_(RUNNING), Ticket.resolution_due_at >= now, appeals())
             .group_by(inst))
-    if not with_imported:
-        stmt = stmt.where(Ticket.imported.is_(False))
     if allowed is not None:
         stmt = stmt.where(inst.in_(sorted(allowed)))
-    return {i: int(n) for i, n in db.session.execute(stmt)}
+    rows = db.session.execute(stmt).all()
+    every = {r[0]: int(r[1]) for r in rows}
+    if memo is not None:
+        memo.setdefault(key, every)
+    return every, ({r[0]: int(r[2]) for r in rows if r[2]} if period is not None else {})
 
 
 def _figures(values: np.ndarray, first: np.ndarray | None, resolution: np.ndarray) -> Figures:

@@ -9,11 +9,10 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from app.extensions import db
-from app.jobs import enqueue
 from app.models import BoardSnapshot, Direction, utcnow
 from app.services import access
 from app.services.board.periods import Period, Scope, standard_period, today
-from app.services.board.reporting import _store, report
+from app.services.board.reporting import _store, keep_later, report
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +56,6 @@ def young_enough(period: Period, computed_at: datetime, now: datetime) -> bool:
     long = period.kind in LONG_KINDS
     max_age = timedelta(seconds=current_app.config["BOARD_LONG_SNAPSHOT_MAX_AGE" if long else "BOARD_SNAPSHOT_MAX_AGE"])
     return timedelta(0) <= now - computed_at <= max_age
-
-
-def keep_later(key: str, data: dict, now: datetime) -> None:
-    """Have the low queue store a snapshot just computed, for the next viewer (in-process without Redis, in its
-    own transaction). A failure to ask is logged: the page is served all the same."""
-    try:
-        enqueue("app.jobs.board.keep_snapshot", key, data, now.isoformat(), queue="low")
-    except Exception:  # Redis down: the periodic refresh keeps the standard periods anyway
-        log.exception("could not ask for the board snapshot %s to be kept", key)
 
 
 def keep(key: str, data: dict, computed_at: datetime) -> None:
