@@ -102,7 +102,7 @@ def test_regime_change_restarts_the_clock_and_the_timeline_says_why():
     [event] = deadline_events(t)
     assert event.payload["reason"] == "Переведено в режим 59-ФЗ: житель прислал письменное заявление с адресом"
     db.session.flush()
-    titles = [body for _, body in (timeline._event_title(e) for e in deadline_events(t))]
+    titles = [body for _, body in (timeline._event_title(e.kind, e.payload) for e in deadline_events(t))]
     assert any("Переведено в режим 59-ФЗ" in b for b in titles)
     with pytest.raises(ValidationFailed):
         tickets.change_regime(t, "59fz", "ещё раз", mod, at("2026-12-02 12:00"))
