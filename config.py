@@ -47,6 +47,10 @@ class Config:
     # Every checkout pings the connection (one round trip, ≈ 0.1 ms a request): kept, so that a database restart
     # under steady traffic never fails a resident's or a moderator's request (issue 16 measured and kept it).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Behind PgBouncer in transaction mode: DB_PREPARED_STATEMENTS=off (psycopg then never prepares; README)
+    if _env("DB_PREPARED_STATEMENTS", "on").lower() in ("off", "0", "no", "false") \
+            and SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        SQLALCHEMY_ENGINE_OPTIONS = {**SQLALCHEMY_ENGINE_OPTIONS, "connect_args": {"prepare_threshold": None}}
     REDIS_URL = _env("REDIS_URL")  # unset: jobs run in-process
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # https://om.belogorsk.ru: links in digests and replies from jobs
 

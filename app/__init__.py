@@ -28,10 +28,11 @@ def create_app(config_class: type = Config) -> Flask:
     register_extensions(app)
     register_blueprints(app)
 
-    from app import cli, errors, jobs, templating
+    from app import cli, errors, jobs, plans, templating
     from app.services import notifications, refdata
 
     jobs.register()  # enqueue_after_commit's hook on every session
+    plans.register()  # a transaction that changed nothing is committed, not rolled back: prepared statements kept
     notifications.register()  # the top bar's unread count, read with the user, dropped on any write
     refdata.register()  # lists built after a write in the same transaction are not kept
     errors.register(app)
