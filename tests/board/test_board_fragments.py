@@ -114,6 +114,26 @@ def test_a_slow_job_never_puts_older_tables_back():
     assert db.session.get(BoardSnapshot, "html|t|k").data["html"] == "new"
 
 
+def test_a_slow_refresh_never_puts_an_older_computation_back(login):
+    """The periodic refresh computed a report, a page meanwhile computed a newer one and kept it with its tables; the
+    refresh's commit comes last. The newer computation stays — its kept tables are of its version, so the next
+    viewers get them (an older computation put back left every page rendering its tables anew, issue 16's
+    /rating at 64× the floor)."""
+    from app.services.board.reporting import _store
+
+    now = utcnow()
+    _store("rating|probe", {"computed_at": now.isoformat(), "rows": ["new"]}, now)
+    _store("rating|probe", {"computed_at": (now - timedelta(seconds=2)).isoformat(), "rows": ["old"]},
+           now - timedelta(seconds=2))
+    db.session.expire_all()
+    kept = db.session.get(BoardSnapshot, "rating|probe")
+    assert kept.data["rows"] == ["new"] and kept.computed_at == now
+    later = now + timedelta(minutes=1)  # a newer computation still replaces it
+    _store("rating|probe", {"computed_at": later.isoformat(), "rows": ["newer"]}, later)
+    db.session.expire_all()
+    assert db.session.get(BoardSnapshot, "rating|probe").data["rows"] == ["newer"]
+
+
 def _overdue_tab(html: str) -> str:
     return re.search(r'data-kind="overdue">[^<]*<b class="n">(\d+)</b>', html).group(1)
 

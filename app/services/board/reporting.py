@@ -233,6 +233,10 @@ def keep_later(key: str, data: dict, now: datetime) -> None:
 
 
 def _store(key: str, data: dict, now: datetime) -> None:
+    """Store (or replace) the computation `key` made at `now`, unless a newer one is kept already: a slow job (the
+    periodic refresh, started before a page computed its own) never puts an older computation back. The kept
+    HTML of a computation (app/fragments.py) follows its version forward only, so a computation going back in time
+    would leave every page rendering its tables anew until the next one."""
     stmt = insert_or_ignore(BoardSnapshot).values(key=key, computed_at=now, data=data)
-    db.session.execute(stmt.on_conflict_do_update(index_elements=["key"],
-                                                  set_={"computed_at": now, "data": data}))
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"computed_at": now, "data": data},
+                                                  where=BoardSnapshot.computed_at <= now))
