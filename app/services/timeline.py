@@ -248,7 +248,7 @@ def _messages(family: bool):
     """The messages' part: of the ticket and its merged family (a recursive CTE), or — when the ticket is known to
     have no merged tickets — of the ticket alone (a fraction of the planner's work; every row is the ticket's)."""
     number = Ticket.number.label("ticket_number") if family else _NONE.label("ticket_number")
-    stmt = select(literal(0).label("src"), Message.id, Message.ticket_id, Message.received_at.label("at"),
+    stmt = select(literal(0).label("src"), Message.id.label("id"), Message.ticket_id, Message.received_at.label("at"),
                   Message.kind, Message.network, Message.text, Message.attachments.label("data"),
                   Message.permalink, Message.post_id, Message.edit_of_id, number,
                   Resident.id.label("resident_id"), Resident.display_name,
